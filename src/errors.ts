@@ -1,0 +1,76 @@
+/**
+ * The error taxonomy. Every error that can reach a user is one of these; `exitCodeFor` maps them
+ * to exit codes in one place. The core never calls `process.exit`.
+ */
+export class GitopsError extends Error {
+  override readonly name: string = 'GitopsError';
+}
+
+/** Bad input from the user: manifests, config, flags. Exit code 2 (like `validate`). */
+export class UserInputError extends GitopsError {
+  override readonly name: string = 'UserInputError';
+  constructor(
+    message: string,
+    readonly hint?: string,
+  ) {
+    super(message);
+  }
+}
+
+/** A manifest or config failed validation; carries every problem found. */
+export class ValidationFailedError extends UserInputError {
+  override readonly name = 'ValidationFailedError';
+  constructor(readonly issues: readonly import('./validate/issue.js').Issue[]) {
+    super(`${issues.length} problem${issues.length === 1 ? '' : 's'} found in the manifests`);
+  }
+}
+
+/** The Prefect server answered with an error, or could not be reached. Never holds headers or keys. */
+export class RemoteError extends GitopsError {
+  override readonly name: string = 'RemoteError';
+  constructor(
+    message: string,
+    readonly method: string,
+    readonly path: string,
+    readonly status?: number,
+    readonly body?: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The server is a version we cannot talk to. */
+export class UnsupportedServerError extends RemoteError {
+  override readonly name = 'UnsupportedServerError';
+}
+
+/** Something that should not happen: a bug in prefect-gitops. */
+export class InternalError extends GitopsError {
+  override readonly name = 'InternalError';
+}
+
+export const ExitCode = {
+  ok: 0,
+  failure: 1,
+  /** Invalid input (validate) or, with --detailed-exitcode, "changes present". */
+  invalidOrChanges: 2,
+} as const;
+
+/** The one place that maps errors to exit codes. */
+export function exitCodeFor(error: unknown): number {
+  if (error instanceof UserInputError) return ExitCode.invalidOrChanges;
+  return ExitCode.failure;
+}
+
+/** A user-facing one-line description, never a stack trace. */
+export function describeError(error: unknown): string {
+  if (error instanceof RemoteError) {
+    const status = error.status === undefined ? '' : ` -> ${error.status}`;
+    const body = error.body ? `: ${error.body}` : '';
+    return `${error.message} (${error.method} ${error.path}${status})${body}`;
+  }
+  if (error instanceof UserInputError) return error.hint ? `${error.message}\n  hint: ${error.hint}` : error.message;
+  if (error instanceof GitopsError) return error.message;
+  const message = error instanceof Error ? error.message : String(error);
+  return `internal error (this is a bug in prefect-gitops, please report it): ${message}`;
+}

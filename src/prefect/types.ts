@@ -1,0 +1,91 @@
+/**
+ * Shapes of what the Prefect 3.x REST API returns and accepts, as far as prefect-gitops uses them.
+ * Read models are validated loosely where they arrive (src/prefect/client.ts); request bodies are
+ * built by the planner and sent as they are.
+ */
+
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+export type JsonObject = { [key: string]: Json };
+
+export type CronSchedule = { cron: string; timezone: string | null; day_or: boolean };
+export type IntervalSchedule = { interval: number; anchor_date: string; timezone: string | null };
+export type RRuleSchedule = { rrule: string; timezone: string | null };
+export type ScheduleSpec = CronSchedule | IntervalSchedule | RRuleSchedule;
+
+export interface LiveSchedule {
+  id: string;
+  created?: string;
+  updated?: string;
+  schedule: ScheduleSpec;
+  active: boolean;
+  max_scheduled_runs: number | null;
+  parameters: JsonObject;
+  slug: string | null;
+}
+
+export interface LiveDeployment {
+  id: string;
+  created: string;
+  updated: string;
+  name: string;
+  flow_id: string;
+  version: string | null;
+  description: string | null;
+  paused: boolean;
+  schedules: LiveSchedule[];
+  global_concurrency_limit: { limit: number } | null;
+  concurrency_options: { collision_strategy: string; grace_period_seconds: number | null } | null;
+  job_variables: JsonObject | null;
+  parameters: JsonObject | null;
+  tags: string[];
+  labels: Record<string, string> | null;
+  work_queue_name: string | null;
+  work_pool_name: string | null;
+  parameter_openapi_schema: JsonObject | null;
+  path: string | null;
+  pull_steps: JsonObject[] | null;
+  entrypoint: string | null;
+  enforce_parameter_schema: boolean;
+  created_by?: { id?: string | null; type?: string | null; display_value?: string | null } | null;
+  updated_by?: { id?: string | null; type?: string | null; display_value?: string | null } | null;
+}
+
+export interface LiveFlow {
+  id: string;
+  name: string;
+}
+
+export interface LiveWorkPool {
+  id: string;
+  name: string;
+  type: string;
+}
+
+/** Body of POST /deployments/ (DeploymentCreate). Only keys the server version knows may be sent. */
+export type DeploymentCreateBody = { name: string; flow_id: string } & { [key: string]: Json };
+/** Body of PATCH /deployments/{id} (DeploymentUpdate). */
+export type DeploymentUpdateBody = { [key: string]: Json };
+
+export interface ScheduleCreateBody {
+  schedule: ScheduleSpec;
+  active: boolean;
+  max_scheduled_runs?: number | null;
+  parameters: JsonObject;
+  slug: string;
+}
+export type ScheduleUpdateBody = Partial<ScheduleCreateBody>;
+
+/** The subset of DeploymentFilter we use in POST /deployments/filter. */
+export interface DeploymentListFilter {
+  flowNames?: string[];
+  /** Deployments whose tags include all of these. */
+  tagsAll?: string[];
+  ids?: string[];
+}
+
+/** Counters of requests the client sent; used by tests and the benchmark ("a no-op apply sends 0 writes"). */
+export interface RequestStats {
+  reads: number;
+  writes: number;
+  retries: number;
+}

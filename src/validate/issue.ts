@@ -1,0 +1,16 @@
+/** One validation problem, located in a file. Validation returns these; it never throws for bad input. */
+export interface Issue {
+  /** Path relative to the manifest directory's parent as given by the user (what they would click on). */
+  readonly file: string;
+  readonly line: number;
+  readonly column: number;
+  /** JSON pointer-ish path of the offending field inside the document, e.g. `schedules[0].cron`. */
+  readonly path: string;
+  readonly message: string;
+  readonly severity: 'error' | 'warning';
+}
+
+export function formatIssue(issue: Issue): string {
+  const where = issue.path ? ` (${issue.path})` : '';
+  return `${issue.file}:${issue.line}:${issue.column}: ${issue.severity}: ${issue.message}${where}`;
+}
