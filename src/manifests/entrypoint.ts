@@ -1,0 +1,111 @@
+/**
+ * Entrypoints and flow names, resolved without running Python, the way Prefect's own
+ * `load_flow_arguments_from_entrypoint` does: a literal `@flow(name=...)` wins, otherwise the
+ * function name with `_` turned into `-`.
+ */
+
+const ENTRYPOINT = /^(?<file>[^:]+\.py):(?<func>[A-Za-z_][A-Za-z0-9_]*)$/;
+
+export interface ParsedEntrypoint {
+  readonly file: string;
+  readonly func: string;
+}
+
+export function parseEntrypoint(entrypoint: string): ParsedEntrypoint | undefined {
+  const match = ENTRYPOINT.exec(entrypoint.trim());
+  if (!match?.groups) return undefined;
+  return { file: normaliseRelative(match.groups.file!), func: match.groups.func! };
+}
+
+/** The file part of an entrypoint, normalised (`./a/b.py` -> `a/b.py`), or undefined if malformed. */
+export function entrypointFile(entrypoint: string): string | undefined {
+  return parseEntrypoint(entrypoint)?.file;
+}
+
+function normaliseRelative(path: string): string {
+  return path.replace(/\\/g, '/').replace(/^(\.\/)+/, '');
+}
+
+export type FlowLookup =
+  | { readonly kind: 'flow'; readonly flowName: string; readonly line: number }
+  | { readonly kind: 'not-a-flow'; readonly line: number }
+  | { readonly kind: 'dynamic-name'; readonly line: number; readonly expression: string }
+  | { readonly kind: 'no-function' };
+
+/** Finds a top-level `def`/`async def` named `func` and reads its `@flow` decorator. */
+export function lookupFlow(source: string, func: string): FlowLookup {
+  const lines = source.split(/\r?\n/);
+  const defPattern = new RegExp(`^(?:async\\s+)?def\\s+${func}\\s*\\(`);
+  for (let i = 0; i < lines.length; i++) {
+    if (!defPattern.test(lines[i]!)) continue;
+    const decorators = decoratorsAbove(lines, i);
+    const flowDecorator = decorators.find((d) => /^@\s*(?:[A-Za-z_][A-Za-z0-9_]*\.)*flow\b/.test(d));
+    if (flowDecorator === undefined) return { kind: 'not-a-flow', line: i + 1 };
+    const name = nameArgument(flowDecorator);
+    if (name === undefined) return { kind: 'flow', flowName: func.replace(/_/g, '-'), line: i + 1 };
+    if (name.literal !== undefined) return { kind: 'flow', flowName: name.literal, line: i + 1 };
+    return { kind: 'dynamic-name', line: i + 1, expression: name.expression };
+  }
+  return { kind: 'no-function' };
+}
+
+/**
+ * The decorator texts (each joined onto one line) directly above line `defIndex`. Walking up, a
+ * decorator is its `@` line plus any indented or closing-bracket continuation lines below it.
+ */
+function decoratorsAbove(lines: string[], defIndex: number): string[] {
+  const decorators: string[] = [];
+  let pending: string[] = [];
+  for (let i = defIndex - 1; i >= 0; i--) {
+    const line = lines[i]!;
+    const trimmed = line.trim();
+    if (trimmed === '' || trimmed.startsWith('#')) continue;
+    if (trimmed.startsWith('@')) {
+      decorators.push([trimmed, ...pending].join(' '));
+      pending = [];
+    } else if (/^\s/.test(line) || /^[)\]}]/.test(line)) {
+      pending.unshift(trimmed);
+    } else {
+      break;
+    }
+  }
+  return decorators;
+}
+
+/** The `name=` argument of a decorator call, split at top-level commas. */
+function nameArgument(decorator: string): { literal?: string; expression: string } | undefined {
+  const open = decorator.indexOf('(');
+  if (open < 0) return undefined;
+  const args = splitTopLevel(decorator.slice(open + 1, decorator.lastIndexOf(')')));
+  for (const arg of args) {
+    const match = /^\s*name\s*=\s*([\s\S]+?)\s*$/.exec(arg);
+    if (!match) continue;
+    const expression = match[1]!;
+    const literal = /^(?:[rRuU]?)(['"])((?:\\.|(?!\1).)*)\1$/.exec(expression);
+    if (literal) return { literal: literal[2]!.replace(/\\(['"\\])/g, '$1'), expression };
+    return { expression };
+  }
+  return undefined;
+}
+
+function splitTopLevel(text: string): string[] {
+  const parts: string[] = [];
+  let depth = 0;
+  let quote: string | undefined;
+  let start = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (quote) {
+      if (c === '\\') i++;
+      else if (c === quote) quote = undefined;
+    } else if (c === '"' || c === "'") quote = c;
+    else if ('([{'.includes(c)) depth++;
+    else if (')]}'.includes(c)) depth--;
+    else if (c === ',' && depth === 0) {
+      parts.push(text.slice(start, i));
+      start = i + 1;
+    }
+  }
+  parts.push(text.slice(start));
+  return parts;
+}

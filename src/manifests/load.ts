@@ -1,0 +1,177 @@
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import ignore from 'ignore';
+import { simpleGit } from 'simple-git';
+import type { Issue } from '../validate/issue.js';
+import { UserInputError } from '../errors.js';
+import { CONFIG_FILE_NAMES } from './config.js';
+import { parseYamlFile, type SourceDocument } from './source.js';
+import { entrypointFile } from './entrypoint.js';
+
+export interface GitInfo {
+  readonly sha: string;
+  readonly short_sha: string;
+  readonly branch: string;
+  readonly tag: string;
+}
+
+/**
+ * Everything read from disk for one manifest directory. Loading only reads; it decides nothing
+ * about validity beyond YAML syntax (validation is pure and works on this value).
+ */
+export interface LoadedProject {
+  /** Absolute path of the manifest directory. */
+  readonly dir: string;
+  /** How to show paths: relative to the working directory. */
+  readonly display: (absolutePath: string) => string;
+  readonly configDocument?: SourceDocument;
+  readonly configFile?: string;
+  readonly documents: readonly SourceDocument[];
+  /** Files scanned, for reporting ("read 7 files"). */
+  readonly files: readonly string[];
+  /** Contents of referenced Python entrypoint files, keyed by path relative to the project root; null when absent. */
+  readonly pythonSources: ReadonlyMap<string, string | null>;
+  /** Values for `{{ git.* }}`; undefined when the directory is not in a git repository or none is referenced. */
+  readonly git?: GitInfo;
+  readonly gitError?: string;
+  /** YAML syntax problems found while reading. */
+  readonly issues: readonly Issue[];
+  /** Absolute project root entrypoints are relative to (from config `project_root`, else `dir`). */
+  readonly projectRoot: string;
+}
+
+const ALWAYS_SKIPPED = new Set(['node_modules', '.git', '.venv', '.prefect-venv', '__pycache__']);
+
+/**
+ * Reads a manifest directory: the project config at its root, every `*.yaml`/`*.yml` below it
+ * (recursively, minus ignored paths, hidden directories and `node_modules`), the Python files the
+ * entrypoints name, and git metadata when a manifest uses `{{ git.* }}`.
+ *
+ * @throws UserInputError when the directory does not exist.
+ */
+export async function loadManifests(dir: string, options: { cwd?: string } = {}): Promise<LoadedProject> {
+  const cwd = options.cwd ?? process.cwd();
+  const absDir = resolve(cwd, dir);
+  const info = await stat(absDir).catch(() => undefined);
+  if (!info?.isDirectory()) {
+    throw new UserInputError(`manifest directory not found: ${dir}`, 'pass the directory that holds prefect-gitops.yaml and your deployment manifests');
+  }
+  const display = (p: string): string => {
+    const rel = relative(cwd, p);
+    return rel === '' ? '.' : rel.startsWith('..') || isAbsolute(rel) ? p : rel;
+  };
+
+  const issues: Issue[] = [];
+  let configDocument: SourceDocument | undefined;
+  let configFile: string | undefined;
+  for (const name of CONFIG_FILE_NAMES) {
+    const candidate = join(absDir, name);
+    if (await stat(candidate).then((s) => s.isFile(), () => false)) {
+      configFile = candidate;
+      const parsed = await parseYamlFile(candidate, display(candidate));
+      issues.push(...parsed.issues);
+      configDocument = parsed.documents[0];
+      break;
+    }
+  }
+
+  const ignoreMatcher = ignore().add(configIgnorePatterns(configDocument));
+  const gitopsIgnore = await readFile(join(absDir, '.gitopsignore'), 'utf8').catch(() => '');
+  ignoreMatcher.add(gitopsIgnore);
+
+  const files = (await walk(absDir, absDir, ignoreMatcher)).filter((f) => f !== configFile).sort();
+  const documents: SourceDocument[] = [];
+  for (const file of files) {
+    const parsed = await parseYamlFile(file, display(file));
+    issues.push(...parsed.issues);
+    documents.push(...parsed.documents);
+  }
+
+  const projectRoot = resolveProjectRoot(absDir, configDocument);
+  const pythonSources = new Map<string, string | null>();
+  for (const entrypoint of collectStrings(documents.map((d) => d.value), configDocument?.value, 'entrypoint')) {
+    const file = entrypointFile(entrypoint);
+    if (!file || pythonSources.has(file)) continue;
+    const content = await readFile(resolve(projectRoot, file), 'utf8').catch(() => null);
+    pythonSources.set(file, content);
+  }
+
+  let git: GitInfo | undefined;
+  let gitError: string | undefined;
+  const usesGit = [...documents.map((d) => d.value), configDocument?.value].some((v) => JSON.stringify(v ?? null).includes('git.'));
+  if (usesGit) {
+    try {
+      git = await readGitInfo(absDir);
+    } catch (error) {
+      gitError = error instanceof Error ? error.message.split('\n')[0] : String(error);
+    }
+  }
+
+  return {
+    dir: absDir,
+    display,
+    ...(configDocument ? { configDocument } : {}),
+    ...(configFile ? { configFile } : {}),
+    documents,
+    files: files.map(display),
+    pythonSources,
+    ...(git ? { git } : {}),
+    ...(gitError ? { gitError } : {}),
+    issues,
+    projectRoot,
+  };
+}
+
+function configIgnorePatterns(config: SourceDocument | undefined): string[] {
+  const value = config?.value as { ignore?: unknown } | undefined;
+  return Array.isArray(value?.ignore) ? value.ignore.filter((p): p is string => typeof p === 'string') : [];
+}
+
+function resolveProjectRoot(dir: string, config: SourceDocument | undefined): string {
+  const root = (config?.value as { project_root?: unknown } | undefined)?.project_root;
+  return typeof root === 'string' ? resolve(dir, root) : dir;
+}
+
+async function walk(root: string, dir: string, matcher: ReturnType<typeof ignore>): Promise<string[]> {
+  const out: string[] = [];
+  const entries = await readdir(dir, { withFileTypes: true });
+  for (const entry of entries) {
+    const abs = join(dir, entry.name);
+    const rel = relative(root, abs).split(sep).join('/');
+    if (entry.isDirectory()) {
+      if (entry.name.startsWith('.') || ALWAYS_SKIPPED.has(entry.name)) continue;
+      if (matcher.ignores(`${rel}/`)) continue;
+      out.push(...(await walk(root, abs, matcher)));
+    } else if (entry.isFile() && /\.ya?ml$/i.test(entry.name) && !matcher.ignores(rel)) {
+      out.push(abs);
+    }
+  }
+  return out;
+}
+
+/** Every string found under key `key` anywhere in the values (entrypoints may sit in overrides or defaults). */
+function collectStrings(values: unknown[], extra: unknown, key: string): string[] {
+  const found: string[] = [];
+  const visit = (v: unknown): void => {
+    if (Array.isArray(v)) v.forEach(visit);
+    else if (v && typeof v === 'object') {
+      for (const [k, child] of Object.entries(v)) {
+        if (k === key && typeof child === 'string') found.push(child);
+        else visit(child);
+      }
+    }
+  };
+  values.forEach(visit);
+  visit(extra);
+  return found;
+}
+
+async function readGitInfo(dir: string): Promise<GitInfo> {
+  const git = simpleGit({ baseDir: dir });
+  const sha = (await git.revparse(['HEAD'])).trim();
+  const branch = (await git.revparse(['--abbrev-ref', 'HEAD'])).trim();
+  const tag = (await git.raw(['tag', '--points-at', 'HEAD'])).split('\n').map((t) => t.trim()).filter(Boolean)[0] ?? '';
+  // CI checkouts are often detached; GitHub tells the branch in the environment.
+  const ciBranch = process.env.GITHUB_HEAD_REF || process.env.GITHUB_REF_NAME || '';
+  return { sha, short_sha: sha.slice(0, 7), branch: branch === 'HEAD' ? ciBranch : branch, tag };
+}

@@ -1,0 +1,125 @@
+import { readFile } from 'node:fs/promises';
+import { LineCounter, isMap, isPair, isScalar, isSeq, parseAllDocuments, type Document, type Node } from 'yaml';
+import type { Issue } from '../validate/issue.js';
+
+export type PathSegment = string | number;
+
+/** Where something is in a file, 1-based. */
+export interface Position {
+  readonly file: string;
+  readonly line: number;
+  readonly column: number;
+}
+
+/**
+ * One YAML document with the means to find any of its fields' positions. Everything downstream
+ * works with plain data (`value`) and asks the document where a path lives only to report it.
+ */
+export class SourceDocument {
+  constructor(
+    /** The path as shown to users (relative to the working directory). */
+    readonly file: string,
+    /** 0-based index of the document inside its file. */
+    readonly index: number,
+    private readonly document: Document.Parsed,
+    private readonly lineCounter: LineCounter,
+    readonly value: unknown,
+  ) {}
+
+  /** The start of the document's content. */
+  get start(): Position {
+    return this.positionOfOffset(this.document.contents?.range?.[0] ?? 0);
+  }
+
+  /**
+   * Position of the value at `path`; with `key: true`, of the key that holds it (for "unknown key"
+   * messages). Falls back to the nearest existing ancestor so a report always has a line.
+   */
+  locate(path: readonly PathSegment[], options: { key?: boolean } = {}): Position {
+    let node: unknown = this.document.contents;
+    let best = this.document.contents?.range?.[0] ?? 0;
+    for (let i = 0; i < path.length; i++) {
+      const segment = path[i];
+      const last = i === path.length - 1;
+      if (isMap(node)) {
+        const pair = node.items.find((item) => isScalar(item.key) && String(item.key.value) === String(segment));
+        if (!pair) break;
+        const keyNode = pair.key as Node;
+        if (last && options.key && keyNode.range) return this.positionOfOffset(keyNode.range[0]);
+        node = pair.value;
+        const range = (pair.value as Node | null)?.range ?? keyNode.range;
+        if (range) best = range[0];
+      } else if (isSeq(node) && typeof segment === 'number') {
+        const item = node.items[segment] as Node | undefined;
+        if (!item) break;
+        node = isPair(item) ? item.value : item;
+        if (item.range) best = item.range[0];
+      } else {
+        break;
+      }
+    }
+    return this.positionOfOffset(best);
+  }
+
+  private positionOfOffset(offset: number): Position {
+    const { line, col } = this.lineCounter.linePos(offset);
+    return { file: this.file, line, column: col };
+  }
+}
+
+export interface ParsedFile {
+  readonly documents: SourceDocument[];
+  readonly issues: Issue[];
+}
+
+/** Parses a YAML file into documents. Syntax errors become issues, never exceptions. */
+export async function parseYamlFile(absolutePath: string, displayPath: string): Promise<ParsedFile> {
+  const text = await readFile(absolutePath, 'utf8');
+  return parseYamlText(text, displayPath);
+}
+
+export function parseYamlText(text: string, displayPath: string): ParsedFile {
+  const lineCounter = new LineCounter();
+  const parsed = parseAllDocuments(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const docs = Array.isArray(parsed) ? parsed : [];
+  const issues: Issue[] = [];
+  const documents: SourceDocument[] = [];
+  if (!Array.isArray(parsed)) {
+    // An empty stream comes back as an EmptyStream object: no documents, nothing to report.
+    return { documents, issues };
+  }
+  docs.forEach((doc, index) => {
+    const problems = [...doc.errors, ...doc.warnings.filter(() => false)];
+    for (const error of problems) {
+      const { line, col } = lineCounter.linePos(error.pos[0]);
+      issues.push({
+        file: displayPath,
+        line,
+        column: col,
+        path: '',
+        message: `YAML syntax error: ${firstLine(error.message)}`,
+        severity: 'error',
+      });
+    }
+    if (problems.length > 0) return;
+    const value: unknown = doc.toJS({ maxAliasCount: 1000 });
+    // A document that is only comments or `---` separators carries nothing.
+    if (value === null || value === undefined) return;
+    documents.push(new SourceDocument(displayPath, index, doc, lineCounter, value));
+  });
+  return { documents, issues };
+}
+
+function firstLine(message: string): string {
+  return message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+}
+
+/** `schedules[0].cron` style rendering of a path, for messages. */
+export function formatPath(path: readonly PathSegment[]): string {
+  let out = '';
+  for (const segment of path) {
+    if (typeof segment === 'number') out += `[${segment}]`;
+    else out += out ? `.${segment}` : segment;
+  }
+  return out;
+}

@@ -1,0 +1,796 @@
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { request as undiciRequest, type Dispatcher } from 'undici';
+import { RemoteError, UnsupportedServerError, UserInputError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type {
+  DeploymentCreateBody,
+  DeploymentListFilter,
+  DeploymentUpdateBody,
+  JsonObject,
+  LiveDeployment,
+  LiveFlow,
+  LiveSchedule,
+  LiveWorkPool,
+  RequestStats,
+  ScheduleCreateBody,
+  ScheduleUpdateBody,
+} from './types.js';
+
+export interface PrefectClientOptions {
+  /** The API root, e.g. `http://127.0.0.1:4200/api` (a trailing slash is tolerated). */
+  apiUrl: string;
+  /** Sent as `Authorization: Bearer`. */
+  apiKey?: string;
+  /** `user:pass`, sent as `Authorization: Basic`. Wins over `apiKey`, as in Prefect's own client. */
+  authString?: string;
+  /** Per-attempt timeout covering headers and body; default 30 000 ms. */
+  timeoutMs?: number;
+  /** Retries after the first attempt; default 5. */
+  maxRetries?: number;
+  /** Backoff unit: retry n waits about `2**n * retryBaseMs` (±20 %); default 1000 ms. */
+  retryBaseMs?: number;
+  /** Upper bound for any single wait, `Retry-After` included; default 30 000 ms. */
+  maxRetryDelayMs?: number;
+  /** Requests in flight at once; default 8. */
+  concurrency?: number;
+  /** Gets one debug line per attempt (method, path, status, ms); never headers. */
+  logger?: Logger;
+  /** Replaces undici's global dispatcher; tests pass a MockAgent. */
+  dispatcher?: Dispatcher;
+}
+
+export type ServerFeature =
+  | 'schedule-slugs'
+  | 'concurrency-options'
+  | 'grace-period'
+  | 'labels'
+  | 'automation-tags'
+  | 'global-concurrency-limit-id'
+  | 'patch-pull-steps';
+
+/** Minimum server versions, from the reference's feature-gate table (§6.4). */
+const FEATURE_MIN_VERSION = {
+  'concurrency-options': '3.1.0',
+  labels: '3.1.5',
+  'schedule-slugs': '3.2.0',
+  'patch-pull-steps': '3.2.0',
+  'global-concurrency-limit-id': '3.4.0',
+  'automation-tags': '3.4.7',
+  'grace-period': '3.6.6',
+} as const satisfies Record<ServerFeature, string>;
+
+const RETRY_STATUSES: ReadonlySet<number> = new Set([408, 429, 502, 503]);
+/** Failures that say nothing about the request itself, so a later attempt may succeed. */
+const TRANSIENT_ERROR_CODES: ReadonlySet<string> = new Set([
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EAI_AGAIN',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'timeout',
+]);
+/**
+ * Retried only once this client has reached the server. Prefect's client does the same: a wrong
+ * PREFECT_API_URL should fail in milliseconds, not after a minute of backoff.
+ */
+const CONNECT_ERROR_CODES: ReadonlySet<string> = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH']);
+const MUTATING_METHODS: ReadonlySet<string> = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+/** The server's maximum page size (PREFECT_SERVER_API_DEFAULT_LIMIT); larger limits get a 422. */
+const PAGE_SIZE = 200;
+const SHORT_BODY_MAX = 300;
+const CLOUD_API_HOST = 'api.prefect.cloud';
+
+interface Reply {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  text: string;
+}
+
+/** A request that never produced a response; `code` is an errno-like string or `timeout`. */
+class ConnectionFailure {
+  constructor(readonly code: string) {}
+}
+
+/**
+ * The only code in prefect-gitops that speaks HTTP to Prefect. Owns auth, CSRF, retries with
+ * backoff, the in-flight bound, pagination, version gates, response checks and error mapping.
+ * Every failure surfaces as a {@link RemoteError} whose text never contains headers or credentials.
+ */
+export class PrefectClient {
+  private version = '';
+  /** Requests sent since creation or the last {@link resetStats}. */
+  readonly stats: RequestStats = { reads: 0, writes: 0, retries: 0 };
+
+  private readonly origin: string;
+  private readonly basePath: string;
+  private readonly authorization: string | undefined;
+  private readonly secrets: readonly string[];
+  private readonly timeoutMs: number;
+  private readonly maxRetries: number;
+  private readonly retryBaseMs: number;
+  private readonly maxRetryDelayMs: number;
+  private readonly logger: Logger | undefined;
+  private readonly dispatcher: Dispatcher | undefined;
+  private readonly slots: Semaphore;
+  private readonly csrfClientId = randomUUID();
+  private csrf: CsrfState;
+  private csrfPending: Promise<void> | undefined;
+  /** Connect errors are retried only after the server has answered once (see CONNECT_ERROR_CODES). */
+  private reachedServer = false;
+
+  /** The Prefect package version reported by `GET /admin/version` at connect, e.g. `3.8.3`. */
+  get serverVersion(): string {
+    return this.version;
+  }
+
+  private constructor(options: PrefectClientOptions) {
+    const url = parseApiUrl(options.apiUrl);
+    this.origin = url.origin;
+    this.basePath = url.pathname.replace(/\/+$/, '');
+    if (options.authString) {
+      this.authorization = `Basic ${Buffer.from(options.authString, 'utf8').toString('base64')}`;
+    } else if (options.apiKey) {
+      this.authorization = `Bearer ${options.apiKey}`;
+    }
+    this.secrets = [options.apiKey, options.authString].filter((s): s is string => typeof s === 'string' && s.length > 0);
+    this.timeoutMs = options.timeoutMs ?? 30_000;
+    this.maxRetries = Math.max(0, options.maxRetries ?? 5);
+    this.retryBaseMs = options.retryBaseMs ?? 1000;
+    this.maxRetryDelayMs = options.maxRetryDelayMs ?? 30_000;
+    this.logger = options.logger;
+    this.dispatcher = options.dispatcher;
+    this.slots = new Semaphore(Math.max(1, options.concurrency ?? 8));
+    // Prefect Cloud has no CSRF endpoint; the Python client never asks it for a token either.
+    this.csrf = url.hostname === CLOUD_API_HOST ? { kind: 'disabled' } : { kind: 'unknown' };
+  }
+
+  /**
+   * Creates a client and checks the server version with `GET /admin/version`.
+   * @throws {UnsupportedServerError} when the server is older than 3.0 or reports a version we cannot parse.
+   * @throws {RemoteError} when the server cannot be reached or rejects the credentials.
+   * @throws {UserInputError} when `apiUrl` is not an http(s) URL or carries credentials.
+   */
+  static async connect(options: PrefectClientOptions): Promise<PrefectClient> {
+    const client = new PrefectClient(options);
+    const version = await client.readVersion();
+    const parsed = parseVersion(version);
+    if (!parsed || parsed.major < 3) {
+      const hint = parsed?.major === 2 ? ' (Prefect 2.x servers have a different deployment API)' : '';
+      throw new UnsupportedServerError(
+        `Prefect server ${version.slice(0, 60)} is not supported yet: prefect-gitops needs Prefect 3.x${hint}`,
+        'GET',
+        '/admin/version',
+      );
+    }
+    if (parsed.major > 3) {
+      client.logger?.warn({ serverVersion: version }, 'Prefect server is newer than 3.x; continuing, but it is untested');
+    }
+    client.version = version;
+    return client;
+  }
+
+  /** Whether the connected server is recent enough for a feature (reference §6.4). */
+  supports(feature: ServerFeature): boolean {
+    const have = parseVersion(this.serverVersion);
+    const need = parseVersion(FEATURE_MIN_VERSION[feature]);
+    return have !== undefined && need !== undefined && compareVersions(have, need) >= 0;
+  }
+
+  /** Zeroes the counters in place, so a reference to {@link stats} stays valid. */
+  resetStats(): void {
+    this.stats.reads = 0;
+    this.stats.writes = 0;
+    this.stats.retries = 0;
+  }
+
+  /** `GET /admin/version`: the Prefect package version (not the API schema version, which is the same on 2.x and 3.x). */
+  async readVersion(): Promise<string> {
+    const version = await this.request<unknown>('GET', '/admin/version');
+    if (typeof version !== 'string') throw unexpected('GET', '/admin/version', 'the version is not a string');
+    return version;
+  }
+
+  /**
+   * All deployments matching the filter, via `POST /deployments/filter` paged by offset and
+   * deduplicated by id (offset paging can repeat rows when data changes mid-scan). Filters combine
+   * with AND; more than 200 flow names are split into several scans.
+   */
+  async listDeployments(filter: DeploymentListFilter): Promise<LiveDeployment[]> {
+    if (filter.flowNames?.length === 0 || filter.ids?.length === 0) return [];
+    const deployments: JsonObject = {};
+    if (filter.tagsAll && filter.tagsAll.length > 0) deployments.tags = { all_: filter.tagsAll };
+    if (filter.ids) deployments.id = { any_: filter.ids };
+    const base: JsonObject = Object.keys(deployments).length > 0 ? { deployments } : {};
+    const bodies = filter.flowNames
+      ? chunk(filter.flowNames, PAGE_SIZE).map((names): JsonObject => ({ ...base, flows: { name: { any_: names } } }))
+      : [base];
+    const byId = new Map<string, LiveDeployment>();
+    for (const body of bodies) {
+      for (const item of await this.scan('/deployments/filter', body, checkDeployment)) {
+        if (!byId.has(item.id)) byId.set(item.id, item);
+      }
+    }
+    return [...byId.values()];
+  }
+
+  /** All flows with any of the given ids and any of the given names (`POST /flows/filter`, paged, deduplicated). */
+  async listFlows(filter: { ids?: string[]; names?: string[] }): Promise<LiveFlow[]> {
+    if (filter.ids?.length === 0 || filter.names?.length === 0) return [];
+    const flows: JsonObject = {};
+    if (filter.ids) flows.id = { any_: filter.ids };
+    const bodies = filter.names
+      ? chunk(filter.names, PAGE_SIZE).map((names): JsonObject => ({ flows: { ...flows, name: { any_: names } } }))
+      : [Object.keys(flows).length > 0 ? { flows } : {}];
+    const byId = new Map<string, LiveFlow>();
+    for (const body of bodies) {
+      for (const item of await this.scan('/flows/filter', body, checkFlow)) {
+        if (!byId.has(item.id)) byId.set(item.id, item);
+      }
+    }
+    return [...byId.values()];
+  }
+
+  /** `GET /deployments/{id}`; `undefined` when it does not exist. */
+  async readDeployment(id: string): Promise<LiveDeployment | undefined> {
+    const path = `/deployments/${encodeURIComponent(id)}`;
+    const reply = await this.send('GET', path, undefined);
+    if (reply.status === 404) return undefined;
+    return checkDeployment(this.json('GET', path, this.expect('GET', path, reply, [200])), 'GET', path);
+  }
+
+  /** `GET /deployments/name/{flow}/{name}`; `undefined` when it does not exist. Names containing `/` or `%` cannot be addressed. */
+  async readDeploymentByName(flowName: string, name: string): Promise<LiveDeployment | undefined> {
+    const path = `/deployments/name/${encodeURIComponent(flowName)}/${encodeURIComponent(name)}`;
+    const reply = await this.send('GET', path, undefined);
+    if (reply.status === 404) return undefined;
+    return checkDeployment(this.json('GET', path, this.expect('GET', path, reply, [200])), 'GET', path);
+  }
+
+  /** `POST /flows/ {name}`: idempotent by name, returns the new or existing flow. */
+  async ensureFlow(name: string): Promise<LiveFlow> {
+    const path = '/flows/';
+    const reply = this.expect('POST', path, await this.send('POST', path, { name }), [200, 201]);
+    return checkFlow(this.json('POST', path, reply), 'POST', path);
+  }
+
+  /**
+   * `POST /deployments/`. The server upserts on (flow_id, name): a 200 instead of 201 means the
+   * deployment already existed and was overwritten, which is logged as a warning.
+   */
+  async createDeployment(body: DeploymentCreateBody): Promise<LiveDeployment> {
+    const path = '/deployments/';
+    const reply = this.expect('POST', path, await this.send('POST', path, body), [200, 201]);
+    const deployment = checkDeployment(this.json('POST', path, reply), 'POST', path);
+    if (reply.status === 200) {
+      this.logger?.warn({ deploymentId: deployment.id, name: deployment.name }, 'deployment already existed; the create updated it');
+    }
+    return deployment;
+  }
+
+  /** `PATCH /deployments/{id}` (204). Every PATCH wipes future auto-scheduled runs, so callers skip no-op updates. */
+  async updateDeployment(id: string, body: DeploymentUpdateBody): Promise<void> {
+    const path = `/deployments/${encodeURIComponent(id)}`;
+    this.expect('PATCH', path, await this.send('PATCH', path, body), [204]);
+  }
+
+  /** `DELETE /deployments/{id}` (204); a 404 means it is already gone and is not an error. */
+  async deleteDeployment(id: string): Promise<void> {
+    const path = `/deployments/${encodeURIComponent(id)}`;
+    this.expect('DELETE', path, await this.send('DELETE', path, undefined), [204, 404]);
+  }
+
+  /** `POST /deployments/{id}/schedules` with a bare array (201); the only create path that keeps `max_scheduled_runs`. */
+  async createSchedules(deploymentId: string, schedules: ScheduleCreateBody[]): Promise<LiveSchedule[]> {
+    const path = `/deployments/${encodeURIComponent(deploymentId)}/schedules`;
+    const reply = this.expect('POST', path, await this.send('POST', path, schedules), [201]);
+    const items = this.json('POST', path, reply);
+    if (!Array.isArray(items)) throw unexpected('POST', path, 'expected an array of schedules');
+    return items.map((item, i) => checkSchedule(item, 'POST', path, `item ${i}`));
+  }
+
+  /** `PATCH /deployments/{id}/schedules/{scheduleId}` (204). Note that an omitted `parameters` is written as `{}`. */
+  async updateSchedule(deploymentId: string, scheduleId: string, body: ScheduleUpdateBody): Promise<void> {
+    const path = `/deployments/${encodeURIComponent(deploymentId)}/schedules/${encodeURIComponent(scheduleId)}`;
+    this.expect('PATCH', path, await this.send('PATCH', path, body), [204]);
+  }
+
+  /** `DELETE /deployments/{id}/schedules/{scheduleId}` (204). */
+  async deleteSchedule(deploymentId: string, scheduleId: string): Promise<void> {
+    const path = `/deployments/${encodeURIComponent(deploymentId)}/schedules/${encodeURIComponent(scheduleId)}`;
+    this.expect('DELETE', path, await this.send('DELETE', path, undefined), [204]);
+  }
+
+  /**
+   * `DELETE /automations/owned-by/prefect.deployment.{id}` (202). Deleting a deployment does not
+   * delete its automations, so this runs first. A 404 means the server has no automations API.
+   */
+  async deleteOwnedAutomations(deploymentId: string): Promise<void> {
+    const path = `/automations/owned-by/prefect.deployment.${encodeURIComponent(deploymentId)}`;
+    this.expect('DELETE', path, await this.send('DELETE', path, undefined), [200, 202, 204, 404]);
+  }
+
+  /** `POST /automations/` (201). */
+  async createAutomation(body: JsonObject): Promise<{ id: string }> {
+    const path = '/automations/';
+    const reply = this.expect('POST', path, await this.send('POST', path, body), [201]);
+    const value = this.json('POST', path, reply);
+    if (!isRecord(value) || typeof value.id !== 'string') throw unexpected('POST', path, 'the automation has no string id');
+    return { id: value.id };
+  }
+
+  /** `GET /work_pools/{name}`; `undefined` when there is no such pool. */
+  async readWorkPool(name: string): Promise<LiveWorkPool | undefined> {
+    const path = `/work_pools/${encodeURIComponent(name)}`;
+    const reply = await this.send('GET', path, undefined);
+    if (reply.status === 404) return undefined;
+    return checkWorkPool(this.json('GET', path, this.expect('GET', path, reply, [200])), 'GET', path);
+  }
+
+  /** `POST /work_pools/` (201); 409 if it exists, 403 for names starting with `prefect`. */
+  async createWorkPool(body: { name: string; type: string }): Promise<LiveWorkPool> {
+    const path = '/work_pools/';
+    const reply = this.expect('POST', path, await this.send('POST', path, body), [201]);
+    return checkWorkPool(this.json('POST', path, reply), 'POST', path);
+  }
+
+  /** `POST /flow_runs/count` with the body as given. */
+  async countFlowRuns(filter: JsonObject): Promise<number> {
+    const count = await this.request<unknown>('POST', '/flow_runs/count', filter);
+    if (typeof count !== 'number') throw unexpected('POST', '/flow_runs/count', 'the count is not a number');
+    return count;
+  }
+
+  /**
+   * Sends one request (with auth, CSRF, retries and the in-flight bound) and returns the parsed
+   * JSON body, or `undefined` for an empty one. The result is not validated: callers own `T`.
+   * @param path relative to the API root, e.g. `/deployments/filter`.
+   * @throws {RemoteError} for any non-2xx status or a connection failure after retries.
+   */
+  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const upper = method.toUpperCase();
+    const reply = await this.send(upper, path, body);
+    return this.json(upper, path, this.expect(upper, path, reply, 'any-2xx')) as T;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  /** Offset-pages one filter body until a short page. */
+  private async scan<T extends { id: string }>(
+    path: string,
+    filter: JsonObject,
+    check: (value: unknown, method: string, path: string, where?: string) => T,
+  ): Promise<T[]> {
+    const items: T[] = [];
+    const seen = new Set<string>();
+    // CREATED_DESC puts rows created mid-scan in front, which shifts later pages and yields duplicates
+    // (removed by id) rather than silently skipping rows as NAME_ASC would.
+    for (let offset = 0; ; offset += PAGE_SIZE) {
+      const page = await this.request<unknown>('POST', path, { ...filter, sort: 'CREATED_DESC', limit: PAGE_SIZE, offset });
+      if (!Array.isArray(page)) throw unexpected('POST', path, 'expected an array');
+      let fresh = 0;
+      page.forEach((value, i) => {
+        const item = check(value, 'POST', path, `item ${offset + i}`);
+        if (!seen.has(item.id)) {
+          seen.add(item.id);
+          items.push(item);
+          fresh += 1;
+        }
+      });
+      if (page.length < PAGE_SIZE) return items;
+      // A server that ignores `offset` would otherwise keep us here forever.
+      if (fresh === 0) throw unexpected('POST', path, `paging did not advance at offset ${offset}`);
+    }
+  }
+
+  /** Throws the mapped RemoteError unless the status is one of `ok`. */
+  private expect(method: string, path: string, reply: Reply, ok: readonly number[] | 'any-2xx'): Reply {
+    const accepted = ok === 'any-2xx' ? reply.status >= 200 && reply.status < 300 : ok.includes(reply.status);
+    if (accepted) return reply;
+    throw this.statusError(method, path, reply);
+  }
+
+  private json(method: string, path: string, reply: Reply): unknown {
+    if (reply.text.trim() === '') return undefined;
+    try {
+      return JSON.parse(reply.text) as unknown;
+    } catch {
+      throw unexpected(method, path, 'the body is not JSON', reply.status);
+    }
+  }
+
+  private statusError(method: string, path: string, reply: Reply): RemoteError {
+    const body = this.scrub(shortBody(reply.text));
+    return new RemoteError(statusMessage(reply.status), method, path, reply.status, body || undefined);
+  }
+
+  /** Retries, CSRF and the in-flight bound around {@link attempt}; returns the final response whatever its status. */
+  private async send(method: string, path: string, body: unknown): Promise<Reply> {
+    const mutating = MUTATING_METHODS.has(method);
+    const isRead = method === 'GET' || (method === 'POST' && /\/(filter|count|paginate)\/?$/.test(path.split('?')[0] ?? ''));
+    if (isRead) this.stats.reads += 1;
+    else this.stats.writes += 1;
+
+    let retry = 0;
+    let csrfRetried = false;
+    for (;;) {
+      const headers: Record<string, string> = { 'user-agent': USER_AGENT, accept: 'application/json' };
+      if (this.authorization) headers.authorization = this.authorization;
+      if (body !== undefined) headers['content-type'] = 'application/json';
+      if (mutating) await this.addCsrfHeaders(headers);
+
+      const outcome = await this.attempt(method, path, body, headers);
+
+      if (outcome instanceof ConnectionFailure) {
+        const retryable = TRANSIENT_ERROR_CODES.has(outcome.code) || (this.reachedServer && CONNECT_ERROR_CODES.has(outcome.code));
+        if (retryable && retry < this.maxRetries) {
+          retry += 1;
+          await this.backoff(method, path, retry, undefined, { code: outcome.code });
+          continue;
+        }
+        throw this.connectionError(method, path, outcome.code, retry);
+      }
+
+      this.reachedServer = true;
+      if (
+        outcome.status === 403 &&
+        mutating &&
+        this.csrf.kind === 'enabled' &&
+        !csrfRetried &&
+        outcome.text.includes('Invalid CSRF token')
+      ) {
+        // The server may have restarted or expired the token early: one fresh token, one more try.
+        csrfRetried = true;
+        this.csrf = { kind: 'unknown' };
+        this.stats.retries += 1;
+        this.logger?.debug({ method, path }, 'CSRF token rejected; fetching a new one');
+        continue;
+      }
+      if (RETRY_STATUSES.has(outcome.status) && retry < this.maxRetries) {
+        retry += 1;
+        await this.backoff(method, path, retry, outcome.headers['retry-after'], { status: outcome.status });
+        continue;
+      }
+      if (RETRY_STATUSES.has(outcome.status) && retry > 0) {
+        const error = this.statusError(method, path, outcome);
+        throw new RemoteError(`${error.message} (gave up after ${retry} retries)`, method, path, error.status, error.body);
+      }
+      return outcome;
+    }
+  }
+
+  /** One HTTP exchange under a semaphore slot; never throws for network trouble, returns a ConnectionFailure. */
+  private async attempt(
+    method: string,
+    path: string,
+    body: unknown,
+    headers: Record<string, string>,
+  ): Promise<Reply | ConnectionFailure> {
+    const release = await this.slots.acquire();
+    const started = performance.now();
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), this.timeoutMs);
+    try {
+      const response = await undiciRequest(`${this.origin}${this.basePath}${path}`, {
+        method: method as Dispatcher.HttpMethod,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: controller.signal,
+        ...(this.dispatcher ? { dispatcher: this.dispatcher } : {}),
+      });
+      const text = await response.body.text();
+      const ms = Math.round(performance.now() - started);
+      this.logger?.debug({ method, path, status: response.statusCode, ms }, 'prefect request');
+      return { status: response.statusCode, headers: response.headers, text };
+    } catch (error) {
+      const ms = Math.round(performance.now() - started);
+      const code = controller.signal.aborted ? 'timeout' : errorCode(error);
+      // Anything without an errno-like code is a bug (or an unmatched MockAgent request): let it surface as is.
+      if (code === undefined) throw error;
+      this.logger?.debug({ method, path, error: code, ms }, 'prefect request failed');
+      return new ConnectionFailure(code);
+    } finally {
+      clearTimeout(timer);
+      release();
+    }
+  }
+
+  private async backoff(
+    method: string,
+    path: string,
+    retry: number,
+    retryAfter: string | string[] | undefined,
+    reason: { status?: number; code?: string },
+  ): Promise<void> {
+    this.stats.retries += 1;
+    const fromServer = parseRetryAfter(retryAfter);
+    // Like Prefect's client: Retry-After stretched by up to 20 %, else 2**n units with ±20 % jitter.
+    const raw =
+      fromServer !== undefined
+        ? fromServer * (1 + Math.random() * 0.2)
+        : 2 ** retry * this.retryBaseMs * (0.8 + Math.random() * 0.4);
+    const delayMs = Math.round(Math.min(this.maxRetryDelayMs, Math.max(0, raw)));
+    this.logger?.debug({ method, path, ...reason, retry, delayMs }, 'retrying prefect request');
+    await new Promise((resolve) => setTimeout(resolve, delayMs));
+  }
+
+  private connectionError(method: string, path: string, code: string, retries: number): RemoteError {
+    const after = retries > 0 ? ` (after ${retries} retries)` : '';
+    const what =
+      code === 'timeout'
+        ? `the Prefect API at ${this.origin} did not answer within ${this.timeoutMs} ms${after}`
+        : `could not reach the Prefect API at ${this.origin}: ${code}${after}`;
+    return new RemoteError(`${what}; check PREFECT_API_URL`, method, path);
+  }
+
+  /** Adds CSRF headers when the server wants them, fetching a token once per client (or when expired). */
+  private async addCsrfHeaders(headers: Record<string, string>): Promise<void> {
+    if (this.csrf.kind === 'enabled' && this.csrf.expiresAt !== undefined && Date.now() >= this.csrf.expiresAt) {
+      this.csrf = { kind: 'unknown' };
+    }
+    if (this.csrf.kind === 'unknown') {
+      // Concurrent writers share one token request.
+      this.csrfPending ??= this.fetchCsrfToken().finally(() => {
+        this.csrfPending = undefined;
+      });
+      await this.csrfPending;
+    }
+    const state = this.csrf;
+    if (state.kind === 'enabled') {
+      headers['prefect-csrf-token'] = state.token;
+      headers['prefect-csrf-client'] = this.csrfClientId;
+    }
+  }
+
+  private async fetchCsrfToken(): Promise<void> {
+    const path = `/csrf-token?client=${encodeURIComponent(this.csrfClientId)}`;
+    const reply = await this.send('GET', path, undefined);
+    // 404: a server older than 2.17; 422: protection is switched off (the default).
+    if (reply.status === 404 || (reply.status === 422 && reply.text.includes('CSRF protection is disabled'))) {
+      this.csrf = { kind: 'disabled' };
+      return;
+    }
+    const value = this.json('GET', path, this.expect('GET', path, reply, [200]));
+    if (!isRecord(value) || typeof value.token !== 'string') throw unexpected('GET', '/csrf-token', 'the token is not a string');
+    const expiresAt = typeof value.expiration === 'string' ? Date.parse(value.expiration) : Number.NaN;
+    this.csrf = { kind: 'enabled', token: value.token, expiresAt: Number.isNaN(expiresAt) ? undefined : expiresAt };
+  }
+
+  /** Belt and braces: a server that echoes a credential back must not get it into an error. */
+  private scrub(text: string): string {
+    return this.secrets.reduce((out, secret) => out.split(secret).join('[REDACTED]'), text);
+  }
+}
+
+type CsrfState = { kind: 'unknown' } | { kind: 'disabled' } | { kind: 'enabled'; token: string; expiresAt: number | undefined };
+
+/** A counting semaphore; FIFO so a burst of requests is served in order. */
+class Semaphore {
+  private available: number;
+  private readonly waiting: Array<() => void> = [];
+
+  constructor(size: number) {
+    this.available = size;
+  }
+
+  async acquire(): Promise<() => void> {
+    if (this.available > 0) {
+      this.available -= 1;
+    } else {
+      await new Promise<void>((resolve) => this.waiting.push(resolve));
+    }
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const next = this.waiting.shift();
+      // Hand the slot straight to the next waiter so a newcomer cannot overtake it.
+      if (next) next();
+      else this.available += 1;
+    };
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+const USER_AGENT = `prefect-gitops/${readOwnVersion()}`;
+
+/** Our package version, found by walking up from this file (works from src/, dist/ and a bundle next to package.json). */
+function readOwnVersion(): string {
+  try {
+    let dir = dirname(fileURLToPath(import.meta.url));
+    for (let i = 0; i < 6; i += 1) {
+      try {
+        const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: unknown; version?: unknown };
+        if (pkg.name === 'prefect-gitops' && typeof pkg.version === 'string') return pkg.version;
+      } catch {
+        // no package.json here; keep walking
+      }
+      const parent = dirname(dir);
+      if (parent === dir) break;
+      dir = parent;
+    }
+  } catch {
+    // import.meta.url is not a file URL (e.g. some bundlers)
+  }
+  return 'unknown';
+}
+
+function parseApiUrl(apiUrl: string): URL {
+  let url: URL;
+  try {
+    url = new URL(apiUrl);
+  } catch {
+    throw new UserInputError('the Prefect API URL is not a valid URL', 'set PREFECT_API_URL to e.g. http://127.0.0.1:4200/api');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new UserInputError('the Prefect API URL must start with http:// or https://', 'set PREFECT_API_URL to e.g. http://127.0.0.1:4200/api');
+  }
+  if (url.username || url.password) {
+    // The URL shows up in messages; credentials belong in their own setting.
+    throw new UserInputError('the Prefect API URL must not contain credentials', 'put them in PREFECT_API_AUTH_STRING or PREFECT_API_KEY');
+  }
+  return url;
+}
+
+interface Version {
+  major: number;
+  minor: number;
+  patch: number;
+  /** dev/alpha/beta/rc builds sort before their release, so a gate at 3.2.0 excludes 3.2.0rc1. */
+  prerelease: boolean;
+}
+
+function parseVersion(text: string): Version | undefined {
+  const match = /^v?(\d+)\.(\d+)(?:\.(\d+))?(.*)$/.exec(text.trim());
+  if (!match) return undefined;
+  const rest = match[4] ?? '';
+  return {
+    major: Number(match[1]),
+    minor: Number(match[2]),
+    patch: Number(match[3] ?? 0),
+    prerelease: /^[.-]?(a|b|c|rc|alpha|beta|pre|preview|dev)\d*/i.test(rest),
+  };
+}
+
+function compareVersions(a: Version, b: Version): number {
+  return (
+    a.major - b.major || a.minor - b.minor || a.patch - b.patch || (a.prerelease === b.prerelease ? 0 : a.prerelease ? -1 : 1)
+  );
+}
+
+/** `Retry-After` as milliseconds: delta-seconds or an HTTP date; `undefined` when absent or unreadable. */
+function parseRetryAfter(value: string | string[] | undefined): number | undefined {
+  const text = (Array.isArray(value) ? value[0] : value)?.trim();
+  if (!text) return undefined;
+  if (/^\d+(\.\d+)?$/.test(text)) return Number(text) * 1000;
+  const at = Date.parse(text);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
+}
+
+/** An errno-like code from undici/Node errors (possibly wrapped), or undefined when there is none. */
+function errorCode(error: unknown): string | undefined {
+  const candidates: unknown[] = [error];
+  if (isRecord(error)) {
+    candidates.push(error.cause);
+    if (Array.isArray(error.errors)) candidates.push(...(error.errors as unknown[]));
+  }
+  for (const candidate of candidates) {
+    const code = isRecord(candidate) ? candidate.code : undefined;
+    if (typeof code === 'string' && (/^E[A-Z_]+$/.test(code) || code.startsWith('UND_ERR_'))) return code;
+  }
+  return undefined;
+}
+
+function statusMessage(status: number): string {
+  switch (status) {
+    case 400:
+      return 'the Prefect API rejected the request';
+    case 401:
+      return 'the Prefect API rejected the credentials; check PREFECT_API_KEY / PREFECT_API_AUTH_STRING';
+    case 403:
+      return 'the Prefect API refused the request (forbidden)';
+    case 404:
+      return 'not found on the Prefect API';
+    case 409:
+      return 'the Prefect API reported a conflict';
+    case 422:
+      return 'the Prefect API rejected the request as invalid';
+    case 429:
+      return 'the Prefect API is rate limiting requests';
+    default:
+      return status >= 500 ? `the Prefect API failed with status ${status}` : `unexpected status ${status} from the Prefect API`;
+  }
+}
+
+/**
+ * At most ~300 characters saying what the server objected to: `detail`, pydantic errors from
+ * `exception_detail` (or FastAPI's `detail` list) as `loc: msg`, else `exception_message`, else the raw text.
+ */
+function shortBody(text: string): string {
+  let summary = text;
+  try {
+    const value = JSON.parse(text) as unknown;
+    if (typeof value === 'string') summary = value;
+    else if (isRecord(value)) {
+      summary =
+        (typeof value.detail === 'string' ? value.detail : undefined) ??
+        pydanticErrors(value.exception_detail) ??
+        pydanticErrors(value.detail) ??
+        (typeof value.exception_message === 'string' ? value.exception_message : undefined) ??
+        text;
+    }
+  } catch {
+    // not JSON: use the text as it is
+  }
+  const flat = summary.replace(/\s+/g, ' ').trim();
+  return flat.length > SHORT_BODY_MAX ? `${flat.slice(0, SHORT_BODY_MAX - 1)}…` : flat;
+}
+
+function pydanticErrors(value: unknown): string | undefined {
+  if (!Array.isArray(value) || value.length === 0) return undefined;
+  const parts = value.map((item) => {
+    if (!isRecord(item)) return String(item);
+    const loc = Array.isArray(item.loc) ? item.loc.filter((part, i) => !(i === 0 && part === 'body')).join('.') : '';
+    const msg = typeof item.msg === 'string' ? item.msg : JSON.stringify(item);
+    return loc ? `${loc}: ${msg}` : msg;
+  });
+  return parts.join('; ');
+}
+
+function unexpected(method: string, path: string, what: string, status?: number): RemoteError {
+  return new RemoteError(`unexpected response from the Prefect API: ${what}`, method, path, status);
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function chunk<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+// Light shape checks: enough that later code can rely on the fields it keys and joins on.
+
+function requireStrings(value: Record<string, unknown>, keys: readonly string[], method: string, path: string, what: string): void {
+  for (const key of keys) {
+    if (typeof value[key] !== 'string') throw unexpected(method, path, `${what} has no string ${key}`);
+  }
+}
+
+function checkSchedule(value: unknown, method: string, path: string, where = 'schedule'): LiveSchedule {
+  if (!isRecord(value)) throw unexpected(method, path, `${where} is not an object`);
+  requireStrings(value, ['id'], method, path, where);
+  if (!isRecord(value.schedule)) throw unexpected(method, path, `${where} has no schedule object`);
+  return value as unknown as LiveSchedule;
+}
+
+function checkDeployment(value: unknown, method: string, path: string, where = 'deployment'): LiveDeployment {
+  if (!isRecord(value)) throw unexpected(method, path, `${where} is not an object`);
+  requireStrings(value, ['id', 'name', 'flow_id'], method, path, where);
+  if (!Array.isArray(value.schedules)) throw unexpected(method, path, `${where} has no schedules array`);
+  value.schedules.forEach((schedule, i) => checkSchedule(schedule, method, path, `${where} schedule ${i}`));
+  if (value.tags !== undefined && !Array.isArray(value.tags)) throw unexpected(method, path, `${where} tags is not an array`);
+  return value as unknown as LiveDeployment;
+}
+
+function checkFlow(value: unknown, method: string, path: string, where = 'flow'): LiveFlow {
+  if (!isRecord(value)) throw unexpected(method, path, `${where} is not an object`);
+  requireStrings(value, ['id', 'name'], method, path, where);
+  return value as unknown as LiveFlow;
+}
+
+function checkWorkPool(value: unknown, method: string, path: string, where = 'work pool'): LiveWorkPool {
+  if (!isRecord(value)) throw unexpected(method, path, `${where} is not an object`);
+  requireStrings(value, ['id', 'name', 'type'], method, path, where);
+  return value as unknown as LiveWorkPool;
+}

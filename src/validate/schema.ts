@@ -1,0 +1,132 @@
+import { readFileSync } from 'node:fs';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import type { PathSegment } from '../manifests/source.js';
+import { didYouMean } from './suggest.js';
+
+const schemaDir = new URL('../../schemas/', import.meta.url);
+const loadSchema = (name: string): Record<string, unknown> => JSON.parse(readFileSync(new URL(name, schemaDir), 'utf8')) as Record<string, unknown>;
+
+export interface SchemaProblem {
+  readonly path: PathSegment[];
+  readonly message: string;
+  /** Point at the key rather than the value (unknown keys). */
+  readonly atKey: boolean;
+}
+
+const ajv = new Ajv({ allErrors: true, verbose: true, allowUnionTypes: true, strict: false });
+const deploymentSchema = loadSchema('deployment.schema.json');
+const validators = {
+  deployment: ajv.compile(deploymentSchema),
+  partialDeployment: ajv.compile({ ...deploymentSchema, $id: `${String(deploymentSchema.$id)}#partial`, required: [] }),
+  config: ajv.compile(loadSchema('config.schema.json')),
+} satisfies Record<string, ValidateFunction>;
+
+export type SchemaName = keyof typeof validators;
+
+/** Validates `value` against one of the shipped schemas; returns readable problems, never throws. */
+export function checkSchema(name: SchemaName, value: unknown): SchemaProblem[] {
+  const validate = validators[name];
+  if (validate(value)) return [];
+  return toProblems(validate.errors ?? []);
+}
+
+/** Validates data against a user-supplied JSON Schema (parameters vs parameter_openapi_schema). */
+export function checkAgainst(schema: Record<string, unknown>, value: unknown, options: { ignoreRequired: boolean }): SchemaProblem[] | { invalidSchema: string } {
+  const userAjv = new Ajv({ allErrors: true, verbose: true, strict: false, allowUnionTypes: true, validateSchema: true, validateFormats: false });
+  let validate: ValidateFunction;
+  try {
+    const { $schema: _ignored, ...rest } = schema;
+    validate = userAjv.compile(options.ignoreRequired ? stripRequired(rest) : rest);
+  } catch (error) {
+    return { invalidSchema: error instanceof Error ? error.message : String(error) };
+  }
+  if (validate(value)) return [];
+  return toProblems(validate.errors ?? []);
+}
+
+function stripRequired(schema: unknown): Record<string, unknown> {
+  if (Array.isArray(schema)) return schema.map(stripRequired) as unknown as Record<string, unknown>;
+  if (!schema || typeof schema !== 'object') return schema as Record<string, unknown>;
+  return Object.fromEntries(Object.entries(schema).filter(([k]) => k !== 'required').map(([k, v]) => [k, stripRequired(v)]));
+}
+
+function pointerToPath(pointer: string): PathSegment[] {
+  if (!pointer) return [];
+  return pointer
+    .slice(1)
+    .split('/')
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
+}
+
+const describeType = (value: unknown): string => (value === null ? 'null' : Array.isArray(value) ? 'a list' : typeof value === 'object' ? 'a mapping' : `${typeof value} ${JSON.stringify(value)}`);
+
+function toProblems(errors: readonly ErrorObject[]): SchemaProblem[] {
+  const problems: SchemaProblem[] = [];
+  const seen = new Set<string>();
+  for (const error of errors) {
+    const path = pointerToPath(error.instancePath);
+    let message: string;
+    let atKey = false;
+    let at = path;
+    switch (error.keyword) {
+      case 'additionalProperties': {
+        const key = String((error.params as { additionalProperty: string }).additionalProperty);
+        const allowed = Object.keys(((error.parentSchema ?? {}) as { properties?: object }).properties ?? {});
+        const suggestion = didYouMean(key, allowed);
+        at = [...path, key];
+        atKey = true;
+        message = `unknown key "${key}"${suggestion ? `; did you mean "${suggestion}"?` : allowed.length ? `; allowed keys: ${allowed.join(', ')}` : ''}`;
+        break;
+      }
+      case 'required': {
+        const key = String((error.params as { missingProperty: string }).missingProperty);
+        message = `missing required key "${key}"`;
+        break;
+      }
+      case 'type': {
+        const expected = String((error.params as { type: string | string[] }).type).split(',').join(' or ');
+        message = `must be ${expected.replace('object', 'a mapping').replace('array', 'a list')}, got ${describeType(error.data)}`;
+        break;
+      }
+      case 'enum':
+        message = `must be one of ${((error.params as { allowedValues: unknown[] }).allowedValues).map((v) => JSON.stringify(v)).join(', ')}, got ${JSON.stringify(error.data)}`;
+        break;
+      case 'minimum':
+      case 'maximum':
+      case 'exclusiveMinimum':
+      case 'exclusiveMaximum': {
+        const { comparison, limit } = error.params as { comparison: string; limit: number };
+        message = `must be ${comparison} ${limit}, got ${JSON.stringify(error.data)}`;
+        break;
+      }
+      case 'minLength':
+        message = 'must not be empty';
+        break;
+      case 'maxLength':
+        message = `is too long (at most ${(error.params as { limit: number }).limit} characters)`;
+        break;
+      case 'uniqueItems': {
+        const { i, j } = error.params as { i: number; j: number };
+        message = `must not repeat items (items ${j} and ${i} are the same)`;
+        break;
+      }
+      case 'minProperties':
+      case 'maxProperties':
+        message = 'a step must have exactly one key, the step function, e.g. `prefect.deployments.steps.git_clone: {repository: ...}`';
+        break;
+      case 'pattern':
+        message = `${JSON.stringify(error.data)} does not match the allowed form ${(error.params as { pattern: string }).pattern}`;
+        break;
+      case 'propertyNames':
+        continue; // reported by the nested `pattern` error on the name itself
+      default:
+        message = error.message ?? 'is invalid';
+    }
+    const id = `${at.join('/')}|${message}`;
+    if (seen.has(id)) continue;
+    seen.add(id);
+    problems.push({ path: at, message, atKey });
+  }
+  return problems;
+}

@@ -1,0 +1,314 @@
+import { resolve as resolvePath } from 'node:path';
+import type { JsonObject } from '../prefect/types.js';
+import { effectiveOwner, toProjectConfig, type ProjectConfig } from '../manifests/config.js';
+import { lookupFlow, parseEntrypoint } from '../manifests/entrypoint.js';
+import type { LoadedProject } from '../manifests/load.js';
+import { mergeLayers } from '../manifests/merge.js';
+import { assignSlugs, scheduleKind } from '../manifests/slugs.js';
+import { cronProblem, intervalSeconds, rruleProblem, timezoneProblem } from '../manifests/schedule.js';
+import { formatPath, type PathSegment, type Position, type SourceDocument } from '../manifests/source.js';
+import { renderTemplates } from '../manifests/template.js';
+import type { DeploymentManifest, DesiredDeployment, GitopsSettings } from '../manifests/types.js';
+import type { Issue } from './issue.js';
+import { checkAgainst, checkSchema, type SchemaProblem } from './schema.js';
+
+export interface ValidateOptions {
+  /** The environment to resolve deployments for (`--environment`). */
+  readonly environment?: string;
+  /** Also check every environment the config defines (the `validate` command). */
+  readonly allEnvironments?: boolean;
+  /** Values for `{{ env.* }}`. */
+  readonly env: Readonly<Record<string, string | undefined>>;
+}
+
+export interface ValidationResult {
+  /** Every problem, sorted by file and line. Errors make the input invalid; warnings do not. */
+  readonly issues: Issue[];
+  readonly config?: ProjectConfig;
+  /** The owner id in force for the selected environment. */
+  readonly owner?: string;
+  /** Deployments declared for the selected environment (complete only when there are no errors). */
+  readonly deployments: DesiredDeployment[];
+}
+
+export const hasErrors = (issues: readonly Issue[]): boolean => issues.some((i) => i.severity === 'error');
+
+/**
+ * Checks a loaded manifest directory and resolves its deployments for one environment. Pure: it
+ * reads nothing and returns every problem as data instead of throwing.
+ */
+export function validateProject(project: LoadedProject, options: ValidateOptions): ValidationResult {
+  const issues = new IssueList();
+  for (const issue of project.issues) issues.add(issue);
+
+  const config = validateConfig(project, issues);
+  const environments = Object.keys(config?.environments ?? {});
+  if (options.environment !== undefined && config && !environments.includes(options.environment)) {
+    issues.add(issueAt(project.configDocument!.start, [], `unknown environment "${options.environment}"; ${environments.length ? `the config defines: ${environments.join(', ')}` : 'the config defines no environments'}`));
+  }
+
+  const usable: SourceDocument[] = [];
+  for (const doc of project.documents) {
+    const problems = checkDocument(doc, environments, config !== undefined);
+    problems.forEach((p) => issues.add(p));
+    if (!hasErrors(problems)) usable.push(doc);
+  }
+
+  const scopes = options.allEnvironments ? [undefined, ...environments] : [options.environment];
+  let selected: DesiredDeployment[] = [];
+  if (config) {
+    for (const environment of scopes) {
+      if (environment !== undefined && !environments.includes(environment)) continue;
+      const resolved = resolveEnvironment(project, config, usable, environment, options.env, issues);
+      if (environment === options.environment) selected = resolved;
+    }
+  }
+  return {
+    issues: issues.sorted(),
+    ...(config ? { config, owner: effectiveOwner(config, options.environment) } : {}),
+    deployments: selected,
+  };
+}
+
+class IssueList {
+  private readonly byId = new Map<string, Issue>();
+  add(issue: Issue): void {
+    const id = `${issue.file}:${issue.line}:${issue.column}:${issue.message}`;
+    if (!this.byId.has(id)) this.byId.set(id, issue);
+  }
+  sorted(): Issue[] {
+    return [...this.byId.values()].sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line || a.column - b.column);
+  }
+}
+
+function issueAt(position: Position, path: readonly PathSegment[], message: string, severity: Issue['severity'] = 'error'): Issue {
+  return { file: position.file, line: position.line, column: position.column, path: formatPath(path), message, severity };
+}
+
+function schemaIssues(doc: SourceDocument, base: readonly PathSegment[], problems: readonly SchemaProblem[]): Issue[] {
+  return problems.map((p) => {
+    const path = [...base, ...p.path];
+    return issueAt(doc.locate(path, { key: p.atKey }), path, p.atKey || p.path.length === 0 ? p.message : `${formatPath(path)} ${p.message}`);
+  });
+}
+
+function validateConfig(project: LoadedProject, issues: IssueList): ProjectConfig | undefined {
+  const doc = project.configDocument;
+  if (!doc) {
+    if (!project.issues.some((i) => /prefect-gitops\.ya?ml$/.test(i.file))) {
+      issues.add({
+        file: project.display(resolvePath(project.dir, 'prefect-gitops.yaml')),
+        line: 1,
+        column: 1,
+        path: '',
+        message: 'no prefect-gitops.yaml in the manifest directory; create one with at least `owner: <id>` (the ownership id that scopes pruning)',
+        severity: 'error',
+      });
+    }
+    return undefined;
+  }
+  const problems = schemaIssues(doc, [], checkSchema('config', doc.value));
+  const value = doc.value as Record<string, unknown>;
+  // Defaults are partial deployments: check them against the deployment schema where they are written.
+  if (problems.length === 0) {
+    problems.push(...schemaIssues(doc, ['defaults'], checkSchema('partialDeployment', value.defaults ?? {})));
+    for (const [name, env] of Object.entries((value.environments ?? {}) as Record<string, { defaults?: unknown } | null>)) {
+      problems.push(...schemaIssues(doc, ['environments', name, 'defaults'], checkSchema('partialDeployment', env?.defaults ?? {})));
+    }
+  }
+  problems.forEach((p) => issues.add(p));
+  if (problems.length > 0) return undefined;
+  return toProjectConfig(value, project.dir, (dir, rel) => resolvePath(dir, rel));
+}
+
+/** Schema and environment-name checks of one document as written. */
+function checkDocument(doc: SourceDocument, environments: readonly string[], haveConfig: boolean): Issue[] {
+  if (!doc.value || typeof doc.value !== 'object' || Array.isArray(doc.value)) {
+    return [issueAt(doc.start, [], 'a manifest document must be a mapping describing one deployment (name, entrypoint, ...)')];
+  }
+  const value = doc.value as Record<string, unknown>;
+  if ('deployments' in value && !('name' in value)) {
+    return [issueAt(doc.locate(['deployments'], { key: true }), ['deployments'], 'a manifest document describes one deployment; move each entry of `deployments:` into its own document (separate them with `---`)')];
+  }
+  const problems = schemaIssues(doc, [], checkSchema('partialDeployment', value));
+  if (!('name' in value)) problems.push(issueAt(doc.start, [], 'missing required key "name"'));
+  const gitops = value.gitops as GitopsSettings | undefined;
+  if (problems.length === 0 && gitops && haveConfig) {
+    const known = new Set(environments);
+    const describe = environments.length ? `the config defines: ${environments.join(', ')}` : 'the config defines no environments';
+    gitops.environments?.forEach((name, i) => {
+      if (!known.has(name)) problems.push(issueAt(doc.locate(['gitops', 'environments', i]), ['gitops', 'environments', i], `unknown environment "${name}"; ${describe}`));
+    });
+    for (const [name, override] of Object.entries(gitops.overrides ?? {})) {
+      if (!known.has(name)) {
+        problems.push(issueAt(doc.locate(['gitops', 'overrides', name], { key: true }), ['gitops', 'overrides', name], `unknown environment "${name}"; ${describe}`));
+      } else {
+        problems.push(...schemaIssues(doc, ['gitops', 'overrides', name], checkSchema('partialDeployment', override)));
+        if (override && typeof override === 'object' && 'gitops' in override) {
+          problems.push(issueAt(doc.locate(['gitops', 'overrides', name, 'gitops'], { key: true }), ['gitops', 'overrides', name, 'gitops'], 'an override cannot contain `gitops`'));
+        }
+      }
+    }
+  }
+  return problems;
+}
+
+function resolveEnvironment(
+  project: LoadedProject,
+  config: ProjectConfig,
+  docs: readonly SourceDocument[],
+  environment: string | undefined,
+  env: Readonly<Record<string, string | undefined>>,
+  issues: IssueList,
+): DesiredDeployment[] {
+  const deployments: DesiredDeployment[] = [];
+  const seen = new Map<string, DesiredDeployment>();
+  const scope = environment ? ` in environment "${environment}"` : '';
+  for (const doc of docs) {
+    const { gitops, ...own } = doc.value as Record<string, unknown> & { gitops?: GitopsSettings };
+    if (gitops?.environments && (environment === undefined || !gitops.environments.includes(environment))) continue;
+    const merged = mergeLayers([config.defaults, environment ? config.environments[environment]?.defaults : undefined, own, environment ? gitops?.overrides?.[environment] : undefined]);
+    const rendered = renderTemplates(merged, { env, ...(project.git ? { git: project.git } : {}), ...(project.gitError ? { gitError: project.gitError } : {}) });
+    const local: Issue[] = rendered.problems.map((p) => issueAt(doc.locate(p.path), p.path, p.message));
+    const manifest = rendered.value as DeploymentManifest;
+    local.push(...schemaIssues(doc, [], checkSchema('deployment', manifest)).map((i) => ({ ...i, message: i.message + (scope && !i.message.includes(scope) ? scope : '') })));
+    if (hasErrors(local)) {
+      local.forEach((i) => issues.add(i));
+      continue;
+    }
+    const flowName = resolveFlowName(project, doc, manifest, local);
+    local.push(...checkDeployment(doc, manifest));
+    local.forEach((i) => issues.add(i));
+    if (hasErrors(local) || flowName === undefined) continue;
+    const start = doc.start;
+    const desired: DesiredDeployment = {
+      key: `${flowName}/${manifest.name}`,
+      flowName,
+      name: manifest.name,
+      manifest: { ...manifest, flow_name: flowName },
+      adopt: gitops?.adopt ?? false,
+      protected: gitops?.protected ?? false,
+      declaredAt: { file: start.file, line: start.line, column: start.column },
+    };
+    const earlier = seen.get(desired.key);
+    if (earlier) {
+      const here = doc.locate(['name']);
+      issues.add(issueAt(here, ['name'], `duplicate deployment "${desired.key}"${scope}: also declared at ${earlier.declaredAt.file}:${earlier.declaredAt.line}; names must be unique per flow`));
+      continue;
+    }
+    seen.set(desired.key, desired);
+    deployments.push(desired);
+  }
+  return deployments;
+}
+
+function resolveFlowName(project: LoadedProject, doc: SourceDocument, manifest: DeploymentManifest, issues: Issue[]): string | undefined {
+  const entry = parseEntrypoint(manifest.entrypoint);
+  const at = doc.locate(['entrypoint']);
+  if (!entry) {
+    issues.push(issueAt(at, ['entrypoint'], `entrypoint "${manifest.entrypoint}" must have the form path/to/file.py:function_name`));
+    return manifest.flow_name;
+  }
+  const source = project.pythonSources.get(entry.file);
+  if (source === null || source === undefined) {
+    if (manifest.flow_name) return manifest.flow_name;
+    issues.push(issueAt(at, ['entrypoint'], `cannot resolve the flow name: ${entry.file} is not in the repository (looked in ${project.display(project.projectRoot) || '.'}); add flow_name`));
+    return undefined;
+  }
+  const found = lookupFlow(source, entry.func);
+  switch (found.kind) {
+    case 'no-function':
+      issues.push(issueAt(at, ['entrypoint'], `${entry.file} has no top-level function "${entry.func}"`));
+      return undefined;
+    case 'not-a-flow':
+      issues.push(issueAt(at, ['entrypoint'], `${entry.file}:${found.line}: function "${entry.func}" is not decorated with @flow`, 'warning'));
+      return manifest.flow_name ?? entry.func.replace(/_/g, '-');
+    case 'dynamic-name':
+      if (manifest.flow_name) return manifest.flow_name;
+      issues.push(issueAt(at, ['entrypoint'], `cannot resolve the flow name statically: ${entry.file}:${found.line} sets @flow(name=${found.expression}); add flow_name`));
+      return undefined;
+    case 'flow':
+      if (manifest.flow_name && manifest.flow_name !== found.flowName) {
+        issues.push(issueAt(doc.locate(['flow_name']), ['flow_name'], `flow_name "${manifest.flow_name}" differs from the flow's name "${found.flowName}" in ${entry.file}:${found.line}; runs would report a different flow`, 'warning'));
+        return manifest.flow_name;
+      }
+      return found.flowName;
+  }
+}
+
+const FORBIDDEN_NAME_CHARACTERS = /[/%&<>]/;
+
+/** Rules JSON Schema cannot express, on a merged and templated deployment. */
+function checkDeployment(doc: SourceDocument, m: DeploymentManifest): Issue[] {
+  const out: Issue[] = [];
+  const at = (path: PathSegment[], message: string, severity: Issue['severity'] = 'error', key = false): void => {
+    out.push(issueAt(doc.locate(path, { key }), path, message, severity));
+  };
+  if (FORBIDDEN_NAME_CHARACTERS.test(m.name)) at(['name'], `deployment name "${m.name}" must not contain / % & < >`);
+  if (m.flow_name && FORBIDDEN_NAME_CHARACTERS.test(m.flow_name)) at(['flow_name'], `flow name "${m.flow_name}" must not contain / % & < >`);
+  if (!m.work_pool?.name) at(['name'], `deployment "${m.name}" has no work pool: no worker will run it; set work_pool.name (here or in the config defaults)`, 'warning');
+
+  const schedules = m.schedules ?? [];
+  const slugs = assignSlugs(schedules);
+  const slugSeen = new Map<string, number>();
+  schedules.forEach((s, i) => {
+    const base: PathSegment[] = ['schedules', i];
+    const kinds = (['cron', 'interval', 'rrule'] as const).filter((k) => s[k] !== undefined);
+    if (kinds.length !== 1) {
+      at(base, kinds.length === 0 ? 'a schedule needs exactly one of cron, interval or rrule' : `a schedule needs exactly one of cron, interval or rrule, found ${kinds.join(' and ')}`);
+      return;
+    }
+    const kind = scheduleKind(s)!;
+    if (kind === 'cron') {
+      const problem = cronProblem(s.cron!);
+      if (problem) at([...base, 'cron'], problem);
+    } else if (kind === 'rrule') {
+      const problem = rruleProblem(s.rrule!);
+      if (problem) at([...base, 'rrule'], problem);
+    } else {
+      const seconds = intervalSeconds(s.interval!);
+      if (seconds === undefined) at([...base, 'interval'], `interval "${String(s.interval)}" is not a number of seconds, an ISO-8601 duration (PT10M) or HH:MM:SS`);
+      else if (seconds <= 0) at([...base, 'interval'], `interval must be greater than 0 seconds, got ${seconds}`);
+    }
+    if (s.timezone) {
+      const problem = timezoneProblem(s.timezone);
+      if (problem) at([...base, 'timezone'], problem);
+    }
+    if (s.anchor_date !== undefined) {
+      if (kind !== 'interval') at([...base, 'anchor_date'], 'anchor_date applies only to interval schedules', 'error', true);
+      else if (Number.isNaN(Date.parse(s.anchor_date))) at([...base, 'anchor_date'], `anchor_date "${s.anchor_date}" is not an ISO-8601 date-time such as 2024-01-01T00:00:00Z`);
+    }
+    if (s.day_or !== undefined && kind !== 'cron') at([...base, 'day_or'], 'day_or applies only to cron schedules', 'error', true);
+    const slug = slugs[i]!;
+    const first = slugSeen.get(slug);
+    if (first !== undefined) {
+      at(s.slug ? [...base, 'slug'] : base, `schedule slug "${slug}" is used twice in this deployment (schedules ${first} and ${i})${s.slug ? '' : `; schedule ${i} has no slug and gets "${slug}" by default: give it an explicit slug`}`);
+    } else slugSeen.set(slug, i);
+  });
+
+  const schema = m.parameter_openapi_schema;
+  if (schema && Object.keys(schema).length > 0) {
+    const checks: { path: PathSegment[]; value: JsonObject }[] = [{ path: ['parameters'], value: m.parameters ?? {} }];
+    schedules.forEach((s, i) => {
+      if (s.parameters) checks.push({ path: ['schedules', i, 'parameters'], value: { ...(m.parameters ?? {}), ...s.parameters } });
+    });
+    for (const check of checks) {
+      const result = checkAgainst(schema, check.value, { ignoreRequired: true });
+      if ('invalidSchema' in result) {
+        at(['parameter_openapi_schema'], `parameter_openapi_schema is not a valid JSON Schema: ${result.invalidSchema}`);
+        break;
+      }
+      for (const p of result) {
+        const path = [...check.path, ...p.path];
+        at(path, p.atKey ? `parameter ${p.message.replace(/^unknown key/, '')}`.replace('parameter  ', 'parameter ') : `parameter ${formatPath(p.path) || '(all)'} ${p.message}`);
+      }
+      const properties = schema.properties as JsonObject | undefined;
+      if (properties && schema.additionalProperties === undefined) {
+        for (const name of Object.keys(check.value)) {
+          if (!(name in properties)) at([...check.path, name], `parameter "${name}" is not in parameter_openapi_schema (known: ${Object.keys(properties).join(', ') || 'none'}); the flow would reject it`, 'error', true);
+        }
+      }
+    }
+  }
+  return out;
+}

@@ -1,0 +1,26 @@
+// One Prefect server for the whole test run (integration tests share it and keep apart by
+// using unique names). Unit tests do not need it but the cost is one ~10 s start per run.
+import type { TestProject } from 'vitest/node';
+import { startPrefectServer } from '../scripts/prefect-server.js';
+import { ensurePrefectVenv } from '../scripts/prefect-venv.js';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    prefectApiUrl: string;
+    prefectHome: string;
+    prefectEnv: Record<string, string>;
+  }
+}
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  await ensurePrefectVenv();
+  const started = performance.now();
+  const server = await startPrefectServer({ scheduler: true });
+  console.log(
+    `prefect server ${server.version} ready at ${server.apiUrl} in ${((performance.now() - started) / 1000).toFixed(1)}s`,
+  );
+  project.provide('prefectApiUrl', server.apiUrl);
+  project.provide('prefectHome', server.home);
+  project.provide('prefectEnv', server.env);
+  return () => server.stop();
+}

@@ -1,0 +1,49 @@
+// Test-side access to the Prefect server started by test/global-setup.ts. `api()` is for
+// arranging and inspecting state directly (e.g. a deployment the tool does not own); the
+// code under test talks to Prefect only through src/prefect/.
+import { randomBytes } from 'node:crypto';
+import { inject } from 'vitest';
+import type { PrefectTarget } from '../../scripts/prefect-server.js';
+
+export function prefectApiUrl(): string {
+  return inject('prefectApiUrl');
+}
+
+/** The server's env, for prefectCli() / startPrefectWorker() from scripts/prefect-server.ts. */
+export function prefectTarget(): PrefectTarget {
+  return { env: inject('prefectEnv') };
+}
+
+/** A name no other test (or earlier run against the same server) uses: `<prefix>-<hex>`. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${randomBytes(4).toString('hex')}`;
+}
+
+export class PrefectApiError extends Error {
+  constructor(
+    readonly method: string,
+    readonly path: string,
+    readonly status: number,
+    readonly body: string,
+  ) {
+    super(`${method} ${path} -> ${status}: ${body.slice(0, 500)}`);
+    this.name = 'PrefectApiError';
+  }
+}
+
+/**
+ * A raw JSON call to the test server, e.g. `api('POST', '/deployments/filter', {})`.
+ * `path` is relative to the API root (`/api`). Throws PrefectApiError on a non-2xx status;
+ * resolves to undefined for an empty body (204).
+ */
+export async function api<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
+  const response = await fetch(`${prefectApiUrl()}${path}`, {
+    method,
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal: AbortSignal.timeout(30_000),
+  });
+  const text = await response.text();
+  if (!response.ok) throw new PrefectApiError(method, path, response.status, text);
+  return (text === '' ? undefined : JSON.parse(text)) as T;
+}
