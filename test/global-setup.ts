@@ -2,7 +2,6 @@
 // using unique names). Unit tests do not need it but the cost is one ~10 s start per run.
 import type { TestProject } from 'vitest/node';
 import { startPrefectServer } from '../scripts/prefect-server.js';
-import { ensurePrefectVenv } from '../scripts/prefect-venv.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -13,7 +12,7 @@ declare module 'vitest' {
 }
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  await ensurePrefectVenv();
+  // startPrefectServer builds or reuses the pinned venv first (and says which).
   const started = performance.now();
   const server = await startPrefectServer({ scheduler: true });
   console.log(
@@ -22,5 +21,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('prefectApiUrl', server.apiUrl);
   project.provide('prefectHome', server.home);
   project.provide('prefectEnv', server.env);
-  return () => server.stop();
+  return async () => {
+    const stopping = performance.now();
+    await server.stop();
+    console.log(`prefect server stopped in ${((performance.now() - stopping) / 1000).toFixed(1)}s`);
+  };
 }

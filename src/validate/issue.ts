@@ -11,6 +11,7 @@ export interface Issue {
 }
 
 export function formatIssue(issue: Issue): string {
-  const where = issue.path ? ` (${issue.path})` : '';
+  // Messages usually start with the field; name it separately only when they do not.
+  const where = issue.path && !issue.message.includes(issue.path) ? ` (${issue.path})` : '';
   return `${issue.file}:${issue.line}:${issue.column}: ${issue.severity}: ${issue.message}${where}`;
 }

@@ -8,7 +8,7 @@ import { assignSlugs, scheduleKind } from '../manifests/slugs.js';
 import { cronProblem, intervalSeconds, rruleProblem, timezoneProblem } from '../manifests/schedule.js';
 import { formatPath, type PathSegment, type Position, type SourceDocument } from '../manifests/source.js';
 import { renderTemplates } from '../manifests/template.js';
-import type { DeploymentManifest, DesiredDeployment, GitopsSettings } from '../manifests/types.js';
+import type { DeploymentManifest, DesiredDeployment, GitopsSettings, ScheduleManifest } from '../manifests/types.js';
 import type { Issue } from './issue.js';
 import { checkAgainst, checkSchema, type SchemaProblem } from './schema.js';
 
@@ -51,7 +51,10 @@ export function validateProject(project: LoadedProject, options: ValidateOptions
   for (const doc of project.documents) {
     const problems = checkDocument(doc, environments, config !== undefined);
     problems.forEach((p) => issues.add(p));
-    if (!hasErrors(problems)) usable.push(doc);
+    if (hasErrors(problems)) {
+      // Still report what the other rules find, so one run shows every problem.
+      if (isMapping(doc.value)) checkDeployment(doc, doc.value as unknown as DeploymentManifest).forEach((p) => issues.add(p));
+    } else usable.push(doc);
   }
 
   const scopes = options.allEnvironments ? [undefined, ...environments] : [options.environment];
@@ -133,13 +136,13 @@ function checkDocument(doc: SourceDocument, environments: readonly string[], hav
   const problems = schemaIssues(doc, [], checkSchema('partialDeployment', value));
   if (!('name' in value)) problems.push(issueAt(doc.start, [], 'missing required key "name"'));
   const gitops = value.gitops as GitopsSettings | undefined;
-  if (problems.length === 0 && gitops && haveConfig) {
+  if (gitops && typeof gitops === 'object' && haveConfig) {
     const known = new Set(environments);
     const describe = environments.length ? `the config defines: ${environments.join(', ')}` : 'the config defines no environments';
-    gitops.environments?.forEach((name, i) => {
+    (Array.isArray(gitops.environments) ? gitops.environments : []).forEach((name, i) => {
       if (!known.has(name)) problems.push(issueAt(doc.locate(['gitops', 'environments', i]), ['gitops', 'environments', i], `unknown environment "${name}"; ${describe}`));
     });
-    for (const [name, override] of Object.entries(gitops.overrides ?? {})) {
+    for (const [name, override] of Object.entries(gitops.overrides && typeof gitops.overrides === 'object' ? gitops.overrides : {})) {
       if (!known.has(name)) {
         problems.push(issueAt(doc.locate(['gitops', 'overrides', name], { key: true }), ['gitops', 'overrides', name], `unknown environment "${name}"; ${describe}`));
       } else {
@@ -236,19 +239,25 @@ function resolveFlowName(project: LoadedProject, doc: SourceDocument, manifest: 
   }
 }
 
+const isMapping = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+const isString = (v: unknown): v is string => typeof v === 'string';
+
 const FORBIDDEN_NAME_CHARACTERS = /[/%&<>]/;
 
-/** Rules JSON Schema cannot express, on a merged and templated deployment. */
+/**
+ * Rules JSON Schema cannot express, on a merged and templated deployment. Defensive about types:
+ * it also runs on documents that failed the schema, to report every problem in one pass.
+ */
 function checkDeployment(doc: SourceDocument, m: DeploymentManifest): Issue[] {
   const out: Issue[] = [];
   const at = (path: PathSegment[], message: string, severity: Issue['severity'] = 'error', key = false): void => {
     out.push(issueAt(doc.locate(path, { key }), path, message, severity));
   };
-  if (FORBIDDEN_NAME_CHARACTERS.test(m.name)) at(['name'], `deployment name "${m.name}" must not contain / % & < >`);
-  if (m.flow_name && FORBIDDEN_NAME_CHARACTERS.test(m.flow_name)) at(['flow_name'], `flow name "${m.flow_name}" must not contain / % & < >`);
-  if (!m.work_pool?.name) at(['name'], `deployment "${m.name}" has no work pool: no worker will run it; set work_pool.name (here or in the config defaults)`, 'warning');
+  if (isString(m.name) && FORBIDDEN_NAME_CHARACTERS.test(m.name)) at(['name'], `deployment name "${m.name}" must not contain / % & < >`);
+  if (isString(m.flow_name) && FORBIDDEN_NAME_CHARACTERS.test(m.flow_name)) at(['flow_name'], `flow name "${m.flow_name}" must not contain / % & < >`);
+  if (isString(m.name) && !(isMapping(m.work_pool) && m.work_pool.name)) at(['name'], `deployment "${m.name}" has no work pool: no worker will run it; set work_pool.name (here or in the config defaults)`, 'warning');
 
-  const schedules = m.schedules ?? [];
+  const schedules = (Array.isArray(m.schedules) ? m.schedules : []).filter(isMapping) as ScheduleManifest[];
   const slugs = assignSlugs(schedules);
   const slugSeen = new Map<string, number>();
   schedules.forEach((s, i) => {
@@ -260,23 +269,27 @@ function checkDeployment(doc: SourceDocument, m: DeploymentManifest): Issue[] {
     }
     const kind = scheduleKind(s)!;
     if (kind === 'cron') {
-      const problem = cronProblem(s.cron!);
+      if (!isString(s.cron)) return;
+      const problem = cronProblem(s.cron);
       if (problem) at([...base, 'cron'], problem);
     } else if (kind === 'rrule') {
-      const problem = rruleProblem(s.rrule!);
+      if (!isString(s.rrule)) return;
+      const problem = rruleProblem(s.rrule);
       if (problem) at([...base, 'rrule'], problem);
     } else {
-      const seconds = intervalSeconds(s.interval!);
+      if (typeof s.interval !== 'number' && !isString(s.interval)) return;
+      const seconds = intervalSeconds(s.interval);
+      if (typeof s.interval === 'number' && s.interval <= 0) return; // the schema reports it
       if (seconds === undefined) at([...base, 'interval'], `interval "${String(s.interval)}" is not a number of seconds, an ISO-8601 duration (PT10M) or HH:MM:SS`);
       else if (seconds <= 0) at([...base, 'interval'], `interval must be greater than 0 seconds, got ${seconds}`);
     }
-    if (s.timezone) {
+    if (isString(s.timezone) && s.timezone) {
       const problem = timezoneProblem(s.timezone);
       if (problem) at([...base, 'timezone'], problem);
     }
     if (s.anchor_date !== undefined) {
       if (kind !== 'interval') at([...base, 'anchor_date'], 'anchor_date applies only to interval schedules', 'error', true);
-      else if (Number.isNaN(Date.parse(s.anchor_date))) at([...base, 'anchor_date'], `anchor_date "${s.anchor_date}" is not an ISO-8601 date-time such as 2024-01-01T00:00:00Z`);
+      else if (isString(s.anchor_date) && Number.isNaN(Date.parse(s.anchor_date))) at([...base, 'anchor_date'], `anchor_date "${s.anchor_date}" is not an ISO-8601 date-time such as 2024-01-01T00:00:00Z`);
     }
     if (s.day_or !== undefined && kind !== 'cron') at([...base, 'day_or'], 'day_or applies only to cron schedules', 'error', true);
     const slug = slugs[i]!;
@@ -287,10 +300,10 @@ function checkDeployment(doc: SourceDocument, m: DeploymentManifest): Issue[] {
   });
 
   const schema = m.parameter_openapi_schema;
-  if (schema && Object.keys(schema).length > 0) {
+  if (isMapping(schema) && Object.keys(schema).length > 0 && (m.parameters === undefined || isMapping(m.parameters))) {
     const checks: { path: PathSegment[]; value: JsonObject }[] = [{ path: ['parameters'], value: m.parameters ?? {} }];
     schedules.forEach((s, i) => {
-      if (s.parameters) checks.push({ path: ['schedules', i, 'parameters'], value: { ...(m.parameters ?? {}), ...s.parameters } });
+      if (isMapping(s.parameters)) checks.push({ path: ['schedules', i, 'parameters'], value: { ...(m.parameters ?? {}), ...s.parameters } });
     });
     for (const check of checks) {
       const result = checkAgainst(schema, check.value, { ignoreRequired: true });

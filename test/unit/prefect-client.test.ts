@@ -1,0 +1,586 @@
+// Unit tests of the HTTP mechanics only (auth, retries, CSRF, paging, errors, the in-flight bound).
+// What the real server does with our requests is pinned by the integration tier, not here.
+import { readFileSync } from 'node:fs';
+import { MockAgent, type Dispatcher } from 'undici';
+import pino from 'pino';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { PrefectClient, type PrefectClientOptions, type ServerFeature } from '../../src/prefect/client.js';
+import { RemoteError, UnsupportedServerError, describeError } from '../../src/errors.js';
+
+const ORIGIN = 'http://prefect.test:4200';
+const API_URL = `${ORIGIN}/api`;
+const API_KEY = 'pnu_SuperSecretKey123456';
+const AUTH_STRING = 'admin:hunter2-secret';
+const JSON_HEADERS = { headers: { 'content-type': 'application/json' } };
+const OWN_VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+type MockPool = ReturnType<MockAgent['get']>;
+let agent: MockAgent;
+let pool: MockPool;
+
+beforeEach(() => {
+  agent = new MockAgent({ enableCallHistory: true });
+  // Any request without a matching interceptor throws instead of reaching the network.
+  agent.disableNetConnect();
+  pool = agent.get(ORIGIN);
+});
+
+afterEach(async () => {
+  // And any interceptor a test set up but the client never used fails the test.
+  agent.assertNoPendingInterceptors();
+  await agent.close();
+});
+
+function calls() {
+  return agent.getCallHistory()?.calls() ?? [];
+}
+
+function mockVersion(version = '3.8.3'): void {
+  pool.intercept({ path: '/api/admin/version', method: 'GET' }).reply(200, JSON.stringify(version), JSON_HEADERS);
+}
+
+function mockCsrfDisabled(): void {
+  pool
+    .intercept({ path: (p) => p.startsWith('/api/csrf-token?'), method: 'GET' })
+    .reply(422, { detail: 'CSRF protection is disabled.' });
+}
+
+async function connect(options: Partial<PrefectClientOptions> = {}, version = '3.8.3'): Promise<PrefectClient> {
+  mockVersion(version);
+  return PrefectClient.connect({ apiUrl: API_URL, dispatcher: agent, retryBaseMs: 1, ...options });
+}
+
+function deployment(i: number, extra: Record<string, unknown> = {}) {
+  return { id: `dep-${i}`, name: `d${i}`, flow_id: 'flow-1', schedules: [], tags: [], ...extra };
+}
+
+async function caught(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected the promise to reject');
+}
+
+describe('authentication and headers', () => {
+  it('sends the API key as a Bearer token and a prefect-gitops User-Agent', async () => {
+    await connect({ apiKey: API_KEY });
+    const [call] = calls();
+    expect(call?.headers).toMatchObject({ authorization: `Bearer ${API_KEY}`, 'user-agent': `prefect-gitops/${OWN_VERSION}` });
+  });
+
+  it('sends Basic auth when both an auth string and an API key are set, like Prefect', async () => {
+    await connect({ apiKey: API_KEY, authString: AUTH_STRING });
+    const expected = `Basic ${Buffer.from(AUTH_STRING).toString('base64')}`;
+    expect(calls()[0]?.headers).toMatchObject({ authorization: expected });
+  });
+
+  it('sends no Authorization header without credentials', async () => {
+    await connect();
+    expect(calls()[0]?.headers).not.toHaveProperty('authorization');
+  });
+
+  it('tolerates a trailing slash on the API URL', async () => {
+    const client = await connect({ apiUrl: `${API_URL}/` });
+    expect(client.serverVersion).toBe('3.8.3');
+    expect(calls()[0]?.path).toBe('/api/admin/version');
+  });
+
+  it('maps 401 to a message about credentials', async () => {
+    pool.intercept({ path: '/api/admin/version', method: 'GET' }).reply(401, { exception_message: 'Unauthorized' });
+    const error = await caught(PrefectClient.connect({ apiUrl: API_URL, dispatcher: agent, apiKey: API_KEY }));
+    expect(error).toBeInstanceOf(RemoteError);
+    expect(error).toMatchObject({ status: 401, method: 'GET', path: '/admin/version', body: 'Unauthorized' });
+    expect((error as Error).message).toMatch(/credentials.*PREFECT_API_KEY.*PREFECT_API_AUTH_STRING/);
+  });
+});
+
+describe('server version', () => {
+  it('refuses a Prefect 2 server, saying so', async () => {
+    const error = await caught(connect({}, '2.20.1'));
+    expect(error).toBeInstanceOf(UnsupportedServerError);
+    expect((error as Error).message).toContain('Prefect server 2.20.1 is not supported yet: prefect-gitops needs Prefect 3.x');
+  });
+
+  it('refuses a version it cannot parse', async () => {
+    await expect(connect({}, 'banana')).rejects.toBeInstanceOf(UnsupportedServerError);
+  });
+
+  const gates: Array<[string, ServerFeature[]]> = [
+    ['3.0.0', []],
+    ['3.1.0', ['concurrency-options']],
+    ['3.1.5', ['concurrency-options', 'labels']],
+    ['3.2.0rc1', ['concurrency-options', 'labels']],
+    ['3.2.0', ['concurrency-options', 'labels', 'schedule-slugs', 'patch-pull-steps']],
+    ['3.4.0', ['concurrency-options', 'labels', 'schedule-slugs', 'patch-pull-steps', 'global-concurrency-limit-id']],
+    ['3.4.7', ['concurrency-options', 'labels', 'schedule-slugs', 'patch-pull-steps', 'global-concurrency-limit-id', 'automation-tags']],
+    ['3.6.5', ['concurrency-options', 'labels', 'schedule-slugs', 'patch-pull-steps', 'global-concurrency-limit-id', 'automation-tags']],
+    [
+      '3.6.6',
+      ['concurrency-options', 'labels', 'schedule-slugs', 'patch-pull-steps', 'global-concurrency-limit-id', 'automation-tags', 'grace-period'],
+    ],
+    [
+      '3.8.4.dev6',
+      ['concurrency-options', 'labels', 'schedule-slugs', 'patch-pull-steps', 'global-concurrency-limit-id', 'automation-tags', 'grace-period'],
+    ],
+  ];
+  const allFeatures: ServerFeature[] = [
+    'schedule-slugs',
+    'concurrency-options',
+    'grace-period',
+    'labels',
+    'automation-tags',
+    'global-concurrency-limit-id',
+    'patch-pull-steps',
+  ];
+  it.each(gates)('server %s supports exactly %j', async (version, supported) => {
+    const client = await connect({}, version);
+    expect(client.serverVersion).toBe(version);
+    expect(allFeatures.filter((f) => client.supports(f)).sort()).toEqual([...supported].sort());
+  });
+});
+
+describe('retries', () => {
+  it('retries a 503 and then succeeds', async () => {
+    const client = await connect();
+    client.resetStats();
+    pool.intercept({ path: '/api/work_pools/p', method: 'GET' }).reply(503, { exception_message: 'Service Unavailable' }).times(2);
+    pool.intercept({ path: '/api/work_pools/p', method: 'GET' }).reply(200, { id: 'wp', name: 'p', type: 'process' });
+    await expect(client.readWorkPool('p')).resolves.toEqual({ id: 'wp', name: 'p', type: 'process' });
+    expect(calls().filter((c) => c.path === '/api/work_pools/p')).toHaveLength(3);
+    expect(client.stats).toEqual({ reads: 1, writes: 0, retries: 2 });
+  });
+
+  it('retries non-idempotent writes on 502 too', async () => {
+    const client = await connect();
+    mockCsrfDisabled();
+    pool.intercept({ path: '/api/flows/', method: 'POST' }).reply(502, 'Bad Gateway');
+    pool.intercept({ path: '/api/flows/', method: 'POST' }).reply(201, { id: 'f1', name: 'flow' });
+    await expect(client.ensureFlow('flow')).resolves.toEqual({ id: 'f1', name: 'flow' });
+    expect(client.stats.retries).toBe(1);
+  });
+
+  it('gives up after maxRetries with a RemoteError carrying the status', async () => {
+    const client = await connect({ maxRetries: 2 });
+    pool.intercept({ path: '/api/work_pools/p', method: 'GET' }).reply(502, 'Bad Gateway').times(3);
+    const error = await caught(client.readWorkPool('p'));
+    expect(error).toBeInstanceOf(RemoteError);
+    expect(error).toMatchObject({ status: 502, method: 'GET', path: '/work_pools/p', body: 'Bad Gateway' });
+    expect((error as Error).message).toContain('gave up after 2 retries');
+    expect(client.stats.retries).toBe(2);
+  });
+
+  it('does not retry other errors', async () => {
+    const client = await connect();
+    pool.intercept({ path: '/api/work_pools/p', method: 'GET' }).reply(500, { exception_message: 'Internal Server Error' });
+    await expect(client.readWorkPool('p')).rejects.toMatchObject({ status: 500, body: 'Internal Server Error' });
+    expect(client.stats.retries).toBe(0);
+  });
+
+  it('waits what Retry-After says (seconds) instead of its own backoff', async () => {
+    const client = await connect({ retryBaseMs: 1 });
+    pool.intercept({ path: '/api/work_pools/p', method: 'GET' }).reply(429, 'slow down', { headers: { 'retry-after': '1' } });
+    pool.intercept({ path: '/api/work_pools/p', method: 'GET' }).reply(404, { detail: 'Work pool "p" not found.' });
+    const started = Date.now();
+    await expect(client.readWorkPool('p')).resolves.toBeUndefined();
+    const elapsed = Date.now() - started;
+    expect(elapsed).toBeGreaterThanOrEqual(990);
+    expect(elapsed).toBeLessThan(1900);
+  });
+
+  it('lets Retry-After: 0 override a long backoff', async () => {
+    const client = await connect({ retryBaseMs: 10_000 });
+    pool.intercept({ path: '/api/work_pools/p', method: 'GET' }).reply(503, 'busy', { headers: { 'retry-after': '0' } });
+    pool.intercept({ path: '/api/work_pools/p', method: 'GET' }).reply(200, { id: 'wp', name: 'p', type: 'process' });
+    const started = Date.now();
+    await client.readWorkPool('p');
+    expect(Date.now() - started).toBeLessThan(1000);
+  });
+
+  it('reads Retry-After as an HTTP date and caps the wait at maxRetryDelayMs', async () => {
+    const client = await connect({ maxRetryDelayMs: 200 });
+    const inOneMinute = new Date(Date.now() + 60_000).toUTCString();
+    pool.intercept({ path: '/api/work_pools/p', method: 'GET' }).reply(503, 'busy', { headers: { 'retry-after': inOneMinute } });
+    pool.intercept({ path: '/api/work_pools/p', method: 'GET' }).reply(200, { id: 'wp', name: 'p', type: 'process' });
+    const started = Date.now();
+    await client.readWorkPool('p');
+    const elapsed = Date.now() - started;
+    // retryBaseMs is 1, so anything near 200 ms came from the header (capped), not from the backoff.
+    expect(elapsed).toBeGreaterThanOrEqual(190);
+    expect(elapsed).toBeLessThan(1000);
+  });
+
+  it('retries a reset connection once the server has been reached', async () => {
+    const client = await connect();
+    pool.intercept({ path: '/api/work_pools/p', method: 'GET' }).replyWithError(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }));
+    pool.intercept({ path: '/api/work_pools/p', method: 'GET' }).replyWithError(Object.assign(new Error('refused'), { code: 'ECONNREFUSED' }));
+    pool.intercept({ path: '/api/work_pools/p', method: 'GET' }).reply(200, { id: 'wp', name: 'p', type: 'process' });
+    await expect(client.readWorkPool('p')).resolves.toMatchObject({ id: 'wp' });
+    expect(client.stats.retries).toBe(2);
+  });
+
+  it('fails fast when the server cannot be reached at all, pointing at PREFECT_API_URL', async () => {
+    pool
+      .intercept({ path: '/api/admin/version', method: 'GET' })
+      .replyWithError(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:4200'), { code: 'ECONNREFUSED' }));
+    const error = await caught(PrefectClient.connect({ apiUrl: API_URL, dispatcher: agent, apiKey: API_KEY }));
+    expect(error).toBeInstanceOf(RemoteError);
+    expect((error as RemoteError).status).toBeUndefined();
+    expect((error as Error).message).toBe(`could not reach the Prefect API at ${ORIGIN}: ECONNREFUSED; check PREFECT_API_URL`);
+  });
+
+  it('times out a slow attempt and retries it', async () => {
+    const client = await connect({ timeoutMs: 50 });
+    pool.intercept({ path: '/api/work_pools/p', method: 'GET' }).reply(200, { id: 'slow', name: 'p', type: 'process' }).delay(500);
+    pool.intercept({ path: '/api/work_pools/p', method: 'GET' }).reply(200, { id: 'fast', name: 'p', type: 'process' });
+    await expect(client.readWorkPool('p')).resolves.toMatchObject({ id: 'fast' });
+    expect(client.stats.retries).toBe(1);
+  });
+
+  it('reports a timeout after the last retry', async () => {
+    const client = await connect({ timeoutMs: 30, maxRetries: 1 });
+    pool.intercept({ path: '/api/work_pools/p', method: 'GET' }).reply(200, {}).delay(300).times(2);
+    const error = await caught(client.readWorkPool('p'));
+    expect(error).toBeInstanceOf(RemoteError);
+    expect((error as Error).message).toBe(
+      `the Prefect API at ${ORIGIN} did not answer within 30 ms (after 1 retries); check PREFECT_API_URL`,
+    );
+  });
+});
+
+describe('errors', () => {
+  it('maps a 422 pydantic body to a short loc: msg summary', async () => {
+    const client = await connect();
+    mockCsrfDisabled();
+    pool.intercept({ path: '/api/deployments/', method: 'POST' }).reply(422, {
+      exception_message: 'Invalid request received.',
+      exception_detail: [
+        { type: 'missing', loc: ['body', 'flow_id'], msg: 'Field required', input: {} },
+        { type: 'extra_forbidden', loc: ['body', 'labelz'], msg: 'Extra inputs are not permitted', input: 1 },
+      ],
+      request_body: { name: 'x'.repeat(5000) },
+    });
+    const error = await caught(client.createDeployment({ name: 'd', flow_id: 'f' }));
+    expect(error).toBeInstanceOf(RemoteError);
+    expect(error).toMatchObject({
+      status: 422,
+      method: 'POST',
+      path: '/deployments/',
+      body: 'flow_id: Field required; labelz: Extra inputs are not permitted',
+    });
+    expect(describeError(error)).toBe(
+      'the Prefect API rejected the request as invalid (POST /deployments/ -> 422): flow_id: Field required; labelz: Extra inputs are not permitted',
+    );
+  });
+
+  it('uses detail and keeps long bodies to about 300 characters', async () => {
+    const client = await connect();
+    pool.intercept({ path: '/api/work_pools/p', method: 'GET' }).reply(400, { detail: 'y'.repeat(2000) });
+    pool.intercept({ path: '/api/work_pools/q', method: 'GET' }).reply(400, '<html>\n  oops\n</html>');
+    const long = (await caught(client.readWorkPool('p'))) as RemoteError;
+    expect(long.body?.length).toBeLessThanOrEqual(300);
+    expect(long.body).toMatch(/^y+…$/);
+    const html = (await caught(client.readWorkPool('q'))) as RemoteError;
+    expect(html.body).toBe('<html> oops </html>');
+  });
+
+  it('never lets the API key or auth string into an error, even when the server echoes them', async () => {
+    const client = await connect({ apiKey: API_KEY, maxRetries: 0 });
+    pool.intercept({ path: '/api/work_pools/p', method: 'GET' }).reply(403, { detail: `key ${API_KEY} may not read this` });
+    pool
+      .intercept({ path: '/api/work_pools/q', method: 'GET' })
+      .replyWithError(Object.assign(new Error(`getaddrinfo ENOTFOUND ${API_KEY}`), { code: 'ENOTFOUND' }));
+    pool.intercept({ path: '/api/admin/version', method: 'GET' }).reply(401, `bad credentials: ${AUTH_STRING}`);
+    const errors = [
+      await caught(client.readWorkPool('p')),
+      await caught(client.readWorkPool('q')),
+      await caught(PrefectClient.connect({ apiUrl: API_URL, dispatcher: agent, authString: AUTH_STRING })),
+    ];
+    for (const error of errors) {
+      expect(error).toBeInstanceOf(RemoteError);
+      const text = `${(error as Error).message} ${JSON.stringify(error)} ${describeError(error)} ${(error as Error).stack ?? ''}`;
+      expect(text).not.toContain(API_KEY);
+      expect(text).not.toContain(AUTH_STRING);
+      expect(text).not.toContain(Buffer.from(AUTH_STRING).toString('base64'));
+      expect(text).not.toMatch(/authorization|bearer|basic /i);
+    }
+    expect((errors[0] as RemoteError).body).toBe('key [REDACTED] may not read this');
+    expect((errors[2] as RemoteError).body).toBe('bad credentials: [REDACTED]');
+  });
+
+  it('rejects a deployment without the fields the reconciler keys on', async () => {
+    const client = await connect();
+    mockCsrfDisabled();
+    pool.intercept({ path: '/api/deployments/filter', method: 'POST' }).reply(200, [deployment(1), { id: 'x', name: 'n', schedules: [] }]);
+    const error = await caught(client.listDeployments({}));
+    expect(error).toBeInstanceOf(RemoteError);
+    expect((error as Error).message).toBe('unexpected response from the Prefect API: item 1 has no string flow_id');
+  });
+
+  it('rejects a body that is not JSON', async () => {
+    const client = await connect();
+    pool.intercept({ path: '/api/work_pools/p', method: 'GET' }).reply(200, 'not json');
+    await expect(client.readWorkPool('p')).rejects.toThrow('unexpected response from the Prefect API: the body is not JSON');
+  });
+
+  it('fails loudly on a request nobody expected', async () => {
+    const client = await connect();
+    await expect(client.readWorkPool('nobody-mocked-this')).rejects.toThrow(/Mock dispatch not matched/);
+  });
+});
+
+describe('pagination', () => {
+  it('pages by offset until a short page and dedupes by id', async () => {
+    const client = await connect();
+    mockCsrfDisabled(); // POST /filter is a read, but the server's CSRF check covers every POST
+    client.resetStats();
+    const all = Array.from({ length: 450 }, (_, i) => deployment(i));
+    const pages = [all.slice(0, 200), all.slice(199, 399), all.slice(399)]; // page 2 repeats dep-199
+    pool
+      .intercept({ path: '/api/deployments/filter', method: 'POST' })
+      .reply((request) => {
+        const body = JSON.parse(String(request.body)) as { offset: number };
+        return { statusCode: 200, data: JSON.stringify(pages[body.offset / 200] ?? []), responseOptions: JSON_HEADERS };
+      })
+      .times(3);
+    const result = await client.listDeployments({ flowNames: ['f1', 'f2'], tagsAll: ['gitops'] });
+    expect(result).toHaveLength(450);
+    expect(new Set(result.map((d) => d.id)).size).toBe(450);
+    const bodies = calls()
+      .filter((c) => c.path === '/api/deployments/filter')
+      .map((c) => JSON.parse(String(c.body)) as Record<string, unknown>);
+    expect(bodies.map((b) => b.offset)).toEqual([0, 200, 400]);
+    for (const body of bodies) {
+      expect(body).toMatchObject({ limit: 200, flows: { name: { any_: ['f1', 'f2'] } }, deployments: { tags: { all_: ['gitops'] } } });
+    }
+    expect(client.stats).toEqual({ reads: 4, writes: 0, retries: 0 }); // the CSRF probe is a read too
+  });
+
+  it('filters by ids and splits more than 200 flow names into several scans', async () => {
+    const client = await connect();
+    mockCsrfDisabled();
+    const names = Array.from({ length: 250 }, (_, i) => `flow-${i}`);
+    pool.intercept({ path: '/api/deployments/filter', method: 'POST' }).reply(200, [deployment(1), deployment(2)]);
+    pool.intercept({ path: '/api/deployments/filter', method: 'POST' }).reply(200, [deployment(2), deployment(3)]);
+    const result = await client.listDeployments({ flowNames: names, ids: ['dep-1', 'dep-2', 'dep-3'] });
+    expect(result.map((d) => d.id)).toEqual(['dep-1', 'dep-2', 'dep-3']);
+    const bodies = calls().filter((c) => c.path === '/api/deployments/filter').map((c) => JSON.parse(String(c.body)) as {
+      flows: { name: { any_: string[] } };
+      deployments: unknown;
+    });
+    expect(bodies.map((b) => b.flows.name.any_.length)).toEqual([200, 50]);
+    expect(bodies.flatMap((b) => b.flows.name.any_)).toEqual(names);
+    expect(bodies[0]?.deployments).toEqual({ id: { any_: ['dep-1', 'dep-2', 'dep-3'] } });
+  });
+
+  it('sends nothing for an empty name list', async () => {
+    const client = await connect();
+    await expect(client.listDeployments({ flowNames: [] })).resolves.toEqual([]);
+    await expect(client.listFlows({ names: [] })).resolves.toEqual([]);
+  });
+
+  it('lists flows by name', async () => {
+    const client = await connect();
+    mockCsrfDisabled();
+    pool.intercept({ path: '/api/flows/filter', method: 'POST' }).reply(200, [{ id: 'f1', name: 'a' }]);
+    await expect(client.listFlows({ names: ['a'] })).resolves.toEqual([{ id: 'f1', name: 'a' }]);
+    expect(JSON.parse(String(calls().at(-1)?.body))).toMatchObject({ flows: { name: { any_: ['a'] } }, offset: 0, limit: 200 });
+  });
+});
+
+describe('CSRF', () => {
+  function mockCsrfToken(token: string, expiration = new Date(Date.now() + 3_600_000).toISOString()) {
+    pool
+      .intercept({ path: (p) => p.startsWith('/api/csrf-token?client='), method: 'GET' })
+      .reply(200, { id: 'c', token, client: 'x', expiration });
+  }
+  const csrfCalls = () => calls().filter((c) => c.path === '/api/csrf-token');
+  const flowCalls = () => calls().filter((c) => c.path === '/api/flows/');
+
+  it('fetches one token before the first write and sends it on every write', async () => {
+    const client = await connect();
+    mockCsrfToken('tok-1');
+    pool.intercept({ path: '/api/flows/', method: 'POST' }).reply(201, { id: 'f1', name: 'a' }).times(5);
+    await Promise.all(['a', 'b', 'c', 'd', 'e'].map((name) => client.ensureFlow(name)));
+    expect(csrfCalls()).toHaveLength(1);
+    const clientId = csrfCalls()[0]?.searchParams.client;
+    expect(clientId).toMatch(/^[0-9a-f-]{36}$/);
+    for (const call of flowCalls()) {
+      expect(call.headers).toMatchObject({ 'prefect-csrf-token': 'tok-1', 'prefect-csrf-client': clientId });
+    }
+  });
+
+  it('does not fetch a token for reads', async () => {
+    const client = await connect();
+    pool.intercept({ path: '/api/work_pools/p', method: 'GET' }).reply(404, { detail: 'nope' });
+    await client.readWorkPool('p');
+    expect(csrfCalls()).toHaveLength(0);
+  });
+
+  it('turns CSRF off for the session when the server says it is disabled', async () => {
+    const client = await connect();
+    mockCsrfDisabled();
+    pool.intercept({ path: '/api/flows/', method: 'POST' }).reply(200, { id: 'f1', name: 'a' }).times(2);
+    await client.ensureFlow('a');
+    await client.ensureFlow('a');
+    expect(csrfCalls()).toHaveLength(1);
+    for (const call of flowCalls()) expect(call.headers).not.toHaveProperty('prefect-csrf-token');
+  });
+
+  it('turns CSRF off when the endpoint does not exist (404)', async () => {
+    const client = await connect();
+    pool.intercept({ path: (p) => p.startsWith('/api/csrf-token?'), method: 'GET' }).reply(404, { detail: 'Not Found' });
+    pool.intercept({ path: '/api/deployments/d1', method: 'DELETE' }).reply(204, '');
+    await client.deleteDeployment('d1');
+    expect(calls().at(-1)?.headers).not.toHaveProperty('prefect-csrf-token');
+  });
+
+  it('refetches the token and retries once on 403 Invalid CSRF token', async () => {
+    const client = await connect();
+    mockCsrfToken('old');
+    pool.intercept({ path: '/api/flows/', method: 'POST' }).reply(403, { detail: 'Invalid CSRF token or client identifier.' });
+    mockCsrfToken('new');
+    pool.intercept({ path: '/api/flows/', method: 'POST' }).reply(201, { id: 'f1', name: 'a' });
+    await expect(client.ensureFlow('a')).resolves.toMatchObject({ id: 'f1' });
+    expect(flowCalls().map((c) => c.headers?.['prefect-csrf-token'])).toEqual(['old', 'new']);
+    expect(client.stats.retries).toBe(1);
+  });
+
+  it('gives up after one CSRF refetch', async () => {
+    const client = await connect();
+    mockCsrfToken('old');
+    mockCsrfToken('new');
+    pool.intercept({ path: '/api/flows/', method: 'POST' }).reply(403, { detail: 'Invalid CSRF token or client identifier.' }).times(2);
+    await expect(client.ensureFlow('a')).rejects.toMatchObject({ status: 403, body: 'Invalid CSRF token or client identifier.' });
+  });
+
+  it('refetches a token past its expiration', async () => {
+    const client = await connect();
+    mockCsrfToken('expired', new Date(Date.now() - 1000).toISOString());
+    mockCsrfToken('fresh');
+    pool.intercept({ path: '/api/flows/', method: 'POST' }).reply(201, { id: 'f1', name: 'a' }).times(2);
+    await client.ensureFlow('a');
+    await client.ensureFlow('a');
+    expect(flowCalls().map((c) => c.headers?.['prefect-csrf-token'])).toEqual(['expired', 'fresh']);
+  });
+
+  it('never asks Prefect Cloud for a token', async () => {
+    const cloud = agent.get('https://api.prefect.cloud');
+    const base = '/api/accounts/acc/workspaces/ws';
+    cloud.intercept({ path: `${base}/admin/version`, method: 'GET' }).reply(200, '"3.8.3"');
+    cloud.intercept({ path: `${base}/flows/`, method: 'POST' }).reply(201, { id: 'f1', name: 'a' });
+    const client = await PrefectClient.connect({ apiUrl: `https://api.prefect.cloud${base}`, apiKey: API_KEY, dispatcher: agent });
+    await client.ensureFlow('a');
+    expect(calls().map((c) => c.path)).toEqual([`${base}/admin/version`, `${base}/flows/`]);
+  });
+});
+
+describe('operations', () => {
+  it('reads deployments by id and by url-encoded name; 404 is undefined', async () => {
+    const client = await connect();
+    pool.intercept({ path: '/api/deployments/dep-1', method: 'GET' }).reply(200, deployment(1));
+    pool.intercept({ path: '/api/deployments/missing', method: 'GET' }).reply(404, { detail: 'Deployment not found' });
+    pool.intercept({ path: '/api/deployments/name/my%20flow/a%3Ab', method: 'GET' }).reply(200, deployment(2));
+    pool.intercept({ path: '/api/deployments/name/f/none', method: 'GET' }).reply(404, { detail: 'Deployment not found' });
+    await expect(client.readDeployment('dep-1')).resolves.toMatchObject({ id: 'dep-1' });
+    await expect(client.readDeployment('missing')).resolves.toBeUndefined();
+    await expect(client.readDeploymentByName('my flow', 'a:b')).resolves.toMatchObject({ id: 'dep-2' });
+    await expect(client.readDeploymentByName('f', 'none')).resolves.toBeUndefined();
+  });
+
+  it('writes with the right verbs and counts reads and writes apart', async () => {
+    const client = await connect();
+    client.resetStats();
+    mockCsrfDisabled();
+    const schedule = { id: 's1', schedule: { cron: '0 * * * *', timezone: null, day_or: true }, active: true, max_scheduled_runs: null, parameters: {}, slug: 'hourly' };
+    pool.intercept({ path: '/api/deployments/', method: 'POST' }).reply(201, deployment(1));
+    pool.intercept({ path: '/api/deployments/dep-1', method: 'PATCH', body: '{"paused":true}' }).reply(204, '');
+    pool.intercept({ path: '/api/deployments/dep-1/schedules', method: 'POST', body: (b) => Array.isArray(JSON.parse(b)) }).reply(201, [schedule]);
+    pool.intercept({ path: '/api/deployments/dep-1/schedules/s1', method: 'PATCH' }).reply(204, '');
+    pool.intercept({ path: '/api/deployments/dep-1/schedules/s1', method: 'DELETE' }).reply(204, '');
+    pool.intercept({ path: '/api/automations/owned-by/prefect.deployment.dep-1', method: 'DELETE' }).reply(202, '');
+    pool.intercept({ path: '/api/automations/owned-by/prefect.deployment.dep-2', method: 'DELETE' }).reply(404, { detail: 'Not Found' });
+    pool.intercept({ path: '/api/automations/', method: 'POST' }).reply(201, { id: 'auto-1', name: 'x' });
+    pool.intercept({ path: '/api/deployments/dep-1', method: 'DELETE' }).reply(204, '');
+    pool.intercept({ path: '/api/deployments/dep-1', method: 'DELETE' }).reply(404, { detail: 'Deployment not found' });
+    pool.intercept({ path: '/api/work_pools/', method: 'POST' }).reply(201, { id: 'wp', name: 'pool', type: 'process' });
+    pool.intercept({ path: '/api/flow_runs/count', method: 'POST' }).reply(200, '7');
+
+    await client.createDeployment({ name: 'd1', flow_id: 'flow-1' });
+    await client.updateDeployment('dep-1', { paused: true });
+    const created = await client.createSchedules('dep-1', [
+      { schedule: { cron: '0 * * * *', timezone: null, day_or: true }, active: true, parameters: {}, slug: 'hourly' },
+    ]);
+    expect(created).toEqual([schedule]);
+    await client.updateSchedule('dep-1', 's1', { active: false });
+    await client.deleteSchedule('dep-1', 's1');
+    await client.deleteOwnedAutomations('dep-1');
+    await client.deleteOwnedAutomations('dep-2');
+    await expect(client.createAutomation({ name: 'x' })).resolves.toEqual({ id: 'auto-1' });
+    await client.deleteDeployment('dep-1');
+    await client.deleteDeployment('dep-1'); // already gone: fine
+    await expect(client.createWorkPool({ name: 'pool', type: 'process' })).resolves.toMatchObject({ id: 'wp' });
+    await expect(client.countFlowRuns({ flow_runs: { deployment_id: { any_: ['dep-1'] } } })).resolves.toBe(7);
+    // The csrf-token GET and flow_runs/count are reads; the other eleven calls are writes.
+    expect(client.stats).toEqual({ reads: 2, writes: 11, retries: 0 });
+  });
+
+  it('does not tolerate a 404 when deleting a schedule', async () => {
+    const client = await connect();
+    mockCsrfDisabled();
+    pool.intercept({ path: '/api/deployments/d/schedules/s', method: 'DELETE' }).reply(404, { detail: 'Schedule not found.' });
+    await expect(client.deleteSchedule('d', 's')).rejects.toMatchObject({ status: 404, body: 'Schedule not found.' });
+  });
+});
+
+describe('concurrency and logging', () => {
+  it('never has more requests in flight than the concurrency option', async () => {
+    let inFlight = 0;
+    let maxInFlight = 0;
+    const finishers = new Set(['onComplete', 'onError', 'onResponseEnd', 'onResponseError']);
+    // Counts an exchange from dispatch until undici reports its end, whichever handler API it uses.
+    const counting: Dispatcher = agent.compose((dispatch) => (options, handler) => {
+      inFlight += 1;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      let done = false;
+      const tracked = new Proxy(handler, {
+        get(target, property, receiver) {
+          const value: unknown = Reflect.get(target, property, receiver);
+          if (typeof value !== 'function') return value;
+          return (...args: unknown[]) => {
+            if (!done && typeof property === 'string' && finishers.has(property)) {
+              done = true;
+              inFlight -= 1;
+            }
+            return (value as (...a: unknown[]) => unknown).apply(target, args);
+          };
+        },
+      });
+      return dispatch(options, tracked);
+    });
+    mockVersion();
+    const client = await PrefectClient.connect({ apiUrl: API_URL, dispatcher: counting, concurrency: 3 });
+    pool
+      .intercept({ path: (p) => p.startsWith('/api/work_pools/'), method: 'GET' })
+      .reply(200, { id: 'wp', name: 'p', type: 'process' })
+      .delay(10)
+      .times(20);
+    maxInFlight = 0;
+    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => client.readWorkPool(`p${i}`)));
+    expect(results).toHaveLength(20);
+    expect(inFlight).toBe(0);
+    expect(maxInFlight).toBe(3);
+  });
+
+  it('logs method, path, status and duration at debug, never credentials', async () => {
+    const lines: string[] = [];
+    const logger = pino({ level: 'debug' }, { write: (line: string) => lines.push(line) });
+    await connect({ apiKey: API_KEY, logger });
+    const record = JSON.parse(lines[0] ?? '{}') as Record<string, unknown>;
+    expect(record).toMatchObject({ method: 'GET', path: '/admin/version', status: 200, msg: 'prefect request' });
+    expect(typeof record.ms).toBe('number');
+    expect(lines.join('\n')).not.toContain(API_KEY);
+    expect(lines.join('\n')).not.toMatch(/authorization/i);
+  });
+});
