@@ -295,7 +295,10 @@ function spawnGroup(
     (stopping ??= (async () => {
       if (!exitedAs) {
         killGroupSync(group, 'SIGTERM');
-        await Promise.race([exited, sleep(STOP_GRACE_MS)]);
+        // The grace timer must not outlive the stop, or it holds the event loop open.
+        let grace: NodeJS.Timeout | undefined;
+        await Promise.race([exited, new Promise((r) => (grace = setTimeout(r, STOP_GRACE_MS)))]);
+        clearTimeout(grace);
         if (!exitedAs) killGroupSync(group, 'SIGKILL');
         await exited;
       }

@@ -56,9 +56,12 @@ export const ExitCode = {
   invalidOrChanges: 2,
 } as const;
 
-/** The one place that maps errors to exit codes. */
-export function exitCodeFor(error: unknown): number {
-  if (error instanceof UserInputError) return ExitCode.invalidOrChanges;
+/**
+ * The one place that maps errors to exit codes. `validate` exits 2 for invalid input; `plan` and
+ * `apply` keep 2 for "changes present" (--detailed-exitcode), so every error is 1 there.
+ */
+export function exitCodeFor(error: unknown, command: 'validate' | 'plan' | 'apply' | 'other' = 'other'): number {
+  if (error instanceof UserInputError && (command === 'validate' || command === 'other')) return ExitCode.invalidOrChanges;
   return ExitCode.failure;
 }
 

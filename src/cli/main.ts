@@ -1,7 +1,13 @@
 import { Command, CommanderError, Option } from 'commander';
-import { describeError, exitCodeFor, ExitCode } from '../errors.js';
+import { apply, type ActionResult } from '../apply/apply.js';
+import { describeError, exitCodeFor, ExitCode, ValidationFailedError } from '../errors.js';
+import { createLogger, type LogFormat, type LogLevel } from '../log.js';
 import { loadManifests } from '../manifests/load.js';
+import { planHasChanges } from '../plan/plan.js';
+import type { PlanAction } from '../plan/types.js';
+import { reconcile, type ReconcileOptions } from '../reconcile.js';
 import { renderIssuesJson, renderIssuesText } from '../render/issues.js';
+import { renderApplyText, renderPlanJson, renderPlanText, useColor } from '../render/text.js';
 import { hasErrors, validateProject } from '../validate/validate.js';
 
 export interface Io {
@@ -20,9 +26,82 @@ const defaultIo = (): Io => ({
   isTty: Boolean(process.stdout.isTTY),
 });
 
+interface ServerFlags {
+  environment?: string;
+  apiUrl?: string;
+  apiKey?: string;
+  authString?: string;
+  prune?: boolean;
+  maxDeletes?: number;
+  allowMassDelete?: boolean;
+  adopt?: boolean;
+  json?: boolean;
+  color?: boolean;
+  detailedExitcode?: boolean;
+  logLevel: LogLevel;
+  logFormat: LogFormat;
+  concurrency: number;
+}
+
+function addServerOptions(command: Command): Command {
+  return command
+    .argument('[dir]', 'manifest directory (holds prefect-gitops.yaml)', '.')
+    .option('-e, --environment <name>', 'environment from prefect-gitops.yaml to plan for')
+    .option('--api-url <url>', 'Prefect API URL (default: $PREFECT_API_URL)')
+    .option('--api-key <key>', 'Prefect Cloud API key (default: $PREFECT_API_KEY)')
+    .option('--auth-string <user:pass>', 'basic auth for a self-hosted server (default: $PREFECT_API_AUTH_STRING)')
+    .option('--prune', 'delete owned deployments that are no longer declared (overrides the config)')
+    .option('--no-prune', 'never delete, whatever the config says')
+    .option('--max-deletes <n>', 'refuse to delete more than this many deployments (overrides the config)', (v) => Number.parseInt(v, 10))
+    .option('--allow-mass-delete', 'lift the prune safeguards for this run')
+    .option('--adopt', 'take ownership of declared deployments that exist but were not created by this owner')
+    .option('--json', 'print the plan as JSON')
+    .option('--no-color', 'no colour in the output (also: NO_COLOR)')
+    .addOption(new Option('--log-level <level>', 'diagnostics level (stderr)').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('warn'))
+    .addOption(new Option('--log-format <format>', 'diagnostics format').choices(['text', 'json']).default('text'))
+    .option('--concurrency <n>', 'requests in flight at most', (v) => Number.parseInt(v, 10), 4);
+}
+
+function secretsOf(io: Io, flags: ServerFlags): string[] {
+  return [flags.apiKey ?? io.env.PREFECT_API_KEY, flags.authString ?? io.env.PREFECT_API_AUTH_STRING].filter((s): s is string => Boolean(s));
+}
+
+function toReconcileOptions(dir: string, flags: ServerFlags, io: Io): ReconcileOptions {
+  const apiUrl = flags.apiUrl ?? io.env.PREFECT_API_URL;
+  const apiKey = flags.apiKey ?? io.env.PREFECT_API_KEY;
+  const authString = flags.authString ?? io.env.PREFECT_API_AUTH_STRING;
+  const logger = createLogger({ level: flags.logLevel, format: flags.logFormat, secrets: secretsOf(io, flags) });
+  return {
+    manifests: dir,
+    cwd: io.cwd,
+    ...(flags.environment ? { environment: flags.environment } : {}),
+    env: io.env,
+    client: {
+      apiUrl: apiUrl ?? '',
+      ...(apiKey ? { apiKey } : {}),
+      ...(authString ? { authString } : {}),
+      concurrency: flags.concurrency,
+    },
+    ...(flags.prune !== undefined ? { prune: flags.prune } : {}),
+    ...(flags.maxDeletes !== undefined ? { maxDeletes: flags.maxDeletes } : {}),
+    allowMassDelete: flags.allowMassDelete ?? false,
+    adoptAll: flags.adopt ?? false,
+    logger,
+  };
+}
+
+/** Commander reports `--no-prune` and an absent flag alike as a default; tell them apart from argv. */
+function pruneFlag(argv: readonly string[]): boolean | undefined {
+  if (argv.includes('--no-prune')) return false;
+  if (argv.includes('--prune')) return true;
+  return undefined;
+}
+
 /** Runs the CLI and returns the exit code. Never calls process.exit. */
 export async function main(argv: readonly string[], io: Io = defaultIo()): Promise<number> {
   let exitCode: number = ExitCode.ok;
+  let command: 'validate' | 'plan' | 'apply' | 'other' = 'other';
+  let secrets: string[] = [];
   const program = new Command('prefect-gitops')
     .description('Declarative GitOps for Prefect deployments: validate, plan, apply and prune from a directory of manifests.')
     .exitOverride()
@@ -34,20 +113,79 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
     .description('check manifests offline (no server needed); exits 2 when anything is invalid')
     .argument('[dir]', 'manifest directory (holds prefect-gitops.yaml)', '.')
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
-    .option('-e, --environment <name>', 'resolve deployments for this environment (default: check every environment)')
+    .option('-e, --environment <name>', 'resolve deployments for this environment only (default: check every environment)')
     .action(async (dir: string, opts: { format: 'text' | 'json'; environment?: string }) => {
+      command = 'validate';
       const project = await loadManifests(dir, { cwd: io.cwd });
       const result = validateProject(project, { env: io.env, allEnvironments: opts.environment === undefined, ...(opts.environment ? { environment: opts.environment } : {}) });
       io.stdout(opts.format === 'json' ? renderIssuesJson(result.issues) : renderIssuesText(result.issues, project.files.length + (project.configFile ? 1 : 0), result.deployments.length));
       exitCode = hasErrors(result.issues) ? ExitCode.invalidOrChanges : ExitCode.ok;
     });
 
+  addServerOptions(program.command('plan').description('show what apply would change on the Prefect server; sends no writes'))
+    .option('--detailed-exitcode', 'exit 0 when there are no changes, 2 when there are, 1 on errors')
+    .action(async (dir: string, flags: ServerFlags) => {
+      command = 'plan';
+      secrets = secretsOf(io, flags);
+      const prune = pruneFlag(argv);
+      const { plan, warnings } = await reconcile(toReconcileOptions(dir, { ...flags, ...(prune === undefined ? {} : { prune }) } as ServerFlags, io));
+      const color = flags.color !== false && useColor(io.isTty, io.env);
+      if (warnings.length && !flags.json) io.stderr(renderIssuesText(warnings, 0, 0).split('\n').slice(0, -2).join('\n') + '\n');
+      io.stdout(flags.json ? renderPlanJson(plan, secrets) : renderPlanText(plan, { color, secrets }));
+      if (plan.pruneRefused) exitCode = ExitCode.failure;
+      else if (flags.detailedExitcode && (planHasChanges(plan) || plan.conflicts.length > 0)) exitCode = ExitCode.invalidOrChanges;
+    });
+
+  addServerOptions(program.command('apply').description('plan, then make the Prefect server match the manifests (prunes owned leftovers when prune is on)')).action(
+    async (dir: string, flags: ServerFlags) => {
+      command = 'apply';
+      secrets = secretsOf(io, flags);
+      const prune = pruneFlag(argv);
+      const options = toReconcileOptions(dir, { ...flags, ...(prune === undefined ? {} : { prune }) } as ServerFlags, io);
+      const { plan, client } = await reconcile(options);
+      const color = flags.color !== false && useColor(io.isTty, io.env);
+      if (!flags.json) io.stdout(renderPlanText(plan, { color, secrets }));
+      if (!planHasChanges(plan)) {
+        if (flags.json) io.stdout(JSON.stringify({ plan: JSON.parse(renderPlanJson(plan, secrets)), results: [] }, null, 2) + '\n');
+        exitCode = plan.conflicts.length > 0 || plan.pruneRefused ? ExitCode.failure : ExitCode.ok;
+        return;
+      }
+      const tty = io.isTty && !flags.json;
+      const verb = { create: 'creating', update: 'updating', adopt: 'adopting', delete: 'deleting' } as const;
+      let done = 0;
+      const result = await apply(plan, client, {
+        concurrency: flags.concurrency,
+        logger: options.logger,
+        onStart: (action: PlanAction) => {
+          if (tty) io.stderr(`\r\u001b[2K[${done}/${plan.actions.length}] ${verb[action.kind]} ${action.key}`);
+        },
+        onProgress: (count: number, total: number, r: ActionResult) => {
+          done = count;
+          if (tty) io.stderr(`\r\u001b[2K[${count}/${total}] ${r.status === 'ok' ? 'done' : r.status}: ${r.key}`);
+          else if (!flags.json) io.stdout(`[${count}/${total}] ${r.kind} ${r.key}: ${r.status}${r.message ? ` (${r.message})` : ''}\n`);
+        },
+      });
+      if (tty) io.stderr('\r\u001b[2K');
+      if (flags.json) io.stdout(JSON.stringify({ plan: JSON.parse(renderPlanJson(plan, secrets)), results: result.results }, null, 2) + '\n');
+      else io.stdout('\n' + renderApplyText(result, plan, { color, secrets }));
+      exitCode = result.ok && plan.conflicts.length === 0 ? ExitCode.ok : ExitCode.failure;
+    },
+  );
+
   try {
     await program.parseAsync([...argv], { from: 'user' });
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode === 0 ? ExitCode.ok : ExitCode.invalidOrChanges;
-    io.stderr(`error: ${describeError(error)}\n`);
-    return exitCodeFor(error);
+    if (error instanceof ValidationFailedError) {
+      io.stderr(renderIssuesText(error.issues, 0, 0).replace(/\n[^\n]*\n$/, '\n') + `${error.message}; nothing was sent to Prefect.\n`);
+    } else {
+      io.stderr(`error: ${redactText(describeError(error), secrets)}\n`);
+    }
+    return exitCodeFor(error, command);
   }
   return exitCode;
+}
+
+function redactText(text: string, secrets: readonly string[]): string {
+  return secrets.filter((s) => s.length >= 4).reduce((t, s) => t.split(s).join('[REDACTED]'), text);
 }

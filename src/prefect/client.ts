@@ -212,11 +212,7 @@ export class PrefectClient {
       ? chunk(filter.flowNames, PAGE_SIZE).map((names): JsonObject => ({ ...base, flows: { name: { any_: names } } }))
       : [base];
     const byId = new Map<string, LiveDeployment>();
-    for (const body of bodies) {
-      for (const item of await this.scan('/deployments/filter', body, checkDeployment)) {
-        if (!byId.has(item.id)) byId.set(item.id, item);
-      }
-    }
+    for (const body of bodies) await this.scan('/deployments/filter', body, checkDeployment, byId);
     return [...byId.values()];
   }
 
@@ -229,11 +225,7 @@ export class PrefectClient {
       ? chunk(filter.names, PAGE_SIZE).map((names): JsonObject => ({ flows: { ...flows, name: { any_: names } } }))
       : [Object.keys(flows).length > 0 ? { flows } : {}];
     const byId = new Map<string, LiveFlow>();
-    for (const body of bodies) {
-      for (const item of await this.scan('/flows/filter', body, checkFlow)) {
-        if (!byId.has(item.id)) byId.set(item.id, item);
-      }
-    }
+    for (const body of bodies) await this.scan('/flows/filter', body, checkFlow, byId);
     return [...byId.values()];
   }
 
@@ -355,37 +347,33 @@ export class PrefectClient {
    */
   async request<T>(method: string, path: string, body?: unknown): Promise<T> {
     const upper = method.toUpperCase();
-    const reply = await this.send(upper, path, body);
-    return this.json(upper, path, this.expect(upper, path, reply, 'any-2xx')) as T;
+    const relative = path.startsWith('/') ? path : `/${path}`;
+    const reply = await this.send(upper, relative, body);
+    return this.json(upper, relative, this.expect(upper, relative, reply, 'any-2xx')) as T;
   }
 
   // ---------------------------------------------------------------------------------------------
 
-  /** Offset-pages one filter body until a short page. */
+  /** Offset-pages one filter body until a short page, adding items to `into` keyed (and so deduplicated) by id. */
   private async scan<T extends { id: string }>(
     path: string,
     filter: JsonObject,
     check: (value: unknown, method: string, path: string, where?: string) => T,
-  ): Promise<T[]> {
-    const items: T[] = [];
-    const seen = new Set<string>();
+    into: Map<string, T>,
+  ): Promise<void> {
     // CREATED_DESC puts rows created mid-scan in front, which shifts later pages and yields duplicates
-    // (removed by id) rather than silently skipping rows as NAME_ASC would.
+    // (dropped by id) rather than silently skipping rows as NAME_ASC would.
     for (let offset = 0; ; offset += PAGE_SIZE) {
       const page = await this.request<unknown>('POST', path, { ...filter, sort: 'CREATED_DESC', limit: PAGE_SIZE, offset });
       if (!Array.isArray(page)) throw unexpected('POST', path, 'expected an array');
-      let fresh = 0;
+      const before = into.size;
       page.forEach((value, i) => {
         const item = check(value, 'POST', path, `item ${offset + i}`);
-        if (!seen.has(item.id)) {
-          seen.add(item.id);
-          items.push(item);
-          fresh += 1;
-        }
+        if (!into.has(item.id)) into.set(item.id, item);
       });
-      if (page.length < PAGE_SIZE) return items;
+      if (page.length < PAGE_SIZE) return;
       // A server that ignores `offset` would otherwise keep us here forever.
-      if (fresh === 0) throw unexpected('POST', path, `paging did not advance at offset ${offset}`);
+      if (into.size === before) throw unexpected('POST', path, `paging did not advance at offset ${offset}`);
     }
   }
 

@@ -374,6 +374,14 @@ describe('pagination', () => {
     expect(bodies[0]?.deployments).toEqual({ id: { any_: ['dep-1', 'dep-2', 'dep-3'] } });
   });
 
+  it('stops with an error when the server ignores the offset', async () => {
+    const client = await connect();
+    mockCsrfDisabled();
+    const page = Array.from({ length: 200 }, (_, i) => deployment(i));
+    pool.intercept({ path: '/api/deployments/filter', method: 'POST' }).reply(200, page).times(2);
+    await expect(client.listDeployments({})).rejects.toThrow('paging did not advance at offset 200');
+  });
+
   it('sends nothing for an empty name list', async () => {
     const client = await connect();
     await expect(client.listDeployments({ flowNames: [] })).resolves.toEqual([]);

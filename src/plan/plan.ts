@@ -1,0 +1,278 @@
+import fastJsonPatch from 'fast-json-patch';
+import type { DesiredDeployment } from '../manifests/types.js';
+import type { Json, JsonObject, LiveDeployment, ScheduleCreateBody } from '../prefect/types.js';
+import { canonicalDesired, canonicalLive, DEPLOYMENT_FIELDS, desiredTags, jsonEqual, type CanonicalDeployment, type CanonicalSchedule } from './canonical.js';
+import { OWNER_LABEL, ownerOf, PROTECTED_TAG } from './ownership.js';
+import type { AdoptAction, Conflict, CreateAction, DeleteAction, FieldChange, Orphan, Plan, PlanAction, PlanOptions, ScheduleOps, UpdateAction } from './types.js';
+
+/** Live state as fetched: deployments keyed by `flow_name/name`. */
+export interface LiveState {
+  readonly deployments: ReadonlyMap<string, LiveDeployment>;
+}
+
+/**
+ * Computes what to do to make the server match the manifests. Pure and synchronous: everything it
+ * needs is in its arguments, and it returns a value that `apply` executes as it is.
+ */
+export function plan(desired: readonly DesiredDeployment[], live: LiveState, options: PlanOptions): Plan {
+  const creates: CreateAction[] = [];
+  const updates: UpdateAction[] = [];
+  const adopts: AdoptAction[] = [];
+  const conflicts: Conflict[] = [];
+  const unchanged: string[] = [];
+  const warnings: string[] = [];
+  const declared = new Set(desired.map((d) => d.key));
+
+  for (const d of [...desired].sort((a, b) => a.key.localeCompare(b.key))) {
+    const want = canonicalDesired(d, options.owner);
+    const existing = live.deployments.get(d.key);
+    const target = { key: d.key, flowName: d.flowName, name: d.name };
+    if (!existing) {
+      creates.push({ kind: 'create', ...target, declaredAt: d.declaredAt, body: createBody(d, want, options), schedules: want.schedules.map(scheduleBody), changes: creationChanges(want) });
+      continue;
+    }
+    const owner = ownerOf(existing) ?? null;
+    if (owner !== options.owner) {
+      if (d.adopt || options.adoptAll) {
+        adopts.push({
+          kind: 'adopt',
+          ...target,
+          id: existing.id,
+          declaredAt: d.declaredAt,
+          liveUpdated: existing.updated,
+          previousOwner: owner,
+          body: createBody(d, want, options),
+          schedules: want.schedules.map(scheduleBody),
+          changes: diffFields(canonicalLive(existing, want), want),
+        });
+      } else {
+        const whose = owner === null ? 'was not created by prefect-gitops' : `is owned by another prefect-gitops owner ("${owner}")`;
+        conflicts.push({
+          ...target,
+          id: existing.id,
+          declaredAt: d.declaredAt,
+          owner,
+          message: `deployment "${d.key}" already exists on the server and ${whose}; nothing will be changed. To manage it from git, adopt it: add \`gitops: {adopt: true}\` to its manifest or run with --adopt`,
+        });
+      }
+      continue;
+    }
+    const have = canonicalLive(existing, want);
+    const changes = diffFields(have, want);
+    if (changes.length === 0) {
+      unchanged.push(d.key);
+      continue;
+    }
+    const patch = patchBody(d, have, want, options, warnings);
+    updates.push({
+      kind: 'update',
+      ...target,
+      id: existing.id,
+      declaredAt: d.declaredAt,
+      liveUpdated: existing.updated,
+      patch,
+      scheduleOps: scheduleOps(existing, have.schedules, want.schedules),
+      changes,
+      jsonPatch: fastJsonPatch.compare(comparable(have), comparable(want)),
+    });
+  }
+
+  const owned = [...live.deployments.values()].filter((l) => ownerOf(l) === options.owner);
+  const undeclared = owned.filter((l) => !declared.has(keyOf(l, live))).sort((a, b) => keyOf(a, live).localeCompare(keyOf(b, live)));
+  const orphans: Orphan[] = [];
+  const deletable: DeleteAction[] = [];
+  for (const l of undeclared) {
+    const key = keyOf(l, live);
+    const [flowName = '', name = l.name] = splitKey(key);
+    const target = { key, flowName, name, id: l.id };
+    if (!options.prune) orphans.push({ ...target, reason: 'prune-disabled' });
+    else if (l.tags.includes(PROTECTED_TAG)) orphans.push({ ...target, reason: 'protected' });
+    else deletable.push({ kind: 'delete', ...target, liveUpdated: l.updated });
+  }
+  const pruneRefused = options.allowMassDelete ? null : pruneGuard(deletable.length, owned.length, desired.length, options);
+  const deletes = pruneRefused ? [] : deletable;
+  if (pruneRefused) orphans.push(...deletable.map((d) => ({ key: d.key, flowName: d.flowName, name: d.name, id: d.id, reason: 'prune-refused' as const })));
+
+  const actions: PlanAction[] = [...creates, ...adopts, ...updates, ...deletes];
+  return {
+    formatVersion: 1,
+    owner: options.owner,
+    environment: options.environment ?? null,
+    serverVersion: options.serverVersion,
+    actions,
+    unchanged,
+    conflicts,
+    orphans,
+    pruneRefused,
+    warnings,
+    summary: { add: creates.length, change: updates.length, delete: deletes.length, adopt: adopts.length, unchanged: unchanged.length, conflicts: conflicts.length },
+  };
+}
+
+/** True when applying the plan would send at least one write. */
+export const planHasChanges = (p: Plan): boolean => p.actions.length > 0;
+
+function keyOf(l: LiveDeployment, live: LiveState): string {
+  for (const [key, value] of live.deployments) if (value.id === l.id) return key;
+  return `?/${l.name}`;
+}
+
+function splitKey(key: string): [string, string] {
+  const i = key.indexOf('/');
+  return [key.slice(0, i), key.slice(i + 1)];
+}
+
+/**
+ * Safeguards against mass deletion: an empty manifest set, more deletes than `maxDeletes`, or
+ * (for more than one delete) a larger share of the owned deployments than `maxDeleteRatio`.
+ */
+function pruneGuard(deletes: number, owned: number, declared: number, options: PlanOptions): string | null {
+  if (deletes === 0) return null;
+  const lift = 'review the plan, then re-run with --allow-mass-delete to delete them';
+  if (declared === 0) {
+    return `the manifests declare no deployments, so pruning would delete all ${deletes} owned deployment${deletes === 1 ? '' : 's'}; is the manifest directory or environment right? If this is intended, ${lift}`;
+  }
+  if (deletes > options.maxDeletes) return `pruning would delete ${deletes} deployments, more than max_deletes (${options.maxDeletes}); ${lift}`;
+  if (deletes > 1 && deletes / owned > options.maxDeleteRatio) {
+    return `pruning would delete ${deletes} of ${owned} owned deployments (${Math.round((deletes / owned) * 100)}%), more than max_delete_ratio (${Math.round(options.maxDeleteRatio * 100)}%); ${lift}`;
+  }
+  return null;
+}
+
+/** Schedules keyed by slug, so patches and diffs name schedules rather than array positions. */
+function comparable(c: CanonicalDeployment): Record<string, Json> {
+  return { ...c, schedules: Object.fromEntries(c.schedules.map(({ slug, ...rest }) => [slug, rest as unknown as Json])) } as unknown as Record<string, Json>;
+}
+
+function diffFields(have: CanonicalDeployment, want: CanonicalDeployment): FieldChange[] {
+  const changes: FieldChange[] = [];
+  for (const field of DEPLOYMENT_FIELDS) {
+    if (!jsonEqual(have[field], want[field])) changes.push({ field, before: have[field] as Json, after: want[field] as Json });
+  }
+  const haveBySlug = new Map(have.schedules.map((s) => [s.slug, s]));
+  const wantBySlug = new Map(want.schedules.map((s) => [s.slug, s]));
+  for (const slug of [...new Set([...haveBySlug.keys(), ...wantBySlug.keys()])].sort()) {
+    const before = haveBySlug.get(slug);
+    const after = wantBySlug.get(slug);
+    if (before && after && jsonEqual(before, after)) continue;
+    changes.push({ field: `schedules[${slug}]`, before: before ? scheduleView(before) : undefined, after: after ? scheduleView(after) : undefined });
+  }
+  return changes;
+}
+
+function creationChanges(want: CanonicalDeployment): FieldChange[] {
+  const changes: FieldChange[] = DEPLOYMENT_FIELDS.map((field) => ({ field, before: undefined, after: want[field] as Json }));
+  for (const s of want.schedules) changes.push({ field: `schedules[${s.slug}]`, before: undefined, after: scheduleView(s) });
+  return changes;
+}
+
+function scheduleView({ slug: _slug, ...rest }: CanonicalSchedule): Json {
+  const spec = { ...rest.schedule } as Record<string, Json>;
+  if (spec.anchor_date === '') delete spec.anchor_date;
+  return { ...rest, schedule: spec } as unknown as Json;
+}
+
+function scheduleBody(s: CanonicalSchedule): ScheduleCreateBody {
+  const schedule = { ...s.schedule } as Record<string, unknown>;
+  if (schedule.anchor_date === '') delete schedule.anchor_date;
+  return {
+    schedule: schedule as unknown as ScheduleCreateBody['schedule'],
+    active: s.active,
+    ...(s.max_scheduled_runs !== null ? { max_scheduled_runs: s.max_scheduled_runs } : {}),
+    parameters: s.parameters,
+    slug: s.slug,
+  };
+}
+
+function concurrencyFields(want: CanonicalDeployment, options: PlanOptions): JsonObject {
+  const out: JsonObject = { concurrency_limit: want.concurrency_limit };
+  if (options.features.concurrencyOptions) {
+    const o = want.concurrency_options;
+    out.concurrency_options = o === null ? null : { collision_strategy: o.collision_strategy, ...(o.grace_period_seconds !== null && options.features.gracePeriod ? { grace_period_seconds: o.grace_period_seconds } : {}) };
+  }
+  return out;
+}
+
+const EMPTY_PARAMETER_SCHEMA: JsonObject = { type: 'object', properties: {} };
+
+/** POST /deployments/ body (without flow_id and schedules), carrying our ownership label. */
+function createBody(d: DesiredDeployment, want: CanonicalDeployment, options: PlanOptions): JsonObject {
+  const queue = d.manifest.work_pool?.work_queue_name;
+  const body: JsonObject = {
+    name: d.name,
+    description: want.description,
+    version: want.version,
+    entrypoint: want.entrypoint,
+    path: want.path,
+    tags: desiredTags(d, options.owner),
+    labels: { [OWNER_LABEL]: options.owner },
+    parameters: want.parameters,
+    enforce_parameter_schema: want.enforce_parameter_schema,
+    parameter_openapi_schema: Object.keys(want.parameter_openapi_schema).length ? want.parameter_openapi_schema : EMPTY_PARAMETER_SCHEMA,
+    work_pool_name: want.work_pool_name,
+    ...(queue ? { work_queue_name: queue } : {}),
+    job_variables: want.job_variables,
+    paused: want.paused,
+    pull_steps: want.pull_steps,
+    // An explicit empty list makes an upsert (adopt) drop the old schedules; ours are then created with slugs.
+    schedules: [],
+  };
+  if (want.concurrency_limit !== null) Object.assign(body, concurrencyFields(want, options));
+  return body;
+}
+
+/** PATCH body with only the changed fields; work pool and queue always travel together. */
+function patchBody(d: DesiredDeployment, have: CanonicalDeployment, want: CanonicalDeployment, options: PlanOptions, warnings: string[]): JsonObject {
+  const patch: JsonObject = {};
+  const differs = (field: keyof CanonicalDeployment): boolean => !jsonEqual(have[field], want[field]);
+  for (const field of ['description', 'version', 'entrypoint', 'path', 'parameters', 'enforce_parameter_schema', 'paused'] as const) {
+    if (differs(field)) patch[field] = want[field];
+  }
+  if (differs('tags')) patch.tags = desiredTags(d, options.owner);
+  if (differs('parameter_openapi_schema')) patch.parameter_openapi_schema = Object.keys(want.parameter_openapi_schema).length ? want.parameter_openapi_schema : EMPTY_PARAMETER_SCHEMA;
+  if (differs('work_pool_name') || differs('work_queue_name')) {
+    patch.work_pool_name = want.work_pool_name;
+    patch.work_queue_name = d.manifest.work_pool?.work_queue_name ?? null;
+  }
+  if (differs('job_variables')) {
+    patch.job_variables = want.job_variables;
+    if (Object.keys(want.job_variables).length === 0) {
+      warnings.push(`${d.key}: Prefect cannot clear job_variables to an empty mapping with an update; set the keys you want explicitly`);
+    }
+  }
+  if (differs('concurrency_limit') || differs('concurrency_options')) Object.assign(patch, concurrencyFields(want, options));
+  if (differs('pull_steps')) {
+    if (options.features.patchPullSteps) patch.pull_steps = want.pull_steps;
+    else warnings.push(`${d.key}: this Prefect server cannot update pull steps (needs 3.2+)`);
+  }
+  return patch;
+}
+
+/**
+ * Schedule operations by slug through the schedules sub-resource, so unchanged schedules keep
+ * their ids and their scheduled runs. `max_scheduled_runs` cannot be cleared by PATCH (null is
+ * ignored), so a schedule that drops it is deleted and created again.
+ */
+function scheduleOps(live: LiveDeployment, have: readonly CanonicalSchedule[], want: readonly CanonicalSchedule[]): ScheduleOps {
+  const liveBySlug = new Map(live.schedules.filter((s) => s.slug).map((s) => [s.slug!, s]));
+  const haveBySlug = new Map(have.map((s) => [s.slug, s]));
+  const create: ScheduleCreateBody[] = [];
+  const update: { id: string; slug: string; body: ScheduleCreateBody }[] = [];
+  const remove: { id: string; slug: string | null }[] = [];
+  const wanted = new Set(want.map((s) => s.slug));
+  for (const s of live.schedules) {
+    if (!s.slug || !wanted.has(s.slug)) remove.push({ id: s.id, slug: s.slug });
+  }
+  for (const s of want) {
+    const current = haveBySlug.get(s.slug);
+    const liveSchedule = liveBySlug.get(s.slug);
+    if (!current || !liveSchedule) create.push(scheduleBody(s));
+    else if (!jsonEqual(current, s)) {
+      if (current.max_scheduled_runs !== null && s.max_scheduled_runs === null) {
+        remove.push({ id: liveSchedule.id, slug: s.slug });
+        create.push(scheduleBody(s));
+      } else update.push({ id: liveSchedule.id, slug: s.slug, body: scheduleBody(s) });
+    }
+  }
+  return { create, update, delete: remove };
+}

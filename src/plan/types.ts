@@ -1,0 +1,124 @@
+import type { Operation } from 'fast-json-patch';
+import type { DeclaredAt } from '../manifests/types.js';
+import type { DeploymentUpdateBody, Json, JsonObject, ScheduleCreateBody, ScheduleUpdateBody } from '../prefect/types.js';
+
+/** One field that differs, with the live value and the value the apply will write. */
+export interface FieldChange {
+  /** Field name (`paused`) or `schedules[slug]`. */
+  readonly field: string;
+  readonly before: Json | undefined;
+  readonly after: Json | undefined;
+}
+
+export interface ScheduleOps {
+  readonly create: readonly ScheduleCreateBody[];
+  readonly update: readonly { readonly id: string; readonly slug: string; readonly body: ScheduleUpdateBody }[];
+  readonly delete: readonly { readonly id: string; readonly slug: string | null }[];
+}
+
+interface Target {
+  readonly key: string;
+  readonly flowName: string;
+  readonly name: string;
+}
+
+/** Create a deployment: ensure its flow, POST it, then POST its schedules (which keeps max_scheduled_runs). */
+export interface CreateAction extends Target {
+  readonly kind: 'create';
+  readonly declaredAt: DeclaredAt;
+  /** POST /deployments/ body without `flow_id` (resolved at apply time) and without schedules. */
+  readonly body: JsonObject;
+  readonly schedules: readonly ScheduleCreateBody[];
+  readonly changes: readonly FieldChange[];
+}
+
+/** Update in place: one PATCH of the changed fields (if any), then per-schedule operations. */
+export interface UpdateAction extends Target {
+  readonly kind: 'update';
+  readonly id: string;
+  readonly declaredAt: DeclaredAt;
+  /** The live deployment's `updated` when planned: a saved plan refuses to apply if it moved. */
+  readonly liveUpdated: string;
+  readonly patch: DeploymentUpdateBody;
+  readonly scheduleOps: ScheduleOps;
+  readonly changes: readonly FieldChange[];
+  readonly jsonPatch: readonly Operation[];
+}
+
+/**
+ * Take ownership of an existing deployment we do not own: a POST upsert with the full desired state
+ * and our ownership label (labels can only be written by POST). Prefect deletes and recreates its
+ * schedules and its future scheduled runs.
+ */
+export interface AdoptAction extends Target {
+  readonly kind: 'adopt';
+  readonly id: string;
+  readonly declaredAt: DeclaredAt;
+  readonly liveUpdated: string;
+  readonly previousOwner: string | null;
+  readonly body: JsonObject;
+  readonly schedules: readonly ScheduleCreateBody[];
+  readonly changes: readonly FieldChange[];
+}
+
+/** Prune: delete the deployment's owned automations, then the deployment. Runs after everything else. */
+export interface DeleteAction extends Target {
+  readonly kind: 'delete';
+  readonly id: string;
+  readonly liveUpdated: string;
+}
+
+export type PlanAction = CreateAction | UpdateAction | AdoptAction | DeleteAction;
+
+/** A declared deployment that exists on the server but is not ours: nothing is done to it. */
+export interface Conflict extends Target {
+  readonly id: string;
+  readonly declaredAt: DeclaredAt;
+  readonly owner: string | null;
+  readonly message: string;
+}
+
+/** An owned deployment no longer declared that this plan does not delete, and why. */
+export interface Orphan extends Target {
+  readonly id: string;
+  readonly reason: 'prune-disabled' | 'protected' | 'prune-refused';
+}
+
+export interface PlanSummary {
+  readonly add: number;
+  readonly change: number;
+  readonly delete: number;
+  readonly adopt: number;
+  readonly unchanged: number;
+  readonly conflicts: number;
+}
+
+/** The plan: a serialisable value. `apply` executes exactly `actions`, in order, and nothing else. */
+export interface Plan {
+  readonly formatVersion: 1;
+  readonly owner: string;
+  readonly environment: string | null;
+  readonly serverVersion: string;
+  readonly actions: readonly PlanAction[];
+  readonly unchanged: readonly string[];
+  readonly conflicts: readonly Conflict[];
+  readonly orphans: readonly Orphan[];
+  /** Set when a prune safeguard held deletes back; apply then exits non-zero. */
+  readonly pruneRefused: string | null;
+  readonly warnings: readonly string[];
+  readonly summary: PlanSummary;
+}
+
+export interface PlanOptions {
+  readonly owner: string;
+  readonly environment?: string;
+  readonly serverVersion: string;
+  readonly prune: boolean;
+  readonly maxDeletes: number;
+  readonly maxDeleteRatio: number;
+  readonly allowMassDelete: boolean;
+  /** Adopt every declared deployment that exists unowned (`--adopt`), not only those with `gitops.adopt`. */
+  readonly adoptAll: boolean;
+  /** Request fields the server version knows (request bodies reject unknown fields). */
+  readonly features: { readonly concurrencyOptions: boolean; readonly gracePeriod: boolean; readonly patchPullSteps: boolean };
+}

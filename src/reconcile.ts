@@ -1,0 +1,92 @@
+import type { Logger } from './log.js';
+import { ValidationFailedError } from './errors.js';
+import { loadManifests, type LoadedProject } from './manifests/load.js';
+import type { DesiredDeployment } from './manifests/types.js';
+import { PrefectClient, type PrefectClientOptions } from './prefect/client.js';
+import type { LiveDeployment } from './prefect/types.js';
+import { ownerTag } from './plan/ownership.js';
+import { plan, type LiveState } from './plan/plan.js';
+import type { Plan } from './plan/types.js';
+import type { Issue } from './validate/issue.js';
+import { hasErrors, validateProject } from './validate/validate.js';
+
+/** Everything a plan needs, as one typed value: the CLI and the Action both build this. */
+export interface ReconcileOptions {
+  readonly manifests: string;
+  readonly cwd: string;
+  readonly environment?: string;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly client: PrefectClientOptions;
+  /** Overrides the config's prune policy when set. */
+  readonly prune?: boolean;
+  readonly maxDeletes?: number;
+  readonly allowMassDelete: boolean;
+  readonly adoptAll: boolean;
+  readonly logger: Logger;
+}
+
+export interface Reconciliation {
+  readonly plan: Plan;
+  readonly client: PrefectClient;
+  readonly project: LoadedProject;
+  readonly desired: readonly DesiredDeployment[];
+  readonly live: LiveState;
+  /** Warnings from validation (errors stop before this point). */
+  readonly warnings: readonly Issue[];
+}
+
+/**
+ * Loads and validates the manifests, fetches live state and plans. Reads only: a dry run is this
+ * call without `apply`.
+ *
+ * @throws ValidationFailedError when any manifest is invalid (before any request is sent).
+ * @throws RemoteError / UnsupportedServerError when the server cannot be used.
+ */
+export async function reconcile(options: ReconcileOptions): Promise<Reconciliation> {
+  const project = await loadManifests(options.manifests, { cwd: options.cwd });
+  const validation = validateProject(project, { env: options.env, ...(options.environment ? { environment: options.environment } : {}) });
+  if (hasErrors(validation.issues) || !validation.config || !validation.owner) throw new ValidationFailedError(validation.issues);
+  const { config, owner, deployments } = validation;
+  options.logger.debug({ deployments: deployments.length, files: project.files.length, owner }, 'manifests loaded');
+
+  const client = await PrefectClient.connect({ ...options.client, logger: options.logger });
+  const live = await fetchLiveState(client, deployments, owner);
+  options.logger.debug({ live: live.deployments.size, reads: client.stats.reads }, 'live state fetched');
+  const result = plan(deployments, live, {
+    owner,
+    ...(options.environment ? { environment: options.environment } : {}),
+    serverVersion: client.serverVersion,
+    prune: options.prune ?? config.prune.enabled,
+    maxDeletes: options.maxDeletes ?? config.prune.maxDeletes,
+    maxDeleteRatio: config.prune.maxDeleteRatio,
+    allowMassDelete: options.allowMassDelete,
+    adoptAll: options.adoptAll,
+    features: {
+      concurrencyOptions: client.supports('concurrency-options'),
+      gracePeriod: client.supports('grace-period'),
+      patchPullSteps: client.supports('patch-pull-steps'),
+    },
+  });
+  return { plan: result, client, project, desired: deployments, live, warnings: validation.issues.filter((i) => i.severity === 'warning') };
+}
+
+/**
+ * Live state relevant to a plan: deployments of the declared flows (to update, or to report as
+ * conflicts) and deployments carrying our owner tag (candidates for pruning), keyed by
+ * `flow_name/name`. Two paged list calls plus one flow lookup: reads grow with ceil(N/200).
+ */
+export async function fetchLiveState(client: PrefectClient, desired: readonly DesiredDeployment[], owner: string): Promise<LiveState> {
+  const flowNames = [...new Set(desired.map((d) => d.flowName))];
+  const [declared, owned] = await Promise.all([
+    flowNames.length ? client.listDeployments({ flowNames }) : Promise.resolve([]),
+    client.listDeployments({ tagsAll: [ownerTag(owner)] }),
+  ]);
+  const byId = new Map<string, LiveDeployment>();
+  for (const d of [...declared, ...owned]) byId.set(d.id, d);
+  const flowIds = [...new Set([...byId.values()].map((d) => d.flow_id))];
+  const flows = flowIds.length ? await client.listFlows({ ids: flowIds }) : [];
+  const flowName = new Map(flows.map((f) => [f.id, f.name]));
+  const deployments = new Map<string, LiveDeployment>();
+  for (const d of byId.values()) deployments.set(`${flowName.get(d.flow_id) ?? d.flow_id}/${d.name}`, d);
+  return { deployments };
+}

@@ -1,0 +1,23 @@
+/** Keys whose values are never shown: in job variables, parameters, env maps, pull steps. */
+const SENSITIVE_KEY = /(secret|token|password|passwd|pwd|api[_-]?key|apikey|credential|private[_-]?key|auth|access[_-]?key|signature|dsn|connection[_-]?string)/i;
+
+export const REDACTED = '(sensitive)';
+
+export const isSensitiveKey = (key: string): boolean => SENSITIVE_KEY.test(key);
+
+/**
+ * A copy of `value` with the values of sensitive-looking keys replaced, and every occurrence of a
+ * known secret (API key, auth string) blanked. Renderers call this on everything they show.
+ */
+export function redact<T>(value: T, secrets: readonly string[] = []): T {
+  const known = secrets.filter((s) => s.length >= 4);
+  const scrub = (text: string): string => known.reduce((t, s) => t.split(s).join('[REDACTED]'), text);
+  const visit = (v: unknown, key: string | undefined): unknown => {
+    if (key !== undefined && isSensitiveKey(key) && v !== null && typeof v !== 'object' && typeof v !== 'boolean') return REDACTED;
+    if (typeof v === 'string') return scrub(v);
+    if (Array.isArray(v)) return v.map((item) => visit(item, undefined));
+    if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, child]) => [k, visit(child, k)]));
+    return v;
+  };
+  return visit(value, undefined) as T;
+}

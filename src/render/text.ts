@@ -1,0 +1,142 @@
+import { diffLines } from 'diff';
+import { stringify } from 'yaml';
+import type { ApplyResult } from '../apply/apply.js';
+import type { Json } from '../prefect/types.js';
+import type { FieldChange, Plan, PlanAction } from '../plan/types.js';
+import { redact } from './redact.js';
+
+export interface TextOptions {
+  readonly color: boolean;
+  /** Values never to show (API key, auth string). */
+  readonly secrets?: readonly string[];
+}
+
+type Paint = (code: number, text: string) => string;
+const painter = (color: boolean): Paint => (code, text) => (color ? `\u001b[${code}m${text}\u001b[0m` : text);
+const GREEN = 32;
+const YELLOW = 33;
+const RED = 31;
+const CYAN = 36;
+const BOLD = 1;
+const DIM = 2;
+
+/** Whether to colour output: a TTY, and NO_COLOR unset (https://no-color.org). */
+export function useColor(isTty: boolean, env: Readonly<Record<string, string | undefined>>): boolean {
+  return isTty && !env.NO_COLOR && env.TERM !== 'dumb';
+}
+
+/** A terraform-like plan, ending in `Plan: 2 to add, 1 to change, 1 to delete, 7 unchanged.` Pure. */
+export function renderPlanText(input: Plan, options: TextOptions): string {
+  const plan = redact(input, options.secrets);
+  const paint = painter(options.color);
+  const out: string[] = [];
+  const env = plan.environment ? `, environment ${plan.environment}` : '';
+  out.push(paint(DIM, `Owner ${plan.owner}${env}; Prefect server ${plan.serverVersion}.`));
+  if (plan.actions.length > 0) {
+    out.push('', 'prefect-gitops will perform these actions:', `  ${paint(GREEN, '+')} create   ${paint(YELLOW, '~')} update in place   ${paint(CYAN, '>')} adopt   ${paint(RED, '-')} delete`);
+  }
+  for (const action of plan.actions) out.push('', ...renderAction(action, paint));
+  for (const conflict of plan.conflicts) {
+    out.push('', `${paint(RED, '!')} ${paint(BOLD, conflict.key)} ${paint(DIM, `(${conflict.declaredAt.file}:${conflict.declaredAt.line})`)}`, `    conflict: ${conflict.message}`);
+  }
+  const orphanReasons: Record<string, string> = {
+    'prune-disabled': 'owned but no longer declared; not deleted because prune is off (enable prune in prefect-gitops.yaml or pass --prune)',
+    protected: 'owned but no longer declared; not deleted because it is protected (tag prefect-gitops:protected)',
+    'prune-refused': 'owned but no longer declared; not deleted because a prune safeguard held it back (see below)',
+  };
+  for (const orphan of plan.orphans) out.push('', `${paint(DIM, '?')} ${orphan.key}`, `    ${orphanReasons[orphan.reason]}`);
+  if (plan.pruneRefused) out.push('', paint(RED, `Prune refused: ${plan.pruneRefused}.`));
+  for (const warning of plan.warnings) out.push('', paint(YELLOW, `Warning: ${warning}`));
+  out.push('', summaryLine(plan, paint));
+  return out.join('\n') + '\n';
+}
+
+export function summaryLine(plan: Plan, paint: Paint = painter(false)): string {
+  const s = plan.summary;
+  if (plan.actions.length === 0 && s.conflicts === 0) {
+    return paint(BOLD, `No changes. ${s.unchanged} deployment${s.unchanged === 1 ? '' : 's'} up to date.`);
+  }
+  const adopt = s.adopt ? `, ${s.adopt} to adopt` : '';
+  const conflicts = s.conflicts ? `, ${s.conflicts} conflict${s.conflicts === 1 ? '' : 's'}` : '';
+  return paint(BOLD, `Plan: ${s.add} to add, ${s.change} to change, ${s.delete} to delete${adopt}, ${s.unchanged} unchanged${conflicts}.`);
+}
+
+function renderAction(action: PlanAction, paint: Paint): string[] {
+  switch (action.kind) {
+    case 'create':
+      return [
+        `${paint(GREEN, '+')} ${paint(BOLD, action.key)} ${paint(DIM, `(${action.declaredAt.file}:${action.declaredAt.line})`)} will be created`,
+        ...action.changes.filter((c) => !isEmpty(c.after)).flatMap((c) => renderValue('+', c.field, c.after, GREEN, paint)),
+      ];
+    case 'adopt':
+      return [
+        `${paint(CYAN, '>')} ${paint(BOLD, action.key)} ${paint(DIM, `(${action.declaredAt.file}:${action.declaredAt.line})`)} will be adopted (${action.previousOwner ? `taken over from owner "${action.previousOwner}"` : 'not created by prefect-gitops'})`,
+        `    ${paint(YELLOW, 'note: adoption rewrites the deployment; Prefect recreates its schedules and deletes its future scheduled runs')}`,
+        ...action.changes.flatMap((c) => renderChange(c, paint)),
+      ];
+    case 'update':
+      return [
+        `${paint(YELLOW, '~')} ${paint(BOLD, action.key)} ${paint(DIM, `(${action.declaredAt.file}:${action.declaredAt.line})`)} will be updated in place`,
+        ...action.changes.flatMap((c) => renderChange(c, paint)),
+      ];
+    case 'delete':
+      return [`${paint(RED, '-')} ${paint(BOLD, action.key)} will be deleted (owned, no longer declared)`];
+  }
+}
+
+function isEmpty(value: Json | undefined): boolean {
+  if (value === null || value === undefined || value === '') return true;
+  if (Array.isArray(value)) return value.length === 0;
+  if (typeof value === 'object') return Object.keys(value).length === 0;
+  return false;
+}
+
+const inline = (value: Json | undefined): string => (value === undefined ? '(none)' : JSON.stringify(value));
+const isScalar = (value: Json | undefined): boolean => value === undefined || value === null || typeof value !== 'object';
+
+function renderValue(sign: string, field: string, value: Json | undefined, color: number, paint: Paint): string[] {
+  if (isScalar(value) || JSON.stringify(value).length <= 60) return [`    ${paint(color, sign)} ${field}: ${inline(value)}`];
+  const body = stringify(value, { lineWidth: 0 }).trimEnd().split('\n');
+  return [`    ${paint(color, sign)} ${field}:`, ...body.map((l) => `        ${l}`)];
+}
+
+function renderChange(change: FieldChange, paint: Paint): string[] {
+  if (change.before === undefined) return renderValue('+', change.field, change.after, GREEN, paint);
+  if (change.after === undefined) return renderValue('-', change.field, change.before, RED, paint);
+  if (isScalar(change.before) && isScalar(change.after)) {
+    return [`    ${paint(YELLOW, '~')} ${change.field}: ${inline(change.before)} -> ${inline(change.after)}`];
+  }
+  const lines = [`    ${paint(YELLOW, '~')} ${change.field}:`];
+  const before = stringify(change.before, { lineWidth: 0 });
+  const after = stringify(change.after, { lineWidth: 0 });
+  for (const part of diffLines(before, after)) {
+    const sign = part.added ? '+' : part.removed ? '-' : ' ';
+    const color = part.added ? GREEN : part.removed ? RED : DIM;
+    for (const line of part.value.replace(/\n$/, '').split('\n')) lines.push(`        ${paint(color, `${sign} ${line}`)}`);
+  }
+  return lines;
+}
+
+/** One line per action result, then a summary. Pure. */
+export function renderApplyText(result: ApplyResult, plan: Plan, options: TextOptions): string {
+  const paint = painter(options.color);
+  const verbs = { create: 'created', update: 'updated', adopt: 'adopted', delete: 'deleted' } as const;
+  const lines = result.results.map((r) => {
+    if (r.status === 'ok') return `${paint(GREEN, 'ok')}      ${verbs[r.kind]} ${r.key}`;
+    if (r.status === 'skipped') return `${paint(YELLOW, 'skipped')} ${r.key}: ${r.message}`;
+    return `${paint(RED, 'failed')}  ${r.kind} ${r.key}: ${r.message}`;
+  });
+  const count = (kind: string): number => result.results.filter((r) => r.kind === kind && r.status === 'ok').length;
+  const failed = result.results.filter((r) => r.status !== 'ok').length;
+  lines.push('');
+  if (plan.pruneRefused) lines.push(paint(RED, `Prune refused: ${plan.pruneRefused}.`));
+  const adopted = count('adopt') ? `, ${count('adopt')} adopted` : '';
+  const summary = `Apply ${failed ? 'finished with errors' : 'complete'}: ${count('create')} added, ${count('update')} changed, ${count('delete')} deleted${adopted}, ${failed} failed.`;
+  lines.push(paint(BOLD, failed ? paint(RED, summary) : summary));
+  return redact(lines.join('\n'), options.secrets) + '\n';
+}
+
+/** The plan as JSON for machines, with secrets redacted. */
+export function renderPlanJson(plan: Plan, secrets: readonly string[] = []): string {
+  return JSON.stringify(redact(plan, secrets), null, 2) + '\n';
+}

@@ -1,0 +1,16 @@
+import { startPrefectServer, startPrefectWorker, prefectCli } from './scripts/prefect-server.js';
+const t0 = performance.now();
+const s = await startPrefectServer({ log: undefined });
+console.log('server', s.apiUrl, ((performance.now() - t0) / 1000).toFixed(1));
+const r = await prefectCli(s, ['work-pool', 'ls']);
+console.log('cli', r.code, r.stdout.slice(-1500), r.stderr.slice(-1500));
+const t1 = performance.now();
+const w = await startPrefectWorker(s, { pool: 'probe-pool', log: (l) => console.log('[worker]', l) });
+console.log('worker ready', w.name, ((performance.now() - t1) / 1000).toFixed(1));
+const r2 = await prefectCli(s, ['work-pool', 'inspect', 'probe-pool']);
+console.log('cli2', r2.code, r2.stdout.split('\n').filter((l) => /type|status/i.test(l)).join('\n'));
+const t2 = performance.now();
+await w.stop();
+console.log('worker stopped', ((performance.now() - t2) / 1000).toFixed(1));
+await s.stop();
+console.log('done');
