@@ -1,0 +1,230 @@
+import { describe, expect, it } from 'vitest';
+import type { DeploymentManifest, DesiredDeployment } from '../../src/manifests/types.js';
+import type { LiveDeployment, LiveSchedule } from '../../src/prefect/types.js';
+import { plan, type LiveState } from '../../src/plan/plan.js';
+import { OWNER_LABEL, PROTECTED_TAG, ownerTag } from '../../src/plan/ownership.js';
+import type { PlanOptions, UpdateAction } from '../../src/plan/types.js';
+
+const OWNER = 'team-a';
+const options: PlanOptions = {
+  owner: OWNER,
+  serverVersion: '3.8.8',
+  prune: true,
+  maxDeletes: 10,
+  maxDeleteRatio: 0.5,
+  allowMassDelete: false,
+  adoptAll: false,
+  features: { concurrencyOptions: true, gracePeriod: true, patchPullSteps: true },
+};
+
+function desired(manifest: Partial<DeploymentManifest> & { name: string }, extra: Partial<DesiredDeployment> = {}): DesiredDeployment {
+  const flowName = manifest.flow_name ?? 'etl';
+  return {
+    key: `${flowName}/${manifest.name}`,
+    flowName,
+    name: manifest.name,
+    manifest: { entrypoint: 'flows/etl.py:etl', flow_name: flowName, work_pool: { name: 'pool' }, ...manifest },
+    adopt: false,
+    protected: false,
+    declaredAt: { file: 'deployments/etl.yaml', line: 1, column: 1 },
+    ...extra,
+  };
+}
+
+let ids = 0;
+/** A deployment as Prefect 3.8 reads it back after we created it from `desired(...)` defaults. */
+function live(name: string, overrides: Partial<LiveDeployment> = {}, owner: string | null = OWNER): LiveDeployment {
+  return {
+    id: `id-${name}-${++ids}`,
+    created: '2026-01-01T00:00:00Z',
+    updated: '2026-01-01T00:00:00Z',
+    name,
+    flow_id: 'flow-etl',
+    version: null,
+    description: null,
+    paused: false,
+    schedules: [],
+    global_concurrency_limit: null,
+    concurrency_options: null,
+    job_variables: {},
+    parameters: {},
+    tags: owner ? [ownerTag(owner)] : [],
+    labels: { 'prefect.flow.id': 'flow-etl', ...(owner ? { [OWNER_LABEL]: owner } : {}) },
+    work_queue_name: 'default',
+    work_pool_name: 'pool',
+    parameter_openapi_schema: {},
+    path: null,
+    pull_steps: [],
+    entrypoint: 'flows/etl.py:etl',
+    enforce_parameter_schema: true,
+    ...overrides,
+  };
+}
+
+function schedule(slug: string | null, spec: LiveSchedule['schedule'], extra: Partial<LiveSchedule> = {}): LiveSchedule {
+  return { id: `s-${slug ?? 'none'}-${++ids}`, schedule: spec, active: true, max_scheduled_runs: null, parameters: {}, slug, ...extra };
+}
+
+const state = (...deployments: LiveDeployment[]): LiveState => ({ deployments: new Map(deployments.map((d) => [`etl/${d.name}`, d])) });
+
+describe('plan: read-back forms compare equal (no perpetual diffs)', () => {
+  it.each([
+    ['defaults only', {}, {}],
+    ['interval read back as float, anchor stamped by the server', { schedules: [{ interval: 3600 }] }, { schedules: [schedule('interval-1', { interval: 3600.0, anchor_date: '2026-11-21T22:46:20.849023Z', timezone: 'UTC' })] }],
+    ['ISO duration interval', { schedules: [{ interval: 'PT1H' }] }, { schedules: [schedule('interval-1', { interval: 3600.0, anchor_date: '2026-11-21T22:46:20Z', timezone: 'UTC' })] }],
+    ['naive anchor_date read back with Z', { schedules: [{ interval: 60, anchor_date: '2024-01-01T00:00:00', timezone: 'Europe/Paris' }] }, { schedules: [schedule('interval-1', { interval: 60.0, anchor_date: '2024-01-01T00:00:00Z', timezone: 'Europe/Paris' })] }],
+    ['rrule with DTSTART prepended by the server', { schedules: [{ rrule: 'FREQ=WEEKLY;BYDAY=MO' }] }, { schedules: [schedule('rrule-1', { rrule: 'DTSTART:20200101T000000\nFREQ=WEEKLY;BYDAY=MO', timezone: 'UTC' })] }],
+    ['cron without timezone reads back null', { schedules: [{ cron: '0 9 * * *' }] }, { schedules: [schedule('cron-1', { cron: '0 9 * * *', timezone: null, day_or: true })] }],
+    ['concurrency read from global_concurrency_limit', { concurrency_limit: 3 }, { global_concurrency_limit: { limit: 3 } }],
+    ['concurrency object', { concurrency_limit: { limit: 2, collision_strategy: 'CANCEL_NEW' } }, { global_concurrency_limit: { limit: 2 }, concurrency_options: { collision_strategy: 'CANCEL_NEW', grace_period_seconds: null } }],
+    ['tags in another order', { tags: ['b', 'a'] }, { tags: ['a', ownerTag(OWNER), 'b'] }],
+    ['prefect.* labels are ignored', {}, { labels: { 'prefect.flow.id': 'x', [OWNER_LABEL]: OWNER, 'prefect.other': 'y' } }],
+    ['empty parameter schema in its expanded form', {}, { parameter_openapi_schema: { type: 'object', properties: {} } }],
+    ['null pull_steps', {}, { pull_steps: null }],
+  ] as const)('%s', (_title, manifest, liveOverrides) => {
+    const result = plan([desired({ name: 'd', ...(manifest as Partial<DeploymentManifest>) })], state(live('d', liveOverrides as Partial<LiveDeployment>)), options);
+    expect(result.actions).toEqual([]);
+    expect(result.unchanged).toEqual(['etl/d']);
+  });
+});
+
+describe('plan: each field change names exactly that field', () => {
+  it.each([
+    ['description', { description: 'new' }, { description: 'new' }],
+    ['version', { version: 'abc' }, { version: 'abc' }],
+    ['entrypoint', { entrypoint: 'flows/etl.py:other' }, { entrypoint: 'flows/etl.py:other' }],
+    ['path', { path: '/opt' }, { path: '/opt' }],
+    ['tags', { tags: ['x'] }, { tags: ['x', ownerTag(OWNER)] }],
+    ['parameters', { parameters: { a: 1 } }, { parameters: { a: 1 } }],
+    ['enforce_parameter_schema', { enforce_parameter_schema: false }, { enforce_parameter_schema: false }],
+    ['paused', { paused: true }, { paused: true }],
+    ['job_variables', { work_pool: { name: 'pool', job_variables: { image: 'x:1' } } }, { job_variables: { image: 'x:1' } }],
+    ['work_pool_name', { work_pool: { name: 'other' } }, { work_pool_name: 'other', work_queue_name: null }],
+    ['work_queue_name', { work_pool: { name: 'pool', work_queue_name: 'q' } }, { work_pool_name: 'pool', work_queue_name: 'q' }],
+    ['concurrency_limit', { concurrency_limit: 5 }, { concurrency_limit: 5, concurrency_options: null }],
+    ['pull_steps', { pull: [{ 'prefect.deployments.steps.set_working_directory': { directory: '/x' } }] }, { pull_steps: [{ 'prefect.deployments.steps.set_working_directory': { directory: '/x' } }] }],
+  ] as const)('%s', (field, manifest, expectedPatch) => {
+    const result = plan([desired({ name: 'd', ...(manifest as Partial<DeploymentManifest>) })], state(live('d')), options);
+    expect(result.summary).toMatchObject({ add: 0, change: 1, delete: 0 });
+    const update = result.actions[0] as UpdateAction;
+    expect(update.changes.map((c) => c.field)).toEqual([field]);
+    expect(update.patch).toEqual(expectedPatch);
+    expect(update.scheduleOps).toEqual({ create: [], update: [], delete: [] });
+  });
+});
+
+describe('plan: schedules are reconciled by slug', () => {
+  it('edits a schedule in place, keeping its id', () => {
+    const s = schedule('nightly', { cron: '0 1 * * *', timezone: null, day_or: true });
+    const result = plan([desired({ name: 'd', schedules: [{ cron: '0 2 * * *', slug: 'nightly' }] })], state(live('d', { schedules: [s] })), options);
+    const update = result.actions[0] as UpdateAction;
+    expect(update.patch).toEqual({});
+    expect(update.scheduleOps.update).toEqual([{ id: s.id, slug: 'nightly', body: { schedule: { cron: '0 2 * * *', timezone: null, day_or: true }, active: true, parameters: {}, slug: 'nightly' } }]);
+    expect(update.scheduleOps.create).toEqual([]);
+    expect(update.scheduleOps.delete).toEqual([]);
+    expect(update.changes.map((c) => c.field)).toEqual(['schedules[nightly]']);
+  });
+
+  it('creates new slugs, deletes removed and slugless ones, leaves unchanged ones alone', () => {
+    const keep = schedule('keep', { cron: '0 1 * * *', timezone: null, day_or: true });
+    const gone = schedule('gone', { cron: '0 3 * * *', timezone: null, day_or: true });
+    const slugless = schedule(null, { interval: 60, anchor_date: '2026-01-01T00:00:00Z', timezone: 'UTC' });
+    const result = plan(
+      [desired({ name: 'd', schedules: [{ cron: '0 1 * * *', slug: 'keep' }, { interval: 600, slug: 'new', parameters: { a: 1 }, max_scheduled_runs: 5 }] })],
+      state(live('d', { schedules: [keep, gone, slugless] })),
+      options,
+    );
+    const ops = (result.actions[0] as UpdateAction).scheduleOps;
+    expect(ops.update).toEqual([]);
+    expect(ops.create).toEqual([{ schedule: { interval: 600, timezone: 'UTC' }, active: true, max_scheduled_runs: 5, parameters: { a: 1 }, slug: 'new' }]);
+    expect(ops.delete.map((d) => d.id).sort()).toEqual([gone.id, slugless.id].sort());
+  });
+
+  it('recreates a schedule that drops max_scheduled_runs (PATCH cannot clear it)', () => {
+    const s = schedule('s', { cron: '0 1 * * *', timezone: null, day_or: true }, { max_scheduled_runs: 3 });
+    const ops = (plan([desired({ name: 'd', schedules: [{ cron: '0 1 * * *', slug: 's' }] })], state(live('d', { schedules: [s] })), options).actions[0] as UpdateAction).scheduleOps;
+    expect(ops.delete).toEqual([{ id: s.id, slug: 's' }]);
+    expect(ops.create).toHaveLength(1);
+  });
+});
+
+describe('plan: ownership, conflicts and adoption', () => {
+  it('reports a conflict for a deployment we do not own and changes nothing', () => {
+    const result = plan([desired({ name: 'd', paused: true })], state(live('d', {}, null)), options);
+    expect(result.actions).toEqual([]);
+    expect(result.conflicts).toHaveLength(1);
+    expect(result.conflicts[0]!.message).toContain('was not created by prefect-gitops');
+    expect(result.conflicts[0]!.message).toContain('--adopt');
+  });
+
+  it('names the other owner in a conflict', () => {
+    const result = plan([desired({ name: 'd' })], state(live('d', {}, 'team-b')), options);
+    expect(result.conflicts[0]!.owner).toBe('team-b');
+    expect(result.conflicts[0]!.message).toContain('"team-b"');
+  });
+
+  it('adopts when asked (per deployment or --adopt), writing our label with a POST upsert', () => {
+    for (const [d, opts] of [
+      [desired({ name: 'd' }, { adopt: true }), options],
+      [desired({ name: 'd' }), { ...options, adoptAll: true }],
+    ] as const) {
+      const result = plan([d], state(live('d', {}, null)), opts);
+      expect(result.actions.map((a) => a.kind)).toEqual(['adopt']);
+      const action = result.actions[0]!;
+      expect(action.kind === 'adopt' && action.body.labels).toEqual({ [OWNER_LABEL]: OWNER });
+      expect(result.summary.adopt).toBe(1);
+    }
+  });
+
+  it('never deletes what it does not own, even with prune on', () => {
+    const result = plan([desired({ name: 'kept' })], state(live('kept'), live('theirs', {}, null), live('other-owner', {}, 'team-b')), options);
+    expect(result.actions).toEqual([]);
+  });
+});
+
+describe('plan: prune and its safeguards', () => {
+  const owned = (n: number): LiveDeployment[] => Array.from({ length: n }, (_, i) => live(`d${i}`));
+
+  it('deletes owned, undeclared deployments last', () => {
+    const result = plan([desired({ name: 'd0' }), desired({ name: 'd1' }), desired({ name: 'd2' }), desired({ name: 'new' })], state(...owned(5)), options);
+    expect(result.actions.map((a) => `${a.kind}:${a.key}`)).toEqual(['create:etl/new', 'delete:etl/d3', 'delete:etl/d4']);
+    expect(result.pruneRefused).toBeNull();
+  });
+
+  it('keeps them as orphans when prune is off', () => {
+    const result = plan([desired({ name: 'd0' })], state(...owned(2)), { ...options, prune: false });
+    expect(result.actions).toEqual([]);
+    expect(result.orphans.map((o) => `${o.key}:${o.reason}`)).toEqual(['etl/d1:prune-disabled']);
+  });
+
+  it('never prunes a protected deployment', () => {
+    const result = plan([desired({ name: 'd0' })], state(live('d0'), live('p', { tags: [ownerTag(OWNER), PROTECTED_TAG] })), options);
+    expect(result.actions).toEqual([]);
+    expect(result.orphans.map((o) => o.reason)).toEqual(['protected']);
+  });
+
+  it.each([
+    ['an empty manifest set', [], owned(2), 'declare no deployments'],
+    ['more than max_deletes', [desired({ name: 'x' })], owned(12), 'more than max_deletes (10)'],
+    ['more than max_delete_ratio', [desired({ name: 'd0' }), desired({ name: 'd1' })], owned(6), '4 of 6 owned deployments (67%)'],
+  ])('refuses to prune with %s unless --allow-mass-delete', (_title, wanted, liveDeployments, message) => {
+    const refused = plan(wanted, state(...liveDeployments), options);
+    expect(refused.actions.filter((a) => a.kind === 'delete')).toEqual([]);
+    expect(refused.pruneRefused).toContain(message);
+    const allowed = plan(wanted, state(...liveDeployments), { ...options, allowMassDelete: true });
+    expect(allowed.pruneRefused).toBeNull();
+    expect(allowed.summary.delete).toBeGreaterThan(0);
+  });
+});
+
+describe('plan: creates', () => {
+  it('creates with our label and tag, and schedules sent separately with slugs', () => {
+    const result = plan([desired({ name: 'd', tags: ['t'], schedules: [{ cron: '0 9 * * *', timezone: 'Europe/Berlin' }, { interval: 60, max_scheduled_runs: 2 }] })], state(), options);
+    const action = result.actions[0]!;
+    expect(action.kind).toBe('create');
+    if (action.kind !== 'create') return;
+    expect(action.body).toMatchObject({ name: 'd', tags: ['t', ownerTag(OWNER)], labels: { [OWNER_LABEL]: OWNER }, schedules: [] });
+    expect(action.schedules.map((s) => s.slug)).toEqual(['cron-1', 'interval-1']);
+    expect(action.schedules[1]).toMatchObject({ max_scheduled_runs: 2 });
+  });
+});
