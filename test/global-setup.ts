@@ -14,9 +14,10 @@ declare module 'vitest' {
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   // startPrefectServer builds or reuses the pinned venv first (and says which).
   const started = performance.now();
-  const server = await startPrefectServer({ scheduler: true });
+  // A short scheduler loop lets the scheduled-runs test see runs within seconds.
+  const server = await startPrefectServer({ scheduler: true, env: { PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS: '2' } });
   console.log(
-    `prefect server ${server.version} ready at ${server.apiUrl} in ${((performance.now() - started) / 1000).toFixed(1)}s`,
+    `prefect server ${server.version} ready at ${server.apiUrl} after ${((performance.now() - started) / 1000).toFixed(1)}s (venv included)`,
   );
   project.provide('prefectApiUrl', server.apiUrl);
   project.provide('prefectHome', server.home);
