@@ -33,7 +33,9 @@ export function plan(desired: readonly DesiredDeployment[], live: LiveState, opt
     }
     const owner = ownerOf(existing) ?? null;
     if (owner !== options.owner) {
-      if (d.adopt || options.adoptAll) {
+      // `gitops.adopt` takes over only deployments nobody owns (made by `prefect deploy` or by
+      // hand); taking one from another prefect-gitops owner needs the explicit --adopt flag.
+      if ((d.adopt && owner === null) || options.adoptAll) {
         adopts.push({
           kind: 'adopt',
           ...target,

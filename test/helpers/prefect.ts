@@ -37,13 +37,20 @@ export class PrefectApiError extends Error {
  * resolves to undefined for an empty body (204).
  */
 export async function api<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
-  const response = await fetch(`${prefectApiUrl()}${path}`, {
-    method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(30_000),
-  });
-  const text = await response.text();
+  let response: Response;
+  let text: string;
+  // SQLite answers 503 when busy (the scheduler writes often in tests); retry like a real client.
+  for (let attempt = 0; ; attempt++) {
+    response = await fetch(`${prefectApiUrl()}${path}`, {
+      method,
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(30_000),
+    });
+    text = await response.text();
+    if (response.status !== 503 || attempt >= 5) break;
+    await new Promise((r) => setTimeout(r, 250 * 2 ** attempt));
+  }
   if (!response.ok) throw new PrefectApiError(method, path, response.status, text);
   return (text === '' ? undefined : JSON.parse(text)) as T;
 }

@@ -1,0 +1,88 @@
+import { resolve } from 'node:path';
+import { rm } from 'node:fs/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startPrefectWorker } from '../../scripts/prefect-server.js';
+import { api, prefectTarget } from '../helpers/prefect.js';
+import { applyProject, ensurePool, planProject, readDeployment, type ServerDeployment } from '../helpers/gitops.js';
+
+const examples = resolve('examples');
+const env = { EXAMPLES_DIR: examples };
+const KEYS = ['daily-report/finance-month-end', 'daily-report/regional-mornings', 'daily-report/us-mon-wed', 'etl-pipeline/customers-full-refresh', 'etl-pipeline/customers-weekday', 'healthcheck/heartbeat'];
+
+async function snapshot(): Promise<Record<string, ServerDeployment>> {
+  const out: Record<string, ServerDeployment> = {};
+  for (const key of KEYS) {
+    const [flow, name] = key.split('/') as [string, string];
+    out[key] = (await readDeployment(flow, name))!;
+  }
+  return out;
+}
+
+describe('examples/ against a real server', () => {
+  beforeAll(async () => {
+    await ensurePool('local-process');
+  });
+  afterAll(async () => {
+    await rm(resolve(examples, 'out'), { recursive: true, force: true });
+  });
+
+  it('applies to an empty server, then plans 0 changes and a second apply sends 0 writes', async () => {
+    const first = await applyProject(examples, { env });
+    expect(first.plan.summary).toMatchObject({ add: 6, change: 0, delete: 0, conflicts: 0 });
+    expect(first.result.results.map((r) => r.status)).toEqual(Array(6).fill('ok'));
+
+    const planned = await planProject(examples, { env });
+    expect(planned.plan.actions).toEqual([]);
+    expect(planned.plan.summary.unchanged).toBe(6);
+    expect(planned.writes).toBe(0);
+
+    const before = await snapshot();
+    const second = await applyProject(examples, { env });
+    expect(second.plan.actions).toEqual([]);
+    expect(second.result.results).toEqual([]);
+    expect(second.writes).toBe(0);
+    // Reads: the CSRF probe, two paged deployment lists and one flow list.
+    expect(second.reads).toBeLessThanOrEqual(5);
+
+    const after = await snapshot();
+    for (const key of KEYS) {
+      expect(after[key]!.updated, key).toBe(before[key]!.updated);
+      expect(after[key]!.schedules.map((s) => s.id).sort(), key).toEqual(before[key]!.schedules.map((s) => s.id).sort());
+    }
+  });
+
+  it('every environment also converges: apply prod, then the prod plan is empty', async () => {
+    const first = await applyProject(examples, { env, environment: 'prod' });
+    expect(first.result.ok).toBe(true);
+    // prod has its own owner (acme-data.prod), so the default environment's deployments are
+    // conflicts, not updates; `gitops.adopt` does not take them from another owner.
+    expect(first.plan.summary.conflicts).toBe(6);
+    expect(first.plan.conflicts.every((c) => c.owner === 'acme-data')).toBe(true);
+    expect(first.plan.actions.map((a) => a.key)).toEqual(['healthcheck/prod-canary']);
+    const again = await planProject(examples, { env, environment: 'prod' });
+    expect(again.plan.actions).toEqual([]);
+  });
+
+  it('the ETL deployment created by apply runs to Completed on a real process worker', async () => {
+    const worker = await startPrefectWorker(prefectTarget(), { pool: 'local-process' });
+    try {
+      const deployment = (await readDeployment('etl-pipeline', 'customers-weekday'))!;
+      const run = await api<{ id: string }>('POST', `/deployments/${deployment.id}/create_flow_run`, { parameters: { output: 'out/it-active.json' } });
+      let state = '';
+      const deadline = Date.now() + 150_000;
+      while (Date.now() < deadline) {
+        const current = await api<{ state_type: string | null; state_name: string | null }>('GET', `/flow_runs/${run.id}`);
+        state = current.state_type ?? '';
+        if (['COMPLETED', 'FAILED', 'CRASHED', 'CANCELLED'].includes(state)) break;
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+      expect(state).toBe('COMPLETED');
+      const { readFile } = await import('node:fs/promises');
+      const written = JSON.parse(await readFile(resolve(examples, 'out/it-active.json'), 'utf8')) as { active: boolean }[];
+      expect(written.length).toBeGreaterThan(0);
+      expect(written.every((r) => r.active === true)).toBe(true);
+    } finally {
+      await worker.stop();
+    }
+  });
+});
