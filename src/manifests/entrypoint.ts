@@ -39,12 +39,12 @@ export function lookupFlow(source: string, func: string): FlowLookup {
   for (let i = 0; i < lines.length; i++) {
     if (!defPattern.test(lines[i]!)) continue;
     const decorators = decoratorsAbove(lines, i);
-    const flowDecorator = decorators.find((d) => /^@\s*(?:[A-Za-z_][A-Za-z0-9_]*\.)*flow\b/.test(d));
+    const flowDecorator = decorators.find((d) => /^@\s*(?:[A-Za-z_][A-Za-z0-9_]*\.)*flow\b/.test(d.text));
     if (flowDecorator === undefined) return { kind: 'not-a-flow', line: i + 1 };
-    const name = nameArgument(flowDecorator);
+    const name = nameArgument(flowDecorator.text);
     if (name === undefined) return { kind: 'flow', flowName: func.replace(/_/g, '-'), line: i + 1 };
     if (name.literal !== undefined) return { kind: 'flow', flowName: name.literal, line: i + 1 };
-    return { kind: 'dynamic-name', line: i + 1, expression: name.expression };
+    return { kind: 'dynamic-name', line: flowDecorator.line, expression: name.expression };
   }
   return { kind: 'no-function' };
 }
@@ -53,15 +53,15 @@ export function lookupFlow(source: string, func: string): FlowLookup {
  * The decorator texts (each joined onto one line) directly above line `defIndex`. Walking up, a
  * decorator is its `@` line plus any indented or closing-bracket continuation lines below it.
  */
-function decoratorsAbove(lines: string[], defIndex: number): string[] {
-  const decorators: string[] = [];
+function decoratorsAbove(lines: string[], defIndex: number): { text: string; line: number }[] {
+  const decorators: { text: string; line: number }[] = [];
   let pending: string[] = [];
   for (let i = defIndex - 1; i >= 0; i--) {
     const line = lines[i]!;
     const trimmed = line.trim();
     if (trimmed === '' || trimmed.startsWith('#')) continue;
     if (trimmed.startsWith('@')) {
-      decorators.push([trimmed, ...pending].join(' '));
+      decorators.push({ text: [trimmed, ...pending].join(' '), line: i + 1 });
       pending = [];
     } else if (/^\s/.test(line) || /^[)\]}]/.test(line)) {
       pending.unshift(trimmed);

@@ -79,7 +79,8 @@ export async function loadManifests(dir: string, options: { cwd?: string } = {})
   const gitopsIgnore = await readFile(join(absDir, '.gitopsignore'), 'utf8').catch(() => '');
   ignoreMatcher.add(gitopsIgnore);
 
-  const files = (await walk(absDir, absDir, ignoreMatcher)).filter((f) => f !== configFile).sort();
+  const configPaths = new Set(CONFIG_FILE_NAMES.map((name) => join(absDir, name)));
+  const files = (await walk(absDir, absDir, ignoreMatcher)).filter((f) => !configPaths.has(f)).sort();
   const documents: SourceDocument[] = [];
   for (const file of files) {
     const parsed = await parseYamlFile(file, display(file));

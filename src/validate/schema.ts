@@ -44,10 +44,15 @@ export function checkAgainst(schema: Record<string, unknown>, value: unknown, op
   return toProblems(validate.errors ?? []);
 }
 
+/** Drops the `required` keyword (a list) at every level; a property *named* `required` stays. */
 function stripRequired(schema: unknown): Record<string, unknown> {
   if (Array.isArray(schema)) return schema.map(stripRequired) as unknown as Record<string, unknown>;
   if (!schema || typeof schema !== 'object') return schema as Record<string, unknown>;
-  return Object.fromEntries(Object.entries(schema).filter(([k]) => k !== 'required').map(([k, v]) => [k, stripRequired(v)]));
+  return Object.fromEntries(
+    Object.entries(schema)
+      .filter(([k, v]) => !(k === 'required' && Array.isArray(v)))
+      .map(([k, v]) => [k, stripRequired(v)]),
+  );
 }
 
 function pointerToPath(pointer: string): PathSegment[] {
@@ -115,11 +120,20 @@ function toProblems(errors: readonly ErrorObject[]): SchemaProblem[] {
       case 'maxProperties':
         message = 'a step must have exactly one key, the step function, e.g. `prefect.deployments.steps.git_clone: {repository: ...}`';
         break;
-      case 'pattern':
+      case 'pattern': {
+        // Inside propertyNames, ajv reports the offending key by name: point at that key.
+        const propertyName = (error as { propertyName?: string }).propertyName;
+        if (propertyName !== undefined) {
+          at = [...path, propertyName];
+          atKey = true;
+          message = `name ${JSON.stringify(propertyName)} is not allowed here: it must match ${(error.params as { pattern: string }).pattern}`;
+          break;
+        }
         message = `${JSON.stringify(error.data)} does not match the allowed form ${(error.params as { pattern: string }).pattern}`;
         break;
+      }
       case 'propertyNames':
-        continue; // reported by the nested `pattern` error on the name itself
+        continue; // reported by the nested error on the name itself, below
       default:
         message = error.message ?? 'is invalid';
     }

@@ -53,7 +53,7 @@ export function validateProject(project: LoadedProject, options: ValidateOptions
     problems.forEach((p) => issues.add(p));
     if (hasErrors(problems)) {
       // Still report what the other rules find, so one run shows every problem.
-      if (isMapping(doc.value)) checkDeployment(doc, doc.value as unknown as DeploymentManifest).forEach((p) => issues.add(p));
+      if (isMapping(doc.value)) checkDeployment(plainLocator(doc), doc.value as unknown as DeploymentManifest).forEach((p) => issues.add(p));
     } else usable.push(doc);
   }
 
@@ -84,19 +84,77 @@ class IssueList {
   }
 }
 
+/** Finds where a field was written, and says whether an environment-specific layer wrote it. */
+interface Locator {
+  locate(path: readonly PathSegment[], options?: { key?: boolean }): Position;
+  /** `in environment "x"` when the value at `path` comes from that environment's layer, else ''. */
+  scopeOf(path: readonly PathSegment[]): string;
+}
+
+const plainLocator = (doc: SourceDocument): Locator => ({ locate: (path, options) => doc.locate(path, options), scopeOf: () => '' });
+
+interface Layer {
+  readonly value: unknown;
+  readonly doc: SourceDocument;
+  readonly base: readonly PathSegment[];
+  readonly environment?: string;
+}
+
+/** Depth of the longest prefix of `path` that exists in `value` (path.length when all of it does). */
+function existingDepth(value: unknown, path: readonly PathSegment[]): number {
+  let node = value;
+  for (let i = 0; i < path.length; i++) {
+    if (node === null || typeof node !== 'object' || !Object.prototype.hasOwnProperty.call(node, path[i]!)) return i;
+    node = (node as Record<string | number, unknown>)[path[i]!];
+  }
+  return path.length;
+}
+
+/**
+ * A locator over merged layers (config defaults, environment defaults, the document, its
+ * environment override): a path is reported where the layer that supplied its value wrote it.
+ */
+function layeredLocator(layers: readonly Layer[]): Locator {
+  const origin = (path: readonly PathSegment[]): { layer: Layer; depth: number } => {
+    let best: { layer: Layer; depth: number } | undefined;
+    for (const layer of layers) {
+      const depth = existingDepth(layer.value, path);
+      // Later layers win ties: they override earlier ones.
+      if (depth > 0 && (!best || depth >= best.depth)) best = { layer, depth };
+    }
+    return best ?? { layer: layers.find((l) => l.base.length === 0) ?? layers[0]!, depth: 0 };
+  };
+  return {
+    locate(path, options) {
+      const { layer, depth } = origin(path);
+      return layer.doc.locate([...layer.base, ...path.slice(0, depth)], depth === path.length ? options : {});
+    },
+    scopeOf(path) {
+      const env = origin(path).layer.environment;
+      return env ? ` in environment "${env}"` : '';
+    },
+  };
+}
+
 function issueAt(position: Position, path: readonly PathSegment[], message: string, severity: Issue['severity'] = 'error'): Issue {
   return { file: position.file, line: position.line, column: position.column, path: formatPath(path), message, severity };
 }
 
-function schemaIssues(doc: SourceDocument, base: readonly PathSegment[], problems: readonly SchemaProblem[]): Issue[] {
+function schemaIssues(where: SourceDocument | Locator, base: readonly PathSegment[], problems: readonly SchemaProblem[]): Issue[] {
+  const locator = where instanceof Object && 'scopeOf' in where ? where : plainLocator(where);
   return problems.map((p) => {
     const path = [...base, ...p.path];
-    return issueAt(doc.locate(path, { key: p.atKey }), path, p.atKey || p.path.length === 0 ? p.message : `${formatPath(path)} ${p.message}`);
+    const message = p.atKey || p.path.length === 0 ? p.message : `${formatPath(path)} ${p.message}`;
+    return issueAt(locator.locate(path, { key: p.atKey }), path, message + locator.scopeOf(path));
   });
 }
 
 function validateConfig(project: LoadedProject, issues: IssueList): ProjectConfig | undefined {
   const doc = project.configDocument;
+  if (!doc && project.configFile && !project.issues.some((i) => /prefect-gitops\.ya?ml$/.test(i.file))) {
+    issues.add({ file: project.display(project.configFile), line: 1, column: 1, path: '', message: `${project.display(project.configFile)} is empty; it needs at least \`owner: <id>\` (the ownership id that scopes pruning)`, severity: 'error' });
+    return undefined;
+  }
   if (!doc) {
     if (!project.issues.some((i) => /prefect-gitops\.ya?ml$/.test(i.file))) {
       issues.add({
@@ -170,17 +228,25 @@ function resolveEnvironment(
   for (const doc of docs) {
     const { gitops, ...own } = doc.value as Record<string, unknown> & { gitops?: GitopsSettings };
     if (gitops?.environments && (environment === undefined || !gitops.environments.includes(environment))) continue;
-    const merged = mergeLayers([config.defaults, environment ? config.environments[environment]?.defaults : undefined, own, environment ? gitops?.overrides?.[environment] : undefined]);
+    const configDoc = project.configDocument!;
+    const layers: Layer[] = [
+      { value: config.defaults, doc: configDoc, base: ['defaults'] },
+      ...(environment ? [{ value: config.environments[environment]?.defaults, doc: configDoc, base: ['environments', environment, 'defaults'], environment }] : []),
+      { value: own, doc, base: [] },
+      ...(environment ? [{ value: gitops?.overrides?.[environment], doc, base: ['gitops', 'overrides', environment], environment }] : []),
+    ];
+    const locator = layeredLocator(layers);
+    const merged = mergeLayers(layers.map((l) => l.value));
     const rendered = renderTemplates(merged, { env, ...(project.git ? { git: project.git } : {}), ...(project.gitError ? { gitError: project.gitError } : {}) });
-    const local: Issue[] = rendered.problems.map((p) => issueAt(doc.locate(p.path), p.path, p.message));
+    const local: Issue[] = rendered.problems.map((p) => issueAt(locator.locate(p.path), p.path, p.message + locator.scopeOf(p.path)));
     const manifest = rendered.value as DeploymentManifest;
-    local.push(...schemaIssues(doc, [], checkSchema('deployment', manifest)).map((i) => ({ ...i, message: i.message + (scope && !i.message.includes(scope) ? scope : '') })));
+    local.push(...schemaIssues(locator, [], checkSchema('deployment', manifest)));
     if (hasErrors(local)) {
       local.forEach((i) => issues.add(i));
       continue;
     }
-    const flowName = resolveFlowName(project, doc, manifest, local);
-    local.push(...checkDeployment(doc, manifest));
+    const flowName = resolveFlowName(project, locator, manifest, local);
+    local.push(...checkDeployment(locator, manifest));
     local.forEach((i) => issues.add(i));
     if (hasErrors(local) || flowName === undefined) continue;
     const start = doc.start;
@@ -195,8 +261,7 @@ function resolveEnvironment(
     };
     const earlier = seen.get(desired.key);
     if (earlier) {
-      const here = doc.locate(['name']);
-      issues.add(issueAt(here, ['name'], `duplicate deployment "${desired.key}"${scope}: also declared at ${earlier.declaredAt.file}:${earlier.declaredAt.line}; names must be unique per flow`));
+      issues.add(issueAt(locator.locate(['name']), ['name'], `duplicate deployment "${desired.key}"${scope}: also declared at ${earlier.declaredAt.file}:${earlier.declaredAt.line}; names must be unique per flow`));
       continue;
     }
     seen.set(desired.key, desired);
@@ -205,34 +270,35 @@ function resolveEnvironment(
   return deployments;
 }
 
-function resolveFlowName(project: LoadedProject, doc: SourceDocument, manifest: DeploymentManifest, issues: Issue[]): string | undefined {
+function resolveFlowName(project: LoadedProject, locator: Locator, manifest: DeploymentManifest, issues: Issue[]): string | undefined {
   const entry = parseEntrypoint(manifest.entrypoint);
-  const at = doc.locate(['entrypoint']);
+  const at = locator.locate(['entrypoint']);
+  const scope = locator.scopeOf(['entrypoint']);
   if (!entry) {
-    issues.push(issueAt(at, ['entrypoint'], `entrypoint "${manifest.entrypoint}" must have the form path/to/file.py:function_name`));
+    issues.push(issueAt(at, ['entrypoint'], `entrypoint "${manifest.entrypoint}" must have the form path/to/file.py:function_name` + scope));
     return manifest.flow_name;
   }
   const source = project.pythonSources.get(entry.file);
   if (source === null || source === undefined) {
     if (manifest.flow_name) return manifest.flow_name;
-    issues.push(issueAt(at, ['entrypoint'], `cannot resolve the flow name: ${entry.file} is not in the repository (looked in ${project.display(project.projectRoot) || '.'}); add flow_name`));
+    issues.push(issueAt(at, ['entrypoint'], `cannot resolve the flow name: ${entry.file} is not in the repository (looked in ${project.display(project.projectRoot) || '.'}); add flow_name` + scope));
     return undefined;
   }
   const found = lookupFlow(source, entry.func);
   switch (found.kind) {
     case 'no-function':
-      issues.push(issueAt(at, ['entrypoint'], `${entry.file} has no top-level function "${entry.func}"`));
+      issues.push(issueAt(at, ['entrypoint'], `${entry.file} has no top-level function "${entry.func}"` + scope));
       return undefined;
     case 'not-a-flow':
       issues.push(issueAt(at, ['entrypoint'], `${entry.file}:${found.line}: function "${entry.func}" is not decorated with @flow`, 'warning'));
       return manifest.flow_name ?? entry.func.replace(/_/g, '-');
     case 'dynamic-name':
       if (manifest.flow_name) return manifest.flow_name;
-      issues.push(issueAt(at, ['entrypoint'], `cannot resolve the flow name statically: ${entry.file}:${found.line} sets @flow(name=${found.expression}); add flow_name`));
+      issues.push(issueAt(at, ['entrypoint'], `cannot resolve the flow name statically: ${entry.file}:${found.line} sets @flow(name=${found.expression}); add flow_name` + scope));
       return undefined;
     case 'flow':
       if (manifest.flow_name && manifest.flow_name !== found.flowName) {
-        issues.push(issueAt(doc.locate(['flow_name']), ['flow_name'], `flow_name "${manifest.flow_name}" differs from the flow's name "${found.flowName}" in ${entry.file}:${found.line}; runs would report a different flow`, 'warning'));
+        issues.push(issueAt(locator.locate(['flow_name']), ['flow_name'], `flow_name "${manifest.flow_name}" differs from the flow's name "${found.flowName}" in ${entry.file}:${found.line}; runs would report a different flow`, 'warning'));
         return manifest.flow_name;
       }
       return found.flowName;
@@ -248,10 +314,10 @@ const FORBIDDEN_NAME_CHARACTERS = /[/%&<>]/;
  * Rules JSON Schema cannot express, on a merged and templated deployment. Defensive about types:
  * it also runs on documents that failed the schema, to report every problem in one pass.
  */
-function checkDeployment(doc: SourceDocument, m: DeploymentManifest): Issue[] {
+function checkDeployment(locator: Locator, m: DeploymentManifest): Issue[] {
   const out: Issue[] = [];
   const at = (path: PathSegment[], message: string, severity: Issue['severity'] = 'error', key = false): void => {
-    out.push(issueAt(doc.locate(path, { key }), path, message, severity));
+    out.push(issueAt(locator.locate(path, { key }), path, message + locator.scopeOf(path), severity));
   };
   if (isString(m.name) && FORBIDDEN_NAME_CHARACTERS.test(m.name)) at(['name'], `deployment name "${m.name}" must not contain / % & < >`);
   if (isString(m.flow_name) && FORBIDDEN_NAME_CHARACTERS.test(m.flow_name)) at(['flow_name'], `flow name "${m.flow_name}" must not contain / % & < >`);
@@ -280,7 +346,9 @@ function checkDeployment(doc: SourceDocument, m: DeploymentManifest): Issue[] {
       if (typeof s.interval !== 'number' && !isString(s.interval)) return;
       const seconds = intervalSeconds(s.interval);
       if (typeof s.interval === 'number' && s.interval <= 0) return; // the schema reports it
-      if (seconds === undefined) at([...base, 'interval'], `interval "${String(s.interval)}" is not a number of seconds, an ISO-8601 duration (PT10M) or HH:MM:SS`);
+      if (seconds === undefined && typeof s.interval === 'string' && /^P(?:\d+Y)?(?:\d+M)?/.test(s.interval) && /^P[^T]*[YM]/.test(s.interval)) {
+        at([...base, 'interval'], `interval "${s.interval}" uses years or months, which have no fixed length; use days (P30D), hours (PT12H) or seconds, or a cron or rrule schedule for calendar dates`);
+      } else if (seconds === undefined) at([...base, 'interval'], `interval "${String(s.interval)}" is not a number of seconds, an ISO-8601 duration (PT10M) or HH:MM:SS`);
       else if (seconds <= 0) at([...base, 'interval'], `interval must be greater than 0 seconds, got ${seconds}`);
     }
     if (isString(s.timezone) && s.timezone) {
@@ -313,7 +381,8 @@ function checkDeployment(doc: SourceDocument, m: DeploymentManifest): Issue[] {
       }
       for (const p of result) {
         const path = [...check.path, ...p.path];
-        at(path, p.atKey ? `parameter ${p.message.replace(/^unknown key/, '')}`.replace('parameter  ', 'parameter ') : `parameter ${formatPath(p.path) || '(all)'} ${p.message}`);
+        if (p.atKey) at(path, p.message.replace(/^unknown key/, 'unknown parameter'), 'error', true);
+        else at(path, `parameter ${formatPath(p.path) || '(all)'} ${p.message}`);
       }
       const properties = schema.properties as JsonObject | undefined;
       if (properties && schema.additionalProperties === undefined) {

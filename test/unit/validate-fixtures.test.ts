@@ -119,88 +119,21 @@ const CASES: readonly Case[] = [
   row('72-cron-second-out-of-range', 'deployments.yaml', 5, 11, 'invalid cron expression "0 6 * * * 99": Invalid value for second: 99'),
   row('73-interval-zero-duration', 'deployments.yaml', 5, 15, 'interval must be greater than 0 seconds, got 0'),
   row('74-document-is-a-scalar', 'deployments.yaml', 1, 1, 'a manifest document must be a mapping describing one deployment (name, entrypoint, ...)'),
+  // Formerly known validator problems, fixed: each reported where the value was written.
+  row('14-dynamic-flow-name', 'deployments.yaml', 2, 13, "cannot resolve the flow name statically: flows/etl.py:6 sets @flow(name=FLOW_NAME); add flow_name"),
+  row('17-duplicate-after-override', 'deployments.yaml', 11, 13, "duplicate deployment \"etl/etl-daily\" in environment \"prod\": also declared at test/fixtures/invalid/17-duplicate-after-override/deployments.yaml:1; names must be unique per flow"),
+  row('57-interval-calendar-months', 'deployments.yaml', 5, 15, "interval \"P1M\" uses years or months, which have no fixed length; use days (P30D), hours (PT12H) or seconds, or a cron or rrule schedule for calendar dates"),
+  row('75-override-cron-invalid', 'deployments.yaml', 10, 17, "invalid cron expression \"61 5 * * *\": Invalid value for minute: 61 in environment \"prod\""),
+  row('76-config-defaults-env-unset', 'prefect-gitops.yaml', 3, 12, "environment variable FIXTURE_UNSET_VERSION is not set (used as {{ env.FIXTURE_UNSET_VERSION }}); set it, or give a default: {{ env.FIXTURE_UNSET_VERSION | default('...') }}"),
+  row('77-override-env-unset', 'deployments.yaml', 7, 16, "environment variable FIXTURE_UNSET_VERSION is not set (used as {{ env.FIXTURE_UNSET_VERSION }}); set it, or give a default: {{ env.FIXTURE_UNSET_VERSION | default('...') }} in environment \"prod\""),
+  row('78-missing-entrypoint-with-environments', 'deployments.yaml', 1, 1, "missing required key \"entrypoint\""),
+  row('79-empty-config', 'prefect-gitops.yaml', 1, 1, "test/fixtures/invalid/79-empty-config/prefect-gitops.yaml is empty; it needs at least `owner: <id>` (the ownership id that scopes pruning)"),
+  row('80-parameter-additional-properties-false', 'deployments.yaml', 6, 3, "unknown parameter \"y\"; did you mean \"x\"?"),
+  row('81-override-parameter-wrong-type', 'deployments.yaml', 13, 12, "parameter x must be integer, got string \"prod\" in environment \"prod\""),
+  row('82-override-name-with-slash', 'deployments.yaml', 7, 13, "deployment name \"etl/prod\" must not contain / % & < > in environment \"prod\""),
+  row('83-environment-name-pattern', 'prefect-gitops.yaml', 4, 3, "name \"pro d\" is not allowed here: it must match ^[A-Za-z0-9][A-Za-z0-9_-]*$"),
 ];
 
-/**
- * Fixtures whose current report is wrong or misleading (validator bugs, not fixed here). Only the
- * parts of the report that are already right are asserted, so these keep proving "exit 2, no
- * crash" and will not lock the wrong parts in. Once a problem is fixed, move the case to CASES
- * with its full expectation.
- */
-interface KnownIssue {
-  readonly dir: string;
-  readonly problem: string;
-  /** Fields of the first error that are correct today. */
-  readonly current: Partial<Expected>;
-}
-
-const KNOWN_ISSUES: readonly KnownIssue[] = [
-  {
-    dir: '14-dynamic-flow-name',
-    problem: 'the message cites flows/etl.py:7 (the `def` line) as the line that "sets @flow(name=FLOW_NAME)"; the decorator is on line 6',
-    current: { file: `${FIXTURES}/14-dynamic-flow-name/deployments.yaml`, line: 2, column: 13 },
-  },
-  {
-    dir: '17-duplicate-after-override',
-    problem: 'reported at the base `name: etl-backfill` (5:7) instead of gitops.overrides.prod.name (11:13), which is what makes it a duplicate',
-    current: {
-      file: `${FIXTURES}/17-duplicate-after-override/deployments.yaml`,
-      message: `duplicate deployment "etl/etl-daily" in environment "prod": also declared at ${FIXTURES}/17-duplicate-after-override/deployments.yaml:1; names must be unique per flow`,
-    },
-  },
-  {
-    dir: '57-interval-calendar-months',
-    problem: 'P1M is an ISO-8601 duration, yet the message says it is not one; the real reason (months have no fixed length) is not given',
-    current: { file: `${FIXTURES}/57-interval-calendar-months/deployments.yaml`, line: 5, column: 15 },
-  },
-  {
-    dir: '75-override-cron-invalid',
-    problem: 'a bad cron in gitops.overrides.prod.schedules is reported at the base schedules[0].cron (5:11, a valid "0 6 * * *") and without `in environment "prod"`',
-    current: { file: `${FIXTURES}/75-override-cron-invalid/deployments.yaml` },
-  },
-  {
-    dir: '76-config-defaults-env-unset',
-    problem: 'an unset {{ env.* }} in the config defaults is reported at deployments.yaml:1:1 instead of prefect-gitops.yaml:3:12',
-    current: {
-      message: "environment variable FIXTURE_UNSET_VERSION is not set (used as {{ env.FIXTURE_UNSET_VERSION }}); set it, or give a default: {{ env.FIXTURE_UNSET_VERSION | default('...') }}",
-    },
-  },
-  {
-    dir: '77-override-env-unset',
-    problem: 'an unset {{ env.* }} in gitops.overrides.prod is reported at the document start (1:1) instead of 7:16, and without `in environment "prod"`',
-    current: { file: `${FIXTURES}/77-override-env-unset/deployments.yaml` },
-  },
-  {
-    dir: '78-missing-entrypoint-with-environments',
-    problem: 'one missing entrypoint is reported three times (default scope, "dev", "prod") when the config defines environments',
-    current: { file: `${FIXTURES}/78-missing-entrypoint-with-environments/deployments.yaml`, line: 1, column: 1, message: 'missing required key "entrypoint"' },
-  },
-  {
-    dir: '79-empty-config',
-    problem: 'an empty prefect-gitops.yaml is reported as "no prefect-gitops.yaml in the manifest directory" although the file exists',
-    current: { file: `${FIXTURES}/79-empty-config/prefect-gitops.yaml`, line: 1, column: 1 },
-  },
-  {
-    dir: '80-parameter-additional-properties-false',
-    problem: 'with additionalProperties: false the message loses "unknown": `parameter "y"; did you mean "x"?`; it also points at the value (6:6), not the key (6:3)',
-    current: { file: `${FIXTURES}/80-parameter-additional-properties-false/deployments.yaml`, line: 6 },
-  },
-  {
-    dir: '81-override-parameter-wrong-type',
-    problem: 'a parameter of the wrong type in gitops.overrides.prod.parameters is reported at the document start (1:1) and without `in environment "prod"`',
-    current: { file: `${FIXTURES}/81-override-parameter-wrong-type/deployments.yaml` },
-  },
-  {
-    dir: '82-override-name-with-slash',
-    problem: 'a `/` in gitops.overrides.prod.name is reported at the base `name: etl-daily` (1:7) and without `in environment "prod"`',
-    current: { file: `${FIXTURES}/82-override-name-with-slash/deployments.yaml` },
-  },
-  {
-    dir: '83-environment-name-pattern',
-    problem: 'an invalid environment name ("pro d", line 4) is reported at the first environment key (`dev`, 3:3)',
-    current: { file: `${FIXTURES}/83-environment-name-pattern/prefect-gitops.yaml` },
-  },
-];
 
 interface Run {
   readonly code: number;
@@ -250,7 +183,7 @@ describe('validate: invalid fixtures', () => {
       .filter((e) => e.isDirectory())
       .map((e) => e.name)
       .sort();
-    const listed = [...CASES.map((c) => c.dir), ...KNOWN_ISSUES.map((k) => k.dir)].sort();
+    const listed = CASES.map((c) => c.dir).sort();
     expect(listed).toEqual(dirs);
     expect(new Set(listed).size).toBe(listed.length);
     expect(CASES.length).toBeGreaterThanOrEqual(32);
@@ -279,15 +212,8 @@ describe('validate: invalid fixtures', () => {
     expect(lines.at(-2)).toMatch(/^1 error(, \d+ warnings?)? in \d+ files?; nothing was sent to Prefect\.$/);
   });
 
-  it.each(KNOWN_ISSUES)('$dir (known validator problem): exit 2, and what is already right', async ({ dir, current }) => {
-    const { run, errors } = await report(`${FIXTURES}/${dir}`);
-    expect(run.code).toBe(2);
-    expect(errors.length).toBeGreaterThanOrEqual(1);
-    expect(errors[0]).toMatchObject(current);
-  });
-
   it('never prints a stack trace, in either format', async () => {
-    for (const dir of [...CASES.map((c) => c.dir), ...KNOWN_ISSUES.map((k) => k.dir)]) {
+    for (const dir of CASES.map((c) => c.dir)) {
       for (const format of ['json', 'text'] as const) {
         const run = await validate(`${FIXTURES}/${dir}`, format);
         expect(run.stdout + run.stderr, `${dir} (${format})`).not.toMatch(STACK_FRAME);
