@@ -24,10 +24,12 @@ const REDACT_PATHS = [
  * and every string value equal to a known secret is replaced as well, so a secret that slips into
  * a message object by another name still does not leak.
  */
-export function createLogger(options: { level?: LogLevel; format?: LogFormat; secrets?: readonly string[] } = {}): Logger {
+export function createLogger(
+  options: { level?: LogLevel; format?: LogFormat; secrets?: readonly string[]; write?: (line: string) => void } = {},
+): Logger {
   const secrets = (options.secrets ?? []).filter((s) => s.length >= 4);
   const scrub = (value: string): string => secrets.reduce((text, secret) => text.split(secret).join('[REDACTED]'), value);
-  const destination = pino.destination({ fd: 2, sync: true });
+  const write = options.write ?? ((line: string) => void process.stderr.write(line));
   const base = {
     level: options.level ?? 'warn',
     base: undefined,
@@ -44,7 +46,7 @@ export function createLogger(options: { level?: LogLevel; format?: LogFormat; se
       },
     },
   };
-  if (options.format === 'json') return pino(base, destination);
+  if (options.format === 'json') return pino(base, { write });
   // A compact human format without pulling in pino-pretty's worker transport.
   return pino(
     {
@@ -60,7 +62,7 @@ export function createLogger(options: { level?: LogLevel; format?: LogFormat; se
         const record = JSON.parse(line) as Record<string, unknown>;
         const { level, msg, ...rest } = record;
         const extra = Object.keys(rest).length ? ` ${JSON.stringify(rest)}` : '';
-        process.stderr.write(`${String(level)}: ${String(msg)}${extra}\n`);
+        write(`${String(level)}: ${String(msg)}${extra}\n`);
       },
     },
   );

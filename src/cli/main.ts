@@ -70,7 +70,7 @@ function toReconcileOptions(dir: string, flags: ServerFlags, io: Io): ReconcileO
   const apiUrl = flags.apiUrl ?? io.env.PREFECT_API_URL;
   const apiKey = flags.apiKey ?? io.env.PREFECT_API_KEY;
   const authString = flags.authString ?? io.env.PREFECT_API_AUTH_STRING;
-  const logger = createLogger({ level: flags.logLevel, format: flags.logFormat, secrets: secretsOf(io, flags) });
+  const logger = createLogger({ level: flags.logLevel, format: flags.logFormat, secrets: secretsOf(io, flags), write: io.stderr });
   return {
     manifests: dir,
     cwd: io.cwd,

@@ -16,7 +16,12 @@ export function redact<T>(value: T, secrets: readonly string[] = []): T {
     if (key !== undefined && isSensitiveKey(key) && v !== null && typeof v !== 'object' && typeof v !== 'boolean') return REDACTED;
     if (typeof v === 'string') return scrub(v);
     if (Array.isArray(v)) return v.map((item) => visit(item, undefined));
-    if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, child]) => [k, visit(child, k)]));
+    if (v && typeof v === 'object') {
+      const record = v as Record<string, unknown>;
+      // A JSON Patch operation names its field in `path`: `{op, path: '/env/API_TOKEN', value}`.
+      const patchKey = typeof record.path === 'string' && 'op' in record ? record.path.split('/').at(-1) : undefined;
+      return Object.fromEntries(Object.entries(record).map(([k, child]) => [k, visit(child, k === 'value' && patchKey !== undefined ? patchKey : k)]));
+    }
     return v;
   };
   return visit(value, undefined) as T;
