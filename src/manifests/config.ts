@@ -11,6 +11,9 @@ export interface PrunePolicy {
 export interface EnvironmentConfig {
   readonly owner?: string;
   readonly defaults: JsonObject;
+  /** Branch globs allowed to apply to this environment; undefined means any. */
+  readonly branches?: readonly string[];
+  readonly ignoreDifferences: readonly string[];
 }
 
 /** The project config after schema validation, with defaults filled in. */
@@ -21,6 +24,8 @@ export interface ProjectConfig {
   readonly defaults: JsonObject;
   readonly environments: Readonly<Record<string, EnvironmentConfig>>;
   readonly prune: PrunePolicy;
+  /** JSON pointers never reported as differences, for every deployment. */
+  readonly ignoreDifferences: readonly string[];
 }
 
 export const DEFAULT_PRUNE: PrunePolicy = { enabled: false, maxDeletes: 10, maxDeleteRatio: 0.5 };
@@ -29,8 +34,14 @@ export const DEFAULT_PRUNE: PrunePolicy = { enabled: false, maxDeletes: 10, maxD
 export function toProjectConfig(raw: Record<string, unknown>, configDir: string, resolvePath: (dir: string, rel: string) => string): ProjectConfig {
   const prune = (raw.prune ?? {}) as { enabled?: boolean; max_deletes?: number; max_delete_ratio?: number };
   const environments: Record<string, EnvironmentConfig> = {};
-  for (const [name, env] of Object.entries((raw.environments ?? {}) as Record<string, { owner?: string; defaults?: JsonObject } | null>)) {
-    environments[name] = { ...(env?.owner ? { owner: env.owner } : {}), defaults: env?.defaults ?? {} };
+  type RawEnvironment = { owner?: string; defaults?: JsonObject; branches?: string[]; ignore_differences?: string[] } | null;
+  for (const [name, env] of Object.entries((raw.environments ?? {}) as Record<string, RawEnvironment>)) {
+    environments[name] = {
+      ...(env?.owner ? { owner: env.owner } : {}),
+      defaults: env?.defaults ?? {},
+      ...(env?.branches ? { branches: env.branches } : {}),
+      ignoreDifferences: env?.ignore_differences ?? [],
+    };
   }
   return {
     owner: raw.owner as string,
@@ -38,6 +49,7 @@ export function toProjectConfig(raw: Record<string, unknown>, configDir: string,
     ignore: (raw.ignore as string[] | undefined) ?? [],
     defaults: (raw.defaults as JsonObject | undefined) ?? {},
     environments,
+    ignoreDifferences: (raw.ignore_differences as string[] | undefined) ?? [],
     prune: {
       enabled: prune.enabled ?? DEFAULT_PRUNE.enabled,
       maxDeletes: prune.max_deletes ?? DEFAULT_PRUNE.maxDeletes,
@@ -53,4 +65,16 @@ export function toProjectConfig(raw: Record<string, unknown>, configDir: string,
 export function effectiveOwner(config: ProjectConfig, environment: string | undefined): string {
   if (!environment) return config.owner;
   return config.environments[environment]?.owner ?? `${config.owner}.${environment}`;
+}
+
+/** Whether `branch` may apply to `environment` (globs: `*` within a segment, `**` across). */
+export function branchAllowed(config: ProjectConfig, environment: string | undefined, branch: string): boolean {
+  const allowed = environment ? config.environments[environment]?.branches : undefined;
+  if (!allowed) return true;
+  return allowed.some((glob) => globToRegExp(glob).test(branch));
+}
+
+function globToRegExp(glob: string): RegExp {
+  const escaped = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*\*/g, '\u0000').replace(/\*/g, '[^/]*').replace(/\u0000/g, '.*').replace(/\?/g, '[^/]');
+  return new RegExp(`^${escaped}$`);
 }

@@ -37,6 +37,7 @@ export interface DeploymentManifest {
 }
 
 export interface GitopsSettings {
+  ignore_differences?: string[];
   environments?: string[];
   overrides?: Record<string, JsonObject>;
   adopt?: boolean;
@@ -59,5 +60,7 @@ export interface DesiredDeployment {
   readonly manifest: DeploymentManifest;
   readonly adopt: boolean;
   readonly protected: boolean;
+  /** JSON pointers (config, environment and deployment) whose live value is kept. */
+  readonly ignoreDifferences: readonly string[];
   readonly declaredAt: DeclaredAt;
 }

@@ -60,22 +60,24 @@ export function plan(desired: readonly DesiredDeployment[], live: LiveState, opt
       continue;
     }
     const have = canonicalLive(existing, want);
-    const changes = diffFields(have, want);
+    const wanted = d.ignoreDifferences.length ? keepIgnored(want, have, d.ignoreDifferences) : want;
+    const changes = diffFields(have, wanted);
     if (changes.length === 0) {
       unchanged.push(d.key);
       continue;
     }
-    const patch = patchBody(d, have, want, options, warnings);
+    const patch = patchBody(d, have, wanted, options, warnings);
     updates.push({
       kind: 'update',
       ...target,
       id: existing.id,
       declaredAt: d.declaredAt,
       liveUpdated: existing.updated,
+      lastUpdatedBy: existing.updated_by?.display_value ?? null,
       patch,
-      scheduleOps: scheduleOps(existing, have.schedules, want.schedules),
+      scheduleOps: scheduleOps(existing, have.schedules, wanted.schedules),
       changes,
-      jsonPatch: fastJsonPatch.compare(comparable(have), comparable(want)),
+      jsonPatch: fastJsonPatch.compare(comparable(have), comparable(wanted)),
     });
   }
 
@@ -89,7 +91,7 @@ export function plan(desired: readonly DesiredDeployment[], live: LiveState, opt
     const target = { key, flowName, name, id: l.id };
     if (!options.prune) orphans.push({ ...target, reason: 'prune-disabled' });
     else if (l.tags.includes(PROTECTED_TAG)) orphans.push({ ...target, reason: 'protected' });
-    else deletable.push({ kind: 'delete', ...target, liveUpdated: l.updated });
+    else deletable.push({ kind: 'delete', ...target, liveUpdated: l.updated, lastUpdatedBy: l.updated_by?.display_value ?? null });
   }
   const pruneRefused = options.allowMassDelete ? null : pruneGuard(deletable.length, owned.length, desired.length, options);
   const deletes = pruneRefused ? [] : deletable;
@@ -139,6 +141,49 @@ function pruneGuard(deletes: number, owned: number, declared: number, options: P
     return `pruning would delete ${deletes} of ${owned} owned deployments (${Math.round((deletes / owned) * 100)}%), more than max_delete_ratio (${Math.round(options.maxDeleteRatio * 100)}%); ${lift}`;
   }
   return null;
+}
+
+/**
+ * `ignore_differences`: for each JSON pointer (over the comparable form, schedules keyed by slug),
+ * the desired value becomes the live one, so the field is neither shown nor written.
+ */
+function keepIgnored(want: CanonicalDeployment, have: CanonicalDeployment, pointers: readonly string[]): CanonicalDeployment {
+  const target = structuredClone(comparable(want)) as Record<string, unknown>;
+  const source = comparable(have) as Record<string, unknown>;
+  for (const pointer of pointers) {
+    const segments = pointer.split('/').slice(1).map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+    const found = lookup(source, segments);
+    setAt(target, segments, found.exists ? structuredClone(found.value) : undefined);
+  }
+  const schedules = Object.entries((target.schedules ?? {}) as Record<string, Omit<CanonicalSchedule, 'slug'>>)
+    .map(([slug, s]) => ({ slug, ...s }))
+    .sort((a, b) => (a.slug < b.slug ? -1 : a.slug > b.slug ? 1 : 0));
+  return { ...(target as unknown as CanonicalDeployment), schedules };
+}
+
+function lookup(root: unknown, segments: readonly string[]): { exists: boolean; value?: unknown } {
+  let node = root;
+  for (const segment of segments) {
+    if (node === null || typeof node !== 'object' || !Object.prototype.hasOwnProperty.call(node, segment)) return { exists: false };
+    node = (node as Record<string, unknown>)[segment];
+  }
+  return { exists: true, value: node };
+}
+
+function setAt(root: Record<string, unknown>, segments: readonly string[], value: unknown): void {
+  let node: Record<string, unknown> = root;
+  for (const segment of segments.slice(0, -1)) {
+    const next = node[segment];
+    if (next === null || typeof next !== 'object') {
+      if (value === undefined) return;
+      node[segment] = {};
+    }
+    node = node[segment] as Record<string, unknown>;
+  }
+  const last = segments.at(-1);
+  if (last === undefined) return;
+  if (value === undefined) delete node[last];
+  else node[last] = value;
 }
 
 /** Schedules keyed by slug, so patches and diffs name schedules rather than array positions. */

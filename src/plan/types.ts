@@ -39,6 +39,8 @@ export interface UpdateAction extends Target {
   readonly declaredAt: DeclaredAt;
   /** The live deployment's `updated` when planned: a saved plan refuses to apply if it moved. */
   readonly liveUpdated: string;
+  /** Who last changed the live deployment, where Prefect records it (`updated_by`). */
+  readonly lastUpdatedBy: string | null;
   readonly patch: DeploymentUpdateBody;
   readonly scheduleOps: ScheduleOps;
   readonly changes: readonly FieldChange[];
@@ -66,6 +68,7 @@ export interface DeleteAction extends Target {
   readonly kind: 'delete';
   readonly id: string;
   readonly liveUpdated: string;
+  readonly lastUpdatedBy: string | null;
 }
 
 export type PlanAction = CreateAction | UpdateAction | AdoptAction | DeleteAction;

@@ -257,6 +257,7 @@ function resolveEnvironment(
       manifest: { ...manifest, flow_name: flowName },
       adopt: gitops?.adopt ?? false,
       protected: gitops?.protected ?? false,
+      ignoreDifferences: [...config.ignoreDifferences, ...(environment ? (config.environments[environment]?.ignoreDifferences ?? []) : []), ...(gitops?.ignore_differences ?? [])],
       declaredAt: { file: start.file, line: start.line, column: start.column },
     };
     const earlier = seen.get(desired.key);

@@ -26,6 +26,7 @@ function desired(manifest: Partial<DeploymentManifest> & { name: string }, extra
     manifest: { entrypoint: 'flows/etl.py:etl', flow_name: flowName, work_pool: { name: 'pool' }, ...manifest },
     adopt: false,
     protected: false,
+    ignoreDifferences: [],
     declaredAt: { file: 'deployments/etl.yaml', line: 1, column: 1 },
     ...extra,
   };
@@ -226,5 +227,27 @@ describe('plan: creates', () => {
     expect(action.body).toMatchObject({ name: 'd', tags: ['t', ownerTag(OWNER)], labels: { [OWNER_LABEL]: OWNER }, schedules: [] });
     expect(action.schedules.map((s) => s.slug)).toEqual(['cron-1', 'interval-1']);
     expect(action.schedules[1]).toMatchObject({ max_scheduled_runs: 2 });
+  });
+});
+
+describe('plan: ignore_differences keeps live values', () => {
+  it.each([
+    ['/paused', { paused: false }, { paused: true }],
+    ['/description', { description: 'git' }, { description: 'edited in the UI' }],
+    ['/schedules/nightly/active', { schedules: [{ cron: '0 1 * * *', slug: 'nightly' }] }, { schedules: [schedule('nightly', { cron: '0 1 * * *', timezone: null, day_or: true }, { active: false })] }],
+  ] as const)('%s: no change reported or written', (pointer, manifest, liveOverrides) => {
+    const d = desired({ name: 'd', ...(manifest as Partial<DeploymentManifest>) }, { ignoreDifferences: [pointer] });
+    const result = plan([d], state(live('d', liveOverrides as Partial<LiveDeployment>)), options);
+    expect(result.actions).toEqual([]);
+    expect(result.unchanged).toEqual(['etl/d']);
+    // Without the pointer, the same difference is an update.
+    expect(plan([{ ...d, ignoreDifferences: [] }], state(live('d', liveOverrides as Partial<LiveDeployment>)), options).summary.change).toBe(1);
+  });
+
+  it('an ignored key inside a map is kept when the rest of the map is written', () => {
+    const d = desired({ name: 'd', work_pool: { name: 'pool', job_variables: { image: 'git:1', env: { A: '2' } } } }, { ignoreDifferences: ['/job_variables/image'] });
+    const result = plan([d], state(live('d', { job_variables: { image: 'hotfix:7', env: { A: '1' } } })), options);
+    const update = result.actions[0] as UpdateAction;
+    expect(update.patch).toEqual({ job_variables: { image: 'hotfix:7', env: { A: '2' } } });
   });
 });
