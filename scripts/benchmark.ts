@@ -17,9 +17,11 @@ import { parseAllDocuments, stringify } from 'yaml';
 import { apply, type ApplyResult } from '../src/apply/apply.js';
 import { describeError } from '../src/errors.js';
 import { silentLogger } from '../src/log.js';
+import { loadManifests } from '../src/manifests/load.js';
 import { PrefectClient } from '../src/prefect/client.js';
 import type { Plan } from '../src/plan/types.js';
 import { reconcile, type ReconcileOptions, type Reconciliation } from '../src/reconcile.js';
+import { validateProject } from '../src/validate/validate.js';
 import { repoRoot } from './prefect-venv.js';
 import { startPrefectServer, type PrefectServerHandle } from './prefect-server.js';
 
@@ -245,6 +247,8 @@ interface WorkloadResult {
   deployments: number;
   firstApply: { ms: number; actions: number; reads: number; writes: number; retries: number; ok: boolean };
   plan: Series & { reads: number[]; actions: number[] };
+  /** loadManifests + validateProject alone: the part of every plan that sends no request. */
+  loadValidate: Series;
   noopApply: Series & { reads: number[]; writes: number[]; retries: number[]; expectedReads: string };
   changeApply: Series & { changed: number; writes: number[]; reads: number[]; retries: number[] };
   peakRssMiB: number;
@@ -325,14 +329,24 @@ async function benchWorkload(bench: Bench, workload: Workload, log: (line: strin
   const noops: RunOutcome[] = [];
   for (let i = 0; i < repeat; i++) noops.push(await timedApply(bench, workload.dir, workload.env));
   const noopWrites = noops.map((r) => r.requests.writes);
+  if (noops.some((r) => r.plan.actions.length > 0)) findings.push(`no-op apply planned actions: ${list(noops.map((r) => r.plan.actions.length))}`);
   if (noopWrites.some((w) => w > 0)) {
     const bad = noops.find((r) => r.requests.writes > 0)!;
     findings.push(`no-op apply sent writes (${noopWrites.join(',')}); its plan: ${describePlan(bad.plan)}`);
   }
-  // connect (GET /admin/version) + two paged deployment scans + one flow list; a scan needs one
-  // more page when the count is an exact multiple of the page size.
+  // connect (GET /admin/version), the CSRF probe (the filter calls are POSTs), two paged
+  // deployment scans and one flow list; a scan needs one more page when the count is an exact
+  // multiple of the page size.
   const pages = Math.floor(n / 200) + 1;
-  const expectedReads = `${1 + 2 * pages + 1} (1 version + 2 x ${pages} deployment pages + 1 flow page)`;
+  const expectedReads = `${1 + 1 + 2 * pages + 1} (1 version + 1 CSRF probe + 2 x ${pages} deployment pages + 1 flow page)`;
+
+  const loads: number[] = [];
+  for (let i = 0; i < repeat; i++) {
+    const started = performance.now();
+    const project = await loadManifests(workload.dir, { cwd: repoRoot });
+    validateProject(project, { env: workload.env });
+    loads.push(performance.now() - started);
+  }
 
   log(`${workload.name}: 10% change apply x${repeat}`);
   const mutable = await workload.mutable();
@@ -376,6 +390,7 @@ async function benchWorkload(bench: Bench, workload: Workload, log: (line: strin
     deployments: n,
     firstApply: { ms: round1(first.ms), actions: first.plan.actions.length, ...first.requests, ok: first.result?.ok ?? false },
     plan: { ...series(plans.map((p) => p.ms)), reads: plans.map((p) => p.requests.reads), actions: plans.map((p) => p.plan.actions.length) },
+    loadValidate: series(loads),
     noopApply: {
       ...series(noops.map((r) => r.ms)),
       reads: noops.map((r) => r.requests.reads),
@@ -415,6 +430,7 @@ function renderTable(results: WorkloadResult[], repeat: number): string {
     ['  requests (reads / writes / retries)', ...results.map((r) => `${r.firstApply.reads} / ${r.firstApply.writes} / ${r.firstApply.retries}`)],
     [`plan on converged state, median of ${repeat}`, ...results.map((r) => range(r.plan))],
     ['  plan actions / reads', ...results.map((r) => `${list(r.plan.actions)} / ${list(r.plan.reads)}`)],
+    ['  of which load + validate (no HTTP)', ...results.map((r) => range(r.loadValidate))],
     [`no-op apply, median of ${repeat}`, ...results.map((r) => range(r.noopApply))],
     ['  reads / writes / retries', ...results.map((r) => `${list(r.noopApply.reads)} / ${list(r.noopApply.writes)} / ${list(r.noopApply.retries)}`)],
     ['  expected reads', ...results.map((r) => r.noopApply.expectedReads.split(' ')[0]!)],
@@ -491,6 +507,7 @@ async function main(argv: string[]): Promise<number> {
     console.log(`shared and noisy machine: times are medians of ${options.repeat} runs with min/max; compare medians only, and only from the same machine.\n`);
     console.log(renderTable(results, options.repeat));
     console.log(`\npeak RSS of the benchmark process (whole run): ${mib(rss.overall)} MiB`);
+    console.log('retries are the client backing off (2^n s, +-20 %) on 408/429/502/503, e.g. a busy SQLite; each one adds seconds to that run');
     const findings = results.flatMap((r) => r.findings.map((f) => `${r.workload}: ${f}`));
     console.log(findings.length ? `\nFINDINGS (${findings.length}):\n${findings.map((f) => `- ${f}`).join('\n')}` : '\nno findings: every plan after apply was empty and no-op applies sent 0 writes');
 

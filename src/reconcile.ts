@@ -1,6 +1,7 @@
 import type { Logger } from './log.js';
-import { ValidationFailedError } from './errors.js';
-import { loadManifests, type LoadedProject } from './manifests/load.js';
+import { UserInputError, ValidationFailedError } from './errors.js';
+import { branchAllowed, type ProjectConfig } from './manifests/config.js';
+import { currentBranch, loadManifests, type LoadedProject } from './manifests/load.js';
 import type { DesiredDeployment } from './manifests/types.js';
 import { PrefectClient, type PrefectClientOptions } from './prefect/client.js';
 import type { LiveDeployment } from './prefect/types.js';
@@ -33,6 +34,7 @@ export interface Reconciliation {
   readonly live: LiveState;
   /** Warnings from validation (errors stop before this point). */
   readonly warnings: readonly Issue[];
+  readonly config: ProjectConfig;
 }
 
 /**
@@ -67,7 +69,7 @@ export async function reconcile(options: ReconcileOptions): Promise<Reconciliati
       patchPullSteps: client.supports('patch-pull-steps'),
     },
   });
-  return { plan: result, client, project, desired: deployments, live, warnings: validation.issues.filter((i) => i.severity === 'warning') };
+  return { plan: result, client, project, desired: deployments, live, warnings: validation.issues.filter((i) => i.severity === 'warning'), config };
 }
 
 /**
@@ -89,4 +91,21 @@ export async function fetchLiveState(client: PrefectClient, desired: readonly De
   const deployments = new Map<string, LiveDeployment>();
   for (const d of byId.values()) deployments.set(`${flowName.get(d.flow_id) ?? d.flow_id}/${d.name}`, d);
   return { deployments };
+}
+
+/**
+ * Refuses to apply to an environment from a branch its config does not allow (`branches:`).
+ *
+ * @throws UserInputError naming the branch and the allowed ones.
+ */
+export async function assertBranchMayApply(r: Reconciliation, environment: string | undefined, env: Readonly<Record<string, string | undefined>>): Promise<void> {
+  const allowed = environment ? r.config.environments[environment]?.branches : undefined;
+  if (!allowed) return;
+  const branch = await currentBranch(r.project.dir, env);
+  if (branch === undefined || !branchAllowed(r.config, environment, branch)) {
+    throw new UserInputError(
+      `branch ${branch === undefined ? '(unknown)' : `"${branch}"`} may not apply to environment "${environment}"; allowed: ${allowed.join(', ')}`,
+      'apply from an allowed branch, or change environments.<name>.branches in prefect-gitops.yaml',
+    );
+  }
 }

@@ -1,13 +1,21 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
-import { apply, type ActionResult } from '../apply/apply.js';
-import { describeError, exitCodeFor, ExitCode, ValidationFailedError } from '../errors.js';
-import { createLogger, type LogFormat, type LogLevel } from '../log.js';
+import { apply, type ActionResult, type ApplyResult } from '../apply/apply.js';
+import { describeError, exitCodeFor, ExitCode, UserInputError, ValidationFailedError } from '../errors.js';
+import { createLogger, type LogFormat, type LogLevel, type Logger } from '../log.js';
+import type { PrefectClient } from '../prefect/client.js';
+import { driftReport } from '../plan/drift.js';
+import { matchSavedPlan, toSavedPlan, type SavedPlan } from '../plan/saved.js';
+import type { Plan } from '../plan/types.js';
+import { redact } from '../render/redact.js';
+import { checkSchema } from '../validate/schema.js';
 import { loadManifests } from '../manifests/load.js';
 import { planHasChanges } from '../plan/plan.js';
 import type { PlanAction } from '../plan/types.js';
-import { reconcile, type ReconcileOptions } from '../reconcile.js';
+import { assertBranchMayApply, reconcile, type ReconcileOptions } from '../reconcile.js';
 import { renderIssuesJson, renderIssuesText } from '../render/issues.js';
-import { renderApplyText, renderPlanJson, renderPlanText, useColor } from '../render/text.js';
+import { renderApplyText, renderDriftText, renderPlanJson, renderPlanText, useColor } from '../render/text.js';
 import { hasErrors, validateProject } from '../validate/validate.js';
 
 export interface Io {
@@ -124,7 +132,8 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
 
   addServerOptions(program.command('plan').description('show what apply would change on the Prefect server; sends no writes'))
     .option('--detailed-exitcode', 'exit 0 when there are no changes, 2 when there are, 1 on errors')
-    .action(async (dir: string, flags: ServerFlags) => {
+    .option('--out <file>', 'also save the plan (JSON, no secrets) for a later `apply <file>`')
+    .action(async (dir: string, flags: ServerFlags & { out?: string }) => {
       command = 'plan';
       secrets = secretsOf(io, flags);
       const prune = pruneFlag(argv);
@@ -132,45 +141,67 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
       const color = flags.color !== false && useColor(io.isTty, io.env);
       if (warnings.length && !flags.json) io.stderr(renderIssuesText(warnings, 0, 0).split('\n').slice(0, -2).join('\n') + '\n');
       io.stdout(flags.json ? renderPlanJson(plan, secrets) : renderPlanText(plan, { color, secrets }));
+      if (flags.out) {
+        const saved = toSavedPlan(plan, redact(plan, secrets), { manifests: dir, now: new Date(), options: { prune: prune ?? null, allowMassDelete: flags.allowMassDelete ?? false, adoptAll: flags.adopt ?? false } });
+        await writeFile(resolve(io.cwd, flags.out), JSON.stringify(saved, null, 2) + '\n');
+        if (!flags.json) io.stdout(`Saved the plan to ${flags.out}; apply exactly this plan with: prefect-gitops apply ${flags.out}\n`);
+      }
       if (plan.pruneRefused) exitCode = ExitCode.failure;
       else if (flags.detailedExitcode && (planHasChanges(plan) || plan.conflicts.length > 0)) exitCode = ExitCode.invalidOrChanges;
     });
 
-  addServerOptions(program.command('apply').description('plan, then make the Prefect server match the manifests (prunes owned leftovers when prune is on)')).action(
-    async (dir: string, flags: ServerFlags) => {
+  addServerOptions(program.command('apply').description('plan, then make the Prefect server match the manifests; or apply a saved plan file')).action(
+    async (target: string, flags: ServerFlags) => {
       command = 'apply';
       secrets = secretsOf(io, flags);
-      const prune = pruneFlag(argv);
-      const options = toReconcileOptions(dir, { ...flags, ...(prune === undefined ? {} : { prune }) } as ServerFlags, io);
-      const { plan, client } = await reconcile(options);
       const color = flags.color !== false && useColor(io.isTty, io.env);
-      if (!flags.json) io.stdout(renderPlanText(plan, { color, secrets }));
+      let prune = pruneFlag(argv);
+      let dir = target;
+      let saved: SavedPlan | undefined;
+      if (/\.json$/i.test(target)) {
+        saved = await readSavedPlan(resolve(io.cwd, target));
+        dir = saved.manifests;
+        prune = saved.options.prune ?? undefined;
+        flags = { ...flags, allowMassDelete: saved.options.allowMassDelete, adopt: saved.options.adoptAll, ...(saved.environment ? { environment: saved.environment } : {}) };
+      }
+      const options = toReconcileOptions(dir, { ...flags, ...(prune === undefined ? {} : { prune }) } as ServerFlags, io);
+      const reconciliation = await reconcile(options);
+      await assertBranchMayApply(reconciliation, options.environment, io.env);
+      let plan = reconciliation.plan;
+      let stale = 0;
+      if (saved) {
+        const matched = matchSavedPlan(saved, plan);
+        for (const entry of matched.stale) {
+          io.stderr(`refused (stale): ${entry.reason}\n`);
+          if (entry.fresh) io.stderr(renderPlanText({ ...plan, actions: [entry.fresh], conflicts: [], orphans: [], warnings: [], pruneRefused: null }, { color, secrets }).split('\n').slice(2, -3).map((l) => `  ${l}`).join('\n') + '\n');
+        }
+        if (matched.unplanned.length) io.stderr(`not in the saved plan (run plan again to review): ${matched.unplanned.map((a) => `${a.kind} ${a.key}`).join(', ')}\n`);
+        stale = matched.stale.length;
+        plan = { ...plan, actions: matched.apply, pruneRefused: null };
+        const total = Object.keys(saved.fingerprints).length;
+        if (!flags.json) io.stdout(`Applying ${matched.apply.length} of ${total} saved action${total === 1 ? '' : 's'} from ${target}${stale ? `; ${stale} refused as stale` : ''}.\n`);
+      } else if (!flags.json) io.stdout(renderPlanText(plan, { color, secrets }));
       if (!planHasChanges(plan)) {
         if (flags.json) io.stdout(JSON.stringify({ plan: JSON.parse(renderPlanJson(plan, secrets)), results: [] }, null, 2) + '\n');
-        exitCode = plan.conflicts.length > 0 || plan.pruneRefused ? ExitCode.failure : ExitCode.ok;
+        exitCode = plan.conflicts.length > 0 || plan.pruneRefused || stale ? ExitCode.failure : ExitCode.ok;
         return;
       }
-      const tty = io.isTty && !flags.json;
-      const verb = { create: 'creating', update: 'updating', adopt: 'adopting', delete: 'deleting' } as const;
-      let done = 0;
-      const result = await apply(plan, client, {
-        concurrency: flags.concurrency,
-        logger: options.logger,
-        onStart: (action: PlanAction) => {
-          if (tty) io.stderr(`\r\u001b[2K[${done}/${plan.actions.length}] ${verb[action.kind]} ${action.key}`);
-        },
-        onProgress: (count: number, total: number, r: ActionResult) => {
-          done = count;
-          if (tty) io.stderr(`\r\u001b[2K[${count}/${total}] ${r.status === 'ok' ? 'done' : r.status}: ${r.key}`);
-          else if (!flags.json) io.stdout(`[${count}/${total}] ${r.kind} ${r.key}: ${r.status}${r.message ? ` (${r.message})` : ''}\n`);
-        },
-      });
-      if (tty) io.stderr('\r\u001b[2K');
+      const result = await runApply(plan, reconciliation.client, options.logger, flags, io);
       if (flags.json) io.stdout(JSON.stringify({ plan: JSON.parse(renderPlanJson(plan, secrets)), results: result.results }, null, 2) + '\n');
       else io.stdout('\n' + renderApplyText(result, plan, { color, secrets }));
-      exitCode = result.ok && plan.conflicts.length === 0 ? ExitCode.ok : ExitCode.failure;
+      exitCode = result.ok && plan.conflicts.length === 0 && stale === 0 ? ExitCode.ok : ExitCode.failure;
     },
   );
+
+  addServerOptions(program.command('drift').description('compare the live server with git; exits 2 when they differ')).action(async (dir: string, flags: ServerFlags) => {
+    command = 'plan';
+    secrets = secretsOf(io, flags);
+    const { plan, live, desired } = await reconcile(toReconcileOptions(dir, { ...flags, prune: true } as ServerFlags, io));
+    const report = driftReport(plan, live, new Set(desired.map((d) => d.flowName)));
+    const color = flags.color !== false && useColor(io.isTty, io.env);
+    io.stdout(flags.json ? JSON.stringify(redact(report, secrets), null, 2) + '\n' : renderDriftText(report, { color, secrets }));
+    exitCode = report.hasDrift ? ExitCode.invalidOrChanges : ExitCode.ok;
+  });
 
   try {
     await program.parseAsync([...argv], { from: 'user' });
@@ -184,6 +215,39 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
     return exitCodeFor(error, command);
   }
   return exitCode;
+}
+
+/** Applies a plan with progress: a live line on a terminal, one line per action otherwise. */
+async function runApply(plan: Plan, client: PrefectClient, logger: Logger, flags: ServerFlags, io: Io): Promise<ApplyResult> {
+  const tty = io.isTty && !flags.json;
+  const verb = { create: 'creating', update: 'updating', adopt: 'adopting', delete: 'deleting' } as const;
+  let done = 0;
+  const result = await apply(plan, client, {
+    concurrency: flags.concurrency,
+    logger,
+    onStart: (action: PlanAction) => {
+      if (tty) io.stderr(`\r\u001b[2K[${done}/${plan.actions.length}] ${verb[action.kind]} ${action.key}`);
+    },
+    onProgress: (count: number, total: number, r: ActionResult) => {
+      done = count;
+      if (tty) io.stderr(`\r\u001b[2K[${count}/${total}] ${r.status === 'ok' ? 'done' : r.status}: ${r.key}`);
+      else if (!flags.json) io.stdout(`[${count}/${total}] ${r.kind} ${r.key}: ${r.status}${r.message ? ` (${r.message})` : ''}\n`);
+    },
+  });
+  if (tty) io.stderr('\r\u001b[2K');
+  return result;
+}
+
+async function readSavedPlan(path: string): Promise<SavedPlan> {
+  let value: unknown;
+  try {
+    value = JSON.parse(await readFile(path, 'utf8'));
+  } catch (error) {
+    throw new UserInputError(`cannot read the saved plan ${path}: ${error instanceof Error ? error.message : String(error)}`, 'make one with: prefect-gitops plan DIR --out plan.json');
+  }
+  const problems = checkSchema('savedPlan', value);
+  if (problems.length) throw new UserInputError(`${path} is not a prefect-gitops plan file: ${problems.map((p) => `${p.path.join('.') || '(root)'} ${p.message}`).join('; ')}`);
+  return value as SavedPlan;
 }
 
 function redactText(text: string, secrets: readonly string[]): string {

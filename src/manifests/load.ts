@@ -176,3 +176,17 @@ async function readGitInfo(dir: string): Promise<GitInfo> {
   const ciBranch = process.env.GITHUB_HEAD_REF || process.env.GITHUB_REF_NAME || '';
   return { sha, short_sha: sha.slice(0, 7), branch: branch === 'HEAD' ? ciBranch : branch, tag };
 }
+
+/**
+ * The branch being applied from: GitHub's variables in CI (checkouts are often detached), else git.
+ * Undefined when neither knows.
+ */
+export async function currentBranch(dir: string, env: Readonly<Record<string, string | undefined>>): Promise<string | undefined> {
+  if (env.GITHUB_REF_NAME && env.GITHUB_REF_TYPE !== 'tag') return env.GITHUB_REF_NAME;
+  try {
+    const branch = (await simpleGit({ baseDir: dir }).revparse(['--abbrev-ref', 'HEAD'])).trim();
+    return branch && branch !== 'HEAD' ? branch : undefined;
+  } catch {
+    return undefined;
+  }
+}

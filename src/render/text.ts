@@ -2,6 +2,7 @@ import { diffLines } from 'diff';
 import { stringify } from 'yaml';
 import type { ApplyResult } from '../apply/apply.js';
 import type { Json } from '../prefect/types.js';
+import type { DriftReport } from '../plan/drift.js';
 import type { FieldChange, Plan, PlanAction } from '../plan/types.js';
 import { redact } from './redact.js';
 
@@ -139,4 +140,27 @@ export function renderApplyText(result: ApplyResult, plan: Plan, options: TextOp
 /** The plan as JSON for machines, with secrets redacted. */
 export function renderPlanJson(plan: Plan, secrets: readonly string[] = []): string {
   return JSON.stringify(redact(plan, secrets), null, 2) + '\n';
+}
+
+/** The drift report as text. Pure. */
+export function renderDriftText(input: DriftReport, options: TextOptions): string {
+  const report = redact(input, options.secrets);
+  const paint = painter(options.color);
+  const out: string[] = [paint(DIM, `Owner ${report.owner}${report.environment ? `, environment ${report.environment}` : ''}.`)];
+  for (const c of report.changed) {
+    const who = c.updatedBy ? ` by ${c.updatedBy}` : '';
+    out.push('', `${paint(YELLOW, '~')} ${paint(BOLD, c.key)} changed on the server (last updated ${c.updated}${who}); git declares it at ${c.declaredAt.file}:${c.declaredAt.line}`);
+    // Drift reads the other way round from a plan: from what git declares to what is live.
+    out.push(`    ${paint(DIM, 'git -> live:')}`);
+    for (const change of c.changes) out.push(...renderChange({ field: change.field, before: change.after, after: change.before }, paint));
+  }
+  for (const m of report.missing) out.push('', `${paint(GREEN, '+')} ${paint(BOLD, m.key)} is missing: declared at ${m.declaredAt.file}:${m.declaredAt.line}, absent from the server`);
+  for (const o of report.orphaned) out.push('', `${paint(RED, '-')} ${paint(BOLD, o.key)} is orphaned: owned by ${report.owner}, no longer declared`);
+  for (const u of report.unmanaged) {
+    const whose = u.owner ? `owned by "${u.owner}"` : 'not created by prefect-gitops';
+    out.push('', `${paint(DIM, '?')} ${paint(BOLD, u.key)} is unmanaged: ${whose}${u.declared ? ', but declared in git (a conflict)' : ', in a declared flow'}`);
+  }
+  const counts = `${report.changed.length} changed, ${report.missing.length} missing, ${report.orphaned.length} orphaned, ${report.unmanaged.length} unmanaged`;
+  out.push('', paint(BOLD, report.hasDrift ? `Drift: ${counts}.` : 'No drift: the server matches git.'));
+  return out.join('\n') + '\n';
 }

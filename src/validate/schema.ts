@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import addFormatsModule from 'ajv-formats';
 import type { PathSegment } from '../manifests/source.js';
 import { didYouMean } from './suggest.js';
 
@@ -14,11 +15,16 @@ export interface SchemaProblem {
 }
 
 const ajv = new Ajv({ allErrors: true, verbose: true, allowUnionTypes: true, strict: false });
+// ajv-formats is CommonJS; its default export arrives wrapped under Node's ESM interop.
+type AddFormats = (instance: Ajv) => Ajv;
+const addFormats = ((addFormatsModule as unknown as { default?: AddFormats }).default ?? addFormatsModule) as unknown as AddFormats;
+addFormats(ajv);
 const deploymentSchema = loadSchema('deployment.schema.json');
 const validators = {
   deployment: ajv.compile(deploymentSchema),
   partialDeployment: ajv.compile({ ...deploymentSchema, $id: `${String(deploymentSchema.$id)}#partial`, required: [] }),
   config: ajv.compile(loadSchema('config.schema.json')),
+  savedPlan: ajv.compile(loadSchema('plan.schema.json')),
 } satisfies Record<string, ValidateFunction>;
 
 export type SchemaName = keyof typeof validators;

@@ -251,3 +251,18 @@ describe('plan: ignore_differences keeps live values', () => {
     expect(update.patch).toEqual({ job_variables: { image: 'hotfix:7', env: { A: '2' } } });
   });
 });
+
+describe('config: branch restrictions', () => {
+  it.each([
+    ['main', ['main'], true],
+    ['feature/x', ['main'], false],
+    ['release/1.2', ['release/*'], true],
+    ['release/1.2/hotfix', ['release/*'], false],
+    ['release/1.2/hotfix', ['release/**'], true],
+  ] as const)('%s against %j -> %s', async (branch, branches, allowed) => {
+    const { branchAllowed } = await import('../../src/manifests/config.js');
+    const config = { owner: 'o', projectRoot: '.', ignore: [], defaults: {}, ignoreDifferences: [], prune: { enabled: false, maxDeletes: 10, maxDeleteRatio: 0.5 }, environments: { prod: { defaults: {}, ignoreDifferences: [], branches } } };
+    expect(branchAllowed(config, 'prod', branch)).toBe(allowed);
+    expect(branchAllowed(config, undefined, branch)).toBe(true);
+  });
+});

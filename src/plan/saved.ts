@@ -1,0 +1,97 @@
+import { createHash } from 'node:crypto';
+import type { Plan, PlanAction } from './types.js';
+
+/**
+ * A plan saved for a later apply (`plan --out`). It holds the redacted plan to show and one
+ * fingerprint per action: a hash of the complete action, including the live `updated` time it was
+ * planned against and every value it would write. Secrets are never stored; `apply plan.json`
+ * plans again from the same manifests and applies only actions whose fingerprint is unchanged, so
+ * what runs is exactly what was reviewed.
+ */
+export interface SavedPlan {
+  readonly kind: 'prefect-gitops-plan';
+  readonly formatVersion: 1;
+  readonly createdAt: string;
+  readonly manifests: string;
+  readonly environment: string | null;
+  /** The options the plan was made with; apply reuses them so the same plan comes out. */
+  readonly options: { readonly prune: boolean | null; readonly allowMassDelete: boolean; readonly adoptAll: boolean };
+  readonly plan: Plan;
+  readonly fingerprints: Readonly<Record<string, string>>;
+}
+
+export const actionId = (a: PlanAction): string => `${a.kind}:${a.key}`;
+
+/** sha256 over a canonical JSON form (sorted keys), so equal actions hash equally. */
+export function fingerprint(action: PlanAction): string {
+  return createHash('sha256').update(canonicalJson(action)).digest('hex');
+}
+
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    return `{${Object.keys(value)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(value ?? null);
+}
+
+export function toSavedPlan(plan: Plan, redacted: Plan, meta: { manifests: string; now: Date; options: SavedPlan['options'] }): SavedPlan {
+  return {
+    kind: 'prefect-gitops-plan',
+    formatVersion: 1,
+    createdAt: meta.now.toISOString(),
+    manifests: meta.manifests,
+    environment: plan.environment,
+    options: meta.options,
+    plan: redacted,
+    fingerprints: Object.fromEntries(plan.actions.map((a) => [actionId(a), fingerprint(a)])),
+  };
+}
+
+export interface StaleEntry {
+  readonly id: string;
+  readonly key: string;
+  readonly reason: string;
+  /** What a plan made now would do instead, if anything. */
+  readonly fresh?: PlanAction;
+}
+
+/**
+ * Which of today's actions are exactly the saved ones. Saved actions that no longer match are
+ * stale; today's actions the saved plan did not contain are left out (plan again to see them).
+ */
+export function matchSavedPlan(saved: SavedPlan, fresh: Plan): { apply: PlanAction[]; stale: StaleEntry[]; unplanned: PlanAction[] } {
+  const freshById = new Map(fresh.actions.map((a) => [actionId(a), a]));
+  const savedById = new Map(saved.plan.actions.map((a) => [actionId(a), a]));
+  const apply: PlanAction[] = [];
+  const stale: StaleEntry[] = [];
+  for (const [id, expected] of Object.entries(saved.fingerprints)) {
+    const before = savedById.get(id);
+    const now = freshById.get(id);
+    const key = before?.key ?? id.slice(id.indexOf(':') + 1);
+    if (!now) {
+      const other = fresh.actions.find((a) => a.key === key);
+      stale.push({ id, key, reason: other ? `the plan for ${key} is now "${other.kind}" instead of "${before?.kind}"` : `${key} no longer needs this change (it was applied or changed since the plan)`, ...(other ? { fresh: other } : {}) });
+    } else if (fingerprint(now) === expected) {
+      apply.push(now);
+    } else {
+      const liveMoved = before && 'liveUpdated' in before && 'liveUpdated' in now && before.liveUpdated !== now.liveUpdated;
+      stale.push({
+        id,
+        key,
+        reason: liveMoved
+          ? `${key} changed on the server since the plan (updated ${(before as { liveUpdated: string }).liveUpdated}, now ${(now as { liveUpdated: string }).liveUpdated})`
+          : `the manifests for ${key} changed since the plan`,
+        fresh: now,
+      });
+    }
+  }
+  const unplanned = fresh.actions.filter((a) => !(actionId(a) in saved.fingerprints));
+  // Keep the plan's order: creates, adoptions, updates, then deletes.
+  const order = new Map(fresh.actions.map((a, i) => [actionId(a), i]));
+  apply.sort((a, b) => order.get(actionId(a))! - order.get(actionId(b))!);
+  return { apply, stale, unplanned };
+}
