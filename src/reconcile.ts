@@ -7,6 +7,7 @@ import { PrefectClient, type PrefectClientOptions } from './prefect/client.js';
 import type { LiveDeployment } from './prefect/types.js';
 import { ownerTag } from './plan/ownership.js';
 import { plan, type LiveState } from './plan/plan.js';
+import { automationsByDeployment } from './plan/triggers.js';
 import type { Plan } from './plan/types.js';
 import type { Issue } from './validate/issue.js';
 import { hasErrors, validateProject } from './validate/validate.js';
@@ -75,7 +76,7 @@ export async function reconcile(options: ReconcileOptions): Promise<Reconciliati
 /**
  * Live state relevant to a plan: deployments of the declared flows (to update, or to report as
  * conflicts) and deployments carrying our owner tag (candidates for pruning), keyed by
- * `flow_name/name`. Two paged list calls plus one flow lookup: reads grow with ceil(N/200).
+ * `flow_name/name`, and our automations. Paged list calls: reads grow with ceil(N/200).
  */
 export async function fetchLiveState(client: PrefectClient, desired: readonly DesiredDeployment[], owner: string): Promise<LiveState> {
   const flowNames = [...new Set(desired.map((d) => d.flowName))];
@@ -90,7 +91,9 @@ export async function fetchLiveState(client: PrefectClient, desired: readonly De
   const flowName = new Map(flows.map((f) => [f.id, f.name]));
   const deployments = new Map<string, LiveDeployment>();
   for (const d of byId.values()) deployments.set(`${flowName.get(d.flow_id) ?? d.flow_id}/${d.name}`, d);
-  return { deployments };
+  if (!client.supports('automation-tags')) return { deployments };
+  const automations = automationsByDeployment(await client.listAutomations([ownerTag(owner)]));
+  return { deployments, automations };
 }
 
 /**

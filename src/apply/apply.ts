@@ -2,6 +2,7 @@ import type { Logger } from '../log.js';
 import { describeError } from '../errors.js';
 import type { PrefectClient } from '../prefect/client.js';
 import type { LiveFlow } from '../prefect/types.js';
+import { automationBody, type DesiredTrigger } from '../plan/triggers.js';
 import type { Plan, PlanAction } from '../plan/types.js';
 
 export type ActionStatus = 'ok' | 'failed' | 'skipped';
@@ -54,7 +55,7 @@ export async function apply(plan: Plan, client: PrefectClient, options: ApplyOpt
     options.onStart?.(action);
     let result: ActionResult;
     try {
-      const id = await execute(action, client, ensureFlow);
+      const id = await execute(action, client, ensureFlow, plan.owner);
       result = { kind: action.kind, key: action.key, status: 'ok', id };
       logger.info({ action: action.kind, deployment: action.key, id }, 'action applied');
     } catch (error) {
@@ -82,13 +83,21 @@ export async function apply(plan: Plan, client: PrefectClient, options: ApplyOpt
   return { results, ok: results.every((r) => r.status === 'ok') && plan.pruneRefused === null };
 }
 
-async function execute(action: PlanAction, client: PrefectClient, ensureFlow: (name: string) => Promise<LiveFlow>): Promise<string> {
+/** Wipe-and-create, as `prefect deploy` does, but only when the triggers changed. */
+async function replaceAutomations(client: PrefectClient, deploymentId: string, triggers: readonly DesiredTrigger[], owner: string): Promise<void> {
+  await client.deleteOwnedAutomations(deploymentId);
+  for (const trigger of triggers) await client.createAutomation(automationBody(trigger, deploymentId, owner));
+}
+
+async function execute(action: PlanAction, client: PrefectClient, ensureFlow: (name: string) => Promise<LiveFlow>, owner: string): Promise<string> {
   switch (action.kind) {
     case 'create':
     case 'adopt': {
       const flow = await ensureFlow(action.flowName);
       const created = await client.createDeployment({ ...action.body, name: action.name, flow_id: flow.id });
       if (action.schedules.length > 0) await client.createSchedules(created.id, [...action.schedules]);
+      // An adopted deployment may own automations made by `prefect deploy`: ours replace them.
+      if (action.kind === 'adopt' || action.triggers.length > 0) await replaceAutomations(client, created.id, action.triggers, owner);
       return created.id;
     }
     case 'update': {
@@ -97,6 +106,7 @@ async function execute(action: PlanAction, client: PrefectClient, ensureFlow: (n
       for (const s of ops.delete) await client.deleteSchedule(action.id, s.id);
       for (const s of ops.update) await client.updateSchedule(action.id, s.id, s.body);
       if (ops.create.length > 0) await client.createSchedules(action.id, [...ops.create]);
+      if (action.replaceTriggers) await replaceAutomations(client, action.id, action.replaceTriggers, owner);
       return action.id;
     }
     case 'delete': {

@@ -3,6 +3,8 @@ import { assignSlugs } from '../manifests/slugs.js';
 import { intervalSeconds } from '../manifests/schedule.js';
 import type { DesiredDeployment, ScheduleManifest } from '../manifests/types.js';
 import { ownerTag, PROTECTED_TAG } from './ownership.js';
+import { desiredTriggers, liveTriggers, triggerStates, type TriggerState } from './triggers.js';
+import type { LiveAutomation } from '../prefect/types.js';
 
 /**
  * One comparable form for desired and live deployments. Every server default and read-back quirk
@@ -33,6 +35,8 @@ export interface CanonicalDeployment {
   concurrency_limit: number | null;
   concurrency_options: { collision_strategy: string; grace_period_seconds: number | null } | null;
   pull_steps: JsonObject[];
+  /** Automations made from `triggers`, compared by name, enabled flag and spec fingerprint. */
+  triggers: TriggerState[];
   schedules: CanonicalSchedule[];
 }
 
@@ -53,6 +57,7 @@ export const DEPLOYMENT_FIELDS = [
   'concurrency_limit',
   'concurrency_options',
   'pull_steps',
+  'triggers',
 ] as const satisfies readonly (keyof CanonicalDeployment)[];
 export type DeploymentField = (typeof DEPLOYMENT_FIELDS)[number];
 
@@ -146,11 +151,16 @@ export function canonicalDesired(d: DesiredDeployment, owner: string): Canonical
     concurrency_limit: limit,
     concurrency_options: options,
     pull_steps: m.pull ?? [],
+    triggers: triggerStates(desiredTriggers(d.name, m.triggers)),
     schedules: schedules.map((s, i) => desiredSchedule(s, slugs[i]!)).sort(bySlug),
   };
 }
 
-export function canonicalLive(live: LiveDeployment, desired: CanonicalDeployment | undefined): CanonicalDeployment {
+/**
+ * @param automations the deployment's automations made by us; undefined when the server cannot
+ *   tell (no automation tags before Prefect 3.4.7), in which case triggers compare as desired.
+ */
+export function canonicalLive(live: LiveDeployment, desired: CanonicalDeployment | undefined, automations?: readonly LiveAutomation[]): CanonicalDeployment {
   const desiredBySlug = new Map((desired?.schedules ?? []).map((s) => [s.slug, s]));
   const options = live.concurrency_options;
   return {
@@ -169,6 +179,7 @@ export function canonicalLive(live: LiveDeployment, desired: CanonicalDeployment
     concurrency_limit: live.global_concurrency_limit?.limit ?? null,
     concurrency_options: options ? { collision_strategy: options.collision_strategy, grace_period_seconds: options.grace_period_seconds ?? null } : null,
     pull_steps: live.pull_steps ?? [],
+    triggers: automations ? liveTriggers(automations) : (desired?.triggers ?? []),
     schedules: (live.schedules ?? []).map((s) => liveSchedule(s, s.slug ? desiredBySlug.get(s.slug) : undefined)).sort(bySlug),
   };
 }

@@ -1,6 +1,7 @@
 import fastJsonPatch from 'fast-json-patch';
 import type { DesiredDeployment } from '../manifests/types.js';
-import type { Json, JsonObject, LiveDeployment, ScheduleCreateBody } from '../prefect/types.js';
+import type { Json, JsonObject, LiveAutomation, LiveDeployment, ScheduleCreateBody } from '../prefect/types.js';
+import { desiredTriggers } from './triggers.js';
 import { canonicalDesired, canonicalLive, DEPLOYMENT_FIELDS, desiredTags, jsonEqual, type CanonicalDeployment, type CanonicalSchedule } from './canonical.js';
 import { OWNER_LABEL, ownerOf, PROTECTED_TAG } from './ownership.js';
 import type { AdoptAction, Conflict, CreateAction, DeleteAction, FieldChange, Orphan, Plan, PlanAction, PlanOptions, ScheduleOps, UpdateAction } from './types.js';
@@ -8,6 +9,8 @@ import type { AdoptAction, Conflict, CreateAction, DeleteAction, FieldChange, Or
 /** Live state as fetched: deployments keyed by `flow_name/name`. */
 export interface LiveState {
   readonly deployments: ReadonlyMap<string, LiveDeployment>;
+  /** Our automations by deployment id; undefined when the server cannot tag automations (< 3.4.7). */
+  readonly automations?: ReadonlyMap<string, readonly LiveAutomation[]>;
 }
 
 /**
@@ -15,6 +18,7 @@ export interface LiveState {
  * needs is in its arguments, and it returns a value that `apply` executes as it is.
  */
 export function plan(desired: readonly DesiredDeployment[], live: LiveState, options: PlanOptions): Plan {
+  const automationsOf = (l: LiveDeployment): readonly LiveAutomation[] | undefined => (live.automations ? (live.automations.get(l.id) ?? []) : undefined);
   const creates: CreateAction[] = [];
   const updates: UpdateAction[] = [];
   const adopts: AdoptAction[] = [];
@@ -28,7 +32,7 @@ export function plan(desired: readonly DesiredDeployment[], live: LiveState, opt
     const existing = live.deployments.get(d.key);
     const target = { key: d.key, flowName: d.flowName, name: d.name };
     if (!existing) {
-      creates.push({ kind: 'create', ...target, declaredAt: d.declaredAt, body: createBody(d, want, options), schedules: want.schedules.map(scheduleBody), changes: creationChanges(want) });
+      creates.push({ kind: 'create', ...target, declaredAt: d.declaredAt, body: createBody(d, want, options), schedules: want.schedules.map(scheduleBody), triggers: desiredTriggers(d.name, d.manifest.triggers), changes: creationChanges(want) });
       continue;
     }
     const owner = ownerOf(existing) ?? null;
@@ -45,7 +49,8 @@ export function plan(desired: readonly DesiredDeployment[], live: LiveState, opt
           previousOwner: owner,
           body: createBody(d, want, options),
           schedules: want.schedules.map(scheduleBody),
-          changes: diffFields(canonicalLive(existing, want), want),
+          triggers: desiredTriggers(d.name, d.manifest.triggers),
+          changes: diffFields(canonicalLive(existing, want, automationsOf(existing)), want),
         });
       } else {
         const whose = owner === null ? 'was not created by prefect-gitops' : `is owned by another prefect-gitops owner ("${owner}")`;
@@ -59,7 +64,7 @@ export function plan(desired: readonly DesiredDeployment[], live: LiveState, opt
       }
       continue;
     }
-    const have = canonicalLive(existing, want);
+    const have = canonicalLive(existing, want, automationsOf(existing));
     const wanted = d.ignoreDifferences.length ? keepIgnored(want, have, d.ignoreDifferences) : want;
     const changes = diffFields(have, wanted);
     if (changes.length === 0) {
@@ -76,11 +81,15 @@ export function plan(desired: readonly DesiredDeployment[], live: LiveState, opt
       lastUpdatedBy: existing.updated_by?.display_value ?? null,
       patch,
       scheduleOps: scheduleOps(existing, have.schedules, wanted.schedules),
+      replaceTriggers: jsonEqual(have.triggers, wanted.triggers) ? null : desiredTriggers(d.name, d.manifest.triggers),
       changes,
       jsonPatch: fastJsonPatch.compare(comparable(have), comparable(wanted)),
     });
   }
 
+  if (!live.automations && desired.some((d) => (d.manifest.triggers ?? []).length > 0)) {
+    warnings.push('this Prefect server cannot tag automations (needs 3.4.7+), so triggers are created with new deployments but not compared or updated');
+  }
   const owned = [...live.deployments.values()].filter((l) => ownerOf(l) === options.owner);
   const undeclared = owned.filter((l) => !declared.has(keyOf(l, live))).sort((a, b) => keyOf(a, live).localeCompare(keyOf(b, live)));
   const orphans: Orphan[] = [];

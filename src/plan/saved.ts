@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { canonicalJson } from './canonical-json.js';
 import type { Plan, PlanAction } from './types.js';
 
 /**
@@ -25,17 +26,6 @@ export const actionId = (a: PlanAction): string => `${a.kind}:${a.key}`;
 /** sha256 over a canonical JSON form (sorted keys), so equal actions hash equally. */
 export function fingerprint(action: PlanAction): string {
   return createHash('sha256').update(canonicalJson(action)).digest('hex');
-}
-
-function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value && typeof value === 'object') {
-    return `{${Object.keys(value)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`)
-      .join(',')}}`;
-  }
-  return JSON.stringify(value ?? null);
 }
 
 export function toSavedPlan(plan: Plan, redacted: Plan, meta: { manifests: string; now: Date; options: SavedPlan['options'] }): SavedPlan {

@@ -1,5 +1,6 @@
 import type { Operation } from 'fast-json-patch';
 import type { DeclaredAt } from '../manifests/types.js';
+import type { DesiredTrigger } from './triggers.js';
 import type { DeploymentUpdateBody, Json, JsonObject, ScheduleCreateBody, ScheduleUpdateBody } from '../prefect/types.js';
 
 /** One field that differs, with the live value and the value the apply will write. */
@@ -29,6 +30,8 @@ export interface CreateAction extends Target {
   /** POST /deployments/ body without `flow_id` (resolved at apply time) and without schedules. */
   readonly body: JsonObject;
   readonly schedules: readonly ScheduleCreateBody[];
+  /** Automations to create once the deployment id is known. */
+  readonly triggers: readonly DesiredTrigger[];
   readonly changes: readonly FieldChange[];
 }
 
@@ -43,6 +46,8 @@ export interface UpdateAction extends Target {
   readonly lastUpdatedBy: string | null;
   readonly patch: DeploymentUpdateBody;
   readonly scheduleOps: ScheduleOps;
+  /** Present when the triggers changed: the deployment's automations are replaced by these. */
+  readonly replaceTriggers: readonly DesiredTrigger[] | null;
   readonly changes: readonly FieldChange[];
   readonly jsonPatch: readonly Operation[];
 }
@@ -60,6 +65,7 @@ export interface AdoptAction extends Target {
   readonly previousOwner: string | null;
   readonly body: JsonObject;
   readonly schedules: readonly ScheduleCreateBody[];
+  readonly triggers: readonly DesiredTrigger[];
   readonly changes: readonly FieldChange[];
 }
 

@@ -11,6 +11,7 @@ import type {
   DeploymentUpdateBody,
   JsonObject,
   LiveDeployment,
+  LiveAutomation,
   LiveFlow,
   LiveSchedule,
   LiveWorkPool,
@@ -306,6 +307,21 @@ export class PrefectClient {
   async deleteOwnedAutomations(deploymentId: string): Promise<void> {
     const path = `/automations/owned-by/prefect.deployment.${encodeURIComponent(deploymentId)}`;
     this.expect('DELETE', path, await this.send('DELETE', path, undefined), [200, 202, 204, 404]);
+  }
+
+  /**
+   * `POST /automations/filter`, paged and deduplicated, for automations carrying all of `tagsAll`.
+   * A server without the automations API (404) has none.
+   */
+  async listAutomations(tagsAll: string[]): Promise<LiveAutomation[]> {
+    const byId = new Map<string, LiveAutomation>();
+    try {
+      await this.scan('/automations/filter', { automations: { tags: { all_: tagsAll } } }, checkAutomation, byId);
+    } catch (error) {
+      if (error instanceof RemoteError && error.status === 404) return [];
+      throw error;
+    }
+    return [...byId.values()];
   }
 
   /** `POST /automations/` (201). */
@@ -775,6 +791,13 @@ function checkFlow(value: unknown, method: string, path: string, where = 'flow')
   if (!isRecord(value)) throw unexpected(method, path, `${where} is not an object`);
   requireStrings(value, ['id', 'name'], method, path, where);
   return value as unknown as LiveFlow;
+}
+
+function checkAutomation(value: unknown, method: string, path: string, where = 'automation'): LiveAutomation {
+  if (!isRecord(value)) throw unexpected(method, path, `${where} is not an object`);
+  requireStrings(value, ['id', 'name'], method, path, where);
+  if (!Array.isArray(value.actions)) throw unexpected(method, path, `${where} has no actions list`);
+  return { id: value.id as string, name: value.name as string, enabled: value.enabled !== false, tags: Array.isArray(value.tags) ? (value.tags as string[]) : [], actions: value.actions as JsonObject[] };
 }
 
 function checkWorkPool(value: unknown, method: string, path: string, where = 'work pool'): LiveWorkPool {

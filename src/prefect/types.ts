@@ -89,3 +89,12 @@ export interface RequestStats {
   writes: number;
   retries: number;
 }
+
+/** An automation as read back, reduced to what we compare. */
+export interface LiveAutomation {
+  id: string;
+  name: string;
+  enabled: boolean;
+  tags: string[];
+  actions: JsonObject[];
+}

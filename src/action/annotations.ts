@@ -1,0 +1,64 @@
+import type { DeclaredAt } from '../manifests/types.js';
+import type { Plan } from '../plan/types.js';
+import { redact } from '../render/redact.js';
+import type { Issue } from '../validate/issue.js';
+import type { ActionsCore, AnnotationLocation } from './core.js';
+
+export interface Annotation {
+  readonly level: 'error' | 'warning' | 'notice';
+  readonly message: string;
+  readonly where?: AnnotationLocation;
+}
+
+/**
+ * GitHub shows only the first few annotations of each kind per step; more only fill the log.
+ * Errors are never capped (each one is something to fix); notices are.
+ */
+export const MAX_NOTICES = 50;
+
+type ToPath = (file: string) => string;
+
+/** One `::error`/`::warning` per validation issue, on the line and column it was found at. */
+export function issueAnnotations(issues: readonly Issue[], toPath: ToPath): Annotation[] {
+  return issues.map((issue) => ({
+    level: issue.severity === 'error' ? 'error' : 'warning',
+    message: issue.path && !issue.message.includes(issue.path) ? `${issue.message} (${issue.path})` : issue.message,
+    where: { file: toPath(issue.file), line: issue.line, column: issue.column},
+  }));
+}
+
+const at = (declaredAt: DeclaredAt, toPath: ToPath): AnnotationLocation => ({ file: toPath(declaredAt.file), line: declaredAt.line });
+
+/**
+ * A `::notice` on the manifest line of every planned change (capped at {@link MAX_NOTICES}), and a
+ * `::warning` for each conflict and a refused prune. Field names only: values stay in the summary.
+ */
+export function planAnnotations(input: Plan, toPath: ToPath, options: { secrets: readonly string[] }): Annotation[] {
+  const plan = redact(input, options.secrets);
+  const fields = (changes: readonly { field: string }[]): string => (changes.length ? `: ${changes.map((c) => c.field).join(', ')}` : '');
+  const notices: Annotation[] = plan.actions.map((action) => {
+    switch (action.kind) {
+      case 'create':
+        return { level: 'notice', message: `${action.key} will be created`, where: at(action.declaredAt, toPath, 'prefect-gitops: create') };
+      case 'update':
+        return { level: 'notice', message: `${action.key} will be updated in place${fields(action.changes)}`, where: at(action.declaredAt, toPath, 'prefect-gitops: update') };
+      case 'adopt':
+        return {
+          level: 'notice',
+          message: `${action.key} will be adopted (Prefect recreates its schedules and deletes its future scheduled runs)${fields(action.changes)}`,
+          where: at(action.declaredAt, toPath, 'prefect-gitops: adopt'),
+        };
+      case 'delete':
+        return { level: 'notice', message: `${action.key} will be deleted: owned by ${plan.owner} and no longer declared` };
+    }
+  });
+  const shown = notices.slice(0, MAX_NOTICES);
+  if (notices.length > MAX_NOTICES) shown.push({ level: 'notice', message: `…and ${notices.length - MAX_NOTICES} more planned changes; the job summary lists them all` });
+  const warnings: Annotation[] = plan.conflicts.map((c) => ({ level: 'warning', message: `${c.key}: ${c.message}`, where: at(c.declaredAt, toPath, 'prefect-gitops: conflict') }));
+  if (plan.pruneRefused) warnings.push({ level: 'warning', message: `Prune refused: ${plan.pruneRefused}.` });
+  return [...warnings, ...shown];
+}
+
+export function emitAnnotations(core: ActionsCore, annotations: readonly Annotation[]): void {
+  for (const a of annotations) core[a.level](a.message, a.where);
+}

@@ -1,0 +1,98 @@
+import type { DriftReport } from '../plan/drift.js';
+import type { Json } from '../prefect/types.js';
+import { redact } from '../render/redact.js';
+
+/** The label every drift issue carries; with the per-environment marker it finds the issue again. */
+export const DRIFT_LABEL = 'prefect-gitops-drift';
+
+/** Hidden in the drift issue's body: one open issue per environment. */
+export const DRIFT_MARKER = (environment?: string | null): string => `<!-- prefect-gitops-drift${environment ? `:${environment}` : ''} -->`;
+
+export const driftIssueTitle = (environment?: string | null): string => `Prefect deployments drifted from git${environment ? ` (${environment})` : ''}`;
+
+export interface DriftMarkdownOptions {
+  readonly secrets: readonly string[];
+  /** The body never exceeds this many characters (GitHub: 65 536 for an issue body). */
+  readonly maxLength?: number;
+  readonly now: Date;
+  /** Where the complete report is (the run's job summary), for when this one is cut short. */
+  readonly runUrl?: string;
+  /** Put first, hidden (the issue marker). */
+  readonly marker?: string;
+}
+
+const VALUE_MAX = 120;
+
+/** Inline code that survives table cells, mentions and HTML in values: `<code>` with everything escaped. */
+export function code(text: string): string {
+  const escaped = text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/\|/g, '&#124;').replace(/`/g, '&#96;').replace(/@/g, '&#64;');
+  return `<code>${escaped}</code>`;
+}
+
+function value(v: Json | undefined): string {
+  if (v === undefined) return '<i>absent</i>';
+  const text = JSON.stringify(v);
+  return code(text.length > VALUE_MAX ? `${text.slice(0, VALUE_MAX - 1)}…` : text);
+}
+
+/**
+ * The drift report as GitHub markdown, for the job summary and the drift issue. Each changed
+ * deployment lists every drifted field with git's value and the live one. Pure; secrets and
+ * sensitive-looking values are redacted. When the report does not fit `maxLength`, whole entries
+ * are left out and counted, with a pointer to the run.
+ */
+export function renderDriftMarkdown(input: DriftReport, options: DriftMarkdownOptions): string {
+  const report = redact(input, options.secrets);
+  const maxLength = options.maxLength ?? 65_536;
+  const counts = `${report.changed.length} changed, ${report.missing.length} missing, ${report.orphaned.length} orphaned, ${report.unmanaged.length} unmanaged`;
+  const head = [
+    ...(options.marker ? [options.marker] : []),
+    `## Prefect drift${report.environment ? `: ${code(report.environment)}` : ''}`,
+    '',
+    `Owner ${code(report.owner)}${report.environment ? `, environment ${code(report.environment)}` : ''}; checked ${options.now.toISOString()}.`,
+    '',
+    report.hasDrift ? `**Drift: ${counts}.** The next apply puts the server back to what git declares.` : '**No drift: the server matches git.**',
+  ];
+
+  // Each block is one entry (or a section heading); blocks are added whole while they fit.
+  const blocks: { text: string; entry: boolean }[] = [];
+  const section = (title: string, entries: string[]): void => {
+    if (entries.length === 0) return;
+    blocks.push({ text: `\n### ${title} (${entries.length})\n`, entry: false });
+    for (const e of entries) blocks.push({ text: e, entry: true });
+  };
+  section(
+    'Changed on the server',
+    report.changed.map((c) => {
+      const who = c.updatedBy ? ` by ${code(c.updatedBy)}` : '';
+      const rows = c.changes.map((f) => `| ${code(f.field)} | ${value(f.after)} | ${value(f.before)} |`);
+      return [`\n**${code(c.key)}**, declared at ${code(`${c.declaredAt.file}:${c.declaredAt.line}`)}; last updated ${c.updated}${who}`, '', '| field | in git | live |', '|---|---|---|', ...rows].join('\n');
+    }),
+  );
+  section('Missing from the server', report.missing.map((m) => `- ${code(m.key)}: declared at ${code(`${m.declaredAt.file}:${m.declaredAt.line}`)}, absent from the server`));
+  section('Orphaned', report.orphaned.map((o) => `- ${code(o.key)}: owned by ${code(report.owner)}, no longer declared`));
+  section(
+    'Unmanaged',
+    report.unmanaged.map((u) => `- ${code(u.key)}: ${u.owner ? `owned by ${code(u.owner)}` : 'not created by prefect-gitops'}${u.declared ? ', but declared in git (a conflict)' : ', in a declared flow'}`),
+  );
+
+  const footer = (left: number): string =>
+    left > 0 ? `\n\n_…and ${left} more entr${left === 1 ? 'y' : 'ies'} not shown here${options.runUrl ? `: the [run's job summary](${options.runUrl}) lists them all` : ''}._\n` : '\n';
+  const total = blocks.filter((b) => b.entry).length;
+  let text = head.join('\n');
+  let shown = 0;
+  // Room for the longest footer, so adding it can never push the text over the limit.
+  const budget = maxLength - footer(total).length - 16;
+  for (const block of blocks) {
+    if (text.length + block.text.length + 1 > budget) break;
+    text += `\n${block.text}`;
+    if (block.entry) shown++;
+  }
+  return text + footer(total - shown);
+}
+
+/** The comment left on the drift issue when it is closed because the drift is gone. */
+export function renderDriftResolvedComment(environment: string | null, options: { now: Date; runUrl?: string }): string {
+  const run = options.runUrl ? ` ([run](${options.runUrl}))` : '';
+  return `No drift any more: the server matches git${environment ? ` for ${code(environment)}` : ''} as of ${options.now.toISOString()}${run}. Closing this issue; prefect-gitops opens a new one if drift comes back.`;
+}

@@ -1,0 +1,137 @@
+import { UserInputError } from '../errors.js';
+import type { LogLevel, Logger } from '../log.js';
+import type { ReconcileOptions } from '../reconcile.js';
+import type { ActionsCore } from './core.js';
+
+export const COMMANDS = ['plan', 'apply', 'drift'] as const;
+export type ActionCommand = (typeof COMMANDS)[number];
+
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'silent'] as const satisfies readonly LogLevel[];
+
+/** The Action's inputs (action.yml), parsed and typed. Absent optional inputs are undefined. */
+export interface ActionInputs {
+  readonly command: ActionCommand;
+  readonly manifests: string;
+  readonly environment?: string;
+  readonly prefectApiUrl: string;
+  readonly prefectApiKey?: string;
+  readonly prefectApiAuthString?: string;
+  /** Overrides the config's prune policy when set. */
+  readonly prune?: boolean;
+  readonly maxDeletes?: number;
+  readonly githubToken?: string;
+  /** Undefined: comment on pull requests only. */
+  readonly comment?: boolean;
+  readonly failOnDrift: boolean;
+  readonly driftIssue: boolean;
+  readonly logLevel: LogLevel;
+}
+
+/** Requests in flight at most: the CLI's default `--concurrency`. */
+export const CONCURRENCY = 4;
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/**
+ * The credentials the run may see: from the inputs, else from the environment (as the CLI reads
+ * them). Call this first and mask every value before anything is logged.
+ */
+export function readSecrets(core: ActionsCore, env: Env): string[] {
+  const values = [
+    core.getInput('prefect-api-key') || env.PREFECT_API_KEY,
+    core.getInput('prefect-api-auth-string') || env.PREFECT_API_AUTH_STRING,
+    core.getInput('github-token'),
+  ].filter((v): v is string => Boolean(v?.trim()));
+  // The password alone can also surface (e.g. in a URL a server echoes back).
+  const passwords = values.filter((v) => v.includes(':')).map((v) => v.slice(v.indexOf(':') + 1)).filter((p) => p.length >= 4);
+  return [...new Set([...values, ...passwords])];
+}
+
+/**
+ * Reads and checks every input; reports all problems at once.
+ * @throws UserInputError naming each bad input.
+ */
+export function readInputs(core: ActionsCore, env: Env): ActionInputs {
+  const problems: string[] = [];
+  const get = (name: string): string | undefined => core.getInput(name).trim() || undefined;
+  const bool = (name: string): boolean | undefined => {
+    const raw = get(name);
+    if (raw === undefined) return undefined;
+    if (['true', 'True', 'TRUE'].includes(raw)) return true;
+    if (['false', 'False', 'FALSE'].includes(raw)) return false;
+    problems.push(`input ${name} must be true or false, not "${raw}"`);
+    return undefined;
+  };
+
+  const commandRaw = get('command');
+  const command = COMMANDS.find((c) => c === commandRaw);
+  if (!command) problems.push(commandRaw === undefined ? `input command is required (${COMMANDS.join(', ')})` : `input command must be one of ${COMMANDS.join(', ')}, not "${commandRaw}"`);
+
+  const prefectApiUrl = get('prefect-api-url') ?? env.PREFECT_API_URL;
+  if (!prefectApiUrl) problems.push('input prefect-api-url is required (or set PREFECT_API_URL), e.g. ${{ vars.PREFECT_API_URL }}');
+
+  const maxDeletesRaw = get('max-deletes');
+  let maxDeletes: number | undefined;
+  if (maxDeletesRaw !== undefined) {
+    maxDeletes = /^\d+$/.test(maxDeletesRaw) ? Number.parseInt(maxDeletesRaw, 10) : undefined;
+    if (maxDeletes === undefined) problems.push(`input max-deletes must be a whole number, not "${maxDeletesRaw}"`);
+  }
+
+  const logLevelRaw = get('log-level');
+  const logLevel = logLevelRaw === undefined ? (env.RUNNER_DEBUG === '1' ? 'debug' : 'warn') : LOG_LEVELS.find((l) => l === logLevelRaw);
+  if (!logLevel) problems.push(`input log-level must be one of ${LOG_LEVELS.join(', ')}, not "${logLevelRaw}"`);
+
+  const prune = bool('prune');
+  const comment = bool('comment');
+  const failOnDrift = bool('fail-on-drift') ?? false;
+  const driftIssue = bool('drift-issue') ?? false;
+  const environment = get('environment');
+  const prefectApiKey = get('prefect-api-key') ?? env.PREFECT_API_KEY;
+  const prefectApiAuthString = get('prefect-api-auth-string') ?? env.PREFECT_API_AUTH_STRING;
+  const githubToken = get('github-token');
+
+  if (problems.length > 0 || !command || !logLevel || !prefectApiUrl) {
+    throw new UserInputError(problems.join('; '), 'see the inputs in action.yml / docs/action.md');
+  }
+  return {
+    command,
+    manifests: get('manifests') ?? '.',
+    ...(environment ? { environment } : {}),
+    prefectApiUrl,
+    ...(prefectApiKey ? { prefectApiKey } : {}),
+    ...(prefectApiAuthString ? { prefectApiAuthString } : {}),
+    ...(prune !== undefined ? { prune } : {}),
+    ...(maxDeletes !== undefined ? { maxDeletes } : {}),
+    ...(githubToken ? { githubToken } : {}),
+    ...(comment !== undefined ? { comment } : {}),
+    failOnDrift,
+    driftIssue,
+    logLevel,
+  };
+}
+
+/**
+ * The same options the CLI builds from its flags. The Action has no `--adopt` or
+ * `--allow-mass-delete`: adoption is opted into per deployment (`gitops.adopt`), and lifting the
+ * prune safeguards is a decision for a person at a terminal, not for a merge.
+ */
+export function toReconcileOptions(inputs: ActionInputs, context: { cwd: string; env: Env; logger: Logger; prune?: boolean }): ReconcileOptions {
+  const prune = context.prune ?? inputs.prune;
+  return {
+    manifests: inputs.manifests,
+    cwd: context.cwd,
+    ...(inputs.environment ? { environment: inputs.environment } : {}),
+    env: context.env,
+    client: {
+      apiUrl: inputs.prefectApiUrl,
+      ...(inputs.prefectApiKey ? { apiKey: inputs.prefectApiKey } : {}),
+      ...(inputs.prefectApiAuthString ? { authString: inputs.prefectApiAuthString } : {}),
+      concurrency: CONCURRENCY,
+    },
+    ...(prune !== undefined ? { prune } : {}),
+    ...(inputs.maxDeletes !== undefined ? { maxDeletes: inputs.maxDeletes } : {}),
+    allowMassDelete: false,
+    adoptAll: false,
+    logger: context.logger,
+  };
+}
