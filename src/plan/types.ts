@@ -23,9 +23,8 @@ interface Target {
   readonly name: string;
 }
 
-/** Create a deployment: ensure its flow, POST it, then POST its schedules (which keeps max_scheduled_runs). */
-export interface CreateAction extends Target {
-  readonly kind: 'create';
+/** What a create and an adoption both write: the full deployment, its schedules, its triggers. */
+interface DeploymentWrite extends Target {
   readonly declaredAt: DeclaredAt;
   /** POST /deployments/ body without `flow_id` (resolved at apply time) and without schedules. */
   readonly body: JsonObject;
@@ -33,6 +32,11 @@ export interface CreateAction extends Target {
   /** Automations to create once the deployment id is known. */
   readonly triggers: readonly DesiredTrigger[];
   readonly changes: readonly FieldChange[];
+}
+
+/** Create a deployment: ensure its flow, POST it, then POST its schedules (which keeps max_scheduled_runs). */
+export interface CreateAction extends DeploymentWrite {
+  readonly kind: 'create';
 }
 
 /** Update in place: one PATCH of the changed fields (if any), then per-schedule operations. */
@@ -57,16 +61,11 @@ export interface UpdateAction extends Target {
  * and our ownership label (labels can only be written by POST). Prefect deletes and recreates its
  * schedules and its future scheduled runs.
  */
-export interface AdoptAction extends Target {
+export interface AdoptAction extends DeploymentWrite {
   readonly kind: 'adopt';
   readonly id: string;
-  readonly declaredAt: DeclaredAt;
   readonly liveUpdated: string;
   readonly previousOwner: string | null;
-  readonly body: JsonObject;
-  readonly schedules: readonly ScheduleCreateBody[];
-  readonly triggers: readonly DesiredTrigger[];
-  readonly changes: readonly FieldChange[];
 }
 
 /** Prune: delete the deployment's owned automations, then the deployment. Runs after everything else. */
