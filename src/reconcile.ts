@@ -2,9 +2,9 @@ import type { Logger } from './log.js';
 import { UserInputError, ValidationFailedError } from './errors.js';
 import { branchAllowed, type ProjectConfig } from './manifests/config.js';
 import { currentBranch, loadManifests, type LoadedProject } from './manifests/load.js';
-import type { DesiredDeployment } from './manifests/types.js';
+import type { DeploymentManifest, DesiredDeployment } from './manifests/types.js';
 import { PrefectClient, type PrefectClientOptions } from './prefect/client.js';
-import type { LiveDeployment } from './prefect/types.js';
+import type { Json, LiveDeployment } from './prefect/types.js';
 import { ownerTag } from './plan/ownership.js';
 import { plan, type LiveState } from './plan/plan.js';
 import { automationsByDeployment } from './plan/triggers.js';
@@ -24,6 +24,10 @@ export interface ReconcileOptions {
   readonly maxDeletes?: number;
   readonly allowMassDelete: boolean;
   readonly adoptAll: boolean;
+  /** Owner id for a bare prefect.yaml project (no prefect-gitops.yaml). */
+  readonly owner?: string;
+  /** prefect.yaml build/push step outputs (`--set id.key=value`). */
+  readonly stepOutputs?: Readonly<Record<string, string>>;
   readonly logger: Logger;
 }
 
@@ -47,15 +51,21 @@ export interface Reconciliation {
  */
 export async function reconcile(options: ReconcileOptions): Promise<Reconciliation> {
   const project = await loadManifests(options.manifests, { cwd: options.cwd });
-  const validation = validateProject(project, { env: options.env, ...(options.environment ? { environment: options.environment } : {}) });
+  const validation = validateProject(project, {
+    env: options.env,
+    ...(options.environment ? { environment: options.environment } : {}),
+    ...(options.owner ? { owner: options.owner } : {}),
+    ...(options.stepOutputs ? { stepOutputs: options.stepOutputs } : {}),
+  });
   if (hasErrors(validation.issues) || !validation.config || !validation.owner) throw new ValidationFailedError(validation.issues);
   const { config, owner, deployments } = validation;
   options.logger.debug({ deployments: deployments.length, files: project.files.length, owner }, 'manifests loaded');
 
   const client = await PrefectClient.connect({ ...options.client, logger: options.logger });
-  const live = await fetchLiveState(client, deployments, owner);
+  const desired = await resolveServerVariables(deployments, client);
+  const live = await fetchLiveState(client, desired, owner);
   options.logger.debug({ live: live.deployments.size, reads: client.stats.reads }, 'live state fetched');
-  const result = plan(deployments, live, {
+  const result = plan(desired, live, {
     owner,
     ...(options.environment ? { environment: options.environment } : {}),
     serverVersion: client.serverVersion,
@@ -70,7 +80,7 @@ export async function reconcile(options: ReconcileOptions): Promise<Reconciliati
       patchPullSteps: client.supports('patch-pull-steps'),
     },
   });
-  return { plan: result, client, project, desired: deployments, live, warnings: validation.issues.filter((i) => i.severity === 'warning'), config };
+  return { plan: result, client, project, desired, live, warnings: validation.issues.filter((i) => i.severity === 'warning'), config };
 }
 
 /**
@@ -111,4 +121,53 @@ export async function assertBranchMayApply(r: Reconciliation, environment: strin
       'apply from an allowed branch, or change environments.<name>.branches in prefect-gitops.yaml',
     );
   }
+}
+
+const VARIABLE = /\{\{\s*prefect\.variables\.([\w-]+)\s*\}\}/g;
+
+/**
+ * Resolves `{{ prefect.variables.NAME }}` from the server, as `prefect deploy` does at deploy
+ * time: everywhere but in pull steps, which the worker resolves at run time. A placeholder that is
+ * the whole string takes the variable's value as it is (not only strings).
+ *
+ * @throws UserInputError naming the deployment and the variable when it does not exist.
+ */
+export async function resolveServerVariables(desired: readonly DesiredDeployment[], client: PrefectClient): Promise<DesiredDeployment[]> {
+  const names = new Set<string>();
+  const scan = (v: unknown): void => {
+    if (typeof v === 'string') for (const m of v.matchAll(VARIABLE)) names.add(m[1]!);
+    else if (Array.isArray(v)) v.forEach(scan);
+    else if (v && typeof v === 'object') Object.values(v).forEach(scan);
+  };
+  desired.forEach(({ manifest: { pull: _pull, ...rest } }) => scan(rest));
+  if (names.size === 0) return [...desired];
+  const values = new Map<string, Json>();
+  for (const name of names) {
+    const value = await client.readVariable(name);
+    if (value === undefined) {
+      const where = desired.find((d) => JSON.stringify(d.manifest).includes(`prefect.variables.${name}`));
+      throw new UserInputError(
+        `Prefect variable "${name}" does not exist on the server (used by ${where?.key ?? 'a deployment'} at ${where?.declaredAt.file}:${where?.declaredAt.line})`,
+        `create it (prefect variable set ${name} VALUE) or change the placeholder`,
+      );
+    }
+    values.set(name, value);
+  }
+  const render = (v: unknown): unknown => {
+    if (typeof v === 'string') {
+      const whole = /^\{\{\s*prefect\.variables\.([\w-]+)\s*\}\}$/.exec(v);
+      if (whole) return values.get(whole[1]!);
+      return v.replace(VARIABLE, (_m, name: string) => {
+        const value = values.get(name);
+        return typeof value === 'string' ? value : JSON.stringify(value);
+      });
+    }
+    if (Array.isArray(v)) return v.map(render);
+    if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, child]) => [k, render(child)]));
+    return v;
+  };
+  return desired.map((d) => {
+    const { pull, ...rest } = d.manifest;
+    return { ...d, manifest: { ...(render(rest) as DeploymentManifest), ...(pull !== undefined ? { pull } : {}) } };
+  });
 }

@@ -49,12 +49,16 @@ interface ServerFlags {
   logLevel: LogLevel;
   logFormat: LogFormat;
   concurrency: number;
+  owner?: string;
+  set?: Record<string, string>;
 }
 
 function addServerOptions(command: Command): Command {
   return command
     .argument('[dir]', 'manifest directory (holds prefect-gitops.yaml)', '.')
     .option('-e, --environment <name>', 'environment from prefect-gitops.yaml to plan for')
+    .option('--owner <id>', 'owner id for a bare prefect.yaml project (no prefect-gitops.yaml)')
+    .option('--set <id.key=value>', 'value of a prefect.yaml build/push step output, e.g. build-image.image=acme/etl:1 (repeatable)', collectSet, {})
     .option('--api-url <url>', 'Prefect API URL (default: $PREFECT_API_URL)')
     .option('--api-key <key>', 'Prefect Cloud API key (default: $PREFECT_API_KEY)')
     .option('--auth-string <user:pass>', 'basic auth for a self-hosted server (default: $PREFECT_API_AUTH_STRING)')
@@ -94,8 +98,17 @@ function toReconcileOptions(dir: string, flags: ServerFlags, io: Io): ReconcileO
     ...(flags.maxDeletes !== undefined ? { maxDeletes: flags.maxDeletes } : {}),
     allowMassDelete: flags.allowMassDelete ?? false,
     adoptAll: flags.adopt ?? false,
+    ...(flags.owner ? { owner: flags.owner } : {}),
+    stepOutputs: flags.set ?? {},
     logger,
   };
+}
+
+/** `--set a.b=c`, repeatable, into a mapping. */
+function collectSet(value: string, previous: Record<string, string>): Record<string, string> {
+  const eq = value.indexOf('=');
+  if (eq <= 0) throw new UserInputError(`--set expects <step-id>.<key>=<value>, got "${value}"`);
+  return { ...previous, [value.slice(0, eq)]: value.slice(eq + 1) };
 }
 
 /** Commander reports `--no-prune` and an absent flag alike as a default; tell them apart from argv. */
@@ -122,10 +135,18 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
     .argument('[dir]', 'manifest directory (holds prefect-gitops.yaml)', '.')
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
     .option('-e, --environment <name>', 'resolve deployments for this environment only (default: check every environment)')
-    .action(async (dir: string, opts: { format: 'text' | 'json'; environment?: string }) => {
+    .option('--owner <id>', 'owner id for a bare prefect.yaml project (no prefect-gitops.yaml)')
+    .option('--set <id.key=value>', 'value of a prefect.yaml build/push step output (repeatable)', collectSet, {})
+    .action(async (dir: string, opts: { format: 'text' | 'json'; environment?: string; owner?: string; set: Record<string, string> }) => {
       command = 'validate';
       const project = await loadManifests(dir, { cwd: io.cwd });
-      const result = validateProject(project, { env: io.env, allEnvironments: opts.environment === undefined, ...(opts.environment ? { environment: opts.environment } : {}) });
+      const result = validateProject(project, {
+        env: io.env,
+        allEnvironments: opts.environment === undefined,
+        stepOutputs: opts.set,
+        ...(opts.environment ? { environment: opts.environment } : {}),
+        ...(opts.owner ? { owner: opts.owner } : {}),
+      });
       io.stdout(opts.format === 'json' ? renderIssuesJson(result.issues) : renderIssuesText(result.issues, project.files.length + (project.configFile ? 1 : 0), result.deployments.length));
       exitCode = hasErrors(result.issues) ? ExitCode.invalidOrChanges : ExitCode.ok;
     });

@@ -26,6 +26,8 @@ export interface ProjectConfig {
   readonly prune: PrunePolicy;
   /** JSON pointers never reported as differences, for every deployment. */
   readonly ignoreDifferences: readonly string[];
+  /** Values for prefect.yaml build/push step outputs, by `<step id>.<key>`. */
+  readonly stepOutputs: Readonly<Record<string, string>>;
 }
 
 export const DEFAULT_PRUNE: PrunePolicy = { enabled: false, maxDeletes: 10, maxDeleteRatio: 0.5 };
@@ -50,6 +52,7 @@ export function toProjectConfig(raw: Record<string, unknown>, configDir: string,
     defaults: (raw.defaults as JsonObject | undefined) ?? {},
     environments,
     ignoreDifferences: (raw.ignore_differences as string[] | undefined) ?? [],
+    stepOutputs: (raw.step_outputs as Record<string, string> | undefined) ?? {},
     prune: {
       enabled: prune.enabled ?? DEFAULT_PRUNE.enabled,
       maxDeletes: prune.max_deletes ?? DEFAULT_PRUNE.maxDeletes,

@@ -1,11 +1,11 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
-import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import ignore from 'ignore';
 import { simpleGit } from 'simple-git';
 import type { Issue } from '../validate/issue.js';
 import { UserInputError } from '../errors.js';
 import { CONFIG_FILE_NAMES } from './config.js';
-import { parseYamlFile, type SourceDocument } from './source.js';
+import { parseYamlFile, type PathSegment, type PrefectYamlContext, type SourceDocument } from './source.js';
 import { entrypointFile } from './entrypoint.js';
 
 export interface GitInfo {
@@ -38,6 +38,50 @@ export interface LoadedProject {
   readonly issues: readonly Issue[];
   /** Absolute project root entrypoints are relative to (from config `project_root`, else `dir`). */
   readonly projectRoot: string;
+}
+
+/** Prefect's own project file: read as `prefect deploy` reads it. */
+const PREFECT_YAML = /^prefect\.ya?ml$/;
+
+/**
+ * One view per entry of a prefect.yaml's `deployments:` list. Prefect keys we do not send are
+ * dropped here (build/push steps are not run; `version_type`, `sla`); the legacy single `schedule`
+ * becomes `schedules`, and positions still point at what the user wrote.
+ */
+function expandPrefectYaml(doc: SourceDocument, dir: string, projectRoot: string): SourceDocument[] {
+  const value = doc.value as Record<string, unknown>;
+  if (!value || typeof value !== 'object' || Array.isArray(value)) return [doc];
+  const stepIds = collectStepIds([value.build, value.push, ...(Array.isArray(value.deployments) ? value.deployments.flatMap((d) => [d?.build, d?.push]) : [])]);
+  const context: PrefectYamlContext = {
+    dir,
+    relativeDir: relative(projectRoot, dir).split(sep).join('/'),
+    file: doc,
+    ...('pull' in value ? { pull: value.pull } : {}),
+    stepIds,
+  };
+  const entries = Array.isArray(value.deployments) ? value.deployments : [];
+  return entries.map((entry: unknown, i: number) => {
+    if (!entry || typeof entry !== 'object' || Array.isArray(entry)) return doc.view(['deployments', i], entry, context);
+    const { build: _build, push: _push, version_type: _versionType, sla: _sla, schedule, ...rest } = entry as Record<string, unknown>;
+    const reshaped = schedule !== undefined && rest.schedules === undefined ? { ...rest, schedules: schedule === null ? [] : [schedule] } : rest;
+    const rewrite = (path: readonly PathSegment[]): readonly PathSegment[] =>
+      schedule !== undefined && path[0] === 'schedules' && path[1] === 0 ? ['schedule', ...path.slice(2)] : path;
+    return doc.view(['deployments', i], reshaped, context, rewrite);
+  });
+}
+
+function collectStepIds(sections: unknown[]): string[] {
+  const ids: string[] = [];
+  for (const section of sections) {
+    for (const step of Array.isArray(section) ? section : section ? [section] : []) {
+      if (!step || typeof step !== 'object') continue;
+      for (const args of Object.values(step as Record<string, unknown>)) {
+        const id = (args as { id?: unknown } | null)?.id;
+        if (typeof id === 'string') ids.push(id);
+      }
+    }
+  }
+  return [...new Set(ids)];
 }
 
 const ALWAYS_SKIPPED = new Set(['node_modules', '.git', '.venv', '.prefect-venv', '__pycache__']);
@@ -81,20 +125,24 @@ export async function loadManifests(dir: string, options: { cwd?: string } = {})
 
   const configPaths = new Set(CONFIG_FILE_NAMES.map((name) => join(absDir, name)));
   const files = (await walk(absDir, absDir, ignoreMatcher)).filter((f) => !configPaths.has(f)).sort();
+  const projectRoot = resolveProjectRoot(absDir, configDocument);
   const documents: SourceDocument[] = [];
   for (const file of files) {
     const parsed = await parseYamlFile(file, display(file));
     issues.push(...parsed.issues);
-    documents.push(...parsed.documents);
+    if (PREFECT_YAML.test(basename(file))) {
+      for (const doc of parsed.documents) documents.push(...expandPrefectYaml(doc, dirname(file), projectRoot));
+    } else documents.push(...parsed.documents);
   }
 
-  const projectRoot = resolveProjectRoot(absDir, configDocument);
   const pythonSources = new Map<string, string | null>();
-  for (const entrypoint of collectStrings(documents.map((d) => d.value), configDocument?.value, 'entrypoint')) {
-    const file = entrypointFile(entrypoint);
-    if (!file || pythonSources.has(file)) continue;
-    const content = await readFile(resolve(projectRoot, file), 'utf8').catch(() => null);
-    pythonSources.set(file, content);
+  const wanted = [
+    ...documents.flatMap((d) => collectStrings([d.value], undefined, 'entrypoint').map((e) => join(d.prefectYaml?.relativeDir ?? '', entrypointFile(e) ?? ''))),
+    ...collectStrings([], configDocument?.value, 'entrypoint').map((e) => entrypointFile(e) ?? ''),
+  ];
+  for (const file of wanted.map((f) => f.split(sep).join('/'))) {
+    if (!file.endsWith('.py') || pythonSources.has(file)) continue;
+    pythonSources.set(file, await readFile(resolve(projectRoot, file), 'utf8').catch(() => null));
   }
 
   let git: GitInfo | undefined;

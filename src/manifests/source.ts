@@ -15,6 +15,20 @@ export interface Position {
  * One YAML document with the means to find any of its fields' positions. Everything downstream
  * works with plain data (`value`) and asks the document where a path lives only to report it.
  */
+/** Where a deployment entry of a Prefect `prefect.yaml` came from, and what its project provides. */
+export interface PrefectYamlContext {
+  /** Absolute directory of the prefect.yaml (entrypoints are relative to it). */
+  readonly dir: string;
+  /** That directory relative to the project root, `''` for the root itself. */
+  readonly relativeDir: string;
+  /** The whole file, for positions of project-level keys such as `pull`. */
+  readonly file: SourceDocument;
+  /** Project-level `pull:` steps, if the file has them. */
+  readonly pull?: unknown;
+  /** Ids of the file's build and push steps, whose outputs placeholders may refer to. */
+  readonly stepIds: readonly string[];
+}
+
 export class SourceDocument {
   constructor(
     /** The path as shown to users (relative to the working directory). */
@@ -24,18 +38,29 @@ export class SourceDocument {
     private readonly document: Document.Parsed,
     private readonly lineCounter: LineCounter,
     readonly value: unknown,
+    /** Where this view's value sits inside the YAML document (a `deployments:` entry of a prefect.yaml). */
+    private readonly base: readonly PathSegment[] = [],
+    readonly prefectYaml?: PrefectYamlContext,
+    /** Maps a path of `value` to where it is written, when `value` was reshaped (legacy `schedule`). */
+    private readonly rewrite: (path: readonly PathSegment[]) => readonly PathSegment[] = (p) => p,
   ) {}
+
+  /** A view of one part of this document, e.g. one entry of `deployments:`. */
+  view(base: readonly PathSegment[], value: unknown, prefectYaml: PrefectYamlContext | undefined, rewrite?: (path: readonly PathSegment[]) => readonly PathSegment[]): SourceDocument {
+    return new SourceDocument(this.file, this.index, this.document, this.lineCounter, value, [...this.base, ...base], prefectYaml, rewrite);
+  }
 
   /** The start of the document's content. */
   get start(): Position {
-    return this.positionOfOffset(this.document.contents?.range?.[0] ?? 0);
+    return this.base.length ? this.locate([]) : this.positionOfOffset(this.document.contents?.range?.[0] ?? 0);
   }
 
   /**
    * Position of the value at `path`; with `key: true`, of the key that holds it (for "unknown key"
    * messages). Falls back to the nearest existing ancestor so a report always has a line.
    */
-  locate(path: readonly PathSegment[], options: { key?: boolean } = {}): Position {
+  locate(relativePath: readonly PathSegment[], options: { key?: boolean } = {}): Position {
+    const path = [...this.base, ...this.rewrite(relativePath)];
     let node: unknown = this.document.contents;
     let best = this.document.contents?.range?.[0] ?? 0;
     for (let i = 0; i < path.length; i++) {
@@ -80,7 +105,8 @@ export async function parseYamlFile(absolutePath: string, displayPath: string): 
 
 export function parseYamlText(text: string, displayPath: string): ParsedFile {
   const lineCounter = new LineCounter();
-  const parsed = parseAllDocuments(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  // `merge` resolves YAML 1.1 `<<:` merge keys, as Prefect's prefect.yaml `definitions:` convention uses them.
+  const parsed = parseAllDocuments(text, { lineCounter, prettyErrors: false, uniqueKeys: true, merge: true });
   const docs = Array.isArray(parsed) ? parsed : [];
   const issues: Issue[] = [];
   const documents: SourceDocument[] = [];

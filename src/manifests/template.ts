@@ -12,7 +12,14 @@ export interface TemplateContext {
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly git?: GitInfo;
   readonly gitError?: string;
+  /** Ids of prefect.yaml build/push steps: `{{ <id>.<key> }}` refers to their output. */
+  readonly stepIds?: readonly string[];
+  /** Values for step outputs (`--set build-image.image=...`, config `step_outputs`), by `<id>.<key>`. */
+  readonly stepOutputs?: Readonly<Record<string, string>>;
 }
+
+/** prefect.yaml's own forms: `{{ $ENV_VAR }}` and `{{ <step-id>.<key> }}` (Prefect's placeholder grammar). */
+const PREFECT_PLACEHOLDER = /\{\{\s*([\w.\-\[\]$]+)\s*\}\}/g;
 
 export interface TemplateProblem {
   readonly path: PathSegment[];
@@ -36,7 +43,26 @@ export function renderTemplates(value: unknown, context: TemplateContext): { val
 }
 
 function renderString(text: string, path: PathSegment[], context: TemplateContext, problems: TemplateProblem[]): string {
-  return text.replace(PLACEHOLDER, (whole, namespace: string, key: string, single?: string, double?: string) => {
+  // A placeholder that is the whole string keeps its value's type in Prefect; ours are strings anyway.
+  const prefectForms = text.replace(PREFECT_PLACEHOLDER, (whole, name: string) => {
+    if (name.startsWith('$')) {
+      const found = context.env[name.slice(1)];
+      if (found !== undefined) return found;
+      problems.push({ path, message: `environment variable ${name.slice(1)} is not set (used as {{ ${name} }}); set it before planning` });
+      return whole;
+    }
+    const dot = name.indexOf('.');
+    const step = dot > 0 ? name.slice(0, dot) : '';
+    if (!context.stepIds?.includes(step)) return whole;
+    const found = context.stepOutputs?.[name];
+    if (found !== undefined) return found;
+    problems.push({
+      path,
+      message: `{{ ${name} }} is an output of the build/push step "${step}", which prefect-gitops does not run; give it a value with --set ${name}=VALUE or under step_outputs in prefect-gitops.yaml`,
+    });
+    return whole;
+  });
+  return prefectForms.replace(PLACEHOLDER, (whole, namespace: string, key: string, single?: string, double?: string) => {
     const fallback = single ?? double;
     if (namespace === 'env') {
       const found = context.env[key];

@@ -9,6 +9,7 @@ import type {
   DeploymentCreateBody,
   DeploymentListFilter,
   DeploymentUpdateBody,
+  Json,
   JsonObject,
   LiveDeployment,
   LiveAutomation,
@@ -322,6 +323,16 @@ export class PrefectClient {
       throw error;
     }
     return [...byId.values()];
+  }
+
+  /** `GET /variables/name/{name}`: the variable's value; `undefined` when there is no such variable. */
+  async readVariable(name: string): Promise<Json | undefined> {
+    const path = `/variables/name/${encodeURIComponent(name)}`;
+    const reply = await this.send('GET', path, undefined);
+    if (reply.status === 404) return undefined;
+    const value = this.json('GET', path, this.expect('GET', path, reply, [200]));
+    if (!isRecord(value) || !('value' in value)) throw unexpected('GET', path, 'the variable has no value');
+    return value.value as Json;
   }
 
   /** `POST /automations/` (201). */

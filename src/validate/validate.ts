@@ -6,7 +6,7 @@ import type { LoadedProject } from '../manifests/load.js';
 import { mergeLayers } from '../manifests/merge.js';
 import { assignSlugs, scheduleKind } from '../manifests/slugs.js';
 import { cronProblem, intervalSeconds, rruleProblem, timezoneProblem } from '../manifests/schedule.js';
-import { formatPath, type PathSegment, type Position, type SourceDocument } from '../manifests/source.js';
+import { formatPath, type PathSegment, type Position, type PrefectYamlContext, type SourceDocument } from '../manifests/source.js';
 import { renderTemplates } from '../manifests/template.js';
 import type { DeploymentManifest, DesiredDeployment, GitopsSettings, ScheduleManifest } from '../manifests/types.js';
 import type { Issue } from './issue.js';
@@ -19,6 +19,10 @@ export interface ValidateOptions {
   readonly allEnvironments?: boolean;
   /** Values for `{{ env.* }}`. */
   readonly env: Readonly<Record<string, string | undefined>>;
+  /** Owner id when there is no prefect-gitops.yaml (a bare prefect.yaml project); `--owner`. */
+  readonly owner?: string;
+  /** Values of prefect.yaml build/push step outputs (`--set id.key=value`), over the config's `step_outputs`. */
+  readonly stepOutputs?: Readonly<Record<string, string>>;
 }
 
 export interface ValidationResult {
@@ -41,7 +45,7 @@ export function validateProject(project: LoadedProject, options: ValidateOptions
   const issues = new IssueList();
   for (const issue of project.issues) issues.add(issue);
 
-  const config = validateConfig(project, issues);
+  const config = validateConfig(project, issues, options.owner);
   const environments = Object.keys(config?.environments ?? {});
   if (options.environment !== undefined && config && !environments.includes(options.environment)) {
     issues.add(issueAt(project.configDocument!.start, [], `unknown environment "${options.environment}"; ${environments.length ? `the config defines: ${environments.join(', ')}` : 'the config defines no environments'}`));
@@ -62,7 +66,7 @@ export function validateProject(project: LoadedProject, options: ValidateOptions
   if (config) {
     for (const environment of scopes) {
       if (environment !== undefined && !environments.includes(environment)) continue;
-      const resolved = resolveEnvironment(project, config, usable, environment, options.env, issues);
+      const resolved = resolveEnvironment(project, config, usable, environment, options, issues);
       if (environment === options.environment) selected = resolved;
     }
   }
@@ -149,8 +153,17 @@ function schemaIssues(where: SourceDocument | Locator, base: readonly PathSegmen
   });
 }
 
-function validateConfig(project: LoadedProject, issues: IssueList): ProjectConfig | undefined {
+function validateConfig(project: LoadedProject, issues: IssueList, ownerFlag: string | undefined): ProjectConfig | undefined {
   const doc = project.configDocument;
+  const prefectYaml = project.documents.find((d) => d.prefectYaml && d.prefectYaml.relativeDir === '')?.prefectYaml;
+  if (!doc && !project.configFile && (prefectYaml || ownerFlag)) {
+    // A bare prefect.yaml project: the owner comes from --owner, else from the project's `name`.
+    const name = (prefectYaml?.file.value as { name?: unknown } | undefined)?.name;
+    const owner = ownerFlag ?? (typeof name === 'string' ? name.toLowerCase().replace(/[^a-z0-9_.-]+/g, '-').replace(/^[^a-z0-9]+/, '').slice(0, 63) : '');
+    if (owner) return toProjectConfig({ owner }, project.dir, (dir, rel) => resolvePath(dir, rel));
+    issues.add(issueAt(prefectYaml!.file.start, [], 'this prefect.yaml has no `name` to use as the owner id: pass --owner <id>, or add a prefect-gitops.yaml with `owner: <id>`'));
+    return undefined;
+  }
   if (!doc && project.configFile && !project.issues.some((i) => /prefect-gitops\.ya?ml$/.test(i.file))) {
     issues.add({ file: project.display(project.configFile), line: 1, column: 1, path: '', message: `${project.display(project.configFile)} is empty; it needs at least \`owner: <id>\` (the ownership id that scopes pruning)`, severity: 'error' });
     return undefined;
@@ -219,25 +232,33 @@ function resolveEnvironment(
   config: ProjectConfig,
   docs: readonly SourceDocument[],
   environment: string | undefined,
-  env: Readonly<Record<string, string | undefined>>,
+  options: ValidateOptions,
   issues: IssueList,
 ): DesiredDeployment[] {
+  const env = options.env;
   const deployments: DesiredDeployment[] = [];
   const seen = new Map<string, DesiredDeployment>();
   const scope = environment ? ` in environment "${environment}"` : '';
   for (const doc of docs) {
     const { gitops, ...own } = doc.value as Record<string, unknown> & { gitops?: GitopsSettings };
     if (gitops?.environments && (environment === undefined || !gitops.environments.includes(environment))) continue;
-    const configDoc = project.configDocument!;
+    const configDoc = project.configDocument;
     const layers: Layer[] = [
-      { value: config.defaults, doc: configDoc, base: ['defaults'] },
-      ...(environment ? [{ value: config.environments[environment]?.defaults, doc: configDoc, base: ['environments', environment, 'defaults'], environment }] : []),
+      ...(configDoc ? [{ value: config.defaults, doc: configDoc, base: ['defaults'] }] : []),
+      ...(configDoc && environment ? [{ value: config.environments[environment]?.defaults, doc: configDoc, base: ['environments', environment, 'defaults'], environment }] : []),
+      ...(doc.prefectYaml ? [prefectYamlProjectLayer(doc.prefectYaml, config)] : []),
       { value: own, doc, base: [] },
       ...(environment ? [{ value: gitops?.overrides?.[environment], doc, base: ['gitops', 'overrides', environment], environment }] : []),
     ];
     const locator = layeredLocator(layers);
     const merged = mergeLayers(layers.map((l) => l.value));
-    const rendered = renderTemplates(merged, { env, ...(project.git ? { git: project.git } : {}), ...(project.gitError ? { gitError: project.gitError } : {}) });
+    const rendered = renderTemplates(merged, {
+      env,
+      ...(project.git ? { git: project.git } : {}),
+      ...(project.gitError ? { gitError: project.gitError } : {}),
+      stepIds: doc.prefectYaml?.stepIds ?? [],
+      stepOutputs: { ...config.stepOutputs, ...options.stepOutputs },
+    });
     const local: Issue[] = rendered.problems.map((p) => issueAt(locator.locate(p.path), p.path, p.message + locator.scopeOf(p.path)));
     const manifest = rendered.value as DeploymentManifest;
     local.push(...schemaIssues(locator, [], checkSchema('deployment', manifest)));
@@ -245,7 +266,7 @@ function resolveEnvironment(
       local.forEach((i) => issues.add(i));
       continue;
     }
-    const flowName = resolveFlowName(project, locator, manifest, local);
+    const flowName = resolveFlowName(project, locator, manifest, local, doc.prefectYaml?.relativeDir ?? '');
     local.push(...checkDeployment(locator, manifest));
     local.forEach((i) => issues.add(i));
     if (hasErrors(local) || flowName === undefined) continue;
@@ -271,7 +292,18 @@ function resolveEnvironment(
   return deployments;
 }
 
-function resolveFlowName(project: LoadedProject, locator: Locator, manifest: DeploymentManifest, issues: Issue[]): string | undefined {
+/**
+ * The project level of a prefect.yaml: its `pull:` steps are every entry's default. Without them,
+ * `prefect deploy` adds a step that sets the working directory to where it runs; so do we (the
+ * prefect.yaml's directory), unless the prefect-gitops config gives default pull steps.
+ */
+function prefectYamlProjectLayer(context: PrefectYamlContext, config: ProjectConfig): Layer {
+  if (context.pull !== undefined) return { value: { pull: Array.isArray(context.pull) || context.pull === null ? context.pull : [context.pull] }, doc: context.file, base: [] };
+  if ('pull' in config.defaults) return { value: {}, doc: context.file, base: [] };
+  return { value: { pull: [{ 'prefect.deployments.steps.set_working_directory': { directory: context.dir } }] }, doc: context.file, base: [] };
+}
+
+function resolveFlowName(project: LoadedProject, locator: Locator, manifest: DeploymentManifest, issues: Issue[], relativeDir: string): string | undefined {
   const entry = parseEntrypoint(manifest.entrypoint);
   const at = locator.locate(['entrypoint']);
   const scope = locator.scopeOf(['entrypoint']);
@@ -279,7 +311,7 @@ function resolveFlowName(project: LoadedProject, locator: Locator, manifest: Dep
     issues.push(issueAt(at, ['entrypoint'], `entrypoint "${manifest.entrypoint}" must have the form path/to/file.py:function_name` + scope));
     return manifest.flow_name;
   }
-  const source = project.pythonSources.get(entry.file);
+  const source = project.pythonSources.get(relativeDir ? `${relativeDir}/${entry.file}` : entry.file);
   if (source === null || source === undefined) {
     if (manifest.flow_name) return manifest.flow_name;
     issues.push(issueAt(at, ['entrypoint'], `cannot resolve the flow name: ${entry.file} is not in the repository (looked in ${project.display(project.projectRoot) || '.'}); add flow_name` + scope));
