@@ -162,12 +162,13 @@ export interface PrefectCliResult {
 export function prefectCli(
   target: PrefectTarget,
   args: string[],
-  opts: { env?: Record<string, string>; timeoutMs?: number } = {},
+  opts: { env?: Record<string, string>; timeoutMs?: number; cwd?: string } = {},
 ): Promise<PrefectCliResult> {
   const prefect = requireVenvPrefect();
   return new Promise((resolvePromise, reject) => {
     const child = spawn(prefect, args, {
       detached: true,
+      ...(opts.cwd ? { cwd: opts.cwd } : {}),
       env: childEnv({ ...target.env, ...opts.env }),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
