@@ -90,10 +90,10 @@ export async function reconcile(options: ReconcileOptions): Promise<Reconciliati
  */
 export async function fetchLiveState(client: PrefectClient, desired: readonly DesiredDeployment[], owner: string): Promise<LiveState> {
   const flowNames = [...new Set(desired.map((d) => d.flowName))];
-  const [declared, owned] = await Promise.all([
-    flowNames.length ? client.listDeployments({ flowNames }) : Promise.resolve([]),
-    client.listDeployments({ tagsAll: [ownerTag(owner)] }),
-  ]);
+  // Owned deployments first; then only the others of the declared flows (conflicts, unmanaged), so
+  // the server does not page through the same deployments twice once everything is converged.
+  const owned = await client.listDeployments({ tagsAll: [ownerTag(owner)] });
+  const declared = flowNames.length ? await client.listDeployments({ flowNames, excludeIds: owned.map((d) => d.id) }) : [];
   const byId = new Map<string, LiveDeployment>();
   for (const d of [...declared, ...owned]) byId.set(d.id, d);
   const flowIds = [...new Set([...byId.values()].map((d) => d.flow_id))];

@@ -208,7 +208,9 @@ export class PrefectClient {
     if (filter.flowNames?.length === 0 || filter.ids?.length === 0) return [];
     const deployments: JsonObject = {};
     if (filter.tagsAll && filter.tagsAll.length > 0) deployments.tags = { all_: filter.tagsAll };
-    if (filter.ids) deployments.id = { any_: filter.ids };
+    if (filter.ids || filter.excludeIds?.length) {
+      deployments.id = { ...(filter.ids ? { any_: filter.ids } : {}), ...(filter.excludeIds?.length ? { not_any_: filter.excludeIds } : {}) };
+    }
     const base: JsonObject = Object.keys(deployments).length > 0 ? { deployments } : {};
     const bodies = filter.flowNames
       ? chunk(filter.flowNames, PAGE_SIZE).map((names): JsonObject => ({ ...base, flows: { name: { any_: names } } }))

@@ -81,6 +81,8 @@ export interface DeploymentListFilter {
   /** Deployments whose tags include all of these. */
   tagsAll?: string[];
   ids?: string[];
+  /** Leave these out (already fetched by another scan). */
+  excludeIds?: string[];
 }
 
 /** Counters of requests the client sent; used by tests and the benchmark ("a no-op apply sends 0 writes"). */
