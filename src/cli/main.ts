@@ -1,10 +1,12 @@
-import { readFile, writeFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { apply, type ActionResult, type ApplyResult } from '../apply/apply.js';
 import { describeError, exitCodeFor, ExitCode, UserInputError, ValidationFailedError } from '../errors.js';
 import { createLogger, type LogFormat, type LogLevel, type Logger } from '../log.js';
-import type { PrefectClient } from '../prefect/client.js';
+import { PrefectClient } from '../prefect/client.js';
+import { exportManifests, fetchForExport, type ExportLayout } from '../export/export.js';
+import { OWNER_LABEL } from '../plan/ownership.js';
 import { driftReport } from '../plan/drift.js';
 import { matchSavedPlan, toSavedPlan, type SavedPlan } from '../plan/saved.js';
 import type { Plan } from '../plan/types.js';
@@ -103,6 +105,8 @@ function toReconcileOptions(dir: string, flags: ServerFlags, io: Io): ReconcileO
     logger,
   };
 }
+
+const collectList = (value: string, previous: string[]): string[] => [...previous, value];
 
 /** `--set a.b=c`, repeatable, into a mapping. */
 function collectSet(value: string, previous: Record<string, string>): Record<string, string> {
@@ -223,6 +227,53 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
     io.stdout(flags.json ? JSON.stringify(redact(report, secrets), null, 2) + '\n' : renderDriftText(report, { color, secrets }));
     exitCode = report.hasDrift ? ExitCode.invalidOrChanges : ExitCode.ok;
   });
+
+  program
+    .command('export')
+    .description('write manifests from the live server: one file per deployment (or per flow), ready to plan with 0 changes')
+    .requiredOption('--out <dir>', 'directory to write into (its deployments/ subdirectory)')
+    .option('--flow <name>', 'only deployments of this flow (repeatable)', collectList, [])
+    .option('--tag <tag>', 'only deployments with this tag (repeatable; any of them)', collectList, [])
+    .option('--work-pool <name>', 'only deployments in this work pool (repeatable)', collectList, [])
+    .option('--all', 'export every deployment on the server')
+    .addOption(new Option('--layout <layout>', 'one file per deployment or per flow').choices(['per-deployment', 'per-flow']).default('per-deployment'))
+    .option('--adopt', 'mark exported deployments for adoption (gitops.adopt) so the first apply takes them over')
+    .option('--owner <id>', 'owner id for the prefect-gitops.yaml written when the directory has none')
+    .option('--api-url <url>', 'Prefect API URL (default: $PREFECT_API_URL)')
+    .option('--api-key <key>', 'Prefect Cloud API key (default: $PREFECT_API_KEY)')
+    .option('--auth-string <user:pass>', 'basic auth (default: $PREFECT_API_AUTH_STRING)')
+    .action(async (opts: { out: string; flow: string[]; tag: string[]; workPool: string[]; all?: boolean; layout: ExportLayout; adopt?: boolean; owner?: string; apiUrl?: string; apiKey?: string; authString?: string }) => {
+      command = 'other';
+      secrets = [opts.apiKey ?? io.env.PREFECT_API_KEY, opts.authString ?? io.env.PREFECT_API_AUTH_STRING].filter((v): v is string => Boolean(v));
+      if (!opts.all && opts.flow.length + opts.tag.length + opts.workPool.length === 0) {
+        throw new UserInputError('say what to export: --flow, --tag or --work-pool (repeatable), or --all');
+      }
+      const apiKey = opts.apiKey ?? io.env.PREFECT_API_KEY;
+      const authString = opts.authString ?? io.env.PREFECT_API_AUTH_STRING;
+      const client = await PrefectClient.connect({
+        apiUrl: opts.apiUrl ?? io.env.PREFECT_API_URL ?? '',
+        ...(apiKey ? { apiKey } : {}),
+        ...(authString ? { authString } : {}),
+        logger: createLogger({ secrets, write: io.stderr }),
+      });
+      const fetched = await fetchForExport(client, { flowNames: opts.flow, tags: opts.tag, workPools: opts.workPool });
+      const { files, notices } = exportManifests(fetched, { layout: opts.layout, adopt: opts.adopt ?? false });
+      const out = resolve(io.cwd, opts.out);
+      for (const file of files) {
+        await mkdir(dirname(join(out, file.path)), { recursive: true });
+        await writeFile(join(out, file.path), file.content);
+        io.stdout(`wrote ${join(opts.out, file.path)} (${file.deployments.join(', ')})\n`);
+      }
+      const configPath = join(out, 'prefect-gitops.yaml');
+      const owners = [...new Set(fetched.deployments.map((d) => d.live.labels?.[OWNER_LABEL]).filter((o): o is string => Boolean(o)))];
+      const owner = opts.owner ?? (owners.length === 1 ? owners[0] : undefined);
+      if (owner && !(await stat(configPath).catch(() => undefined))) {
+        await writeFile(configPath, `# Written by prefect-gitops export.\nowner: ${owner}\n`);
+        io.stdout(`wrote ${join(opts.out, 'prefect-gitops.yaml')} (owner ${owner})\n`);
+      }
+      for (const notice of notices) io.stderr(`notice: ${redactText(notice, secrets)}\n`);
+      io.stdout(`Exported ${fetched.deployments.length} deployment${fetched.deployments.length === 1 ? '' : 's'} in ${files.length} file${files.length === 1 ? '' : 's'}. Check with: prefect-gitops plan ${opts.out}\n`);
+    });
 
   try {
     await program.parseAsync([...argv], { from: 'user' });
