@@ -27,8 +27,11 @@ const DAY = 24 * HOUR;
 const WEEK = 7 * DAY;
 /** Where Prefect starts an rrule written without DTSTART (`DEFAULT_ANCHOR_DATE`), as a wall-clock time. */
 const RRULE_DEFAULT_START = Date.UTC(2020, 0, 1);
-/** Counting stops here: a schedule that fires this often in a week is described as "10000+". */
-export const COUNT_CAP = 10_000;
+/**
+ * Counting stops here: a schedule that fires more often than every ~4 minutes is described as
+ * "2500+" runs a week. croner needs ~75µs a run, and a plan may show thousands of schedules.
+ */
+export const COUNT_CAP = 2500;
 
 const isObject = (v: Json | undefined): v is JsonObject => typeof v === 'object' && v !== null && !Array.isArray(v);
 const tzOf = (v: unknown): string | null => (typeof v === 'string' && v !== '' ? v : null);
@@ -65,16 +68,39 @@ function partFormatter(timezone: string): Intl.DateTimeFormat {
   return f;
 }
 
-/** The local wall-clock time of an instant, as a floating value. */
-function toWall(instant: number, timezone: string): number {
+/** UTC offset (ms) of a timezone at an instant, straight from Intl. */
+function intlOffset(instant: number, timezone: string): number {
   const parts: Record<string, string> = {};
-  for (const p of partFormatter(timezone).formatToParts(instant)) parts[p.type] = p.value;
+  const whole = Math.floor(instant / SECOND) * SECOND;
+  for (const p of partFormatter(timezone).formatToParts(whole)) parts[p.type] = p.value;
   const year = parts.era === 'BC' || parts.era === 'B' ? 1 - Number(parts.year) : Number(parts.year);
-  const wholeSecond = Date.UTC(year, Number(parts.month) - 1, Number(parts.day), Number(parts.hour) % 24, Number(parts.minute), Number(parts.second));
-  return wholeSecond + (((instant % SECOND) + SECOND) % SECOND);
+  return Date.UTC(year, Number(parts.month) - 1, Number(parts.day), Number(parts.hour) % 24, Number(parts.minute), Number(parts.second)) - whole;
 }
 
-const offsetAt = (instant: number, timezone: string): number => toWall(instant, timezone) - instant;
+/**
+ * Offsets are cached per quarter hour: since 1980 every timezone transition happens on a quarter
+ * hour of UTC, and asking Intl for each of thousands of run times is what would make counting the
+ * runs of a busy schedule slow.
+ */
+const QUARTER_HOUR = 15 * 60 * SECOND;
+const CACHE_FROM = Date.UTC(1980, 0, 1);
+const offsetCache = new Map<string, number>();
+
+function offsetAt(instant: number, timezone: string): number {
+  if (instant < CACHE_FROM) return intlOffset(instant, timezone);
+  const bucket = Math.floor(instant / QUARTER_HOUR) * QUARTER_HOUR;
+  const key = `${timezone}|${bucket}`;
+  let offset = offsetCache.get(key);
+  if (offset === undefined) {
+    if (offsetCache.size > 100_000) offsetCache.clear();
+    offset = intlOffset(bucket, timezone);
+    offsetCache.set(key, offset);
+  }
+  return offset;
+}
+
+/** The local wall-clock time of an instant, as a floating value. */
+const toWall = (instant: number, timezone: string): number => instant + offsetAt(instant, timezone);
 
 /**
  * The instant a wall-clock time names. Prefect's libraries disagree at DST changes, so the caller
@@ -134,7 +160,7 @@ function* candidateRuns(view: ScheduleView, start: number, timezone: string): Ge
  * Prefect parses the rule with dateutil, then re-labels DTSTART and UNTIL with the schedule's
  * timezone, keeping their wall-clock values. rrule.js converts through the machine's own timezone
  * when a TZID is set, so the rule is rebuilt without one and evaluated in floating (wall-clock)
- * time, in windows; each result is then read as an instant in the schedule's timezone.
+ * time, in chunks; each result is then read as an instant in the schedule's timezone.
  */
 function* rruleCandidates(rule: string, timezone: string, start: number): Generator<number, void, undefined> {
   const parsed = rrulestr(rule, { forceset: true }) as RRuleSetInstance;
@@ -145,19 +171,15 @@ function* rruleCandidates(rule: string, timezone: string, start: number): Genera
   for (const d of parsed.rdates()) floating.rdate(d);
   for (const d of parsed.exdates()) floating.exdate(d);
 
-  // A day of slack before `start` covers any UTC offset; give up after ~40 empty years.
-  let windowStart = startWall - DAY;
-  let windowSize = 8 * DAY;
-  for (let empty = 0; empty < 40; ) {
-    const windowEnd = windowStart + windowSize;
-    const batch = floating.between(new Date(windowStart), new Date(windowEnd), true);
+  // Three hours of local time before `start` cover any DST jump; results come in growing chunks,
+  // each `between` call walking from the (moved) DTSTART, up to 50 years ahead.
+  let lower = startWall - 3 * HOUR;
+  const horizon = new Date(startWall + 50 * 366 * DAY);
+  for (let chunk = 64; ; chunk = Math.min(chunk * 4, 4096)) {
+    const batch = floating.between(new Date(lower), horizon, true, (_date, length) => length < chunk);
     for (const d of batch) yield fromWall(d.getTime(), timezone, 'earlier');
-    // `between` includes both ends; the next window starts just after this one.
-    windowStart = windowEnd + 1;
-    if (batch.length === 0) {
-      empty++;
-      windowSize = Math.min(windowSize * 2, 400 * DAY);
-    } else empty = 0;
+    if (batch.length < chunk) return;
+    lower = batch[batch.length - 1]!.getTime() + 1;
   }
 }
 
@@ -181,8 +203,8 @@ function* runsFrom(view: ScheduleView, from: Date): Generator<number, void, unde
 
 /**
  * The rule without TZID, with Prefect's default start when it has no DTSTART. Rules of fixed-length
- * periods and no COUNT start at the last whole period before `startWall`, which yields the same
- * runs without walking every occurrence since 2020.
+ * periods and no COUNT start at the last whole period before the first local time of interest,
+ * which yields the same runs without walking every occurrence since 2020.
  */
 function floatingRule(r: RRuleInstance, startWall: number): RRuleInstance {
   const orig = r.origOptions;
@@ -190,7 +212,7 @@ function floatingRule(r: RRuleInstance, startWall: number): RRuleInstance {
   const unit = ({ [RRule.WEEKLY]: WEEK, [RRule.DAILY]: DAY, [RRule.HOURLY]: HOUR, [RRule.MINUTELY]: 60 * SECOND, [RRule.SECONDLY]: SECOND } as Record<number, number>)[r.options.freq];
   if (unit !== undefined && !orig.count) {
     const period = unit * (r.options.interval || 1);
-    const periods = Math.floor((startWall - 2 * WEEK - dtstart) / period);
+    const periods = Math.floor((startWall - 3 * HOUR - dtstart) / period);
     if (periods > 0) dtstart += periods * period;
   }
   return new RRule({ ...orig, dtstart: new Date(dtstart), tzid: null });
@@ -274,8 +296,22 @@ interface Side {
   readonly week: string;
 }
 
+/** Results by schedule, time and count: a mass change repeats the same few schedules many times. */
+const sideCache = new Map<string, Side>();
+
 function describeSide(view: ScheduleView, now: Date, count: number): Side {
   if (!view.active) return { runs: 'inactive', week: '0' };
+  const key = JSON.stringify([view.schedule, now.getTime(), count]);
+  let side = sideCache.get(key);
+  if (!side) {
+    if (sideCache.size >= 1000) sideCache.clear();
+    side = computeSide(view, now, count);
+    sideCache.set(key, side);
+  }
+  return side;
+}
+
+function computeSide(view: ScheduleView, now: Date, count: number): Side {
   try {
     const runs = nextRuns(view, now, count);
     const week = countRuns(view, now, new Date(now.getTime() + WEEK));
