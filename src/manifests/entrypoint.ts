@@ -27,7 +27,7 @@ function normaliseRelative(path: string): string {
 }
 
 export type FlowLookup =
-  | { readonly kind: 'flow'; readonly flowName: string; readonly line: number }
+  | { readonly kind: 'flow'; readonly flowName: string; readonly line: number; readonly description?: string }
   | { readonly kind: 'not-a-flow'; readonly line: number }
   | { readonly kind: 'dynamic-name'; readonly line: number; readonly expression: string }
   | { readonly kind: 'no-function' };
@@ -41,9 +41,11 @@ export function lookupFlow(source: string, func: string): FlowLookup {
     const decorators = decoratorsAbove(lines, i);
     const flowDecorator = decorators.find((d) => /^@\s*(?:[A-Za-z_][A-Za-z0-9_]*\.)*flow\b/.test(d.text));
     if (flowDecorator === undefined) return { kind: 'not-a-flow', line: i + 1 };
-    const name = nameArgument(flowDecorator.text);
-    if (name === undefined) return { kind: 'flow', flowName: func.replace(/_/g, '-'), line: i + 1 };
-    if (name.literal !== undefined) return { kind: 'flow', flowName: name.literal, line: i + 1 };
+    const name = keywordArgument(flowDecorator.text, 'name');
+    const description = keywordArgument(flowDecorator.text, 'description')?.literal;
+    const extra = description === undefined ? {} : { description };
+    if (name === undefined) return { kind: 'flow', flowName: func.replace(/_/g, '-'), line: i + 1, ...extra };
+    if (name.literal !== undefined) return { kind: 'flow', flowName: name.literal, line: i + 1, ...extra };
     return { kind: 'dynamic-name', line: flowDecorator.line, expression: name.expression };
   }
   return { kind: 'no-function' };
@@ -72,13 +74,13 @@ function decoratorsAbove(lines: string[], defIndex: number): { text: string; lin
   return decorators;
 }
 
-/** The `name=` argument of a decorator call, split at top-level commas. */
-function nameArgument(decorator: string): { literal?: string; expression: string } | undefined {
+/** A keyword argument (`name=`, `description=`) of a decorator call, split at top-level commas. */
+function keywordArgument(decorator: string, keyword: string): { literal?: string; expression: string } | undefined {
   const open = decorator.indexOf('(');
   if (open < 0) return undefined;
   const args = splitTopLevel(decorator.slice(open + 1, decorator.lastIndexOf(')')));
   for (const arg of args) {
-    const match = /^\s*name\s*=\s*([\s\S]+?)\s*$/.exec(arg);
+    const match = new RegExp(`^\\s*${keyword}\\s*=\\s*([\\s\\S]+?)\\s*$`).exec(arg);
     if (!match) continue;
     const expression = match[1]!;
     const literal = /^(?:[rRuU]?)(['"])((?:\\.|(?!\1).)*)\1$/.exec(expression);

@@ -68,6 +68,23 @@ export function parameterSchemaFromSource(
   }
 }
 
+/**
+ * The description Prefect gives a flow by default: its docstring, cleaned like `inspect.getdoc`.
+ * Undefined when the function has none or cannot be read.
+ */
+export function functionDocstring(source: string, functionName: string): string | undefined {
+  if ('error' in python) return undefined;
+  const tree = python.parser.parse(source.replace(/\r\n?/g, '\n'));
+  if (!tree) return undefined;
+  try {
+    const fn = readModule(tree.rootNode).functions.get(functionName);
+    if (!fn || 'error' in fn || fn.docstring === undefined) return undefined;
+    return cleandoc(fn.docstring);
+  } finally {
+    tree.delete();
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Loading the parser. web-tree-sitter initialises asynchronously, once per process; top-level
 // await keeps parameterSchemaFromSource synchronous for the pure validation and planning code.

@@ -2,6 +2,7 @@ import { resolve as resolvePath } from 'node:path';
 import type { JsonObject } from '../prefect/types.js';
 import { effectiveOwner, toProjectConfig, type ProjectConfig } from '../manifests/config.js';
 import { lookupFlow, parseEntrypoint } from '../manifests/entrypoint.js';
+import { functionDocstring, parameterSchemaFromSource } from '../manifests/parameter-schema.js';
 import type { LoadedProject } from '../manifests/load.js';
 import { mergeLayers } from '../manifests/merge.js';
 import { assignSlugs, scheduleKind } from '../manifests/slugs.js';
@@ -267,6 +268,7 @@ function resolveEnvironment(
       continue;
     }
     const flowName = resolveFlowName(project, locator, manifest, local, doc.prefectYaml?.relativeDir ?? '');
+    Object.assign(manifest, flowDefaults(project, locator, manifest, local, doc.prefectYaml?.relativeDir ?? ''));
     local.push(...checkDeployment(locator, manifest));
     local.forEach((i) => issues.add(i));
     if (hasErrors(local) || flowName === undefined) continue;
@@ -290,6 +292,35 @@ function resolveEnvironment(
     deployments.push(desired);
   }
   return deployments;
+}
+
+/**
+ * What `prefect deploy` takes from the flow's source when a manifest leaves it out, read without
+ * running Python: `parameter_openapi_schema` from the signature, and `description` from a literal
+ * `@flow(description=...)` or the docstring. Only when the entrypoint's file is in the repository.
+ */
+function flowDefaults(project: LoadedProject, locator: Locator, manifest: DeploymentManifest, issues: Issue[], relativeDir: string): Partial<DeploymentManifest> {
+  const entry = parseEntrypoint(manifest.entrypoint);
+  const source = entry ? project.pythonSources.get(relativeDir ? `${relativeDir}/${entry.file}` : entry.file) : undefined;
+  if (!entry || typeof source !== 'string') return {};
+  const out: Partial<DeploymentManifest> = {};
+  if (manifest.parameter_openapi_schema === undefined) {
+    const result = parameterSchemaFromSource(source, entry.func);
+    if ('error' in result) {
+      issues.push(issueAt(locator.locate(['entrypoint']), ['entrypoint'], `cannot build the parameter schema from ${entry.file}: ${result.error}; parameters are not checked (give parameter_openapi_schema to check them)`, 'warning'));
+    } else {
+      out.parameter_openapi_schema = result.schema as DeploymentManifest['parameter_openapi_schema'];
+      for (const notice of result.notices) {
+        issues.push(issueAt(locator.locate(['entrypoint']), ['entrypoint'], `${entry.file}:${notice.line}:${notice.column}: ${notice.message}`, 'warning'));
+      }
+    }
+  }
+  if (manifest.description === undefined) {
+    const flow = lookupFlow(source, entry.func);
+    const description = (flow.kind === 'flow' ? flow.description : undefined) ?? functionDocstring(source, entry.func);
+    if (description !== undefined) out.description = description;
+  }
+  return out;
 }
 
 /**
