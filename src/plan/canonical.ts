@@ -102,7 +102,7 @@ function desiredSchedule(s: ScheduleManifest, slug: string): CanonicalSchedule {
  * The live form of a schedule, made comparable with its desired twin: an omitted anchor_date and an
  * rrule DTSTART the server added are not differences.
  */
-function liveSchedule(s: LiveSchedule, desired: CanonicalSchedule | undefined): CanonicalSchedule {
+export function liveSchedule(s: LiveSchedule, desired: CanonicalSchedule | undefined): CanonicalSchedule {
   const spec = s.schedule as Partial<Record<'cron' | 'interval' | 'rrule' | 'anchor_date' | 'timezone', unknown>> & { day_or?: boolean };
   let schedule: ScheduleSpec;
   if (typeof spec.cron === 'string') schedule = { cron: spec.cron.trim(), timezone: (spec.timezone as string | null) ?? null, day_or: spec.day_or ?? true };
@@ -164,7 +164,8 @@ export function canonicalLive(live: LiveDeployment, desired: CanonicalDeployment
   const desiredBySlug = new Map((desired?.schedules ?? []).map((s) => [s.slug, s]));
   const options = live.concurrency_options;
   return {
-    description: live.description ?? null,
+    // prefect deploy stores the string "None" when a flow has no docstring (str(None)).
+    description: live.description === 'None' ? null : (live.description ?? null),
     version: live.version ?? null,
     entrypoint: live.entrypoint ?? null,
     path: live.path ?? null,

@@ -2,7 +2,7 @@ import fastJsonPatch from 'fast-json-patch';
 import type { DesiredDeployment } from '../manifests/types.js';
 import type { Json, JsonObject, LiveAutomation, LiveDeployment, ScheduleCreateBody } from '../prefect/types.js';
 import { desiredTriggers } from './triggers.js';
-import { canonicalDesired, canonicalLive, DEPLOYMENT_FIELDS, desiredTags, jsonEqual, type CanonicalDeployment, type CanonicalSchedule } from './canonical.js';
+import { canonicalDesired, canonicalLive, DEPLOYMENT_FIELDS, desiredTags, jsonEqual, liveSchedule, type CanonicalDeployment, type CanonicalSchedule } from './canonical.js';
 import { OWNER_LABEL, ownerOf, PROTECTED_TAG } from './ownership.js';
 import type { AdoptAction, Conflict, CreateAction, DeleteAction, FieldChange, Orphan, Plan, PlanAction, PlanOptions, ScheduleOps, UpdateAction } from './types.js';
 
@@ -28,8 +28,11 @@ export function plan(desired: readonly DesiredDeployment[], live: LiveState, opt
   const declared = new Set(desired.map((d) => d.key));
 
   for (const d of [...desired].sort((a, b) => a.key.localeCompare(b.key))) {
-    const want = canonicalDesired(d, options.owner);
     const existing = live.deployments.get(d.key);
+    let want = canonicalDesired(d, options.owner);
+    // `version` is informational: a manifest without one leaves the server's (prefect deploy stamps
+    // a hash of the flow file there) instead of clearing it.
+    if (existing && d.manifest.version === undefined) want = { ...want, version: existing.version ?? null };
     const target = { key: d.key, flowName: d.flowName, name: d.name };
     if (!existing) {
       creates.push({ kind: 'create', ...target, declaredAt: d.declaredAt, body: createBody(d, want, options), schedules: want.schedules.map(scheduleBody), triggers: desiredTriggers(d.name, d.manifest.triggers), changes: creationChanges(want) });
@@ -50,7 +53,7 @@ export function plan(desired: readonly DesiredDeployment[], live: LiveState, opt
           body: createBody(d, want, options),
           schedules: want.schedules.map(scheduleBody),
           triggers: desiredTriggers(d.name, d.manifest.triggers),
-          changes: diffFields(canonicalLive(existing, want, automationsOf(existing)), want),
+          changes: diffFields(pairUnslugged(existing, canonicalLive(existing, want, automationsOf(existing)), want), want),
         });
       } else {
         const whose = owner === null ? 'was not created by prefect-gitops' : `is owned by another prefect-gitops owner ("${owner}")`;
@@ -120,6 +123,30 @@ export function plan(desired: readonly DesiredDeployment[], live: LiveState, opt
     warnings,
     summary: { add: creates.length, change: updates.length, delete: deletes.length, adopt: adopts.length, unchanged: unchanged.length, conflicts: conflicts.length },
   };
+}
+
+/**
+ * For showing an adoption: a live schedule without a slug (made by `prefect deploy`) that equals a
+ * declared schedule in everything but the slug is that schedule, so the plan shows no change for
+ * it. (Adoption recreates every schedule anyway, now with its slug.)
+ */
+function pairUnslugged(existing: LiveDeployment, have: CanonicalDeployment, want: CanonicalDeployment): CanonicalDeployment {
+  const unmatched = new Map(want.schedules.filter((w) => !have.schedules.some((h) => h.slug === w.slug)).map((w) => [w.slug, w]));
+  const schedules = have.schedules.filter((h) => !h.slug.startsWith('(no slug'));
+  for (const raw of existing.schedules.filter((s) => !s.slug)) {
+    let paired: CanonicalSchedule | undefined;
+    for (const [slug, w] of unmatched) {
+      // Read the live schedule as if it were that declared one (anchor, DTSTART), then compare.
+      const candidate = { ...liveSchedule(raw, w), slug };
+      if (jsonEqual(candidate, w)) {
+        paired = candidate;
+        unmatched.delete(slug);
+        break;
+      }
+    }
+    schedules.push(paired ?? liveSchedule(raw, undefined));
+  }
+  return { ...have, schedules: schedules.sort((a, b) => (a.slug < b.slug ? -1 : a.slug > b.slug ? 1 : 0)) };
 }
 
 /** True when applying the plan would send at least one write. */
