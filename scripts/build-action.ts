@@ -5,7 +5,8 @@
 //
 // ESM on purpose: src/validate/schema.ts finds schemas/*.json with
 // `new URL('../../schemas/', import.meta.url)`, which from dist/action/index.js is <repo>/schemas.
-import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -36,6 +37,12 @@ export async function buildAction(): Promise<string[]> {
     logLevel: 'warning',
     metafile: true,
   });
+  // The Python parser behind parameter schemas loads two wasm files from beside the module
+  // (src/manifests/parameter-schema.ts looks there first): ship them with the bundle.
+  const require = createRequire(import.meta.url);
+  for (const [file, pkg] of [['web-tree-sitter.wasm', 'web-tree-sitter'], ['tree-sitter-python.wasm', 'tree-sitter-python']] as const) {
+    await copyFile(require.resolve(`${pkg}/${file}`), join(outDir, file));
+  }
   // A package.json next to the bundle pins its module type even if the root one changes.
   await writeFile(join(outDir, 'package.json'), `${JSON.stringify({ type: 'module', private: true }, null, 2)}\n`);
   const inputs = Object.keys(result.metafile.inputs).filter((p) => p.startsWith('node_modules/')).map((p) => p.split('/').slice(0, p.split('/')[1]?.startsWith('@') ? 3 : 2).join('/'));

@@ -39,14 +39,14 @@ export function planAnnotations(input: Plan, toPath: ToPath, options: { secrets:
   const notices: Annotation[] = plan.actions.map((action) => {
     switch (action.kind) {
       case 'create':
-        return { level: 'notice', message: `${action.key} will be created`, where: at(action.declaredAt, toPath, 'prefect-gitops: create') };
+        return { level: 'notice', message: `${action.key} will be created`, where: at(action.declaredAt, toPath) };
       case 'update':
-        return { level: 'notice', message: `${action.key} will be updated in place${fields(action.changes)}`, where: at(action.declaredAt, toPath, 'prefect-gitops: update') };
+        return { level: 'notice', message: `${action.key} will be updated in place${fields(action.changes)}`, where: at(action.declaredAt, toPath) };
       case 'adopt':
         return {
           level: 'notice',
           message: `${action.key} will be adopted (Prefect recreates its schedules and deletes its future scheduled runs)${fields(action.changes)}`,
-          where: at(action.declaredAt, toPath, 'prefect-gitops: adopt'),
+          where: at(action.declaredAt, toPath),
         };
       case 'delete':
         return { level: 'notice', message: `${action.key} will be deleted: owned by ${plan.owner} and no longer declared` };
@@ -54,7 +54,7 @@ export function planAnnotations(input: Plan, toPath: ToPath, options: { secrets:
   });
   const shown = notices.slice(0, MAX_NOTICES);
   if (notices.length > MAX_NOTICES) shown.push({ level: 'notice', message: `…and ${notices.length - MAX_NOTICES} more planned changes; the job summary lists them all` });
-  const warnings: Annotation[] = plan.conflicts.map((c) => ({ level: 'warning', message: `${c.key}: ${c.message}`, where: at(c.declaredAt, toPath, 'prefect-gitops: conflict') }));
+  const warnings: Annotation[] = plan.conflicts.map((c) => ({ level: 'warning', message: `${c.key}: ${c.message}`, where: at(c.declaredAt, toPath) }));
   if (plan.pruneRefused) warnings.push({ level: 'warning', message: `Prune refused: ${plan.pruneRefused}.` });
   return [...warnings, ...shown];
 }

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { appendFile } from 'node:fs/promises';
 import * as actionsCore from '@actions/core';
 
@@ -23,6 +24,11 @@ export interface ActionsCore {
   warning(message: string, where?: AnnotationLocation): void;
   notice(message: string, where?: AnnotationLocation): void;
   info(message: string): void;
+  /**
+   * Logs text that holds values from manifests or the server (a plan, a drift report): a line in
+   * it that looks like a workflow command (`::add-mask::`, `::error::`) is shown, not run.
+   */
+  logUntrusted(text: string): void;
   debug(message: string): void;
   /** Appends markdown to the job summary (`GITHUB_STEP_SUMMARY`); a no-op outside a runner. */
   appendSummary(markdown: string): Promise<void>;
@@ -49,6 +55,13 @@ export function realCore(env: Readonly<Record<string, string | undefined>> = pro
     warning: (message, where) => actionsCore.warning(message, toProperties(where)),
     notice: (message, where) => actionsCore.notice(message, toProperties(where)),
     info: (message) => actionsCore.info(message),
+    logUntrusted: (text) => {
+      // The runner's documented way to print text verbatim: stop-commands until a one-time token.
+      const token = randomUUID();
+      actionsCore.info(`::stop-commands::${token}`);
+      actionsCore.info(text);
+      actionsCore.info(`::${token}::`);
+    },
     debug: (message) => actionsCore.debug(message),
     appendSummary: async (markdown) => {
       const file = env.GITHUB_STEP_SUMMARY;
@@ -77,6 +90,7 @@ export function scrubbingCore(core: ActionsCore, scrub: (text: string) => string
     warning: (message, w) => core.warning(scrub(message), where(w)),
     notice: (message, w) => core.notice(scrub(message), where(w)),
     info: (message) => core.info(scrub(message)),
+    logUntrusted: (text) => core.logUntrusted(scrub(text)),
     debug: (message) => core.debug(scrub(message)),
     appendSummary: (markdown) => core.appendSummary(scrub(markdown)),
   };

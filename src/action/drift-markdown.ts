@@ -12,7 +12,10 @@ export const driftIssueTitle = (environment?: string | null): string => `Prefect
 
 export interface DriftMarkdownOptions {
   readonly secrets: readonly string[];
-  /** The body never exceeds this many characters (GitHub: 65 536 for an issue body). */
+  /**
+   * The result never exceeds this many UTF-8 bytes, and so neither this many characters: one
+   * budget serves an issue body (65,536 characters) and a job summary (1 MiB).
+   */
   readonly maxLength?: number;
   readonly now: Date;
   /** Where the complete report is (the run's job summary), for when this one is cut short. */
@@ -22,6 +25,8 @@ export interface DriftMarkdownOptions {
 }
 
 const VALUE_MAX = 120;
+
+export const bytes = (text: string): number => Buffer.byteLength(text, 'utf8');
 
 /** Inline code that survives table cells, mentions and HTML in values: `<code>` with everything escaped. */
 export function code(text: string): string {
@@ -58,7 +63,7 @@ export function renderDriftMarkdown(input: DriftReport, options: DriftMarkdownOp
   const blocks: { text: string; entry: boolean }[] = [];
   const section = (title: string, entries: string[]): void => {
     if (entries.length === 0) return;
-    blocks.push({ text: `\n### ${title} (${entries.length})\n`, entry: false });
+    blocks.push({ text: `\n### ${title} (${entries.length})`, entry: false });
     for (const e of entries) blocks.push({ text: e, entry: true });
   };
   section(
@@ -80,12 +85,15 @@ export function renderDriftMarkdown(input: DriftReport, options: DriftMarkdownOp
     left > 0 ? `\n\n_…and ${left} more entr${left === 1 ? 'y' : 'ies'} not shown here${options.runUrl ? `: the [run's job summary](${options.runUrl}) lists them all` : ''}._\n` : '\n';
   const total = blocks.filter((b) => b.entry).length;
   let text = head.join('\n');
+  let size = bytes(text);
   let shown = 0;
   // Room for the longest footer, so adding it can never push the text over the limit.
-  const budget = maxLength - footer(total).length - 16;
+  const budget = maxLength - bytes(footer(total)) - 16;
   for (const block of blocks) {
-    if (text.length + block.text.length + 1 > budget) break;
+    const added = bytes(block.text) + 1;
+    if (size + added > budget) break;
     text += `\n${block.text}`;
+    size += added;
     if (block.entry) shown++;
   }
   return text + footer(total - shown);

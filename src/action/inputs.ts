@@ -4,6 +4,26 @@ import type { ReconcileOptions } from '../reconcile.js';
 import type { ActionsCore } from './core.js';
 
 export const COMMANDS = ['plan', 'apply', 'drift'] as const;
+
+/** Every input action.yml declares (a test keeps the two in step). */
+export const INPUT_NAMES = [
+  'command',
+  'manifests',
+  'environment',
+  'prefect-api-url',
+  'prefect-api-key',
+  'prefect-api-auth-string',
+  'prune',
+  'max-deletes',
+  'github-token',
+  'comment',
+  'fail-on-drift',
+  'drift-issue',
+  'log-level',
+] as const;
+
+/** Every output the Action sets. */
+export const OUTPUT_NAMES = ['has-changes', 'creates', 'updates', 'deletes', 'unchanged', 'plan-file', 'drift', 'comment-url'] as const;
 export type ActionCommand = (typeof COMMANDS)[number];
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'silent'] as const satisfies readonly LogLevel[];
