@@ -287,7 +287,7 @@ describe('apply on push', () => {
     expect((await planProject(project.dir)).plan.actions).toEqual([]);
     expect((await readDeployment(project.flow, 'edit'))!.description).toBe('new');
     // The bundle builds parameter schemas from the flow's source too (its parser ships as wasm).
-    const created = (await readDeployment(project.flow, 'new'))! as { parameter_openapi_schema: { properties: Record<string, { type?: string }> } };
+    const created = (await readDeployment(project.flow, 'new'))! as unknown as { parameter_openapi_schema: { properties: Record<string, { type?: string }> } };
     expect(created.parameter_openapi_schema.properties.n).toMatchObject({ type: 'integer', position: 0 });
 
     const again = await run(project, { event: 'push', inputs: inputs('apply'), ...(node ? { node: node.path } : {}) });
