@@ -69,12 +69,12 @@ class FakeCore implements ActionsCore {
 const KEY = 'pnu_unit_key_abcdef123456';
 
 describe('inputs', () => {
-  it('action.yml, docs/action.md and the code name the same inputs and outputs', async () => {
+  it('action.yml, the README and the code name the same inputs and outputs', async () => {
     const manifest = parse(await readFile('action.yml', 'utf8')) as { inputs: Record<string, unknown>; outputs: Record<string, unknown>; runs: Record<string, string> };
     expect(Object.keys(manifest.inputs).sort()).toEqual([...INPUT_NAMES].sort());
     expect(Object.keys(manifest.outputs).sort()).toEqual([...OUTPUT_NAMES].sort());
     expect(manifest.runs).toEqual({ using: 'node24', main: 'dist/action/index.js' });
-    const docs = await readFile('docs/action.md', 'utf8');
+    const docs = await readFile('README.md', 'utf8');
     for (const name of [...INPUT_NAMES, ...OUTPUT_NAMES]) expect(docs).toContain(`| \`${name}\` |`);
     const main = await readFile('src/action/main.ts', 'utf8');
     const set = [...main.matchAll(/setOutput\('([a-z-]+)'/g)].map((m) => m[1]);
