@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { liveDeployment } from '../helpers/fixtures.js';
 import { parse, parseAllDocuments } from 'yaml';
 import { exportManifests, type ExportDeployment, type ExportAutomation } from '../../src/export/export.js';
 import type { DeploymentManifest, DesiredDeployment } from '../../src/manifests/types.js';
@@ -13,33 +14,8 @@ const FLOW = 'etl';
 
 let ids = 0;
 /** A deployment as Prefect 3.8 reads back one that prefect-gitops created with only name, entrypoint and pool. */
-function live(name: string, overrides: Partial<LiveDeployment> = {}, owner: string | null = OWNER): LiveDeployment {
-  return {
-    id: `id-${name}-${++ids}`,
-    created: '2026-01-01T00:00:00Z',
-    updated: '2026-01-01T00:00:00Z',
-    name,
-    flow_id: 'flow-etl',
-    version: null,
-    description: null,
-    paused: false,
-    schedules: [],
-    global_concurrency_limit: null,
-    concurrency_options: null,
-    job_variables: {},
-    parameters: {},
-    tags: owner ? [ownerTag(owner)] : [],
-    labels: { 'prefect.flow.id': 'flow-etl', ...(owner ? { [OWNER_LABEL]: owner } : {}) },
-    work_queue_name: 'default',
-    work_pool_name: 'pool',
-    parameter_openapi_schema: { type: 'object', properties: {} },
-    path: null,
-    pull_steps: [],
-    entrypoint: 'flows/etl.py:etl',
-    enforce_parameter_schema: true,
-    ...overrides,
-  };
-}
+const live = (name: string, overrides: Partial<LiveDeployment> = {}, owner: string | null = OWNER): LiveDeployment =>
+  liveDeployment(name, { parameter_openapi_schema: { type: 'object', properties: {} }, ...overrides }, owner);
 
 function schedule(slug: string | null, spec: LiveSchedule['schedule'], extra: Partial<LiveSchedule> = {}): LiveSchedule {
   const n = ++ids;

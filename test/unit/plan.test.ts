@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { DeploymentManifest, DesiredDeployment } from '../../src/manifests/types.js';
 import type { LiveDeployment, LiveSchedule } from '../../src/prefect/types.js';
 import { plan, type LiveState } from '../../src/plan/plan.js';
+import { desiredDeployment, liveDeployment, liveSchedule } from '../helpers/fixtures.js';
 import { OWNER_LABEL, PROTECTED_TAG, ownerTag } from '../../src/plan/ownership.js';
 import type { PlanOptions, UpdateAction } from '../../src/plan/types.js';
 
@@ -17,54 +18,9 @@ const options: PlanOptions = {
   features: { concurrencyOptions: true, gracePeriod: true, patchPullSteps: true },
 };
 
-function desired(manifest: Partial<DeploymentManifest> & { name: string }, extra: Partial<DesiredDeployment> = {}): DesiredDeployment {
-  const flowName = manifest.flow_name ?? 'etl';
-  return {
-    key: `${flowName}/${manifest.name}`,
-    flowName,
-    name: manifest.name,
-    manifest: { entrypoint: 'flows/etl.py:etl', flow_name: flowName, work_pool: { name: 'pool' }, ...manifest },
-    adopt: false,
-    protected: false,
-    ignoreDifferences: [],
-    declaredAt: { file: 'deployments/etl.yaml', line: 1, column: 1 },
-    ...extra,
-  };
-}
-
-let ids = 0;
-/** A deployment as Prefect 3.8 reads it back after we created it from `desired(...)` defaults. */
-function live(name: string, overrides: Partial<LiveDeployment> = {}, owner: string | null = OWNER): LiveDeployment {
-  return {
-    id: `id-${name}-${++ids}`,
-    created: '2026-01-01T00:00:00Z',
-    updated: '2026-01-01T00:00:00Z',
-    name,
-    flow_id: 'flow-etl',
-    version: null,
-    description: null,
-    paused: false,
-    schedules: [],
-    global_concurrency_limit: null,
-    concurrency_options: null,
-    job_variables: {},
-    parameters: {},
-    tags: owner ? [ownerTag(owner)] : [],
-    labels: { 'prefect.flow.id': 'flow-etl', ...(owner ? { [OWNER_LABEL]: owner } : {}) },
-    work_queue_name: 'default',
-    work_pool_name: 'pool',
-    parameter_openapi_schema: {},
-    path: null,
-    pull_steps: [],
-    entrypoint: 'flows/etl.py:etl',
-    enforce_parameter_schema: true,
-    ...overrides,
-  };
-}
-
-function schedule(slug: string | null, spec: LiveSchedule['schedule'], extra: Partial<LiveSchedule> = {}): LiveSchedule {
-  return { id: `s-${slug ?? 'none'}-${++ids}`, schedule: spec, active: true, max_scheduled_runs: null, parameters: {}, slug, ...extra };
-}
+const desired = desiredDeployment;
+const live = (name: string, overrides: Partial<LiveDeployment> = {}, owner: string | null = OWNER): LiveDeployment => liveDeployment(name, overrides, owner);
+const schedule = liveSchedule;
 
 const state = (...deployments: LiveDeployment[]): LiveState => ({ deployments: new Map(deployments.map((d) => [`etl/${d.name}`, d])) });
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { desiredDeployment, liveDeployment, liveSchedule } from '../helpers/fixtures.js';
 import type { ApplyResult } from '../../src/apply/apply.js';
 import type { DeploymentManifest, DesiredDeployment } from '../../src/manifests/types.js';
 import { OWNER_LABEL, ownerTag } from '../../src/plan/ownership.js';
@@ -24,58 +25,12 @@ const options: PlanOptions = {
   features: { concurrencyOptions: true, gracePeriod: true, patchPullSteps: true },
 };
 
-function desired(manifest: Partial<DeploymentManifest> & { name: string }, extra: Partial<DesiredDeployment> = {}): DesiredDeployment {
-  return {
-    key: `etl/${manifest.name}`,
-    flowName: 'etl',
-    name: manifest.name,
-    manifest: { entrypoint: 'flows/etl.py:etl', flow_name: 'etl', work_pool: { name: 'pool' }, ...manifest },
-    adopt: false,
-    protected: false,
-    ignoreDifferences: [],
-    declaredAt: { file: `deployments/${manifest.name}.yaml`, line: 3, column: 1 },
-    ...extra,
-  };
-}
+const desired = (manifest: Partial<DeploymentManifest> & { name: string }, extra: Partial<DesiredDeployment> = {}): DesiredDeployment =>
+  desiredDeployment(manifest, { declaredAt: { file: `deployments/${manifest.name}.yaml`, line: 3, column: 1 }, ...extra });
+const live = (name: string, overrides: Partial<LiveDeployment> = {}, owner: string | null = OWNER): LiveDeployment =>
+  liveDeployment(name, { labels: owner ? { [OWNER_LABEL]: owner } : {}, ...overrides }, owner);
 
-let ids = 0;
-function live(name: string, overrides: Partial<LiveDeployment> = {}, owner: string | null = OWNER): LiveDeployment {
-  return {
-    id: `id-${name}-${++ids}`,
-    created: '2026-01-01T00:00:00Z',
-    updated: '2026-01-01T00:00:00Z',
-    name,
-    flow_id: 'flow-etl',
-    version: null,
-    description: null,
-    paused: false,
-    schedules: [],
-    global_concurrency_limit: null,
-    concurrency_options: null,
-    job_variables: {},
-    parameters: {},
-    tags: owner ? [ownerTag(owner)] : [],
-    labels: owner ? { [OWNER_LABEL]: owner } : {},
-    work_queue_name: 'default',
-    work_pool_name: 'pool',
-    parameter_openapi_schema: {},
-    path: null,
-    pull_steps: [],
-    entrypoint: 'flows/etl.py:etl',
-    enforce_parameter_schema: true,
-    ...overrides,
-  };
-}
-
-const schedule = (slug: string, spec: LiveSchedule['schedule'], extra: Partial<LiveSchedule> = {}): LiveSchedule => ({
-  id: `s-${slug}-${++ids}`,
-  schedule: spec,
-  active: true,
-  max_scheduled_runs: null,
-  parameters: {},
-  slug,
-  ...extra,
-});
+const schedule = (slug: string, spec: LiveSchedule['schedule'], extra: Partial<LiveSchedule> = {}): LiveSchedule => liveSchedule(slug, spec, extra);
 
 const state = (...deployments: LiveDeployment[]): LiveState => ({ deployments: new Map(deployments.map((d) => [`etl/${d.name}`, d])) });
 
