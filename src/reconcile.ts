@@ -1,4 +1,8 @@
+import { readFile } from 'node:fs/promises';
 import type { Logger } from './log.js';
+import { matchSavedPlan, type SavedPlan, type StaleEntry } from './plan/saved.js';
+import type { PlanAction } from './plan/types.js';
+import { checkSchema } from './validate/schema.js';
 import { UserInputError, ValidationFailedError } from './errors.js';
 import { branchAllowed, type ProjectConfig } from './manifests/config.js';
 import { currentBranch, loadManifests, type LoadedProject } from './manifests/load.js';
@@ -170,4 +174,59 @@ export async function resolveServerVariables(desired: readonly DesiredDeployment
     const { pull, ...rest } = d.manifest;
     return { ...d, manifest: { ...(render(rest) as DeploymentManifest), ...(pull !== undefined ? { pull } : {}) } };
   });
+}
+
+/**
+ * Reads a plan saved by `plan --out` (or the Action's `plan-file`).
+ *
+ * @throws UserInputError when the file is missing, not JSON, or not a prefect-gitops plan.
+ */
+export async function readSavedPlan(path: string): Promise<SavedPlan> {
+  let value: unknown;
+  try {
+    value = JSON.parse(await readFile(path, 'utf8'));
+  } catch (error) {
+    throw new UserInputError(`cannot read the saved plan ${path}: ${error instanceof Error ? error.message : String(error)}`, 'make one with: prefect-gitops plan DIR --out plan.json');
+  }
+  const problems = checkSchema('savedPlan', value);
+  if (problems.length) throw new UserInputError(`${path} is not a prefect-gitops plan file: ${problems.map((p) => `${p.path.join('.') || '(root)'} ${p.message}`).join('; ')}`);
+  return value as SavedPlan;
+}
+
+export interface SavedReconciliation extends Reconciliation {
+  /** Saved actions no longer exactly what a plan made now would do: not applied. */
+  readonly stale: readonly StaleEntry[];
+  /** Actions a plan made now has that the saved plan did not: not applied either. */
+  readonly unplanned: readonly PlanAction[];
+  readonly savedActions: number;
+}
+
+/**
+ * Plans again from the saved plan's manifests, environment and options, and keeps exactly the
+ * actions whose fingerprint is the saved one: the returned plan is what was reviewed, minus what
+ * changed since (on the server or in git), which is reported as stale.
+ */
+export async function reconcileSavedPlan(saved: SavedPlan, options: Omit<ReconcileOptions, 'manifests' | 'environment' | 'prune' | 'allowMassDelete' | 'adoptAll'>): Promise<SavedReconciliation> {
+  const r = await reconcile({
+    ...options,
+    manifests: saved.manifests,
+    ...(saved.environment ? { environment: saved.environment } : {}),
+    ...(saved.options.prune !== null ? { prune: saved.options.prune } : {}),
+    allowMassDelete: saved.options.allowMassDelete,
+    adoptAll: saved.options.adoptAll,
+  });
+  const matched = matchSavedPlan(saved, r.plan);
+  const count = (kind: PlanAction['kind']): number => matched.apply.filter((a) => a.kind === kind).length;
+  return {
+    ...r,
+    plan: {
+      ...r.plan,
+      actions: matched.apply,
+      pruneRefused: null,
+      summary: { ...r.plan.summary, add: count('create'), change: count('update'), delete: count('delete'), adopt: count('adopt') },
+    },
+    stale: matched.stale,
+    unplanned: matched.unplanned,
+    savedActions: Object.keys(saved.fingerprints).length,
+  };
 }

@@ -20,6 +20,7 @@ export const INPUT_NAMES = [
   'fail-on-drift',
   'drift-issue',
   'log-level',
+  'plan-file',
 ] as const;
 
 /** Every output the Action sets. */
@@ -45,6 +46,8 @@ export interface ActionInputs {
   readonly failOnDrift: boolean;
   readonly driftIssue: boolean;
   readonly logLevel: LogLevel;
+  /** `apply` only: apply this saved plan (a plan job's `plan-file` output) instead of planning anew. */
+  readonly planFile?: string;
 }
 
 /** Requests in flight at most: the CLI's default `--concurrency`. */
@@ -109,13 +112,16 @@ export function readInputs(core: ActionsCore, env: Env): ActionInputs {
   const prefectApiKey = get('prefect-api-key') ?? env.PREFECT_API_KEY;
   const prefectApiAuthString = get('prefect-api-auth-string') ?? env.PREFECT_API_AUTH_STRING;
   const githubToken = get('github-token');
+  const planFile = get('plan-file');
+  if (planFile && command && command !== 'apply') problems.push(`input plan-file applies only to command: apply, not ${command}`);
 
   if (problems.length > 0 || !command || !logLevel || !prefectApiUrl) {
-    throw new UserInputError(problems.join('; '), 'see the inputs in action.yml / docs/action.md');
+    throw new UserInputError(problems.join('; '), 'see the inputs in action.yml and the README');
   }
   return {
     command,
     manifests: get('manifests') ?? '.',
+    ...(planFile ? { planFile } : {}),
     ...(environment ? { environment } : {}),
     prefectApiUrl,
     ...(prefectApiKey ? { prefectApiKey } : {}),

@@ -1,5 +1,5 @@
 import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { apply, type ApplyResult } from '../apply/apply.js';
 import { describeError, UserInputError, ValidationFailedError } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
@@ -7,7 +7,7 @@ import { driftReport } from '../plan/drift.js';
 import { planHasChanges } from '../plan/plan.js';
 import { toSavedPlan } from '../plan/saved.js';
 import type { Plan } from '../plan/types.js';
-import { assertBranchMayApply, reconcile, type Reconciliation } from '../reconcile.js';
+import { assertBranchMayApply, readSavedPlan, reconcile, reconcileSavedPlan, type Reconciliation } from '../reconcile.js';
 import { COMMENT_MARKER, COMMENT_MAX_LENGTH, renderApplySummary, renderPlanComment, renderPlanSummary, SUMMARY_MAX_LENGTH } from '../render/markdown.js';
 import { redact } from '../render/redact.js';
 import { renderApplyText, renderDriftText, renderPlanText } from '../render/text.js';
@@ -136,11 +136,19 @@ async function runApply(s: Session): Promise<void> {
     throw new UserInputError(`apply does not run on ${s.context.eventName} events: a pull request's manifests are not merged yet`, 'use command: plan on pull requests, and command: apply on push to the default branch');
   }
   const options = toReconcileOptions(s.inputs, { cwd: s.cwd, env: s.env, logger: s.logger });
-  const r = await reconcile(options);
-  await assertBranchMayApply(r, options.environment, s.env);
+  // With plan-file: exactly the reviewed plan, minus entries whose deployment or manifest changed since.
+  const saved = s.inputs.planFile ? await reconcileSavedPlan(await readSavedPlan(resolve(s.cwd, s.inputs.planFile)), options) : undefined;
+  const r = saved ?? (await reconcile(options));
+  await assertBranchMayApply(r, r.plan.environment ?? undefined, s.env);
   const { plan } = r;
   emitAnnotations(s.core, issueAnnotations(r.warnings, s.toPath));
-  s.core.logUntrusted(renderPlanText(plan, { color: true, secrets: s.secrets }));
+  for (const entry of saved?.stale ?? []) {
+    const at = entry.fresh && entry.fresh.kind !== 'delete' ? entry.fresh.declaredAt : undefined;
+    s.core.error(`refused (stale): ${entry.reason}; plan again to review the new change`, at ? { file: s.toPath(at.file), line: at.line } : undefined);
+    if (entry.fresh) s.core.logUntrusted(renderPlanText({ ...plan, actions: [entry.fresh], conflicts: [], orphans: [], warnings: [], pruneRefused: null }, { color: true, secrets: s.secrets }));
+  }
+  if (saved) s.core.info(`applying ${plan.actions.length} of ${saved.savedActions} saved actions from ${s.inputs.planFile}`);
+  else s.core.logUntrusted(renderPlanText(plan, { color: true, secrets: s.secrets }));
   await reportPlan(s, r);
   let result: ApplyResult = { results: [], ok: plan.pruneRefused === null };
   if (planHasChanges(plan)) {
@@ -163,6 +171,7 @@ async function runApply(s: Session): Promise<void> {
     ...(failed ? [`${failed} of ${result.results.length} actions failed or were skipped`] : []),
     ...(plan.conflicts.length ? [`${plan.conflicts.length} conflict${plan.conflicts.length === 1 ? '' : 's'} left unresolved`] : []),
     ...(plan.pruneRefused ? [`prune refused: ${plan.pruneRefused}`] : []),
+    ...(saved?.stale.length ? [`${saved.stale.length} saved action${saved.stale.length === 1 ? '' : 's'} refused as stale`] : []),
   ];
   if (problems.length) s.core.setFailed(`apply finished with errors: ${problems.join('; ')}`);
 }

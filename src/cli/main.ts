@@ -1,4 +1,4 @@
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { apply, type ActionResult, type ApplyResult } from '../apply/apply.js';
@@ -8,14 +8,13 @@ import { PrefectClient } from '../prefect/client.js';
 import { exportManifests, fetchForExport, type ExportLayout } from '../export/export.js';
 import { OWNER_LABEL } from '../plan/ownership.js';
 import { driftReport } from '../plan/drift.js';
-import { matchSavedPlan, toSavedPlan, type SavedPlan } from '../plan/saved.js';
+import { toSavedPlan } from '../plan/saved.js';
 import type { Plan } from '../plan/types.js';
 import { redact } from '../render/redact.js';
-import { checkSchema } from '../validate/schema.js';
 import { loadManifests } from '../manifests/load.js';
 import { planHasChanges } from '../plan/plan.js';
 import type { PlanAction } from '../plan/types.js';
-import { assertBranchMayApply, reconcile, type ReconcileOptions } from '../reconcile.js';
+import { assertBranchMayApply, readSavedPlan, reconcile, reconcileSavedPlan, type ReconcileOptions } from '../reconcile.js';
 import { renderIssuesJson, renderIssuesText } from '../render/issues.js';
 import { renderApplyText, renderDriftText, renderPlanJson, renderPlanText, useColor } from '../render/text.js';
 import { hasErrors, validateProject } from '../validate/validate.js';
@@ -180,31 +179,23 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
       command = 'apply';
       secrets = secretsOf(io, flags);
       const color = flags.color !== false && useColor(io.isTty, io.env);
-      let prune = pruneFlag(argv);
-      let dir = target;
-      let saved: SavedPlan | undefined;
-      if (/\.json$/i.test(target)) {
-        saved = await readSavedPlan(resolve(io.cwd, target));
-        dir = saved.manifests;
-        prune = saved.options.prune ?? undefined;
-        flags = { ...flags, allowMassDelete: saved.options.allowMassDelete, adopt: saved.options.adoptAll, ...(saved.environment ? { environment: saved.environment } : {}) };
-      }
-      const options = toReconcileOptions(dir, { ...flags, ...(prune === undefined ? {} : { prune }) } as ServerFlags, io);
-      const reconciliation = await reconcile(options);
-      await assertBranchMayApply(reconciliation, options.environment, io.env);
-      let plan = reconciliation.plan;
+      const prune = pruneFlag(argv);
+      const options = toReconcileOptions(target, { ...flags, ...(prune === undefined ? {} : { prune }) } as ServerFlags, io);
+      const fromFile = /\.json$/i.test(target);
+      const saved = fromFile ? await reconcileSavedPlan(await readSavedPlan(resolve(io.cwd, target)), options) : undefined;
+      const reconciliation = saved ?? (await reconcile(options));
+      await assertBranchMayApply(reconciliation, reconciliation.plan.environment ?? undefined, io.env);
+      const { plan } = reconciliation;
       let stale = 0;
       if (saved) {
-        const matched = matchSavedPlan(saved, plan);
-        for (const entry of matched.stale) {
+        for (const entry of saved.stale) {
           io.stderr(`refused (stale): ${entry.reason}\n`);
           if (entry.fresh) io.stderr(renderPlanText({ ...plan, actions: [entry.fresh], conflicts: [], orphans: [], warnings: [], pruneRefused: null }, { color, secrets }).split('\n').slice(2, -3).map((l) => `  ${l}`).join('\n') + '\n');
         }
-        if (matched.unplanned.length) io.stderr(`not in the saved plan (run plan again to review): ${matched.unplanned.map((a) => `${a.kind} ${a.key}`).join(', ')}\n`);
-        stale = matched.stale.length;
-        plan = { ...plan, actions: matched.apply, pruneRefused: null };
-        const total = Object.keys(saved.fingerprints).length;
-        if (!flags.json) io.stdout(`Applying ${matched.apply.length} of ${total} saved action${total === 1 ? '' : 's'} from ${target}${stale ? `; ${stale} refused as stale` : ''}.\n`);
+        if (saved.unplanned.length) io.stderr(`not in the saved plan (run plan again to review): ${saved.unplanned.map((a) => `${a.kind} ${a.key}`).join(', ')}\n`);
+        stale = saved.stale.length;
+        const total = saved.savedActions;
+        if (!flags.json) io.stdout(`Applying ${plan.actions.length} of ${total} saved action${total === 1 ? '' : 's'} from ${target}${stale ? `; ${stale} refused as stale` : ''}.\n`);
       } else if (!flags.json) io.stdout(renderPlanText(plan, { color, secrets }));
       if (!planHasChanges(plan)) {
         if (flags.json) io.stdout(JSON.stringify({ plan: JSON.parse(renderPlanJson(plan, secrets)), results: [] }, null, 2) + '\n');
@@ -310,17 +301,6 @@ async function runApply(plan: Plan, client: PrefectClient, logger: Logger, flags
   return result;
 }
 
-async function readSavedPlan(path: string): Promise<SavedPlan> {
-  let value: unknown;
-  try {
-    value = JSON.parse(await readFile(path, 'utf8'));
-  } catch (error) {
-    throw new UserInputError(`cannot read the saved plan ${path}: ${error instanceof Error ? error.message : String(error)}`, 'make one with: prefect-gitops plan DIR --out plan.json');
-  }
-  const problems = checkSchema('savedPlan', value);
-  if (problems.length) throw new UserInputError(`${path} is not a prefect-gitops plan file: ${problems.map((p) => `${p.path.join('.') || '(root)'} ${p.message}`).join('; ')}`);
-  return value as SavedPlan;
-}
 
 function redactText(text: string, secrets: readonly string[]): string {
   return secrets.filter((s) => s.length >= 4).reduce((t, s) => t.split(s).join('[REDACTED]'), text);

@@ -315,6 +315,34 @@ describe('apply on push', () => {
     expect(result.summary).toContain(`${project.flow}/broken`);
   });
 
+  it("applies a plan run's saved plan exactly, refusing the entry whose deployment changed since", async () => {
+    const project = await makeProject('act-saved');
+    await project.write([
+      { name: 'a', work_pool: { name: POOL }, description: 'one' },
+      { name: 'b', work_pool: { name: POOL }, description: 'one' },
+    ]);
+    expect((await applyProject(project.dir)).result.ok).toBe(true);
+    await project.write([
+      { name: 'a', work_pool: { name: POOL }, description: 'two' },
+      { name: 'b', work_pool: { name: POOL }, description: 'two' },
+    ]);
+    const planned = await run(project, { event: 'pull_request', payload: pullRequestPayload(77), inputs: inputs('plan', { comment: 'false' }) });
+    expect(planned.code).toBe(0);
+    // The plan file travels to the merge job as an artifact; meanwhile someone edits `a` in the UI.
+    await writeFile(join(project.dir, 'reviewed-plan.json'), planned.planFile!);
+    const a = (await readDeployment(project.flow, 'a'))!;
+    await api('PATCH', `/deployments/${a.id}`, { description: 'edited in the UI' });
+
+    const result = await run(project, { event: 'push', inputs: inputs('apply', { 'plan-file': 'reviewed-plan.json' }) });
+    expect(result.code).toBe(1);
+    expectNoKey(result);
+    expect(result.stdout).toMatch(new RegExp(`^::error file=deployments/a\\.yaml,line=1::refused \\(stale\\): ${project.flow}/a changed on the server since the plan`, 'm'));
+    expect(result.stdout).toContain('applying 1 of 2 saved actions from reviewed-plan.json');
+    expect((await readDeployment(project.flow, 'a'))!.description).toBe('edited in the UI');
+    expect((await readDeployment(project.flow, 'b'))!.description).toBe('two');
+    expect(result.outputs).toMatchObject({ updates: '1' });
+  });
+
   it('does not apply on a pull_request event', async () => {
     const project = await makeProject('act-noapply');
     await project.write([{ name: 'a', work_pool: { name: POOL } }]);
