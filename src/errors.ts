@@ -60,8 +60,8 @@ export const ExitCode = {
  * The one place that maps errors to exit codes. `validate` exits 2 for invalid input; `plan` and
  * `apply` keep 2 for "changes present" (--detailed-exitcode), so every error is 1 there.
  */
-export function exitCodeFor(error: unknown, command: 'validate' | 'plan' | 'apply' | 'other' = 'other'): number {
-  if (error instanceof UserInputError && (command === 'validate' || command === 'other')) return ExitCode.invalidOrChanges;
+export function exitCodeFor(error: unknown, command: 'validate' | 'plan' | 'apply' | 'export' | 'other' = 'other'): number {
+  if (error instanceof UserInputError && command === 'validate') return ExitCode.invalidOrChanges;
   return ExitCode.failure;
 }
 

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { Logger } from './log.js';
-import { matchSavedPlan, type SavedPlan, type StaleEntry } from './plan/saved.js';
+import { matchSavedPlan, type SavedPlan, type SavedPlanOptions, type StaleEntry } from './plan/saved.js';
 import type { PlanAction } from './plan/types.js';
 import { checkSchema } from './validate/schema.js';
 import { UserInputError, ValidationFailedError } from './errors.js';
@@ -54,7 +54,7 @@ export interface Reconciliation {
  * @throws RemoteError / UnsupportedServerError when the server cannot be used.
  */
 export async function reconcile(options: ReconcileOptions): Promise<Reconciliation> {
-  const project = await loadManifests(options.manifests, { cwd: options.cwd });
+  const project = await loadManifests(options.manifests, { cwd: options.cwd, env: options.env });
   const validation = validateProject(project, {
     env: options.env,
     ...(options.environment ? { environment: options.environment } : {}),
@@ -206,14 +206,21 @@ export interface SavedReconciliation extends Reconciliation {
  * actions whose fingerprint is the saved one: the returned plan is what was reviewed, minus what
  * changed since (on the server or in git), which is reported as stale.
  */
-export async function reconcileSavedPlan(saved: SavedPlan, options: Omit<ReconcileOptions, 'manifests' | 'environment' | 'prune' | 'allowMassDelete' | 'adoptAll'>): Promise<SavedReconciliation> {
+export async function reconcileSavedPlan(
+  saved: SavedPlan,
+  options: Omit<ReconcileOptions, 'manifests' | 'environment' | 'prune' | 'maxDeletes' | 'allowMassDelete' | 'adoptAll' | 'owner' | 'stepOutputs'>,
+): Promise<SavedReconciliation> {
+  const o = saved.options;
   const r = await reconcile({
     ...options,
     manifests: saved.manifests,
     ...(saved.environment ? { environment: saved.environment } : {}),
-    ...(saved.options.prune !== null ? { prune: saved.options.prune } : {}),
-    allowMassDelete: saved.options.allowMassDelete,
-    adoptAll: saved.options.adoptAll,
+    ...(o.prune !== null ? { prune: o.prune } : {}),
+    ...(o.maxDeletes !== null ? { maxDeletes: o.maxDeletes } : {}),
+    allowMassDelete: o.allowMassDelete,
+    adoptAll: o.adoptAll,
+    ...(o.owner ? { owner: o.owner } : {}),
+    stepOutputs: o.stepOutputs,
   });
   const matched = matchSavedPlan(saved, r.plan);
   const count = (kind: PlanAction['kind']): number => matched.apply.filter((a) => a.kind === kind).length;
@@ -222,11 +229,22 @@ export async function reconcileSavedPlan(saved: SavedPlan, options: Omit<Reconci
     plan: {
       ...r.plan,
       actions: matched.apply,
-      pruneRefused: null,
       summary: { ...r.plan.summary, add: count('create'), change: count('update'), delete: count('delete'), adopt: count('adopt') },
     },
     stale: matched.stale,
     unplanned: matched.unplanned,
     savedActions: Object.keys(saved.fingerprints).length,
+  };
+}
+
+/** The options a saved plan records, so that applying it plans with exactly the same ones. */
+export function savedPlanOptions(options: ReconcileOptions): SavedPlanOptions {
+  return {
+    prune: options.prune ?? null,
+    maxDeletes: options.maxDeletes ?? null,
+    allowMassDelete: options.allowMassDelete,
+    adoptAll: options.adoptAll,
+    owner: options.owner ?? null,
+    stepOutputs: options.stepOutputs ?? {},
   };
 }

@@ -7,7 +7,7 @@ import { driftReport } from '../plan/drift.js';
 import { planHasChanges } from '../plan/plan.js';
 import { toSavedPlan } from '../plan/saved.js';
 import type { Plan } from '../plan/types.js';
-import { assertBranchMayApply, readSavedPlan, reconcile, reconcileSavedPlan, type Reconciliation } from '../reconcile.js';
+import { assertBranchMayApply, readSavedPlan, reconcile, reconcileSavedPlan, savedPlanOptions, type Reconciliation } from '../reconcile.js';
 import { COMMENT_MARKER, COMMENT_MAX_LENGTH, renderApplySummary, renderPlanComment, renderPlanSummary, SUMMARY_MAX_LENGTH } from '../render/markdown.js';
 import { redact } from '../render/redact.js';
 import { renderApplyText, renderDriftText, renderPlanText } from '../render/text.js';
@@ -116,7 +116,8 @@ async function runPlan(s: Session): Promise<void> {
   emitAnnotations(s.core, issueAnnotations(r.warnings, s.toPath));
   let scheduledRuns: Record<string, number> = {};
   try {
-    scheduledRuns = await countScheduledRuns(r.client, plan);
+    // Only the comment shows the counts: one read per rewritten deployment, so only when commenting.
+    if (s.commentOn !== undefined) scheduledRuns = await countScheduledRuns(r.client, plan);
   } catch (error) {
     s.core.warning(`could not count the scheduled runs the plan would delete: ${describeError(error)}`);
   }
@@ -211,7 +212,7 @@ async function reportPlan(s: Session, r: Reconciliation): Promise<void> {
   s.core.setOutput('deletes', String(plan.summary.delete));
   s.core.setOutput('unchanged', String(plan.summary.unchanged));
   const file = join(s.context.tempDir, s.inputs.environment ? `prefect-gitops-plan-${s.inputs.environment}.json` : PLAN_FILE);
-  const saved = toSavedPlan(plan, redact(plan, s.secrets), { manifests: s.inputs.manifests, now: s.now, options: { prune: s.inputs.prune ?? null, allowMassDelete: false, adoptAll: false } });
+  const saved = toSavedPlan(plan, redact(plan, s.secrets), { manifests: s.inputs.manifests, now: s.now, options: savedPlanOptions(toReconcileOptions(s.inputs, { cwd: s.cwd, env: s.env, logger: s.logger })) });
   await writeFile(file, `${JSON.stringify(saved, null, 2)}\n`);
   s.core.setOutput('plan-file', file);
 }

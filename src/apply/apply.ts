@@ -96,8 +96,10 @@ async function execute(action: PlanAction, client: PrefectClient, ensureFlow: (n
       const flow = await ensureFlow(action.flowName);
       const created = await client.createDeployment({ ...action.body, name: action.name, flow_id: flow.id });
       if (action.schedules.length > 0) await client.createSchedules(created.id, [...action.schedules]);
-      // An adopted deployment may own automations made by `prefect deploy`: ours replace them.
-      if (action.kind === 'adopt' || action.triggers.length > 0) await replaceAutomations(client, created.id, action.triggers, owner);
+      // An adopted deployment may own automations made by `prefect deploy`: ours replace them. A new
+      // one owns none yet.
+      if (action.kind === 'adopt') await replaceAutomations(client, created.id, action.triggers, owner);
+      else for (const trigger of action.triggers) await client.createAutomation(automationBody(trigger, created.id, owner));
       return created.id;
     }
     case 'update': {
@@ -121,12 +123,14 @@ async function execute(action: PlanAction, client: PrefectClient, ensureFlow: (n
 async function mapBounded<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
   const out: R[] = new Array<R>(items.length);
   let next = 0;
+  // At least one worker: a limit of 0 must not silently skip every item.
+  const workers = Math.max(1, limit);
   const worker = async (): Promise<void> => {
     while (next < items.length) {
       const i = next++;
       out[i] = await fn(items[i]!);
     }
   };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  await Promise.all(Array.from({ length: Math.min(workers, items.length) }, worker));
   return out;
 }

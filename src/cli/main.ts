@@ -1,6 +1,6 @@
 import { mkdir, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { apply, type ActionResult, type ApplyResult } from '../apply/apply.js';
 import { describeError, exitCodeFor, ExitCode, UserInputError, ValidationFailedError } from '../errors.js';
 import { createLogger, type LogFormat, type LogLevel, type Logger } from '../log.js';
@@ -10,11 +10,11 @@ import { OWNER_LABEL } from '../plan/ownership.js';
 import { driftReport } from '../plan/drift.js';
 import { toSavedPlan } from '../plan/saved.js';
 import type { Plan } from '../plan/types.js';
-import { redact } from '../render/redact.js';
+import { collectSecrets, redact } from '../render/redact.js';
 import { loadManifests } from '../manifests/load.js';
 import { planHasChanges } from '../plan/plan.js';
 import type { PlanAction } from '../plan/types.js';
-import { assertBranchMayApply, readSavedPlan, reconcile, reconcileSavedPlan, type ReconcileOptions } from '../reconcile.js';
+import { assertBranchMayApply, readSavedPlan, reconcile, reconcileSavedPlan, savedPlanOptions, type ReconcileOptions } from '../reconcile.js';
 import { renderIssuesJson, renderIssuesText } from '../render/issues.js';
 import { renderApplyText, renderDriftText, renderPlanJson, renderPlanText, useColor } from '../render/text.js';
 import { hasErrors, validateProject } from '../validate/validate.js';
@@ -65,18 +65,18 @@ function addServerOptions(command: Command): Command {
     .option('--auth-string <user:pass>', 'basic auth for a self-hosted server (default: $PREFECT_API_AUTH_STRING)')
     .option('--prune', 'delete owned deployments that are no longer declared (overrides the config)')
     .option('--no-prune', 'never delete, whatever the config says')
-    .option('--max-deletes <n>', 'refuse to delete more than this many deployments (overrides the config)', (v) => Number.parseInt(v, 10))
+    .option('--max-deletes <n>', 'refuse to delete more than this many deployments (overrides the config)', wholeNumber(0))
     .option('--allow-mass-delete', 'lift the prune safeguards for this run')
     .option('--adopt', 'take ownership of declared deployments that exist but were not created by this owner')
     .option('--json', 'print the plan as JSON')
     .option('--no-color', 'no colour in the output (also: NO_COLOR)')
     .addOption(new Option('--log-level <level>', 'diagnostics level (stderr)').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('warn'))
     .addOption(new Option('--log-format <format>', 'diagnostics format').choices(['text', 'json']).default('text'))
-    .option('--concurrency <n>', 'requests in flight at most', (v) => Number.parseInt(v, 10), 4);
+    .option('--concurrency <n>', 'requests in flight at most', wholeNumber(1), 4);
 }
 
-function secretsOf(io: Io, flags: ServerFlags): string[] {
-  return [flags.apiKey ?? io.env.PREFECT_API_KEY, flags.authString ?? io.env.PREFECT_API_AUTH_STRING].filter((s): s is string => Boolean(s));
+function secretsOf(io: Io, flags: Pick<ServerFlags, 'apiKey' | 'authString'>): string[] {
+  return collectSecrets([flags.apiKey ?? io.env.PREFECT_API_KEY, flags.authString ?? io.env.PREFECT_API_AUTH_STRING]);
 }
 
 function toReconcileOptions(dir: string, flags: ServerFlags, io: Io): ReconcileOptions {
@@ -107,6 +107,14 @@ function toReconcileOptions(dir: string, flags: ServerFlags, io: Io): ReconcileO
 
 const collectList = (value: string, previous: string[]): string[] => [...previous, value];
 
+/** An option parser for whole numbers of at least `min`; anything else is a usage error. */
+function wholeNumber(min: number): (value: string) => number {
+  return (value) => {
+    if (!/^\d+$/.test(value.trim()) || Number(value) < min) throw new InvalidArgumentError(`expected a whole number of at least ${min}, got "${value}"`);
+    return Number(value);
+  };
+}
+
 /** `--set a.b=c`, repeatable, into a mapping. */
 function collectSet(value: string, previous: Record<string, string>): Record<string, string> {
   const eq = value.indexOf('=');
@@ -114,17 +122,11 @@ function collectSet(value: string, previous: Record<string, string>): Record<str
   return { ...previous, [value.slice(0, eq)]: value.slice(eq + 1) };
 }
 
-/** Commander reports `--no-prune` and an absent flag alike as a default; tell them apart from argv. */
-function pruneFlag(argv: readonly string[]): boolean | undefined {
-  if (argv.includes('--no-prune')) return false;
-  if (argv.includes('--prune')) return true;
-  return undefined;
-}
 
 /** Runs the CLI and returns the exit code. Never calls process.exit. */
 export async function main(argv: readonly string[], io: Io = defaultIo()): Promise<number> {
   let exitCode: number = ExitCode.ok;
-  let command: 'validate' | 'plan' | 'apply' | 'other' = 'other';
+  let command: 'validate' | 'plan' | 'apply' | 'export' | 'other' = 'other';
   let secrets: string[] = [];
   const program = new Command('prefect-gitops')
     .description('Declarative GitOps for Prefect deployments: validate, plan, apply and prune from a directory of manifests.')
@@ -142,7 +144,7 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
     .option('--set <id.key=value>', 'value of a prefect.yaml build/push step output (repeatable)', collectSet, {})
     .action(async (dir: string, opts: { format: 'text' | 'json'; environment?: string; owner?: string; set: Record<string, string> }) => {
       command = 'validate';
-      const project = await loadManifests(dir, { cwd: io.cwd });
+      const project = await loadManifests(dir, { cwd: io.cwd, env: io.env });
       const result = validateProject(project, {
         env: io.env,
         allEnvironments: opts.environment === undefined,
@@ -160,13 +162,12 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
     .action(async (dir: string, flags: ServerFlags & { out?: string }) => {
       command = 'plan';
       secrets = secretsOf(io, flags);
-      const prune = pruneFlag(argv);
-      const { plan, warnings } = await reconcile(toReconcileOptions(dir, { ...flags, ...(prune === undefined ? {} : { prune }) } as ServerFlags, io));
+      const { plan, warnings } = await reconcile(toReconcileOptions(dir, flags, io));
       const color = flags.color !== false && useColor(io.isTty, io.env);
       if (warnings.length && !flags.json) io.stderr(renderIssuesText(warnings, 0, 0).split('\n').slice(0, -2).join('\n') + '\n');
       io.stdout(flags.json ? renderPlanJson(plan, secrets) : renderPlanText(plan, { color, secrets }));
       if (flags.out) {
-        const saved = toSavedPlan(plan, redact(plan, secrets), { manifests: dir, now: new Date(), options: { prune: prune ?? null, allowMassDelete: flags.allowMassDelete ?? false, adoptAll: flags.adopt ?? false } });
+        const saved = toSavedPlan(plan, redact(plan, secrets), { manifests: dir, now: new Date(), options: savedPlanOptions(toReconcileOptions(dir, flags, io)) });
         await writeFile(resolve(io.cwd, flags.out), JSON.stringify(saved, null, 2) + '\n');
         if (!flags.json) io.stdout(`Saved the plan to ${flags.out}; apply exactly this plan with: prefect-gitops apply ${flags.out}\n`);
       }
@@ -179,8 +180,7 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
       command = 'apply';
       secrets = secretsOf(io, flags);
       const color = flags.color !== false && useColor(io.isTty, io.env);
-      const prune = pruneFlag(argv);
-      const options = toReconcileOptions(target, { ...flags, ...(prune === undefined ? {} : { prune }) } as ServerFlags, io);
+      const options = toReconcileOptions(target, flags, io);
       const fromFile = /\.json$/i.test(target);
       const saved = fromFile ? await reconcileSavedPlan(await readSavedPlan(resolve(io.cwd, target)), options) : undefined;
       const reconciliation = saved ?? (await reconcile(options));
@@ -234,8 +234,8 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
     .option('--api-key <key>', 'Prefect Cloud API key (default: $PREFECT_API_KEY)')
     .option('--auth-string <user:pass>', 'basic auth (default: $PREFECT_API_AUTH_STRING)')
     .action(async (opts: { out: string; flow: string[]; tag: string[]; workPool: string[]; all?: boolean; layout: ExportLayout; adopt?: boolean; owner?: string; apiUrl?: string; apiKey?: string; authString?: string }) => {
-      command = 'other';
-      secrets = [opts.apiKey ?? io.env.PREFECT_API_KEY, opts.authString ?? io.env.PREFECT_API_AUTH_STRING].filter((v): v is string => Boolean(v));
+      command = 'export';
+      secrets = secretsOf(io, opts);
       if (!opts.all && opts.flow.length + opts.tag.length + opts.workPool.length === 0) {
         throw new UserInputError('say what to export: --flow, --tag or --work-pool (repeatable), or --all');
       }
@@ -269,7 +269,8 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
   try {
     await program.parseAsync([...argv], { from: 'user' });
   } catch (error) {
-    if (error instanceof CommanderError) return error.exitCode === 0 ? ExitCode.ok : ExitCode.invalidOrChanges;
+    // A usage error is an error (1) for plan/apply/drift, where 2 means "changes present".
+    if (error instanceof CommanderError) return error.exitCode === 0 ? ExitCode.ok : argv[0] === 'validate' ? ExitCode.invalidOrChanges : ExitCode.failure;
     if (error instanceof ValidationFailedError) {
       io.stderr(renderIssuesText(error.issues, 0, 0).replace(/\n[^\n]*\n$/, '\n') + `${error.message}; nothing was sent to Prefect.\n`);
     } else {

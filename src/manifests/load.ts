@@ -93,8 +93,9 @@ const ALWAYS_SKIPPED = new Set(['node_modules', '.git', '.venv', '.prefect-venv'
  *
  * @throws UserInputError when the directory does not exist.
  */
-export async function loadManifests(dir: string, options: { cwd?: string } = {}): Promise<LoadedProject> {
+export async function loadManifests(dir: string, options: { cwd?: string; env?: Readonly<Record<string, string | undefined>> } = {}): Promise<LoadedProject> {
   const cwd = options.cwd ?? process.cwd();
+  const env = options.env ?? process.env;
   const absDir = resolve(cwd, dir);
   const info = await stat(absDir).catch(() => undefined);
   if (!info?.isDirectory()) {
@@ -150,7 +151,7 @@ export async function loadManifests(dir: string, options: { cwd?: string } = {})
   const usesGit = [...documents.map((d) => d.value), configDocument?.value].some((v) => JSON.stringify(v ?? null).includes('git.'));
   if (usesGit) {
     try {
-      git = await readGitInfo(absDir);
+      git = await readGitInfo(absDir, env);
     } catch (error) {
       gitError = error instanceof Error ? error.message.split('\n')[0] : String(error);
     }
@@ -215,14 +216,11 @@ function collectStrings(values: unknown[], extra: unknown, key: string): string[
   return found;
 }
 
-async function readGitInfo(dir: string): Promise<GitInfo> {
+async function readGitInfo(dir: string, env: Readonly<Record<string, string | undefined>>): Promise<GitInfo> {
   const git = simpleGit({ baseDir: dir });
   const sha = (await git.revparse(['HEAD'])).trim();
-  const branch = (await git.revparse(['--abbrev-ref', 'HEAD'])).trim();
   const tag = (await git.raw(['tag', '--points-at', 'HEAD'])).split('\n').map((t) => t.trim()).filter(Boolean)[0] ?? '';
-  // CI checkouts are often detached; GitHub tells the branch in the environment.
-  const ciBranch = process.env.GITHUB_HEAD_REF || process.env.GITHUB_REF_NAME || '';
-  return { sha, short_sha: sha.slice(0, 7), branch: branch === 'HEAD' ? ciBranch : branch, tag };
+  return { sha, short_sha: sha.slice(0, 7), branch: (await currentBranch(dir, env)) ?? '', tag };
 }
 
 /**
@@ -230,7 +228,10 @@ async function readGitInfo(dir: string): Promise<GitInfo> {
  * Undefined when neither knows.
  */
 export async function currentBranch(dir: string, env: Readonly<Record<string, string | undefined>>): Promise<string | undefined> {
-  if (env.GITHUB_REF_NAME && env.GITHUB_REF_TYPE !== 'tag') return env.GITHUB_REF_NAME;
+  // In GitHub Actions the checkout is often detached; the runner names the branch (a pull
+  // request's head branch, else the pushed branch; not a tag).
+  const fromCi = env.GITHUB_HEAD_REF || (env.GITHUB_REF_TYPE !== 'tag' ? env.GITHUB_REF_NAME : undefined);
+  if (fromCi) return fromCi;
   try {
     const branch = (await simpleGit({ baseDir: dir }).revparse(['--abbrev-ref', 'HEAD'])).trim();
     return branch && branch !== 'HEAD' ? branch : undefined;

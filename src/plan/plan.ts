@@ -68,7 +68,7 @@ export function plan(desired: readonly DesiredDeployment[], live: LiveState, opt
       continue;
     }
     const have = canonicalLive(existing, want, automationsOf(existing));
-    const wanted = d.ignoreDifferences.length ? keepIgnored(want, have, d.ignoreDifferences) : want;
+    const wanted = serverCanStore(d.ignoreDifferences.length ? keepIgnored(want, have, d.ignoreDifferences) : want, have, d.key, options, warnings);
     const changes = diffFields(have, wanted);
     if (changes.length === 0) {
       unchanged.push(d.key);
@@ -94,11 +94,13 @@ export function plan(desired: readonly DesiredDeployment[], live: LiveState, opt
     warnings.push('this Prefect server cannot tag automations (needs 3.4.7+), so triggers are created with new deployments but not compared or updated');
   }
   const owned = [...live.deployments.values()].filter((l) => ownerOf(l) === options.owner);
-  const undeclared = owned.filter((l) => !declared.has(keyOf(l, live))).sort((a, b) => keyOf(a, live).localeCompare(keyOf(b, live)));
+  const keyById = new Map([...live.deployments].map(([key, l]) => [l.id, key]));
+  const keyOf = (l: LiveDeployment): string => keyById.get(l.id) ?? `?/${l.name}`;
+  const undeclared = owned.filter((l) => !declared.has(keyOf(l))).sort((a, b) => keyOf(a).localeCompare(keyOf(b)));
   const orphans: Orphan[] = [];
   const deletable: DeleteAction[] = [];
   for (const l of undeclared) {
-    const key = keyOf(l, live);
+    const key = keyOf(l);
     const [flowName = '', name = l.name] = splitKey(key);
     const target = { key, flowName, name, id: l.id };
     if (!options.prune) orphans.push({ ...target, reason: 'prune-disabled' });
@@ -152,10 +154,6 @@ function pairUnslugged(existing: LiveDeployment, have: CanonicalDeployment, want
 /** True when applying the plan would send at least one write. */
 export const planHasChanges = (p: Plan): boolean => p.actions.length > 0;
 
-function keyOf(l: LiveDeployment, live: LiveState): string {
-  for (const [key, value] of live.deployments) if (value.id === l.id) return key;
-  return `?/${l.name}`;
-}
 
 function splitKey(key: string): [string, string] {
   const i = key.indexOf('/');
@@ -220,6 +218,27 @@ function setAt(root: Record<string, unknown>, segments: readonly string[], value
   if (last === undefined) return;
   if (value === undefined) delete node[last];
   else node[last] = value;
+}
+
+/**
+ * Fields this server version cannot store or update keep their live value (with a warning), so
+ * the plan does not show, and apply does not send, a change that could never stick.
+ */
+function serverCanStore(want: CanonicalDeployment, have: CanonicalDeployment, key: string, options: PlanOptions, warnings: string[]): CanonicalDeployment {
+  let out = want;
+  const f = options.features;
+  if (!f.concurrencyOptions && !jsonEqual(want.concurrency_options, have.concurrency_options)) {
+    warnings.push(`${key}: this Prefect server (${options.serverVersion}) has no concurrency options (needs 3.1+); collision_strategy is not applied`);
+    out = { ...out, concurrency_options: have.concurrency_options };
+  } else if (!f.gracePeriod && out.concurrency_options && out.concurrency_options.grace_period_seconds !== (have.concurrency_options?.grace_period_seconds ?? null)) {
+    warnings.push(`${key}: this Prefect server (${options.serverVersion}) has no grace_period_seconds (needs 3.6.6+); it is not applied`);
+    out = { ...out, concurrency_options: { ...out.concurrency_options, grace_period_seconds: have.concurrency_options?.grace_period_seconds ?? null } };
+  }
+  if (!f.patchPullSteps && !jsonEqual(want.pull_steps, have.pull_steps)) {
+    warnings.push(`${key}: this Prefect server (${options.serverVersion}) cannot update pull steps (needs 3.2+)`);
+    out = { ...out, pull_steps: have.pull_steps };
+  }
+  return out;
 }
 
 /** Schedules keyed by slug, so patches and diffs name schedules rather than array positions. */
@@ -311,11 +330,16 @@ function patchBody(d: DesiredDeployment, have: CanonicalDeployment, want: Canoni
   for (const field of ['description', 'version', 'entrypoint', 'path', 'parameters', 'enforce_parameter_schema', 'paused'] as const) {
     if (differs(field)) patch[field] = want[field];
   }
-  if (differs('tags')) patch.tags = desiredTags(d, options.owner);
+  // Tags in the manifest's order, unless ignore_differences kept (some of) the live ones.
+  if (differs('tags')) {
+    const declared = desiredTags(d, options.owner);
+    patch.tags = jsonEqual([...declared].sort(), want.tags) ? declared : want.tags;
+  }
   if (differs('parameter_openapi_schema')) patch.parameter_openapi_schema = Object.keys(want.parameter_openapi_schema).length ? want.parameter_openapi_schema : EMPTY_PARAMETER_SCHEMA;
   if (differs('work_pool_name') || differs('work_queue_name')) {
     patch.work_pool_name = want.work_pool_name;
-    patch.work_queue_name = d.manifest.work_pool?.work_queue_name ?? null;
+    // The declared queue, the pool's `default` queue, or the live one when ignore_differences keeps it.
+    patch.work_queue_name = want.work_queue_name;
   }
   if (differs('job_variables')) {
     patch.job_variables = want.job_variables;
@@ -324,10 +348,7 @@ function patchBody(d: DesiredDeployment, have: CanonicalDeployment, want: Canoni
     }
   }
   if (differs('concurrency_limit') || differs('concurrency_options')) Object.assign(patch, concurrencyFields(want, options));
-  if (differs('pull_steps')) {
-    if (options.features.patchPullSteps) patch.pull_steps = want.pull_steps;
-    else warnings.push(`${d.key}: this Prefect server cannot update pull steps (needs 3.2+)`);
-  }
+  if (differs('pull_steps')) patch.pull_steps = want.pull_steps;
   return patch;
 }
 

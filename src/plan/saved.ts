@@ -16,16 +16,32 @@ export interface SavedPlan {
   readonly manifests: string;
   readonly environment: string | null;
   /** The options the plan was made with; apply reuses them so the same plan comes out. */
-  readonly options: { readonly prune: boolean | null; readonly allowMassDelete: boolean; readonly adoptAll: boolean };
+  readonly options: SavedPlanOptions;
   readonly plan: Plan;
   readonly fingerprints: Readonly<Record<string, string>>;
 }
 
+export interface SavedPlanOptions {
+  readonly prune: boolean | null;
+  readonly maxDeletes: number | null;
+  readonly allowMassDelete: boolean;
+  readonly adoptAll: boolean;
+  /** `--owner` of a bare prefect.yaml project. */
+  readonly owner: string | null;
+  /** `--set` values of prefect.yaml step outputs. */
+  readonly stepOutputs: Readonly<Record<string, string>>;
+}
+
 export const actionId = (a: PlanAction): string => `${a.kind}:${a.key}`;
 
-/** sha256 over a canonical JSON form (sorted keys), so equal actions hash equally. */
+/**
+ * sha256 over what applying the action would send and the live state it was planned against (ids,
+ * `liveUpdated`): not where the manifest declares it or how the change is displayed, so moving a
+ * manifest or adding a comment line does not make a reviewed plan stale.
+ */
 export function fingerprint(action: PlanAction): string {
-  return createHash('sha256').update(canonicalJson(action)).digest('hex');
+  const { declaredAt: _at, changes: _changes, jsonPatch: _patch, ...sent } = action as PlanAction & { declaredAt?: unknown; changes?: unknown; jsonPatch?: unknown };
+  return createHash('sha256').update(canonicalJson(sent)).digest('hex');
 }
 
 export function toSavedPlan(plan: Plan, redacted: Plan, meta: { manifests: string; now: Date; options: SavedPlan['options'] }): SavedPlan {

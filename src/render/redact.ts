@@ -26,3 +26,13 @@ export function redact<T>(value: T, secrets: readonly string[] = []): T {
   };
   return visit(value, undefined) as T;
 }
+
+/**
+ * The values never to show, from the credentials in use: each one, and the password of a
+ * `user:password` auth string on its own (a server may echo it back in another form).
+ */
+export function collectSecrets(values: readonly (string | undefined)[]): string[] {
+  const present = values.filter((v): v is string => Boolean(v?.trim()));
+  const passwords = present.filter((v) => v.includes(':')).map((v) => v.slice(v.indexOf(':') + 1)).filter((p) => p.length >= 4);
+  return [...new Set([...present, ...passwords])];
+}

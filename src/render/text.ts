@@ -54,7 +54,7 @@ export function renderPlanText(input: Plan, options: TextOptions): string {
 
 export function summaryLine(plan: Plan, paint: Paint = painter(false)): string {
   const s = plan.summary;
-  if (plan.actions.length === 0 && s.conflicts === 0) {
+  if (plan.actions.length === 0 && s.conflicts === 0 && !plan.pruneRefused) {
     return paint(BOLD, `No changes. ${s.unchanged} deployment${s.unchanged === 1 ? '' : 's'} up to date.`);
   }
   const adopt = s.adopt ? `, ${s.adopt} to adopt` : '';
@@ -72,7 +72,7 @@ function renderAction(action: PlanAction, paint: Paint): string[] {
     case 'adopt':
       return [
         `${paint(CYAN, '>')} ${paint(BOLD, action.key)} ${paint(DIM, `(${action.declaredAt.file}:${action.declaredAt.line})`)} will be adopted (${action.previousOwner ? `taken over from owner "${action.previousOwner}"` : 'not created by prefect-gitops'})`,
-        `    ${paint(YELLOW, 'note: adoption rewrites the deployment; Prefect recreates its schedules and deletes its future scheduled runs')}`,
+        `    ${paint(YELLOW, 'note: adoption rewrites the deployment: Prefect recreates its schedules and deletes its future scheduled runs, and the automations it owns (e.g. made by prefect deploy) are replaced by its triggers')}`,
         ...action.changes.flatMap((c) => renderChange(c, paint)),
       ];
     case 'update':

@@ -37,15 +37,24 @@ export function checkSchema(name: SchemaName, value: unknown): SchemaProblem[] {
 }
 
 /** Validates data against a user-supplied JSON Schema (parameters vs parameter_openapi_schema). */
+const userAjv = new Ajv({ allErrors: true, verbose: true, strict: false, allowUnionTypes: true, validateSchema: true, validateFormats: false, addUsedSchema: false });
+/** Compiled user schemas, per schema object and `required` handling: a deployment's schema is checked for its parameters and each schedule's. */
+const compiled = new WeakMap<object, Map<boolean, ValidateFunction | { invalidSchema: string }>>();
+
 export function checkAgainst(schema: Record<string, unknown>, value: unknown, options: { ignoreRequired: boolean }): SchemaProblem[] | { invalidSchema: string } {
-  const userAjv = new Ajv({ allErrors: true, verbose: true, strict: false, allowUnionTypes: true, validateSchema: true, validateFormats: false });
-  let validate: ValidateFunction;
-  try {
-    const { $schema: _ignored, ...rest } = schema;
-    validate = userAjv.compile(options.ignoreRequired ? stripRequired(rest) : rest);
-  } catch (error) {
-    return { invalidSchema: error instanceof Error ? error.message : String(error) };
+  let bySetting = compiled.get(schema);
+  if (!bySetting) compiled.set(schema, (bySetting = new Map()));
+  let validate = bySetting.get(options.ignoreRequired);
+  if (!validate) {
+    try {
+      const { $schema: _ignored, $id: _id, ...rest } = schema;
+      validate = userAjv.compile(options.ignoreRequired ? stripRequired(rest) : rest);
+    } catch (error) {
+      validate = { invalidSchema: error instanceof Error ? error.message : String(error) };
+    }
+    bySetting.set(options.ignoreRequired, validate);
   }
+  if ('invalidSchema' in validate) return validate;
   if (validate(value)) return [];
   return toProblems(validate.errors ?? []);
 }

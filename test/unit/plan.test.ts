@@ -56,7 +56,7 @@ describe('plan: each field change names exactly that field', () => {
     ['enforce_parameter_schema', { enforce_parameter_schema: false }, { enforce_parameter_schema: false }],
     ['paused', { paused: true }, { paused: true }],
     ['job_variables', { work_pool: { name: 'pool', job_variables: { image: 'x:1' } } }, { job_variables: { image: 'x:1' } }],
-    ['work_pool_name', { work_pool: { name: 'other' } }, { work_pool_name: 'other', work_queue_name: null }],
+    ['work_pool_name', { work_pool: { name: 'other' } }, { work_pool_name: 'other', work_queue_name: 'default' }],
     ['work_queue_name', { work_pool: { name: 'pool', work_queue_name: 'q' } }, { work_pool_name: 'pool', work_queue_name: 'q' }],
     ['concurrency_limit', { concurrency_limit: 5 }, { concurrency_limit: 5, concurrency_options: null }],
     ['pull_steps', { pull: [{ 'prefect.deployments.steps.set_working_directory': { directory: '/x' } }] }, { pull_steps: [{ 'prefect.deployments.steps.set_working_directory': { directory: '/x' } }] }],
@@ -220,5 +220,26 @@ describe('config: branch restrictions', () => {
     const config = { owner: 'o', projectRoot: '.', ignore: [], defaults: {}, ignoreDifferences: [], stepOutputs: {}, prune: { enabled: false, maxDeletes: 10, maxDeleteRatio: 0.5 }, environments: { prod: { defaults: {}, ignoreDifferences: [], branches } } };
     expect(branchAllowed(config, 'prod', branch)).toBe(allowed);
     expect(branchAllowed(config, undefined, branch)).toBe(true);
+  });
+});
+
+describe('plan: what the server cannot store is not planned', () => {
+  it.each([
+    ['concurrency options before 3.1', { concurrencyOptions: false, gracePeriod: false, patchPullSteps: true }, { concurrency_limit: { limit: 2, collision_strategy: 'CANCEL_NEW' as const } }, { global_concurrency_limit: { limit: 2 } }],
+    ['grace period before 3.6.6', { concurrencyOptions: true, gracePeriod: false, patchPullSteps: true }, { concurrency_limit: { limit: 2, collision_strategy: 'CANCEL_NEW' as const, grace_period_seconds: 300 } }, { global_concurrency_limit: { limit: 2 }, concurrency_options: { collision_strategy: 'CANCEL_NEW', grace_period_seconds: null } }],
+    ['pull steps before 3.2', { concurrencyOptions: true, gracePeriod: true, patchPullSteps: false }, { pull: [{ 'prefect.deployments.steps.set_working_directory': { directory: '/x' } }] }, {}],
+  ])('%s: no update, a warning', (_title, features, manifest, liveOverrides) => {
+    const result = plan([desired({ name: 'd', ...(manifest as Partial<DeploymentManifest>) })], state(live('d', liveOverrides as Partial<LiveDeployment>)), { ...options, features });
+    expect(result.actions).toEqual([]);
+    expect(result.warnings).toHaveLength(1);
+    expect(plan([desired({ name: 'd', ...(manifest as Partial<DeploymentManifest>) })], state(live('d', liveOverrides as Partial<LiveDeployment>)), options).summary.change).toBe(1);
+  });
+});
+
+describe('plan: ignore_differences inside the PATCH', () => {
+  it('an ignored queue keeps its live value when the pool changes', () => {
+    const d = desired({ name: 'd', work_pool: { name: 'pool2' } }, { ignoreDifferences: ['/work_queue_name'] });
+    const update = plan([d], state(live('d', { work_queue_name: 'etl' })), options).actions[0] as UpdateAction;
+    expect(update.patch).toEqual({ work_pool_name: 'pool2', work_queue_name: 'etl' });
   });
 });
