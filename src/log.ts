@@ -1,4 +1,5 @@
 import pino, { type Logger } from 'pino';
+import { SECRET_PLACEHOLDER, scrubSecrets } from './render/redact.js';
 
 export type { Logger };
 
@@ -28,12 +29,12 @@ export function createLogger(
   options: { level?: LogLevel; format?: LogFormat; secrets?: readonly string[]; write?: (line: string) => void } = {},
 ): Logger {
   const secrets = (options.secrets ?? []).filter((s) => s.length >= 4);
-  const scrub = (value: string): string => secrets.reduce((text, secret) => text.split(secret).join('[REDACTED]'), value);
+  const scrub = (value: string): string => scrubSecrets(value, secrets);
   const write = options.write ?? ((line: string) => void process.stderr.write(line));
   const base = {
     level: options.level ?? 'warn',
     base: undefined,
-    redact: { paths: REDACT_PATHS, censor: '[REDACTED]' },
+    redact: { paths: REDACT_PATHS, censor: SECRET_PLACEHOLDER },
     formatters: {
       log(object: Record<string, unknown>) {
         if (secrets.length === 0) return object;

@@ -1,4 +1,5 @@
 import { UserInputError } from '../errors.js';
+import { collectSecrets } from '../render/redact.js';
 import type { LogLevel, Logger } from '../log.js';
 import type { ReconcileOptions } from '../reconcile.js';
 import type { ActionsCore } from './core.js';
@@ -60,14 +61,11 @@ type Env = Readonly<Record<string, string | undefined>>;
  * them). Call this first and mask every value before anything is logged.
  */
 export function readSecrets(core: ActionsCore, env: Env): string[] {
-  const values = [
+  return collectSecrets([
     core.getInput('prefect-api-key') || env.PREFECT_API_KEY,
     core.getInput('prefect-api-auth-string') || env.PREFECT_API_AUTH_STRING,
     core.getInput('github-token'),
-  ].filter((v): v is string => Boolean(v?.trim()));
-  // The password alone can also surface (e.g. in a URL a server echoes back).
-  const passwords = values.filter((v) => v.includes(':')).map((v) => v.slice(v.indexOf(':') + 1)).filter((p) => p.length >= 4);
-  return [...new Set([...values, ...passwords])];
+  ]);
 }
 
 /**

@@ -9,7 +9,7 @@ import { toSavedPlan } from '../plan/saved.js';
 import type { Plan } from '../plan/types.js';
 import { assertBranchMayApply, readSavedPlan, reconcile, reconcileSavedPlan, savedPlanOptions, type Reconciliation } from '../reconcile.js';
 import { COMMENT_MARKER, COMMENT_MAX_LENGTH, renderApplySummary, renderPlanComment, renderPlanSummary, SUMMARY_MAX_LENGTH } from '../render/markdown.js';
-import { redact } from '../render/redact.js';
+import { redact, scrubSecrets } from '../render/redact.js';
 import { renderApplyText, renderDriftText, renderPlanText } from '../render/text.js';
 import { emitAnnotations, issueAnnotations, planAnnotations } from './annotations.js';
 import { isPullRequestEvent, readRunContext, workspacePath, type RunContext } from './context.js';
@@ -62,7 +62,7 @@ export async function run(deps: RunDependencies = {}): Promise<void> {
   // Mask every credential before anything at all is written.
   const secrets = readSecrets(rawCore, env);
   for (const secret of secrets) rawCore.setSecret(secret);
-  const scrub = scrubber(secrets);
+  const scrub = (text: string): string => scrubSecrets(text, secrets);
   const core = scrubbingCore(rawCore, scrub);
   const cwd = deps.cwd ?? process.cwd();
   let session: Session | undefined;
@@ -253,7 +253,3 @@ async function reportFailure(core: ActionsCore, s: Session | undefined, error: u
   }
 }
 
-function scrubber(secrets: readonly string[]): (text: string) => string {
-  const known = secrets.filter((s) => s.length >= 4);
-  return (text) => known.reduce((t, secret) => t.split(secret).join('***'), text);
-}

@@ -10,7 +10,7 @@ import { OWNER_LABEL } from '../plan/ownership.js';
 import { driftReport } from '../plan/drift.js';
 import { toSavedPlan } from '../plan/saved.js';
 import type { Plan } from '../plan/types.js';
-import { collectSecrets, redact } from '../render/redact.js';
+import { collectSecrets, redact, scrubSecrets } from '../render/redact.js';
 import { loadManifests } from '../manifests/load.js';
 import { planHasChanges } from '../plan/plan.js';
 import type { PlanAction } from '../plan/types.js';
@@ -262,7 +262,7 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
         await writeFile(configPath, `# Written by prefect-gitops export.\nowner: ${owner}\n`);
         io.stdout(`wrote ${join(opts.out, 'prefect-gitops.yaml')} (owner ${owner})\n`);
       }
-      for (const notice of notices) io.stderr(`notice: ${redactText(notice, secrets)}\n`);
+      for (const notice of notices) io.stderr(`notice: ${scrubSecrets(notice, secrets)}\n`);
       io.stdout(`Exported ${fetched.deployments.length} deployment${fetched.deployments.length === 1 ? '' : 's'} in ${files.length} file${files.length === 1 ? '' : 's'}. Check with: prefect-gitops plan ${opts.out}\n`);
     });
 
@@ -274,7 +274,7 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
     if (error instanceof ValidationFailedError) {
       io.stderr(renderIssuesText(error.issues, 0, 0).replace(/\n[^\n]*\n$/, '\n') + `${error.message}; nothing was sent to Prefect.\n`);
     } else {
-      io.stderr(`error: ${redactText(describeError(error), secrets)}\n`);
+      io.stderr(`error: ${scrubSecrets(describeError(error), secrets)}\n`);
     }
     return exitCodeFor(error, command);
   }
@@ -303,6 +303,3 @@ async function runApply(plan: Plan, client: PrefectClient, logger: Logger, flags
 }
 
 
-function redactText(text: string, secrets: readonly string[]): string {
-  return secrets.filter((s) => s.length >= 4).reduce((t, s) => t.split(s).join('[REDACTED]'), text);
-}

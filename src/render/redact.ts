@@ -5,13 +5,20 @@ export const REDACTED = '(sensitive)';
 
 export const isSensitiveKey = (key: string): boolean => SENSITIVE_KEY.test(key);
 
+/** What a known secret becomes wherever it would be shown. */
+export const SECRET_PLACEHOLDER = '[REDACTED]';
+
+/** `text` with every occurrence of a known secret (4 characters or more) replaced. */
+export function scrubSecrets(text: string, secrets: readonly string[]): string {
+  return secrets.filter((s) => s.length >= 4).reduce((t, s) => t.split(s).join(SECRET_PLACEHOLDER), text);
+}
+
 /**
  * A copy of `value` with the values of sensitive-looking keys replaced, and every occurrence of a
  * known secret (API key, auth string) blanked. Renderers call this on everything they show.
  */
 export function redact<T>(value: T, secrets: readonly string[] = []): T {
-  const known = secrets.filter((s) => s.length >= 4);
-  const scrub = (text: string): string => known.reduce((t, s) => t.split(s).join('[REDACTED]'), text);
+  const scrub = (text: string): string => scrubSecrets(text, secrets);
   const visit = (v: unknown, key: string | undefined): unknown => {
     if (key !== undefined && isSensitiveKey(key) && v !== null && typeof v !== 'object' && typeof v !== 'boolean') return REDACTED;
     if (typeof v === 'string') return scrub(v);
