@@ -2191,7 +2191,7 @@ var require_thread_stream = __commonJS({
           destroy(stream, new Error("this should not happen: " + msg.code));
       }
     }
-    function onWorkerExit(code3) {
+    function onWorkerExit(code2) {
       const stream = this.stream.deref();
       if (stream === void 0) {
         return;
@@ -2199,7 +2199,7 @@ var require_thread_stream = __commonJS({
       registry.unregister(stream);
       stream.worker.exited = true;
       stream.worker.off("exit", onWorkerExit);
-      destroy(stream, code3 !== 0 ? new Error("the worker thread exited") : null);
+      destroy(stream, code2 !== 0 ? new Error("the worker thread exited") : null);
     }
     var ThreadStream = class extends EventEmitter2 {
       constructor(opts = {}) {
@@ -8420,9 +8420,9 @@ var require_code = __commonJS({
     };
     exports.Name = Name;
     var _Code = class extends _CodeOrName {
-      constructor(code3) {
+      constructor(code2) {
         super();
-        this._items = typeof code3 === "string" ? [code3] : code3;
+        this._items = typeof code2 === "string" ? [code2] : code2;
       }
       toString() {
         return this.str;
@@ -8449,13 +8449,13 @@ var require_code = __commonJS({
     exports._Code = _Code;
     exports.nil = new _Code("");
     function _3(strs, ...args2) {
-      const code3 = [strs[0]];
+      const code2 = [strs[0]];
       let i3 = 0;
       while (i3 < args2.length) {
-        addCodeArg(code3, args2[i3]);
-        code3.push(strs[++i3]);
+        addCodeArg(code2, args2[i3]);
+        code2.push(strs[++i3]);
       }
-      return new _Code(code3);
+      return new _Code(code2);
     }
     exports._ = _3;
     var plus = new _Code("+");
@@ -8471,13 +8471,13 @@ var require_code = __commonJS({
       return new _Code(expr);
     }
     exports.str = str;
-    function addCodeArg(code3, arg) {
+    function addCodeArg(code2, arg) {
       if (arg instanceof _Code)
-        code3.push(...arg._items);
+        code2.push(...arg._items);
       else if (arg instanceof Name)
-        code3.push(arg);
+        code2.push(arg);
       else
-        code3.push(interpolate(arg));
+        code2.push(interpolate(arg));
     }
     exports.addCodeArg = addCodeArg;
     function optimize(expr) {
@@ -8661,7 +8661,7 @@ var require_scope = __commonJS({
         }, usedValues, getCode);
       }
       _reduceValues(values, valueCode, usedValues = {}, getCode) {
-        let code3 = code_1.nil;
+        let code2 = code_1.nil;
         for (const prefix in values) {
           const vs = values[prefix];
           if (!vs)
@@ -8674,16 +8674,16 @@ var require_scope = __commonJS({
             let c4 = valueCode(name2);
             if (c4) {
               const def = this.opts.es5 ? exports.varKinds.var : exports.varKinds.const;
-              code3 = (0, code_1._)`${code3}${def} ${name2} = ${c4};${this.opts._n}`;
+              code2 = (0, code_1._)`${code2}${def} ${name2} = ${c4};${this.opts._n}`;
             } else if (c4 = getCode === null || getCode === void 0 ? void 0 : getCode(name2)) {
-              code3 = (0, code_1._)`${code3}${c4}${this.opts._n}`;
+              code2 = (0, code_1._)`${code2}${c4}${this.opts._n}`;
             } else {
               throw new ValueError(name2);
             }
             nameSet.set(name2, UsedValueState.Completed);
           });
         }
-        return code3;
+        return code2;
       }
     };
     exports.ValueScope = ValueScope;
@@ -8843,9 +8843,9 @@ var require_codegen = __commonJS({
       }
     };
     var AnyCode = class extends Node2 {
-      constructor(code3) {
+      constructor(code2) {
         super();
-        this.code = code3;
+        this.code = code2;
       }
       render({ _n }) {
         return `${this.code};` + _n;
@@ -8867,7 +8867,7 @@ var require_codegen = __commonJS({
         this.nodes = nodes;
       }
       render(opts) {
-        return this.nodes.reduce((code3, n) => code3 + n.render(opts), "");
+        return this.nodes.reduce((code2, n) => code2 + n.render(opts), "");
       }
       optimizeNodes() {
         const { nodes } = this;
@@ -8915,10 +8915,10 @@ var require_codegen = __commonJS({
         this.condition = condition;
       }
       render(opts) {
-        let code3 = `if(${this.condition})` + super.render(opts);
+        let code2 = `if(${this.condition})` + super.render(opts);
         if (this.else)
-          code3 += "else " + this.else.render(opts);
-        return code3;
+          code2 += "else " + this.else.render(opts);
+        return code2;
       }
       optimizeNodes() {
         super.optimizeNodes();
@@ -9039,12 +9039,12 @@ var require_codegen = __commonJS({
     Return.kind = "return";
     var Try = class extends BlockNode {
       render(opts) {
-        let code3 = "try" + super.render(opts);
+        let code2 = "try" + super.render(opts);
         if (this.catch)
-          code3 += this.catch.render(opts);
+          code2 += this.catch.render(opts);
         if (this.finally)
-          code3 += this.finally.render(opts);
-        return code3;
+          code2 += this.finally.render(opts);
+        return code2;
       }
       optimizeNodes() {
         var _a2, _b;
@@ -9161,18 +9161,18 @@ var require_codegen = __commonJS({
       }
       // returns code for object literal for the passed argument list of key-value pairs
       object(...keyValues) {
-        const code3 = ["{"];
+        const code2 = ["{"];
         for (const [key, value2] of keyValues) {
-          if (code3.length > 1)
-            code3.push(",");
-          code3.push(key);
+          if (code2.length > 1)
+            code2.push(",");
+          code2.push(key);
           if (key !== value2 || this.opts.es5) {
-            code3.push(":");
-            (0, code_1.addCodeArg)(code3, value2);
+            code2.push(":");
+            (0, code_1.addCodeArg)(code2, value2);
           }
         }
-        code3.push("}");
-        return new code_1._Code(code3);
+        code2.push("}");
+        return new code_1._Code(code2);
       }
       // `if` clause (or statement if `thenBody` and, optionally, `elseBody` are passed)
       if(condition, thenBody, elseBody) {
@@ -11491,22 +11491,22 @@ var require_utils = __commonJS({
     }
     function stringArrayToHexStripped(input) {
       let acc = "";
-      let code3 = 0;
+      let code2 = 0;
       let i3 = 0;
       for (i3 = 0; i3 < input.length; i3++) {
-        code3 = input[i3].charCodeAt(0);
-        if (code3 === 48) {
+        code2 = input[i3].charCodeAt(0);
+        if (code2 === 48) {
           continue;
         }
-        if (!(code3 >= 48 && code3 <= 57 || code3 >= 65 && code3 <= 70 || code3 >= 97 && code3 <= 102)) {
+        if (!(code2 >= 48 && code2 <= 57 || code2 >= 65 && code2 <= 70 || code2 >= 97 && code2 <= 102)) {
           return "";
         }
         acc += input[i3];
         break;
       }
       for (i3 += 1; i3 < input.length; i3++) {
-        code3 = input[i3].charCodeAt(0);
-        if (!(code3 >= 48 && code3 <= 57 || code3 >= 65 && code3 <= 70 || code3 >= 97 && code3 <= 102)) {
+        code2 = input[i3].charCodeAt(0);
+        if (!(code2 >= 48 && code2 <= 57 || code2 >= 65 && code2 <= 70 || code2 >= 97 && code2 <= 102)) {
           return "";
         }
         acc += input[i3];
@@ -11779,15 +11779,15 @@ var require_utils = __commonJS({
         if (isPathCharacter(ch)) {
           output += ch;
         } else {
-          const code3 = input.charCodeAt(i3);
-          if (code3 < 128) {
-            output += isEscapeSafe(code3) ? ch : BYTE_HEX[code3];
-          } else if (code3 < 55296 || code3 > 57343) {
-            output += percentEncodeNonAscii(code3);
-          } else if (code3 <= 56319 && i3 + 1 < input.length) {
+          const code2 = input.charCodeAt(i3);
+          if (code2 < 128) {
+            output += isEscapeSafe(code2) ? ch : BYTE_HEX[code2];
+          } else if (code2 < 55296 || code2 > 57343) {
+            output += percentEncodeNonAscii(code2);
+          } else if (code2 <= 56319 && i3 + 1 < input.length) {
             const low = input.charCodeAt(i3 + 1);
             if (low >= 56320 && low <= 57343) {
-              output += percentEncodeNonAscii(65536 + (code3 - 55296 << 10) + (low - 56320));
+              output += percentEncodeNonAscii(65536 + (code2 - 55296 << 10) + (low - 56320));
               i3++;
             } else {
               output += percentEncodeNonAscii(65533);
@@ -11818,15 +11818,15 @@ var require_utils = __commonJS({
         if (isPathCharacter(ch) && (ch !== ":" || !firstSegment)) {
           output += ch;
         } else {
-          const code3 = input.charCodeAt(i3);
-          if (code3 < 128) {
-            output += BYTE_HEX[code3];
-          } else if (code3 < 55296 || code3 > 57343) {
-            output += percentEncodeNonAscii(code3);
-          } else if (code3 <= 56319 && i3 + 1 < input.length) {
+          const code2 = input.charCodeAt(i3);
+          if (code2 < 128) {
+            output += BYTE_HEX[code2];
+          } else if (code2 < 55296 || code2 > 57343) {
+            output += percentEncodeNonAscii(code2);
+          } else if (code2 <= 56319 && i3 + 1 < input.length) {
             const low = input.charCodeAt(i3 + 1);
             if (low >= 56320 && low <= 57343) {
-              output += percentEncodeNonAscii(65536 + (code3 - 55296 << 10) + (low - 56320));
+              output += percentEncodeNonAscii(65536 + (code2 - 55296 << 10) + (low - 56320));
               i3++;
             } else {
               output += percentEncodeNonAscii(65533);
@@ -11853,15 +11853,15 @@ var require_utils = __commonJS({
         if (isAllowed(ch)) {
           output += ch;
         } else {
-          const code3 = input.charCodeAt(i3);
-          if (code3 < 128) {
-            output += BYTE_HEX[code3];
-          } else if (code3 < 55296 || code3 > 57343) {
-            output += percentEncodeNonAscii(code3);
-          } else if (code3 <= 56319 && i3 + 1 < input.length) {
+          const code2 = input.charCodeAt(i3);
+          if (code2 < 128) {
+            output += BYTE_HEX[code2];
+          } else if (code2 < 55296 || code2 > 57343) {
+            output += percentEncodeNonAscii(code2);
+          } else if (code2 <= 56319 && i3 + 1 < input.length) {
             const low = input.charCodeAt(i3 + 1);
             if (low >= 56320 && low <= 57343) {
-              output += percentEncodeNonAscii(65536 + (code3 - 55296 << 10) + (low - 56320));
+              output += percentEncodeNonAscii(65536 + (code2 - 55296 << 10) + (low - 56320));
               i3++;
             } else {
               output += percentEncodeNonAscii(65533);
@@ -11906,15 +11906,15 @@ var require_utils = __commonJS({
         if (isQueryFragmentCharacter(ch)) {
           output += ch;
         } else {
-          const code3 = input.charCodeAt(i3);
-          if (code3 < 128) {
-            output += isEscapeSafe(code3) ? ch : BYTE_HEX[code3];
-          } else if (code3 < 55296 || code3 > 57343) {
-            output += percentEncodeNonAscii(code3);
-          } else if (code3 <= 56319 && i3 + 1 < input.length) {
+          const code2 = input.charCodeAt(i3);
+          if (code2 < 128) {
+            output += isEscapeSafe(code2) ? ch : BYTE_HEX[code2];
+          } else if (code2 < 55296 || code2 > 57343) {
+            output += percentEncodeNonAscii(code2);
+          } else if (code2 <= 56319 && i3 + 1 < input.length) {
             const low = input.charCodeAt(i3 + 1);
             if (low >= 56320 && low <= 57343) {
-              output += percentEncodeNonAscii(65536 + (code3 - 55296 << 10) + (low - 56320));
+              output += percentEncodeNonAscii(65536 + (code2 - 55296 << 10) + (low - 56320));
               i3++;
             } else {
               output += percentEncodeNonAscii(65533);
@@ -14872,8 +14872,8 @@ var require_format = __commonJS({
             }
           }
           function getFormat(fmtDef) {
-            const code3 = fmtDef instanceof RegExp ? (0, codegen_1.regexpCode)(fmtDef) : opts.code.formats ? (0, codegen_1._)`${opts.code.formats}${(0, codegen_1.getProperty)(schema2)}` : void 0;
-            const fmt = gen.scopeValue("formats", { key: schema2, ref: fmtDef, code: code3 });
+            const code2 = fmtDef instanceof RegExp ? (0, codegen_1.regexpCode)(fmtDef) : opts.code.formats ? (0, codegen_1._)`${opts.code.formats}${(0, codegen_1.getProperty)(schema2)}` : void 0;
+            const fmt = gen.scopeValue("formats", { key: schema2, ref: fmtDef, code: code2 });
             if (typeof fmtDef == "object" && !(fmtDef instanceof RegExp)) {
               return [fmtDef.type || "string", fmtDef.validate, (0, codegen_1._)`${fmt}.validate`];
             }
@@ -18370,8 +18370,8 @@ var require_stringifyString = __commonJS({
             case "u":
               {
                 str += json.slice(start2, i3);
-                const code3 = json.substr(i3 + 2, 4);
-                switch (code3) {
+                const code2 = json.substr(i3 + 2, 4);
+                switch (code2) {
                   case "0000":
                     str += "\\0";
                     break;
@@ -18397,8 +18397,8 @@ var require_stringifyString = __commonJS({
                     str += "\\P";
                     break;
                   default:
-                    if (code3.substr(0, 2) === "00")
-                      str += "\\x" + code3.substr(2);
+                    if (code2.substr(0, 2) === "00")
+                      str += "\\x" + code2.substr(2);
                     else
                       str += json.substr(i3, 6);
                 }
@@ -20897,22 +20897,22 @@ var require_errors2 = __commonJS({
   "node_modules/yaml/dist/errors.js"(exports) {
     "use strict";
     var YAMLError = class extends Error {
-      constructor(name2, pos, code3, message) {
+      constructor(name2, pos, code2, message) {
         super();
         this.name = name2;
-        this.code = code3;
+        this.code = code2;
         this.message = message;
         this.pos = pos;
       }
     };
     var YAMLParseError = class extends YAMLError {
-      constructor(pos, code3, message) {
-        super("YAMLParseError", pos, code3, message);
+      constructor(pos, code2, message) {
+        super("YAMLParseError", pos, code2, message);
       }
     };
     var YAMLWarning = class extends YAMLError {
-      constructor(pos, code3, message) {
-        super("YAMLWarning", pos, code3, message);
+      constructor(pos, code2, message) {
+        super("YAMLWarning", pos, code2, message);
       }
     };
     var prettifyError = (src, lc) => (error2) => {
@@ -21821,7 +21821,7 @@ var require_resolve_flow_scalar = __commonJS({
       const { offset, type, source, end } = scalar;
       let _type;
       let value2;
-      const _onError = (rel, code3, msg) => onError2(offset + rel, code3, msg);
+      const _onError = (rel, code2, msg) => onError2(offset + rel, code2, msg);
       switch (type) {
         case "scalar":
           _type = Scalar.Scalar.PLAIN;
@@ -22019,9 +22019,9 @@ var require_resolve_flow_scalar = __commonJS({
     function parseCharCode(source, offset, length, onError2) {
       const cc = source.substr(offset, length);
       const ok2 = cc.length === length && /^[0-9a-fA-F]+$/.test(cc);
-      const code3 = ok2 ? parseInt(cc, 16) : NaN;
+      const code2 = ok2 ? parseInt(cc, 16) : NaN;
       try {
-        return String.fromCodePoint(code3);
+        return String.fromCodePoint(code2);
       } catch {
         const raw = source.substr(offset - 2, length + 2);
         onError2(offset - 2, "BAD_DQ_ESCAPE", `Invalid escape sequence ${raw}`);
@@ -22343,12 +22343,12 @@ var require_composer = __commonJS({
         this.prelude = [];
         this.errors = [];
         this.warnings = [];
-        this.onError = (source, code3, message, warning2) => {
+        this.onError = (source, code2, message, warning2) => {
           const pos = getErrorPos(source);
           if (warning2)
-            this.warnings.push(new errors.YAMLWarning(pos, code3, message));
+            this.warnings.push(new errors.YAMLWarning(pos, code2, message));
           else
-            this.errors.push(new errors.YAMLParseError(pos, code3, message));
+            this.errors.push(new errors.YAMLParseError(pos, code2, message));
         };
         this.directives = new directives.Directives({ version: options.version || "1.2" });
         this.options = options;
@@ -22510,12 +22510,12 @@ var require_cst_scalar = __commonJS({
     var stringifyString = require_stringifyString();
     function resolveAsScalar(token, strict = true, onError2) {
       if (token) {
-        const _onError = (pos, code3, message) => {
+        const _onError = (pos, code2, message) => {
           const offset = typeof pos === "number" ? pos : Array.isArray(pos) ? pos[0] : pos.offset;
           if (onError2)
-            onError2(offset, code3, message);
+            onError2(offset, code2, message);
           else
-            throw new errors.YAMLParseError([offset, offset + 1], code3, message);
+            throw new errors.YAMLParseError([offset, offset + 1], code2, message);
         };
         switch (token.type) {
           case "scalar":
@@ -22915,7 +22915,7 @@ var require_lexer = __commonJS({
   "node_modules/yaml/dist/parse/lexer.js"(exports) {
     "use strict";
     var cst = require_cst();
-    function isEmpty3(ch) {
+    function isEmpty2(ch) {
       switch (ch) {
         case void 0:
         case " ":
@@ -22993,7 +22993,7 @@ var require_lexer = __commonJS({
         }
         if (ch === "-" || ch === ".") {
           const dt = this.buffer.substr(offset, 3);
-          if ((dt === "---" || dt === "...") && isEmpty3(this.buffer[offset + 3]))
+          if ((dt === "---" || dt === "...") && isEmpty2(this.buffer[offset + 3]))
             return -1;
         }
         return offset;
@@ -23092,7 +23092,7 @@ var require_lexer = __commonJS({
           if (!this.atEnd && !this.hasChars(4))
             return this.setNext("line-start");
           const s3 = this.peek(3);
-          if ((s3 === "---" || s3 === "...") && isEmpty3(this.charAt(3))) {
+          if ((s3 === "---" || s3 === "...") && isEmpty2(this.charAt(3))) {
             yield* this.pushCount(3);
             this.indentValue = 0;
             this.indentNext = 0;
@@ -23100,7 +23100,7 @@ var require_lexer = __commonJS({
           }
         }
         this.indentValue = yield* this.pushSpaces(false);
-        if (this.indentNext > this.indentValue && !isEmpty3(this.charAt(1)))
+        if (this.indentNext > this.indentValue && !isEmpty2(this.charAt(1)))
           this.indentNext = this.indentValue;
         return yield* this.parseBlockStart();
       }
@@ -23108,7 +23108,7 @@ var require_lexer = __commonJS({
         const [ch0, ch1] = this.peek(2);
         if (!ch1 && !this.atEnd)
           return this.setNext("block-start");
-        if ((ch0 === "-" || ch0 === "?" || ch0 === ":") && isEmpty3(ch1)) {
+        if ((ch0 === "-" || ch0 === "?" || ch0 === ":") && isEmpty2(ch1)) {
           const n = (yield* this.pushCount(1)) + (yield* this.pushSpaces(true));
           this.indentNext = this.indentValue + 1;
           this.indentValue += n;
@@ -23172,7 +23172,7 @@ var require_lexer = __commonJS({
         const line = this.getLine();
         if (line === null)
           return this.setNext("flow");
-        if (indent !== -1 && indent < this.indentNext && line[0] !== "#" || indent === 0 && (line.startsWith("---") || line.startsWith("...")) && isEmpty3(line[3])) {
+        if (indent !== -1 && indent < this.indentNext && line[0] !== "#" || indent === 0 && (line.startsWith("---") || line.startsWith("...")) && isEmpty2(line[3])) {
           const atFlowEndMarker = indent === this.indentNext - 1 && this.flowLevel === 1 && (line[0] === "]" || line[0] === "}");
           if (!atFlowEndMarker) {
             this.flowLevel = 0;
@@ -23214,7 +23214,7 @@ var require_lexer = __commonJS({
             return yield* this.parseQuotedScalar();
           case ":": {
             const next = this.charAt(1);
-            if (this.flowKey || isEmpty3(next) || next === ",") {
+            if (this.flowKey || isEmpty2(next) || next === ",") {
               this.flowKey = false;
               yield* this.pushCount(1);
               yield* this.pushSpaces(true);
@@ -23277,7 +23277,7 @@ var require_lexer = __commonJS({
           else if (ch !== "-")
             break;
         }
-        return yield* this.pushUntil((ch) => isEmpty3(ch) || ch === "#");
+        return yield* this.pushUntil((ch) => isEmpty2(ch) || ch === "#");
       }
       *parseBlockScalar() {
         let nl = this.pos - 1;
@@ -23359,10 +23359,10 @@ var require_lexer = __commonJS({
         while (ch = this.buffer[++i3]) {
           if (ch === ":") {
             const next = this.buffer[i3 + 1];
-            if (isEmpty3(next) || inFlow && flowIndicatorChars.has(next))
+            if (isEmpty2(next) || inFlow && flowIndicatorChars.has(next))
               break;
             end = i3;
-          } else if (isEmpty3(ch)) {
+          } else if (isEmpty2(ch)) {
             let next = this.buffer[i3 + 1];
             if (ch === "\r") {
               if (next === "\n") {
@@ -23429,7 +23429,7 @@ var require_lexer = __commonJS({
             case ":": {
               const inFlow = this.flowLevel > 0;
               const ch1 = this.charAt(1);
-              if (isEmpty3(ch1) || inFlow && flowIndicatorChars.has(ch1)) {
+              if (isEmpty2(ch1) || inFlow && flowIndicatorChars.has(ch1)) {
                 if (!inFlow)
                   this.indentNext = this.indentValue + 1;
                 else if (this.flowKey)
@@ -23448,7 +23448,7 @@ var require_lexer = __commonJS({
         if (this.charAt(1) === "<") {
           let i3 = this.pos + 2;
           let ch = this.buffer[i3];
-          while (!isEmpty3(ch) && ch !== ">")
+          while (!isEmpty2(ch) && ch !== ">")
             ch = this.buffer[++i3];
           return yield* this.pushToIndex(ch === ">" ? i3 + 1 : i3, false);
         } else {
@@ -25124,10 +25124,10 @@ var require_errors3 = __commonJS({
     };
     var kHTTPParserError = /* @__PURE__ */ Symbol.for("undici.error.UND_ERR_HTTP_PARSER");
     var HTTPParserError = class extends Error {
-      constructor(message, code3, data) {
+      constructor(message, code2, data) {
         super(message);
         this.name = "HTTPParserError";
-        this.code = code3 ? `HPE_${code3}` : void 0;
+        this.code = code2 ? `HPE_${code2}` : void 0;
         this.data = data ? data.toString() : void 0;
       }
       static [Symbol.hasInstance](instance2) {
@@ -25154,12 +25154,12 @@ var require_errors3 = __commonJS({
     };
     var kRequestRetryError = /* @__PURE__ */ Symbol.for("undici.error.UND_ERR_REQ_RETRY");
     var RequestRetryError = class extends UndiciError {
-      constructor(message, code3, { headers, data }) {
+      constructor(message, code2, { headers, data }) {
         super(message);
         this.name = "RequestRetryError";
         this.message = message || "Request retry error";
         this.code = "UND_ERR_REQ_RETRY";
-        this.statusCode = code3;
+        this.statusCode = code2;
         this.data = data;
         this.headers = headers;
       }
@@ -25172,12 +25172,12 @@ var require_errors3 = __commonJS({
     };
     var kResponseError = /* @__PURE__ */ Symbol.for("undici.error.UND_ERR_RESPONSE");
     var ResponseError = class extends UndiciError {
-      constructor(message, code3, { headers, body: body2 }) {
+      constructor(message, code2, { headers, body: body2 }) {
         super(message);
         this.name = "ResponseError";
         this.message = message || "Response error";
         this.code = "UND_ERR_RESPONSE";
-        this.statusCode = code3;
+        this.statusCode = code2;
         this.body = body2;
         this.headers = headers;
       }
@@ -25220,11 +25220,11 @@ var require_errors3 = __commonJS({
       }
     };
     var Socks5ProxyError = class extends UndiciError {
-      constructor(message, code3) {
+      constructor(message, code2) {
         super(message);
         this.name = "Socks5ProxyError";
         this.message = message || "SOCKS5 proxy error";
-        this.code = code3 || "UND_ERR_SOCKS5";
+        this.code = code2 || "UND_ERR_SOCKS5";
       }
     };
     var kMessageSizeExceededError = /* @__PURE__ */ Symbol.for("undici.error.UND_ERR_WS_MESSAGE_SIZE_EXCEEDED");
@@ -25428,8 +25428,8 @@ var require_tree = __commonJS({
         if (index === void 0 || index >= key.length) {
           throw new TypeError("Unreachable");
         }
-        const code3 = this.code = key.charCodeAt(index);
-        if (code3 > 127) {
+        const code2 = this.code = key.charCodeAt(index);
+        if (code2 > 127) {
           throw new TypeError("key must be ascii string");
         }
         if (key.length !== ++index) {
@@ -25451,11 +25451,11 @@ var require_tree = __commonJS({
         let index = 0;
         let node = this;
         while (true) {
-          const code3 = key.charCodeAt(index);
-          if (code3 > 127) {
+          const code2 = key.charCodeAt(index);
+          if (code2 > 127) {
             throw new TypeError("key must be ascii string");
           }
-          if (node.code === code3) {
+          if (node.code === code2) {
             if (length === ++index) {
               node.value = value2;
               break;
@@ -25465,7 +25465,7 @@ var require_tree = __commonJS({
               node.middle = new _TstNode(key, value2, index);
               break;
             }
-          } else if (node.code < code3) {
+          } else if (node.code < code2) {
             if (node.left !== null) {
               node = node.left;
             } else {
@@ -25489,19 +25489,19 @@ var require_tree = __commonJS({
         let index = 0;
         let node = this;
         while (node !== null && index < keylength) {
-          let code3 = key[index];
-          if (code3 <= 90 && code3 >= 65) {
-            code3 |= 32;
+          let code2 = key[index];
+          if (code2 <= 90 && code2 >= 65) {
+            code2 |= 32;
           }
           while (node !== null) {
-            if (code3 === node.code) {
+            if (code2 === node.code) {
               if (keylength === ++index) {
                 return node;
               }
               node = node.middle;
               break;
             }
-            node = node.code < code3 ? node.left : node.right;
+            node = node.code < code2 ? node.left : node.right;
           }
         }
         return null;
@@ -26586,11 +26586,11 @@ var require_diagnostics = __commonJS({
       diagnosticsChannel.subscribe(
         "undici:websocket:close",
         (evt) => {
-          const { websocket, code: code3, reason } = evt;
+          const { websocket, code: code2, reason } = evt;
           debugLog(
             "closed connection to %s - %s %s",
             websocket.url,
-            code3,
+            code2,
             reason
           );
         }
@@ -28557,8 +28557,8 @@ var require_infra = __commonJS({
       assert(!invalidIsomorphicEncodeValueRegex.test(input));
       return input;
     }
-    function parseJSONFromBytes(bytes2) {
-      return JSON.parse(utf8DecodeBytes(bytes2));
+    function parseJSONFromBytes(bytes) {
+      return JSON.parse(utf8DecodeBytes(bytes));
     }
     function removeASCIIWhitespace(str, leading = true, trailing = true) {
       return removeChars(str, leading, trailing, isASCIIWhitespace);
@@ -28658,8 +28658,8 @@ var require_data_url = __commonJS({
       return serialized;
     }
     function stringPercentDecode(input) {
-      const bytes2 = encoder.encode(input);
-      return percentDecode(bytes2);
+      const bytes = encoder.encode(input);
+      return percentDecode(bytes);
     }
     function isHexCharByte(byte) {
       return byte >= 48 && byte <= 57 || byte >= 65 && byte <= 70 || byte >= 97 && byte <= 102;
@@ -29345,10 +29345,10 @@ var require_webidl = __commonJS({
       if (jsArrayBuffer.detached) {
         return new Uint8Array(0);
       }
-      const bytes2 = new Uint8Array(length);
+      const bytes = new Uint8Array(length);
       const view = new Uint8Array(jsArrayBuffer, offset, length);
-      bytes2.set(view);
-      return bytes2;
+      bytes.set(view);
+      return bytes;
     };
     webidl.converters.DOMString = function(V2, prefix, argument, flags2) {
       if (V2 === null && webidl.util.HasFlag(flags2, webidl.attributes.LegacyNullToEmptyString)) {
@@ -29619,9 +29619,9 @@ var require_util3 = __commonJS({
     }
     function isValidEncodedURL(url) {
       for (let i3 = 0; i3 < url.length; ++i3) {
-        const code3 = url.charCodeAt(i3);
-        if (code3 > 126 || // Non-US-ASCII + DEL
-        code3 < 32) {
+        const code2 = url.charCodeAt(i3);
+        if (code2 > 126 || // Non-US-ASCII + DEL
+        code2 < 32) {
           return false;
         }
       }
@@ -30064,19 +30064,19 @@ var require_util3 = __commonJS({
     }
     async function readAllBytes(reader, successSteps, failureSteps) {
       try {
-        const bytes2 = [];
+        const bytes = [];
         let byteLength = 0;
         do {
           const { done, value: chunk2 } = await reader.read();
           if (done) {
-            successSteps(Buffer.concat(bytes2, byteLength));
+            successSteps(Buffer.concat(bytes, byteLength));
             return;
           }
           if (!isUint8Array(chunk2)) {
             failureSteps(new TypeError("Received non-Uint8Array chunk"));
             return;
           }
-          bytes2.push(chunk2);
+          bytes.push(chunk2);
           byteLength += chunk2.length;
         } while (true);
       } catch (e) {
@@ -30122,8 +30122,8 @@ var require_util3 = __commonJS({
       }
       const rangeStart = collectASequenceOfCodePoints(
         (char) => {
-          const code3 = char.charCodeAt(0);
-          return code3 >= 48 && code3 <= 57;
+          const code2 = char.charCodeAt(0);
+          return code2 >= 48 && code2 <= 57;
         },
         data,
         position
@@ -30149,8 +30149,8 @@ var require_util3 = __commonJS({
       }
       const rangeEnd = collectASequenceOfCodePoints(
         (char) => {
-          const code3 = char.charCodeAt(0);
-          return code3 >= 48 && code3 <= 57;
+          const code2 = char.charCodeAt(0);
+          return code2 >= 48 && code2 <= 57;
         },
         data,
         position
@@ -31035,19 +31035,19 @@ Content-Type: ${value2.type || "application/octet-stream"}\r
     function bodyMixinMethods(instance2, getInternalState) {
       const methods = {
         blob() {
-          return consumeBody(this, (bytes2) => {
+          return consumeBody(this, (bytes) => {
             let mimeType = bodyMimeType(getInternalState(this));
             if (mimeType === null) {
               mimeType = "";
             } else if (mimeType) {
               mimeType = serializeAMimeType(mimeType);
             }
-            return new Blob([bytes2], { type: mimeType });
+            return new Blob([bytes], { type: mimeType });
           }, instance2, getInternalState);
         },
         arrayBuffer() {
-          return consumeBody(this, (bytes2) => {
-            return new Uint8Array(bytes2).buffer;
+          return consumeBody(this, (bytes) => {
+            return new Uint8Array(bytes).buffer;
           }, instance2, getInternalState);
         },
         text() {
@@ -31083,8 +31083,8 @@ Content-Type: ${value2.type || "application/octet-stream"}\r
           }, instance2, getInternalState);
         },
         bytes() {
-          return consumeBody(this, (bytes2) => {
-            return new Uint8Array(bytes2);
+          return consumeBody(this, (bytes) => {
+            return new Uint8Array(bytes);
           }, instance2, getInternalState);
         }
       };
@@ -32662,9 +32662,9 @@ var require_client_h2 = __commonJS({
       this[kSocket][kError] = err2;
       this[kClient][kOnError](err2);
     }
-    function onHttp2FrameError(type, code3, id) {
+    function onHttp2FrameError(type, code2, id) {
       if (id === 0) {
-        const err2 = new InformationalError(`HTTP/2: "frameError" received - type ${type}, code ${code3}`);
+        const err2 = new InformationalError(`HTTP/2: "frameError" received - type ${type}, code ${code2}`);
         this[kSocket][kError] = err2;
         this[kClient][kOnError](err2);
       }
@@ -32991,9 +32991,9 @@ var require_client_h2 = __commonJS({
         stream.removeAllListeners("data");
         abort2(err2);
       });
-      stream.once("frameError", (type, code3) => {
+      stream.once("frameError", (type, code2) => {
         stream.removeAllListeners("data");
-        abort2(new InformationalError(`HTTP/2: "frameError" received - type ${type}, code ${code3}`));
+        abort2(new InformationalError(`HTTP/2: "frameError" received - type ${type}, code ${code2}`));
       });
       stream.on("aborted", () => {
         stream.removeAllListeners("data");
@@ -35766,7 +35766,7 @@ var require_retry_handler = __commonJS({
         this.handler.onRequestUpgrade?.(this.controllerProxy, statusCode, headers, socket);
       }
       static [kRetryHandlerDefaultRetry](err2, { state, opts }, cb) {
-        const { statusCode, code: code3, headers } = err2;
+        const { statusCode, code: code2, headers } = err2;
         const { method, retryOptions } = opts;
         const {
           maxRetries,
@@ -35778,7 +35778,7 @@ var require_retry_handler = __commonJS({
           methods
         } = retryOptions;
         const { counter } = state;
-        if (code3 && code3 !== "UND_ERR_REQ_RETRY" && !errorCodes.includes(code3)) {
+        if (code2 && code2 !== "UND_ERR_REQ_RETRY" && !errorCodes.includes(code2)) {
           cb(err2);
           return;
         }
@@ -40626,21 +40626,21 @@ var require_date = __commonJS({
       }
       let day = 0;
       if (date[5] === "0") {
-        const code3 = date.charCodeAt(6);
-        if (code3 < 49 || code3 > 57) {
+        const code2 = date.charCodeAt(6);
+        if (code2 < 49 || code2 > 57) {
           return void 0;
         }
-        day = code3 - 48;
+        day = code2 - 48;
       } else {
         const code1 = date.charCodeAt(5);
         if (code1 < 49 || code1 > 51) {
           return void 0;
         }
-        const code22 = date.charCodeAt(6);
-        if (code22 < 48 || code22 > 57) {
+        const code2 = date.charCodeAt(6);
+        if (code2 < 48 || code2 > 57) {
           return void 0;
         }
-        day = (code1 - 48) * 10 + (code22 - 48);
+        day = (code1 - 48) * 10 + (code2 - 48);
       }
       let monthIdx = -1;
       if (date[8] === "J" && date[9] === "a" && date[10] === "n") {
@@ -40707,60 +40707,60 @@ var require_date = __commonJS({
       const year = (yearDigit1 - 48) * 1e3 + (yearDigit2 - 48) * 100 + (yearDigit3 - 48) * 10 + (yearDigit4 - 48);
       let hour = 0;
       if (date[17] === "0") {
-        const code3 = date.charCodeAt(18);
-        if (code3 < 48 || code3 > 57) {
+        const code2 = date.charCodeAt(18);
+        if (code2 < 48 || code2 > 57) {
           return void 0;
         }
-        hour = code3 - 48;
+        hour = code2 - 48;
       } else {
         const code1 = date.charCodeAt(17);
         if (code1 < 48 || code1 > 50) {
           return void 0;
         }
-        const code22 = date.charCodeAt(18);
-        if (code22 < 48 || code22 > 57) {
+        const code2 = date.charCodeAt(18);
+        if (code2 < 48 || code2 > 57) {
           return void 0;
         }
-        if (code1 === 50 && code22 > 51) {
+        if (code1 === 50 && code2 > 51) {
           return void 0;
         }
-        hour = (code1 - 48) * 10 + (code22 - 48);
+        hour = (code1 - 48) * 10 + (code2 - 48);
       }
       let minute = 0;
       if (date[20] === "0") {
-        const code3 = date.charCodeAt(21);
-        if (code3 < 48 || code3 > 57) {
+        const code2 = date.charCodeAt(21);
+        if (code2 < 48 || code2 > 57) {
           return void 0;
         }
-        minute = code3 - 48;
+        minute = code2 - 48;
       } else {
         const code1 = date.charCodeAt(20);
         if (code1 < 48 || code1 > 53) {
           return void 0;
         }
-        const code22 = date.charCodeAt(21);
-        if (code22 < 48 || code22 > 57) {
+        const code2 = date.charCodeAt(21);
+        if (code2 < 48 || code2 > 57) {
           return void 0;
         }
-        minute = (code1 - 48) * 10 + (code22 - 48);
+        minute = (code1 - 48) * 10 + (code2 - 48);
       }
       let second = 0;
       if (date[23] === "0") {
-        const code3 = date.charCodeAt(24);
-        if (code3 < 48 || code3 > 57) {
+        const code2 = date.charCodeAt(24);
+        if (code2 < 48 || code2 > 57) {
           return void 0;
         }
-        second = code3 - 48;
+        second = code2 - 48;
       } else {
         const code1 = date.charCodeAt(23);
         if (code1 < 48 || code1 > 53) {
           return void 0;
         }
-        const code22 = date.charCodeAt(24);
-        if (code22 < 48 || code22 > 57) {
+        const code2 = date.charCodeAt(24);
+        if (code2 < 48 || code2 > 57) {
           return void 0;
         }
-        second = (code1 - 48) * 10 + (code22 - 48);
+        second = (code1 - 48) * 10 + (code2 - 48);
       }
       return makeDate(year, monthIdx, day, hour, minute, second, weekday);
     }
@@ -40834,78 +40834,78 @@ var require_date = __commonJS({
       }
       let day = 0;
       if (date[8] === " ") {
-        const code3 = date.charCodeAt(9);
-        if (code3 < 49 || code3 > 57) {
+        const code2 = date.charCodeAt(9);
+        if (code2 < 49 || code2 > 57) {
           return void 0;
         }
-        day = code3 - 48;
+        day = code2 - 48;
       } else {
         const code1 = date.charCodeAt(8);
         if (code1 < 49 || code1 > 51) {
           return void 0;
         }
-        const code22 = date.charCodeAt(9);
-        if (code22 < 48 || code22 > 57) {
+        const code2 = date.charCodeAt(9);
+        if (code2 < 48 || code2 > 57) {
           return void 0;
         }
-        day = (code1 - 48) * 10 + (code22 - 48);
+        day = (code1 - 48) * 10 + (code2 - 48);
       }
       let hour = 0;
       if (date[11] === "0") {
-        const code3 = date.charCodeAt(12);
-        if (code3 < 48 || code3 > 57) {
+        const code2 = date.charCodeAt(12);
+        if (code2 < 48 || code2 > 57) {
           return void 0;
         }
-        hour = code3 - 48;
+        hour = code2 - 48;
       } else {
         const code1 = date.charCodeAt(11);
         if (code1 < 48 || code1 > 50) {
           return void 0;
         }
-        const code22 = date.charCodeAt(12);
-        if (code22 < 48 || code22 > 57) {
+        const code2 = date.charCodeAt(12);
+        if (code2 < 48 || code2 > 57) {
           return void 0;
         }
-        if (code1 === 50 && code22 > 51) {
+        if (code1 === 50 && code2 > 51) {
           return void 0;
         }
-        hour = (code1 - 48) * 10 + (code22 - 48);
+        hour = (code1 - 48) * 10 + (code2 - 48);
       }
       let minute = 0;
       if (date[14] === "0") {
-        const code3 = date.charCodeAt(15);
-        if (code3 < 48 || code3 > 57) {
+        const code2 = date.charCodeAt(15);
+        if (code2 < 48 || code2 > 57) {
           return void 0;
         }
-        minute = code3 - 48;
+        minute = code2 - 48;
       } else {
         const code1 = date.charCodeAt(14);
         if (code1 < 48 || code1 > 53) {
           return void 0;
         }
-        const code22 = date.charCodeAt(15);
-        if (code22 < 48 || code22 > 57) {
+        const code2 = date.charCodeAt(15);
+        if (code2 < 48 || code2 > 57) {
           return void 0;
         }
-        minute = (code1 - 48) * 10 + (code22 - 48);
+        minute = (code1 - 48) * 10 + (code2 - 48);
       }
       let second = 0;
       if (date[17] === "0") {
-        const code3 = date.charCodeAt(18);
-        if (code3 < 48 || code3 > 57) {
+        const code2 = date.charCodeAt(18);
+        if (code2 < 48 || code2 > 57) {
           return void 0;
         }
-        second = code3 - 48;
+        second = code2 - 48;
       } else {
         const code1 = date.charCodeAt(17);
         if (code1 < 48 || code1 > 53) {
           return void 0;
         }
-        const code22 = date.charCodeAt(18);
-        if (code22 < 48 || code22 > 57) {
+        const code2 = date.charCodeAt(18);
+        if (code2 < 48 || code2 > 57) {
           return void 0;
         }
-        second = (code1 - 48) * 10 + (code22 - 48);
+        second = (code1 - 48) * 10 + (code2 - 48);
       }
       const yearDigit1 = date.charCodeAt(20);
       if (yearDigit1 < 48 || yearDigit1 > 57) {
@@ -40962,21 +40962,21 @@ var require_date = __commonJS({
       }
       let day = 0;
       if (date[commaIndex + 2] === "0") {
-        const code3 = date.charCodeAt(commaIndex + 3);
-        if (code3 < 49 || code3 > 57) {
+        const code2 = date.charCodeAt(commaIndex + 3);
+        if (code2 < 49 || code2 > 57) {
           return void 0;
         }
-        day = code3 - 48;
+        day = code2 - 48;
       } else {
         const code1 = date.charCodeAt(commaIndex + 2);
         if (code1 < 49 || code1 > 51) {
           return void 0;
         }
-        const code22 = date.charCodeAt(commaIndex + 3);
-        if (code22 < 48 || code22 > 57) {
+        const code2 = date.charCodeAt(commaIndex + 3);
+        if (code2 < 48 || code2 > 57) {
           return void 0;
         }
-        day = (code1 - 48) * 10 + (code22 - 48);
+        day = (code1 - 48) * 10 + (code2 - 48);
       }
       let monthIdx = -1;
       if (date[commaIndex + 5] === "J" && date[commaIndex + 6] === "a" && date[commaIndex + 7] === "n") {
@@ -41018,60 +41018,60 @@ var require_date = __commonJS({
       year += year < 70 ? 2e3 : 1900;
       let hour = 0;
       if (date[commaIndex + 12] === "0") {
-        const code3 = date.charCodeAt(commaIndex + 13);
-        if (code3 < 48 || code3 > 57) {
+        const code2 = date.charCodeAt(commaIndex + 13);
+        if (code2 < 48 || code2 > 57) {
           return void 0;
         }
-        hour = code3 - 48;
+        hour = code2 - 48;
       } else {
         const code1 = date.charCodeAt(commaIndex + 12);
         if (code1 < 48 || code1 > 50) {
           return void 0;
         }
-        const code22 = date.charCodeAt(commaIndex + 13);
-        if (code22 < 48 || code22 > 57) {
+        const code2 = date.charCodeAt(commaIndex + 13);
+        if (code2 < 48 || code2 > 57) {
           return void 0;
         }
-        if (code1 === 50 && code22 > 51) {
+        if (code1 === 50 && code2 > 51) {
           return void 0;
         }
-        hour = (code1 - 48) * 10 + (code22 - 48);
+        hour = (code1 - 48) * 10 + (code2 - 48);
       }
       let minute = 0;
       if (date[commaIndex + 15] === "0") {
-        const code3 = date.charCodeAt(commaIndex + 16);
-        if (code3 < 48 || code3 > 57) {
+        const code2 = date.charCodeAt(commaIndex + 16);
+        if (code2 < 48 || code2 > 57) {
           return void 0;
         }
-        minute = code3 - 48;
+        minute = code2 - 48;
       } else {
         const code1 = date.charCodeAt(commaIndex + 15);
         if (code1 < 48 || code1 > 53) {
           return void 0;
         }
-        const code22 = date.charCodeAt(commaIndex + 16);
-        if (code22 < 48 || code22 > 57) {
+        const code2 = date.charCodeAt(commaIndex + 16);
+        if (code2 < 48 || code2 > 57) {
           return void 0;
         }
-        minute = (code1 - 48) * 10 + (code22 - 48);
+        minute = (code1 - 48) * 10 + (code2 - 48);
       }
       let second = 0;
       if (date[commaIndex + 18] === "0") {
-        const code3 = date.charCodeAt(commaIndex + 19);
-        if (code3 < 48 || code3 > 57) {
+        const code2 = date.charCodeAt(commaIndex + 19);
+        if (code2 < 48 || code2 > 57) {
           return void 0;
         }
-        second = code3 - 48;
+        second = code2 - 48;
       } else {
         const code1 = date.charCodeAt(commaIndex + 18);
         if (code1 < 48 || code1 > 53) {
           return void 0;
         }
-        const code22 = date.charCodeAt(commaIndex + 19);
-        if (code22 < 48 || code22 > 57) {
+        const code2 = date.charCodeAt(commaIndex + 19);
+        if (code2 < 48 || code2 > 57) {
           return void 0;
         }
-        second = (code1 - 48) * 10 + (code22 - 48);
+        second = (code1 - 48) * 10 + (code2 - 48);
       }
       return makeDate(year, monthIdx, day, hour, minute, second, weekday);
     }
@@ -43965,8 +43965,8 @@ var require_headers = __commonJS({
     var { webidl } = require_webidl();
     var assert = __require("node:assert");
     var util = __require("node:util");
-    function isHTTPWhiteSpaceCharCode(code3) {
-      return code3 === 10 || code3 === 13 || code3 === 9 || code3 === 32;
+    function isHTTPWhiteSpaceCharCode(code2) {
+      return code2 === 10 || code2 === 13 || code2 === 9 || code2 === 32;
     }
     function headerValueNormalize(potentialValue) {
       let i3 = 0;
@@ -44453,10 +44453,10 @@ var require_response = __commonJS({
         if (init2 !== null) {
           init2 = webidl.converters.ResponseInit(init2);
         }
-        const bytes2 = textEncoder.encode(
+        const bytes = textEncoder.encode(
           serializeJavascriptValueToJSONString(data)
         );
-        const body2 = extractBody(bytes2);
+        const body2 = extractBody(bytes);
         const responseObject = fromInnerResponse(makeResponse({}), "response");
         initializeResponse(responseObject, init2, { body: body2[0], type: "application/json" });
         return responseObject;
@@ -45620,7 +45620,7 @@ var require_subresource_integrity = __commonJS({
       )
     );
     var isValidSRIHashAlgorithm = (algorithm) => validSRIHashAlgorithmTokenSet.has(asciiLowercase(algorithm));
-    var bytesMatch = runtimeFeatures.has("crypto") === false || validSRIHashAlgorithmTokenSet.size === 0 ? () => true : (bytes2, metadataList) => {
+    var bytesMatch = runtimeFeatures.has("crypto") === false || validSRIHashAlgorithmTokenSet.size === 0 ? () => true : (bytes, metadataList) => {
       const parsedMetadata = parseMetadata(metadataList);
       if (parsedMetadata.length === 0) {
         return true;
@@ -45629,7 +45629,7 @@ var require_subresource_integrity = __commonJS({
       for (const item of metadata2) {
         const algorithm = item.alg;
         const expectedValue = item.val;
-        const actualValue = applyAlgorithmToBytes(algorithm, bytes2);
+        const actualValue = applyAlgorithmToBytes(algorithm, bytes);
         if (caseSensitiveMatch(actualValue, expectedValue)) {
           return true;
         }
@@ -45688,8 +45688,8 @@ var require_subresource_integrity = __commonJS({
       }
       return result;
     }
-    var applyAlgorithmToBytes = (algorithm, bytes2) => {
-      return crypto.hash(algorithm, bytes2, "base64");
+    var applyAlgorithmToBytes = (algorithm, bytes) => {
+      return crypto.hash(algorithm, bytes, "base64");
     };
     function caseSensitiveMatch(actualValue, expectedValue) {
       let actualValueLength = actualValue.length;
@@ -46100,12 +46100,12 @@ var require_fetch = __commonJS({
             processBodyError(response.error);
             return;
           }
-          const processBody = (bytes2) => {
-            if (!bytesMatch(bytes2, request.integrity)) {
+          const processBody = (bytes) => {
+            if (!bytesMatch(bytes, request.integrity)) {
               processBodyError("integrity mismatch");
               return;
             }
-            response.body = safelyExtractBody(bytes2)[0];
+            response.body = safelyExtractBody(bytes)[0];
             fetchFinale(fetchParams, response);
           };
           fullyReadBody(response.body, processBody, processBodyError);
@@ -46548,12 +46548,12 @@ var require_fetch = __commonJS({
       if (request.body == null && fetchParams.processRequestEndOfBody) {
         queueMicrotask(() => fetchParams.processRequestEndOfBody());
       } else if (request.body != null) {
-        const processBodyChunk = async function* (bytes2) {
+        const processBodyChunk = async function* (bytes) {
           if (isCancelled(fetchParams)) {
             return;
           }
-          yield bytes2;
-          fetchParams.processRequestBodyChunkLength?.(bytes2.byteLength);
+          yield bytes;
+          fetchParams.processRequestBodyChunkLength?.(bytes.byteLength);
         };
         const processEndOfBody = () => {
           if (isCancelled(fetchParams)) {
@@ -46575,8 +46575,8 @@ var require_fetch = __commonJS({
         };
         requestBody = (async function* () {
           try {
-            for await (const bytes2 of request.body.stream) {
-              yield* processBodyChunk(bytes2);
+            for await (const bytes of request.body.stream) {
+              yield* processBodyChunk(bytes);
             }
             processEndOfBody();
           } catch (err2) {
@@ -46624,33 +46624,33 @@ var require_fetch = __commonJS({
       }
       fetchParams.controller.resume = async () => {
         while (true) {
-          let bytes2;
+          let bytes;
           let isFailure;
           try {
             const { done, value: value2 } = await fetchParams.controller.next();
             if (isAborted(fetchParams)) {
               break;
             }
-            bytes2 = done ? void 0 : value2;
+            bytes = done ? void 0 : value2;
           } catch (err2) {
             if (fetchParams.controller.ended && !timingInfo.encodedBodySize) {
-              bytes2 = void 0;
+              bytes = void 0;
             } else {
-              bytes2 = err2;
+              bytes = err2;
               isFailure = true;
             }
           }
-          if (bytes2 === void 0) {
+          if (bytes === void 0) {
             readableStreamClose(fetchParams.controller.controller);
             finalizeResponse(fetchParams, response);
             return;
           }
-          timingInfo.decodedBodySize += bytes2?.byteLength ?? 0;
+          timingInfo.decodedBodySize += bytes?.byteLength ?? 0;
           if (isFailure) {
-            fetchParams.controller.terminate(bytes2);
+            fetchParams.controller.terminate(bytes);
             return;
           }
-          const buffer = new Uint8Array(bytes2);
+          const buffer = new Uint8Array(bytes);
           if (buffer.byteLength) {
             fetchParams.controller.controller.enqueue(buffer);
           }
@@ -46790,9 +46790,9 @@ var require_fetch = __commonJS({
               if (fetchParams.controller.dump) {
                 return;
               }
-              const bytes2 = chunk2;
-              timingInfo.encodedBodySize += bytes2.byteLength;
-              return this.body.push(bytes2);
+              const bytes = chunk2;
+              timingInfo.encodedBodySize += bytes.byteLength;
+              return this.body.push(bytes);
             },
             onComplete() {
               if (this.abort) {
@@ -47123,9 +47123,9 @@ var require_cache3 = __commonJS({
           // 16.
         };
         operations.push(operation);
-        const bytes2 = await bodyReadPromise.promise;
+        const bytes = await bodyReadPromise.promise;
         if (clonedResponse.body != null) {
-          clonedResponse.body.source = bytes2;
+          clonedResponse.body.source = bytes;
         }
         const cacheJobPromise = createDeferredPromise();
         let errorData = null;
@@ -47580,8 +47580,8 @@ var require_util5 = __commonJS({
     "use strict";
     function isCTLExcludingHtab(value2) {
       for (let i3 = 0; i3 < value2.length; ++i3) {
-        const code3 = value2.charCodeAt(i3);
-        if (code3 >= 0 && code3 <= 8 || code3 >= 10 && code3 <= 31 || code3 === 127) {
+        const code2 = value2.charCodeAt(i3);
+        if (code2 >= 0 && code2 <= 8 || code2 >= 10 && code2 <= 31 || code2 === 127) {
           return true;
         }
       }
@@ -47589,26 +47589,26 @@ var require_util5 = __commonJS({
     }
     function validateCookieName(name2) {
       for (let i3 = 0; i3 < name2.length; ++i3) {
-        const code3 = name2.charCodeAt(i3);
-        if (code3 < 33 || // exclude CTLs (0-31), SP and HT
-        code3 > 126 || // exclude non-ascii and DEL
-        code3 === 34 || // "
-        code3 === 40 || // (
-        code3 === 41 || // )
-        code3 === 60 || // <
-        code3 === 62 || // >
-        code3 === 64 || // @
-        code3 === 44 || // ,
-        code3 === 59 || // ;
-        code3 === 58 || // :
-        code3 === 92 || // \
-        code3 === 47 || // /
-        code3 === 91 || // [
-        code3 === 93 || // ]
-        code3 === 63 || // ?
-        code3 === 61 || // =
-        code3 === 123 || // {
-        code3 === 125) {
+        const code2 = name2.charCodeAt(i3);
+        if (code2 < 33 || // exclude CTLs (0-31), SP and HT
+        code2 > 126 || // exclude non-ascii and DEL
+        code2 === 34 || // "
+        code2 === 40 || // (
+        code2 === 41 || // )
+        code2 === 60 || // <
+        code2 === 62 || // >
+        code2 === 64 || // @
+        code2 === 44 || // ,
+        code2 === 59 || // ;
+        code2 === 58 || // :
+        code2 === 92 || // \
+        code2 === 47 || // /
+        code2 === 91 || // [
+        code2 === 93 || // ]
+        code2 === 63 || // ?
+        code2 === 61 || // =
+        code2 === 123 || // {
+        code2 === 125) {
           throw new Error("Invalid cookie name");
         }
       }
@@ -47624,31 +47624,31 @@ var require_util5 = __commonJS({
         ++i3;
       }
       while (i3 < len) {
-        const code3 = value2.charCodeAt(i3++);
-        if (code3 < 33 || // exclude CTLs (0-31)
-        code3 > 126 || // non-ascii and DEL (127)
-        code3 === 34 || // "
-        code3 === 44 || // ,
-        code3 === 59 || // ;
-        code3 === 92) {
+        const code2 = value2.charCodeAt(i3++);
+        if (code2 < 33 || // exclude CTLs (0-31)
+        code2 > 126 || // non-ascii and DEL (127)
+        code2 === 34 || // "
+        code2 === 44 || // ,
+        code2 === 59 || // ;
+        code2 === 92) {
           throw new Error("Invalid cookie value");
         }
       }
     }
     function validateCookiePath(path) {
       for (let i3 = 0; i3 < path.length; ++i3) {
-        const code3 = path.charCodeAt(i3);
-        if (code3 < 32 || // exclude CTLs (0-31)
-        code3 > 126 || // exclude DEL and non-ascii
-        code3 === 59) {
+        const code2 = path.charCodeAt(i3);
+        if (code2 < 32 || // exclude CTLs (0-31)
+        code2 > 126 || // exclude DEL and non-ascii
+        code2 === 59) {
           throw new Error("Invalid cookie path");
         }
       }
     }
-    function isLetterOrDigit(code3) {
-      return code3 >= 48 && code3 <= 57 || // 0-9
-      code3 >= 65 && code3 <= 90 || // A-Z
-      code3 >= 97 && code3 <= 122;
+    function isLetterOrDigit(code2) {
+      return code2 >= 48 && code2 <= 57 || // 0-9
+      code2 >= 65 && code2 <= 90 || // A-Z
+      code2 >= 97 && code2 <= 122;
     }
     function validateCookieDomain(domain) {
       if (domain === " ") {
@@ -47659,8 +47659,8 @@ var require_util5 = __commonJS({
       }
       let labelLength = 0;
       for (let i3 = 0; i3 < domain.length; ++i3) {
-        const code3 = domain.charCodeAt(i3);
-        if (code3 === 46) {
+        const code2 = domain.charCodeAt(i3);
+        if (code2 === 46) {
           if (labelLength === 0) {
             throw new Error("Invalid cookie domain");
           }
@@ -47670,10 +47670,10 @@ var require_util5 = __commonJS({
           labelLength = 0;
           continue;
         }
-        if (labelLength === 0 && !isLetterOrDigit(code3)) {
+        if (labelLength === 0 && !isLetterOrDigit(code2)) {
           throw new Error("Invalid cookie domain");
         }
-        if (!isLetterOrDigit(code3) && code3 !== 45) {
+        if (!isLetterOrDigit(code2) && code2 !== 45) {
           throw new Error("Invalid cookie domain");
         }
         if (++labelLength > 63) {
@@ -48420,37 +48420,37 @@ var require_util6 = __commonJS({
         return false;
       }
       for (let i3 = 0; i3 < protocol.length; ++i3) {
-        const code3 = protocol.charCodeAt(i3);
-        if (code3 < 33 || // CTL, contains SP (0x20) and HT (0x09)
-        code3 > 126 || code3 === 34 || // "
-        code3 === 40 || // (
-        code3 === 41 || // )
-        code3 === 44 || // ,
-        code3 === 47 || // /
-        code3 === 58 || // :
-        code3 === 59 || // ;
-        code3 === 60 || // <
-        code3 === 61 || // =
-        code3 === 62 || // >
-        code3 === 63 || // ?
-        code3 === 64 || // @
-        code3 === 91 || // [
-        code3 === 92 || // \
-        code3 === 93 || // ]
-        code3 === 123 || // {
-        code3 === 125) {
+        const code2 = protocol.charCodeAt(i3);
+        if (code2 < 33 || // CTL, contains SP (0x20) and HT (0x09)
+        code2 > 126 || code2 === 34 || // "
+        code2 === 40 || // (
+        code2 === 41 || // )
+        code2 === 44 || // ,
+        code2 === 47 || // /
+        code2 === 58 || // :
+        code2 === 59 || // ;
+        code2 === 60 || // <
+        code2 === 61 || // =
+        code2 === 62 || // >
+        code2 === 63 || // ?
+        code2 === 64 || // @
+        code2 === 91 || // [
+        code2 === 92 || // \
+        code2 === 93 || // ]
+        code2 === 123 || // {
+        code2 === 125) {
           return false;
         }
       }
       return true;
     }
-    function isValidStatusCode(code3) {
-      if (code3 >= 1e3 && code3 < 1015) {
-        return code3 !== 1004 && // reserved
-        code3 !== 1005 && // "MUST NOT be set as a status code"
-        code3 !== 1006;
+    function isValidStatusCode(code2) {
+      if (code2 >= 1e3 && code2 < 1015) {
+        return code2 !== 1004 && // reserved
+        code2 !== 1005 && // "MUST NOT be set as a status code"
+        code2 !== 1006;
       }
-      return code3 >= 3e3 && code3 <= 4999;
+      return code2 >= 3e3 && code2 <= 4999;
     }
     function isControlFrame(opcode) {
       return opcode === opcodes.CLOSE || opcode === opcodes.PING || opcode === opcodes.PONG;
@@ -48511,9 +48511,9 @@ var require_util6 = __commonJS({
       }
       return urlRecord;
     }
-    function validateCloseCodeAndReason(code3, reason) {
-      if (code3 !== null) {
-        if (code3 !== 1e3 && (code3 < 3e3 || code3 > 4999)) {
+    function validateCloseCodeAndReason(code2, reason) {
+      if (code2 !== null) {
+        if (code2 !== 1e3 && (code2 < 3e3 || code2 > 4999)) {
           throw new DOMException("invalid code", "InvalidAccessError");
         }
       }
@@ -48768,28 +48768,28 @@ var require_connection = __commonJS({
       });
       return controller;
     }
-    function closeWebSocketConnection(object, code3, reason, validate = false) {
-      code3 ??= null;
+    function closeWebSocketConnection(object, code2, reason, validate = false) {
+      code2 ??= null;
       reason ??= "";
-      if (validate) validateCloseCodeAndReason(code3, reason);
+      if (validate) validateCloseCodeAndReason(code2, reason);
       if (isClosed(object.readyState) || isClosing(object.readyState)) {
       } else if (!isEstablished(object.readyState)) {
         failWebsocketConnection(object);
         object.readyState = states.CLOSING;
       } else if (!object.closeState.has(sentCloseFrameState.SENT) && !object.closeState.has(sentCloseFrameState.RECEIVED)) {
         const frame = new WebsocketFrameSend();
-        if (reason.length !== 0 && code3 === null) {
-          code3 = 1e3;
+        if (reason.length !== 0 && code2 === null) {
+          code2 = 1e3;
         }
-        assert(code3 === null || Number.isInteger(code3));
-        if (code3 === null && reason.length === 0) {
+        assert(code2 === null || Number.isInteger(code2));
+        if (code2 === null && reason.length === 0) {
           frame.frameData = emptyBuffer;
-        } else if (code3 !== null && reason === null) {
+        } else if (code2 !== null && reason === null) {
           frame.frameData = Buffer.allocUnsafe(2);
-          frame.frameData.writeUInt16BE(code3, 0);
-        } else if (code3 !== null && reason !== null) {
+          frame.frameData.writeUInt16BE(code2, 0);
+        } else if (code2 !== null && reason !== null) {
           frame.frameData = Buffer.allocUnsafe(2 + Buffer.byteLength(reason));
-          frame.frameData.writeUInt16BE(code3, 0);
+          frame.frameData.writeUInt16BE(code2, 0);
           frame.frameData.write(reason, 2, "utf-8");
         } else {
           frame.frameData = emptyBuffer;
@@ -48801,15 +48801,15 @@ var require_connection = __commonJS({
         object.readyState = states.CLOSING;
       }
     }
-    function failHandshake(handler, response, code3, reason, cause) {
+    function failHandshake(handler, response, code2, reason, cause) {
       if (response.socket?.session != null && !response.socket.destroyed) {
         response.socket.destroy();
       }
-      failWebsocketConnection(handler, code3, reason, cause);
+      failWebsocketConnection(handler, code2, reason, cause);
     }
-    function failWebsocketConnection(handler, code3, reason, cause) {
+    function failWebsocketConnection(handler, code2, reason, cause) {
       if (isEstablished(handler.readyState)) {
-        closeWebSocketConnection(handler, code3, reason, false);
+        closeWebSocketConnection(handler, code2, reason, false);
       }
       handler.controller.abort();
       if (isConnecting(handler.readyState)) {
@@ -49109,8 +49109,8 @@ var require_receiver = __commonJS({
                   this.#info.fin,
                   (error2, data) => {
                     if (error2) {
-                      const code3 = error2 instanceof MessageSizeExceededError ? 1009 : 1007;
-                      failWebsocketConnection(this.#handler, code3, error2.message);
+                      const code2 = error2 instanceof MessageSizeExceededError ? 1009 : 1007;
+                      failWebsocketConnection(this.#handler, code2, error2.message);
                       return;
                     }
                     if (!this.writeFragments(data)) {
@@ -49207,11 +49207,11 @@ var require_receiver = __commonJS({
       }
       parseCloseBody(data) {
         assert(data.length !== 1);
-        let code3;
+        let code2;
         if (data.length >= 2) {
-          code3 = data.readUInt16BE(0);
+          code2 = data.readUInt16BE(0);
         }
-        if (code3 !== void 0 && !isValidStatusCode(code3)) {
+        if (code2 !== void 0 && !isValidStatusCode(code2)) {
           return { code: 1002, reason: "Invalid status code", error: true };
         }
         let reason = data.subarray(2);
@@ -49223,7 +49223,7 @@ var require_receiver = __commonJS({
         } catch {
           return { code: 1007, reason: "Invalid UTF-8", error: true };
         }
-        return { code: code3, reason, error: false };
+        return { code: code2, reason, error: false };
       }
       /**
        * Parses control frames.
@@ -49238,8 +49238,8 @@ var require_receiver = __commonJS({
           }
           this.#info.closeInfo = this.parseCloseBody(body2);
           if (this.#info.closeInfo.error) {
-            const { code: code3, reason } = this.#info.closeInfo;
-            failWebsocketConnection(this.#handler, code3, reason);
+            const { code: code2, reason } = this.#info.closeInfo;
+            failWebsocketConnection(this.#handler, code2, reason);
             return false;
           }
           if (!this.#handler.closeState.has(sentCloseFrameState.SENT) && !this.#handler.closeState.has(sentCloseFrameState.RECEIVED)) {
@@ -49497,18 +49497,18 @@ var require_websocket = __commonJS({
        * @param {number|undefined} code
        * @param {string|undefined} reason
        */
-      close(code3 = void 0, reason = void 0) {
+      close(code2 = void 0, reason = void 0) {
         webidl.brandCheck(this, _WebSocket);
         const prefix = "WebSocket.close";
-        if (code3 !== void 0) {
-          code3 = webidl.converters["unsigned short"](code3, prefix, "code", webidl.attributes.Clamp);
+        if (code2 !== void 0) {
+          code2 = webidl.converters["unsigned short"](code2, prefix, "code", webidl.attributes.Clamp);
         }
         if (reason !== void 0) {
           reason = webidl.converters.USVString(reason);
         }
-        code3 ??= null;
+        code2 ??= null;
         reason ??= "";
-        closeWebSocketConnection(this.#handler, code3, reason, true);
+        closeWebSocketConnection(this.#handler, code2, reason, true);
       }
       /**
        * @see https://websockets.spec.whatwg.org/#dom-websocket-send
@@ -49722,29 +49722,29 @@ var require_websocket = __commonJS({
        */
       #onSocketClose() {
         const wasClean = this.#handler.closeState.has(sentCloseFrameState.SENT) && this.#handler.closeState.has(sentCloseFrameState.RECEIVED);
-        let code3 = 1005;
+        let code2 = 1005;
         let reason = "";
         const result = this.#parser?.closingInfo;
         if (result && !result.error) {
-          code3 = result.code ?? 1005;
+          code2 = result.code ?? 1005;
           reason = result.reason;
         }
         this.#handler.readyState = states.CLOSED;
         if (!this.#handler.closeState.has(sentCloseFrameState.RECEIVED)) {
-          code3 = 1006;
+          code2 = 1006;
           fireEvent("error", this, (type, init2) => new ErrorEvent(type, init2), {
             error: new TypeError(reason)
           });
         }
         fireEvent("close", this, (type, init2) => new CloseEvent(type, init2), {
           wasClean,
-          code: code3,
+          code: code2,
           reason
         });
         if (channels.close.hasSubscribers) {
           channels.close.publish({
             websocket: this,
-            code: code3,
+            code: code2,
             reason
           });
         }
@@ -49889,13 +49889,13 @@ var require_websocketerror = __commonJS({
         } else if (init2 !== null) {
           init2 = webidl.converters.WebSocketCloseInfo(init2);
         }
-        let code3 = init2.closeCode ?? null;
+        let code2 = init2.closeCode ?? null;
         const reason = init2.reason ?? "";
-        validateCloseCodeAndReason(code3, reason);
-        if (reason.length !== 0 && code3 === null) {
-          code3 = 1e3;
+        validateCloseCodeAndReason(code2, reason);
+        if (reason.length !== 0 && code2 === null) {
+          code2 = 1e3;
         }
-        this.#closeCode = code3;
+        this.#closeCode = code2;
         this.#reason = reason;
       }
       get closeCode() {
@@ -49909,9 +49909,9 @@ var require_websocketerror = __commonJS({
        * @param {number|null} code
        * @param {string} reason
        */
-      static createUnvalidatedWebSocketError(message, code3, reason) {
+      static createUnvalidatedWebSocketError(message, code2, reason) {
         const error2 = new _WebSocketError(message, kConstruct);
-        error2.#closeCode = code3;
+        error2.#closeCode = code2;
         error2.#reason = reason;
         return error2;
       }
@@ -50069,9 +50069,9 @@ var require_websocketstream = __commonJS({
         if (closeInfo !== null) {
           closeInfo = webidl.converters.WebSocketCloseInfo(closeInfo);
         }
-        const code3 = closeInfo.closeCode ?? null;
+        const code2 = closeInfo.closeCode ?? null;
         const reason = closeInfo.reason;
-        closeWebSocketConnection(this.#handler, code3, reason, true);
+        closeWebSocketConnection(this.#handler, code2, reason, true);
       }
       #write(chunk2) {
         chunk2 = webidl.converters.WebSocketStreamWrite(chunk2);
@@ -50166,33 +50166,33 @@ var require_websocketstream = __commonJS({
           this.#openedPromise.reject(new WebSocketError("Socket never opened"));
         }
         const result = this.#parser?.closingInfo;
-        let code3 = result?.code ?? 1005;
+        let code2 = result?.code ?? 1005;
         if (!this.#handler.closeState.has(sentCloseFrameState.SENT) && !this.#handler.closeState.has(sentCloseFrameState.RECEIVED)) {
-          code3 = 1006;
+          code2 = 1006;
         }
         const reason = result?.reason == null ? "" : utf8DecodeBytes(Buffer.from(result.reason));
         if (wasClean) {
           this.#readableStreamController.close();
           this.#writableStreamController.error(new DOMException("A closed WebSocketStream cannot be written to", "InvalidStateError"));
           this.#closedPromise.resolve({
-            closeCode: code3,
+            closeCode: code2,
             reason
           });
         } else {
-          const error2 = createUnvalidatedWebSocketError("unclean close", code3, reason);
+          const error2 = createUnvalidatedWebSocketError("unclean close", code2, reason);
           this.#readableStreamController?.error(error2);
           this.#writableStreamController?.error(error2);
           this.#closedPromise.reject(error2);
         }
       }
       #closeUsingReason(reason) {
-        let code3 = null;
+        let code2 = null;
         let reasonString = "";
         if (webidl.is.WebSocketError(reason)) {
-          code3 = reason.closeCode;
+          code2 = reason.closeCode;
           reasonString = reason.reason;
         }
-        closeWebSocketConnection(this.#handler, code3, reasonString);
+        closeWebSocketConnection(this.#handler, code2, reasonString);
       }
       //  To cancel a WebSocketStream stream given reason , close using reason giving stream and reason .
       #cancel(reason) {
@@ -51918,11 +51918,11 @@ var require_errors4 = __commonJS({
       }
     };
     var HTTPParserError = class _HTTPParserError extends Error {
-      constructor(message, code3, data) {
+      constructor(message, code2, data) {
         super(message);
         Error.captureStackTrace(this, _HTTPParserError);
         this.name = "HTTPParserError";
-        this.code = code3 ? `HPE_${code3}` : void 0;
+        this.code = code2 ? `HPE_${code2}` : void 0;
         this.data = data ? data.toString() : void 0;
       }
     };
@@ -51936,13 +51936,13 @@ var require_errors4 = __commonJS({
       }
     };
     var RequestRetryError = class _RequestRetryError extends UndiciError {
-      constructor(message, code3, { headers, data }) {
+      constructor(message, code2, { headers, data }) {
         super(message);
         Error.captureStackTrace(this, _RequestRetryError);
         this.name = "RequestRetryError";
         this.message = message || "Request retry error";
         this.code = "UND_ERR_REQ_RETRY";
-        this.statusCode = code3;
+        this.statusCode = code2;
         this.data = data;
         this.headers = headers;
       }
@@ -55070,7 +55070,7 @@ var require_util9 = __commonJS({
         return false;
       }
     }
-    function bytesMatch(bytes2, metadataList) {
+    function bytesMatch(bytes, metadataList) {
       if (crypto === void 0) {
         return true;
       }
@@ -55086,7 +55086,7 @@ var require_util9 = __commonJS({
       for (const item of metadata2) {
         const algorithm = item.algo;
         const expectedValue = item.hash;
-        let actualValue = crypto.createHash(algorithm).update(bytes2).digest("base64");
+        let actualValue = crypto.createHash(algorithm).update(bytes).digest("base64");
         if (actualValue[actualValue.length - 1] === "=") {
           if (actualValue[actualValue.length - 2] === "=") {
             actualValue = actualValue.slice(0, -2);
@@ -55313,17 +55313,17 @@ var require_util9 = __commonJS({
       return input;
     }
     async function readAllBytes(reader) {
-      const bytes2 = [];
+      const bytes = [];
       let byteLength = 0;
       while (true) {
         const { done, value: chunk2 } = await reader.read();
         if (done) {
-          return Buffer.concat(bytes2, byteLength);
+          return Buffer.concat(bytes, byteLength);
         }
         if (!isUint8Array(chunk2)) {
           throw new TypeError("Received non-Uint8Array chunk");
         }
-        bytes2.push(chunk2);
+        bytes.push(chunk2);
         byteLength += chunk2.length;
       }
     }
@@ -55852,8 +55852,8 @@ var require_dataURL = __commonJS({
       return input.slice(start2, position.position);
     }
     function stringPercentDecode(input) {
-      const bytes2 = encoder.encode(input);
-      return percentDecode(bytes2);
+      const bytes = encoder.encode(input);
+      return percentDecode(bytes);
     }
     function percentDecode(input) {
       const output = [];
@@ -55966,11 +55966,11 @@ var require_dataURL = __commonJS({
         return "failure";
       }
       const binary2 = atob2(data);
-      const bytes2 = new Uint8Array(binary2.length);
+      const bytes = new Uint8Array(binary2.length);
       for (let byte = 0; byte < binary2.length; byte++) {
-        bytes2[byte] = binary2.charCodeAt(byte);
+        bytes[byte] = binary2.charCodeAt(byte);
       }
-      return bytes2;
+      return bytes;
     }
     function collectAnHTTPQuotedString(input, position, extractValue) {
       const positionStart = position.position;
@@ -56213,27 +56213,27 @@ var require_file = __commonJS({
       }
     ]);
     function processBlobParts(parts2, options) {
-      const bytes2 = [];
+      const bytes = [];
       for (const element of parts2) {
         if (typeof element === "string") {
           let s3 = element;
           if (options.endings === "native") {
             s3 = convertLineEndingsNative(s3);
           }
-          bytes2.push(encoder.encode(s3));
+          bytes.push(encoder.encode(s3));
         } else if (types.isAnyArrayBuffer(element) || types.isTypedArray(element)) {
           if (!element.buffer) {
-            bytes2.push(new Uint8Array(element));
+            bytes.push(new Uint8Array(element));
           } else {
-            bytes2.push(
+            bytes.push(
               new Uint8Array(element.buffer, element.byteOffset, element.byteLength)
             );
           }
         } else if (isBlobLike(element)) {
-          bytes2.push(element);
+          bytes.push(element);
         }
       }
-      return bytes2;
+      return bytes;
     }
     function convertLineEndingsNative(s3) {
       let nativeLineEnding = "\n";
@@ -56620,19 +56620,19 @@ Content-Type: ${value2.type || "application/octet-stream"}\r
     function bodyMixinMethods(instance2) {
       const methods = {
         blob() {
-          return specConsumeBody(this, (bytes2) => {
+          return specConsumeBody(this, (bytes) => {
             let mimeType = bodyMimeType(this);
             if (mimeType === "failure") {
               mimeType = "";
             } else if (mimeType) {
               mimeType = serializeAMimeType(mimeType);
             }
-            return new Blob2([bytes2], { type: mimeType });
+            return new Blob2([bytes], { type: mimeType });
           }, instance2);
         },
         arrayBuffer() {
-          return specConsumeBody(this, (bytes2) => {
-            return new Uint8Array(bytes2).buffer;
+          return specConsumeBody(this, (bytes) => {
+            return new Uint8Array(bytes).buffer;
           }, instance2);
         },
         text() {
@@ -56763,8 +56763,8 @@ Content-Type: ${value2.type || "application/octet-stream"}\r
       const output = textDecoder.decode(buffer);
       return output;
     }
-    function parseJSONFromBytes(bytes2) {
-      return JSON.parse(utf8DecodeBytes(bytes2));
+    function parseJSONFromBytes(bytes) {
+      return JSON.parse(utf8DecodeBytes(bytes));
     }
     function bodyMimeType(object) {
       const { headersList } = object[kState];
@@ -58365,8 +58365,8 @@ var require_client2 = __commonJS({
       this[kSocket][kError] = err2;
       onError2(this[kClient], err2);
     }
-    function onHttp2FrameError(type, code3, id) {
-      const err2 = new InformationalError(`HTTP/2: "frameError" received - type ${type}, code ${code3}`);
+    function onHttp2FrameError(type, code2, id) {
+      const err2 = new InformationalError(`HTTP/2: "frameError" received - type ${type}, code ${code2}`);
       if (id === 0) {
         this[kSocket][kError] = err2;
         onError2(this[kClient], err2);
@@ -58376,9 +58376,9 @@ var require_client2 = __commonJS({
       util.destroy(this, new SocketError("other side closed"));
       util.destroy(this[kSocket], new SocketError("other side closed"));
     }
-    function onHTTP2GoAway(code3) {
+    function onHTTP2GoAway(code2) {
       const client = this[kClient];
-      const err2 = new InformationalError(`HTTP/2: "GOAWAY" frame received with code ${code3}`);
+      const err2 = new InformationalError(`HTTP/2: "GOAWAY" frame received with code ${code2}`);
       client[kSocket] = null;
       client[kHTTP2Session] = null;
       if (client.destroyed) {
@@ -59367,8 +59367,8 @@ upgrade: ${upgrade}\r
           util.destroy(stream, err2);
         }
       });
-      stream.once("frameError", (type, code3) => {
-        const err2 = new InformationalError(`HTTP/2: "frameError" received - type ${type}, code ${code3}`);
+      stream.once("frameError", (type, code2) => {
+        const err2 = new InformationalError(`HTTP/2: "frameError" received - type ${type}, code ${code2}`);
         errorRequest(client, request, err2);
         if (client[kHTTP2Session] && !client[kHTTP2Session].destroyed && !this.closed && !this.destroyed) {
           h2State.streams -= 1;
@@ -62463,7 +62463,7 @@ var require_RetryHandler = __commonJS({
         if (this.handler.onBodySent) return this.handler.onBodySent(chunk2);
       }
       static [kRetryHandlerDefaultRetry](err2, { state, opts }, cb) {
-        const { statusCode, code: code3, headers } = err2;
+        const { statusCode, code: code2, headers } = err2;
         const { method, retryOptions } = opts;
         const {
           maxRetries,
@@ -62476,7 +62476,7 @@ var require_RetryHandler = __commonJS({
         } = retryOptions;
         let { counter, currentTimeout } = state;
         currentTimeout = currentTimeout != null && currentTimeout > 0 ? currentTimeout : timeout;
-        if (code3 && code3 !== "UND_ERR_REQ_RETRY" && code3 !== "UND_ERR_SOCKET" && !errorCodes.includes(code3)) {
+        if (code2 && code2 !== "UND_ERR_REQ_RETRY" && code2 !== "UND_ERR_SOCKET" && !errorCodes.includes(code2)) {
           cb(err2);
           return;
         }
@@ -62718,8 +62718,8 @@ var require_headers2 = __commonJS({
     var assert = __require("assert");
     var kHeadersMap = /* @__PURE__ */ Symbol("headers map");
     var kHeadersSortedMap = /* @__PURE__ */ Symbol("headers map sorted");
-    function isHTTPWhiteSpaceCharCode(code3) {
-      return code3 === 10 || code3 === 13 || code3 === 9 || code3 === 32;
+    function isHTTPWhiteSpaceCharCode(code2) {
+      return code2 === 10 || code2 === 13 || code2 === 9 || code2 === 32;
     }
     function headerValueNormalize(potentialValue) {
       let i3 = 0;
@@ -63141,10 +63141,10 @@ var require_response2 = __commonJS({
         if (init2 !== null) {
           init2 = webidl.converters.ResponseInit(init2);
         }
-        const bytes2 = textEncoder.encode(
+        const bytes = textEncoder.encode(
           serializeJavascriptValueToJSONString(data)
         );
-        const body2 = extractBody(bytes2);
+        const body2 = extractBody(bytes);
         const relevantRealm = { settingsObject: {} };
         const responseObject = new _Response();
         responseObject[kRealm] = relevantRealm;
@@ -64483,12 +64483,12 @@ var require_fetch2 = __commonJS({
           processBodyError(response.error);
           return;
         }
-        const processBody = (bytes2) => {
-          if (!bytesMatch(bytes2, request.integrity)) {
+        const processBody = (bytes) => {
+          if (!bytesMatch(bytes, request.integrity)) {
             processBodyError("integrity mismatch");
             return;
           }
-          response.body = safelyExtractBody(bytes2)[0];
+          response.body = safelyExtractBody(bytes)[0];
           fetchFinale(fetchParams, response);
         };
         await fullyReadBody(response.body, processBody, processBodyError);
@@ -64864,12 +64864,12 @@ var require_fetch2 = __commonJS({
       if (request.body == null && fetchParams.processRequestEndOfBody) {
         queueMicrotask(() => fetchParams.processRequestEndOfBody());
       } else if (request.body != null) {
-        const processBodyChunk = async function* (bytes2) {
+        const processBodyChunk = async function* (bytes) {
           if (isCancelled(fetchParams)) {
             return;
           }
-          yield bytes2;
-          fetchParams.processRequestBodyChunkLength?.(bytes2.byteLength);
+          yield bytes;
+          fetchParams.processRequestBodyChunkLength?.(bytes.byteLength);
         };
         const processEndOfBody = () => {
           if (isCancelled(fetchParams)) {
@@ -64891,8 +64891,8 @@ var require_fetch2 = __commonJS({
         };
         requestBody = (async function* () {
           try {
-            for await (const bytes2 of request.body.stream) {
-              yield* processBodyChunk(bytes2);
+            for await (const bytes of request.body.stream) {
+              yield* processBodyChunk(bytes);
             }
             processEndOfBody();
           } catch (err2) {
@@ -64948,33 +64948,33 @@ var require_fetch2 = __commonJS({
       fetchParams.controller.on("terminated", onAborted);
       fetchParams.controller.resume = async () => {
         while (true) {
-          let bytes2;
+          let bytes;
           let isFailure;
           try {
             const { done, value: value2 } = await fetchParams.controller.next();
             if (isAborted(fetchParams)) {
               break;
             }
-            bytes2 = done ? void 0 : value2;
+            bytes = done ? void 0 : value2;
           } catch (err2) {
             if (fetchParams.controller.ended && !timingInfo.encodedBodySize) {
-              bytes2 = void 0;
+              bytes = void 0;
             } else {
-              bytes2 = err2;
+              bytes = err2;
               isFailure = true;
             }
           }
-          if (bytes2 === void 0) {
+          if (bytes === void 0) {
             readableStreamClose(fetchParams.controller.controller);
             finalizeResponse(fetchParams, response);
             return;
           }
-          timingInfo.decodedBodySize += bytes2?.byteLength ?? 0;
+          timingInfo.decodedBodySize += bytes?.byteLength ?? 0;
           if (isFailure) {
-            fetchParams.controller.terminate(bytes2);
+            fetchParams.controller.terminate(bytes);
             return;
           }
-          fetchParams.controller.controller.enqueue(new Uint8Array(bytes2));
+          fetchParams.controller.controller.enqueue(new Uint8Array(bytes));
           if (isErrored(stream)) {
             fetchParams.controller.terminate();
             return;
@@ -65095,9 +65095,9 @@ var require_fetch2 = __commonJS({
               if (fetchParams.controller.dump) {
                 return;
               }
-              const bytes2 = chunk2;
-              timingInfo.encodedBodySize += bytes2.byteLength;
-              return this.body.push(bytes2);
+              const bytes = chunk2;
+              timingInfo.encodedBodySize += bytes.byteLength;
+              return this.body.push(bytes);
             },
             onComplete() {
               if (this.abort) {
@@ -65546,7 +65546,7 @@ var require_util11 = __commonJS({
       fr[kError] = null;
       const stream = blob.stream();
       const reader = stream.getReader();
-      const bytes2 = [];
+      const bytes = [];
       let chunkPromise = reader.read();
       let isFirstChunk = true;
       (async () => {
@@ -65560,7 +65560,7 @@ var require_util11 = __commonJS({
             }
             isFirstChunk = false;
             if (!done && types.isUint8Array(value2)) {
-              bytes2.push(value2);
+              bytes.push(value2);
               if ((fr[kLastProgressEventFired] === void 0 || Date.now() - fr[kLastProgressEventFired] >= 50) && !fr[kAborted]) {
                 fr[kLastProgressEventFired] = Date.now();
                 queueMicrotask(() => {
@@ -65572,7 +65572,7 @@ var require_util11 = __commonJS({
               queueMicrotask(() => {
                 fr[kState] = "done";
                 try {
-                  const result = packageData(bytes2, type, blob.type, encodingName);
+                  const result = packageData(bytes, type, blob.type, encodingName);
                   if (fr[kAborted]) {
                     return;
                   }
@@ -65612,7 +65612,7 @@ var require_util11 = __commonJS({
       });
       reader.dispatchEvent(event);
     }
-    function packageData(bytes2, type, mimeType, encodingName) {
+    function packageData(bytes, type, mimeType, encodingName) {
       switch (type) {
         case "DataURL": {
           let dataURL = "data:";
@@ -65622,7 +65622,7 @@ var require_util11 = __commonJS({
           }
           dataURL += ";base64,";
           const decoder = new StringDecoder("latin1");
-          for (const chunk2 of bytes2) {
+          for (const chunk2 of bytes) {
             dataURL += btoa2(decoder.write(chunk2));
           }
           dataURL += btoa2(decoder.end());
@@ -65642,16 +65642,16 @@ var require_util11 = __commonJS({
           if (encoding === "failure") {
             encoding = "UTF-8";
           }
-          return decode(bytes2, encoding);
+          return decode(bytes, encoding);
         }
         case "ArrayBuffer": {
-          const sequence = combineByteSequences(bytes2);
+          const sequence = combineByteSequences(bytes);
           return sequence.buffer;
         }
         case "BinaryString": {
           let binaryString = "";
           const decoder = new StringDecoder("latin1");
-          for (const chunk2 of bytes2) {
+          for (const chunk2 of bytes) {
             binaryString += decoder.write(chunk2);
           }
           binaryString += decoder.end();
@@ -65660,14 +65660,14 @@ var require_util11 = __commonJS({
       }
     }
     function decode(ioQueue, encoding) {
-      const bytes2 = combineByteSequences(ioQueue);
-      const BOMEncoding = BOMSniffing(bytes2);
+      const bytes = combineByteSequences(ioQueue);
+      const BOMEncoding = BOMSniffing(bytes);
       let slice = 0;
       if (BOMEncoding !== null) {
         encoding = BOMEncoding;
         slice = BOMEncoding === "UTF-8" ? 3 : 2;
       }
-      const sliced = bytes2.slice(slice);
+      const sliced = bytes.slice(slice);
       return new TextDecoder(encoding).decode(sliced);
     }
     function BOMSniffing(ioQueue) {
@@ -66245,9 +66245,9 @@ var require_cache4 = __commonJS({
           // 16.
         };
         operations.push(operation);
-        const bytes2 = await bodyReadPromise.promise;
+        const bytes = await bodyReadPromise.promise;
         if (clonedResponse.body != null) {
-          clonedResponse.body.source = bytes2;
+          clonedResponse.body.source = bytes;
         }
         const cacheJobPromise = createDeferredPromise();
         let errorData = null;
@@ -66662,33 +66662,33 @@ var require_util13 = __commonJS({
         return false;
       }
       for (const char of value2) {
-        const code3 = char.charCodeAt(0);
-        if (code3 >= 0 || code3 <= 8 || (code3 >= 10 || code3 <= 31) || code3 === 127) {
+        const code2 = char.charCodeAt(0);
+        if (code2 >= 0 || code2 <= 8 || (code2 >= 10 || code2 <= 31) || code2 === 127) {
           return false;
         }
       }
     }
     function validateCookieName(name2) {
       for (const char of name2) {
-        const code3 = char.charCodeAt(0);
-        if (code3 <= 32 || code3 > 127 || char === "(" || char === ")" || char === ">" || char === "<" || char === "@" || char === "," || char === ";" || char === ":" || char === "\\" || char === '"' || char === "/" || char === "[" || char === "]" || char === "?" || char === "=" || char === "{" || char === "}") {
+        const code2 = char.charCodeAt(0);
+        if (code2 <= 32 || code2 > 127 || char === "(" || char === ")" || char === ">" || char === "<" || char === "@" || char === "," || char === ";" || char === ":" || char === "\\" || char === '"' || char === "/" || char === "[" || char === "]" || char === "?" || char === "=" || char === "{" || char === "}") {
           throw new Error("Invalid cookie name");
         }
       }
     }
     function validateCookieValue(value2) {
       for (const char of value2) {
-        const code3 = char.charCodeAt(0);
-        if (code3 < 33 || // exclude CTLs (0-31)
-        code3 === 34 || code3 === 44 || code3 === 59 || code3 === 92 || code3 > 126) {
+        const code2 = char.charCodeAt(0);
+        if (code2 < 33 || // exclude CTLs (0-31)
+        code2 === 34 || code2 === 44 || code2 === 59 || code2 === 92 || code2 > 126) {
           throw new Error("Invalid header value");
         }
       }
     }
     function validateCookiePath(path) {
       for (const char of path) {
-        const code3 = char.charCodeAt(0);
-        if (code3 < 33 || char === ";") {
+        const code2 = char.charCodeAt(0);
+        if (code2 < 33 || char === ";") {
           throw new Error("Invalid cookie path");
         }
       }
@@ -67419,21 +67419,21 @@ var require_util14 = __commonJS({
         return false;
       }
       for (const char of protocol) {
-        const code3 = char.charCodeAt(0);
-        if (code3 < 33 || code3 > 126 || char === "(" || char === ")" || char === "<" || char === ">" || char === "@" || char === "," || char === ";" || char === ":" || char === "\\" || char === '"' || char === "/" || char === "[" || char === "]" || char === "?" || char === "=" || char === "{" || char === "}" || code3 === 32 || // SP
-        code3 === 9) {
+        const code2 = char.charCodeAt(0);
+        if (code2 < 33 || code2 > 126 || char === "(" || char === ")" || char === "<" || char === ">" || char === "@" || char === "," || char === ";" || char === ":" || char === "\\" || char === '"' || char === "/" || char === "[" || char === "]" || char === "?" || char === "=" || char === "{" || char === "}" || code2 === 32 || // SP
+        code2 === 9) {
           return false;
         }
       }
       return true;
     }
-    function isValidStatusCode(code3) {
-      if (code3 >= 1e3 && code3 < 1015) {
-        return code3 !== 1004 && // reserved
-        code3 !== 1005 && // "MUST NOT be set as a status code"
-        code3 !== 1006;
+    function isValidStatusCode(code2) {
+      if (code2 >= 1e3 && code2 < 1015) {
+        return code2 !== 1004 && // reserved
+        code2 !== 1005 && // "MUST NOT be set as a status code"
+        code2 !== 1006;
       }
-      return code3 >= 3e3 && code3 <= 4999;
+      return code2 >= 3e3 && code2 <= 4999;
     }
     function failWebsocketConnection(ws, reason) {
       const { [kController]: controller, [kResponse]: response } = ws;
@@ -67571,25 +67571,25 @@ var require_connection2 = __commonJS({
     function onSocketClose() {
       const { ws } = this;
       const wasClean = ws[kSentClose] && ws[kReceivedClose];
-      let code3 = 1005;
+      let code2 = 1005;
       let reason = "";
       const result = ws[kByteParser].closingInfo;
       if (result) {
-        code3 = result.code ?? 1005;
+        code2 = result.code ?? 1005;
         reason = result.reason;
       } else if (!ws[kSentClose]) {
-        code3 = 1006;
+        code2 = 1006;
       }
       ws[kReadyState] = states.CLOSED;
       fireEvent("close", ws, CloseEvent, {
         wasClean,
-        code: code3,
+        code: code2,
         reason
       });
       if (channels.close.hasSubscribers) {
         channels.close.publish({
           websocket: ws,
-          code: code3,
+          code: code2,
           reason
         });
       }
@@ -67867,21 +67867,21 @@ var require_receiver2 = __commonJS({
         return buffer;
       }
       parseCloseBody(onlyCode, data) {
-        let code3;
+        let code2;
         if (data.length >= 2) {
-          code3 = data.readUInt16BE(0);
+          code2 = data.readUInt16BE(0);
         }
         if (onlyCode) {
-          if (!isValidStatusCode(code3)) {
+          if (!isValidStatusCode(code2)) {
             return null;
           }
-          return { code: code3 };
+          return { code: code2 };
         }
         let reason = data.subarray(2);
         if (reason[0] === 239 && reason[1] === 187 && reason[2] === 191) {
           reason = reason.subarray(3);
         }
-        if (code3 !== void 0 && !isValidStatusCode(code3)) {
+        if (code2 !== void 0 && !isValidStatusCode(code2)) {
           return null;
         }
         try {
@@ -67889,7 +67889,7 @@ var require_receiver2 = __commonJS({
         } catch {
           return null;
         }
-        return { code: code3, reason };
+        return { code: code2, reason };
       }
       get closingInfo() {
         return this.#info.closeInfo;
@@ -67999,16 +67999,16 @@ var require_websocket2 = __commonJS({
        * @param {number|undefined} code
        * @param {string|undefined} reason
        */
-      close(code3 = void 0, reason = void 0) {
+      close(code2 = void 0, reason = void 0) {
         webidl.brandCheck(this, _WebSocket);
-        if (code3 !== void 0) {
-          code3 = webidl.converters["unsigned short"](code3, { clamp: true });
+        if (code2 !== void 0) {
+          code2 = webidl.converters["unsigned short"](code2, { clamp: true });
         }
         if (reason !== void 0) {
           reason = webidl.converters.USVString(reason);
         }
-        if (code3 !== void 0) {
-          if (code3 !== 1e3 && (code3 < 3e3 || code3 > 4999)) {
+        if (code2 !== void 0) {
+          if (code2 !== 1e3 && (code2 < 3e3 || code2 > 4999)) {
             throw new DOMException2("invalid code", "InvalidAccessError");
           }
         }
@@ -68028,12 +68028,12 @@ var require_websocket2 = __commonJS({
           this[kReadyState] = _WebSocket.CLOSING;
         } else if (!isClosing(this)) {
           const frame = new WebsocketFrameSend();
-          if (code3 !== void 0 && reason === void 0) {
+          if (code2 !== void 0 && reason === void 0) {
             frame.frameData = Buffer.allocUnsafe(2);
-            frame.frameData.writeUInt16BE(code3, 0);
-          } else if (code3 !== void 0 && reason !== void 0) {
+            frame.frameData.writeUInt16BE(code2, 0);
+          } else if (code2 !== void 0 && reason !== void 0) {
             frame.frameData = Buffer.allocUnsafe(2 + reasonByteLength);
-            frame.frameData.writeUInt16BE(code3, 0);
+            frame.frameData.writeUInt16BE(code2, 0);
             frame.frameData.write(reason, 2, "utf-8");
           } else {
             frame.frameData = emptyBuffer;
@@ -69427,9 +69427,9 @@ var require_summary = __commonJS({
        *
        * @returns {Summary} summary instance
        */
-      addCodeBlock(code3, lang) {
+      addCodeBlock(code2, lang) {
         const attrs = Object.assign({}, lang && { lang });
-        const element = this.wrap("pre", this.wrap("code", code3), attrs);
+        const element = this.wrap("pre", this.wrap("code", code2), attrs);
         return this.addRaw(element).addEOL();
       }
       /**
@@ -70366,14 +70366,14 @@ var require_toolrunner = __commonJS({
               state.processClosed = true;
               state.CheckComplete();
             });
-            cp.on("exit", (code3) => {
-              state.processExitCode = code3;
+            cp.on("exit", (code2) => {
+              state.processExitCode = code2;
               state.processExited = true;
-              this._debug(`Exit code ${code3} received from tool '${this.toolPath}'`);
+              this._debug(`Exit code ${code2} received from tool '${this.toolPath}'`);
               state.CheckComplete();
             });
-            cp.on("close", (code3) => {
-              state.processExitCode = code3;
+            cp.on("close", (code2) => {
+              state.processExitCode = code2;
               state.processExited = true;
               state.processClosed = true;
               this._debug(`STDIO streams have closed for tool '${this.toolPath}'`);
@@ -71164,7 +71164,8 @@ async function execute(action, client, ensureFlow, owner) {
       const flow = await ensureFlow(action.flowName);
       const created = await client.createDeployment({ ...action.body, name: action.name, flow_id: flow.id });
       if (action.schedules.length > 0) await client.createSchedules(created.id, [...action.schedules]);
-      if (action.kind === "adopt" || action.triggers.length > 0) await replaceAutomations(client, created.id, action.triggers, owner);
+      if (action.kind === "adopt") await replaceAutomations(client, created.id, action.triggers, owner);
+      else for (const trigger of action.triggers) await client.createAutomation(automationBody(trigger, created.id, owner));
       return created.id;
     }
     case "update": {
@@ -71186,18 +71187,50 @@ async function execute(action, client, ensureFlow, owner) {
 async function mapBounded(items, limit, fn) {
   const out2 = new Array(items.length);
   let next = 0;
+  const workers = Math.max(1, limit);
   const worker = async () => {
     while (next < items.length) {
       const i3 = next++;
       out2[i3] = await fn(items[i3]);
     }
   };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  await Promise.all(Array.from({ length: Math.min(workers, items.length) }, worker));
   return out2;
 }
 
 // src/log.ts
 var import_pino = __toESM(require_pino(), 1);
+
+// src/render/redact.ts
+var SENSITIVE_KEY = /(secret|token|password|passwd|pwd|api[_-]?key|apikey|credential|private[_-]?key|auth|access[_-]?key|signature|dsn|connection[_-]?string)/i;
+var REDACTED = "(sensitive)";
+var isSensitiveKey = (key) => SENSITIVE_KEY.test(key);
+var SECRET_PLACEHOLDER = "[REDACTED]";
+function scrubSecrets(text, secrets) {
+  return secrets.filter((s3) => s3.length >= 4).reduce((t2, s3) => t2.split(s3).join(SECRET_PLACEHOLDER), text);
+}
+function redact(value2, secrets = []) {
+  const scrub = (text) => scrubSecrets(text, secrets);
+  const visit = (v2, key) => {
+    if (key !== void 0 && isSensitiveKey(key) && v2 !== null && typeof v2 !== "object" && typeof v2 !== "boolean") return REDACTED;
+    if (typeof v2 === "string") return scrub(v2);
+    if (Array.isArray(v2)) return v2.map((item) => visit(item, void 0));
+    if (v2 && typeof v2 === "object") {
+      const record2 = v2;
+      const patchKey = typeof record2.path === "string" && "op" in record2 ? record2.path.split("/").at(-1) : void 0;
+      return Object.fromEntries(Object.entries(record2).map(([k3, child]) => [k3, visit(child, k3 === "value" && patchKey !== void 0 ? patchKey : k3)]));
+    }
+    return v2;
+  };
+  return visit(value2, void 0);
+}
+function collectSecrets(values) {
+  const present = values.filter((v2) => Boolean(v2?.trim()));
+  const passwords = present.filter((v2) => v2.includes(":")).map((v2) => v2.slice(v2.indexOf(":") + 1)).filter((p2) => p2.length >= 4);
+  return [.../* @__PURE__ */ new Set([...present, ...passwords])];
+}
+
+// src/log.ts
 var REDACT_PATHS = [
   "apiKey",
   "authString",
@@ -71212,12 +71245,12 @@ var REDACT_PATHS = [
 ];
 function createLogger(options = {}) {
   const secrets = (options.secrets ?? []).filter((s3) => s3.length >= 4);
-  const scrub = (value2) => secrets.reduce((text, secret) => text.split(secret).join("[REDACTED]"), value2);
+  const scrub = (value2) => scrubSecrets(value2, secrets);
   const write = options.write ?? ((line) => void process.stderr.write(line));
   const base = {
     level: options.level ?? "warn",
     base: void 0,
-    redact: { paths: REDACT_PATHS, censor: "[REDACTED]" },
+    redact: { paths: REDACT_PATHS, censor: SECRET_PLACEHOLDER },
     formatters: {
       log(object) {
         if (secrets.length === 0) return object;
@@ -72403,7 +72436,7 @@ function plan(desired, live, options) {
       continue;
     }
     const have = canonicalLive(existing, want, automationsOf(existing));
-    const wanted = d.ignoreDifferences.length ? keepIgnored(want, have, d.ignoreDifferences) : want;
+    const wanted = serverCanStore(d.ignoreDifferences.length ? keepIgnored(want, have, d.ignoreDifferences) : want, have, d.key, options, warnings2);
     const changes = diffFields(have, wanted);
     if (changes.length === 0) {
       unchanged.push(d.key);
@@ -72428,11 +72461,13 @@ function plan(desired, live, options) {
     warnings2.push("this Prefect server cannot tag automations (needs 3.4.7+), so triggers are created with new deployments but not compared or updated");
   }
   const owned = [...live.deployments.values()].filter((l) => ownerOf(l) === options.owner);
-  const undeclared = owned.filter((l) => !declared.has(keyOf(l, live))).sort((a, b3) => keyOf(a, live).localeCompare(keyOf(b3, live)));
+  const keyById = new Map([...live.deployments].map(([key, l]) => [l.id, key]));
+  const keyOf = (l) => keyById.get(l.id) ?? `?/${l.name}`;
+  const undeclared = owned.filter((l) => !declared.has(keyOf(l))).sort((a, b3) => keyOf(a).localeCompare(keyOf(b3)));
   const orphans = [];
   const deletable = [];
   for (const l of undeclared) {
-    const key = keyOf(l, live);
+    const key = keyOf(l);
     const [flowName = "", name2 = l.name] = splitKey(key);
     const target = { key, flowName, name: name2, id: l.id };
     if (!options.prune) orphans.push({ ...target, reason: "prune-disabled" });
@@ -72475,10 +72510,6 @@ function pairUnslugged(existing, have, want) {
   return { ...have, schedules: schedules.sort((a, b3) => a.slug < b3.slug ? -1 : a.slug > b3.slug ? 1 : 0) };
 }
 var planHasChanges = (p2) => p2.actions.length > 0;
-function keyOf(l, live) {
-  for (const [key, value2] of live.deployments) if (value2.id === l.id) return key;
-  return `?/${l.name}`;
-}
 function splitKey(key) {
   const i3 = key.indexOf("/");
   return [key.slice(0, i3), key.slice(i3 + 1)];
@@ -72528,6 +72559,22 @@ function setAt(root, segments, value2) {
   if (last2 === void 0) return;
   if (value2 === void 0) delete node[last2];
   else node[last2] = value2;
+}
+function serverCanStore(want, have, key, options, warnings2) {
+  let out2 = want;
+  const f2 = options.features;
+  if (!f2.concurrencyOptions && !jsonEqual(want.concurrency_options, have.concurrency_options)) {
+    warnings2.push(`${key}: this Prefect server (${options.serverVersion}) has no concurrency options (needs 3.1+); collision_strategy is not applied`);
+    out2 = { ...out2, concurrency_options: have.concurrency_options };
+  } else if (!f2.gracePeriod && out2.concurrency_options && out2.concurrency_options.grace_period_seconds !== (have.concurrency_options?.grace_period_seconds ?? null)) {
+    warnings2.push(`${key}: this Prefect server (${options.serverVersion}) has no grace_period_seconds (needs 3.6.6+); it is not applied`);
+    out2 = { ...out2, concurrency_options: { ...out2.concurrency_options, grace_period_seconds: have.concurrency_options?.grace_period_seconds ?? null } };
+  }
+  if (!f2.patchPullSteps && !jsonEqual(want.pull_steps, have.pull_steps)) {
+    warnings2.push(`${key}: this Prefect server (${options.serverVersion}) cannot update pull steps (needs 3.2+)`);
+    out2 = { ...out2, pull_steps: have.pull_steps };
+  }
+  return out2;
 }
 function comparable(c4) {
   return { ...c4, schedules: Object.fromEntries(c4.schedules.map(({ slug, ...rest }) => [slug, rest])) };
@@ -72607,11 +72654,14 @@ function patchBody(d, have, want, options, warnings2) {
   for (const field of ["description", "version", "entrypoint", "path", "parameters", "enforce_parameter_schema", "paused"]) {
     if (differs(field)) patch[field] = want[field];
   }
-  if (differs("tags")) patch.tags = desiredTags(d, options.owner);
+  if (differs("tags")) {
+    const declared = desiredTags(d, options.owner);
+    patch.tags = jsonEqual([...declared].sort(), want.tags) ? declared : want.tags;
+  }
   if (differs("parameter_openapi_schema")) patch.parameter_openapi_schema = Object.keys(want.parameter_openapi_schema).length ? want.parameter_openapi_schema : EMPTY_PARAMETER_SCHEMA;
   if (differs("work_pool_name") || differs("work_queue_name")) {
     patch.work_pool_name = want.work_pool_name;
-    patch.work_queue_name = d.manifest.work_pool?.work_queue_name ?? null;
+    patch.work_queue_name = want.work_queue_name;
   }
   if (differs("job_variables")) {
     patch.job_variables = want.job_variables;
@@ -72620,10 +72670,7 @@ function patchBody(d, have, want, options, warnings2) {
     }
   }
   if (differs("concurrency_limit") || differs("concurrency_options")) Object.assign(patch, concurrencyFields(want, options));
-  if (differs("pull_steps")) {
-    if (options.features.patchPullSteps) patch.pull_steps = want.pull_steps;
-    else warnings2.push(`${d.key}: this Prefect server cannot update pull steps (needs 3.2+)`);
-  }
+  if (differs("pull_steps")) patch.pull_steps = want.pull_steps;
   return patch;
 }
 function scheduleOps(live, have, want) {
@@ -72654,7 +72701,8 @@ function scheduleOps(live, have, want) {
 import { createHash as createHash2 } from "node:crypto";
 var actionId = (a) => `${a.kind}:${a.key}`;
 function fingerprint(action) {
-  return createHash2("sha256").update(canonicalJson(action)).digest("hex");
+  const { declaredAt: _at, changes: _changes, jsonPatch: _patch, ...sent } = action;
+  return createHash2("sha256").update(canonicalJson(sent)).digest("hex");
 }
 function toSavedPlan(plan2, redacted, meta) {
   return {
@@ -72752,15 +72800,22 @@ function checkSchema(name2, value2) {
   if (validate(value2)) return [];
   return toProblems(validate.errors ?? []);
 }
+var userAjv = new import_ajv.Ajv({ allErrors: true, verbose: true, strict: false, allowUnionTypes: true, validateSchema: true, validateFormats: false, addUsedSchema: false });
+var compiled = /* @__PURE__ */ new WeakMap();
 function checkAgainst(schema2, value2, options) {
-  const userAjv = new import_ajv.Ajv({ allErrors: true, verbose: true, strict: false, allowUnionTypes: true, validateSchema: true, validateFormats: false });
-  let validate;
-  try {
-    const { $schema: _ignored, ...rest } = schema2;
-    validate = userAjv.compile(options.ignoreRequired ? stripRequired(rest) : rest);
-  } catch (error2) {
-    return { invalidSchema: error2 instanceof Error ? error2.message : String(error2) };
+  let bySetting = compiled.get(schema2);
+  if (!bySetting) compiled.set(schema2, bySetting = /* @__PURE__ */ new Map());
+  let validate = bySetting.get(options.ignoreRequired);
+  if (!validate) {
+    try {
+      const { $schema: _ignored, $id: _id, ...rest } = schema2;
+      validate = userAjv.compile(options.ignoreRequired ? stripRequired(rest) : rest);
+    } catch (error2) {
+      validate = { invalidSchema: error2 instanceof Error ? error2.message : String(error2) };
+    }
+    bySetting.set(options.ignoreRequired, validate);
   }
+  if ("invalidSchema" in validate) return validate;
   if (validate(value2)) return [];
   return toProblems(validate.errors ?? []);
 }
@@ -77576,12 +77631,12 @@ function completionDetectionPlugin({
     configureTimeout(onClose, events.close, events.closeTimeout);
     configureTimeout(onExit, events.exit, events.exitTimeout);
     return {
-      close(code3) {
-        exitCode = code3;
+      close(code2) {
+        exitCode = code2;
         events.close.done();
       },
-      exit(code3) {
-        exitCode = code3;
+      exit(code2) {
+        exitCode = code2;
         events.exit.done();
       },
       get exitCode() {
@@ -77605,8 +77660,8 @@ function completionDetectionPlugin({
       spawned.stdout?.on("data", quickClose);
       spawned.stderr?.on("data", quickClose);
       spawned.on("error", quickClose);
-      spawned.on("close", (code3) => events.close(code3));
-      spawned.on("exit", (code3) => events.exit(code3));
+      spawned.on("close", (code2) => events.close(code2));
+      spawned.on("exit", (code2) => events.exit(code2));
       try {
         await events.result;
         if (deferClose) {
@@ -78096,6 +78151,7 @@ function collectStepIds(sections) {
 var ALWAYS_SKIPPED = /* @__PURE__ */ new Set(["node_modules", ".git", ".venv", ".prefect-venv", "__pycache__"]);
 async function loadManifests(dir, options = {}) {
   const cwd = options.cwd ?? process.cwd();
+  const env = options.env ?? process.env;
   const absDir = resolve(cwd, dir);
   const info3 = await stat(absDir).catch(() => void 0);
   if (!info3?.isDirectory()) {
@@ -78146,7 +78202,7 @@ async function loadManifests(dir, options = {}) {
   const usesGit = [...documents.map((d) => d.value), configDocument?.value].some((v2) => JSON.stringify(v2 ?? null).includes("git."));
   if (usesGit) {
     try {
-      git = await readGitInfo(absDir);
+      git = await readGitInfo(absDir, env);
     } catch (error2) {
       gitError = error2 instanceof Error ? error2.message.split("\n")[0] : String(error2);
     }
@@ -78204,16 +78260,15 @@ function collectStrings(values, extra, key) {
   visit(extra);
   return found;
 }
-async function readGitInfo(dir) {
+async function readGitInfo(dir, env) {
   const git = simpleGit({ baseDir: dir });
   const sha = (await git.revparse(["HEAD"])).trim();
-  const branch = (await git.revparse(["--abbrev-ref", "HEAD"])).trim();
   const tag = (await git.raw(["tag", "--points-at", "HEAD"])).split("\n").map((t2) => t2.trim()).filter(Boolean)[0] ?? "";
-  const ciBranch = process.env.GITHUB_HEAD_REF || process.env.GITHUB_REF_NAME || "";
-  return { sha, short_sha: sha.slice(0, 7), branch: branch === "HEAD" ? ciBranch : branch, tag };
+  return { sha, short_sha: sha.slice(0, 7), branch: await currentBranch(dir, env) ?? "", tag };
 }
 async function currentBranch(dir, env) {
-  if (env.GITHUB_REF_NAME && env.GITHUB_REF_TYPE !== "tag") return env.GITHUB_REF_NAME;
+  const fromCi = env.GITHUB_HEAD_REF || (env.GITHUB_REF_TYPE !== "tag" ? env.GITHUB_REF_NAME : void 0);
+  if (fromCi) return fromCi;
   try {
     const branch = (await simpleGit({ baseDir: dir }).revparse(["--abbrev-ref", "HEAD"])).trim();
     return branch && branch !== "HEAD" ? branch : void 0;
@@ -78238,26 +78293,28 @@ var FEATURE_MIN_VERSION = {
   "grace-period": "3.6.6"
 };
 var RETRY_STATUSES = /* @__PURE__ */ new Set([408, 429, 502, 503]);
-var TRANSIENT_ERROR_CODES = /* @__PURE__ */ new Set([
+var AMBIGUOUS_ERROR_CODES = /* @__PURE__ */ new Set([
   "ECONNRESET",
   "EPIPE",
   "ETIMEDOUT",
-  "EAI_AGAIN",
   "UND_ERR_SOCKET",
   "UND_ERR_CLOSED",
-  "UND_ERR_CONNECT_TIMEOUT",
   "UND_ERR_HEADERS_TIMEOUT",
   "UND_ERR_BODY_TIMEOUT",
   "timeout"
 ]);
+var UNSENT_ERROR_CODES = /* @__PURE__ */ new Set(["EAI_AGAIN", "UND_ERR_CONNECT_TIMEOUT"]);
 var CONNECT_ERROR_CODES = /* @__PURE__ */ new Set(["ECONNREFUSED", "ENOTFOUND", "EHOSTUNREACH", "ENETUNREACH"]);
 var MUTATING_METHODS = /* @__PURE__ */ new Set(["POST", "PUT", "PATCH", "DELETE"]);
+var IDEMPOTENT_METHODS = /* @__PURE__ */ new Set(["GET", "HEAD", "OPTIONS", "PUT", "PATCH", "DELETE"]);
+var READ_POST_PATH = /\/(filter|count|paginate)\/?$/;
+var UPSERT_POST_PATH = /^\/(flows|deployments)\/?$/;
 var PAGE_SIZE = 200;
 var SHORT_BODY_MAX = 300;
 var CLOUD_API_HOST = "api.prefect.cloud";
 var ConnectionFailure = class {
-  constructor(code3) {
-    this.code = code3;
+  constructor(code2) {
+    this.code = code2;
   }
   code;
 };
@@ -78349,16 +78406,21 @@ var PrefectClient = class _PrefectClient {
   /**
    * All deployments matching the filter, via `POST /deployments/filter` paged by offset and
    * deduplicated by id (offset paging can repeat rows when data changes mid-scan). Filters combine
-   * with AND; more than 200 flow names are split into several scans.
+   * with AND; an empty `flowNames`, `ids`, `tagsAny` or `workPools` matches nothing; more than 200
+   * flow names are split into several scans.
    */
   async listDeployments(filter) {
-    if (filter.flowNames?.length === 0 || filter.ids?.length === 0) return [];
+    if ([filter.flowNames, filter.ids, filter.tagsAny, filter.workPools].some((list) => list?.length === 0)) return [];
     const deployments = {};
-    if (filter.tagsAll && filter.tagsAll.length > 0) deployments.tags = { all_: filter.tagsAll };
+    const tags = {};
+    if (filter.tagsAll && filter.tagsAll.length > 0) tags.all_ = filter.tagsAll;
+    if (filter.tagsAny) tags.any_ = filter.tagsAny;
+    if (Object.keys(tags).length > 0) deployments.tags = tags;
     if (filter.ids || filter.excludeIds?.length) {
       deployments.id = { ...filter.ids ? { any_: filter.ids } : {}, ...filter.excludeIds?.length ? { not_any_: filter.excludeIds } : {} };
     }
     const base = Object.keys(deployments).length > 0 ? { deployments } : {};
+    if (filter.workPools) base.work_pools = { name: { any_: filter.workPools } };
     const bodies = filter.flowNames ? chunk(filter.flowNames, PAGE_SIZE).map((names) => ({ ...base, flows: { name: { any_: names } } })) : [base];
     const byId = /* @__PURE__ */ new Map();
     for (const body2 of bodies) await this.scan("/deployments/filter", body2, checkDeployment, byId);
@@ -78443,14 +78505,12 @@ var PrefectClient = class _PrefectClient {
     const path = `/automations/owned-by/prefect.deployment.${encodeURIComponent(deploymentId)}`;
     this.expect("DELETE", path, await this.send("DELETE", path, void 0), [200, 202, 204, 404]);
   }
-  /**
-   * `POST /automations/filter`, paged and deduplicated, for automations carrying all of `tagsAll`.
-   * A server without the automations API (404) has none.
-   */
-  async listAutomations(tagsAll) {
+  async listAutomations(filter = {}) {
+    const tagsAll = Array.isArray(filter) ? filter : filter.tagsAll;
+    const body2 = tagsAll ? { automations: { tags: { all_: tagsAll } } } : {};
     const byId = /* @__PURE__ */ new Map();
     try {
-      await this.scan("/automations/filter", { automations: { tags: { all_: tagsAll } } }, checkAutomation, byId);
+      await this.scan("/automations/filter", body2, checkAutomation, byId);
     } catch (error2) {
       if (error2 instanceof RemoteError && error2.status === 404) return [];
       throw error2;
@@ -78538,10 +78598,17 @@ var PrefectClient = class _PrefectClient {
     const body2 = this.scrub(shortBody(reply.text));
     return new RemoteError(statusMessage(reply.status), method, path, reply.status, body2 || void 0);
   }
-  /** Retries, CSRF and the in-flight bound around {@link attempt}; returns the final response whatever its status. */
+  /**
+   * Retries, CSRF and the in-flight bound around {@link attempt}; returns the final response whatever its status.
+   * Statuses 408/429/502/503 are retried for every request (the server did not process it: a 503
+   * from Prefect means the transaction was rolled back), and so are connection failures before
+   * anything was sent; a failure after the request may have been sent is retried only when
+   * sending it twice is harmless.
+   */
   async send(method, path, body2) {
     const mutating = MUTATING_METHODS.has(method);
-    const isRead = method === "GET" || method === "POST" && /\/(filter|count|paginate)\/?$/.test(path.split("?")[0] ?? "");
+    const route = path.split("?")[0] ?? "";
+    const isRead = method === "GET" || method === "POST" && READ_POST_PATH.test(route);
     if (isRead) this.stats.reads += 1;
     else this.stats.writes += 1;
     let retry = 0;
@@ -78553,13 +78620,14 @@ var PrefectClient = class _PrefectClient {
       if (mutating) await this.addCsrfHeaders(headers);
       const outcome = await this.attempt(method, path, body2, headers);
       if (outcome instanceof ConnectionFailure) {
-        const retryable = TRANSIENT_ERROR_CODES.has(outcome.code) || this.reachedServer && CONNECT_ERROR_CODES.has(outcome.code);
+        const ambiguous = AMBIGUOUS_ERROR_CODES.has(outcome.code);
+        const retryable = UNSENT_ERROR_CODES.has(outcome.code) || this.reachedServer && CONNECT_ERROR_CODES.has(outcome.code) || ambiguous && isIdempotent(method, route);
         if (retryable && retry < this.maxRetries) {
           retry += 1;
           await this.backoff(method, path, retry, void 0, { code: outcome.code });
           continue;
         }
-        throw this.connectionError(method, path, outcome.code, retry);
+        throw this.connectionError(method, path, outcome.code, retry, ambiguous && !isIdempotent(method, route));
       }
       this.reachedServer = true;
       if (outcome.status === 403 && mutating && this.csrf.kind === "enabled" && !csrfRetried && outcome.text.includes("Invalid CSRF token")) {
@@ -78601,10 +78669,10 @@ var PrefectClient = class _PrefectClient {
       return { status: response.statusCode, headers: response.headers, text };
     } catch (error2) {
       const ms = Math.round(performance.now() - started);
-      const code3 = controller.signal.aborted ? "timeout" : errorCode(error2);
-      if (code3 === void 0) throw error2;
-      this.logger?.debug({ method, path, error: code3, ms }, "prefect request failed");
-      return new ConnectionFailure(code3);
+      const code2 = controller.signal.aborted ? "timeout" : errorCode(error2);
+      if (code2 === void 0) throw error2;
+      this.logger?.debug({ method, path, error: code2, ms }, "prefect request failed");
+      return new ConnectionFailure(code2);
     } finally {
       clearTimeout(timer);
       release();
@@ -78618,9 +78686,17 @@ var PrefectClient = class _PrefectClient {
     this.logger?.debug({ method, path, ...reason, retry, delayMs }, "retrying prefect request");
     await new Promise((resolve5) => setTimeout(resolve5, delayMs));
   }
-  connectionError(method, path, code3, retries) {
+  /** @param unsafe the request may have been processed and was not retried because it is not idempotent. */
+  connectionError(method, path, code2, retries, unsafe) {
     const after = retries > 0 ? ` (after ${retries} retries)` : "";
-    const what = code3 === "timeout" ? `the Prefect API at ${this.origin} did not answer within ${this.timeoutMs} ms${after}` : `could not reach the Prefect API at ${this.origin}: ${code3}${after}`;
+    const what = code2 === "timeout" ? `the Prefect API at ${this.origin} did not answer within ${this.timeoutMs} ms${after}` : `could not reach the Prefect API at ${this.origin}: ${code2}${after}`;
+    if (unsafe) {
+      return new RemoteError(
+        `${what}; not retried, because the request may have been processed and sending it twice is not safe: check the server before running again`,
+        method,
+        path
+      );
+    }
     return new RemoteError(`${what}; check PREFECT_API_URL`, method, path);
   }
   /** Adds CSRF headers when the server wants them, fetching a token once per client (or when expired). */
@@ -78726,6 +78802,10 @@ function parseVersion(text) {
 function compareVersions(a, b3) {
   return a.major - b3.major || a.minor - b3.minor || a.patch - b3.patch || (a.prerelease === b3.prerelease ? 0 : a.prerelease ? -1 : 1);
 }
+function isIdempotent(method, route) {
+  if (IDEMPOTENT_METHODS.has(method)) return true;
+  return method === "POST" && (READ_POST_PATH.test(route) || UPSERT_POST_PATH.test(route));
+}
 function parseRetryAfter(value2) {
   const text = (Array.isArray(value2) ? value2[0] : value2)?.trim();
   if (!text) return void 0;
@@ -78740,8 +78820,8 @@ function errorCode(error2) {
     if (Array.isArray(error2.errors)) candidates.push(...error2.errors);
   }
   for (const candidate of candidates) {
-    const code3 = isRecord(candidate) ? candidate.code : void 0;
-    if (typeof code3 === "string" && (/^E[A-Z_]+$/.test(code3) || code3.startsWith("UND_ERR_"))) return code3;
+    const code2 = isRecord(candidate) ? candidate.code : void 0;
+    if (typeof code2 === "string" && (/^E[A-Z_]+$/.test(code2) || code2.startsWith("UND_ERR_"))) return code2;
   }
   return void 0;
 }
@@ -78827,7 +78907,18 @@ function checkAutomation(value2, method, path, where = "automation") {
   if (!isRecord(value2)) throw unexpected(method, path, `${where} is not an object`);
   requireStrings(value2, ["id", "name"], method, path, where);
   if (!Array.isArray(value2.actions)) throw unexpected(method, path, `${where} has no actions list`);
-  return { id: value2.id, name: value2.name, enabled: value2.enabled !== false, tags: Array.isArray(value2.tags) ? value2.tags : [], actions: value2.actions };
+  const actions = (list) => Array.isArray(list) ? list.filter(isRecord) : [];
+  return {
+    id: value2.id,
+    name: value2.name,
+    enabled: value2.enabled !== false,
+    tags: Array.isArray(value2.tags) ? value2.tags.filter((t2) => typeof t2 === "string") : [],
+    actions: actions(value2.actions),
+    actions_on_trigger: actions(value2.actions_on_trigger),
+    actions_on_resolve: actions(value2.actions_on_resolve),
+    ...typeof value2.description === "string" ? { description: value2.description } : {},
+    ...isRecord(value2.trigger) ? { trigger: value2.trigger } : {}
+  };
 }
 function checkWorkPool(value2, method, path, where = "work pool") {
   if (!isRecord(value2)) throw unexpected(method, path, `${where} is not an object`);
@@ -80952,11 +81043,11 @@ async function Module2(moduleArg = {}) {
     "e": 111
   };
   var generateTypePack = /* @__PURE__ */ __name((types) => uleb128EncodeWithLen(Array.from(types, (type) => {
-    var code3 = wasmTypeCodes[type];
-    return code3;
+    var code2 = wasmTypeCodes[type];
+    return code2;
   })), "generateTypePack");
   var convertJsFunctionToWasm = /* @__PURE__ */ __name((func2, sig) => {
-    var bytes2 = Uint8Array.of(
+    var bytes = Uint8Array.of(
       0,
       97,
       115,
@@ -80999,7 +81090,7 @@ async function Module2(moduleArg = {}) {
       0,
       0
     );
-    var module2 = new WebAssembly.Module(bytes2);
+    var module2 = new WebAssembly.Module(bytes);
     var instance2 = new WebAssembly.Instance(module2, {
       "e": {
         "f": func2
@@ -81612,13 +81703,13 @@ async function Module2(moduleArg = {}) {
   __name(_tree_sitter_query_progress_callback, "_tree_sitter_query_progress_callback");
   var runtimeKeepaliveCounter = 0;
   var keepRuntimeAlive = /* @__PURE__ */ __name(() => noExitRuntime || runtimeKeepaliveCounter > 0, "keepRuntimeAlive");
-  var _proc_exit = /* @__PURE__ */ __name((code3) => {
-    EXITSTATUS = code3;
+  var _proc_exit = /* @__PURE__ */ __name((code2) => {
+    EXITSTATUS = code2;
     if (!keepRuntimeAlive()) {
-      Module["onExit"]?.(code3);
+      Module["onExit"]?.(code2);
       ABORT = true;
     }
-    quit_(code3, new ExitStatus(code3));
+    quit_(code2, new ExitStatus(code2));
   }, "_proc_exit");
   _proc_exit.sig = "vi";
   var exitJS = /* @__PURE__ */ __name((status, implicit) => {
@@ -83070,7 +83161,7 @@ function stringExpr(node) {
   const text = node.text;
   const parts2 = node.type === "concatenated_string" ? node.namedChildren.filter(notComment) : [node];
   let value2 = "";
-  let bytes2;
+  let bytes;
   let fstring = false;
   for (const part of parts2) {
     if (part.namedChildren.some((child) => child.type === "interpolation")) {
@@ -83078,12 +83169,12 @@ function stringExpr(node) {
     }
     const decoded = decodeStringLiteral(part.text);
     if ("why" in decoded) return { kind: "other", text, why: decoded.why };
-    if (bytes2 !== void 0 && bytes2 !== decoded.bytes) return { kind: "other", text };
-    bytes2 = decoded.bytes;
+    if (bytes !== void 0 && bytes !== decoded.bytes) return { kind: "other", text };
+    bytes = decoded.bytes;
     fstring ||= decoded.fstring;
     value2 += decoded.value;
   }
-  return bytes2 ? { kind: "bytes", value: value2, text } : { kind: "str", value: value2, fstring, text };
+  return bytes ? { kind: "bytes", value: value2, text } : { kind: "str", value: value2, fstring, text };
 }
 var SIMPLE_ESCAPES = {
   "\n": "",
@@ -83105,7 +83196,7 @@ function decodeStringLiteral(text) {
   const quote2 = match[2];
   if (/[^rbuf]/.test(prefix)) return { why: `string prefix "${match[1]}" is not supported` };
   const body2 = text.slice(match[0].length, text.length - quote2.length);
-  const bytes2 = prefix.includes("b");
+  const bytes = prefix.includes("b");
   const fstring = prefix.includes("f");
   let value2 = "";
   if (prefix.includes("r")) {
@@ -83125,15 +83216,15 @@ function decodeStringLiteral(text) {
         const digits = /^[0-7]{1,3}/.exec(body2.slice(i3))[0];
         value2 += String.fromCodePoint(parseInt(digits, 8));
         i3 += digits.length - 1;
-      } else if (next === "x" || !bytes2 && (next === "u" || next === "U")) {
+      } else if (next === "x" || !bytes && (next === "u" || next === "U")) {
         const length = next === "x" ? 2 : next === "u" ? 4 : 8;
         const hex = body2.slice(i3 + 1, i3 + 1 + length);
         if (!new RegExp(`^[0-9a-fA-F]{${length}}$`).test(hex)) return { why: "invalid escape sequence" };
-        const code3 = parseInt(hex, 16);
-        if (code3 > 1114111) return { why: "invalid escape sequence" };
-        value2 += String.fromCodePoint(code3);
+        const code2 = parseInt(hex, 16);
+        if (code2 > 1114111) return { why: "invalid escape sequence" };
+        value2 += String.fromCodePoint(code2);
         i3 += length;
-      } else if (next === "N" && !bytes2) {
+      } else if (next === "N" && !bytes) {
         return { why: "a \\N{...} escape needs the Unicode name database" };
       } else {
         value2 += `\\${next}`;
@@ -83141,8 +83232,8 @@ function decodeStringLiteral(text) {
     }
   }
   if (fstring) value2 = value2.replace(/\{\{/g, "{").replace(/\}\}/g, "}");
-  if (bytes2 && /[^\x00-\x7f]/.test(body2)) return { why: "bytes literals allow only ASCII characters" };
-  return { value: value2, bytes: bytes2, fstring };
+  if (bytes && /[^\x00-\x7f]/.test(body2)) return { why: "bytes literals allow only ASCII characters" };
+  return { value: value2, bytes, fstring };
 }
 function readModule(root) {
   let futureAnnotations = false;
@@ -84839,7 +84930,7 @@ function checkDeployment2(locator, m) {
 
 // src/reconcile.ts
 async function reconcile(options) {
-  const project = await loadManifests(options.manifests, { cwd: options.cwd });
+  const project = await loadManifests(options.manifests, { cwd: options.cwd, env: options.env });
   const validation = validateProject(project, {
     env: options.env,
     ...options.environment ? { environment: options.environment } : {},
@@ -84948,13 +85039,17 @@ async function readSavedPlan(path) {
   return value2;
 }
 async function reconcileSavedPlan(saved, options) {
+  const o2 = saved.options;
   const r2 = await reconcile({
     ...options,
     manifests: saved.manifests,
     ...saved.environment ? { environment: saved.environment } : {},
-    ...saved.options.prune !== null ? { prune: saved.options.prune } : {},
-    allowMassDelete: saved.options.allowMassDelete,
-    adoptAll: saved.options.adoptAll
+    ...o2.prune !== null ? { prune: o2.prune } : {},
+    ...o2.maxDeletes !== null ? { maxDeletes: o2.maxDeletes } : {},
+    allowMassDelete: o2.allowMassDelete,
+    adoptAll: o2.adoptAll,
+    ...o2.owner ? { owner: o2.owner } : {},
+    stepOutputs: o2.stepOutputs
   });
   const matched = matchSavedPlan(saved, r2.plan);
   const count = (kind) => matched.apply.filter((a) => a.kind === kind).length;
@@ -84963,13 +85058,260 @@ async function reconcileSavedPlan(saved, options) {
     plan: {
       ...r2.plan,
       actions: matched.apply,
-      pruneRefused: null,
       summary: { ...r2.plan.summary, add: count("create"), change: count("update"), delete: count("delete"), adopt: count("adopt") }
     },
     stale: matched.stale,
     unplanned: matched.unplanned,
     savedActions: Object.keys(saved.fingerprints).length
   };
+}
+function savedPlanOptions(options) {
+  return {
+    prune: options.prune ?? null,
+    maxDeletes: options.maxDeletes ?? null,
+    allowMassDelete: options.allowMassDelete,
+    adoptAll: options.adoptAll,
+    owner: options.owner ?? null,
+    stepOutputs: options.stepOutputs ?? {}
+  };
+}
+
+// src/render/markdown.ts
+var import_yaml3 = __toESM(require_dist5(), 1);
+
+// src/render/schedule-meaning.ts
+var import_rrule2 = __toESM(require_rrule(), 1);
+var { RRule, RRuleSet, rrulestr: rrulestr2 } = import_rrule2.default;
+var SECOND = 1e3;
+var HOUR = 3600 * SECOND;
+var DAY = 24 * HOUR;
+var WEEK = 7 * DAY;
+var RRULE_DEFAULT_START = Date.UTC(2020, 0, 1);
+var COUNT_CAP = 2500;
+var isObject = (v2) => typeof v2 === "object" && v2 !== null && !Array.isArray(v2);
+var tzOf = (v2) => typeof v2 === "string" && v2 !== "" ? v2 : null;
+function asScheduleView(value2) {
+  if (!isObject(value2) || !isObject(value2.schedule)) return void 0;
+  const s3 = value2.schedule;
+  let schedule;
+  if (typeof s3.cron === "string") schedule = { cron: s3.cron, timezone: tzOf(s3.timezone), day_or: s3.day_or !== false };
+  else if (typeof s3.interval === "number") {
+    schedule = typeof s3.anchor_date === "string" && s3.anchor_date !== "" ? { interval: s3.interval, anchor_date: s3.anchor_date, timezone: tzOf(s3.timezone) } : { interval: s3.interval, timezone: tzOf(s3.timezone) };
+  } else if (typeof s3.rrule === "string") schedule = { rrule: s3.rrule, timezone: tzOf(s3.timezone) };
+  else return void 0;
+  return {
+    schedule,
+    active: value2.active !== false,
+    max_scheduled_runs: typeof value2.max_scheduled_runs === "number" ? value2.max_scheduled_runs : null,
+    parameters: isObject(value2.parameters) ? value2.parameters : {}
+  };
+}
+function dropsScheduledRuns(action) {
+  switch (action.kind) {
+    case "create":
+      return false;
+    case "adopt":
+    case "delete":
+      return true;
+    case "update": {
+      const ops = action.scheduleOps;
+      return Object.keys(action.patch).length > 0 || ops.create.length > 0 || ops.update.length > 0 || ops.delete.length > 0;
+    }
+  }
+}
+var partFormatters = /* @__PURE__ */ new Map();
+function partFormatter(timezone) {
+  let f2 = partFormatters.get(timezone);
+  if (!f2) {
+    f2 = new Intl.DateTimeFormat("en-US", { timeZone: timezone, hourCycle: "h23", year: "numeric", month: "numeric", day: "numeric", hour: "numeric", minute: "numeric", second: "numeric", era: "short" });
+    partFormatters.set(timezone, f2);
+  }
+  return f2;
+}
+function intlOffset(instant, timezone) {
+  const parts2 = {};
+  const whole = Math.floor(instant / SECOND) * SECOND;
+  for (const p2 of partFormatter(timezone).formatToParts(whole)) parts2[p2.type] = p2.value;
+  const year = parts2.era === "BC" || parts2.era === "B" ? 1 - Number(parts2.year) : Number(parts2.year);
+  return Date.UTC(year, Number(parts2.month) - 1, Number(parts2.day), Number(parts2.hour) % 24, Number(parts2.minute), Number(parts2.second)) - whole;
+}
+var QUARTER_HOUR = 15 * 60 * SECOND;
+var CACHE_FROM = Date.UTC(1980, 0, 1);
+var offsetCache = /* @__PURE__ */ new Map();
+function offsetAt(instant, timezone) {
+  if (instant < CACHE_FROM) return intlOffset(instant, timezone);
+  const bucket = Math.floor(instant / QUARTER_HOUR) * QUARTER_HOUR;
+  const key = `${timezone}|${bucket}`;
+  let offset = offsetCache.get(key);
+  if (offset === void 0) {
+    if (offsetCache.size > 1e5) offsetCache.clear();
+    offset = intlOffset(bucket, timezone);
+    offsetCache.set(key, offset);
+  }
+  return offset;
+}
+var toWall = (instant, timezone) => instant + offsetAt(instant, timezone);
+function fromWall(wall, timezone, reading) {
+  const candidates = [.../* @__PURE__ */ new Set([offsetAt(wall - 12 * HOUR, timezone), offsetAt(wall + 12 * HOUR, timezone)])].map((o2) => wall - o2);
+  const valid = candidates.filter((t2) => toWall(t2, timezone) === wall);
+  const pool = valid.length > 0 ? valid : candidates;
+  return reading === "earlier" ? Math.min(...pool) : Math.max(...pool);
+}
+function* candidateRuns(view, start2, timezone) {
+  const spec = view.schedule;
+  if ("cron" in spec) {
+    let cursor = toWall(Math.ceil(start2 / SECOND) * SECOND, timezone) - SECOND;
+    for (; ; ) {
+      const batch = nextCronRuns(spec.cron, "UTC", spec.day_or, new Date(cursor), 64);
+      if (batch.length === 0) return;
+      for (const wall of batch) yield fromWall(wall.getTime(), timezone, "earlier");
+      cursor = batch[batch.length - 1].getTime();
+    }
+  }
+  if ("interval" in spec) {
+    const step = spec.interval * SECOND;
+    if (!(step > 0) || !Number.isFinite(step)) throw new Error(`interval must be a positive number of seconds, got ${spec.interval}`);
+    const text = spec.anchor_date?.trim();
+    const anchor = text === void 0 ? start2 : Date.parse(/(Z|[+-]\d{2}:?\d{2})$/i.test(text) ? text : `${text}Z`);
+    if (Number.isNaN(anchor)) throw new Error(`anchor_date "${text}" is not a date-time`);
+    const calendar = spec.interval >= 86400;
+    const advance = (t2) => calendar ? fromWall(toWall(t2, timezone) + step, timezone, "later") : t2 + step;
+    let next = anchor + step * Math.trunc((start2 - anchor) / step);
+    while (next < start2) next = advance(next);
+    for (; ; ) {
+      yield next;
+      const following = advance(next);
+      next = following > next ? following : next + step;
+    }
+  }
+  yield* rruleCandidates(spec.rrule, timezone, start2);
+}
+function* rruleCandidates(rule, timezone, start2) {
+  const parsed = rrulestr2(rule, { forceset: true });
+  const startWall = toWall(start2, timezone);
+  const floating = new RRuleSet();
+  for (const r2 of parsed.rrules()) floating.rrule(floatingRule(r2, startWall));
+  for (const r2 of parsed.exrules()) floating.exrule(floatingRule(r2, startWall));
+  for (const d of parsed.rdates()) floating.rdate(d);
+  for (const d of parsed.exdates()) floating.exdate(d);
+  let lower = startWall - 3 * HOUR;
+  const horizon = new Date(startWall + 50 * 366 * DAY);
+  for (let chunk2 = 64; ; chunk2 = Math.min(chunk2 * 4, 4096)) {
+    const batch = floating.between(new Date(lower), horizon, true, (_date, length) => length < chunk2);
+    for (const d of batch) yield fromWall(d.getTime(), timezone, "earlier");
+    if (batch.length < chunk2) return;
+    lower = batch[batch.length - 1].getTime() + 1;
+  }
+}
+function* runsFrom(view, from) {
+  const timezone = view.schedule.timezone ?? "UTC";
+  const start2 = from.getTime();
+  const seen = /* @__PURE__ */ new Set();
+  for (const t2 of candidateRuns(view, start2, timezone)) {
+    if (t2 < start2) continue;
+    const wall = toWall(t2, timezone);
+    if (seen.has(wall)) continue;
+    seen.add(wall);
+    yield t2;
+  }
+}
+function floatingRule(r2, startWall) {
+  const orig = r2.origOptions;
+  let dtstart = orig.dtstart ? orig.dtstart.getTime() : RRULE_DEFAULT_START;
+  const unit = { [RRule.WEEKLY]: WEEK, [RRule.DAILY]: DAY, [RRule.HOURLY]: HOUR, [RRule.MINUTELY]: 60 * SECOND, [RRule.SECONDLY]: SECOND }[r2.options.freq];
+  if (unit !== void 0 && !orig.count) {
+    const period = unit * (r2.options.interval || 1);
+    const periods = Math.floor((startWall - 3 * HOUR - dtstart) / period);
+    if (periods > 0) dtstart += periods * period;
+  }
+  return new RRule({ ...orig, dtstart: new Date(dtstart), tzid: null });
+}
+function nextRuns(schedule, from, count) {
+  const out2 = [];
+  if (count <= 0) return [];
+  for (const t2 of runsFrom(schedule, from)) {
+    out2.push(t2);
+    if (out2.length >= count) break;
+  }
+  return out2.sort((a, b3) => a - b3).map((t2) => new Date(t2));
+}
+function countRuns(schedule, from, until, cap = COUNT_CAP) {
+  const end = until.getTime();
+  const spec = schedule.schedule;
+  if ("interval" in spec && spec.interval < 86400) {
+    const first2 = nextRuns(schedule, from, 1)[0];
+    if (first2 && Math.ceil((end - first2.getTime()) / (spec.interval * SECOND)) > cap) return { count: cap, capped: true };
+  }
+  let count = 0;
+  for (const t2 of runsFrom(schedule, from)) {
+    if (t2 >= end + DAY) break;
+    if (t2 >= end) continue;
+    if (count === cap) return { count, capped: true };
+    count++;
+  }
+  return { count, capped: false };
+}
+var nameFormatters = /* @__PURE__ */ new Map();
+var ZONE_NAME_LOCALES = ["en-US", "en-GB", "en-AU", "en-IN"];
+function zoneName(date, timezone) {
+  let fallback;
+  for (const locale of ZONE_NAME_LOCALES) {
+    const key = `${locale}|${timezone}`;
+    let f2 = nameFormatters.get(key);
+    if (!f2) {
+      f2 = new Intl.DateTimeFormat(locale, { timeZone: timezone, timeZoneName: "short" });
+      nameFormatters.set(key, f2);
+    }
+    const name2 = f2.formatToParts(date).find((p2) => p2.type === "timeZoneName")?.value ?? "";
+    fallback ??= name2;
+    if (name2 !== "" && !/^(GMT|UTC)[+-−]/.test(name2)) return name2;
+  }
+  return fallback || timezone;
+}
+var WEEKDAYS = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+var pad2 = (n, width = 2) => String(n).padStart(width, "0");
+function formatRun(date, timezone) {
+  const zone = timezone ?? "UTC";
+  const wall = new Date(toWall(date.getTime(), zone));
+  const seconds = wall.getUTCSeconds() ? `:${pad2(wall.getUTCSeconds())}` : "";
+  const day = `${WEEKDAYS[wall.getUTCDay()]} ${pad2(wall.getUTCFullYear(), 4)}-${pad2(wall.getUTCMonth() + 1)}-${pad2(wall.getUTCDate())}`;
+  return `${day} ${pad2(wall.getUTCHours())}:${pad2(wall.getUTCMinutes())}${seconds} ${zoneName(date, zone)}`;
+}
+var sideCache = /* @__PURE__ */ new Map();
+function describeSide(view, now, count) {
+  if (!view.active) return { runs: "inactive", week: "0" };
+  const key = JSON.stringify([view.schedule, now.getTime(), count]);
+  let side = sideCache.get(key);
+  if (!side) {
+    if (sideCache.size >= 1e3) sideCache.clear();
+    side = computeSide(view, now, count);
+    sideCache.set(key, side);
+  }
+  return side;
+}
+function computeSide(view, now, count) {
+  try {
+    const runs = nextRuns(view, now, count);
+    const week = countRuns(view, now, new Date(now.getTime() + WEEK));
+    return {
+      runs: runs.length > 0 ? runs.map((d) => formatRun(d, view.schedule.timezone)).join(", ") : "none",
+      week: week.capped ? `${week.count}+` : String(week.count)
+    };
+  } catch (error2) {
+    const reason = error2 instanceof Error ? error2.message : String(error2);
+    return { runs: `cannot be computed (${reason})`, week: "?" };
+  }
+}
+function describeScheduleChange(before, after, now, count = 3) {
+  const b3 = before ? describeSide(before, now, count) : void 0;
+  const a = after ? describeSide(after, now, count) : void 0;
+  if (b3 && a) {
+    if (b3.runs === a.runs && b3.week === a.week) return [`next runs: ${a.runs} (unchanged)`, `runs in the next 7 days: ${a.week} (unchanged)`];
+    return [`next runs before: ${b3.runs}`, `next runs after: ${a.runs}`, `runs in the next 7 days: ${b3.week} -> ${a.week}`];
+  }
+  if (a) return [`next runs after: ${a.runs}`, `runs in the next 7 days after: ${a.week} (new schedule)`];
+  if (b3) return [`next runs before: ${b3.runs}`, `runs in the next 7 days before: ${b3.week} (schedule removed)`];
+  return [];
 }
 
 // node_modules/diff/libesm/diff/base.js
@@ -85222,255 +85564,44 @@ function tokenize(value2, options) {
   return retLines;
 }
 
-// src/render/markdown.ts
-var import_yaml3 = __toESM(require_dist5(), 1);
-
-// src/render/redact.ts
-var SENSITIVE_KEY = /(secret|token|password|passwd|pwd|api[_-]?key|apikey|credential|private[_-]?key|auth|access[_-]?key|signature|dsn|connection[_-]?string)/i;
-var REDACTED = "(sensitive)";
-var isSensitiveKey = (key) => SENSITIVE_KEY.test(key);
-function redact(value2, secrets = []) {
-  const known = secrets.filter((s3) => s3.length >= 4);
-  const scrub = (text) => known.reduce((t2, s3) => t2.split(s3).join("[REDACTED]"), text);
-  const visit = (v2, key) => {
-    if (key !== void 0 && isSensitiveKey(key) && v2 !== null && typeof v2 !== "object" && typeof v2 !== "boolean") return REDACTED;
-    if (typeof v2 === "string") return scrub(v2);
-    if (Array.isArray(v2)) return v2.map((item) => visit(item, void 0));
-    if (v2 && typeof v2 === "object") {
-      const record2 = v2;
-      const patchKey = typeof record2.path === "string" && "op" in record2 ? record2.path.split("/").at(-1) : void 0;
-      return Object.fromEntries(Object.entries(record2).map(([k3, child]) => [k3, visit(child, k3 === "value" && patchKey !== void 0 ? patchKey : k3)]));
-    }
-    return v2;
-  };
-  return visit(value2, void 0);
+// src/validate/issue.ts
+function issueMessage(issue) {
+  return issue.path && !issue.message.includes(issue.path) ? `${issue.message} (${issue.path})` : issue.message;
 }
 
-// src/render/schedule-meaning.ts
-var import_rrule2 = __toESM(require_rrule(), 1);
-var { RRule, RRuleSet, rrulestr: rrulestr2 } = import_rrule2.default;
-var SECOND = 1e3;
-var HOUR = 3600 * SECOND;
-var DAY = 24 * HOUR;
-var WEEK = 7 * DAY;
-var RRULE_DEFAULT_START = Date.UTC(2020, 0, 1);
-var COUNT_CAP = 2500;
-var isObject = (v2) => typeof v2 === "object" && v2 !== null && !Array.isArray(v2);
-var tzOf = (v2) => typeof v2 === "string" && v2 !== "" ? v2 : null;
-function asScheduleView(value2) {
-  if (!isObject(value2) || !isObject(value2.schedule)) return void 0;
-  const s3 = value2.schedule;
-  let schedule;
-  if (typeof s3.cron === "string") schedule = { cron: s3.cron, timezone: tzOf(s3.timezone), day_or: s3.day_or !== false };
-  else if (typeof s3.interval === "number") {
-    schedule = typeof s3.anchor_date === "string" && s3.anchor_date !== "" ? { interval: s3.interval, anchor_date: s3.anchor_date, timezone: tzOf(s3.timezone) } : { interval: s3.interval, timezone: tzOf(s3.timezone) };
-  } else if (typeof s3.rrule === "string") schedule = { rrule: s3.rrule, timezone: tzOf(s3.timezone) };
-  else return void 0;
-  return {
-    schedule,
-    active: value2.active !== false,
-    max_scheduled_runs: typeof value2.max_scheduled_runs === "number" ? value2.max_scheduled_runs : null,
-    parameters: isObject(value2.parameters) ? value2.parameters : {}
-  };
+// src/render/shared.ts
+function isEmpty(value2) {
+  if (value2 === null || value2 === void 0 || value2 === "") return true;
+  if (Array.isArray(value2)) return value2.length === 0;
+  if (typeof value2 === "object") return Object.keys(value2).length === 0;
+  return false;
 }
-var partFormatters = /* @__PURE__ */ new Map();
-function partFormatter(timezone) {
-  let f2 = partFormatters.get(timezone);
-  if (!f2) {
-    f2 = new Intl.DateTimeFormat("en-US", { timeZone: timezone, hourCycle: "h23", year: "numeric", month: "numeric", day: "numeric", hour: "numeric", minute: "numeric", second: "numeric", era: "short" });
-    partFormatters.set(timezone, f2);
+var PAST_TENSE = { create: "created", update: "updated", adopt: "adopted", delete: "deleted" };
+function diffRows(before, after) {
+  const rows = [];
+  for (const part of diffLines(before, after)) {
+    const sign = part.added ? "+" : part.removed ? "-" : " ";
+    for (const text of part.value.replace(/\n$/, "").split("\n")) rows.push({ sign, text });
   }
-  return f2;
+  return rows;
 }
-function intlOffset(instant, timezone) {
-  const parts2 = {};
-  const whole = Math.floor(instant / SECOND) * SECOND;
-  for (const p2 of partFormatter(timezone).formatToParts(whole)) parts2[p2.type] = p2.value;
-  const year = parts2.era === "BC" || parts2.era === "B" ? 1 - Number(parts2.year) : Number(parts2.year);
-  return Date.UTC(year, Number(parts2.month) - 1, Number(parts2.day), Number(parts2.hour) % 24, Number(parts2.minute), Number(parts2.second)) - whole;
+var utf8Bytes = (text) => Buffer.byteLength(text, "utf8");
+var escapeHtml = (s3) => s3.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+function code(s3) {
+  const flat = s3.replace(/\s*\n\s*/g, " ");
+  const longest = Math.max(0, ...(flat.match(/`+/g) ?? []).map((run3) => run3.length));
+  const fence = "`".repeat(longest + 1);
+  const pad3 = flat.startsWith("`") || flat.endsWith("`") ? " " : "";
+  return `${fence}${pad3}${flat}${pad3}${fence}`;
 }
-var QUARTER_HOUR = 15 * 60 * SECOND;
-var CACHE_FROM = Date.UTC(1980, 0, 1);
-var offsetCache = /* @__PURE__ */ new Map();
-function offsetAt(instant, timezone) {
-  if (instant < CACHE_FROM) return intlOffset(instant, timezone);
-  const bucket = Math.floor(instant / QUARTER_HOUR) * QUARTER_HOUR;
-  const key = `${timezone}|${bucket}`;
-  let offset = offsetCache.get(key);
-  if (offset === void 0) {
-    if (offsetCache.size > 1e5) offsetCache.clear();
-    offset = intlOffset(bucket, timezone);
-    offsetCache.set(key, offset);
-  }
-  return offset;
-}
-var toWall = (instant, timezone) => instant + offsetAt(instant, timezone);
-function fromWall(wall, timezone, reading) {
-  const candidates = [.../* @__PURE__ */ new Set([offsetAt(wall - 12 * HOUR, timezone), offsetAt(wall + 12 * HOUR, timezone)])].map((o2) => wall - o2);
-  const valid = candidates.filter((t2) => toWall(t2, timezone) === wall);
-  const pool = valid.length > 0 ? valid : candidates;
-  return reading === "earlier" ? Math.min(...pool) : Math.max(...pool);
-}
-function* candidateRuns(view, start2, timezone) {
-  const spec = view.schedule;
-  if ("cron" in spec) {
-    let cursor = toWall(Math.ceil(start2 / SECOND) * SECOND, timezone) - SECOND;
-    for (; ; ) {
-      const batch = nextCronRuns(spec.cron, "UTC", spec.day_or, new Date(cursor), 64);
-      if (batch.length === 0) return;
-      for (const wall of batch) yield fromWall(wall.getTime(), timezone, "earlier");
-      cursor = batch[batch.length - 1].getTime();
-    }
-  }
-  if ("interval" in spec) {
-    const step = spec.interval * SECOND;
-    if (!(step > 0) || !Number.isFinite(step)) throw new Error(`interval must be a positive number of seconds, got ${spec.interval}`);
-    const text = spec.anchor_date?.trim();
-    const anchor = text === void 0 ? start2 : Date.parse(/(Z|[+-]\d{2}:?\d{2})$/i.test(text) ? text : `${text}Z`);
-    if (Number.isNaN(anchor)) throw new Error(`anchor_date "${text}" is not a date-time`);
-    const calendar = spec.interval >= 86400;
-    const advance = (t2) => calendar ? fromWall(toWall(t2, timezone) + step, timezone, "later") : t2 + step;
-    let next = anchor + step * Math.trunc((start2 - anchor) / step);
-    while (next < start2) next = advance(next);
-    for (; ; ) {
-      yield next;
-      const following = advance(next);
-      next = following > next ? following : next + step;
-    }
-  }
-  yield* rruleCandidates(spec.rrule, timezone, start2);
-}
-function* rruleCandidates(rule, timezone, start2) {
-  const parsed = rrulestr2(rule, { forceset: true });
-  const startWall = toWall(start2, timezone);
-  const floating = new RRuleSet();
-  for (const r2 of parsed.rrules()) floating.rrule(floatingRule(r2, startWall));
-  for (const r2 of parsed.exrules()) floating.exrule(floatingRule(r2, startWall));
-  for (const d of parsed.rdates()) floating.rdate(d);
-  for (const d of parsed.exdates()) floating.exdate(d);
-  let lower = startWall - 3 * HOUR;
-  const horizon = new Date(startWall + 50 * 366 * DAY);
-  for (let chunk2 = 64; ; chunk2 = Math.min(chunk2 * 4, 4096)) {
-    const batch = floating.between(new Date(lower), horizon, true, (_date, length) => length < chunk2);
-    for (const d of batch) yield fromWall(d.getTime(), timezone, "earlier");
-    if (batch.length < chunk2) return;
-    lower = batch[batch.length - 1].getTime() + 1;
-  }
-}
-function* runsFrom(view, from) {
-  const timezone = view.schedule.timezone ?? "UTC";
-  const start2 = from.getTime();
-  const seen = /* @__PURE__ */ new Set();
-  for (const t2 of candidateRuns(view, start2, timezone)) {
-    if (t2 < start2) continue;
-    const wall = toWall(t2, timezone);
-    if (seen.has(wall)) continue;
-    seen.add(wall);
-    yield t2;
-  }
-}
-function floatingRule(r2, startWall) {
-  const orig = r2.origOptions;
-  let dtstart = orig.dtstart ? orig.dtstart.getTime() : RRULE_DEFAULT_START;
-  const unit = { [RRule.WEEKLY]: WEEK, [RRule.DAILY]: DAY, [RRule.HOURLY]: HOUR, [RRule.MINUTELY]: 60 * SECOND, [RRule.SECONDLY]: SECOND }[r2.options.freq];
-  if (unit !== void 0 && !orig.count) {
-    const period = unit * (r2.options.interval || 1);
-    const periods = Math.floor((startWall - 3 * HOUR - dtstart) / period);
-    if (periods > 0) dtstart += periods * period;
-  }
-  return new RRule({ ...orig, dtstart: new Date(dtstart), tzid: null });
-}
-function nextRuns(schedule, from, count) {
-  const out2 = [];
-  if (count <= 0) return [];
-  for (const t2 of runsFrom(schedule, from)) {
-    out2.push(t2);
-    if (out2.length >= count) break;
-  }
-  return out2.sort((a, b3) => a - b3).map((t2) => new Date(t2));
-}
-function countRuns(schedule, from, until, cap = COUNT_CAP) {
-  const end = until.getTime();
-  const spec = schedule.schedule;
-  if ("interval" in spec && spec.interval < 86400) {
-    const first2 = nextRuns(schedule, from, 1)[0];
-    if (first2 && Math.ceil((end - first2.getTime()) / (spec.interval * SECOND)) > cap) return { count: cap, capped: true };
-  }
-  let count = 0;
-  for (const t2 of runsFrom(schedule, from)) {
-    if (t2 >= end + DAY) break;
-    if (t2 >= end) continue;
-    if (count === cap) return { count, capped: true };
-    count++;
-  }
-  return { count, capped: false };
-}
-var nameFormatters = /* @__PURE__ */ new Map();
-var ZONE_NAME_LOCALES = ["en-US", "en-GB", "en-AU", "en-IN"];
-function zoneName(date, timezone) {
-  let fallback;
-  for (const locale of ZONE_NAME_LOCALES) {
-    const key = `${locale}|${timezone}`;
-    let f2 = nameFormatters.get(key);
-    if (!f2) {
-      f2 = new Intl.DateTimeFormat(locale, { timeZone: timezone, timeZoneName: "short" });
-      nameFormatters.set(key, f2);
-    }
-    const name2 = f2.formatToParts(date).find((p2) => p2.type === "timeZoneName")?.value ?? "";
-    fallback ??= name2;
-    if (name2 !== "" && !/^(GMT|UTC)[+-−]/.test(name2)) return name2;
-  }
-  return fallback || timezone;
-}
-var WEEKDAYS = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
-var pad2 = (n, width = 2) => String(n).padStart(width, "0");
-function formatRun(date, timezone) {
-  const zone = timezone ?? "UTC";
-  const wall = new Date(toWall(date.getTime(), zone));
-  const seconds = wall.getUTCSeconds() ? `:${pad2(wall.getUTCSeconds())}` : "";
-  const day = `${WEEKDAYS[wall.getUTCDay()]} ${pad2(wall.getUTCFullYear(), 4)}-${pad2(wall.getUTCMonth() + 1)}-${pad2(wall.getUTCDate())}`;
-  return `${day} ${pad2(wall.getUTCHours())}:${pad2(wall.getUTCMinutes())}${seconds} ${zoneName(date, zone)}`;
-}
-var sideCache = /* @__PURE__ */ new Map();
-function describeSide(view, now, count) {
-  if (!view.active) return { runs: "inactive", week: "0" };
-  const key = JSON.stringify([view.schedule, now.getTime(), count]);
-  let side = sideCache.get(key);
-  if (!side) {
-    if (sideCache.size >= 1e3) sideCache.clear();
-    side = computeSide(view, now, count);
-    sideCache.set(key, side);
-  }
-  return side;
-}
-function computeSide(view, now, count) {
-  try {
-    const runs = nextRuns(view, now, count);
-    const week = countRuns(view, now, new Date(now.getTime() + WEEK));
-    return {
-      runs: runs.length > 0 ? runs.map((d) => formatRun(d, view.schedule.timezone)).join(", ") : "none",
-      week: week.capped ? `${week.count}+` : String(week.count)
-    };
-  } catch (error2) {
-    const reason = error2 instanceof Error ? error2.message : String(error2);
-    return { runs: `cannot be computed (${reason})`, week: "?" };
-  }
-}
-function describeScheduleChange(before, after, now, count = 3) {
-  const b3 = before ? describeSide(before, now, count) : void 0;
-  const a = after ? describeSide(after, now, count) : void 0;
-  if (b3 && a) {
-    if (b3.runs === a.runs && b3.week === a.week) return [`next runs: ${a.runs} (unchanged)`, `runs in the next 7 days: ${a.week} (unchanged)`];
-    return [`next runs before: ${b3.runs}`, `next runs after: ${a.runs}`, `runs in the next 7 days: ${b3.week} -> ${a.week}`];
-  }
-  if (a) return [`next runs after: ${a.runs}`, `runs in the next 7 days after: ${a.week} (new schedule)`];
-  if (b3) return [`next runs before: ${b3.runs}`, `runs in the next 7 days before: ${b3.week} (schedule removed)`];
-  return [];
+function htmlCode(s3) {
+  const escaped = escapeHtml(s3.replace(/\s*\n\s*/g, " ")).replace(/\|/g, "&#124;").replace(/`/g, "&#96;").replace(/@/g, "&#64;");
+  return `<code>${escaped}</code>`;
 }
 
 // src/render/text.ts
 var import_yaml2 = __toESM(require_dist5(), 1);
-var painter = (color) => (code3, text) => color ? `\x1B[${code3}m${text}\x1B[0m` : text;
+var painter = (color) => (code2, text) => color ? `\x1B[${code2}m${text}\x1B[0m` : text;
 var GREEN = 32;
 var YELLOW = 33;
 var RED = 31;
@@ -85503,7 +85634,7 @@ function renderPlanText(input, options) {
 }
 function summaryLine(plan2, paint = painter(false)) {
   const s3 = plan2.summary;
-  if (plan2.actions.length === 0 && s3.conflicts === 0) {
+  if (plan2.actions.length === 0 && s3.conflicts === 0 && !plan2.pruneRefused) {
     return paint(BOLD, `No changes. ${s3.unchanged} deployment${s3.unchanged === 1 ? "" : "s"} up to date.`);
   }
   const adopt = s3.adopt ? `, ${s3.adopt} to adopt` : "";
@@ -85520,7 +85651,7 @@ function renderAction(action, paint) {
     case "adopt":
       return [
         `${paint(CYAN, ">")} ${paint(BOLD, action.key)} ${paint(DIM, `(${action.declaredAt.file}:${action.declaredAt.line})`)} will be adopted (${action.previousOwner ? `taken over from owner "${action.previousOwner}"` : "not created by prefect-gitops"})`,
-        `    ${paint(YELLOW, "note: adoption rewrites the deployment; Prefect recreates its schedules and deletes its future scheduled runs")}`,
+        `    ${paint(YELLOW, "note: adoption rewrites the deployment: Prefect recreates its schedules and deletes its future scheduled runs, and the automations it owns (e.g. made by prefect deploy) are replaced by its triggers")}`,
         ...action.changes.flatMap((c4) => renderChange(c4, paint))
       ];
     case "update":
@@ -85531,12 +85662,6 @@ function renderAction(action, paint) {
     case "delete":
       return [`${paint(RED, "-")} ${paint(BOLD, action.key)} will be deleted (owned, no longer declared)`];
   }
-}
-function isEmpty(value2) {
-  if (value2 === null || value2 === void 0 || value2 === "") return true;
-  if (Array.isArray(value2)) return value2.length === 0;
-  if (typeof value2 === "object") return Object.keys(value2).length === 0;
-  return false;
 }
 var inline = (value2) => value2 === void 0 ? "(none)" : JSON.stringify(value2);
 var isScalar2 = (value2) => value2 === void 0 || value2 === null || typeof value2 !== "object";
@@ -85554,18 +85679,13 @@ function renderChange(change, paint) {
   const lines = [`    ${paint(YELLOW, "~")} ${change.field}:`];
   const before = (0, import_yaml2.stringify)(change.before, { lineWidth: 0 });
   const after = (0, import_yaml2.stringify)(change.after, { lineWidth: 0 });
-  for (const part of diffLines(before, after)) {
-    const sign = part.added ? "+" : part.removed ? "-" : " ";
-    const color = part.added ? GREEN : part.removed ? RED : DIM;
-    for (const line of part.value.replace(/\n$/, "").split("\n")) lines.push(`        ${paint(color, `${sign} ${line}`)}`);
-  }
+  for (const { sign, text } of diffRows(before, after)) lines.push(`        ${paint(sign === "+" ? GREEN : sign === "-" ? RED : DIM, `${sign} ${text}`)}`);
   return lines;
 }
 function renderApplyText(result, plan2, options) {
   const paint = painter(options.color);
-  const verbs = { create: "created", update: "updated", adopt: "adopted", delete: "deleted" };
   const lines = result.results.map((r2) => {
-    if (r2.status === "ok") return `${paint(GREEN, "ok")}      ${verbs[r2.kind]} ${r2.key}`;
+    if (r2.status === "ok") return `${paint(GREEN, "ok")}      ${PAST_TENSE[r2.kind]} ${r2.key}`;
     if (r2.status === "skipped") return `${paint(YELLOW, "skipped")} ${r2.key}: ${r2.message}`;
     return `${paint(RED, "failed")}  ${r2.kind} ${r2.key}: ${r2.message}`;
   });
@@ -85603,7 +85723,6 @@ function renderDriftText(input, options) {
 var COMMENT_MAX_LENGTH = 65536;
 var SUMMARY_MAX_LENGTH = 1e6;
 var characters = (text) => text.length;
-var utf8Bytes = (text) => Buffer.byteLength(text, "utf8");
 var COMMENT_MARKER = (environment) => `<!-- prefect-gitops:plan${environment ? ` env=${environment.replace(/[^\w.:/@+-]/g, "_").replace(/-{2,}/g, (dashes) => "_".repeat(dashes.length))}` : ""} -->`;
 function renderPlanComment(plan2, options) {
   return renderPlanMarkdown(plan2, "comment", options.maxLength ?? COMMENT_MAX_LENGTH, characters, options);
@@ -85611,15 +85730,7 @@ function renderPlanComment(plan2, options) {
 function renderPlanSummary(plan2, options) {
   return renderPlanMarkdown(plan2, "summary", options.maxLength ?? SUMMARY_MAX_LENGTH, utf8Bytes, options);
 }
-var escapeHtml = (s3) => s3.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 var prose = (s3) => s3.split(/(`[^`\n]*`)/).map((part, i3) => i3 % 2 === 1 ? part : part.replace(/&(?=#?\w+;)/g, "&amp;").replace(/</g, "&lt;")).join("");
-function code(s3) {
-  const flat = s3.replace(/\s*\n\s*/g, " ");
-  const longest = Math.max(0, ...(flat.match(/`+/g) ?? []).map((run3) => run3.length));
-  const fence = "`".repeat(longest + 1);
-  const pad3 = flat.startsWith("`") || flat.endsWith("`") ? " " : "";
-  return `${fence}${pad3}${flat}${pad3}${fence}`;
-}
 var cell = (s3) => s3.replace(/\|/g, "\\|").replace(/\r?\n/g, "<br>");
 function codeBlock(language, lines) {
   const longest = Math.max(2, ...lines.flatMap((l) => l.match(/`+/g) ?? []).map((run3) => run3.length));
@@ -85628,12 +85739,6 @@ function codeBlock(language, lines) {
 }
 var quote = (lines) => lines.map((l) => l === "" ? ">" : `> ${l}`).join("\n");
 var plural = (n, word, many = `${word}s`) => `${n} ${n === 1 ? word : many}`;
-function isEmpty2(value2) {
-  if (value2 === null || value2 === void 0 || value2 === "") return true;
-  if (Array.isArray(value2)) return value2.length === 0;
-  if (typeof value2 === "object") return Object.keys(value2).length === 0;
-  return false;
-}
 var SIGN = { create: "+", update: "~", adopt: ">", delete: "-" };
 function renderPlanMarkdown(input, mode, maxLength, measure, options) {
   const secrets = options.secrets ?? [];
@@ -85644,7 +85749,7 @@ function renderPlanMarkdown(input, mode, maxLength, measure, options) {
     original: input,
     mode,
     now: options.now,
-    runs: input.actions.map((a) => options.scheduledRuns?.[a.key]),
+    runs: input.actions.map((a) => dropsScheduledRuns(a) ? options.scheduledRuns?.[a.key] : void 0),
     title: redact(options.title ?? `prefect-gitops plan${environment ? ` for ${environment}` : ""}`, secrets),
     summaryUrl: mode === "comment" && options.summaryUrl ? redact(options.summaryUrl, secrets) : void 0
   };
@@ -85725,8 +85830,7 @@ function head(ctx) {
       "|---:|---:|---:|---:|---:|---:|",
       `| ${s3.add} | ${s3.change} | ${s3.delete} | ${s3.adopt} | ${s3.unchanged} | ${s3.conflicts} |`
     ].join("\n"),
-    // summaryLine says "No changes" for a plan with no actions, which a refused prune is not.
-    `**${plan2.actions.length > 0 || s3.conflicts > 0 ? prose(summaryLine(plan2)) : `Plan: 0 to add, 0 to change, 0 to delete, ${s3.unchanged} unchanged.`}**`,
+    `**${prose(summaryLine(plan2))}**`,
     `<sub>${meta}</sub>`
   );
   return out2;
@@ -85813,7 +85917,7 @@ function pointer(ctx) {
   const where = ctx.summaryUrl ? `the [job summary](${ctx.summaryUrl})` : "this workflow run's job summary";
   return `_This plan is too large for a comment, so the diffs are left out. The full plan, with every diff, is in ${where}._`;
 }
-var shownChanges = (a) => a.kind === "create" ? a.changes.filter((c4) => !isEmpty2(c4.after)) : a.changes;
+var shownChanges = (a) => a.kind === "create" ? a.changes.filter((c4) => !isEmpty(c4.after)) : a.changes;
 function scheduledNote(ctx, i3) {
   const n = ctx.runs[i3];
   return n !== void 0 && n > 0 ? ` (${plural(n, "scheduled run")} now)` : "";
@@ -85828,7 +85932,7 @@ function details(ctx, a, i3) {
   const original = ctx.original.actions[i3];
   const originalChanges = original && original.kind !== "delete" ? shownChanges(original) : [];
   const fields = changes.map((c4) => c4.field).join(", ");
-  const summary = `${escapeHtml(SIGN[a.kind])} <code>${escapeHtml(a.key)}</code> (${escapeHtml(a.declaredAt.file)}:${a.declaredAt.line}) — ${a.kind === "create" ? "new" : a.kind === "adopt" ? "adopt" : "update"}${fields ? `: ${escapeHtml(fields)}` : ""}${escapeHtml(scheduledNote(ctx, i3))}`;
+  const summary = `${escapeHtml(SIGN[a.kind])} ${htmlCode(a.key)} (${escapeHtml(a.declaredAt.file)}:${a.declaredAt.line}) — ${a.kind === "create" ? "new" : a.kind === "adopt" ? "adopt" : "update"}${fields ? `: ${escapeHtml(fields)}` : ""}${escapeHtml(scheduledNote(ctx, i3))}`;
   const body2 = [];
   const diff = changes.flatMap(diffChange);
   if (diff.length > 0) body2.push(codeBlock("diff", diff));
@@ -85864,11 +85968,7 @@ function changedSecrets(before, after, path) {
 var CONTEXT_LINES = 3;
 function diffChange(change) {
   const yaml = (value2) => value2 === void 0 ? "" : (0, import_yaml3.stringify)({ [change.field]: value2 }, { lineWidth: 0 });
-  const rows = [];
-  for (const part of diffLines(yaml(change.before), yaml(change.after))) {
-    const sign = part.added ? "+" : part.removed ? "-" : " ";
-    for (const text of part.value.replace(/\n$/, "").split("\n")) rows.push({ sign, text });
-  }
+  const rows = diffRows(yaml(change.before), yaml(change.after));
   const near = rows.map(() => false);
   rows.forEach((r2, i3) => {
     if (r2.sign === " ") return;
@@ -85889,7 +85989,6 @@ function diffChange(change) {
   return out2;
 }
 var OUTCOME = { ok: "✅", failed: "❌", skipped: "⏭️" };
-var DONE = { create: "created", update: "updated", adopt: "adopted", delete: "deleted" };
 function renderApplySummary(input, inputPlan, options = {}) {
   const secrets = options.secrets ?? [];
   const result = redact(input, secrets);
@@ -85922,7 +86021,7 @@ function renderApplySummary(input, inputPlan, options = {}) {
   }
   const tableHead = "| | action | deployment | result |\n|:-:|---|---|---|";
   const row = (r2) => {
-    const outcome = r2.status === "ok" ? DONE[r2.kind] : `${r2.status}${r2.message ? `: ${prose(r2.message)}` : ""}`;
+    const outcome = r2.status === "ok" ? PAST_TENSE[r2.kind] : `${r2.status}${r2.message ? `: ${prose(r2.message)}` : ""}`;
     return `| ${OUTCOME[r2.status]} | ${r2.kind} | ${cell(code(r2.key))} | ${cell(outcome)} |`;
   };
   const assemble = (shown) => {
@@ -85959,7 +86058,7 @@ var MAX_NOTICES = 50;
 function issueAnnotations(issues, toPath2) {
   return issues.map((issue) => ({
     level: issue.severity === "error" ? "error" : "warning",
-    message: issue.path && !issue.message.includes(issue.path) ? `${issue.message} (${issue.path})` : issue.message,
+    message: issueMessage(issue),
     where: { file: toPath2(issue.file), line: issue.line, column: issue.column }
   }));
 }
@@ -86085,15 +86184,10 @@ var DRIFT_LABEL = "prefect-gitops-drift";
 var DRIFT_MARKER = (environment) => `<!-- prefect-gitops-drift${environment ? `:${environment}` : ""} -->`;
 var driftIssueTitle = (environment) => `Prefect deployments drifted from git${environment ? ` (${environment})` : ""}`;
 var VALUE_MAX = 120;
-var bytes = (text) => Buffer.byteLength(text, "utf8");
-function code2(text) {
-  const escaped = text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/\|/g, "&#124;").replace(/`/g, "&#96;").replace(/@/g, "&#64;");
-  return `<code>${escaped}</code>`;
-}
 function value(v2) {
   if (v2 === void 0) return "<i>absent</i>";
   const text = JSON.stringify(v2);
-  return code2(text.length > VALUE_MAX ? `${text.slice(0, VALUE_MAX - 1)}…` : text);
+  return htmlCode(text.length > VALUE_MAX ? `${text.slice(0, VALUE_MAX - 1)}…` : text);
 }
 function renderDriftMarkdown(input, options) {
   const report = redact(input, options.secrets);
@@ -86101,9 +86195,9 @@ function renderDriftMarkdown(input, options) {
   const counts = `${report.changed.length} changed, ${report.missing.length} missing, ${report.orphaned.length} orphaned, ${report.unmanaged.length} unmanaged`;
   const head2 = [
     ...options.marker ? [options.marker] : [],
-    `## Prefect drift${report.environment ? `: ${code2(report.environment)}` : ""}`,
+    `## Prefect drift${report.environment ? `: ${htmlCode(report.environment)}` : ""}`,
     "",
-    `Owner ${code2(report.owner)}${report.environment ? `, environment ${code2(report.environment)}` : ""}; checked ${options.now.toISOString()}.`,
+    `Owner ${htmlCode(report.owner)}${report.environment ? `, environment ${htmlCode(report.environment)}` : ""}; checked ${options.now.toISOString()}.`,
     "",
     report.hasDrift ? `**Drift: ${counts}.** The next apply puts the server back to what git declares.` : "**No drift: the server matches git.**"
   ];
@@ -86117,17 +86211,17 @@ function renderDriftMarkdown(input, options) {
   section(
     "Changed on the server",
     report.changed.map((c4) => {
-      const who = c4.updatedBy ? ` by ${code2(c4.updatedBy)}` : "";
-      const rows = c4.changes.map((f2) => `| ${code2(f2.field)} | ${value(f2.after)} | ${value(f2.before)} |`);
+      const who = c4.updatedBy ? ` by ${htmlCode(c4.updatedBy)}` : "";
+      const rows = c4.changes.map((f2) => `| ${htmlCode(f2.field)} | ${value(f2.after)} | ${value(f2.before)} |`);
       return [`
-**${code2(c4.key)}**, declared at ${code2(`${c4.declaredAt.file}:${c4.declaredAt.line}`)}; last updated ${c4.updated}${who}`, "", "| field | in git | live |", "|---|---|---|", ...rows].join("\n");
+**${htmlCode(c4.key)}**, declared at ${htmlCode(`${c4.declaredAt.file}:${c4.declaredAt.line}`)}; last updated ${c4.updated}${who}`, "", "| field | in git | live |", "|---|---|---|", ...rows].join("\n");
     })
   );
-  section("Missing from the server", report.missing.map((m) => `- ${code2(m.key)}: declared at ${code2(`${m.declaredAt.file}:${m.declaredAt.line}`)}, absent from the server`));
-  section("Orphaned", report.orphaned.map((o2) => `- ${code2(o2.key)}: owned by ${code2(report.owner)}, no longer declared`));
+  section("Missing from the server", report.missing.map((m) => `- ${htmlCode(m.key)}: declared at ${htmlCode(`${m.declaredAt.file}:${m.declaredAt.line}`)}, absent from the server`));
+  section("Orphaned", report.orphaned.map((o2) => `- ${htmlCode(o2.key)}: owned by ${htmlCode(report.owner)}, no longer declared`));
   section(
     "Unmanaged",
-    report.unmanaged.map((u) => `- ${code2(u.key)}: ${u.owner ? `owned by ${code2(u.owner)}` : "not created by prefect-gitops"}${u.declared ? ", but declared in git (a conflict)" : ", in a declared flow"}`)
+    report.unmanaged.map((u) => `- ${htmlCode(u.key)}: ${u.owner ? `owned by ${htmlCode(u.owner)}` : "not created by prefect-gitops"}${u.declared ? ", but declared in git (a conflict)" : ", in a declared flow"}`)
   );
   const footer = (left) => left > 0 ? `
 
@@ -86135,11 +86229,11 @@ _…and ${left} more entr${left === 1 ? "y" : "ies"} not shown here${options.run
 ` : "\n";
   const total = blocks.filter((b3) => b3.entry).length;
   let text = head2.join("\n");
-  let size = bytes(text);
+  let size = utf8Bytes(text);
   let shown = 0;
-  const budget = maxLength - bytes(footer(total)) - 16;
+  const budget = maxLength - utf8Bytes(footer(total)) - 16;
   for (const block of blocks) {
-    const added = bytes(block.text) + 1;
+    const added = utf8Bytes(block.text) + 1;
     if (size + added > budget) break;
     text += `
 ${block.text}`;
@@ -86150,7 +86244,7 @@ ${block.text}`;
 }
 function renderDriftResolvedComment(environment, options) {
   const run3 = options.runUrl ? ` ([run](${options.runUrl}))` : "";
-  return `No drift any more: the server matches git${environment ? ` for ${code2(environment)}` : ""} as of ${options.now.toISOString()}${run3}. Closing this issue; prefect-gitops opens a new one if drift comes back.`;
+  return `No drift any more: the server matches git${environment ? ` for ${htmlCode(environment)}` : ""} as of ${options.now.toISOString()}${run3}. Closing this issue; prefect-gitops opens a new one if drift comes back.`;
 }
 
 // src/action/drift-issue.ts
@@ -86178,7 +86272,7 @@ function renderValidationFailedMarkdown(issues, options) {
   const warnings2 = issues.length - errors;
   const head2 = [
     ...options.marker ? [options.marker] : [],
-    `## prefect-gitops: validation failed${options.environment ? ` for ${code2(options.environment)}` : ""}`,
+    `## prefect-gitops: validation failed${options.environment ? ` for ${htmlCode(options.environment)}` : ""}`,
     "",
     `**${errors} error${errors === 1 ? "" : "s"}${warnings2 ? `, ${warnings2} warning${warnings2 === 1 ? "" : "s"}` : ""} in the manifests; nothing was sent to Prefect.** Fix them and push again.`,
     "",
@@ -86187,22 +86281,21 @@ function renderValidationFailedMarkdown(issues, options) {
   ].join("\n");
   const rows = issues.map((i3) => {
     const where = `${options.toPath(i3.file)}:${i3.line}:${i3.column}`;
-    const message = i3.path && !i3.message.includes(i3.path) ? `${i3.message} (${i3.path})` : i3.message;
-    return `| ${i3.severity === "error" ? "error" : "warning"} | ${code2(where)} | ${escapeCell(message)} |`;
+    return `| ${i3.severity === "error" ? "error" : "warning"} | ${htmlCode(where)} | ${escapeCell(issueMessage(i3))} |`;
   });
   const footer = (left) => left > 0 ? `
 
 _…and ${left} more; the step's annotations and log list them all${options.runUrl ? ` ([run](${options.runUrl}))` : ""}._
 ` : "\n";
   let text = head2;
-  let size = bytes(head2);
+  let size = utf8Bytes(head2);
   let shown = 0;
-  const budget = maxLength - bytes(footer(rows.length)) - 16;
+  const budget = maxLength - utf8Bytes(footer(rows.length)) - 16;
   for (const row of rows) {
-    if (size + bytes(row) + 1 > budget) break;
+    if (size + utf8Bytes(row) + 1 > budget) break;
     text += `
 ${row}`;
-    size += bytes(row) + 1;
+    size += utf8Bytes(row) + 1;
     shown++;
   }
   return text + footer(rows.length - shown);
@@ -86210,7 +86303,7 @@ ${row}`;
 function renderFailureMarkdown(command, message, options) {
   return [
     ...options.marker ? [options.marker] : [],
-    `## prefect-gitops ${command} failed${options.environment ? ` for ${code2(options.environment)}` : ""}`,
+    `## prefect-gitops ${command} failed${options.environment ? ` for ${htmlCode(options.environment)}` : ""}`,
     "",
     "~~~text",
     (message.length > 2e3 ? `${message.slice(0, 1999)}…` : message).replace(/~~~/g, "~ ~ ~"),
@@ -86219,7 +86312,7 @@ function renderFailureMarkdown(command, message, options) {
   ].join("\n");
 }
 function escapeCell(text) {
-  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/\|/g, "&#124;").replace(/@/g, "&#64;").replace(/\r?\n/g, " ");
+  return escapeHtml(text).replace(/\|/g, "&#124;").replace(/@/g, "&#64;").replace(/\r?\n/g, " ");
 }
 
 // src/action/github.ts
@@ -86355,13 +86448,11 @@ var COMMANDS = ["plan", "apply", "drift"];
 var LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "silent"];
 var CONCURRENCY = 4;
 function readSecrets(core, env) {
-  const values = [
+  return collectSecrets([
     core.getInput("prefect-api-key") || env.PREFECT_API_KEY,
     core.getInput("prefect-api-auth-string") || env.PREFECT_API_AUTH_STRING,
     core.getInput("github-token")
-  ].filter((v2) => Boolean(v2?.trim()));
-  const passwords = values.filter((v2) => v2.includes(":")).map((v2) => v2.slice(v2.indexOf(":") + 1)).filter((p2) => p2.length >= 4);
-  return [.../* @__PURE__ */ new Set([...values, ...passwords])];
+  ]);
 }
 function readInputs(core, env) {
   const problems = [];
@@ -86441,7 +86532,7 @@ function toReconcileOptions(inputs, context) {
 
 // src/action/scheduled-runs.ts
 async function countScheduledRuns(client, plan2) {
-  const targets = plan2.actions.flatMap((a) => a.kind === "create" ? [] : [{ key: a.key, id: a.id }]);
+  const targets = plan2.actions.flatMap((a) => a.kind !== "create" && dropsScheduledRuns(a) ? [{ key: a.key, id: a.id }] : []);
   const counts = await Promise.all(
     targets.map(async (t2) => [t2.key, await client.countFlowRuns({ flow_runs: { deployment_id: { any_: [t2.id] }, state: { type: { any_: ["SCHEDULED"] } } } })])
   );
@@ -86468,7 +86559,7 @@ async function run2(deps = {}) {
   const rawCore = deps.core ?? realCore(env);
   const secrets = readSecrets(rawCore, env);
   for (const secret of secrets) rawCore.setSecret(secret);
-  const scrub = scrubber(secrets);
+  const scrub = (text) => scrubSecrets(text, secrets);
   const core = scrubbingCore(rawCore, scrub);
   const cwd = deps.cwd ?? process.cwd();
   let session;
@@ -86520,7 +86611,7 @@ async function runPlan(s3) {
   emitAnnotations(s3.core, issueAnnotations(r2.warnings, s3.toPath));
   let scheduledRuns = {};
   try {
-    scheduledRuns = await countScheduledRuns(r2.client, plan2);
+    if (s3.commentOn !== void 0) scheduledRuns = await countScheduledRuns(r2.client, plan2);
   } catch (error2) {
     s3.core.warning(`could not count the scheduled runs the plan would delete: ${describeError(error2)}`);
   }
@@ -86608,7 +86699,7 @@ async function reportPlan(s3, r2) {
   s3.core.setOutput("deletes", String(plan2.summary.delete));
   s3.core.setOutput("unchanged", String(plan2.summary.unchanged));
   const file = join3(s3.context.tempDir, s3.inputs.environment ? `prefect-gitops-plan-${s3.inputs.environment}.json` : PLAN_FILE);
-  const saved = toSavedPlan(plan2, redact(plan2, s3.secrets), { manifests: s3.inputs.manifests, now: s3.now, options: { prune: s3.inputs.prune ?? null, allowMassDelete: false, adoptAll: false } });
+  const saved = toSavedPlan(plan2, redact(plan2, s3.secrets), { manifests: s3.inputs.manifests, now: s3.now, options: savedPlanOptions(toReconcileOptions(s3.inputs, { cwd: s3.cwd, env: s3.env, logger: s3.logger })) });
   await writeFile(file, `${JSON.stringify(saved, null, 2)}
 `);
   s3.core.setOutput("plan-file", file);
@@ -86644,10 +86735,6 @@ async function reportFailure(core, s3, error2) {
   } catch (reportingError) {
     core.setFailed(`${describeError(error2)} (and reporting it failed: ${describeError(reportingError)})`);
   }
-}
-function scrubber(secrets) {
-  const known = secrets.filter((s3) => s3.length >= 4);
-  return (text) => known.reduce((t2, secret) => t2.split(secret).join("***"), text);
 }
 
 // src/action/index.ts

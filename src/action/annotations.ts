@@ -1,7 +1,7 @@
 import type { DeclaredAt } from '../manifests/types.js';
 import type { Plan } from '../plan/types.js';
 import { redact } from '../render/redact.js';
-import type { Issue } from '../validate/issue.js';
+import { issueMessage, type Issue } from '../validate/issue.js';
 import type { ActionsCore, AnnotationLocation } from './core.js';
 
 export interface Annotation {
@@ -22,7 +22,7 @@ type ToPath = (file: string) => string;
 export function issueAnnotations(issues: readonly Issue[], toPath: ToPath): Annotation[] {
   return issues.map((issue) => ({
     level: issue.severity === 'error' ? 'error' : 'warning',
-    message: issue.path && !issue.message.includes(issue.path) ? `${issue.message} (${issue.path})` : issue.message,
+    message: issueMessage(issue),
     where: { file: toPath(issue.file), line: issue.line, column: issue.column},
   }));
 }

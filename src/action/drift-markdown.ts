@@ -1,6 +1,7 @@
 import type { DriftReport } from '../plan/drift.js';
 import type { Json } from '../prefect/types.js';
 import { redact } from '../render/redact.js';
+import { htmlCode, utf8Bytes } from '../render/shared.js';
 
 /** The label every drift issue carries; with the per-environment marker it finds the issue again. */
 export const DRIFT_LABEL = 'prefect-gitops-drift';
@@ -26,18 +27,10 @@ export interface DriftMarkdownOptions {
 
 const VALUE_MAX = 120;
 
-export const bytes = (text: string): number => Buffer.byteLength(text, 'utf8');
-
-/** Inline code that survives table cells, mentions and HTML in values: `<code>` with everything escaped. */
-export function code(text: string): string {
-  const escaped = text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/\|/g, '&#124;').replace(/`/g, '&#96;').replace(/@/g, '&#64;');
-  return `<code>${escaped}</code>`;
-}
-
 function value(v: Json | undefined): string {
   if (v === undefined) return '<i>absent</i>';
   const text = JSON.stringify(v);
-  return code(text.length > VALUE_MAX ? `${text.slice(0, VALUE_MAX - 1)}…` : text);
+  return htmlCode(text.length > VALUE_MAX ? `${text.slice(0, VALUE_MAX - 1)}…` : text);
 }
 
 /**
@@ -52,9 +45,9 @@ export function renderDriftMarkdown(input: DriftReport, options: DriftMarkdownOp
   const counts = `${report.changed.length} changed, ${report.missing.length} missing, ${report.orphaned.length} orphaned, ${report.unmanaged.length} unmanaged`;
   const head = [
     ...(options.marker ? [options.marker] : []),
-    `## Prefect drift${report.environment ? `: ${code(report.environment)}` : ''}`,
+    `## Prefect drift${report.environment ? `: ${htmlCode(report.environment)}` : ''}`,
     '',
-    `Owner ${code(report.owner)}${report.environment ? `, environment ${code(report.environment)}` : ''}; checked ${options.now.toISOString()}.`,
+    `Owner ${htmlCode(report.owner)}${report.environment ? `, environment ${htmlCode(report.environment)}` : ''}; checked ${options.now.toISOString()}.`,
     '',
     report.hasDrift ? `**Drift: ${counts}.** The next apply puts the server back to what git declares.` : '**No drift: the server matches git.**',
   ];
@@ -69,28 +62,28 @@ export function renderDriftMarkdown(input: DriftReport, options: DriftMarkdownOp
   section(
     'Changed on the server',
     report.changed.map((c) => {
-      const who = c.updatedBy ? ` by ${code(c.updatedBy)}` : '';
-      const rows = c.changes.map((f) => `| ${code(f.field)} | ${value(f.after)} | ${value(f.before)} |`);
-      return [`\n**${code(c.key)}**, declared at ${code(`${c.declaredAt.file}:${c.declaredAt.line}`)}; last updated ${c.updated}${who}`, '', '| field | in git | live |', '|---|---|---|', ...rows].join('\n');
+      const who = c.updatedBy ? ` by ${htmlCode(c.updatedBy)}` : '';
+      const rows = c.changes.map((f) => `| ${htmlCode(f.field)} | ${value(f.after)} | ${value(f.before)} |`);
+      return [`\n**${htmlCode(c.key)}**, declared at ${htmlCode(`${c.declaredAt.file}:${c.declaredAt.line}`)}; last updated ${c.updated}${who}`, '', '| field | in git | live |', '|---|---|---|', ...rows].join('\n');
     }),
   );
-  section('Missing from the server', report.missing.map((m) => `- ${code(m.key)}: declared at ${code(`${m.declaredAt.file}:${m.declaredAt.line}`)}, absent from the server`));
-  section('Orphaned', report.orphaned.map((o) => `- ${code(o.key)}: owned by ${code(report.owner)}, no longer declared`));
+  section('Missing from the server', report.missing.map((m) => `- ${htmlCode(m.key)}: declared at ${htmlCode(`${m.declaredAt.file}:${m.declaredAt.line}`)}, absent from the server`));
+  section('Orphaned', report.orphaned.map((o) => `- ${htmlCode(o.key)}: owned by ${htmlCode(report.owner)}, no longer declared`));
   section(
     'Unmanaged',
-    report.unmanaged.map((u) => `- ${code(u.key)}: ${u.owner ? `owned by ${code(u.owner)}` : 'not created by prefect-gitops'}${u.declared ? ', but declared in git (a conflict)' : ', in a declared flow'}`),
+    report.unmanaged.map((u) => `- ${htmlCode(u.key)}: ${u.owner ? `owned by ${htmlCode(u.owner)}` : 'not created by prefect-gitops'}${u.declared ? ', but declared in git (a conflict)' : ', in a declared flow'}`),
   );
 
   const footer = (left: number): string =>
     left > 0 ? `\n\n_…and ${left} more entr${left === 1 ? 'y' : 'ies'} not shown here${options.runUrl ? `: the [run's job summary](${options.runUrl}) lists them all` : ''}._\n` : '\n';
   const total = blocks.filter((b) => b.entry).length;
   let text = head.join('\n');
-  let size = bytes(text);
+  let size = utf8Bytes(text);
   let shown = 0;
   // Room for the longest footer, so adding it can never push the text over the limit.
-  const budget = maxLength - bytes(footer(total)) - 16;
+  const budget = maxLength - utf8Bytes(footer(total)) - 16;
   for (const block of blocks) {
-    const added = bytes(block.text) + 1;
+    const added = utf8Bytes(block.text) + 1;
     if (size + added > budget) break;
     text += `\n${block.text}`;
     size += added;
@@ -102,5 +95,5 @@ export function renderDriftMarkdown(input: DriftReport, options: DriftMarkdownOp
 /** The comment left on the drift issue when it is closed because the drift is gone. */
 export function renderDriftResolvedComment(environment: string | null, options: { now: Date; runUrl?: string }): string {
   const run = options.runUrl ? ` ([run](${options.runUrl}))` : '';
-  return `No drift any more: the server matches git${environment ? ` for ${code(environment)}` : ''} as of ${options.now.toISOString()}${run}. Closing this issue; prefect-gitops opens a new one if drift comes back.`;
+  return `No drift any more: the server matches git${environment ? ` for ${htmlCode(environment)}` : ''} as of ${options.now.toISOString()}${run}. Closing this issue; prefect-gitops opens a new one if drift comes back.`;
 }

@@ -1,5 +1,5 @@
+import { escapeHtml, htmlCode, issueMessage, utf8Bytes } from '../render/shared.js';
 import type { Issue } from '../validate/issue.js';
-import { bytes, code } from './drift-markdown.js';
 
 export interface FailureMarkdownOptions {
   /** Put first (the sticky comment's marker). */
@@ -22,7 +22,7 @@ export function renderValidationFailedMarkdown(issues: readonly Issue[], options
   const warnings = issues.length - errors;
   const head = [
     ...(options.marker ? [options.marker] : []),
-    `## prefect-gitops: validation failed${options.environment ? ` for ${code(options.environment)}` : ''}`,
+    `## prefect-gitops: validation failed${options.environment ? ` for ${htmlCode(options.environment)}` : ''}`,
     '',
     `**${errors} error${errors === 1 ? '' : 's'}${warnings ? `, ${warnings} warning${warnings === 1 ? '' : 's'}` : ''} in the manifests; nothing was sent to Prefect.** Fix them and push again.`,
     '',
@@ -31,18 +31,17 @@ export function renderValidationFailedMarkdown(issues: readonly Issue[], options
   ].join('\n');
   const rows = issues.map((i) => {
     const where = `${options.toPath(i.file)}:${i.line}:${i.column}`;
-    const message = i.path && !i.message.includes(i.path) ? `${i.message} (${i.path})` : i.message;
-    return `| ${i.severity === 'error' ? 'error' : 'warning'} | ${code(where)} | ${escapeCell(message)} |`;
+    return `| ${i.severity === 'error' ? 'error' : 'warning'} | ${htmlCode(where)} | ${escapeCell(issueMessage(i))} |`;
   });
   const footer = (left: number): string => (left > 0 ? `\n\n_…and ${left} more; the step's annotations and log list them all${options.runUrl ? ` ([run](${options.runUrl}))` : ''}._\n` : '\n');
   let text = head;
-  let size = bytes(head);
+  let size = utf8Bytes(head);
   let shown = 0;
-  const budget = maxLength - bytes(footer(rows.length)) - 16;
+  const budget = maxLength - utf8Bytes(footer(rows.length)) - 16;
   for (const row of rows) {
-    if (size + bytes(row) + 1 > budget) break;
+    if (size + utf8Bytes(row) + 1 > budget) break;
     text += `\n${row}`;
-    size += bytes(row) + 1;
+    size += utf8Bytes(row) + 1;
     shown++;
   }
   return text + footer(rows.length - shown);
@@ -52,7 +51,7 @@ export function renderValidationFailedMarkdown(issues: readonly Issue[], options
 export function renderFailureMarkdown(command: string, message: string, options: { marker?: string; environment?: string }): string {
   return [
     ...(options.marker ? [options.marker] : []),
-    `## prefect-gitops ${command} failed${options.environment ? ` for ${code(options.environment)}` : ''}`,
+    `## prefect-gitops ${command} failed${options.environment ? ` for ${htmlCode(options.environment)}` : ''}`,
     '',
     '~~~text',
     (message.length > 2000 ? `${message.slice(0, 1999)}…` : message).replace(/~~~/g, '~ ~ ~'),
@@ -61,6 +60,7 @@ export function renderFailureMarkdown(command: string, message: string, options:
   ].join('\n');
 }
 
+/** Free text in a table cell: inert HTML, no cell-splitting pipes or @mentions, one line. Backticks stay: messages mark names as code. */
 function escapeCell(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/\|/g, '&#124;').replace(/@/g, '&#64;').replace(/\r?\n/g, ' ');
+  return escapeHtml(text).replace(/\|/g, '&#124;').replace(/@/g, '&#64;').replace(/\r?\n/g, ' ');
 }

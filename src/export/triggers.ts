@@ -9,13 +9,8 @@ import type { Json, JsonObject, LiveAutomation } from '../prefect/types.js';
  * out explicitly until the fingerprint matches. Only then does the next plan compare equal.
  */
 
-/** An automation as export reads it: what the planner compares, plus the trigger itself. */
-export interface ExportAutomation extends LiveAutomation {
-  description?: string;
-  trigger?: JsonObject;
-  actions_on_trigger?: JsonObject[];
-  actions_on_resolve?: JsonObject[];
-}
+/** An automation as export reads it (`PrefectClient.listAutomations`): with its trigger and all its actions. */
+export type ExportAutomation = LiveAutomation;
 
 /** Mirrors the tag written by src/plan/triggers.ts automationBody. */
 const FINGERPRINT_TAG = 'prefect-gitops:trigger:';

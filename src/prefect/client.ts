@@ -6,6 +6,7 @@ import { request as undiciRequest, type Dispatcher } from 'undici';
 import { RemoteError, UnsupportedServerError, UserInputError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type {
+  AutomationListFilter,
   DeploymentCreateBody,
   DeploymentListFilter,
   DeploymentUpdateBody,
@@ -65,25 +66,35 @@ const FEATURE_MIN_VERSION = {
 } as const satisfies Record<ServerFeature, string>;
 
 const RETRY_STATUSES: ReadonlySet<number> = new Set([408, 429, 502, 503]);
-/** Failures that say nothing about the request itself, so a later attempt may succeed. */
-const TRANSIENT_ERROR_CODES: ReadonlySet<string> = new Set([
+/**
+ * Failures after which the request may have reached the server and been processed: a reset, a
+ * broken pipe or a timeout says nothing about whether the write happened. Retried only for
+ * idempotent requests (see {@link isIdempotent}); anything else could be applied twice.
+ */
+const AMBIGUOUS_ERROR_CODES: ReadonlySet<string> = new Set([
   'ECONNRESET',
   'EPIPE',
   'ETIMEDOUT',
-  'EAI_AGAIN',
   'UND_ERR_SOCKET',
   'UND_ERR_CLOSED',
-  'UND_ERR_CONNECT_TIMEOUT',
   'UND_ERR_HEADERS_TIMEOUT',
   'UND_ERR_BODY_TIMEOUT',
   'timeout',
 ]);
+/** Failures before a connection existed, so nothing was sent: any request may be retried. */
+const UNSENT_ERROR_CODES: ReadonlySet<string> = new Set(['EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT']);
 /**
- * Retried only once this client has reached the server. Prefect's client does the same: a wrong
- * PREFECT_API_URL should fail in milliseconds, not after a minute of backoff.
+ * Also failures before anything was sent, but retried only once this client has reached the
+ * server. Prefect's client does the same: a wrong PREFECT_API_URL should fail in milliseconds, not
+ * after a minute of backoff.
  */
 const CONNECT_ERROR_CODES: ReadonlySet<string> = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH']);
 const MUTATING_METHODS: ReadonlySet<string> = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'PATCH', 'DELETE']);
+/** POSTs that only read. */
+const READ_POST_PATH = /\/(filter|count|paginate)\/?$/;
+/** POSTs the server treats as upserts: `POST /flows/` by name, `POST /deployments/` by (flow_id, name). */
+const UPSERT_POST_PATH = /^\/(flows|deployments)\/?$/;
 /** The server's maximum page size (PREFECT_SERVER_API_DEFAULT_LIMIT); larger limits get a 422. */
 const PAGE_SIZE = 200;
 const SHORT_BODY_MAX = 300;
@@ -202,16 +213,21 @@ export class PrefectClient {
   /**
    * All deployments matching the filter, via `POST /deployments/filter` paged by offset and
    * deduplicated by id (offset paging can repeat rows when data changes mid-scan). Filters combine
-   * with AND; more than 200 flow names are split into several scans.
+   * with AND; an empty `flowNames`, `ids`, `tagsAny` or `workPools` matches nothing; more than 200
+   * flow names are split into several scans.
    */
   async listDeployments(filter: DeploymentListFilter): Promise<LiveDeployment[]> {
-    if (filter.flowNames?.length === 0 || filter.ids?.length === 0) return [];
+    if ([filter.flowNames, filter.ids, filter.tagsAny, filter.workPools].some((list) => list?.length === 0)) return [];
     const deployments: JsonObject = {};
-    if (filter.tagsAll && filter.tagsAll.length > 0) deployments.tags = { all_: filter.tagsAll };
+    const tags: JsonObject = {};
+    if (filter.tagsAll && filter.tagsAll.length > 0) tags.all_ = filter.tagsAll;
+    if (filter.tagsAny) tags.any_ = filter.tagsAny;
+    if (Object.keys(tags).length > 0) deployments.tags = tags;
     if (filter.ids || filter.excludeIds?.length) {
       deployments.id = { ...(filter.ids ? { any_: filter.ids } : {}), ...(filter.excludeIds?.length ? { not_any_: filter.excludeIds } : {}) };
     }
     const base: JsonObject = Object.keys(deployments).length > 0 ? { deployments } : {};
+    if (filter.workPools) base.work_pools = { name: { any_: filter.workPools } };
     const bodies = filter.flowNames
       ? chunk(filter.flowNames, PAGE_SIZE).map((names): JsonObject => ({ ...base, flows: { name: { any_: names } } }))
       : [base];
@@ -313,13 +329,18 @@ export class PrefectClient {
   }
 
   /**
-   * `POST /automations/filter`, paged and deduplicated, for automations carrying all of `tagsAll`.
-   * A server without the automations API (404) has none.
+   * `POST /automations/filter`, paged and deduplicated: every automation, or those carrying all of
+   * `tagsAll` (given as the filter or, as before, as the bare list). Each comes with its trigger
+   * and all its actions. A server without the automations API (404) has none.
    */
-  async listAutomations(tagsAll: string[]): Promise<LiveAutomation[]> {
+  async listAutomations(filter?: AutomationListFilter): Promise<LiveAutomation[]>;
+  async listAutomations(tagsAll: string[]): Promise<LiveAutomation[]>;
+  async listAutomations(filter: AutomationListFilter | string[] = {}): Promise<LiveAutomation[]> {
+    const tagsAll = Array.isArray(filter) ? filter : filter.tagsAll;
+    const body: JsonObject = tagsAll ? { automations: { tags: { all_: tagsAll } } } : {};
     const byId = new Map<string, LiveAutomation>();
     try {
-      await this.scan('/automations/filter', { automations: { tags: { all_: tagsAll } } }, checkAutomation, byId);
+      await this.scan('/automations/filter', body, checkAutomation, byId);
     } catch (error) {
       if (error instanceof RemoteError && error.status === 404) return [];
       throw error;
@@ -427,10 +448,17 @@ export class PrefectClient {
     return new RemoteError(statusMessage(reply.status), method, path, reply.status, body || undefined);
   }
 
-  /** Retries, CSRF and the in-flight bound around {@link attempt}; returns the final response whatever its status. */
+  /**
+   * Retries, CSRF and the in-flight bound around {@link attempt}; returns the final response whatever its status.
+   * Statuses 408/429/502/503 are retried for every request (the server did not process it: a 503
+   * from Prefect means the transaction was rolled back), and so are connection failures before
+   * anything was sent; a failure after the request may have been sent is retried only when
+   * sending it twice is harmless.
+   */
   private async send(method: string, path: string, body: unknown): Promise<Reply> {
     const mutating = MUTATING_METHODS.has(method);
-    const isRead = method === 'GET' || (method === 'POST' && /\/(filter|count|paginate)\/?$/.test(path.split('?')[0] ?? ''));
+    const route = path.split('?')[0] ?? '';
+    const isRead = method === 'GET' || (method === 'POST' && READ_POST_PATH.test(route));
     if (isRead) this.stats.reads += 1;
     else this.stats.writes += 1;
 
@@ -445,13 +473,17 @@ export class PrefectClient {
       const outcome = await this.attempt(method, path, body, headers);
 
       if (outcome instanceof ConnectionFailure) {
-        const retryable = TRANSIENT_ERROR_CODES.has(outcome.code) || (this.reachedServer && CONNECT_ERROR_CODES.has(outcome.code));
+        const ambiguous = AMBIGUOUS_ERROR_CODES.has(outcome.code);
+        const retryable =
+          UNSENT_ERROR_CODES.has(outcome.code) ||
+          (this.reachedServer && CONNECT_ERROR_CODES.has(outcome.code)) ||
+          (ambiguous && isIdempotent(method, route));
         if (retryable && retry < this.maxRetries) {
           retry += 1;
           await this.backoff(method, path, retry, undefined, { code: outcome.code });
           continue;
         }
-        throw this.connectionError(method, path, outcome.code, retry);
+        throw this.connectionError(method, path, outcome.code, retry, ambiguous && !isIdempotent(method, route));
       }
 
       this.reachedServer = true;
@@ -537,12 +569,21 @@ export class PrefectClient {
     await new Promise((resolve) => setTimeout(resolve, delayMs));
   }
 
-  private connectionError(method: string, path: string, code: string, retries: number): RemoteError {
+  /** @param unsafe the request may have been processed and was not retried because it is not idempotent. */
+  private connectionError(method: string, path: string, code: string, retries: number, unsafe: boolean): RemoteError {
     const after = retries > 0 ? ` (after ${retries} retries)` : '';
     const what =
       code === 'timeout'
         ? `the Prefect API at ${this.origin} did not answer within ${this.timeoutMs} ms${after}`
         : `could not reach the Prefect API at ${this.origin}: ${code}${after}`;
+    if (unsafe) {
+      // Sending it again could create a second automation or schedule: say so instead of guessing.
+      return new RemoteError(
+        `${what}; not retried, because the request may have been processed and sending it twice is not safe: check the server before running again`,
+        method,
+        path,
+      );
+    }
     return new RemoteError(`${what}; check PREFECT_API_URL`, method, path);
   }
 
@@ -683,6 +724,12 @@ function compareVersions(a: Version, b: Version): number {
   );
 }
 
+/** Whether sending a request twice has the effect of sending it once (`route` without the query). */
+function isIdempotent(method: string, route: string): boolean {
+  if (IDEMPOTENT_METHODS.has(method)) return true;
+  return method === 'POST' && (READ_POST_PATH.test(route) || UPSERT_POST_PATH.test(route));
+}
+
 /** `Retry-After` as milliseconds: delta-seconds or an HTTP date; `undefined` when absent or unreadable. */
 function parseRetryAfter(value: string | string[] | undefined): number | undefined {
   const text = (Array.isArray(value) ? value[0] : value)?.trim();
@@ -810,7 +857,18 @@ function checkAutomation(value: unknown, method: string, path: string, where = '
   if (!isRecord(value)) throw unexpected(method, path, `${where} is not an object`);
   requireStrings(value, ['id', 'name'], method, path, where);
   if (!Array.isArray(value.actions)) throw unexpected(method, path, `${where} has no actions list`);
-  return { id: value.id as string, name: value.name as string, enabled: value.enabled !== false, tags: Array.isArray(value.tags) ? (value.tags as string[]) : [], actions: value.actions as JsonObject[] };
+  const actions = (list: unknown): JsonObject[] => (Array.isArray(list) ? (list.filter(isRecord) as JsonObject[]) : []);
+  return {
+    id: value.id as string,
+    name: value.name as string,
+    enabled: value.enabled !== false,
+    tags: Array.isArray(value.tags) ? value.tags.filter((t): t is string => typeof t === 'string') : [],
+    actions: actions(value.actions),
+    actions_on_trigger: actions(value.actions_on_trigger),
+    actions_on_resolve: actions(value.actions_on_resolve),
+    ...(typeof value.description === 'string' ? { description: value.description } : {}),
+    ...(isRecord(value.trigger) ? { trigger: value.trigger as JsonObject } : {}),
+  };
 }
 
 function checkWorkPool(value: unknown, method: string, path: string, where = 'work pool'): LiveWorkPool {

@@ -80,6 +80,10 @@ export interface DeploymentListFilter {
   flowNames?: string[];
   /** Deployments whose tags include all of these. */
   tagsAll?: string[];
+  /** Deployments carrying any of these tags; an empty list matches nothing. */
+  tagsAny?: string[];
+  /** Deployments in any of these work pools (by name); an empty list matches nothing. */
+  workPools?: string[];
   ids?: string[];
   /** Leave these out (already fetched by another scan). */
   excludeIds?: string[];
@@ -92,11 +96,21 @@ export interface RequestStats {
   retries: number;
 }
 
-/** An automation as read back, reduced to what we compare. */
+/** An automation as read back: what the planner compares, plus what export writes back as a trigger. */
 export interface LiveAutomation {
   id: string;
   name: string;
   enabled: boolean;
   tags: string[];
   actions: JsonObject[];
+  description?: string;
+  trigger?: JsonObject;
+  actions_on_trigger?: JsonObject[];
+  actions_on_resolve?: JsonObject[];
+}
+
+/** The subset of AutomationFilter we use in POST /automations/filter; an omitted field does not restrict. */
+export interface AutomationListFilter {
+  /** Automations whose tags include all of these. */
+  tagsAll?: string[];
 }

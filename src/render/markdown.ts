@@ -1,10 +1,10 @@
-import { diffLines } from 'diff';
 import { stringify } from 'yaml';
 import type { ActionResult, ApplyResult } from '../apply/apply.js';
 import type { Json } from '../prefect/types.js';
 import type { FieldChange, Plan, PlanAction } from '../plan/types.js';
 import { isSensitiveKey, redact } from './redact.js';
-import { asScheduleView, describeScheduleChange, formatRun } from './schedule-meaning.js';
+import { asScheduleView, describeScheduleChange, dropsScheduledRuns, formatRun } from './schedule-meaning.js';
+import { code, diffRows, escapeHtml, htmlCode, isEmpty, PAST_TENSE, utf8Bytes } from './shared.js';
 import { summaryLine } from './text.js';
 
 /** GitHub rejects an issue or pull request comment longer than this many characters. */
@@ -15,7 +15,6 @@ export const SUMMARY_MAX_LENGTH = 1_000_000;
 /** How a limit is counted: a comment in characters (UTF-16 code units), a job summary in UTF-8 bytes. */
 type Measure = (text: string) => number;
 const characters: Measure = (text) => text.length;
-const utf8Bytes: Measure = (text) => Buffer.byteLength(text, 'utf8');
 
 /**
  * The hidden first line of the sticky plan comment, one per pull request and environment: the
@@ -72,8 +71,6 @@ export function renderPlanSummary(plan: Plan, options: PlanMarkdownOptions): str
 // ---------------------------------------------------------------------------------------------
 // Markdown building blocks.
 
-const escapeHtml = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-
 /**
  * Free text from the planner, made inert: no HTML tags or entities, except inside the `code spans`
  * messages use for names and commands (where markdown shows text as it is).
@@ -83,15 +80,6 @@ const prose = (s: string): string =>
     .split(/(`[^`\n]*`)/)
     .map((part, i) => (i % 2 === 1 ? part : part.replace(/&(?=#?\w+;)/g, '&amp;').replace(/</g, '&lt;')))
     .join('');
-
-/** An inline code span that survives backticks in the text. */
-function code(s: string): string {
-  const flat = s.replace(/\s*\n\s*/g, ' ');
-  const longest = Math.max(0, ...(flat.match(/`+/g) ?? []).map((run) => run.length));
-  const fence = '`'.repeat(longest + 1);
-  const pad = flat.startsWith('`') || flat.endsWith('`') ? ' ' : '';
-  return `${fence}${pad}${flat}${pad}${fence}`;
-}
 
 /** A GFM table cell: pipes split cells even inside code spans, and a newline would end the row. */
 const cell = (s: string): string => s.replace(/\|/g, '\\|').replace(/\r?\n/g, '<br>');
@@ -105,13 +93,6 @@ function codeBlock(language: string, lines: readonly string[]): string {
 
 const quote = (lines: readonly string[]): string => lines.map((l) => (l === '' ? '>' : `> ${l}`)).join('\n');
 const plural = (n: number, word: string, many = `${word}s`): string => `${n} ${n === 1 ? word : many}`;
-
-function isEmpty(value: Json | undefined): boolean {
-  if (value === null || value === undefined || value === '') return true;
-  if (Array.isArray(value)) return value.length === 0;
-  if (typeof value === 'object') return Object.keys(value).length === 0;
-  return false;
-}
 
 // ---------------------------------------------------------------------------------------------
 // The plan.
@@ -127,7 +108,10 @@ interface Context {
   readonly original: Plan;
   readonly mode: Mode;
   readonly now: Date;
-  /** Scheduled runs by index into plan.actions (looked up by the unredacted key). */
+  /**
+   * Scheduled runs by index into plan.actions (looked up by the unredacted key), only for actions
+   * that make Prefect delete them.
+   */
   readonly runs: readonly (number | undefined)[];
   readonly title: string;
   readonly summaryUrl: string | undefined;
@@ -144,7 +128,7 @@ function renderPlanMarkdown(input: Plan, mode: Mode, maxLength: number, measure:
     original: input,
     mode,
     now: options.now,
-    runs: input.actions.map((a) => options.scheduledRuns?.[a.key]),
+    runs: input.actions.map((a) => (dropsScheduledRuns(a) ? options.scheduledRuns?.[a.key] : undefined)),
     title: redact(options.title ?? `prefect-gitops plan${environment ? ` for ${environment}` : ''}`, secrets),
     summaryUrl: mode === 'comment' && options.summaryUrl ? redact(options.summaryUrl, secrets) : undefined,
   };
@@ -233,8 +217,7 @@ function head(ctx: Context): string[] {
       '|---:|---:|---:|---:|---:|---:|',
       `| ${s.add} | ${s.change} | ${s.delete} | ${s.adopt} | ${s.unchanged} | ${s.conflicts} |`,
     ].join('\n'),
-    // summaryLine says "No changes" for a plan with no actions, which a refused prune is not.
-    `**${plan.actions.length > 0 || s.conflicts > 0 ? prose(summaryLine(plan)) : `Plan: 0 to add, 0 to change, 0 to delete, ${s.unchanged} unchanged.`}**`,
+    `**${prose(summaryLine(plan))}**`,
     `<sub>${meta}</sub>`,
   );
   return out;
@@ -348,7 +331,7 @@ function details(ctx: Context, a: Exclude<PlanAction, { kind: 'delete' }>, i: nu
   const original = ctx.original.actions[i];
   const originalChanges = original && original.kind !== 'delete' ? shownChanges(original) : [];
   const fields = changes.map((c) => c.field).join(', ');
-  const summary = `${escapeHtml(SIGN[a.kind])} <code>${escapeHtml(a.key)}</code> (${escapeHtml(a.declaredAt.file)}:${a.declaredAt.line}) — ${a.kind === 'create' ? 'new' : a.kind === 'adopt' ? 'adopt' : 'update'}${fields ? `: ${escapeHtml(fields)}` : ''}${escapeHtml(scheduledNote(ctx, i))}`;
+  const summary = `${escapeHtml(SIGN[a.kind])} ${htmlCode(a.key)} (${escapeHtml(a.declaredAt.file)}:${a.declaredAt.line}) — ${a.kind === 'create' ? 'new' : a.kind === 'adopt' ? 'adopt' : 'update'}${fields ? `: ${escapeHtml(fields)}` : ''}${escapeHtml(scheduledNote(ctx, i))}`;
   const body: string[] = [];
   const diff = changes.flatMap(diffChange);
   if (diff.length > 0) body.push(codeBlock('diff', diff));
@@ -389,11 +372,7 @@ const CONTEXT_LINES = 3;
 /** A unified-style diff of one field as YAML, with long unchanged stretches folded. */
 function diffChange(change: FieldChange): string[] {
   const yaml = (value: Json | undefined): string => (value === undefined ? '' : stringify({ [change.field]: value }, { lineWidth: 0 }));
-  const rows: { sign: '+' | '-' | ' '; text: string }[] = [];
-  for (const part of diffLines(yaml(change.before), yaml(change.after))) {
-    const sign = part.added ? '+' : part.removed ? '-' : ' ';
-    for (const text of part.value.replace(/\n$/, '').split('\n')) rows.push({ sign, text });
-  }
+  const rows = diffRows(yaml(change.before), yaml(change.after));
   const near = rows.map(() => false);
   rows.forEach((r, i) => {
     if (r.sign === ' ') return;
@@ -418,7 +397,6 @@ function diffChange(change: FieldChange): string[] {
 // Apply results.
 
 const OUTCOME = { ok: '✅', failed: '❌', skipped: '⏭️' } as const;
-const DONE = { create: 'created', update: 'updated', adopt: 'adopted', delete: 'deleted' } as const;
 
 /**
  * The apply for the job summary: a table of every action with its outcome (✅ done, ❌ failed with
@@ -458,7 +436,7 @@ export function renderApplySummary(input: ApplyResult, inputPlan: Plan, options:
   }
   const tableHead = '| | action | deployment | result |\n|:-:|---|---|---|';
   const row = (r: ActionResult): string => {
-    const outcome = r.status === 'ok' ? DONE[r.kind] : `${r.status}${r.message ? `: ${prose(r.message)}` : ''}`;
+    const outcome = r.status === 'ok' ? PAST_TENSE[r.kind] : `${r.status}${r.message ? `: ${prose(r.message)}` : ''}`;
     return `| ${OUTCOME[r.status]} | ${r.kind} | ${cell(code(r.key))} | ${cell(outcome)} |`;
   };
   const assemble = (shown: readonly ActionResult[]): string => {

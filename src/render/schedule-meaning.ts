@@ -1,5 +1,6 @@
 import rrulePkg from 'rrule';
 import { nextCronRuns } from '../manifests/schedule.js';
+import type { PlanAction } from '../plan/types.js';
 import type { Json, JsonObject } from '../prefect/types.js';
 
 const { RRule, RRuleSet, rrulestr } = rrulePkg;
@@ -52,6 +53,26 @@ export function asScheduleView(value: Json | undefined): ScheduleView | undefine
     max_scheduled_runs: typeof value.max_scheduled_runs === 'number' ? value.max_scheduled_runs : null,
     parameters: isObject(value.parameters) ? value.parameters : {},
   };
+}
+
+/**
+ * Whether applying the action makes Prefect delete the deployment's future scheduled runs: a
+ * delete, an adoption (a POST upsert recreates the schedules), and an update that PATCHes the
+ * deployment or touches a schedule. An update that only replaces triggers writes automations alone
+ * and leaves the runs be; a create has none yet.
+ */
+export function dropsScheduledRuns(action: PlanAction): boolean {
+  switch (action.kind) {
+    case 'create':
+      return false;
+    case 'adopt':
+    case 'delete':
+      return true;
+    case 'update': {
+      const ops = action.scheduleOps;
+      return Object.keys(action.patch).length > 0 || ops.create.length > 0 || ops.update.length > 0 || ops.delete.length > 0;
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

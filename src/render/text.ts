@@ -1,4 +1,4 @@
-import { diffLines } from 'diff';
+import { diffRows, isEmpty, PAST_TENSE } from './shared.js';
 import { stringify } from 'yaml';
 import type { ApplyResult } from '../apply/apply.js';
 import type { Json } from '../prefect/types.js';
@@ -85,12 +85,6 @@ function renderAction(action: PlanAction, paint: Paint): string[] {
   }
 }
 
-function isEmpty(value: Json | undefined): boolean {
-  if (value === null || value === undefined || value === '') return true;
-  if (Array.isArray(value)) return value.length === 0;
-  if (typeof value === 'object') return Object.keys(value).length === 0;
-  return false;
-}
 
 const inline = (value: Json | undefined): string => (value === undefined ? '(none)' : JSON.stringify(value));
 const isScalar = (value: Json | undefined): boolean => value === undefined || value === null || typeof value !== 'object';
@@ -110,20 +104,15 @@ function renderChange(change: FieldChange, paint: Paint): string[] {
   const lines = [`    ${paint(YELLOW, '~')} ${change.field}:`];
   const before = stringify(change.before, { lineWidth: 0 });
   const after = stringify(change.after, { lineWidth: 0 });
-  for (const part of diffLines(before, after)) {
-    const sign = part.added ? '+' : part.removed ? '-' : ' ';
-    const color = part.added ? GREEN : part.removed ? RED : DIM;
-    for (const line of part.value.replace(/\n$/, '').split('\n')) lines.push(`        ${paint(color, `${sign} ${line}`)}`);
-  }
+  for (const { sign, text } of diffRows(before, after)) lines.push(`        ${paint(sign === '+' ? GREEN : sign === '-' ? RED : DIM, `${sign} ${text}`)}`);
   return lines;
 }
 
 /** One line per action result, then a summary. Pure. */
 export function renderApplyText(result: ApplyResult, plan: Plan, options: TextOptions): string {
   const paint = painter(options.color);
-  const verbs = { create: 'created', update: 'updated', adopt: 'adopted', delete: 'deleted' } as const;
   const lines = result.results.map((r) => {
-    if (r.status === 'ok') return `${paint(GREEN, 'ok')}      ${verbs[r.kind]} ${r.key}`;
+    if (r.status === 'ok') return `${paint(GREEN, 'ok')}      ${PAST_TENSE[r.kind]} ${r.key}`;
     if (r.status === 'skipped') return `${paint(YELLOW, 'skipped')} ${r.key}: ${r.message}`;
     return `${paint(RED, 'failed')}  ${r.kind} ${r.key}: ${r.message}`;
   });

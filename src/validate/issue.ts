@@ -10,8 +10,11 @@ export interface Issue {
   readonly severity: 'error' | 'warning';
 }
 
+/** The message with its field; messages usually name the field already, so only when they do not. */
+export function issueMessage(issue: Issue): string {
+  return issue.path && !issue.message.includes(issue.path) ? `${issue.message} (${issue.path})` : issue.message;
+}
+
 export function formatIssue(issue: Issue): string {
-  // Messages usually start with the field; name it separately only when they do not.
-  const where = issue.path && !issue.message.includes(issue.path) ? ` (${issue.path})` : '';
-  return `${issue.file}:${issue.line}:${issue.column}: ${issue.severity}: ${issue.message}${where}`;
+  return `${issue.file}:${issue.line}:${issue.column}: ${issue.severity}: ${issueMessage(issue)}`;
 }

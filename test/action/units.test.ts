@@ -12,10 +12,12 @@ import { renderValidationFailedMarkdown } from '../../src/action/failure-markdow
 import { GitHubApiError, GitHubClient } from '../../src/action/github.js';
 import { INPUT_NAMES, OUTPUT_NAMES, readInputs, readSecrets, toReconcileOptions } from '../../src/action/inputs.js';
 import { run } from '../../src/action/main.js';
+import { countScheduledRuns } from '../../src/action/scheduled-runs.js';
 import { describeError, UserInputError } from '../../src/errors.js';
 import { silentLogger } from '../../src/log.js';
 import type { DriftReport } from '../../src/plan/drift.js';
-import type { Plan, UpdateAction } from '../../src/plan/types.js';
+import type { Plan, PlanAction, UpdateAction } from '../../src/plan/types.js';
+import type { JsonObject } from '../../src/prefect/types.js';
 import type { Issue } from '../../src/validate/issue.js';
 
 type Call = { method: keyof ActionsCore; args: unknown[] };
@@ -218,9 +220,31 @@ describe('markdown', () => {
     const issues: Issue[] = Array.from({ length: 3000 }, (_, i) => ({ file: `d${i}.yaml`, line: i, column: 1, path: '', message: `problem | ${i}`, severity: 'error' }));
     const text = renderValidationFailedMarkdown(issues, { toPath: (f) => f, marker: '<!-- m -->', maxLength: 20_000 });
     expect(text.length).toBeLessThanOrEqual(20_000);
+    expect(text).toContain('| error | <code>d0.yaml:0:1</code> | problem &#124; 0 |');
     expect(text).toContain('**3000 errors in the manifests; nothing was sent to Prefect.**');
     expect(text).toContain('problem &#124; 0');
     expect(text).toMatch(/…and \d+ more; the step's annotations and log list them all/);
+  });
+});
+
+describe('scheduled runs', () => {
+  it('counts them only for deployments whose action makes Prefect delete them', async () => {
+    const target = { flowName: 'f', declaredAt: { file: 'd.yaml', line: 1, column: 1 }, liveUpdated: '', lastUpdatedBy: null, changes: [], jsonPatch: [], replaceTriggers: null };
+    const noOps = { create: [], update: [], delete: [] };
+    const actions = [
+      { ...target, kind: 'create', key: 'f/new', name: 'new' },
+      { ...target, kind: 'update', key: 'f/triggers', name: 'triggers', id: 'id-triggers', patch: {}, scheduleOps: noOps, replaceTriggers: [] },
+      { ...target, kind: 'update', key: 'f/patched', name: 'patched', id: 'id-patched', patch: { description: 'x' }, scheduleOps: noOps },
+      { ...target, kind: 'update', key: 'f/rescheduled', name: 'rescheduled', id: 'id-rescheduled', patch: {}, scheduleOps: { ...noOps, delete: [{ id: 's', slug: 'a' }] } },
+      { ...target, kind: 'adopt', key: 'f/adopted', name: 'adopted', id: 'id-adopted', previousOwner: null },
+      { ...target, kind: 'delete', key: 'f/gone', name: 'gone', id: 'id-gone' },
+    ] as unknown as PlanAction[];
+    const plan = { formatVersion: 1, owner: 'o', environment: null, serverVersion: '3', actions, unchanged: [], conflicts: [], orphans: [], pruneRefused: null, warnings: [], summary: { add: 1, change: 3, delete: 1, adopt: 1, unchanged: 0, conflicts: 0 } } satisfies Plan;
+    const asked: JsonObject[] = [];
+    const counts = await countScheduledRuns({ countFlowRuns: async (filter) => (asked.push(filter), asked.length) }, plan);
+    expect(Object.keys(counts).sort()).toEqual(['f/adopted', 'f/gone', 'f/patched', 'f/rescheduled']);
+    expect(asked.map((f) => (f.flow_runs as { deployment_id: { any_: string[] } }).deployment_id.any_[0]).sort()).toEqual(['id-adopted', 'id-gone', 'id-patched', 'id-rescheduled']);
+    expect(asked[0]).toMatchObject({ flow_runs: { state: { type: { any_: ['SCHEDULED'] } } } });
   });
 });
 

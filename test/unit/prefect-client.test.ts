@@ -152,7 +152,7 @@ describe('retries', () => {
     expect(client.stats).toEqual({ reads: 1, writes: 0, retries: 2 });
   });
 
-  it('retries non-idempotent writes on 502 too', async () => {
+  it('retries writes on 502 too', async () => {
     const client = await connect();
     mockCsrfDisabled();
     pool.intercept({ path: '/api/flows/', method: 'POST' }).reply(502, 'Bad Gateway');
@@ -246,6 +246,72 @@ describe('retries', () => {
     expect((error as Error).message).toBe(
       `the Prefect API at ${ORIGIN} did not answer within 30 ms (after 1 retries); check PREFECT_API_URL`,
     );
+  });
+});
+
+describe('retries of writes that may have been processed', () => {
+  const reset = (): Error => Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+
+  it('does not resend POST /automations/ after a reset: one attempt, and an error saying why', async () => {
+    const client = await connect();
+    mockCsrfDisabled();
+    client.resetStats();
+    pool.intercept({ path: '/api/automations/', method: 'POST' }).replyWithError(reset());
+    const error = await caught(client.createAutomation({ name: 'x' }));
+    expect(error).toBeInstanceOf(RemoteError);
+    expect(error).toMatchObject({ method: 'POST', path: '/automations/', status: undefined });
+    expect((error as Error).message).toBe(
+      `could not reach the Prefect API at ${ORIGIN}: ECONNRESET; not retried, because the request may have been processed and sending it twice is not safe: check the server before running again`,
+    );
+    expect(calls().filter((c) => c.path === '/api/automations/')).toHaveLength(1);
+    expect(client.stats.retries).toBe(0);
+  });
+
+  it('retries POST /automations/ on 503: Prefect rolled the transaction back', async () => {
+    const client = await connect();
+    mockCsrfDisabled();
+    pool.intercept({ path: '/api/automations/', method: 'POST' }).reply(503, { exception_message: 'Service Unavailable' });
+    pool.intercept({ path: '/api/automations/', method: 'POST' }).reply(201, { id: 'auto-1', name: 'x' });
+    await expect(client.createAutomation({ name: 'x' })).resolves.toEqual({ id: 'auto-1' });
+    expect(calls().filter((c) => c.path === '/api/automations/')).toHaveLength(2);
+    expect(client.stats.retries).toBe(1);
+  });
+
+  it('does not resend POST /deployments/{id}/schedules after a timeout', async () => {
+    const client = await connect({ timeoutMs: 30 });
+    mockCsrfDisabled();
+    pool.intercept({ path: '/api/deployments/d/schedules', method: 'POST' }).reply(201, []).delay(300);
+    const error = await caught(client.createSchedules('d', []));
+    expect((error as Error).message).toBe(
+      `the Prefect API at ${ORIGIN} did not answer within 30 ms; not retried, because the request may have been processed and sending it twice is not safe: check the server before running again`,
+    );
+    expect(calls().filter((c) => c.path === '/api/deployments/d/schedules')).toHaveLength(1);
+  });
+
+  it('resends POST /automations/ refused before it was sent (ECONNREFUSED once the server was reached)', async () => {
+    const client = await connect();
+    mockCsrfDisabled();
+    pool.intercept({ path: '/api/automations/', method: 'POST' }).replyWithError(Object.assign(new Error('refused'), { code: 'ECONNREFUSED' }));
+    pool.intercept({ path: '/api/automations/', method: 'POST' }).reply(201, { id: 'auto-1', name: 'x' });
+    await expect(client.createAutomation({ name: 'x' })).resolves.toEqual({ id: 'auto-1' });
+    expect(client.stats.retries).toBe(1);
+  });
+
+  it.each([
+    ['a read by POST (filter)', (c: PrefectClient) => c.listFlows({ names: ['a'] }), 'POST', '/api/flows/filter', [{ id: 'f1', name: 'a' }]],
+    ['a count', (c: PrefectClient) => c.countFlowRuns({}), 'POST', '/api/flow_runs/count', 3],
+    ['the flow upsert POST /flows/', (c: PrefectClient) => c.ensureFlow('a'), 'POST', '/api/flows/', { id: 'f1', name: 'a' }],
+    ['the deployment upsert POST /deployments/', (c: PrefectClient) => c.createDeployment({ name: 'd1', flow_id: 'flow-1' }), 'POST', '/api/deployments/', deployment(1)],
+    ['a PATCH', (c: PrefectClient) => c.updateDeployment('dep-1', { paused: true }), 'PATCH', '/api/deployments/dep-1', ''],
+    ['a DELETE', (c: PrefectClient) => c.deleteSchedule('dep-1', 's1'), 'DELETE', '/api/deployments/dep-1/schedules/s1', ''],
+  ] as const)('resends %s after a reset: sending it twice is harmless', async (_title, operation, method, path, reply) => {
+    const client = await connect();
+    mockCsrfDisabled();
+    pool.intercept({ path, method }).replyWithError(reset());
+    pool.intercept({ path, method }).reply(method === 'POST' ? 200 : 204, typeof reply === 'string' ? reply : JSON.stringify(reply), JSON_HEADERS);
+    await operation(client);
+    expect(calls().filter((c) => c.path === path)).toHaveLength(2);
+    expect(client.stats.retries).toBe(1);
   });
 });
 
@@ -386,6 +452,59 @@ describe('pagination', () => {
     const client = await connect();
     await expect(client.listDeployments({ flowNames: [] })).resolves.toEqual([]);
     await expect(client.listFlows({ names: [] })).resolves.toEqual([]);
+  });
+
+  it('filters deployments by any of some tags and any of some work pools, and an empty list matches nothing', async () => {
+    const client = await connect();
+    mockCsrfDisabled();
+    pool.intercept({ path: '/api/deployments/filter', method: 'POST' }).reply(200, [deployment(1)]);
+    await expect(client.listDeployments({ tagsAny: ['etl', 'nightly'], workPools: ['k8s'] })).resolves.toMatchObject([{ id: 'dep-1' }]);
+    expect(JSON.parse(String(calls().at(-1)?.body))).toEqual({
+      deployments: { tags: { any_: ['etl', 'nightly'] } },
+      work_pools: { name: { any_: ['k8s'] } },
+      sort: 'CREATED_DESC',
+      limit: 200,
+      offset: 0,
+    });
+    const before = calls().length;
+    await expect(client.listDeployments({ tagsAny: [] })).resolves.toEqual([]);
+    await expect(client.listDeployments({ workPools: [] })).resolves.toEqual([]);
+    expect(calls()).toHaveLength(before);
+  });
+
+  it('lists every automation with its trigger and all its actions, or those carrying all of some tags', async () => {
+    const client = await connect();
+    mockCsrfDisabled();
+    const automation = {
+      id: 'a1',
+      name: 'on-upstream',
+      description: 'runs after upstream',
+      enabled: true,
+      tags: ['prefect-gitops:team-a'],
+      trigger: { type: 'event', posture: 'Reactive', expect: ['upstream.done'] },
+      actions: [{ type: 'run-deployment', deployment_id: 'dep-1' }],
+      actions_on_trigger: [],
+      actions_on_resolve: [{ type: 'do-nothing' }],
+      created: '2026-01-01T00:00:00Z',
+    };
+    pool.intercept({ path: '/api/automations/filter', method: 'POST' }).reply(200, [automation]).times(3);
+    const { created: _created, ...expected } = automation;
+    await expect(client.listAutomations()).resolves.toEqual([expected]);
+    await expect(client.listAutomations({ tagsAll: ['prefect-gitops:team-a'] })).resolves.toEqual([expected]);
+    await expect(client.listAutomations(['prefect-gitops:team-a'])).resolves.toEqual([expected]);
+    const bodies = calls()
+      .filter((c) => c.path === '/api/automations/filter')
+      .map((c) => JSON.parse(String(c.body)) as Record<string, unknown>);
+    expect(bodies[0]).toEqual({ sort: 'CREATED_DESC', limit: 200, offset: 0 });
+    expect(bodies[1]?.automations).toEqual({ tags: { all_: ['prefect-gitops:team-a'] } });
+    expect(bodies[2]?.automations).toEqual({ tags: { all_: ['prefect-gitops:team-a'] } });
+  });
+
+  it('has no automations on a server without the automations API', async () => {
+    const client = await connect();
+    mockCsrfDisabled();
+    pool.intercept({ path: '/api/automations/filter', method: 'POST' }).reply(404, { detail: 'Not Found' });
+    await expect(client.listAutomations()).resolves.toEqual([]);
   });
 
   it('lists flows by name', async () => {

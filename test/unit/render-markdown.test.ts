@@ -4,10 +4,12 @@ import type { ApplyResult } from '../../src/apply/apply.js';
 import type { DeploymentManifest, DesiredDeployment } from '../../src/manifests/types.js';
 import { OWNER_LABEL, ownerTag } from '../../src/plan/ownership.js';
 import { plan, type LiveState } from '../../src/plan/plan.js';
-import type { Plan, PlanOptions } from '../../src/plan/types.js';
+import type { Plan, PlanAction, PlanOptions } from '../../src/plan/types.js';
 import type { LiveDeployment, LiveSchedule } from '../../src/prefect/types.js';
 import { COMMENT_MARKER, renderApplySummary, renderPlanComment, renderPlanSummary } from '../../src/render/markdown.js';
-import { countRuns, describeScheduleChange, formatRun, nextRuns, type ScheduleView } from '../../src/render/schedule-meaning.js';
+import { countRuns, describeScheduleChange, dropsScheduledRuns, formatRun, nextRuns, type ScheduleView } from '../../src/render/schedule-meaning.js';
+import { code, diffRows, htmlCode, isEmpty, issueMessage, PAST_TENSE, utf8Bytes } from '../../src/render/shared.js';
+import { formatIssue, type Issue } from '../../src/validate/issue.js';
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures: plain data through the real planner, as test/unit/plan.test.ts builds them.
@@ -292,8 +294,95 @@ describe('markdown: the plan comment', () => {
     const refused = plan([desired({ name: 'a' })], state(live('a'), live('b'), live('c')), { ...options, maxDeletes: 1 });
     const text = renderPlanComment(refused, { now: NOW });
     expect(text).not.toContain('No changes');
+    expect(text).toContain('**Plan: 0 to add, 0 to change, 0 to delete, 1 unchanged.**');
     expect(callout(text, 'CAUTION').join('\n')).toContain('**Prune refused**: pruning would delete 2 deployments, more than max_deletes (1)');
     expect(callout(text, 'NOTE')).toEqual(expect.arrayContaining(['> - `etl/b`: held back by a prune safeguard', '> - `etl/c`: held back by a prune safeguard']));
+  });
+});
+
+describe('markdown: which changes delete scheduled runs', () => {
+  const morning = { cron: '0 6 * * *', timezone: 'Europe/Berlin', day_or: true } as const;
+  const withAutomations = (...deployments: LiveDeployment[]): LiveState => ({ ...state(...deployments), automations: new Map() });
+  // Only the trigger changed: the apply replaces automations and sends no PATCH and no schedule write.
+  const triggersOnly = plan([desired({ name: 'daily', triggers: [{ expect: ['upstream.done'] }] })], withAutomations(live('daily')), options);
+  // Only a schedule changed: no PATCH, one schedule update.
+  const scheduleOnly = plan(
+    [desired({ name: 'daily', schedules: [{ cron: '0 7 * * *', timezone: 'Europe/Berlin', slug: 'morning' }] })],
+    withAutomations(live('daily', { schedules: [schedule('morning', morning)] })),
+    options,
+  );
+  const scheduledRuns = { 'etl/daily': 3 };
+
+  it('are the plans we think they are', () => {
+    const [a] = triggersOnly.actions;
+    expect(a).toMatchObject({ kind: 'update', patch: {}, scheduleOps: { create: [], update: [], delete: [] } });
+    expect(a?.kind === 'update' && a.replaceTriggers?.length).toBe(1);
+    const [b] = scheduleOnly.actions;
+    expect(b).toMatchObject({ kind: 'update', patch: {} });
+    expect(b?.kind === 'update' && b.scheduleOps.update.length).toBe(1);
+  });
+
+  it('does not warn about scheduled runs for an update that only replaces triggers', () => {
+    for (const text of [renderPlanComment(triggersOnly, { now: NOW, scheduledRuns }), renderPlanComment(triggersOnly, { now: NOW, scheduledRuns, maxLength: 600 })]) {
+      expect(text).toContain('etl/daily');
+      expect(text).not.toContain('scheduled run');
+    }
+  });
+
+  it('warns for an update that touches a schedule without a PATCH', () => {
+    const text = renderPlanComment(scheduleOnly, { now: NOW, scheduledRuns });
+    expect(callout(text, 'WARNING').join('\n')).toContain('updating `etl/daily` deletes its future scheduled runs (3 scheduled runs now)');
+  });
+
+  const update = (patch: object, ops: Partial<Record<'create' | 'update' | 'delete', unknown[]>> = {}): PlanAction =>
+    ({ ...triggersOnly.actions[0]!, patch, scheduleOps: { create: [], update: [], delete: [], ...ops } }) as PlanAction;
+  it.each([
+    ['a create', { ...mixedPlan().actions[0]! }, false],
+    ['an adoption', mixedPlan().actions[1]!, true],
+    ['a delete', mixedPlan().actions[3]!, true],
+    ['an update that PATCHes', update({ description: 'x' }), true],
+    ['an update that creates a schedule', update({}, { create: [{}] }), true],
+    ['an update that updates a schedule', update({}, { update: [{}] }), true],
+    ['an update that deletes a schedule', update({}, { delete: [{}] }), true],
+    ['an update that only replaces triggers', update({}), false],
+  ] as const)('dropsScheduledRuns: %s -> %s', (_title, action, expected) => {
+    expect(dropsScheduledRuns(action)).toBe(expected);
+  });
+});
+
+describe('shared render helpers', () => {
+  it('isEmpty: absent, null, empty string, list and map say nothing; 0 and false do', () => {
+    expect([undefined, null, '', [], {}].map(isEmpty)).toEqual([true, true, true, true, true]);
+    expect([0, false, 'x', [0], { a: null }].map(isEmpty)).toEqual([false, false, false, false, false]);
+  });
+
+  it('diffRows: one row per line with its sign', () => {
+    expect(diffRows('a: 1\nb: 2\n', 'a: 1\nb: 3\nc: 4\n')).toEqual([
+      { sign: ' ', text: 'a: 1' },
+      { sign: '-', text: 'b: 2' },
+      { sign: '+', text: 'b: 3' },
+      { sign: '+', text: 'c: 4' },
+    ]);
+  });
+
+  it('PAST_TENSE and utf8Bytes', () => {
+    expect(PAST_TENSE).toEqual({ create: 'created', update: 'updated', adopt: 'adopted', delete: 'deleted' });
+    expect(utf8Bytes('größe ✓')).toBe(11);
+  });
+
+  it('code makes a markdown code span, htmlCode inline HTML that is inert in tables and HTML blocks', () => {
+    expect(code('etl/daily')).toBe('`etl/daily`');
+    expect(code('a ``b`` c\nd')).toBe('```a ``b`` c d```');
+    expect(code('`x')).toBe('`` `x ``');
+    expect(htmlCode('a<b>|`@team & co`\n d')).toBe('<code>a&lt;b&gt;&#124;&#96;&#64;team &amp; co&#96; d</code>');
+  });
+
+  it('issueMessage is formatIssue without the location: the field named only when the message does not name it', () => {
+    const issue = (over: Partial<Issue>): Issue => ({ file: 'deploy/a.yaml', line: 3, column: 5, path: 'schedules[0].cron', message: 'bad cron', severity: 'error', ...over });
+    expect(issueMessage(issue({}))).toBe('bad cron (schedules[0].cron)');
+    expect(issueMessage(issue({ message: 'schedules[0].cron is odd', severity: 'warning' }))).toBe('schedules[0].cron is odd');
+    expect(issueMessage(issue({ path: '' }))).toBe('bad cron');
+    expect(formatIssue(issue({}))).toBe(`deploy/a.yaml:3:5: error: ${issueMessage(issue({}))}`);
   });
 });
 
