@@ -46,7 +46,7 @@ async function run(): Promise<void> {
     step('2. Validate the manifests (offline)', 'Every file is checked before anything talks to Prefect.');
     await cli(['validate', 'examples'], env);
 
-    step('3. Plan against the empty server', 'Nothing exists yet, so every declared deployment is a create.');
+    step('3. Plan against the empty server', 'Nothing exists yet, so every declared deployment is a create. With --detailed-exitcode, exit code 2 means "there are changes" (0: none, 1: error), for CI.');
     await cli(['plan', 'examples', '--detailed-exitcode'], env);
 
     step('4. Apply', 'Creates the deployments, each marked with the ownership label of owner "acme-data".');
