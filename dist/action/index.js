@@ -78030,6 +78030,7 @@ function formatPath(path) {
 }
 
 // src/manifests/entrypoint.ts
+var FORBIDDEN_NAME_CHARACTERS = /[/%&<>]/;
 var ENTRYPOINT = /^(?<file>[^:]+\.py):(?<func>[A-Za-z_][A-Za-z0-9_]*)$/;
 function parseEntrypoint(entrypoint) {
   const match = ENTRYPOINT.exec(entrypoint.trim());
@@ -84848,7 +84849,6 @@ function resolveFlowName(project, locator, manifest, issues, relativeDir) {
 }
 var isMapping = (v2) => v2 !== null && typeof v2 === "object" && !Array.isArray(v2);
 var isString = (v2) => typeof v2 === "string";
-var FORBIDDEN_NAME_CHARACTERS = /[/%&<>]/;
 function checkDeployment2(locator, m) {
   const out2 = [];
   const at2 = (path, message, severity = "error", key = false) => {

@@ -1,7 +1,8 @@
 import { Document, parse, Scalar, visit } from 'yaml';
-import { parseEntrypoint } from '../manifests/entrypoint.js';
+import { FORBIDDEN_NAME_CHARACTERS, parseEntrypoint } from '../manifests/entrypoint.js';
 import type { DeploymentManifest, DesiredDeployment } from '../manifests/types.js';
-import { canonicalDesired, canonicalLive, DEPLOYMENT_FIELDS, jsonEqual, type CanonicalDeployment } from '../plan/canonical.js';
+import { canonicalDesired, canonicalLive } from '../plan/canonical.js';
+import { diffFields } from '../plan/plan.js';
 import { isMarkerTag, ownerTag, PROTECTED_TAG } from '../plan/ownership.js';
 import type { JsonObject, LiveDeployment } from '../prefect/types.js';
 import { manifestFromLive, type ManifestFromLive } from './manifest.js';
@@ -49,7 +50,6 @@ export interface ExportInput {
 }
 
 /** Characters a manifest's name or flow_name may not contain (the validator rejects them). */
-const FORBIDDEN_NAME_CHARACTERS = /[/%&<>]/;
 const WINDOWS_RESERVED = /^(con|prn|aux|nul|com\d|lpt\d)$/i;
 
 /**
@@ -149,20 +149,11 @@ function roundTripNotices(key: string, flowName: string, made: ManifestFromLive,
   // A deployment nobody owns gets the owner tag when adopted; only its other tags are compared.
   const tags = made.owner !== undefined ? live.tags : [...(live.tags ?? []).filter((t) => !isMarkerTag(t) || t === PROTECTED_TAG), ownerTag(owner)];
   const have = canonicalLive({ ...live, tags }, want, made.comparedAutomations);
-  const fields = differingFields(have, want).filter((f) => !(f === 'triggers' && made.inexactTriggers > 0));
+  const fields = diffFields(have, want).map((c) => c.field).filter((f) => !(f === 'triggers' && made.inexactTriggers > 0));
   if (!fields.length) return [];
   return [`${key}: the exported manifest does not reproduce ${fields.join(', ')}; the next plan shows ${fields.length === 1 ? 'it' : 'them'} as a change`];
 }
 
-function differingFields(have: CanonicalDeployment, want: CanonicalDeployment): string[] {
-  const fields: string[] = DEPLOYMENT_FIELDS.filter((f) => !jsonEqual(have[f], want[f]));
-  const haveBySlug = new Map(have.schedules.map((s) => [s.slug, s]));
-  const wantBySlug = new Map(want.schedules.map((s) => [s.slug, s]));
-  for (const slug of [...new Set([...haveBySlug.keys(), ...wantBySlug.keys()])].sort()) {
-    if (!jsonEqual(haveBySlug.get(slug), wantBySlug.get(slug))) fields.push(`schedules[${slug}]`);
-  }
-  return fields;
-}
 
 function layoutFiles(documents: readonly { flowName: string; key: string; text: string }[], layout: ExportLayout): ExportedFile[] {
   const flowDirs = uniqueNames([...new Set(documents.map((d) => d.flowName))]);

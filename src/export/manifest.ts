@@ -1,6 +1,6 @@
 import { assignSlugs } from '../manifests/slugs.js';
 import type { ScheduleManifest } from '../manifests/types.js';
-import { canonicalLive } from '../plan/canonical.js';
+import { canonicalLive, DEFAULT_QUEUE } from '../plan/canonical.js';
 import { isMarkerTag, ownerOf, ownerTag, PROTECTED_TAG } from '../plan/ownership.js';
 import type { Json, JsonObject, LiveDeployment, LiveSchedule } from '../prefect/types.js';
 import { isSensitiveKey } from '../render/redact.js';
@@ -27,7 +27,6 @@ export interface ManifestFromLive {
 }
 
 /** Server default of the queue of a deployment in a pool; the planner fills it for an omitted work_queue_name. */
-const DEFAULT_QUEUE = 'default';
 /** The DTSTART Prefect prepends to an rrule written without one (the planner ignores it). */
 const PREPENDED_DTSTART = /^DTSTART:20200101T000000\r?\n/;
 /** A slug the manifest schema accepts. */

@@ -1,5 +1,5 @@
 import { jsonEqual } from '../plan/canonical.js';
-import { desiredTriggers } from '../plan/triggers.js';
+import { desiredTriggers, FINGERPRINT_TAG } from '../plan/triggers.js';
 import type { Json, JsonObject, LiveAutomation } from '../prefect/types.js';
 
 /**
@@ -13,7 +13,6 @@ import type { Json, JsonObject, LiveAutomation } from '../prefect/types.js';
 export type ExportAutomation = LiveAutomation;
 
 /** Mirrors the tag written by src/plan/triggers.ts automationBody. */
-const FINGERPRINT_TAG = 'prefect-gitops:trigger:';
 
 /** Server defaults of an event trigger (prefect.server.events.schemas.automations.EventTrigger). */
 const EVENT_DEFAULTS: Readonly<Record<string, readonly Json[]>> = {

@@ -4,6 +4,9 @@
  * function name with `_` turned into `-`.
  */
 
+/** Characters Prefect does not accept in deployment and flow names. */
+export const FORBIDDEN_NAME_CHARACTERS = /[/%&<>]/;
+
 const ENTRYPOINT = /^(?<file>[^:]+\.py):(?<func>[A-Za-z_][A-Za-z0-9_]*)$/;
 
 export interface ParsedEntrypoint {

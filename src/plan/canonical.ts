@@ -62,7 +62,8 @@ export const DEPLOYMENT_FIELDS = [
 export type DeploymentField = (typeof DEPLOYMENT_FIELDS)[number];
 
 const EMPTY_SCHEMA: JsonObject = {};
-const DEFAULT_QUEUE = 'default';
+/** The queue a work pool gives a deployment that names none. */
+export const DEFAULT_QUEUE = 'default';
 
 /** An "empty" parameter schema in any of the forms Prefect uses: absent, {}, or an object with no properties. */
 function canonicalSchema(schema: JsonObject | null | undefined): JsonObject {

@@ -246,7 +246,8 @@ function comparable(c: CanonicalDeployment): Record<string, Json> {
   return { ...c, schedules: Object.fromEntries(c.schedules.map(({ slug, ...rest }) => [slug, rest as unknown as Json])) } as unknown as Record<string, Json>;
 }
 
-function diffFields(have: CanonicalDeployment, want: CanonicalDeployment): FieldChange[] {
+/** Every field (and schedule, by slug) whose live and desired canonical values differ. */
+export function diffFields(have: CanonicalDeployment, want: CanonicalDeployment): FieldChange[] {
   const changes: FieldChange[] = [];
   for (const field of DEPLOYMENT_FIELDS) {
     if (!jsonEqual(have[field], want[field])) changes.push({ field, before: have[field] as Json, after: want[field] as Json });

@@ -20,7 +20,8 @@ export interface DesiredTrigger extends TriggerState {
   readonly spec: JsonObject;
 }
 
-const FINGERPRINT_TAG = 'prefect-gitops:trigger:';
+/** Prefix of the tag that carries a trigger's fingerprint on its automation. */
+export const FINGERPRINT_TAG = 'prefect-gitops:trigger:';
 
 /** Keys of a prefect.yaml trigger that configure the run-deployment action, not the trigger. */
 const ACTION_KEYS = new Set(['name', 'description', 'enabled', 'parameters', 'job_variables', 'schedule_after']);

@@ -1,7 +1,7 @@
 import { resolve as resolvePath } from 'node:path';
 import type { JsonObject } from '../prefect/types.js';
 import { effectiveOwner, toProjectConfig, type ProjectConfig } from '../manifests/config.js';
-import { lookupFlow, parseEntrypoint } from '../manifests/entrypoint.js';
+import { FORBIDDEN_NAME_CHARACTERS, lookupFlow, parseEntrypoint } from '../manifests/entrypoint.js';
 import { functionDocstring, parameterSchemaFromSource } from '../manifests/parameter-schema.js';
 import type { LoadedProject } from '../manifests/load.js';
 import { mergeLayers } from '../manifests/merge.js';
@@ -372,7 +372,6 @@ function resolveFlowName(project: LoadedProject, locator: Locator, manifest: Dep
 const isMapping = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 const isString = (v: unknown): v is string => typeof v === 'string';
 
-const FORBIDDEN_NAME_CHARACTERS = /[/%&<>]/;
 
 /**
  * Rules JSON Schema cannot express, on a merged and templated deployment. Defensive about types:
