@@ -72507,7 +72507,7 @@ function pairUnslugged(existing, have, want) {
     }
     schedules.push(paired ?? liveSchedule(raw, void 0));
   }
-  return { ...have, schedules: schedules.sort((a, b3) => a.slug < b3.slug ? -1 : a.slug > b3.slug ? 1 : 0) };
+  return { ...have, schedules: schedules.sort(bySlug) };
 }
 var planHasChanges = (p2) => p2.actions.length > 0;
 function splitKey(key) {
@@ -72534,7 +72534,7 @@ function keepIgnored(want, have, pointers) {
     const found = lookup(source, segments);
     setAt(target, segments, found.exists ? structuredClone(found.value) : void 0);
   }
-  const schedules = Object.entries(target.schedules ?? {}).map(([slug, s3]) => ({ slug, ...s3 })).sort((a, b3) => a.slug < b3.slug ? -1 : a.slug > b3.slug ? 1 : 0);
+  const schedules = Object.entries(target.schedules ?? {}).map(([slug, s3]) => ({ slug, ...s3 })).sort(bySlug);
   return { ...target, schedules };
 }
 function lookup(root, segments) {
@@ -72913,7 +72913,7 @@ function toProblems(errors) {
 // src/manifests/config.ts
 var CONFIG_FILE_NAMES = ["prefect-gitops.yaml", "prefect-gitops.yml"];
 var DEFAULT_PRUNE = { enabled: false, maxDeletes: 10, maxDeleteRatio: 0.5 };
-function toProjectConfig(raw, configDir, resolvePath2) {
+function toProjectConfig(raw) {
   const prune = raw.prune ?? {};
   const environments = {};
   for (const [name2, env] of Object.entries(raw.environments ?? {})) {
@@ -72926,8 +72926,6 @@ function toProjectConfig(raw, configDir, resolvePath2) {
   }
   return {
     owner: raw.owner,
-    projectRoot: resolvePath2(configDir, raw.project_root ?? "."),
-    ignore: raw.ignore ?? [],
     defaults: raw.defaults ?? {},
     environments,
     ignoreDifferences: raw.ignore_differences ?? [],
@@ -77998,7 +77996,7 @@ function parseYamlText(text, displayPath) {
     return { documents, issues };
   }
   docs.forEach((doc, index) => {
-    const problems = [...doc.errors, ...doc.warnings.filter(() => false)];
+    const problems = doc.errors;
     for (const error2 of problems) {
       const { line, col } = lineCounter.linePos(error2.pos[0]);
       issues.push({
@@ -84664,7 +84662,7 @@ function validateConfig(project, issues, ownerFlag) {
   if (!doc && !project.configFile && (prefectYaml || ownerFlag)) {
     const name2 = prefectYaml?.file.value?.name;
     const owner = ownerFlag ?? (typeof name2 === "string" ? name2.toLowerCase().replace(/[^a-z0-9_.-]+/g, "-").replace(/^[^a-z0-9]+/, "").slice(0, 63) : "");
-    if (owner) return toProjectConfig({ owner }, project.dir, (dir, rel) => resolvePath(dir, rel));
+    if (owner) return toProjectConfig({ owner });
     issues.add(issueAt(prefectYaml.file.start, [], "this prefect.yaml has no `name` to use as the owner id: pass --owner <id>, or add a prefect-gitops.yaml with `owner: <id>`"));
     return void 0;
   }
@@ -84695,7 +84693,7 @@ function validateConfig(project, issues, ownerFlag) {
   }
   problems.forEach((p2) => issues.add(p2));
   if (problems.length > 0) return void 0;
-  return toProjectConfig(value2, project.dir, (dir, rel) => resolvePath(dir, rel));
+  return toProjectConfig(value2);
 }
 function checkDocument(doc, environments, haveConfig) {
   if (!doc.value || typeof doc.value !== "object" || Array.isArray(doc.value)) {
@@ -85640,6 +85638,10 @@ function summaryLine(plan2, paint = painter(false)) {
   const adopt = s3.adopt ? `, ${s3.adopt} to adopt` : "";
   const conflicts2 = s3.conflicts ? `, ${s3.conflicts} conflict${s3.conflicts === 1 ? "" : "s"}` : "";
   return paint(BOLD, `Plan: ${s3.add} to add, ${s3.change} to change, ${s3.delete} to delete${adopt}, ${s3.unchanged} unchanged${conflicts2}.`);
+}
+function renderActionText(action, options) {
+  return renderAction(redact(action, options.secrets), painter(options.color)).map((l) => `  ${l}
+`).join("");
 }
 function renderAction(action, paint) {
   switch (action.kind) {
@@ -86638,7 +86640,7 @@ async function runApply(s3) {
   for (const entry of saved?.stale ?? []) {
     const at2 = entry.fresh && entry.fresh.kind !== "delete" ? entry.fresh.declaredAt : void 0;
     s3.core.error(`refused (stale): ${entry.reason}; plan again to review the new change`, at2 ? { file: s3.toPath(at2.file), line: at2.line } : void 0);
-    if (entry.fresh) s3.core.logUntrusted(renderPlanText({ ...plan2, actions: [entry.fresh], conflicts: [], orphans: [], warnings: [], pruneRefused: null }, { color: true, secrets: s3.secrets }));
+    if (entry.fresh) s3.core.logUntrusted(renderActionText(entry.fresh, { color: true, secrets: s3.secrets }));
   }
   if (saved) s3.core.info(`applying ${plan2.actions.length} of ${saved.savedActions} saved actions from ${s3.inputs.planFile}`);
   else s3.core.logUntrusted(renderPlanText(plan2, { color: true, secrets: s3.secrets }));

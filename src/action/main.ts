@@ -10,7 +10,7 @@ import type { Plan } from '../plan/types.js';
 import { assertBranchMayApply, readSavedPlan, reconcile, reconcileSavedPlan, savedPlanOptions, type Reconciliation } from '../reconcile.js';
 import { COMMENT_MARKER, COMMENT_MAX_LENGTH, renderApplySummary, renderPlanComment, renderPlanSummary, SUMMARY_MAX_LENGTH } from '../render/markdown.js';
 import { redact, scrubSecrets } from '../render/redact.js';
-import { renderApplyText, renderDriftText, renderPlanText } from '../render/text.js';
+import { renderActionText, renderApplyText, renderDriftText, renderPlanText } from '../render/text.js';
 import { emitAnnotations, issueAnnotations, planAnnotations } from './annotations.js';
 import { isPullRequestEvent, readRunContext, workspacePath, type RunContext } from './context.js';
 import { realCore, scrubbingCore, type ActionsCore } from './core.js';
@@ -146,7 +146,7 @@ async function runApply(s: Session): Promise<void> {
   for (const entry of saved?.stale ?? []) {
     const at = entry.fresh && entry.fresh.kind !== 'delete' ? entry.fresh.declaredAt : undefined;
     s.core.error(`refused (stale): ${entry.reason}; plan again to review the new change`, at ? { file: s.toPath(at.file), line: at.line } : undefined);
-    if (entry.fresh) s.core.logUntrusted(renderPlanText({ ...plan, actions: [entry.fresh], conflicts: [], orphans: [], warnings: [], pruneRefused: null }, { color: true, secrets: s.secrets }));
+    if (entry.fresh) s.core.logUntrusted(renderActionText(entry.fresh, { color: true, secrets: s.secrets }));
   }
   if (saved) s.core.info(`applying ${plan.actions.length} of ${saved.savedActions} saved actions from ${s.inputs.planFile}`);
   else s.core.logUntrusted(renderPlanText(plan, { color: true, secrets: s.secrets }));

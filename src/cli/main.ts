@@ -15,8 +15,8 @@ import { loadManifests } from '../manifests/load.js';
 import { planHasChanges } from '../plan/plan.js';
 import type { PlanAction } from '../plan/types.js';
 import { assertBranchMayApply, readSavedPlan, reconcile, reconcileSavedPlan, savedPlanOptions, type ReconcileOptions } from '../reconcile.js';
-import { renderIssuesJson, renderIssuesText } from '../render/issues.js';
-import { renderApplyText, renderDriftText, renderPlanJson, renderPlanText, useColor } from '../render/text.js';
+import { renderIssueLines, renderIssuesJson, renderIssuesText } from '../render/issues.js';
+import { renderActionText, renderApplyText, renderDriftText, renderPlanJson, renderPlanText, useColor } from '../render/text.js';
 import { hasErrors, validateProject } from '../validate/validate.js';
 
 export interface Io {
@@ -164,7 +164,7 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
       secrets = secretsOf(io, flags);
       const { plan, warnings } = await reconcile(toReconcileOptions(dir, flags, io));
       const color = flags.color !== false && useColor(io.isTty, io.env);
-      if (warnings.length && !flags.json) io.stderr(renderIssuesText(warnings, 0, 0).split('\n').slice(0, -2).join('\n') + '\n');
+      if (warnings.length && !flags.json) io.stderr(renderIssueLines(warnings));
       io.stdout(flags.json ? renderPlanJson(plan, secrets) : renderPlanText(plan, { color, secrets }));
       if (flags.out) {
         const saved = toSavedPlan(plan, redact(plan, secrets), { manifests: dir, now: new Date(), options: savedPlanOptions(toReconcileOptions(dir, flags, io)) });
@@ -190,7 +190,7 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
       if (saved) {
         for (const entry of saved.stale) {
           io.stderr(`refused (stale): ${entry.reason}\n`);
-          if (entry.fresh) io.stderr(renderPlanText({ ...plan, actions: [entry.fresh], conflicts: [], orphans: [], warnings: [], pruneRefused: null }, { color, secrets }).split('\n').slice(2, -3).map((l) => `  ${l}`).join('\n') + '\n');
+          if (entry.fresh) io.stderr(renderActionText(entry.fresh, { color, secrets }));
         }
         if (saved.unplanned.length) io.stderr(`not in the saved plan (run plan again to review): ${saved.unplanned.map((a) => `${a.kind} ${a.key}`).join(', ')}\n`);
         stale = saved.stale.length;
@@ -272,7 +272,7 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
     // A usage error is an error (1) for plan/apply/drift, where 2 means "changes present".
     if (error instanceof CommanderError) return error.exitCode === 0 ? ExitCode.ok : argv[0] === 'validate' ? ExitCode.invalidOrChanges : ExitCode.failure;
     if (error instanceof ValidationFailedError) {
-      io.stderr(renderIssuesText(error.issues, 0, 0).replace(/\n[^\n]*\n$/, '\n') + `${error.message}; nothing was sent to Prefect.\n`);
+      io.stderr(renderIssueLines(error.issues) + `${error.message}; nothing was sent to Prefect.\n`);
     } else {
       io.stderr(`error: ${scrubSecrets(describeError(error), secrets)}\n`);
     }

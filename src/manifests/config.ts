@@ -19,8 +19,6 @@ export interface EnvironmentConfig {
 /** The project config after schema validation, with defaults filled in. */
 export interface ProjectConfig {
   readonly owner: string;
-  readonly projectRoot: string;
-  readonly ignore: readonly string[];
   readonly defaults: JsonObject;
   readonly environments: Readonly<Record<string, EnvironmentConfig>>;
   readonly prune: PrunePolicy;
@@ -33,7 +31,8 @@ export interface ProjectConfig {
 export const DEFAULT_PRUNE: PrunePolicy = { enabled: false, maxDeletes: 10, maxDeleteRatio: 0.5 };
 
 /** Builds the typed config from a value that already passed `config.schema.json`. */
-export function toProjectConfig(raw: Record<string, unknown>, configDir: string, resolvePath: (dir: string, rel: string) => string): ProjectConfig {
+/** `project_root` and `ignore` are applied while loading (src/manifests/load.ts), not kept here. */
+export function toProjectConfig(raw: Record<string, unknown>): ProjectConfig {
   const prune = (raw.prune ?? {}) as { enabled?: boolean; max_deletes?: number; max_delete_ratio?: number };
   const environments: Record<string, EnvironmentConfig> = {};
   type RawEnvironment = { owner?: string; defaults?: JsonObject; branches?: string[]; ignore_differences?: string[] } | null;
@@ -47,8 +46,6 @@ export function toProjectConfig(raw: Record<string, unknown>, configDir: string,
   }
   return {
     owner: raw.owner as string,
-    projectRoot: resolvePath(configDir, (raw.project_root as string | undefined) ?? '.'),
-    ignore: (raw.ignore as string[] | undefined) ?? [],
     defaults: (raw.defaults as JsonObject | undefined) ?? {},
     environments,
     ignoreDifferences: (raw.ignore_differences as string[] | undefined) ?? [],

@@ -115,7 +115,7 @@ export function parseYamlText(text: string, displayPath: string): ParsedFile {
     return { documents, issues };
   }
   docs.forEach((doc, index) => {
-    const problems = [...doc.errors, ...doc.warnings.filter(() => false)];
+    const problems = doc.errors;
     for (const error of problems) {
       const { line, col } = lineCounter.linePos(error.pos[0]);
       issues.push({

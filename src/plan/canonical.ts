@@ -186,7 +186,7 @@ export function canonicalLive(live: LiveDeployment, desired: CanonicalDeployment
   };
 }
 
-function bySlug(a: CanonicalSchedule, b: CanonicalSchedule): number {
+export function bySlug(a: { slug: string }, b: { slug: string }): number {
   return a.slug < b.slug ? -1 : a.slug > b.slug ? 1 : 0;
 }
 

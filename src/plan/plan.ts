@@ -2,7 +2,7 @@ import fastJsonPatch from 'fast-json-patch';
 import type { DesiredDeployment } from '../manifests/types.js';
 import type { Json, JsonObject, LiveAutomation, LiveDeployment, ScheduleCreateBody } from '../prefect/types.js';
 import { desiredTriggers } from './triggers.js';
-import { canonicalDesired, canonicalLive, DEPLOYMENT_FIELDS, desiredTags, jsonEqual, liveSchedule, type CanonicalDeployment, type CanonicalSchedule } from './canonical.js';
+import { bySlug, canonicalDesired, canonicalLive, DEPLOYMENT_FIELDS, desiredTags, jsonEqual, liveSchedule, type CanonicalDeployment, type CanonicalSchedule } from './canonical.js';
 import { OWNER_LABEL, ownerOf, PROTECTED_TAG } from './ownership.js';
 import type { AdoptAction, Conflict, CreateAction, DeleteAction, FieldChange, Orphan, Plan, PlanAction, PlanOptions, ScheduleOps, UpdateAction } from './types.js';
 
@@ -148,7 +148,7 @@ function pairUnslugged(existing: LiveDeployment, have: CanonicalDeployment, want
     }
     schedules.push(paired ?? liveSchedule(raw, undefined));
   }
-  return { ...have, schedules: schedules.sort((a, b) => (a.slug < b.slug ? -1 : a.slug > b.slug ? 1 : 0)) };
+  return { ...have, schedules: schedules.sort(bySlug) };
 }
 
 /** True when applying the plan would send at least one write. */
@@ -191,7 +191,7 @@ function keepIgnored(want: CanonicalDeployment, have: CanonicalDeployment, point
   }
   const schedules = Object.entries((target.schedules ?? {}) as Record<string, Omit<CanonicalSchedule, 'slug'>>)
     .map(([slug, s]) => ({ slug, ...s }))
-    .sort((a, b) => (a.slug < b.slug ? -1 : a.slug > b.slug ? 1 : 0));
+    .sort(bySlug);
   return { ...(target as unknown as CanonicalDeployment), schedules };
 }
 

@@ -1,6 +1,11 @@
 import { formatIssue, type Issue } from '../validate/issue.js';
 
 /** Issues as text lines, followed by a one-line summary. Pure. */
+/** Issues as `file:line:column: severity: message` lines, without a summary. Pure. */
+export function renderIssueLines(issues: readonly Issue[]): string {
+  return issues.map((i) => `${formatIssue(i)}\n`).join('');
+}
+
 export function renderIssuesText(issues: readonly Issue[], filesChecked: number, deployments: number): string {
   const errors = issues.filter((i) => i.severity === 'error').length;
   const warnings = issues.length - errors;

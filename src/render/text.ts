@@ -62,6 +62,11 @@ export function summaryLine(plan: Plan, paint: Paint = painter(false)): string {
   return paint(BOLD, `Plan: ${s.add} to add, ${s.change} to change, ${s.delete} to delete${adopt}, ${s.unchanged} unchanged${conflicts}.`);
 }
 
+/** One action as the plan shows it, indented: e.g. the fresh change behind a stale saved entry. Pure. */
+export function renderActionText(action: PlanAction, options: TextOptions): string {
+  return renderAction(redact(action, options.secrets), painter(options.color)).map((l) => `  ${l}\n`).join('');
+}
+
 function renderAction(action: PlanAction, paint: Paint): string[] {
   switch (action.kind) {
     case 'create':

@@ -161,7 +161,7 @@ function validateConfig(project: LoadedProject, issues: IssueList, ownerFlag: st
     // A bare prefect.yaml project: the owner comes from --owner, else from the project's `name`.
     const name = (prefectYaml?.file.value as { name?: unknown } | undefined)?.name;
     const owner = ownerFlag ?? (typeof name === 'string' ? name.toLowerCase().replace(/[^a-z0-9_.-]+/g, '-').replace(/^[^a-z0-9]+/, '').slice(0, 63) : '');
-    if (owner) return toProjectConfig({ owner }, project.dir, (dir, rel) => resolvePath(dir, rel));
+    if (owner) return toProjectConfig({ owner });
     issues.add(issueAt(prefectYaml!.file.start, [], 'this prefect.yaml has no `name` to use as the owner id: pass --owner <id>, or add a prefect-gitops.yaml with `owner: <id>`'));
     return undefined;
   }
@@ -193,7 +193,7 @@ function validateConfig(project: LoadedProject, issues: IssueList, ownerFlag: st
   }
   problems.forEach((p) => issues.add(p));
   if (problems.length > 0) return undefined;
-  return toProjectConfig(value, project.dir, (dir, rel) => resolvePath(dir, rel));
+  return toProjectConfig(value);
 }
 
 /** Schema and environment-name checks of one document as written. */

@@ -1,6 +1,6 @@
 // Builds throwaway manifest projects and runs the real core (reconcile + apply) against the test
 // server. Each project gets its own owner id and flow names, so test files can share one server.
-import { mkdtemp, mkdir, writeFile } from 'node:fs/promises';
+import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -44,8 +44,6 @@ export async function makeProject(prefix = 'proj'): Promise<Project> {
     owner,
     flow,
     async write(deployments, config = {}) {
-      await mkdir(join(dir, 'deployments'), { recursive: true });
-      const { rm } = await import('node:fs/promises');
       await rm(join(dir, 'deployments'), { recursive: true, force: true });
       await mkdir(join(dir, 'deployments'), { recursive: true });
       await writeFile(join(dir, 'prefect-gitops.yaml'), stringify({ owner, prune: { enabled: true }, ...config }));

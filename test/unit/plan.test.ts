@@ -217,7 +217,7 @@ describe('config: branch restrictions', () => {
     ['release/1.2/hotfix', ['release/**'], true],
   ] as const)('%s against %j -> %s', async (branch, branches, allowed) => {
     const { branchAllowed } = await import('../../src/manifests/config.js');
-    const config = { owner: 'o', projectRoot: '.', ignore: [], defaults: {}, ignoreDifferences: [], stepOutputs: {}, prune: { enabled: false, maxDeletes: 10, maxDeleteRatio: 0.5 }, environments: { prod: { defaults: {}, ignoreDifferences: [], branches } } };
+    const config = { owner: 'o', defaults: {}, ignoreDifferences: [], stepOutputs: {}, prune: { enabled: false, maxDeletes: 10, maxDeleteRatio: 0.5 }, environments: { prod: { defaults: {}, ignoreDifferences: [], branches } } };
     expect(branchAllowed(config, 'prod', branch)).toBe(allowed);
     expect(branchAllowed(config, undefined, branch)).toBe(true);
   });
