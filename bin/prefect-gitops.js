@@ -1,17 +1,24 @@
 #!/usr/bin/env node
-// Runs the compiled CLI when present (installed package), otherwise the TypeScript source via tsx (a checkout).
+// In a source checkout (src/ is present) this always runs the TypeScript source through tsx, so a
+// compiled lib/ left over from an earlier `npm run build` or `npm pack` can never run stale.
+// The published package ships lib/ (compiled on `npm pack`) and no src/, and runs lib/.
 import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { dirname, join } from 'node:path';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const compiled = join(root, 'dist', 'cli', 'main.js');
-if (existsSync(compiled)) {
-  const { main } = await import(pathToFileURL(compiled).href);
-  process.exitCode = await main(process.argv.slice(2));
-} else {
-  const { register } = await import('tsx/esm/api');
+const source = join(root, 'src', 'cli', 'main.ts');
+let entry = join(root, 'lib', 'cli', 'main.js');
+if (existsSync(source)) {
+  let register;
+  try {
+    ({ register } = await import('tsx/esm/api'));
+  } catch {
+    process.stderr.write('prefect-gitops: this is a source checkout and its dev dependencies are missing (tsx): run `npm ci`.\n');
+    process.exit(1);
+  }
   register();
-  const { main } = await import(pathToFileURL(join(root, 'src', 'cli', 'main.ts')).href);
-  process.exitCode = await main(process.argv.slice(2));
+  entry = source;
 }
+const { main } = await import(pathToFileURL(entry).href);
+process.exitCode = await main(process.argv.slice(2));

@@ -15,6 +15,7 @@ import { automationsByDeployment } from './plan/triggers.js';
 import type { Plan } from './plan/types.js';
 import type { Issue } from './validate/issue.js';
 import { hasErrors, validateProject } from './validate/validate.js';
+import { VERSION } from './version.js';
 
 /** Everything a plan needs, as one typed value: the CLI and the Action both build this. */
 export interface ReconcileOptions {
@@ -73,6 +74,7 @@ export async function reconcile(options: ReconcileOptions): Promise<Reconciliati
     owner,
     ...(options.environment ? { environment: options.environment } : {}),
     serverVersion: client.serverVersion,
+    toolVersion: VERSION,
     prune: options.prune ?? config.prune.enabled,
     maxDeletes: options.maxDeletes ?? config.prune.maxDeletes,
     maxDeleteRatio: config.prune.maxDeleteRatio,

@@ -18,6 +18,7 @@ import { assertBranchMayApply, readSavedPlan, reconcile, reconcileSavedPlan, sav
 import { renderIssueLines, renderIssuesJson, renderIssuesText } from '../render/issues.js';
 import { renderActionText, renderApplyText, renderDriftText, renderPlanJson, renderPlanText, useColor } from '../render/text.js';
 import { hasErrors, validateProject } from '../validate/validate.js';
+import { VERSION } from '../version.js';
 
 export interface Io {
   stdout: (text: string) => void;
@@ -129,7 +130,8 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
   let command: 'validate' | 'plan' | 'apply' | 'export' | 'other' = 'other';
   let secrets: string[] = [];
   const program = new Command('prefect-gitops')
-    .description('Declarative GitOps for Prefect deployments: validate, plan, apply and prune from a directory of manifests.')
+    .description(`Declarative GitOps for Prefect deployments: validate, plan, apply and prune from a directory of manifests. Version ${VERSION}.`)
+    .version(VERSION, '-V, --version', 'print the version')
     .exitOverride()
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
     .showHelpAfterError();

@@ -117,6 +117,7 @@ export function plan(desired: readonly DesiredDeployment[], live: LiveState, opt
     owner: options.owner,
     environment: options.environment ?? null,
     serverVersion: options.serverVersion,
+    ...(options.toolVersion ? { toolVersion: options.toolVersion } : {}),
     actions,
     unchanged,
     conflicts,

@@ -107,6 +107,8 @@ export interface Plan {
   readonly owner: string;
   readonly environment: string | null;
   readonly serverVersion: string;
+  /** The prefect-gitops version that made the plan. */
+  readonly toolVersion?: string;
   readonly actions: readonly PlanAction[];
   readonly unchanged: readonly string[];
   readonly conflicts: readonly Conflict[];
@@ -121,6 +123,7 @@ export interface PlanOptions {
   readonly owner: string;
   readonly environment?: string;
   readonly serverVersion: string;
+  readonly toolVersion?: string;
   readonly prune: boolean;
   readonly maxDeletes: number;
   readonly maxDeleteRatio: number;

@@ -1,10 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { request as undiciRequest, type Dispatcher } from 'undici';
 import { RemoteError, UnsupportedServerError, UserInputError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { VERSION } from '../version.js';
 import type {
   AutomationListFilter,
   DeploymentCreateBody,
@@ -658,28 +656,7 @@ class Semaphore {
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
-const USER_AGENT = `prefect-gitops/${readOwnVersion()}`;
-
-/** Our package version, found by walking up from this file (works from src/, dist/ and a bundle next to package.json). */
-function readOwnVersion(): string {
-  try {
-    let dir = dirname(fileURLToPath(import.meta.url));
-    for (let i = 0; i < 6; i += 1) {
-      try {
-        const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: unknown; version?: unknown };
-        if (pkg.name === 'prefect-gitops' && typeof pkg.version === 'string') return pkg.version;
-      } catch {
-        // no package.json here; keep walking
-      }
-      const parent = dirname(dir);
-      if (parent === dir) break;
-      dir = parent;
-    }
-  } catch {
-    // import.meta.url is not a file URL (e.g. some bundlers)
-  }
-  return 'unknown';
-}
+const USER_AGENT = `prefect-gitops/${VERSION}`;
 
 function parseApiUrl(apiUrl: string): URL {
   let url: URL;

@@ -204,7 +204,7 @@ function head(ctx: Context): string[] {
   if (ctx.mode === 'comment') out.push(COMMENT_MARKER(plan.environment));
   out.push(`### ${prose(ctx.title)}`);
   const when = formatRun(ctx.now, 'UTC').replace(/^\w+ /, '');
-  const meta = `Owner ${code(plan.owner)}${plan.environment ? ` · environment ${code(plan.environment)}` : ''} · Prefect ${prose(plan.serverVersion)} · planned ${when}`;
+  const meta = `Owner ${code(plan.owner)}${plan.environment ? ` · environment ${code(plan.environment)}` : ''} · Prefect ${prose(plan.serverVersion)}${plan.toolVersion ? ` · prefect-gitops ${prose(plan.toolVersion)}` : ''} · planned ${when}`;
   if (hasNothingToDo(plan)) {
     const s = plan.summary;
     out.push(`✅ **No changes.** ${plural(s.unchanged, 'deployment')} up to date.`, `<sub>${meta}</sub>`);

@@ -32,7 +32,7 @@ export function renderPlanText(input: Plan, options: TextOptions): string {
   const paint = painter(options.color);
   const out: string[] = [];
   const env = plan.environment ? `, environment ${plan.environment}` : '';
-  out.push(paint(DIM, `Owner ${plan.owner}${env}; Prefect server ${plan.serverVersion}.`));
+  out.push(paint(DIM, `Owner ${plan.owner}${env}; Prefect server ${plan.serverVersion}${plan.toolVersion ? `; prefect-gitops ${plan.toolVersion}` : ''}.`));
   if (plan.actions.length > 0) {
     out.push('', 'prefect-gitops will perform these actions:', `  ${paint(GREEN, '+')} create   ${paint(YELLOW, '~')} update in place   ${paint(CYAN, '>')} adopt   ${paint(RED, '-')} delete`);
   }

@@ -1,10 +1,13 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import type { PathSegment } from '../manifests/source.js';
 import { didYouMean } from './suggest.js';
 
-const schemaDir = new URL('../../schemas/', import.meta.url);
+// schemas/ beside the module in the single-file build (scripts/build-single.ts); else the package's
+// schemas/, two levels up from src/validate/, lib/validate/ and dist/action/.
+const besideDir = new URL('./schemas/', import.meta.url);
+const schemaDir = existsSync(besideDir) ? besideDir : new URL('../../schemas/', import.meta.url);
 const loadSchema = (name: string): Record<string, unknown> => JSON.parse(readFileSync(new URL(name, schemaDir), 'utf8')) as Record<string, unknown>;
 
 export interface SchemaProblem {

@@ -1,0 +1,80 @@
+import { execFile } from 'node:child_process';
+import { copyFile, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { main } from '../../src/cli/main.js';
+import { renderPlanText } from '../../src/render/text.js';
+import { renderPlanSummary } from '../../src/render/markdown.js';
+import type { Plan } from '../../src/plan/types.js';
+import { VERSION } from '../../src/version.js';
+
+const run = promisify(execFile);
+const repo = resolve(import.meta.dirname, '../..');
+
+async function cli(args: string[]): Promise<{ code: number; stdout: string }> {
+  let stdout = '';
+  const code = await main(args, { stdout: (t) => void (stdout += t), stderr: () => {}, env: {}, cwd: repo, isTty: false });
+  return { code, stdout };
+}
+
+describe('version', () => {
+  it('is package.json version', async () => {
+    const pkg = JSON.parse(await readFile(join(repo, 'package.json'), 'utf8')) as { version: string };
+    expect(VERSION).toBe(pkg.version);
+  });
+
+  it.each([['--version'], ['-V']])('%s prints it and exits 0', async (flag) => {
+    expect(await cli([flag])).toEqual({ code: 0, stdout: `${VERSION}\n` });
+  });
+
+  it('--help names it', async () => {
+    const { code, stdout } = await cli(['--help']);
+    expect(code).toBe(0);
+    expect(stdout).toContain(`Version ${VERSION}`);
+    expect(stdout).toContain('-V, --version');
+  });
+
+  it('the text and markdown plans name the version that made them', () => {
+    const plan: Plan = {
+      formatVersion: 1, owner: 'o', environment: null, serverVersion: '3.8.8', toolVersion: '9.9.9', actions: [], unchanged: [], conflicts: [], orphans: [], pruneRefused: null, warnings: [],
+      summary: { add: 0, change: 0, adopt: 0, delete: 0, unchanged: 0, conflicts: 0 },
+    };
+    expect(renderPlanText(plan, { color: false, secrets: [] })).toContain('Prefect server 3.8.8; prefect-gitops 9.9.9.');
+    expect(renderPlanSummary(plan, { now: new Date('2026-01-01T00:00:00Z') })).toContain('prefect-gitops 9.9.9');
+  });
+});
+
+describe('bin/prefect-gitops.js', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'gitops-bin-'));
+    await mkdir(join(dir, 'bin'));
+    await copyFile(join(repo, 'bin', 'prefect-gitops.js'), join(dir, 'bin', 'prefect-gitops.js'));
+    await writeFile(join(dir, 'package.json'), '{ "type": "module" }\n');
+    await mkdir(join(dir, 'lib', 'cli'), { recursive: true });
+    await writeFile(join(dir, 'lib', 'cli', 'main.js'), "export async function main() { process.stdout.write('compiled'); return 0; }\n");
+  });
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+
+  it('in a checkout runs the source, never a compiled lib/ that may be stale', async () => {
+    await mkdir(join(dir, 'src', 'cli'), { recursive: true });
+    await writeFile(join(dir, 'src', 'cli', 'main.ts'), "export async function main(argv: string[]): Promise<number> { process.stdout.write(`source ${argv.join(' ')}`); return 0; }\n");
+    await symlink(join(repo, 'node_modules'), join(dir, 'node_modules'));
+    const { stdout } = await run(process.execPath, [join(dir, 'bin', 'prefect-gitops.js'), 'a', 'b']);
+    expect(stdout).toBe('source a b');
+    await rm(join(dir, 'node_modules'));
+  });
+
+  it('in a checkout without tsx says to run npm ci', async () => {
+    const failed = await run(process.execPath, [join(dir, 'bin', 'prefect-gitops.js')]).catch((e: { code: number; stderr: string }) => e);
+    expect(failed).toMatchObject({ code: 1, stderr: expect.stringContaining('run `npm ci`') });
+  });
+
+  it('in a package (no src/) runs lib/', async () => {
+    await rm(join(dir, 'src'), { recursive: true });
+    const { stdout } = await run(process.execPath, [join(dir, 'bin', 'prefect-gitops.js')]);
+    expect(stdout).toBe('compiled');
+  });
+});
