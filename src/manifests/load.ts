@@ -5,7 +5,7 @@ import { simpleGit } from 'simple-git';
 import type { Issue } from '../validate/issue.js';
 import { UserInputError } from '../errors.js';
 import { CONFIG_FILE_NAMES } from './config.js';
-import { parseYamlFile, type PathSegment, type PrefectYamlContext, type SourceDocument } from './source.js';
+import { describeFsError, parseYamlFile, readTextFile, type PathSegment, type PrefectYamlContext, type SourceDocument } from './source.js';
 import { entrypointFile } from './entrypoint.js';
 
 export interface GitInfo {
@@ -121,11 +121,16 @@ export async function loadManifests(dir: string, options: { cwd?: string; env?: 
   }
 
   const ignoreMatcher = ignore().add(configIgnorePatterns(configDocument));
-  const gitopsIgnore = await readFile(join(absDir, '.gitopsignore'), 'utf8').catch(() => '');
-  ignoreMatcher.add(gitopsIgnore);
+  const gitopsIgnorePath = join(absDir, '.gitopsignore');
+  if (await stat(gitopsIgnorePath).then(() => true, () => false)) {
+    // An ignore file that cannot be read must not silently stop ignoring.
+    const gitopsIgnore = await readTextFile(gitopsIgnorePath, display(gitopsIgnorePath));
+    if ('issue' in gitopsIgnore) issues.push(gitopsIgnore.issue);
+    else ignoreMatcher.add(gitopsIgnore.text);
+  }
 
   const configPaths = new Set(CONFIG_FILE_NAMES.map((name) => join(absDir, name)));
-  const files = (await walk(absDir, absDir, ignoreMatcher)).filter((f) => !configPaths.has(f)).sort();
+  const files = (await walk(absDir, absDir, ignoreMatcher, { issues, display })).filter((f) => !configPaths.has(f)).sort();
   const projectRoot = resolveProjectRoot(absDir, configDocument);
   const documents: SourceDocument[] = [];
   for (const file of files) {
@@ -182,16 +187,23 @@ function resolveProjectRoot(dir: string, config: SourceDocument | undefined): st
   return typeof root === 'string' ? resolve(dir, root) : dir;
 }
 
-async function walk(root: string, dir: string, matcher: ReturnType<typeof ignore>): Promise<string[]> {
+async function walk(root: string, dir: string, matcher: ReturnType<typeof ignore>, report: { issues: Issue[]; display: (p: string) => string }): Promise<string[]> {
   const out: string[] = [];
-  const entries = await readdir(dir, { withFileTypes: true });
+  let entries;
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch (error) {
+    // A folder we cannot list may hold declared deployments: an error, never a silent skip.
+    report.issues.push({ file: report.display(dir), line: 1, column: 1, path: '', message: `cannot read the folder: ${describeFsError(error)}`, severity: 'error' });
+    return out;
+  }
   for (const entry of entries) {
     const abs = join(dir, entry.name);
     const rel = relative(root, abs).split(sep).join('/');
     if (entry.isDirectory()) {
       if (entry.name.startsWith('.') || ALWAYS_SKIPPED.has(entry.name)) continue;
       if (matcher.ignores(`${rel}/`)) continue;
-      out.push(...(await walk(root, abs, matcher)));
+      out.push(...(await walk(root, abs, matcher, report)));
     } else if (entry.isFile() && /\.ya?ml$/i.test(entry.name) && !matcher.ignores(rel)) {
       out.push(abs);
     }

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { LineCounter, isMap, isPair, isScalar, isSeq, parseAllDocuments, type Document, type Node } from 'yaml';
 import type { Issue } from '../validate/issue.js';
+import { decodeUtf8, MAX_ALIAS_EXPANSION, yamlDocumentProblems } from './yaml-checks.js';
 
 export type PathSegment = string | number;
 
@@ -97,10 +98,43 @@ export interface ParsedFile {
   readonly issues: Issue[];
 }
 
-/** Parses a YAML file into documents. Syntax errors become issues, never exceptions. */
+/**
+ * Parses a YAML file into documents. Syntax errors, a file that cannot be read and a file that is
+ * not UTF-8 become issues, never exceptions.
+ */
 export async function parseYamlFile(absolutePath: string, displayPath: string): Promise<ParsedFile> {
-  const text = await readFile(absolutePath, 'utf8');
-  return parseYamlText(text, displayPath);
+  const text = await readTextFile(absolutePath, displayPath);
+  if ('issue' in text) return { documents: [], issues: [text.issue] };
+  return parseYamlText(text.text, displayPath);
+}
+
+/** A UTF-8 text file's content, or the issue that says why it cannot be used (unreadable, not UTF-8). */
+export async function readTextFile(absolutePath: string, displayPath: string): Promise<{ text: string } | { issue: Issue }> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(absolutePath);
+  } catch (error) {
+    return { issue: { file: displayPath, line: 1, column: 1, path: '', message: `cannot read the file: ${describeFsError(error)}`, severity: 'error' } };
+  }
+  const decoded = decodeUtf8(bytes);
+  if ('problem' in decoded) return { issue: { file: displayPath, line: decoded.problem.line, column: decoded.problem.column, path: '', message: decoded.problem.message, severity: 'error' } };
+  return decoded;
+}
+
+/** `permission denied (EACCES)`: what a file-system error means, without a stack or a path repeated. */
+export function describeFsError(error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  const meaning: Record<string, string> = {
+    EACCES: 'permission denied',
+    EPERM: 'operation not permitted',
+    ENOENT: 'it does not exist',
+    EISDIR: 'it is a directory',
+    ENOTDIR: 'a part of its path is not a directory',
+    ELOOP: 'too many symbolic links',
+    EIO: 'input/output error',
+  };
+  if (typeof code === 'string') return `${meaning[code] ?? 'error'} (${code})`;
+  return error instanceof Error ? error.message : String(error);
 }
 
 export function parseYamlText(text: string, displayPath: string): ParsedFile {
@@ -128,7 +162,22 @@ export function parseYamlText(text: string, displayPath: string): ParsedFile {
       });
     }
     if (problems.length > 0) return;
-    const value: unknown = doc.toJS({ maxAliasCount: 1000 });
+    const hostile = yamlDocumentProblems(doc);
+    for (const problem of hostile) {
+      const { line, col } = lineCounter.linePos(problem.offset);
+      issues.push({ file: displayPath, line, column: col, path: '', message: problem.message, severity: 'error' });
+    }
+    if (hostile.length > 0) return;
+    let value: unknown;
+    try {
+      value = doc.toJS({ maxAliasCount: MAX_ALIAS_EXPANSION });
+    } catch (error) {
+      // The checks above are meant to catch everything toJS rejects; should one slip through, it is
+      // still a problem of this document, not a crash.
+      const { line, col } = lineCounter.linePos(doc.contents?.range?.[0] ?? 0);
+      issues.push({ file: displayPath, line, column: col, path: '', message: `YAML error: ${firstLine(error instanceof Error ? error.message : String(error))}`, severity: 'error' });
+      return;
+    }
     // A document that is only comments or `---` separators carries nothing.
     if (value === null || value === undefined) return;
     documents.push(new SourceDocument(displayPath, index, doc, lineCounter, value));

@@ -369,6 +369,9 @@ function resolveFlowName(project: LoadedProject, locator: Locator, manifest: Dep
   }
 }
 
+/** Python's `timedelta.max` in whole seconds: Prefect cannot store a longer interval. */
+const MAX_INTERVAL_SECONDS = 999_999_999 * 86_400;
+
 const isMapping = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 const isString = (v: unknown): v is string => typeof v === 'string';
 
@@ -413,6 +416,7 @@ function checkDeployment(locator: Locator, m: DeploymentManifest): Issue[] {
         at([...base, 'interval'], `interval "${s.interval}" uses years or months, which have no fixed length; use days (P30D), hours (PT12H) or seconds, or a cron or rrule schedule for calendar dates`);
       } else if (seconds === undefined) at([...base, 'interval'], `interval "${String(s.interval)}" is not a number of seconds, an ISO-8601 duration (PT10M) or HH:MM:SS`);
       else if (seconds <= 0) at([...base, 'interval'], `interval must be greater than 0 seconds, got ${seconds}`);
+      else if (seconds > MAX_INTERVAL_SECONDS) at([...base, 'interval'], `interval must be at most 999999999 days (${MAX_INTERVAL_SECONDS} seconds, the longest duration Prefect stores), got ${String(s.interval)}`);
     }
     if (isString(s.timezone) && s.timezone) {
       const problem = timezoneProblem(s.timezone);

@@ -132,6 +132,21 @@ const CASES: readonly Case[] = [
   row('81-override-parameter-wrong-type', 'deployments.yaml', 13, 12, "parameter x must be integer, got string \"prod\" in environment \"prod\""),
   row('82-override-name-with-slash', 'deployments.yaml', 7, 13, "deployment name \"etl/prod\" must not contain / % & < > in environment \"prod\""),
   row('83-environment-name-pattern', 'prefect-gitops.yaml', 4, 3, "name \"pro d\" is not allowed here: it must match ^[A-Za-z0-9][A-Za-z0-9_-]*$"),
+  // Hostile input (issue 8, section 4): each a located error, never an internal error.
+  row('200-alias-undefined', 'deployments.yaml', 4, 7, 'alias *nothere refers to no anchor: define &nothere before it, in the same document'),
+  row('201-merge-key-scalar', 'deployments.yaml', 4, 5, 'the merge key << needs a mapping, an alias of one (<<: *defaults) or a list of them, got number 5'),
+  row('202-alias-bomb', 'deployments.yaml', 10, 10, 'aliases expand to more than 100000 values (an alias bomb?); reuse fewer or smaller anchors'),
+  row('203-concurrency-limit-inf', 'deployments.yaml', 4, 20, ".inf is not a finite number: JSON has no infinity or NaN (Prefect would store null); use a finite number, or quote it (\".inf\") if it is text"),
+  row('204-parameter-nan', 'deployments.yaml', 5, 6, ".nan is not a finite number: JSON has no infinity or NaN (Prefect would store null); use a finite number, or quote it (\".nan\") if it is text"),
+  row('205-job-variable-negative-inf', 'deployments.yaml', 6, 13, "-.inf is not a finite number: JSON has no infinity or NaN (Prefect would store null); use a finite number, or quote it (\"-.inf\") if it is text"),
+  row('206-interval-inf', 'deployments.yaml', 5, 15, ".inf is not a finite number: JSON has no infinity or NaN (Prefect would store null); use a finite number, or quote it (\".inf\") if it is text"),
+  row('207-interval-1e30', 'deployments.yaml', 5, 15, "1e30 is out of range: numbers must lie between -9007199254740991 and 9007199254740991 (2^53 - 1) to be sent exactly; quote it (\"1e30\") if it is text"),
+  row('208-parameter-beyond-2-53', 'deployments.yaml', 5, 6, "9007199254740993 is out of range: numbers must lie between -9007199254740991 and 9007199254740991 (2^53 - 1) to be sent exactly; quote it (\"9007199254740993\") if it is text"),
+  row('209-utf16-with-bom', 'deployments.yaml', 1, 1, 'the file is not UTF-8: it is UTF-16 (it starts with a UTF-16 byte order mark); save it as UTF-8'),
+  row('210-utf16-without-bom', 'deployments.yaml', 1, 2, 'the file is not UTF-8 text: it holds a NUL byte (is it UTF-16?); save it as UTF-8'),
+  row('211-invalid-utf8', 'deployments.yaml', 4, 17, 'the file is not UTF-8: byte 0xe9 is not valid UTF-8; save it as UTF-8'),
+  row('212-merge-key-list-of-scalars', 'deployments.yaml', 5, 5, 'the merge key << needs a mapping, an alias of one (<<: *defaults) or a list of them, got a list that holds something other than mappings'),
+  row('213-interval-too-long', 'deployments.yaml', 5, 15, 'interval must be at most 999999999 days (86399999913600 seconds, the longest duration Prefect stores), got P1000000000D'),
 ];
 
 
