@@ -39,6 +39,20 @@ export class RemoteError extends GitopsError {
   }
 }
 
+/**
+ * A non-idempotent request failed in a way that says nothing about whether the server acted on it
+ * (a reset, a timeout, a gateway's 502/504/408, a 500): sending it again blindly could create a
+ * second object. Typed operations read back and create only if absent; others report this.
+ */
+export class AmbiguousWriteError extends RemoteError {
+  override readonly name = 'AmbiguousWriteError';
+}
+
+/** The run's total time limit (`--timeout`) passed; no further request is sent. */
+export class TimeLimitError extends RemoteError {
+  override readonly name = 'TimeLimitError';
+}
+
 /** The server is a version we cannot talk to. */
 export class UnsupportedServerError extends RemoteError {
   override readonly name = 'UnsupportedServerError';

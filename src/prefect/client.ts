@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { request as undiciRequest, type Dispatcher } from 'undici';
-import { RemoteError, UnsupportedServerError, UserInputError } from '../errors.js';
+import { AmbiguousWriteError, RemoteError, TimeLimitError, UnsupportedServerError, UserInputError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { VERSION } from '../version.js';
 import type {
@@ -27,8 +27,13 @@ export interface PrefectClientOptions {
   apiKey?: string;
   /** `user:pass`, sent as `Authorization: Basic`. Wins over `apiKey`, as in Prefect's own client. */
   authString?: string;
-  /** Per-attempt timeout covering headers and body; default 30 000 ms. */
+  /** Per-attempt timeout covering headers and body; default 30 000 ms. A timed-out request is retried at most once. */
   timeoutMs?: number;
+  /**
+   * Total time limit for everything this client sends, from its creation (`--timeout`): past it no
+   * request is sent and waits are cut short, with a {@link TimeLimitError}. Default: none.
+   */
+  totalTimeoutMs?: number;
   /** Retries after the first attempt; default 5. */
   maxRetries?: number;
   /** Backoff unit: retry n waits about `2**n * retryBaseMs` (±20 %); default 1000 ms. */
@@ -63,11 +68,21 @@ const FEATURE_MIN_VERSION = {
   'grace-period': '3.6.6',
 } as const satisfies Record<ServerFeature, string>;
 
-const RETRY_STATUSES: ReadonlySet<number> = new Set([408, 429, 502, 503]);
+/**
+ * Statuses after which the server did not act: a 503 from Prefect means the transaction was rolled
+ * back, a 429 was refused before it ran. Retried for every request.
+ */
+const NOT_PROCESSED_STATUSES: ReadonlySet<number> = new Set([429, 503]);
+/**
+ * Statuses that say nothing about whether the server acted: a gateway's 502/504/408 may come after
+ * the server committed, and a 500 may come after the write. Retried only when sending the request
+ * twice is harmless (see {@link isIdempotent}); a create is read back first.
+ */
+const AMBIGUOUS_STATUSES: ReadonlySet<number> = new Set([408, 500, 502, 504]);
 /**
  * Failures after which the request may have reached the server and been processed: a reset, a
  * broken pipe or a timeout says nothing about whether the write happened. Retried only for
- * idempotent requests (see {@link isIdempotent}); anything else could be applied twice.
+ * idempotent requests; anything else could be applied twice.
  */
 const AMBIGUOUS_ERROR_CODES: ReadonlySet<string> = new Set([
   'ECONNRESET',
@@ -79,6 +94,10 @@ const AMBIGUOUS_ERROR_CODES: ReadonlySet<string> = new Set([
   'UND_ERR_BODY_TIMEOUT',
   'timeout',
 ]);
+/** Codes that mean the peer closed or reset an established connection. */
+const RESET_ERROR_CODES: ReadonlySet<string> = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED']);
+/** Timeouts are retried at most this many times per request: a server that hangs twice is hung. */
+const MAX_TIMEOUT_RETRIES = 1;
 /** Failures before a connection existed, so nothing was sent: any request may be retried. */
 const UNSENT_ERROR_CODES: ReadonlySet<string> = new Set(['EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT']);
 /**
@@ -102,6 +121,8 @@ interface Reply {
   status: number;
   headers: Record<string, string | string[] | undefined>;
   text: string;
+  /** An earlier attempt of this request failed ambiguously: the server may already have acted on it. */
+  maybeProcessedBefore: boolean;
 }
 
 /** A request that never produced a response; `code` is an errno-like string or `timeout`. */
@@ -124,6 +145,8 @@ export class PrefectClient {
   private readonly authorization: string | undefined;
   private readonly secrets: readonly string[];
   private readonly timeoutMs: number;
+  private readonly totalTimeoutMs: number | undefined;
+  private readonly deadlineAt: number | undefined;
   private readonly maxRetries: number;
   private readonly retryBaseMs: number;
   private readonly maxRetryDelayMs: number;
@@ -152,6 +175,8 @@ export class PrefectClient {
     }
     this.secrets = [options.apiKey, options.authString].filter((s): s is string => typeof s === 'string' && s.length > 0);
     this.timeoutMs = options.timeoutMs ?? 30_000;
+    this.totalTimeoutMs = options.totalTimeoutMs;
+    this.deadlineAt = options.totalTimeoutMs === undefined ? undefined : Date.now() + options.totalTimeoutMs;
     this.maxRetries = Math.max(0, options.maxRetries ?? 5);
     this.retryBaseMs = options.retryBaseMs ?? 1000;
     this.maxRetryDelayMs = options.maxRetryDelayMs ?? 30_000;
@@ -296,13 +321,24 @@ export class PrefectClient {
     this.expect('DELETE', path, await this.send('DELETE', path, undefined), [204, 404]);
   }
 
-  /** `POST /deployments/{id}/schedules` with a bare array (201); the only create path that keeps `max_scheduled_runs`. */
+  /**
+   * `POST /deployments/{id}/schedules` with a bare array (201); the only create path that keeps
+   * `max_scheduled_runs`. After an ambiguous failure the deployment is read back and the schedules
+   * (found by slug; the server creates them in one transaction) are returned instead of sent again.
+   */
   async createSchedules(deploymentId: string, schedules: ScheduleCreateBody[]): Promise<LiveSchedule[]> {
     const path = `/deployments/${encodeURIComponent(deploymentId)}/schedules`;
-    const reply = this.expect('POST', path, await this.send('POST', path, schedules), [201]);
-    const items = this.json('POST', path, reply);
-    if (!Array.isArray(items)) throw unexpected('POST', path, 'expected an array of schedules');
-    return items.map((item, i) => checkSchedule(item, 'POST', path, `item ${i}`));
+    const slugs = schedules.map((s) => s.slug);
+    const find = async (): Promise<LiveSchedule[] | undefined> => {
+      const live = await this.readDeployment(deploymentId);
+      const found = slugs.map((slug) => live?.schedules.find((s) => s.slug === slug));
+      return found.every((s) => s !== undefined) ? (found as LiveSchedule[]) : undefined;
+    };
+    return this.createOnce(path, schedules, [201], (reply) => {
+      const items = this.json('POST', path, reply);
+      if (!Array.isArray(items)) throw unexpected('POST', path, 'expected an array of schedules');
+      return items.map((item, i) => checkSchedule(item, 'POST', path, `item ${i}`));
+    }, find);
   }
 
   /** `PATCH /deployments/{id}/schedules/{scheduleId}` (204). Note that an omitted `parameters` is written as `{}`. */
@@ -311,10 +347,20 @@ export class PrefectClient {
     this.expect('PATCH', path, await this.send('PATCH', path, body), [204]);
   }
 
-  /** `DELETE /deployments/{id}/schedules/{scheduleId}` (204). */
+  /**
+   * `DELETE /deployments/{id}/schedules/{scheduleId}` (204). A 404 is an error (the plan did not see
+   * the schedule go), except when an earlier attempt may have deleted it: then it is gone, as asked.
+   */
   async deleteSchedule(deploymentId: string, scheduleId: string): Promise<void> {
     const path = `/deployments/${encodeURIComponent(deploymentId)}/schedules/${encodeURIComponent(scheduleId)}`;
-    this.expect('DELETE', path, await this.send('DELETE', path, undefined), [204]);
+    const reply = await this.send('DELETE', path, undefined);
+    this.expect('DELETE', path, reply, reply.maybeProcessedBefore ? [204, 404] : [204]);
+  }
+
+  /** `DELETE /automations/{id}` (204); a 404 means it is already gone and is not an error. */
+  async deleteAutomation(id: string): Promise<void> {
+    const path = `/automations/${encodeURIComponent(id)}`;
+    this.expect('DELETE', path, await this.send('DELETE', path, undefined), [204, 404]);
   }
 
   /**
@@ -335,7 +381,12 @@ export class PrefectClient {
   async listAutomations(tagsAll: string[]): Promise<LiveAutomation[]>;
   async listAutomations(filter: AutomationListFilter | string[] = {}): Promise<LiveAutomation[]> {
     const tagsAll = Array.isArray(filter) ? filter : filter.tagsAll;
-    const body: JsonObject = tagsAll ? { automations: { tags: { all_: tagsAll } } } : {};
+    const names = Array.isArray(filter) ? undefined : filter.names;
+    if (names?.length === 0) return [];
+    const automations: JsonObject = {};
+    if (tagsAll) automations.tags = { all_: tagsAll };
+    if (names) automations.name = { any_: names };
+    const body: JsonObject = Object.keys(automations).length > 0 ? { automations } : {};
     const byId = new Map<string, LiveAutomation>();
     try {
       await this.scan('/automations/filter', body, checkAutomation, byId);
@@ -356,13 +407,26 @@ export class PrefectClient {
     return value.value as Json;
   }
 
-  /** `POST /automations/` (201). */
+  /**
+   * `POST /automations/` (201). After an ambiguous failure it looks for an automation with the same
+   * name, the same tags and the same run-deployment target, and returns that instead of making a second.
+   */
   async createAutomation(body: JsonObject): Promise<{ id: string }> {
     const path = '/automations/';
-    const reply = this.expect('POST', path, await this.send('POST', path, body), [201]);
-    const value = this.json('POST', path, reply);
-    if (!isRecord(value) || typeof value.id !== 'string') throw unexpected('POST', path, 'the automation has no string id');
-    return { id: value.id };
+    const find = async (): Promise<{ id: string } | undefined> => {
+      if (typeof body.name !== 'string') return undefined;
+      const tags = Array.isArray(body.tags) ? body.tags.filter((t): t is string => typeof t === 'string') : [];
+      const targets = (a: { actions: readonly JsonObject[] }): string[] => a.actions.map((x) => String(x.deployment_id ?? ''));
+      const wanted = targets({ actions: Array.isArray(body.actions) ? body.actions.filter(isRecord) as JsonObject[] : [] });
+      const candidates = await this.listAutomations({ names: [body.name] });
+      const same = candidates.find((a) => a.name === body.name && tags.every((t) => a.tags.includes(t)) && JSON.stringify(targets(a)) === JSON.stringify(wanted));
+      return same ? { id: same.id } : undefined;
+    };
+    return this.createOnce(path, body, [201], (reply) => {
+      const value = this.json('POST', path, reply);
+      if (!isRecord(value) || typeof value.id !== 'string') throw unexpected('POST', path, 'the automation has no string id');
+      return { id: value.id };
+    }, find);
   }
 
   /** `GET /work_pools/{name}`; `undefined` when there is no such pool. */
@@ -376,8 +440,7 @@ export class PrefectClient {
   /** `POST /work_pools/` (201); 409 if it exists, 403 for names starting with `prefect`. */
   async createWorkPool(body: { name: string; type: string }): Promise<LiveWorkPool> {
     const path = '/work_pools/';
-    const reply = this.expect('POST', path, await this.send('POST', path, body), [201]);
-    return checkWorkPool(this.json('POST', path, reply), 'POST', path);
+    return this.createOnce(path, body, [201], (reply) => checkWorkPool(this.json('POST', path, reply), 'POST', path), () => this.readWorkPool(body.name));
   }
 
   /** `POST /flow_runs/count` with the body as given. */
@@ -441,27 +504,31 @@ export class PrefectClient {
     }
   }
 
-  private statusError(method: string, path: string, reply: Reply): RemoteError {
+  private statusError(method: string, path: string, reply: Pick<Reply, 'status' | 'text'>): RemoteError {
     const body = this.scrub(shortBody(reply.text));
     return new RemoteError(statusMessage(reply.status), method, path, reply.status, body || undefined);
   }
 
   /**
    * Retries, CSRF and the in-flight bound around {@link attempt}; returns the final response whatever its status.
-   * Statuses 408/429/502/503 are retried for every request (the server did not process it: a 503
-   * from Prefect means the transaction was rolled back), and so are connection failures before
-   * anything was sent; a failure after the request may have been sent is retried only when
-   * sending it twice is harmless.
+   * 429 and 503 are retried for every request (the server did not act: a 503 from Prefect means the
+   * transaction was rolled back), and so are connection failures before anything was sent. A failure
+   * after which the server may have acted (a reset, a timeout, 408/500/502/504) is retried only when
+   * sending the request twice is harmless; otherwise it throws {@link AmbiguousWriteError}, which the
+   * create operations answer by reading back ({@link createOnce}).
    */
   private async send(method: string, path: string, body: unknown): Promise<Reply> {
     const mutating = MUTATING_METHODS.has(method);
     const route = path.split('?')[0] ?? '';
+    const idempotent = isIdempotent(method, route);
     const isRead = method === 'GET' || (method === 'POST' && READ_POST_PATH.test(route));
     if (isRead) this.stats.reads += 1;
     else this.stats.writes += 1;
 
     let retry = 0;
+    let timeouts = 0;
     let csrfRetried = false;
+    let maybeProcessed = false;
     for (;;) {
       const headers: Record<string, string> = { 'user-agent': USER_AGENT, accept: 'application/json' };
       if (this.authorization) headers.authorization = this.authorization;
@@ -471,17 +538,20 @@ export class PrefectClient {
       const outcome = await this.attempt(method, path, body, headers);
 
       if (outcome instanceof ConnectionFailure) {
+        if (outcome.code === 'deadline') throw this.deadlineError(method, path);
         const ambiguous = AMBIGUOUS_ERROR_CODES.has(outcome.code);
+        if (outcome.code === 'timeout') timeouts += 1;
         const retryable =
           UNSENT_ERROR_CODES.has(outcome.code) ||
           (this.reachedServer && CONNECT_ERROR_CODES.has(outcome.code)) ||
-          (ambiguous && isIdempotent(method, route));
+          (ambiguous && idempotent && timeouts <= MAX_TIMEOUT_RETRIES);
         if (retryable && retry < this.maxRetries) {
+          maybeProcessed ||= ambiguous;
           retry += 1;
           await this.backoff(method, path, retry, undefined, { code: outcome.code });
           continue;
         }
-        throw this.connectionError(method, path, outcome.code, retry, ambiguous && !isIdempotent(method, route));
+        throw this.connectionError(method, path, outcome.code, retry, ambiguous && !idempotent);
       }
 
       this.reachedServer = true;
@@ -499,16 +569,60 @@ export class PrefectClient {
         this.logger?.debug({ method, path }, 'CSRF token rejected; fetching a new one');
         continue;
       }
-      if (RETRY_STATUSES.has(outcome.status) && retry < this.maxRetries) {
+      const ambiguousStatus = AMBIGUOUS_STATUSES.has(outcome.status);
+      if (ambiguousStatus && !idempotent) {
+        const error = this.statusError(method, path, outcome);
+        throw new AmbiguousWriteError(
+          `${error.message}; the request may have been processed, so it was not sent again blindly`,
+          method,
+          path,
+          error.status,
+          error.body,
+        );
+      }
+      const retryable = NOT_PROCESSED_STATUSES.has(outcome.status) || ambiguousStatus;
+      if (retryable && retry < this.maxRetries) {
+        maybeProcessed ||= ambiguousStatus;
         retry += 1;
         await this.backoff(method, path, retry, outcome.headers['retry-after'], { status: outcome.status });
         continue;
       }
-      if (RETRY_STATUSES.has(outcome.status) && retry > 0) {
+      if (retryable && retry > 0) {
         const error = this.statusError(method, path, outcome);
         throw new RemoteError(`${error.message} (gave up after ${retry} retries)`, method, path, error.status, error.body);
       }
-      return outcome;
+      return { ...outcome, maybeProcessedBefore: maybeProcessed };
+    }
+  }
+
+  /**
+   * A non-idempotent create, made safe to retry: after an ambiguous failure it waits, reads back
+   * with `find` and returns what it finds; only when that is absent is the request sent again. A
+   * 409 on a resend (the first attempt did land after all) is read back the same way.
+   */
+  private async createOnce<T>(path: string, body: unknown, ok: readonly number[], parse: (reply: Reply) => T, find: () => Promise<T | undefined>): Promise<T> {
+    let resent = false;
+    for (let round = 0; ; round += 1) {
+      let reply: Reply;
+      try {
+        reply = await this.send('POST', path, body);
+      } catch (error) {
+        if (!(error instanceof AmbiguousWriteError) || round >= this.maxRetries) throw error;
+        // Give a request the server may still be working on time to finish before reading back.
+        await this.backoff('POST', path, round + 1, undefined, { ambiguous: error.status ?? 'connection' });
+        const existing = await find();
+        if (existing !== undefined) {
+          this.logger?.debug({ method: 'POST', path }, 'the create had been processed; read it back instead of sending it again');
+          return existing;
+        }
+        resent = true;
+        continue;
+      }
+      if (resent && reply.status === 409) {
+        const existing = await find();
+        if (existing !== undefined) return existing;
+      }
+      return parse(this.expect('POST', path, reply, ok));
     }
   }
 
@@ -518,11 +632,17 @@ export class PrefectClient {
     path: string,
     body: unknown,
     headers: Record<string, string>,
-  ): Promise<Reply | ConnectionFailure> {
+  ): Promise<Omit<Reply, 'maybeProcessedBefore'> | ConnectionFailure> {
     const release = await this.slots.acquire();
+    const remaining = this.remainingMs();
+    if (remaining <= 0) {
+      release();
+      return new ConnectionFailure('deadline');
+    }
     const started = performance.now();
     const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(), this.timeoutMs);
+    const limitedByDeadline = remaining < this.timeoutMs;
+    const timer = setTimeout(() => controller.abort(), Math.min(this.timeoutMs, remaining));
     try {
       const response = await undiciRequest(`${this.origin}${this.basePath}${path}`, {
         method: method as Dispatcher.HttpMethod,
@@ -537,7 +657,7 @@ export class PrefectClient {
       return { status: response.statusCode, headers: response.headers, text };
     } catch (error) {
       const ms = Math.round(performance.now() - started);
-      const code = controller.signal.aborted ? 'timeout' : errorCode(error);
+      const code = controller.signal.aborted ? (limitedByDeadline ? 'deadline' : 'timeout') : errorCode(error);
       // Anything without an errno-like code is a bug (or an unmatched MockAgent request): let it surface as is.
       if (code === undefined) throw error;
       this.logger?.debug({ method, path, error: code, ms }, 'prefect request failed');
@@ -548,12 +668,17 @@ export class PrefectClient {
     }
   }
 
+  /** Milliseconds left before the total time limit; Infinity without one. */
+  private remainingMs(): number {
+    return this.deadlineAt === undefined ? Number.POSITIVE_INFINITY : this.deadlineAt - Date.now();
+  }
+
   private async backoff(
     method: string,
     path: string,
     retry: number,
     retryAfter: string | string[] | undefined,
-    reason: { status?: number; code?: string },
+    reason: { status?: number; code?: string; ambiguous?: number | string },
   ): Promise<void> {
     this.stats.retries += 1;
     const fromServer = parseRetryAfter(retryAfter);
@@ -563,26 +688,35 @@ export class PrefectClient {
         ? fromServer * (1 + Math.random() * 0.2)
         : 2 ** retry * this.retryBaseMs * (0.8 + Math.random() * 0.4);
     const delayMs = Math.round(Math.min(this.maxRetryDelayMs, Math.max(0, raw)));
+    // Waiting past the time limit only to fail then helps nobody: fail now.
+    if (delayMs >= this.remainingMs()) throw this.deadlineError(method, path);
     this.logger?.debug({ method, path, ...reason, retry, delayMs }, 'retrying prefect request');
     await new Promise((resolve) => setTimeout(resolve, delayMs));
+  }
+
+  private deadlineError(method: string, path: string): TimeLimitError {
+    const limit = this.totalTimeoutMs === undefined ? '' : ` of ${formatMs(this.totalTimeoutMs)}`;
+    return new TimeLimitError(`gave up: the total time limit${limit} (--timeout) was reached; later requests were not sent`, method, path);
   }
 
   /** @param unsafe the request may have been processed and was not retried because it is not idempotent. */
   private connectionError(method: string, path: string, code: string, retries: number, unsafe: boolean): RemoteError {
     const after = retries > 0 ? ` (after ${retries} retries)` : '';
-    const what =
-      code === 'timeout'
-        ? `the Prefect API at ${this.origin} did not answer within ${this.timeoutMs} ms${after}`
-        : `could not reach the Prefect API at ${this.origin}: ${code}${after}`;
+    // Once the server has answered, the URL is right: say what happened instead of pointing at it.
+    let what: string;
+    if (code === 'timeout') what = `the Prefect API at ${this.origin} did not answer within ${formatMs(this.timeoutMs)}${after}`;
+    else if (this.reachedServer && RESET_ERROR_CODES.has(code)) what = `connection reset by the server (the Prefect API at ${this.origin}, ${code})${after}`;
+    else if (this.reachedServer) what = `lost the connection to the Prefect API at ${this.origin}: ${code}${after}`;
+    else what = `could not reach the Prefect API at ${this.origin}: ${code}${after}`;
     if (unsafe) {
       // Sending it again could create a second automation or schedule: say so instead of guessing.
-      return new RemoteError(
+      return new AmbiguousWriteError(
         `${what}; not retried, because the request may have been processed and sending it twice is not safe: check the server before running again`,
         method,
         path,
       );
     }
-    return new RemoteError(`${what}; check PREFECT_API_URL`, method, path);
+    return new RemoteError(this.reachedServer ? what : `${what}; check PREFECT_API_URL`, method, path);
   }
 
   /** Adds CSRF headers when the server wants them, fetching a token once per client (or when expired). */
@@ -705,6 +839,11 @@ function compareVersions(a: Version, b: Version): number {
 function isIdempotent(method: string, route: string): boolean {
   if (IDEMPOTENT_METHODS.has(method)) return true;
   return method === 'POST' && (READ_POST_PATH.test(route) || UPSERT_POST_PATH.test(route));
+}
+
+/** `30 ms`, `30 s`, `2.5 s`. */
+function formatMs(ms: number): string {
+  return ms < 1000 ? `${ms} ms` : `${Number((ms / 1000).toFixed(1))} s`;
 }
 
 /** `Retry-After` as milliseconds: delta-seconds or an HTTP date; `undefined` when absent or unreadable. */

@@ -113,4 +113,6 @@ export interface LiveAutomation {
 export interface AutomationListFilter {
   /** Automations whose tags include all of these. */
   tagsAll?: string[];
+  /** Automations with any of these names; an empty list matches nothing. */
+  names?: string[];
 }

@@ -55,14 +55,17 @@ export async function makeProject(prefix = 'proj'): Promise<Project> {
   return project;
 }
 
-export type RunOptions = Partial<Pick<ReconcileOptions, 'prune' | 'allowMassDelete' | 'adoptAll' | 'environment' | 'env'>>;
+export type RunOptions = Partial<Pick<ReconcileOptions, 'prune' | 'allowMassDelete' | 'adoptAll' | 'environment' | 'env'>> & {
+  /** Another API root for the code under test, e.g. a fault proxy's (test/helpers/fault-proxy.ts). */
+  readonly apiUrl?: string;
+};
 
 function options(dir: string, run: RunOptions): ReconcileOptions {
   return {
     manifests: dir,
     cwd: process.cwd(),
     env: run.env ?? {},
-    client: { apiUrl: prefectApiUrl(), retryBaseMs: 200 },
+    client: { apiUrl: run.apiUrl ?? prefectApiUrl(), retryBaseMs: 200 },
     allowMassDelete: run.allowMassDelete ?? false,
     adoptAll: run.adoptAll ?? false,
     ...(run.prune !== undefined ? { prune: run.prune } : {}),

@@ -5,7 +5,7 @@ import { MockAgent, type Dispatcher } from 'undici';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { PrefectClient, type PrefectClientOptions, type ServerFeature } from '../../src/prefect/client.js';
-import { RemoteError, UnsupportedServerError, describeError } from '../../src/errors.js';
+import { AmbiguousWriteError, RemoteError, TimeLimitError, UnsupportedServerError, describeError } from '../../src/errors.js';
 
 const ORIGIN = 'http://prefect.test:4200';
 const API_URL = `${ORIGIN}/api`;
@@ -173,8 +173,8 @@ describe('retries', () => {
 
   it('does not retry other errors', async () => {
     const client = await connect();
-    pool.intercept({ path: '/api/work_pools/p', method: 'GET' }).reply(500, { exception_message: 'Internal Server Error' });
-    await expect(client.readWorkPool('p')).rejects.toMatchObject({ status: 500, body: 'Internal Server Error' });
+    pool.intercept({ path: '/api/work_pools/p', method: 'GET' }).reply(400, { exception_message: 'Bad Request' });
+    await expect(client.readWorkPool('p')).rejects.toMatchObject({ status: 400, body: 'Bad Request' });
     expect(client.stats.retries).toBe(0);
   });
 
@@ -243,49 +243,84 @@ describe('retries', () => {
     pool.intercept({ path: '/api/work_pools/p', method: 'GET' }).reply(200, {}).delay(300).times(2);
     const error = await caught(client.readWorkPool('p'));
     expect(error).toBeInstanceOf(RemoteError);
-    expect((error as Error).message).toBe(
-      `the Prefect API at ${ORIGIN} did not answer within 30 ms (after 1 retries); check PREFECT_API_URL`,
-    );
+    // The server answered before (GET /admin/version), so the URL is not the problem.
+    expect((error as Error).message).toBe(`the Prefect API at ${ORIGIN} did not answer within 30 ms (after 1 retries)`);
   });
 });
 
-describe('retries of writes that may have been processed', () => {
+describe('the retry matrix: what is sent again, what is read back', () => {
   const reset = (): Error => Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
-
-  it('does not resend POST /automations/ after a reset: one attempt, and an error saying why', async () => {
-    const client = await connect();
-    mockCsrfDisabled();
-    client.resetStats();
-    pool.intercept({ path: '/api/automations/', method: 'POST' }).replyWithError(reset());
-    const error = await caught(client.createAutomation({ name: 'x' }));
-    expect(error).toBeInstanceOf(RemoteError);
-    expect(error).toMatchObject({ method: 'POST', path: '/automations/', status: undefined });
-    expect((error as Error).message).toBe(
-      `could not reach the Prefect API at ${ORIGIN}: ECONNRESET; not retried, because the request may have been processed and sending it twice is not safe: check the server before running again`,
-    );
-    expect(calls().filter((c) => c.path === '/api/automations/')).toHaveLength(1);
-    expect(client.stats.retries).toBe(0);
+  const automation = (id: string, deploymentId = 'dep-1', extra: Record<string, unknown> = {}) => ({
+    id,
+    name: 'auto',
+    tags: ['prefect-gitops:o', 'prefect-gitops:trigger:abc'],
+    actions: [{ type: 'run-deployment', deployment_id: deploymentId }],
+    ...extra,
   });
+  const automationBody = { name: 'auto', tags: ['prefect-gitops:o', 'prefect-gitops:trigger:abc'], actions: [{ type: 'run-deployment', deployment_id: 'dep-1' }] };
+  const schedule = (id: string, slug: string) => ({ id, schedule: { cron: '0 * * * *', timezone: null, day_or: true }, active: true, max_scheduled_runs: null, parameters: {}, slug });
+  const scheduleBody = (slug: string) => ({ schedule: { cron: '0 * * * *', timezone: null, day_or: true }, active: true, parameters: {}, slug });
+  const posts = (path: string) => calls().filter((c) => c.path === path && c.method === 'POST');
 
-  it('retries POST /automations/ on 503: Prefect rolled the transaction back', async () => {
+  it.each([408, 500, 502, 504])('retries a read (GET) on %i and then succeeds', async (status) => {
     const client = await connect();
-    mockCsrfDisabled();
-    pool.intercept({ path: '/api/automations/', method: 'POST' }).reply(503, { exception_message: 'Service Unavailable' });
-    pool.intercept({ path: '/api/automations/', method: 'POST' }).reply(201, { id: 'auto-1', name: 'x' });
-    await expect(client.createAutomation({ name: 'x' })).resolves.toEqual({ id: 'auto-1' });
-    expect(calls().filter((c) => c.path === '/api/automations/')).toHaveLength(2);
+    pool.intercept({ path: '/api/work_pools/p', method: 'GET' }).reply(status, 'failed');
+    pool.intercept({ path: '/api/work_pools/p', method: 'GET' }).reply(200, { id: 'wp', name: 'p', type: 'process' });
+    await expect(client.readWorkPool('p')).resolves.toMatchObject({ id: 'wp' });
     expect(client.stats.retries).toBe(1);
   });
 
-  it('does not resend POST /deployments/{id}/schedules after a timeout', async () => {
-    const client = await connect({ timeoutMs: 30 });
+  it.each([500, 504])('retries a read by POST (filter) on %i, honouring Retry-After', async (status) => {
+    const client = await connect({ retryBaseMs: 10_000 });
     mockCsrfDisabled();
-    pool.intercept({ path: '/api/deployments/d/schedules', method: 'POST' }).reply(201, []).delay(300);
-    const error = await caught(client.createSchedules('d', []));
-    expect((error as Error).message).toBe(
-      `the Prefect API at ${ORIGIN} did not answer within 30 ms; not retried, because the request may have been processed and sending it twice is not safe: check the server before running again`,
-    );
-    expect(calls().filter((c) => c.path === '/api/deployments/d/schedules')).toHaveLength(1);
+    pool.intercept({ path: '/api/flows/filter', method: 'POST' }).reply(status, 'failed', { headers: { 'retry-after': '0' } });
+    pool.intercept({ path: '/api/flows/filter', method: 'POST' }).reply(200, [{ id: 'f1', name: 'a' }]);
+    await expect(client.listFlows({ names: ['a'] })).resolves.toEqual([{ id: 'f1', name: 'a' }]);
+    expect(posts('/api/flows/filter')).toHaveLength(2);
+  });
+
+  it('gives up on a read that keeps failing with 500, naming the status', async () => {
+    const client = await connect({ maxRetries: 2 });
+    pool.intercept({ path: '/api/work_pools/p', method: 'GET' }).reply(500, { exception_message: 'Internal Server Error' }).times(3);
+    await expect(client.readWorkPool('p')).rejects.toMatchObject({ status: 500, message: 'the Prefect API failed with status 500 (gave up after 2 retries)' });
+  });
+
+  it.each([
+    ['a 502 after the server acted', (i: MockPool['intercept']) => i({ path: '/api/automations/', method: 'POST' }).reply(502, 'Bad Gateway')],
+    ['a 504', (i: MockPool['intercept']) => i({ path: '/api/automations/', method: 'POST' }).reply(504, 'Gateway Timeout')],
+    ['a 408', (i: MockPool['intercept']) => i({ path: '/api/automations/', method: 'POST' }).reply(408, 'Request Timeout')],
+    ['a 500', (i: MockPool['intercept']) => i({ path: '/api/automations/', method: 'POST' }).reply(500, 'Internal Server Error')],
+    ['a reset', (i: MockPool['intercept']) => i({ path: '/api/automations/', method: 'POST' }).replyWithError(reset())],
+  ])('does not resend POST /automations/ after %s when reading back finds it', async (_title, fail) => {
+    const client = await connect();
+    mockCsrfDisabled();
+    fail(pool.intercept.bind(pool));
+    pool
+      .intercept({ path: '/api/automations/filter', method: 'POST', body: (b) => JSON.stringify(JSON.parse(b).automations) === '{"name":{"any_":["auto"]}}' })
+      .reply(200, [automation('other', 'dep-2'), automation('auto-1')]);
+    await expect(client.createAutomation(automationBody)).resolves.toEqual({ id: 'auto-1' });
+    expect(posts('/api/automations/')).toHaveLength(1);
+  });
+
+  it('sends POST /automations/ again when reading back finds none (same name for another deployment is not it)', async () => {
+    const client = await connect();
+    mockCsrfDisabled();
+    pool.intercept({ path: '/api/automations/', method: 'POST' }).reply(502, 'Bad Gateway');
+    pool.intercept({ path: '/api/automations/filter', method: 'POST' }).reply(200, [automation('other', 'dep-2')]);
+    pool.intercept({ path: '/api/automations/', method: 'POST' }).reply(201, { id: 'auto-2', name: 'auto' });
+    await expect(client.createAutomation(automationBody)).resolves.toEqual({ id: 'auto-2' });
+    expect(posts('/api/automations/')).toHaveLength(2);
+  });
+
+  it('retries POST /automations/ on 503 and 429 without reading back: the server did not act', async () => {
+    const client = await connect();
+    mockCsrfDisabled();
+    pool.intercept({ path: '/api/automations/', method: 'POST' }).reply(503, { exception_message: 'Service Unavailable' });
+    pool.intercept({ path: '/api/automations/', method: 'POST' }).reply(429, 'slow down', { headers: { 'retry-after': '0' } });
+    pool.intercept({ path: '/api/automations/', method: 'POST' }).reply(201, { id: 'auto-1', name: 'x' });
+    await expect(client.createAutomation({ name: 'x' })).resolves.toEqual({ id: 'auto-1' });
+    expect(posts('/api/automations/')).toHaveLength(3);
+    expect(client.stats.retries).toBe(2);
   });
 
   it('resends POST /automations/ refused before it was sent (ECONNREFUSED once the server was reached)', async () => {
@@ -297,6 +332,59 @@ describe('retries of writes that may have been processed', () => {
     expect(client.stats.retries).toBe(1);
   });
 
+  it('reads the deployment back after a timed-out POST of schedules and returns them by slug', async () => {
+    const client = await connect({ timeoutMs: 30 });
+    mockCsrfDisabled();
+    pool.intercept({ path: '/api/deployments/d/schedules', method: 'POST' }).reply(201, []).delay(300);
+    pool.intercept({ path: '/api/deployments/d', method: 'GET' }).reply(200, deployment(9, { id: 'd', schedules: [schedule('s2', 'b'), schedule('s1', 'a')] }));
+    await expect(client.createSchedules('d', [scheduleBody('a'), scheduleBody('b')])).resolves.toEqual([schedule('s1', 'a'), schedule('s2', 'b')]);
+    expect(posts('/api/deployments/d/schedules')).toHaveLength(1);
+  });
+
+  it('sends the schedules again when they are absent, and reads back on a 409 (the first one landed late)', async () => {
+    const client = await connect();
+    mockCsrfDisabled();
+    pool.intercept({ path: '/api/deployments/d/schedules', method: 'POST' }).reply(502, 'Bad Gateway');
+    pool.intercept({ path: '/api/deployments/d', method: 'GET' }).reply(200, deployment(9, { id: 'd', schedules: [] }));
+    pool.intercept({ path: '/api/deployments/d/schedules', method: 'POST' }).reply(409, { detail: 'Schedule slugs must be unique within a deployment.' });
+    pool.intercept({ path: '/api/deployments/d', method: 'GET' }).reply(200, deployment(9, { id: 'd', schedules: [schedule('s1', 'a')] }));
+    await expect(client.createSchedules('d', [scheduleBody('a')])).resolves.toEqual([schedule('s1', 'a')]);
+    expect(posts('/api/deployments/d/schedules')).toHaveLength(2);
+  });
+
+  it('does not resend a non-idempotent POST sent through request(): it throws AmbiguousWriteError', async () => {
+    const client = await connect();
+    mockCsrfDisabled();
+    pool.intercept({ path: '/api/v2/concurrency_limits/', method: 'POST' }).reply(502, 'Bad Gateway');
+    const error = await caught(client.request('POST', '/v2/concurrency_limits/', { name: 'x', limit: 1 }));
+    expect(error).toBeInstanceOf(AmbiguousWriteError);
+    expect(error).toMatchObject({ status: 502, method: 'POST', path: '/v2/concurrency_limits/' });
+    expect((error as Error).message).toContain('the request may have been processed, so it was not sent again blindly');
+    expect(posts('/api/v2/concurrency_limits/')).toHaveLength(1);
+  });
+
+  it('says the connection was reset by the server, not "check PREFECT_API_URL", once the server has answered', async () => {
+    const client = await connect();
+    mockCsrfDisabled();
+    pool.intercept({ path: '/api/v2/concurrency_limits/', method: 'POST' }).replyWithError(reset());
+    const error = await caught(client.request('POST', '/v2/concurrency_limits/', {}));
+    expect(error).toBeInstanceOf(AmbiguousWriteError);
+    expect((error as Error).message).toBe(
+      `connection reset by the server (the Prefect API at ${ORIGIN}, ECONNRESET); not retried, because the request may have been processed and sending it twice is not safe: check the server before running again`,
+    );
+  });
+
+  it.each([
+    ['a reset', (i: MockPool['intercept']) => i({ path: '/api/deployments/dep-1/schedules/s1', method: 'DELETE' }).replyWithError(reset())],
+    ['a 502', (i: MockPool['intercept']) => i({ path: '/api/deployments/dep-1/schedules/s1', method: 'DELETE' }).reply(502, 'Bad Gateway')],
+  ])('takes a 404 on a DELETE of a schedule retried after %s as success: it is gone', async (_title, fail) => {
+    const client = await connect();
+    mockCsrfDisabled();
+    fail(pool.intercept.bind(pool));
+    pool.intercept({ path: '/api/deployments/dep-1/schedules/s1', method: 'DELETE' }).reply(404, { detail: 'Schedule not found.' });
+    await expect(client.deleteSchedule('dep-1', 's1')).resolves.toBeUndefined();
+  });
+
   it.each([
     ['a read by POST (filter)', (c: PrefectClient) => c.listFlows({ names: ['a'] }), 'POST', '/api/flows/filter', [{ id: 'f1', name: 'a' }]],
     ['a count', (c: PrefectClient) => c.countFlowRuns({}), 'POST', '/api/flow_runs/count', 3],
@@ -304,14 +392,41 @@ describe('retries of writes that may have been processed', () => {
     ['the deployment upsert POST /deployments/', (c: PrefectClient) => c.createDeployment({ name: 'd1', flow_id: 'flow-1' }), 'POST', '/api/deployments/', deployment(1)],
     ['a PATCH', (c: PrefectClient) => c.updateDeployment('dep-1', { paused: true }), 'PATCH', '/api/deployments/dep-1', ''],
     ['a DELETE', (c: PrefectClient) => c.deleteSchedule('dep-1', 's1'), 'DELETE', '/api/deployments/dep-1/schedules/s1', ''],
-  ] as const)('resends %s after a reset: sending it twice is harmless', async (_title, operation, method, path, reply) => {
+  ] as const)('resends %s after a reset or a 502: sending it twice is harmless', async (_title, operation, method, path, reply) => {
     const client = await connect();
     mockCsrfDisabled();
     pool.intercept({ path, method }).replyWithError(reset());
+    pool.intercept({ path, method }).reply(502, 'Bad Gateway');
     pool.intercept({ path, method }).reply(method === 'POST' ? 200 : 204, typeof reply === 'string' ? reply : JSON.stringify(reply), JSON_HEADERS);
     await operation(client);
-    expect(calls().filter((c) => c.path === path)).toHaveLength(2);
-    expect(client.stats.retries).toBe(1);
+    expect(calls().filter((c) => c.path === path)).toHaveLength(3);
+    expect(client.stats.retries).toBe(2);
+  });
+
+  it('retries a timed-out request once, not five times: a hung server fails the request after two attempts', async () => {
+    const client = await connect({ timeoutMs: 30 });
+    pool.intercept({ path: '/api/work_pools/p', method: 'GET' }).reply(200, {}).delay(300).times(2);
+    const error = await caught(client.readWorkPool('p'));
+    expect((error as Error).message).toBe(`the Prefect API at ${ORIGIN} did not answer within 30 ms (after 1 retries)`);
+    expect(calls().filter((c) => c.path === '/api/work_pools/p')).toHaveLength(2);
+  });
+
+  it('stops at the total time limit (--timeout) with a message saying so, and sends nothing after it', async () => {
+    const client = await connect({ totalTimeoutMs: 150, timeoutMs: 10_000 });
+    pool.intercept({ path: '/api/work_pools/p', method: 'GET' }).reply(200, {}).delay(2_000);
+    const error = await caught(client.readWorkPool('p'));
+    expect(error).toBeInstanceOf(TimeLimitError);
+    expect((error as Error).message).toBe('gave up: the total time limit of 150 ms (--timeout) was reached; later requests were not sent');
+    expect(error).toMatchObject({ method: 'GET', path: '/work_pools/p' });
+    const later = await caught(client.readWorkPool('q'));
+    expect(later).toBeInstanceOf(TimeLimitError);
+    expect(calls().filter((c) => c.path === '/api/work_pools/q')).toHaveLength(0);
+  });
+
+  it('does not wait out a backoff that ends past the total time limit', async () => {
+    const client = await connect({ totalTimeoutMs: 5_000, retryBaseMs: 60_000, maxRetryDelayMs: 60_000 });
+    pool.intercept({ path: '/api/work_pools/p', method: 'GET' }).reply(503, 'busy');
+    await expect(client.readWorkPool('p')).rejects.toBeInstanceOf(TimeLimitError);
   });
 });
 
