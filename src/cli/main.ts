@@ -3,6 +3,7 @@ import { dirname, join, resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { apply, type ActionResult, type ApplyResult } from '../apply/apply.js';
 import { describeError, exitCodeFor, ExitCode, UserInputError, ValidationFailedError } from '../errors.js';
+import { parseDuration } from './duration.js';
 import { createLogger, type LogFormat, type LogLevel, type Logger } from '../log.js';
 import { PrefectClient } from '../prefect/client.js';
 import { exportManifests, fetchForExport, type ExportLayout } from '../export/export.js';
@@ -51,6 +52,8 @@ interface ServerFlags {
   logLevel: LogLevel;
   logFormat: LogFormat;
   concurrency: number;
+  timeout?: number;
+  requestTimeout?: number;
   owner?: string;
   set?: Record<string, string>;
 }
@@ -73,7 +76,9 @@ function addServerOptions(command: Command): Command {
     .option('--no-color', 'no colour in the output (also: NO_COLOR)')
     .addOption(new Option('--log-level <level>', 'diagnostics level (stderr)').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('warn'))
     .addOption(new Option('--log-format <format>', 'diagnostics format').choices(['text', 'json']).default('text'))
-    .option('--concurrency <n>', 'requests in flight at most', wholeNumber(1), 4);
+    .option('--concurrency <n>', 'requests in flight at most', wholeNumber(1), 4)
+    .option('--timeout <duration>', 'give up on the Prefect server after this long in total, e.g. 10m (default: no limit)', parseDuration)
+    .option('--request-timeout <duration>', 'give up on one request after this long (retried once), e.g. 30s', parseDuration);
 }
 
 function secretsOf(io: Io, flags: Pick<ServerFlags, 'apiKey' | 'authString'>): string[] {
@@ -95,6 +100,8 @@ function toReconcileOptions(dir: string, flags: ServerFlags, io: Io): ReconcileO
       ...(apiKey ? { apiKey } : {}),
       ...(authString ? { authString } : {}),
       concurrency: flags.concurrency,
+      ...(flags.timeout !== undefined ? { totalTimeoutMs: flags.timeout } : {}),
+      ...(flags.requestTimeout !== undefined ? { timeoutMs: flags.requestTimeout } : {}),
     },
     ...(flags.prune !== undefined ? { prune: flags.prune } : {}),
     ...(flags.maxDeletes !== undefined ? { maxDeletes: flags.maxDeletes } : {}),

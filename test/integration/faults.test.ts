@@ -4,6 +4,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { api, prefectApiUrl } from '../helpers/prefect.js';
 import { applyProject, ensurePool, makeProject, planProject, readDeployment } from '../helpers/gitops.js';
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
+import { main } from '../../src/cli/main.js';
 
 const POOL = 'gitops-it-pool';
 let proxy: FaultProxy;
@@ -79,5 +80,39 @@ describe('gateway errors on reads are retried', () => {
     const { plan } = await planProject(project.dir, { apiUrl: proxy.apiUrl });
     expect(plan.actions.map((a) => `${a.kind} ${a.key}`)).toEqual([`create ${project.flow}/d`]);
     expect(proxy.requests.filter((r) => r.path.startsWith('/deployments/filter')).map((r) => r.fault ?? 'ok')).toEqual([`status-before:${status}`, 'ok', 'ok']);
+  });
+});
+
+describe('a hanging server', () => {
+  const cli = async (args: string[]): Promise<{ code: number; stdout: string; stderr: string }> => {
+    let stdout = '';
+    let stderr = '';
+    const code = await main(args, { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t), env: { PREFECT_API_URL: proxy.apiUrl }, cwd: process.cwd(), isTty: false });
+    return { code, stdout, stderr };
+  };
+
+  it('--timeout bounds the whole run and says so', async () => {
+    const project = await makeProject('fault-hang');
+    await project.write([{ name: 'd', work_pool: { name: POOL } }]);
+    proxy.addRule({ path: '/deployments/filter', times: 100, fault: { kind: 'hang-before' } });
+    const run = await cli(['plan', project.dir, '--timeout', '2s']);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toBe('error: gave up: the total time limit of 2 s (--timeout) was reached; later requests were not sent (POST /deployments/filter)\n');
+  });
+
+  it('--request-timeout bounds one request: a hung one is tried twice, then reported without blaming PREFECT_API_URL', async () => {
+    const project = await makeProject('fault-hang');
+    await project.write([{ name: 'd', work_pool: { name: POOL } }]);
+    proxy.addRule({ path: '/deployments/filter', times: 100, fault: { kind: 'hang-before' } });
+    const run = await cli(['plan', project.dir, '--request-timeout', '500ms']);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toBe(`error: the Prefect API at ${new URL(proxy.apiUrl).origin} did not answer within 500 ms (after 1 retries) (POST /deployments/filter)\n`);
+    expect(proxy.requests.filter((r) => r.path.startsWith('/deployments/filter'))).toHaveLength(2);
+  });
+
+  it('rejects a duration it cannot read as a usage error', async () => {
+    const run = await cli(['plan', '.', '--timeout', 'soon']);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain(`option '--timeout <duration>' argument 'soon' is invalid. expected a duration such as 90s, 5m or 500ms, got "soon"`);
   });
 });
