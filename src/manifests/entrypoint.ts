@@ -1,3 +1,4 @@
+import { posix, win32 } from 'node:path';
 /**
  * Entrypoints and flow names, resolved without running Python, the way Prefect's own
  * `load_flow_arguments_from_entrypoint` does: a literal `@flow(name=...)` wins, otherwise the
@@ -23,6 +24,17 @@ export function parseEntrypoint(entrypoint: string): ParsedEntrypoint | undefine
 /** The file part of an entrypoint, normalised (`./a/b.py` -> `a/b.py`), or undefined if malformed. */
 export function entrypointFile(entrypoint: string): string | undefined {
   return parseEntrypoint(entrypoint)?.file;
+}
+
+/**
+ * Where an entrypoint's file lies relative to the project root (`relativeDir` is a prefect.yaml's
+ * folder, entrypoints there are relative to it), normalised; `undefined` when the path leaves the
+ * project (`../x.py`, an absolute path): such a file is never read.
+ */
+export function entrypointPath(relativeDir: string, file: string): string | undefined {
+  if (posix.isAbsolute(file) || win32.isAbsolute(file)) return undefined;
+  const joined = posix.normalize(posix.join(relativeDir || '.', file));
+  return joined === '..' || joined.startsWith('../') ? undefined : joined;
 }
 
 function normaliseRelative(path: string): string {

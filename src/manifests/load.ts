@@ -1,4 +1,4 @@
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import ignore from 'ignore';
 import { simpleGit } from 'simple-git';
@@ -6,7 +6,7 @@ import type { Issue } from '../validate/issue.js';
 import { UserInputError } from '../errors.js';
 import { CONFIG_FILE_NAMES } from './config.js';
 import { describeFsError, parseYamlFile, readTextFile, type PathSegment, type PrefectYamlContext, type SourceDocument } from './source.js';
-import { entrypointFile } from './entrypoint.js';
+import { entrypointFile, entrypointPath } from './entrypoint.js';
 
 export interface GitInfo {
   readonly sha: string;
@@ -31,6 +31,8 @@ export interface LoadedProject {
   readonly files: readonly string[];
   /** Contents of referenced Python entrypoint files, keyed by path relative to the project root; null when absent. */
   readonly pythonSources: ReadonlyMap<string, string | null>;
+  /** Entrypoint files inside the project that resolve (through a symbolic link) outside it, with where to: never read. */
+  readonly refusedSources: ReadonlyMap<string, string>;
   /** Values for `{{ git.* }}`; undefined when the directory is not in a git repository or none is referenced. */
   readonly git?: GitInfo;
   readonly gitError?: string;
@@ -142,13 +144,22 @@ export async function loadManifests(dir: string, options: { cwd?: string; env?: 
   }
 
   const pythonSources = new Map<string, string | null>();
+  const refusedSources = new Map<string, string>();
   const wanted = [
-    ...documents.flatMap((d) => collectStrings([d.value], undefined, 'entrypoint').map((e) => join(d.prefectYaml?.relativeDir ?? '', entrypointFile(e) ?? ''))),
-    ...collectStrings([], configDocument?.value, 'entrypoint').map((e) => entrypointFile(e) ?? ''),
+    ...documents.flatMap((d) => collectStrings([d.value], undefined, 'entrypoint').map((e) => entrypointPath(d.prefectYaml?.relativeDir ?? '', entrypointFile(e) ?? ''))),
+    ...collectStrings([], configDocument?.value, 'entrypoint').map((e) => entrypointPath('', entrypointFile(e) ?? '')),
   ];
-  for (const file of wanted.map((f) => f.split(sep).join('/'))) {
-    if (!file.endsWith('.py') || pythonSources.has(file)) continue;
-    pythonSources.set(file, await readFile(resolve(projectRoot, file), 'utf8').catch(() => null));
+  const realRoot = await realpath(projectRoot).catch(() => projectRoot);
+  for (const file of wanted) {
+    // A path that leaves the project is refused by validation and never read.
+    if (file === undefined || !file.endsWith('.py') || pythonSources.has(file) || refusedSources.has(file)) continue;
+    const absolute = resolve(projectRoot, file);
+    const real = await realpath(absolute).catch(() => undefined);
+    if (real !== undefined && isOutside(realRoot, real)) {
+      refusedSources.set(file, display(real));
+      continue;
+    }
+    pythonSources.set(file, await readFile(absolute, 'utf8').catch(() => null));
   }
 
   let git: GitInfo | undefined;
@@ -170,11 +181,18 @@ export async function loadManifests(dir: string, options: { cwd?: string; env?: 
     documents,
     files: files.map(display),
     pythonSources,
+    refusedSources,
     ...(git ? { git } : {}),
     ...(gitError ? { gitError } : {}),
     issues,
     projectRoot,
   };
+}
+
+/** Whether `path` lies outside `root` (both absolute, real paths). */
+function isOutside(root: string, path: string): boolean {
+  const rel = relative(root, path);
+  return rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel);
 }
 
 function configIgnorePatterns(config: SourceDocument | undefined): string[] {

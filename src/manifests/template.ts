@@ -42,44 +42,61 @@ export function renderTemplates(value: unknown, context: TemplateContext): { val
   return { value: visit(value, []), problems };
 }
 
+/**
+ * Both placeholder grammars in one pattern, so a string is substituted in a single pass: a value
+ * that came from a variable is never read for placeholders again (`INDIRECT='{{ env.SECRET }}'`
+ * stays that literal text). Ours come first: `{{ env.X | default('y') }}` is not a Prefect form.
+ */
+const ANY_PLACEHOLDER = new RegExp(`${PLACEHOLDER.source}|${PREFECT_PLACEHOLDER.source}`, 'g');
+
+/** A value of a lookup table only when it is the table's own: `constructor` and `__proto__` are not variables. */
+const own = <T>(table: Readonly<Record<string, T>> | undefined, key: string): T | undefined => (table && Object.hasOwn(table, key) ? table[key] : undefined);
+
 function renderString(text: string, path: PathSegment[], context: TemplateContext, problems: TemplateProblem[]): string {
   // A placeholder that is the whole string keeps its value's type in Prefect; ours are strings anyway.
-  const prefectForms = text.replace(PREFECT_PLACEHOLDER, (whole, name: string) => {
-    if (name.startsWith('$')) {
-      const found = context.env[name.slice(1)];
-      if (found !== undefined) return found;
-      problems.push({ path, message: `environment variable ${name.slice(1)} is not set (used as {{ ${name} }}); set it before planning` });
-      return whole;
-    }
-    const dot = name.indexOf('.');
-    const step = dot > 0 ? name.slice(0, dot) : '';
-    if (!context.stepIds?.includes(step)) return whole;
-    const found = context.stepOutputs?.[name];
+  return text.replace(ANY_PLACEHOLDER, (whole, namespace?: string, key?: string, single?: string, double?: string, name?: string) => {
+    if (namespace !== undefined && key !== undefined) return renderOurs(whole, namespace, key, single ?? double, path, context, problems);
+    return renderPrefectForm(whole, name ?? '', path, context, problems);
+  });
+}
+
+/** prefect.yaml's `{{ $ENV_VAR }}` and `{{ <step-id>.<key> }}`; anything else is left for Prefect or the worker. */
+function renderPrefectForm(whole: string, name: string, path: PathSegment[], context: TemplateContext, problems: TemplateProblem[]): string {
+  if (name.startsWith('$')) {
+    const found = own(context.env, name.slice(1));
     if (found !== undefined) return found;
-    problems.push({
-      path,
-      message: `{{ ${name} }} is an output of the build/push step "${step}", which prefect-gitops does not run; give it a value with --set ${name}=VALUE or under step_outputs in prefect-gitops.yaml`,
-    });
+    problems.push({ path, message: `environment variable ${name.slice(1)} is not set (used as {{ ${name} }}); set it before planning` });
     return whole;
+  }
+  const dot = name.indexOf('.');
+  const step = dot > 0 ? name.slice(0, dot) : '';
+  if (!context.stepIds?.includes(step)) return whole;
+  const found = own(context.stepOutputs, name);
+  if (found !== undefined) return found;
+  problems.push({
+    path,
+    message: `{{ ${name} }} is an output of the build/push step "${step}", which prefect-gitops does not run; give it a value with --set ${name}=VALUE or under step_outputs in prefect-gitops.yaml`,
   });
-  return prefectForms.replace(PLACEHOLDER, (whole, namespace: string, key: string, single?: string, double?: string) => {
-    const fallback = single ?? double;
-    if (namespace === 'env') {
-      const found = context.env[key];
-      if (found !== undefined && found !== '') return found;
-      if (fallback !== undefined) return fallback;
-      problems.push({ path, message: `environment variable ${key} is not set (used as {{ env.${key} }}); set it, or give a default: {{ env.${key} | default('...') }}` });
-      return whole;
-    }
-    if (!GIT_KEYS.has(key)) {
-      problems.push({ path, message: `unknown git value {{ git.${key} }}; use one of git.sha, git.short_sha, git.branch, git.tag` });
-      return whole;
-    }
-    const found = context.git?.[key as keyof GitInfo];
-    if (found) return found;
+  return whole;
+}
+
+/** `{{ env.X }}` and `{{ git.x }}`, each optionally `| default('...')`. */
+function renderOurs(whole: string, namespace: string, key: string, fallback: string | undefined, path: PathSegment[], context: TemplateContext, problems: TemplateProblem[]): string {
+  if (namespace === 'env') {
+    const found = own(context.env, key);
+    if (found !== undefined && found !== '') return found;
     if (fallback !== undefined) return fallback;
-    const why = context.git ? `the repository has no ${key === 'tag' ? 'tag on HEAD' : key}` : `no git repository (${context.gitError ?? 'not found'})`;
-    problems.push({ path, message: `{{ git.${key} }} has no value: ${why}; give a default: {{ git.${key} | default('...') }}` });
+    problems.push({ path, message: `environment variable ${key} is not set (used as {{ env.${key} }}); set it, or give a default: {{ env.${key} | default('...') }}` });
     return whole;
-  });
+  }
+  if (!GIT_KEYS.has(key)) {
+    problems.push({ path, message: `unknown git value {{ git.${key} }}; use one of git.sha, git.short_sha, git.branch, git.tag` });
+    return whole;
+  }
+  const found = context.git?.[key as keyof GitInfo];
+  if (found) return found;
+  if (fallback !== undefined) return fallback;
+  const why = context.git ? `the repository has no ${key === 'tag' ? 'tag on HEAD' : key}` : `no git repository (${context.gitError ?? 'not found'})`;
+  problems.push({ path, message: `{{ git.${key} }} has no value: ${why}; give a default: {{ git.${key} | default('...') }}` });
+  return whole;
 }

@@ -1,7 +1,7 @@
 import { resolve as resolvePath } from 'node:path';
 import type { JsonObject } from '../prefect/types.js';
 import { effectiveOwner, toProjectConfig, type ProjectConfig } from '../manifests/config.js';
-import { FORBIDDEN_NAME_CHARACTERS, lookupFlow, parseEntrypoint } from '../manifests/entrypoint.js';
+import { entrypointPath, FORBIDDEN_NAME_CHARACTERS, lookupFlow, parseEntrypoint } from '../manifests/entrypoint.js';
 import { functionDocstring, parameterSchemaFromSource } from '../manifests/parameter-schema.js';
 import type { LoadedProject } from '../manifests/load.js';
 import { mergeLayers } from '../manifests/merge.js';
@@ -301,7 +301,8 @@ function resolveEnvironment(
  */
 function flowDefaults(project: LoadedProject, locator: Locator, manifest: DeploymentManifest, issues: Issue[], relativeDir: string): Partial<DeploymentManifest> {
   const entry = parseEntrypoint(manifest.entrypoint);
-  const source = entry ? project.pythonSources.get(relativeDir ? `${relativeDir}/${entry.file}` : entry.file) : undefined;
+  const file = entry ? entrypointPath(relativeDir, entry.file) : undefined;
+  const source = file === undefined ? undefined : project.pythonSources.get(file);
   if (!entry || typeof source !== 'string') return {};
   const out: Partial<DeploymentManifest> = {};
   if (manifest.parameter_openapi_schema === undefined) {
@@ -342,7 +343,15 @@ function resolveFlowName(project: LoadedProject, locator: Locator, manifest: Dep
     issues.push(issueAt(at, ['entrypoint'], `entrypoint "${manifest.entrypoint}" must have the form path/to/file.py:function_name` + scope));
     return manifest.flow_name;
   }
-  const source = project.pythonSources.get(relativeDir ? `${relativeDir}/${entry.file}` : entry.file);
+  const file = entrypointPath(relativeDir, entry.file);
+  const refusedTarget = file === undefined ? undefined : project.refusedSources.get(file);
+  if (file === undefined || refusedTarget !== undefined) {
+    // Never read, never deployed: a flow file must be part of what the repository reviews.
+    const why = file === undefined ? 'points outside the project' : `is a symbolic link to ${refusedTarget}, outside the project`;
+    issues.push(issueAt(at, ['entrypoint'], `entrypoint "${manifest.entrypoint}" ${why} (${project.display(project.projectRoot) || '.'}); use a path inside it` + scope));
+    return undefined;
+  }
+  const source = project.pythonSources.get(file);
   if (source === null || source === undefined) {
     if (manifest.flow_name) return manifest.flow_name;
     issues.push(issueAt(at, ['entrypoint'], `cannot resolve the flow name: ${entry.file} is not in the repository (looked in ${project.display(project.projectRoot) || '.'}); add flow_name` + scope));

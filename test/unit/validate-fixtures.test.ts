@@ -147,6 +147,10 @@ const CASES: readonly Case[] = [
   row('211-invalid-utf8', 'deployments.yaml', 4, 17, 'the file is not UTF-8: byte 0xe9 is not valid UTF-8; save it as UTF-8'),
   row('212-merge-key-list-of-scalars', 'deployments.yaml', 5, 5, 'the merge key << needs a mapping, an alias of one (<<: *defaults) or a list of them, got a list that holds something other than mappings'),
   row('213-interval-too-long', 'deployments.yaml', 5, 15, 'interval must be at most 999999999 days (86399999913600 seconds, the longest duration Prefect stores), got P1000000000D'),
+  row('214-env-constructor', 'deployments.yaml', 4, 10, "environment variable constructor is not set (used as {{ env.constructor }}); set it, or give a default: {{ env.constructor | default('...') }}"),
+  row('215-entrypoint-outside', 'deployments.yaml', 2, 13, 'entrypoint "../01-yaml-syntax/flows/etl.py:etl" points outside the project (test/fixtures/invalid/215-entrypoint-outside); use a path inside it'),
+  row('216-entrypoint-absolute', 'deployments.yaml', 2, 13, 'entrypoint "/etc/outside.py:etl" points outside the project (test/fixtures/invalid/216-entrypoint-absolute); use a path inside it'),
+  row('217-entrypoint-symlink-outside', 'deployments.yaml', 2, 13, 'entrypoint "flows/link.py:etl" is a symbolic link to test/fixtures/invalid/01-yaml-syntax/flows/etl.py, outside the project (test/fixtures/invalid/217-entrypoint-symlink-outside); use a path inside it'),
 ];
 
 
