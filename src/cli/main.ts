@@ -12,6 +12,7 @@ import { driftReport } from '../plan/drift.js';
 import { toSavedPlan } from '../plan/saved.js';
 import type { Plan } from '../plan/types.js';
 import { collectSecrets, redact, scrubSecrets } from '../render/redact.js';
+import { BRANCH_OVERRIDE_VARIABLE } from '../manifests/git-context.js';
 import { loadManifests } from '../manifests/load.js';
 import { planHasChanges } from '../plan/plan.js';
 import type { PlanAction } from '../plan/types.js';
@@ -56,6 +57,7 @@ interface ServerFlags {
   requestTimeout?: number;
   owner?: string;
   set?: Record<string, string>;
+  branch?: string;
 }
 
 function addServerOptions(command: Command): Command {
@@ -64,6 +66,7 @@ function addServerOptions(command: Command): Command {
     .option('-e, --environment <name>', 'environment from prefect-gitops.yaml to plan for')
     .option('--owner <id>', 'owner id for a bare prefect.yaml project (no prefect-gitops.yaml)')
     .option('--set <id.key=value>', 'value of a prefect.yaml build/push step output, e.g. build-image.image=acme/etl:1 (repeatable)', collectSet, {})
+    .option('--branch <name>', 'git branch for environments.<name>.branches and {{ git.branch }} (default: from the CI system, else git)')
     .option('--api-url <url>', 'Prefect API URL (default: $PREFECT_API_URL)')
     .option('--api-key <key>', 'Prefect Cloud API key (default: $PREFECT_API_KEY)')
     .option('--auth-string <user:pass>', 'basic auth for a self-hosted server (default: $PREFECT_API_AUTH_STRING)')
@@ -94,7 +97,7 @@ function toReconcileOptions(dir: string, flags: ServerFlags, io: Io): ReconcileO
     manifests: dir,
     cwd: io.cwd,
     ...(flags.environment ? { environment: flags.environment } : {}),
-    env: io.env,
+    env: withBranch(io.env, flags.branch),
     client: {
       apiUrl: apiUrl ?? '',
       ...(apiKey ? { apiKey } : {}),
@@ -111,6 +114,11 @@ function toReconcileOptions(dir: string, flags: ServerFlags, io: Io): ReconcileO
     stepOutputs: flags.set ?? {},
     logger,
   };
+}
+
+/** `--branch` reaches the branch guard and `{{ git.branch }}` as PREFECT_GITOPS_BRANCH. */
+function withBranch(env: Io['env'], branch: string | undefined): Io['env'] {
+  return branch ? { ...env, [BRANCH_OVERRIDE_VARIABLE]: branch } : env;
 }
 
 const collectList = (value: string, previous: string[]): string[] => [...previous, value];
@@ -151,11 +159,13 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
     .option('-e, --environment <name>', 'resolve deployments for this environment only (default: check every environment)')
     .option('--owner <id>', 'owner id for a bare prefect.yaml project (no prefect-gitops.yaml)')
     .option('--set <id.key=value>', 'value of a prefect.yaml build/push step output (repeatable)', collectSet, {})
-    .action(async (dir: string, opts: { format: 'text' | 'json'; environment?: string; owner?: string; set: Record<string, string> }) => {
+    .option('--branch <name>', 'git branch for {{ git.branch }} (default: from the CI system, else git)')
+    .action(async (dir: string, opts: { format: 'text' | 'json'; environment?: string; owner?: string; set: Record<string, string>; branch?: string }) => {
       command = 'validate';
-      const project = await loadManifests(dir, { cwd: io.cwd, env: io.env });
+      const env = withBranch(io.env, opts.branch);
+      const project = await loadManifests(dir, { cwd: io.cwd, env });
       const result = validateProject(project, {
-        env: io.env,
+        env,
         allEnvironments: opts.environment === undefined,
         stepOutputs: opts.set,
         ...(opts.environment ? { environment: opts.environment } : {}),
@@ -193,7 +203,7 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
       const fromFile = /\.json$/i.test(target);
       const saved = fromFile ? await reconcileSavedPlan(await readSavedPlan(resolve(io.cwd, target)), options) : undefined;
       const reconciliation = saved ?? (await reconcile(options));
-      await assertBranchMayApply(reconciliation, reconciliation.plan.environment ?? undefined, io.env);
+      await assertBranchMayApply(reconciliation, reconciliation.plan.environment ?? undefined, options.env);
       const { plan } = reconciliation;
       let stale = 0;
       if (saved) {

@@ -7,6 +7,7 @@ import { UserInputError } from '../errors.js';
 import { CONFIG_FILE_NAMES } from './config.js';
 import { describeFsError, parseYamlFile, readTextFile, type PathSegment, type PrefectYamlContext, type SourceDocument } from './source.js';
 import { entrypointFile, entrypointPath } from './entrypoint.js';
+import { currentBranch, currentCommit } from './git-context.js';
 
 export interface GitInfo {
   readonly sha: string;
@@ -247,25 +248,7 @@ function collectStrings(values: unknown[], extra: unknown, key: string): string[
 }
 
 async function readGitInfo(dir: string, env: Readonly<Record<string, string | undefined>>): Promise<GitInfo> {
-  const git = simpleGit({ baseDir: dir });
-  const sha = (await git.revparse(['HEAD'])).trim();
-  const tag = (await git.raw(['tag', '--points-at', 'HEAD'])).split('\n').map((t) => t.trim()).filter(Boolean)[0] ?? '';
+  const sha = await currentCommit(dir, env);
+  const tag = (await simpleGit({ baseDir: dir }).raw(['tag', '--points-at', 'HEAD'])).split('\n').map((t) => t.trim()).filter(Boolean)[0] ?? '';
   return { sha, short_sha: sha.slice(0, 7), branch: (await currentBranch(dir, env)) ?? '', tag };
-}
-
-/**
- * The branch being applied from: GitHub's variables in CI (checkouts are often detached), else git.
- * Undefined when neither knows.
- */
-export async function currentBranch(dir: string, env: Readonly<Record<string, string | undefined>>): Promise<string | undefined> {
-  // In GitHub Actions the checkout is often detached; the runner names the branch (a pull
-  // request's head branch, else the pushed branch; not a tag).
-  const fromCi = env.GITHUB_HEAD_REF || (env.GITHUB_REF_TYPE !== 'tag' ? env.GITHUB_REF_NAME : undefined);
-  if (fromCi) return fromCi;
-  try {
-    const branch = (await simpleGit({ baseDir: dir }).revparse(['--abbrev-ref', 'HEAD'])).trim();
-    return branch && branch !== 'HEAD' ? branch : undefined;
-  } catch {
-    return undefined;
-  }
 }
