@@ -19,7 +19,7 @@ import { syncDriftIssue } from './drift-issue.js';
 import { renderFailureMarkdown, renderValidationFailedMarkdown } from './failure-markdown.js';
 import { GitHubClient } from './github.js';
 import { CONCURRENCY, readInputs, readSecrets, toReconcileOptions, type ActionInputs } from './inputs.js';
-import { countScheduledRuns } from './scheduled-runs.js';
+import { countScheduledRuns } from '../scheduled-runs.js';
 import { upsertStickyComment } from './sticky-comment.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -122,10 +122,10 @@ async function runPlan(s: Session): Promise<void> {
     s.core.warning(`could not count the scheduled runs the plan would delete: ${describeError(error)}`);
   }
   s.core.debug(`prefect requests: ${r.client.stats.reads} reads, ${r.client.stats.writes} writes`);
-  s.core.logUntrusted(renderPlanText(plan, { color: true, secrets: s.secrets }));
+  s.core.logUntrusted(renderPlanText(plan, { color: true, secrets: s.secrets, now: s.now, scheduledRuns }));
   emitAnnotations(s.core, planAnnotations(plan, s.toPath, { secrets: s.secrets }));
   await reportPlan(s, r);
-  await s.core.appendSummary(renderPlanSummary(plan, { now: s.now, secrets: s.secrets }));
+  await s.core.appendSummary(renderPlanSummary(plan, { now: s.now, secrets: s.secrets, scheduledRuns }));
   if (s.commentOn !== undefined) {
     await postComment(s, () => renderPlanComment(plan, { now: s.now, secrets: s.secrets, maxLength: COMMENT_MAX_LENGTH, scheduledRuns, ...(s.context.runUrl ? { summaryUrl: s.context.runUrl } : {}) }));
   }
@@ -149,7 +149,7 @@ async function runApply(s: Session): Promise<void> {
     if (entry.fresh) s.core.logUntrusted(renderActionText(entry.fresh, { color: true, secrets: s.secrets }));
   }
   if (saved) s.core.info(`applying ${plan.actions.length} of ${saved.savedActions} saved actions from ${s.inputs.planFile}`);
-  else s.core.logUntrusted(renderPlanText(plan, { color: true, secrets: s.secrets }));
+  else s.core.logUntrusted(renderPlanText(plan, { color: true, secrets: s.secrets, now: s.now }));
   await reportPlan(s, r);
   let result: ApplyResult = { results: [], ok: plan.pruneRefused === null };
   if (planHasChanges(plan)) {

@@ -21,6 +21,7 @@ import { renderIssueLines, renderIssuesJson, renderIssuesText } from '../render/
 import { renderActionText, renderApplyText, renderDriftText, renderPlanJson, renderPlanText, useColor } from '../render/text.js';
 import { hasErrors, validateProject } from '../validate/validate.js';
 import { VERSION } from '../version.js';
+import { countScheduledRuns } from '../scheduled-runs.js';
 
 export interface Io {
   stdout: (text: string) => void;
@@ -181,10 +182,10 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
     .action(async (dir: string, flags: ServerFlags & { out?: string }) => {
       command = 'plan';
       secrets = secretsOf(io, flags);
-      const { plan, warnings } = await reconcile(toReconcileOptions(dir, flags, io));
+      const { plan, warnings, client } = await reconcile(toReconcileOptions(dir, flags, io));
       const color = flags.color !== false && useColor(io.isTty, io.env);
       if (warnings.length && !flags.json) io.stderr(renderIssueLines(warnings));
-      io.stdout(flags.json ? renderPlanJson(plan, secrets) : renderPlanText(plan, { color, secrets }));
+      io.stdout(flags.json ? renderPlanJson(plan, secrets) : renderPlanText(plan, { color, secrets, now: new Date(), scheduledRuns: await scheduledRunsOf(client, plan, io, secrets) }));
       if (flags.out) {
         const saved = toSavedPlan(plan, redact(plan, secrets), { manifests: dir, now: new Date(), options: savedPlanOptions(toReconcileOptions(dir, flags, io)) });
         await writeFile(resolve(io.cwd, flags.out), JSON.stringify(saved, null, 2) + '\n');
@@ -205,6 +206,7 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
       const reconciliation = saved ?? (await reconcile(options));
       await assertBranchMayApply(reconciliation, reconciliation.plan.environment ?? undefined, options.env);
       const { plan } = reconciliation;
+      if (reconciliation.warnings.length && !flags.json) io.stderr(renderIssueLines(reconciliation.warnings));
       let stale = 0;
       if (saved) {
         for (const entry of saved.stale) {
@@ -215,7 +217,7 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
         stale = saved.stale.length;
         const total = saved.savedActions;
         if (!flags.json) io.stdout(`Applying ${plan.actions.length} of ${total} saved action${total === 1 ? '' : 's'} from ${target}${stale ? `; ${stale} refused as stale` : ''}.\n`);
-      } else if (!flags.json) io.stdout(renderPlanText(plan, { color, secrets }));
+      } else if (!flags.json) io.stdout(renderPlanText(plan, { color, secrets, now: new Date(), scheduledRuns: await scheduledRunsOf(reconciliation.client, plan, io, secrets) }));
       if (!planHasChanges(plan)) {
         if (flags.json) io.stdout(JSON.stringify({ plan: JSON.parse(renderPlanJson(plan, secrets)), results: [] }, null, 2) + '\n');
         exitCode = plan.conflicts.length > 0 || plan.pruneRefused || stale ? ExitCode.failure : ExitCode.ok;
@@ -298,6 +300,19 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
     return exitCodeFor(error, command);
   }
   return exitCode;
+}
+
+/**
+ * The scheduled runs the plan's actions delete, for the text plan (one read per such deployment).
+ * A failed count is a warning: the plan stands without it.
+ */
+async function scheduledRunsOf(client: PrefectClient, plan: Plan, io: Io, secrets: readonly string[]): Promise<Record<string, number>> {
+  try {
+    return await countScheduledRuns(client, plan);
+  } catch (error) {
+    io.stderr(`warning: could not count the scheduled runs the plan would delete: ${scrubSecrets(describeError(error), secrets)}\n`);
+    return {};
+  }
 }
 
 /** Applies a plan with progress: a live line on a terminal, one line per action otherwise. */

@@ -1,7 +1,9 @@
 import fastJsonPatch from 'fast-json-patch';
 import type { DesiredDeployment } from '../manifests/types.js';
 import type { Json, JsonObject, LiveAutomation, LiveDeployment, ScheduleCreateBody } from '../prefect/types.js';
-import { desiredTriggers } from './triggers.js';
+import { desiredTriggers, type DesiredTrigger } from './triggers.js';
+import { sortKeys } from './canonical-json.js';
+import { triggerChange, triggerSpecs } from './trigger-changes.js';
 import { bySlug, canonicalDesired, canonicalLive, DEPLOYMENT_FIELDS, desiredTags, jsonEqual, liveSchedule, type CanonicalDeployment, type CanonicalSchedule } from './canonical.js';
 import { OWNER_LABEL, ownerOf, PROTECTED_TAG } from './ownership.js';
 import type { AdoptAction, Conflict, CreateAction, DeleteAction, FieldChange, Orphan, Plan, PlanAction, PlanOptions, ScheduleOps, UpdateAction } from './types.js';
@@ -35,7 +37,7 @@ export function plan(desired: readonly DesiredDeployment[], live: LiveState, opt
     if (existing && d.manifest.version === undefined) want = { ...want, version: existing.version ?? null };
     const target = { key: d.key, flowName: d.flowName, name: d.name };
     if (!existing) {
-      creates.push({ kind: 'create', ...target, declaredAt: d.declaredAt, body: createBody(d, want, options), schedules: want.schedules.map(scheduleBody), triggers: desiredTriggers(d.name, d.manifest.triggers), changes: creationChanges(want) });
+      creates.push({ kind: 'create', ...target, declaredAt: d.declaredAt, body: createBody(d, want, options), schedules: want.schedules.map(scheduleBody), triggers: desiredTriggers(d.name, d.manifest.triggers), changes: creationChanges(want, desiredTriggers(d.name, d.manifest.triggers)) });
       continue;
     }
     const owner = ownerOf(existing) ?? null;
@@ -53,7 +55,7 @@ export function plan(desired: readonly DesiredDeployment[], live: LiveState, opt
           body: createBody(d, want, options),
           schedules: want.schedules.map(scheduleBody),
           triggers: desiredTriggers(d.name, d.manifest.triggers),
-          changes: diffFields(pairUnslugged(existing, canonicalLive(existing, want, automationsOf(existing)), want), want),
+          changes: showTriggers(diffFields(pairUnslugged(existing, canonicalLive(existing, want, automationsOf(existing)), want), want), d.name, automationsOf(existing), desiredTriggers(d.name, d.manifest.triggers)),
         });
       } else {
         const whose = owner === null ? 'was not created by prefect-gitops' : `is owned by another prefect-gitops owner ("${owner}")`;
@@ -85,7 +87,7 @@ export function plan(desired: readonly DesiredDeployment[], live: LiveState, opt
       patch,
       scheduleOps: scheduleOps(existing, have.schedules, wanted.schedules),
       replaceTriggers: jsonEqual(have.triggers, wanted.triggers) ? null : desiredTriggers(d.name, d.manifest.triggers),
-      changes,
+      changes: showTriggers(changes, d.name, automationsOf(existing), desiredTriggers(d.name, d.manifest.triggers)),
       jsonPatch: fastJsonPatch.compare(comparable(have), comparable(wanted)),
     });
   }
@@ -247,11 +249,14 @@ function comparable(c: CanonicalDeployment): Record<string, Json> {
   return { ...c, schedules: Object.fromEntries(c.schedules.map(({ slug, ...rest }) => [slug, rest as unknown as Json])) } as unknown as Record<string, Json>;
 }
 
-/** Every field (and schedule, by slug) whose live and desired canonical values differ. */
+/**
+ * Every field (and schedule, by slug) whose live and desired canonical values differ, with keys
+ * sorted on both sides: a diff then shows what changed, never keys that only moved.
+ */
 export function diffFields(have: CanonicalDeployment, want: CanonicalDeployment): FieldChange[] {
   const changes: FieldChange[] = [];
   for (const field of DEPLOYMENT_FIELDS) {
-    if (!jsonEqual(have[field], want[field])) changes.push({ field, before: have[field] as Json, after: want[field] as Json });
+    if (!jsonEqual(have[field], want[field])) changes.push({ field, before: sortKeys(have[field] as Json), after: sortKeys(want[field] as Json) });
   }
   const haveBySlug = new Map(have.schedules.map((s) => [s.slug, s]));
   const wantBySlug = new Map(want.schedules.map((s) => [s.slug, s]));
@@ -259,14 +264,23 @@ export function diffFields(have: CanonicalDeployment, want: CanonicalDeployment)
     const before = haveBySlug.get(slug);
     const after = wantBySlug.get(slug);
     if (before && after && jsonEqual(before, after)) continue;
-    changes.push({ field: `schedules[${slug}]`, before: before ? scheduleView(before) : undefined, after: after ? scheduleView(after) : undefined });
+    changes.push({ field: `schedules[${slug}]`, before: before ? sortKeys(scheduleView(before)) : undefined, after: after ? sortKeys(scheduleView(after)) : undefined });
   }
   return changes;
 }
 
-function creationChanges(want: CanonicalDeployment): FieldChange[] {
-  const changes: FieldChange[] = DEPLOYMENT_FIELDS.map((field) => ({ field, before: undefined, after: want[field] as Json }));
-  for (const s of want.schedules) changes.push({ field: `schedules[${s.slug}]`, before: undefined, after: scheduleView(s) });
+/**
+ * The `triggers` change with the fields of each changed trigger instead of its fingerprint, when
+ * the live automations are known.
+ */
+function showTriggers(changes: FieldChange[], name: string, live: readonly LiveAutomation[] | undefined, desired: readonly DesiredTrigger[]): FieldChange[] {
+  if (!live) return changes;
+  return changes.map((c) => (c.field === 'triggers' ? (triggerChange(name, live, desired) ?? c) : c));
+}
+
+function creationChanges(want: CanonicalDeployment, triggers: readonly DesiredTrigger[]): FieldChange[] {
+  const changes: FieldChange[] = DEPLOYMENT_FIELDS.map((field) => ({ field, before: undefined, after: field === 'triggers' ? triggerSpecs(triggers) : sortKeys(want[field] as Json) }));
+  for (const s of want.schedules) changes.push({ field: `schedules[${s.slug}]`, before: undefined, after: sortKeys(scheduleView(s)) });
   return changes;
 }
 

@@ -1,10 +1,10 @@
-import { stringify } from 'yaml';
 import type { ActionResult, ApplyResult } from '../apply/apply.js';
 import type { Json } from '../prefect/types.js';
-import type { FieldChange, Plan, PlanAction } from '../plan/types.js';
+import type { Plan, PlanAction } from '../plan/types.js';
 import { isSensitiveKey, redact } from './redact.js';
-import { asScheduleView, describeScheduleChange, dropsScheduledRuns, formatRun } from './schedule-meaning.js';
-import { code, diffRows, escapeHtml, htmlCode, isEmpty, PAST_TENSE, utf8Bytes } from './shared.js';
+import { planFacts, shownChanges, warningText, type PlanFacts, type ShownChange } from './facts.js';
+import { formatRun } from './schedule-meaning.js';
+import { code, diffRows, escapeHtml, htmlCode, PAST_TENSE, utf8Bytes, yamlText } from './shared.js';
 import { summaryLine } from './text.js';
 
 /** GitHub rejects an issue or pull request comment longer than this many characters. */
@@ -108,11 +108,8 @@ interface Context {
   readonly original: Plan;
   readonly mode: Mode;
   readonly now: Date;
-  /**
-   * Scheduled runs by index into plan.actions (looked up by the unredacted key), only for actions
-   * that make Prefect delete them.
-   */
-  readonly runs: readonly (number | undefined)[];
+  /** Redacted; by index into plan.actions. */
+  readonly facts: PlanFacts;
   readonly title: string;
   readonly summaryUrl: string | undefined;
 }
@@ -128,7 +125,7 @@ function renderPlanMarkdown(input: Plan, mode: Mode, maxLength: number, measure:
     original: input,
     mode,
     now: options.now,
-    runs: input.actions.map((a) => (dropsScheduledRuns(a) ? options.scheduledRuns?.[a.key] : undefined)),
+    facts: redact(planFacts(input, { now: options.now, ...(options.scheduledRuns ? { scheduledRuns: options.scheduledRuns } : {}) }), secrets),
     title: redact(options.title ?? `prefect-gitops plan${environment ? ` for ${environment}` : ''}`, secrets),
     summaryUrl: mode === 'comment' && options.summaryUrl ? redact(options.summaryUrl, secrets) : undefined,
   };
@@ -277,28 +274,13 @@ function callouts(ctx: Context, level: Level): string[] {
   return out;
 }
 
+/** The warnings of the plan (src/render/facts.ts), repeated ones grouped; only a count when even names do not fit. */
 function warnings(ctx: Context, level: Level): string[] {
-  const { plan } = ctx;
+  const all = ctx.facts.warnings;
   const lines: string[] = [];
   if (level === 'names') {
-    if (plan.warnings.length > 0) lines.push(`${plural(plan.warnings.length, 'warning')}; see the ${ctx.mode === 'comment' ? 'job summary' : 'job log'}.`);
-  } else lines.push(...plan.warnings.map(prose));
-  const affected = plan.actions.flatMap((a, i) => {
-    const n = ctx.runs[i];
-    return (a.kind === 'update' || a.kind === 'adopt') && n !== undefined && n > 0 ? [{ a, n }] : [];
-  });
-  if (level === 'full') {
-    for (const { a, n } of affected) {
-      lines.push(
-        a.kind === 'update'
-          ? `updating ${code(a.key)} deletes its future scheduled runs (${plural(n, 'scheduled run')} now); Prefect's scheduler recreates them`
-          : `adopting ${code(a.key)} deletes its future scheduled runs (${plural(n, 'scheduled run')} now); Prefect's scheduler recreates them`,
-      );
-    }
-  } else if (affected.length > 0) {
-    const total = affected.reduce((sum, x) => sum + x.n, 0);
-    lines.push(`these changes delete the future scheduled runs of ${plural(affected.length, 'deployment')} (${plural(total, 'scheduled run')} now); Prefect's scheduler recreates them`);
-  }
+    if (all.length > 0) lines.push(`${plural(all.length, 'warning')}; see the ${ctx.mode === 'comment' ? 'job summary' : 'job log'}.`);
+  } else lines.push(...all.map((w) => warningText({ ...w, one: prose(w.one), many: prose(w.many) }, code)));
   if (lines.length === 0) return [];
   return [quote(['[!WARNING]', lines.length === 1 ? `**Warning**: ${lines[0]}` : '**Warnings**', ...(lines.length === 1 ? [] : lines.map((l) => `- ${l}`))])];
 }
@@ -312,22 +294,20 @@ function pointer(ctx: Context): string {
   return `_This plan is too large for a comment, so the diffs are left out. The full plan, with every diff, is in ${where}._`;
 }
 
-/** The fields an action shows: a create shows only what it sets. */
-const shownChanges = (a: Exclude<PlanAction, { kind: 'delete' }>): readonly FieldChange[] => (a.kind === 'create' ? a.changes.filter((c) => !isEmpty(c.after)) : a.changes);
-
 function scheduledNote(ctx: Context, i: number): string {
-  const n = ctx.runs[i];
+  const n = ctx.facts.actions[i]?.scheduledRuns;
   return n !== undefined && n > 0 ? ` (${plural(n, 'scheduled run')} now)` : '';
 }
 
 function listItem(ctx: Context, a: PlanAction, i: number): string {
   if (a.kind === 'delete') return `- delete ${code(a.key)}${scheduledNote(ctx, i)}`;
-  const fields = shownChanges(a).map((c) => c.field);
+  const fields = (ctx.facts.actions[i]?.changes ?? []).map((c) => c.field);
   return `- ${a.kind} ${code(a.key)} (${prose(a.declaredAt.file)}:${a.declaredAt.line})${fields.length ? `: ${fields.map(prose).join(', ')}` : ''}${scheduledNote(ctx, i)}`;
 }
 
 function details(ctx: Context, a: Exclude<PlanAction, { kind: 'delete' }>, i: number): string {
-  const changes = shownChanges(a);
+  const facts = ctx.facts.actions[i];
+  const changes = facts?.changes ?? [];
   const original = ctx.original.actions[i];
   const originalChanges = original && original.kind !== 'delete' ? shownChanges(original) : [];
   const fields = changes.map((c) => c.field).join(', ');
@@ -338,12 +318,7 @@ function details(ctx: Context, a: Exclude<PlanAction, { kind: 'delete' }>, i: nu
   // Redaction shows both sides of a secret as "(sensitive)"; say that it changed all the same.
   const hidden = originalChanges.flatMap((c) => changedSecrets(c.before, c.after, c.field));
   if (hidden.length > 0) body.push(`Sensitive ${hidden.length === 1 ? 'value' : 'values'} changed (not shown): ${hidden.map(code).join(', ')}`);
-  for (const c of changes) {
-    const slug = /^schedules\[(.*)\]$/.exec(c.field)?.[1];
-    if (slug === undefined) continue;
-    const meaning = describeScheduleChange(asScheduleView(c.before), asScheduleView(c.after), ctx.now);
-    if (meaning.length > 0) body.push(`Schedule ${code(slug)}:\n${meaning.map((l) => `- ${prose(l)}`).join('\n')}`);
-  }
+  for (const { slug, lines } of facts?.schedules ?? []) body.push(`Schedule ${code(slug)}:\n${lines.map((l) => `- ${prose(l)}`).join('\n')}`);
   return [`<details><summary>${summary}</summary>`, ...body, '</details>'].join('\n\n');
 }
 
@@ -370,8 +345,9 @@ function changedSecrets(before: Json | undefined, after: Json | undefined, path:
 const CONTEXT_LINES = 3;
 
 /** A unified-style diff of one field as YAML, with long unchanged stretches folded. */
-function diffChange(change: FieldChange): string[] {
-  const yaml = (value: Json | undefined): string => (value === undefined ? '' : stringify({ [change.field]: value }, { lineWidth: 0 }));
+function diffChange(change: ShownChange): string[] {
+  if (change.summary !== undefined) return [`+${change.field}: ${change.summary}`];
+  const yaml = (value: Json | undefined): string => (value === undefined ? '' : yamlText({ [change.field]: value }));
   const rows = diffRows(yaml(change.before), yaml(change.after));
   const near = rows.map(() => false);
   rows.forEach((r, i) => {

@@ -1,4 +1,5 @@
 import { diffLines } from 'diff';
+import { stringify } from 'yaml';
 import type { PlanAction } from '../plan/types.js';
 import type { Json } from '../prefect/types.js';
 
@@ -64,3 +65,22 @@ export function htmlCode(s: string): string {
 }
 
 export { issueMessage } from '../validate/issue.js';
+
+/**
+ * The one value style of every renderer: YAML, as manifests are written. Multi-line strings are
+ * literal blocks (real lines, no `\n` escapes); nothing is folded.
+ */
+export function yamlText(value: Json): string {
+  return stringify(value, { lineWidth: 0, blockQuote: 'literal' });
+}
+
+/**
+ * A value on one line in the same style (`acme/etl:2`, `[a, b]`, `{ mem: 4Gi }`), or undefined when
+ * it needs several (a multi-line string, or more than `width` characters).
+ */
+export function yamlInline(value: Json | undefined, width = 60): string | undefined {
+  if (value === undefined) return '(none)';
+  if (typeof value === 'string' && /[\r\n]/.test(value)) return undefined;
+  const text = stringify(value, { lineWidth: 0, collectionStyle: 'flow', flowCollectionPadding: false, blockQuote: false }).trimEnd();
+  return text.includes('\n') || (typeof value === 'object' && value !== null && text.length > width) ? undefined : text;
+}

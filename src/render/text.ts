@@ -1,16 +1,22 @@
-import { diffRows, isEmpty, PAST_TENSE } from './shared.js';
-import { stringify } from 'yaml';
+import { diffRows, PAST_TENSE, yamlInline, yamlText } from './shared.js';
 import type { ApplyResult } from '../apply/apply.js';
 import type { Json } from '../prefect/types.js';
 import type { DriftReport } from '../plan/drift.js';
 import type { FieldChange, Plan, PlanAction } from '../plan/types.js';
+import { planFacts, warningText, type ActionFacts, type ShownChange } from './facts.js';
 import { redact } from './redact.js';
 
 export interface TextOptions {
   readonly color: boolean;
   /** Values never to show (API key, auth string). */
   readonly secrets?: readonly string[];
+  /** The time the plan is shown for: schedule previews (next runs) are computed from it. Default: now. */
+  readonly now?: Date;
+  /** Deployment key -> its future scheduled runs on the server now (see countScheduledRuns). */
+  readonly scheduledRuns?: Readonly<Record<string, number>>;
 }
+
+const factsOptions = (options: TextOptions): Parameters<typeof planFacts>[1] => ({ now: options.now ?? new Date(), ...(options.scheduledRuns ? { scheduledRuns: options.scheduledRuns } : {}) });
 
 type Paint = (code: number, text: string) => string;
 const painter = (color: boolean): Paint => (code, text) => (color ? `\u001b[${code}m${text}\u001b[0m` : text);
@@ -29,6 +35,7 @@ export function useColor(isTty: boolean, env: Readonly<Record<string, string | u
 /** A terraform-like plan, ending in `Plan: 2 to add, 1 to change, 1 to delete, 7 unchanged.` Pure. */
 export function renderPlanText(input: Plan, options: TextOptions): string {
   const plan = redact(input, options.secrets);
+  const facts = redact(planFacts(input, factsOptions(options)), options.secrets);
   const paint = painter(options.color);
   const out: string[] = [];
   const env = plan.environment ? `, environment ${plan.environment}` : '';
@@ -36,7 +43,7 @@ export function renderPlanText(input: Plan, options: TextOptions): string {
   if (plan.actions.length > 0) {
     out.push('', 'prefect-gitops will perform these actions:', `  ${paint(GREEN, '+')} create   ${paint(YELLOW, '~')} update in place   ${paint(CYAN, '>')} adopt   ${paint(RED, '-')} delete`);
   }
-  for (const action of plan.actions) out.push('', ...renderAction(action, paint));
+  plan.actions.forEach((action, i) => out.push('', ...renderAction(action, facts.actions[i]!, paint)));
   for (const conflict of plan.conflicts) {
     out.push('', `${paint(RED, '!')} ${paint(BOLD, conflict.key)} ${paint(DIM, `(${conflict.declaredAt.file}:${conflict.declaredAt.line})`)}`, `    conflict: ${conflict.message}`);
   }
@@ -47,7 +54,7 @@ export function renderPlanText(input: Plan, options: TextOptions): string {
   };
   for (const orphan of plan.orphans) out.push('', `${paint(DIM, '?')} ${orphan.key}`, `    ${orphanReasons[orphan.reason]}`);
   if (plan.pruneRefused) out.push('', paint(RED, `Prune refused: ${plan.pruneRefused}.`));
-  for (const warning of plan.warnings) out.push('', paint(YELLOW, `Warning: ${warning}`));
+  for (const warning of facts.warnings) out.push('', paint(YELLOW, `Warning: ${warningText(warning, (key) => key)}`));
   out.push('', summaryLine(plan, paint));
   return out.join('\n') + '\n';
 }
@@ -64,52 +71,73 @@ export function summaryLine(plan: Plan, paint: Paint = painter(false)): string {
 
 /** One action as the plan shows it, indented: e.g. the fresh change behind a stale saved entry. Pure. */
 export function renderActionText(action: PlanAction, options: TextOptions): string {
-  return renderAction(redact(action, options.secrets), painter(options.color)).map((l) => `  ${l}\n`).join('');
+  const facts = redact(planFacts({ ...EMPTY_PLAN, actions: [action] }, factsOptions(options)), options.secrets);
+  return renderAction(redact(action, options.secrets), facts.actions[0]!, painter(options.color)).map((l) => `  ${l}\n`).join('');
 }
 
-function renderAction(action: PlanAction, paint: Paint): string[] {
+const EMPTY_PLAN: Plan = {
+  formatVersion: 1,
+  owner: '',
+  environment: null,
+  serverVersion: '',
+  actions: [],
+  unchanged: [],
+  conflicts: [],
+  orphans: [],
+  pruneRefused: null,
+  warnings: [],
+  summary: { add: 0, change: 0, delete: 0, adopt: 0, unchanged: 0, conflicts: 0 },
+};
+
+function renderAction(action: PlanAction, facts: ActionFacts, paint: Paint): string[] {
+  const runs = facts.scheduledRuns ? ` ${paint(YELLOW, `(${facts.scheduledRuns} scheduled run${facts.scheduledRuns === 1 ? '' : 's'} now)`)}` : '';
+  const where = action.kind === 'delete' ? '' : ` ${paint(DIM, `(${action.declaredAt.file}:${action.declaredAt.line})`)}`;
+  const body = (): string[] => [
+    ...facts.changes.flatMap((c) => renderChange(c, paint)),
+    ...facts.schedules.flatMap(({ slug, lines }) => [`    ${paint(DIM, `schedule ${slug}:`)}`, ...lines.map((l) => `      ${paint(DIM, l)}`)]),
+  ];
   switch (action.kind) {
     case 'create':
-      return [
-        `${paint(GREEN, '+')} ${paint(BOLD, action.key)} ${paint(DIM, `(${action.declaredAt.file}:${action.declaredAt.line})`)} will be created`,
-        ...action.changes.filter((c) => !isEmpty(c.after)).flatMap((c) => renderValue('+', c.field, c.after, GREEN, paint)),
-      ];
+      return [`${paint(GREEN, '+')} ${paint(BOLD, action.key)}${where} will be created`, ...body()];
     case 'adopt':
       return [
-        `${paint(CYAN, '>')} ${paint(BOLD, action.key)} ${paint(DIM, `(${action.declaredAt.file}:${action.declaredAt.line})`)} will be adopted (${action.previousOwner ? `taken over from owner "${action.previousOwner}"` : 'not created by prefect-gitops'})`,
+        `${paint(CYAN, '>')} ${paint(BOLD, action.key)}${where} will be adopted (${action.previousOwner ? `taken over from owner "${action.previousOwner}"` : 'not created by prefect-gitops'})${runs}`,
         `    ${paint(YELLOW, 'note: adoption rewrites the deployment: Prefect recreates its schedules and deletes its future scheduled runs, and the automations it owns (e.g. made by prefect deploy) are replaced by its triggers')}`,
-        ...action.changes.flatMap((c) => renderChange(c, paint)),
+        ...body(),
       ];
     case 'update':
-      return [
-        `${paint(YELLOW, '~')} ${paint(BOLD, action.key)} ${paint(DIM, `(${action.declaredAt.file}:${action.declaredAt.line})`)} will be updated in place`,
-        ...action.changes.flatMap((c) => renderChange(c, paint)),
-      ];
+      return [`${paint(YELLOW, '~')} ${paint(BOLD, action.key)}${where} will be updated in place${runs}`, ...body()];
     case 'delete':
-      return [`${paint(RED, '-')} ${paint(BOLD, action.key)} will be deleted (owned, no longer declared)`];
+      return [`${paint(RED, '-')} ${paint(BOLD, action.key)} will be deleted (owned, no longer declared)${runs}`];
   }
 }
 
-
-const inline = (value: Json | undefined): string => (value === undefined ? '(none)' : JSON.stringify(value));
-const isScalar = (value: Json | undefined): boolean => value === undefined || value === null || typeof value !== 'object';
-
+/** One value, YAML style: on the field's line when it fits, else as an indented block. */
 function renderValue(sign: string, field: string, value: Json | undefined, color: number, paint: Paint): string[] {
-  if (isScalar(value) || JSON.stringify(value).length <= 60) return [`    ${paint(color, sign)} ${field}: ${inline(value)}`];
-  const body = stringify(value, { lineWidth: 0 }).trimEnd().split('\n');
-  return [`    ${paint(color, sign)} ${field}:`, ...body.map((l) => `        ${l}`)];
+  const inline = yamlInline(value);
+  if (inline !== undefined) return [`    ${paint(color, sign)} ${field}: ${inline}`];
+  const [first = '', ...rest] = yamlText(value as Json).trimEnd().split('\n');
+  // A multi-line string's block header (`|`, `|-`) goes on the field's line, as in a manifest.
+  if (/^[|>][-+]?\d*$/.test(first)) return [`    ${paint(color, sign)} ${field}: ${first}`, ...rest.map((l) => `        ${l}`)];
+  return [`    ${paint(color, sign)} ${field}:`, ...[first, ...rest].map((l) => `        ${l}`)];
 }
 
-function renderChange(change: FieldChange, paint: Paint): string[] {
+/** A change: `before -> after` on one line when both fit, else a line diff of the YAML. */
+function renderChange(change: ShownChange, paint: Paint): string[] {
+  if (change.summary !== undefined) return [`    ${paint(GREEN, '+')} ${change.field}: ${change.summary}`];
   if (change.before === undefined) return renderValue('+', change.field, change.after, GREEN, paint);
   if (change.after === undefined) return renderValue('-', change.field, change.before, RED, paint);
-  if (isScalar(change.before) && isScalar(change.after)) {
-    return [`    ${paint(YELLOW, '~')} ${change.field}: ${inline(change.before)} -> ${inline(change.after)}`];
+  const before = yamlInline(change.before);
+  const after = yamlInline(change.after);
+  const scalar = (v: Json): boolean => v === null || typeof v !== 'object';
+  if (before !== undefined && after !== undefined && scalar(change.before) && scalar(change.after)) {
+    return [`    ${paint(YELLOW, '~')} ${change.field}: ${before} -> ${after}`];
   }
-  const lines = [`    ${paint(YELLOW, '~')} ${change.field}:`];
-  const before = stringify(change.before, { lineWidth: 0 });
-  const after = stringify(change.after, { lineWidth: 0 });
-  for (const { sign, text } of diffRows(before, after)) lines.push(`        ${paint(sign === '+' ? GREEN : sign === '-' ? RED : DIM, `${sign} ${text}`)}`);
+  const rows = diffRows(yamlText(change.before), yamlText(change.after));
+  // Two multi-line strings in the same block style: the header (`|`) goes on the field's line.
+  const header = rows[0]?.sign === ' ' && /^[|>][-+]?\d*$/.test(rows[0].text) ? rows.shift()!.text : undefined;
+  const lines = [`    ${paint(YELLOW, '~')} ${change.field}:${header ? ` ${header}` : ''}`];
+  for (const { sign, text } of rows) lines.push(`        ${paint(sign === '+' ? GREEN : sign === '-' ? RED : DIM, `${sign} ${text}`)}`);
   return lines;
 }
 
@@ -146,7 +174,7 @@ export function renderDriftText(input: DriftReport, options: TextOptions): strin
     out.push('', `${paint(YELLOW, '~')} ${paint(BOLD, c.key)} changed on the server (last updated ${c.updated}${who}); git declares it at ${c.declaredAt.file}:${c.declaredAt.line}`);
     // Drift reads the other way round from a plan: from what git declares to what is live.
     out.push(`    ${paint(DIM, 'git -> live:')}`);
-    for (const change of c.changes) out.push(...renderChange({ field: change.field, before: change.after, after: change.before }, paint));
+    for (const change of c.changes) out.push(...renderChange({ field: change.field, before: change.after, after: change.before } as FieldChange, paint));
   }
   for (const m of report.missing) out.push('', `${paint(GREEN, '+')} ${paint(BOLD, m.key)} is missing: declared at ${m.declaredAt.file}:${m.declaredAt.line}, absent from the server`);
   for (const o of report.orphaned) out.push('', `${paint(RED, '-')} ${paint(BOLD, o.key)} is orphaned: owned by ${report.owner}, no longer declared`);

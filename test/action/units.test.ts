@@ -12,7 +12,7 @@ import { renderValidationFailedMarkdown } from '../../src/action/failure-markdow
 import { GitHubApiError, GitHubClient } from '../../src/action/github.js';
 import { INPUT_NAMES, OUTPUT_NAMES, readInputs, readSecrets, toReconcileOptions } from '../../src/action/inputs.js';
 import { run } from '../../src/action/main.js';
-import { countScheduledRuns } from '../../src/action/scheduled-runs.js';
+import { countScheduledRuns } from '../../src/scheduled-runs.js';
 import { describeError, UserInputError } from '../../src/errors.js';
 import { silentLogger } from '../../src/log.js';
 import type { DriftReport } from '../../src/plan/drift.js';

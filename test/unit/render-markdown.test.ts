@@ -239,8 +239,8 @@ describe('markdown: the plan comment', () => {
 
   it('warns that updates and adoptions delete the scheduled runs it counted', () => {
     const warning = callout(comment, 'WARNING').join('\n');
-    expect(warning).toContain("updating `etl/daily` deletes its future scheduled runs (3 scheduled runs now); Prefect's scheduler recreates them");
-    expect(warning).toContain('adopting `etl/legacy` deletes its future scheduled runs (12 scheduled runs now)');
+    expect(warning).toContain("updating `etl/daily` deletes its 3 future scheduled runs; Prefect's scheduler recreates them");
+    expect(warning).toContain('adopting `etl/legacy` deletes its 12 future scheduled runs');
     const without = renderPlanComment(p, { now: NOW });
     expect(without).not.toContain('scheduled runs now');
   });
@@ -331,7 +331,7 @@ describe('markdown: which changes delete scheduled runs', () => {
 
   it('warns for an update that touches a schedule without a PATCH', () => {
     const text = renderPlanComment(scheduleOnly, { now: NOW, scheduledRuns });
-    expect(callout(text, 'WARNING').join('\n')).toContain('updating `etl/daily` deletes its future scheduled runs (3 scheduled runs now)');
+    expect(callout(text, 'WARNING').join('\n')).toContain('updating `etl/daily` deletes its 3 future scheduled runs');
   });
 
   const update = (patch: object, ops: Partial<Record<'create' | 'update' | 'delete', unknown[]>> = {}): PlanAction =>

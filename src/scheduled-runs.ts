@@ -1,6 +1,6 @@
-import type { PrefectClient } from '../prefect/client.js';
-import type { Plan } from '../plan/types.js';
-import { dropsScheduledRuns } from '../render/schedule-meaning.js';
+import type { PrefectClient } from './prefect/client.js';
+import type { Plan } from './plan/types.js';
+import { dropsScheduledRuns } from './render/schedule-meaning.js';
 
 /**
  * How many scheduled (future) flow runs each deployment has now whose action makes Prefect drop
