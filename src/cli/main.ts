@@ -6,6 +6,7 @@ import { describeError, exitCodeFor, ExitCode, UserInputError, ValidationFailedE
 import { parseDuration } from './duration.js';
 import { createLogger, type LogFormat, type LogLevel, type Logger } from '../log.js';
 import { PrefectClient } from '../prefect/client.js';
+import { resolvePrefectSettings, type PrefectSettingName } from '../prefect/settings.js';
 import { exportManifests, fetchForExport, type ExportLayout } from '../export/export.js';
 import { OWNER_LABEL } from '../plan/ownership.js';
 import { driftReport } from '../plan/drift.js';
@@ -85,14 +86,19 @@ function addServerOptions(command: Command): Command {
     .option('--request-timeout <duration>', 'give up on one request after this long (retried once), e.g. 30s', parseDuration);
 }
 
+/** PREFECT_API_URL / _KEY / _AUTH_STRING from the environment or Prefect's settings files and profile, as the prefect CLI reads them. */
+function prefectSetting(io: Io, name: PrefectSettingName): string | undefined {
+  return resolvePrefectSettings(io.env, io.cwd)[name]?.value;
+}
+
 function secretsOf(io: Io, flags: Pick<ServerFlags, 'apiKey' | 'authString'>): string[] {
-  return collectSecrets([flags.apiKey ?? io.env.PREFECT_API_KEY, flags.authString ?? io.env.PREFECT_API_AUTH_STRING]);
+  return collectSecrets([flags.apiKey ?? prefectSetting(io, 'PREFECT_API_KEY'), flags.authString ?? prefectSetting(io, 'PREFECT_API_AUTH_STRING')]);
 }
 
 function toReconcileOptions(dir: string, flags: ServerFlags, io: Io): ReconcileOptions {
-  const apiUrl = flags.apiUrl ?? io.env.PREFECT_API_URL;
-  const apiKey = flags.apiKey ?? io.env.PREFECT_API_KEY;
-  const authString = flags.authString ?? io.env.PREFECT_API_AUTH_STRING;
+  const apiUrl = flags.apiUrl ?? prefectSetting(io, 'PREFECT_API_URL');
+  const apiKey = flags.apiKey ?? prefectSetting(io, 'PREFECT_API_KEY');
+  const authString = flags.authString ?? prefectSetting(io, 'PREFECT_API_AUTH_STRING');
   const logger = createLogger({ level: flags.logLevel, format: flags.logFormat, secrets: secretsOf(io, flags), write: io.stderr });
   return {
     manifests: dir,
@@ -260,10 +266,10 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
       if (!opts.all && opts.flow.length + opts.tag.length + opts.workPool.length === 0) {
         throw new UserInputError('say what to export: --flow, --tag or --work-pool (repeatable), or --all');
       }
-      const apiKey = opts.apiKey ?? io.env.PREFECT_API_KEY;
-      const authString = opts.authString ?? io.env.PREFECT_API_AUTH_STRING;
+      const apiKey = opts.apiKey ?? prefectSetting(io, 'PREFECT_API_KEY');
+      const authString = opts.authString ?? prefectSetting(io, 'PREFECT_API_AUTH_STRING');
       const client = await PrefectClient.connect({
-        apiUrl: opts.apiUrl ?? io.env.PREFECT_API_URL ?? '',
+        apiUrl: opts.apiUrl ?? prefectSetting(io, 'PREFECT_API_URL') ?? '',
         ...(apiKey ? { apiKey } : {}),
         ...(authString ? { authString } : {}),
         logger: createLogger({ secrets, write: io.stderr }),

@@ -195,7 +195,16 @@ export class PrefectClient {
    */
   static async connect(options: PrefectClientOptions): Promise<PrefectClient> {
     const client = new PrefectClient(options);
-    const version = await client.readVersion();
+    const version = await client.readVersion().catch((error: unknown) => {
+      // http://host:4200 instead of http://host:4200/api: the server answers 404 (or its UI's HTML).
+      if (!/\/api$/.test(client.basePath) && error instanceof RemoteError && error.status !== undefined && (error.status === 404 || error.status < 400)) {
+        throw new UserInputError(
+          `the Prefect API URL ${client.origin}${client.basePath} does not answer as a Prefect API (GET /admin/version${error instanceof RemoteError && error.status ? ` -> ${error.status}` : ''})`,
+          `the API URL usually ends in /api: try ${client.origin}${client.basePath}/api`,
+        );
+      }
+      throw error;
+    });
     const parsed = parseVersion(version);
     if (!parsed || parsed.major < 3) {
       const hint = parsed?.major === 2 ? ' (Prefect 2.x servers have a different deployment API)' : '';
@@ -793,6 +802,12 @@ class Semaphore {
 const USER_AGENT = `prefect-gitops/${VERSION}`;
 
 function parseApiUrl(apiUrl: string): URL {
+  if (apiUrl.trim() === '') {
+    throw new UserInputError(
+      'PREFECT_API_URL is not set',
+      'set PREFECT_API_URL (or --api-url, or PREFECT_API_URL in your Prefect profile) to e.g. http://127.0.0.1:4200/api, or https://api.prefect.cloud/api/accounts/<account-id>/workspaces/<workspace-id> for Prefect Cloud',
+    );
+  }
   let url: URL;
   try {
     url = new URL(apiUrl);
