@@ -5,7 +5,8 @@ import { simpleGit } from 'simple-git';
 import type { Issue } from '../validate/issue.js';
 import { UserInputError } from '../errors.js';
 import { CONFIG_FILE_NAMES } from './config.js';
-import { describeFsError, parseYamlFile, readTextFile, type PathSegment, type PrefectYamlContext, type SourceDocument } from './source.js';
+import { describeFsError, parseYamlFile, readTextFile, type SourceDocument } from './source.js';
+import { expandPrefectYaml } from './prefect-yaml.js';
 import { entrypointFile, entrypointPath } from './entrypoint.js';
 import { currentBranch, currentCommit } from './git-context.js';
 
@@ -45,47 +46,6 @@ export interface LoadedProject {
 
 /** Prefect's own project file: read as `prefect deploy` reads it. */
 const PREFECT_YAML = /^prefect\.ya?ml$/;
-
-/**
- * One view per entry of a prefect.yaml's `deployments:` list. Prefect keys we do not send are
- * dropped here (build/push steps are not run; `version_type`, `sla`); the legacy single `schedule`
- * becomes `schedules`, and positions still point at what the user wrote.
- */
-function expandPrefectYaml(doc: SourceDocument, dir: string, projectRoot: string): SourceDocument[] {
-  const value = doc.value as Record<string, unknown>;
-  if (!value || typeof value !== 'object' || Array.isArray(value)) return [doc];
-  const stepIds = collectStepIds([value.build, value.push, ...(Array.isArray(value.deployments) ? value.deployments.flatMap((d) => [d?.build, d?.push]) : [])]);
-  const context: PrefectYamlContext = {
-    dir,
-    relativeDir: relative(projectRoot, dir).split(sep).join('/'),
-    file: doc,
-    ...('pull' in value ? { pull: value.pull } : {}),
-    stepIds,
-  };
-  const entries = Array.isArray(value.deployments) ? value.deployments : [];
-  return entries.map((entry: unknown, i: number) => {
-    if (!entry || typeof entry !== 'object' || Array.isArray(entry)) return doc.view(['deployments', i], entry, context);
-    const { build: _build, push: _push, version_type: _versionType, sla: _sla, schedule, ...rest } = entry as Record<string, unknown>;
-    const reshaped = schedule !== undefined && rest.schedules === undefined ? { ...rest, schedules: schedule === null ? [] : [schedule] } : rest;
-    const rewrite = (path: readonly PathSegment[]): readonly PathSegment[] =>
-      schedule !== undefined && path[0] === 'schedules' && path[1] === 0 ? ['schedule', ...path.slice(2)] : path;
-    return doc.view(['deployments', i], reshaped, context, rewrite);
-  });
-}
-
-function collectStepIds(sections: unknown[]): string[] {
-  const ids: string[] = [];
-  for (const section of sections) {
-    for (const step of Array.isArray(section) ? section : section ? [section] : []) {
-      if (!step || typeof step !== 'object') continue;
-      for (const args of Object.values(step as Record<string, unknown>)) {
-        const id = (args as { id?: unknown } | null)?.id;
-        if (typeof id === 'string') ids.push(id);
-      }
-    }
-  }
-  return [...new Set(ids)];
-}
 
 const ALWAYS_SKIPPED = new Set(['node_modules', '.git', '.venv', '.prefect-venv', '__pycache__']);
 
@@ -133,14 +93,22 @@ export async function loadManifests(dir: string, options: { cwd?: string; env?: 
   }
 
   const configPaths = new Set(CONFIG_FILE_NAMES.map((name) => join(absDir, name)));
-  const files = (await walk(absDir, absDir, ignoreMatcher, { issues, display })).filter((f) => !configPaths.has(f)).sort();
+  // Without a prefect-gitops.yaml the directory is a Prefect project: only its prefect.yaml files
+  // are manifests (compose.yaml, dbt or CI files beside them are not ours to read).
+  const files = (await walk(absDir, absDir, ignoreMatcher, { issues, display }))
+    .filter((f) => !configPaths.has(f) && (configFile !== undefined || PREFECT_YAML.test(basename(f))))
+    .sort();
   const projectRoot = resolveProjectRoot(absDir, configDocument);
   const documents: SourceDocument[] = [];
   for (const file of files) {
     const parsed = await parseYamlFile(file, display(file));
     issues.push(...parsed.issues);
     if (PREFECT_YAML.test(basename(file))) {
-      for (const doc of parsed.documents) documents.push(...expandPrefectYaml(doc, dirname(file), projectRoot));
+      for (const doc of parsed.documents) {
+        const expanded = expandPrefectYaml(doc, dirname(file), projectRoot);
+        documents.push(...expanded.documents);
+        issues.push(...expanded.issues);
+      }
     } else documents.push(...parsed.documents);
   }
 
@@ -223,7 +191,7 @@ async function walk(root: string, dir: string, matcher: ReturnType<typeof ignore
       if (entry.name.startsWith('.') || ALWAYS_SKIPPED.has(entry.name)) continue;
       if (matcher.ignores(`${rel}/`)) continue;
       out.push(...(await walk(root, abs, matcher, report)));
-    } else if (entry.isFile() && /\.ya?ml$/i.test(entry.name) && !matcher.ignores(rel)) {
+    } else if (entry.isFile() && !entry.name.startsWith('.') && /\.ya?ml$/i.test(entry.name) && !matcher.ignores(rel)) {
       out.push(abs);
     }
   }

@@ -1,6 +1,7 @@
 import { Cron } from 'croner';
 import rrulePkg from 'rrule';
 import { parse as parseDuration } from 'tinyduration';
+import { croniterProblem, normalisedCronPattern } from './cron.js';
 
 const { rrulestr } = rrulePkg;
 
@@ -23,21 +24,18 @@ function toCronerPattern(expression: string): string {
 export function cronProblem(expression: string): string | undefined {
   const trimmed = expression.trim();
   if (trimmed.startsWith('@')) {
-    return CRON_ALIASES.has(trimmed) ? undefined : `unknown cron alias "${trimmed}"; use one of ${[...CRON_ALIASES].join(', ')}`;
+    return CRON_ALIASES.has(trimmed.toLowerCase()) ? undefined : `unknown cron alias "${trimmed}"; use one of ${[...CRON_ALIASES].join(', ')}`;
   }
   const fields = trimmed.split(/\s+/);
   if (fields.length < 5 || fields.length > 7) {
     return `cron expression "${trimmed}" has ${fields.length} field${fields.length === 1 ? '' : 's'}; Prefect accepts 5 (minute hour day month weekday), 6 (+ seconds) or 7 (+ year)`;
   }
-  if (fields.some((f) => f === 'R' || f === 'H')) {
+  if (fields.some((f) => /^[rh]$/i.test(f))) {
     return `cron expression "${trimmed}" uses a random/hashed field (R or H), which Prefect rejects`;
   }
-  try {
-    new Cron(toCronerPattern(trimmed), { paused: true });
-    return undefined;
-  } catch (error) {
-    return `invalid cron expression "${trimmed}": ${error instanceof Error ? error.message.replace(/^CronPattern: /, '') : String(error)}`;
-  }
+  // Prefect's own rules (croniter's grammar), not a stricter parser's: `0/15 * * * *` is valid there.
+  const problem = croniterProblem(trimmed);
+  return problem === undefined ? undefined : `invalid cron expression "${trimmed}": ${problem}`;
 }
 
 /** Returns a problem description, or undefined when the rrule string parses. */
@@ -89,6 +87,6 @@ export function intervalSeconds(value: number | string): number | undefined {
 
 /** The next `count` run times of a cron schedule after `from`, for showing what a change means. */
 export function nextCronRuns(expression: string, timezone: string | null, dayOr: boolean, from: Date, count: number): Date[] {
-  const cron = new Cron(toCronerPattern(expression), { paused: true, timezone: timezone ?? 'UTC', legacyMode: dayOr });
+  const cron = new Cron(normalisedCronPattern(expression) ?? toCronerPattern(expression), { paused: true, timezone: timezone ?? 'UTC', legacyMode: dayOr });
   return cron.nextRuns(count, from);
 }

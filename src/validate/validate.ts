@@ -196,12 +196,19 @@ function validateConfig(project: LoadedProject, issues: IssueList, ownerFlag: st
   return toProjectConfig(value);
 }
 
+/** Every YAML file under a directory with a prefect-gitops.yaml is read as a manifest, unless ignored. */
+const NOT_A_MANIFEST_HINT = '; if this file is not a manifest, list it under `ignore:` in prefect-gitops.yaml (or in .gitopsignore)';
+
 /** Schema and environment-name checks of one document as written. */
 function checkDocument(doc: SourceDocument, environments: readonly string[], haveConfig: boolean): Issue[] {
   if (!doc.value || typeof doc.value !== 'object' || Array.isArray(doc.value)) {
-    return [issueAt(doc.start, [], 'a manifest document must be a mapping describing one deployment (name, entrypoint, ...)')];
+    return [issueAt(doc.start, [], `a manifest document must be a mapping describing one deployment (name, entrypoint, ...)${NOT_A_MANIFEST_HINT}`)];
   }
   const value = doc.value as Record<string, unknown>;
+  if (!doc.prefectYaml && !('name' in value) && !('entrypoint' in value) && !('deployments' in value)) {
+    const keys = Object.keys(value).slice(0, 3).join(', ');
+    return [issueAt(doc.start, [], `this document is not a deployment manifest (no name or entrypoint; it has ${keys || 'no keys'})${NOT_A_MANIFEST_HINT}`)];
+  }
   if ('deployments' in value && !('name' in value)) {
     return [issueAt(doc.locate(['deployments'], { key: true }), ['deployments'], 'a manifest document describes one deployment; move each entry of `deployments:` into its own document (separate them with `---`)')];
   }

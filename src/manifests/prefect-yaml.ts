@@ -1,0 +1,121 @@
+import { relative, sep } from 'node:path';
+import type { Issue } from '../validate/issue.js';
+import { formatPath, type PathSegment, type PrefectYamlContext, type SourceDocument } from './source.js';
+
+/**
+ * Reading Prefect's own `prefect.yaml` the way `prefect deploy` (3.8) reads it: its pydantic models
+ * (`DeploymentConfig`, `WorkPoolConfig`) use `extra="ignore"`, accept `null` for every optional
+ * field, and `prefect deploy --all` skips entries without a name. What Prefect ignores we ignore
+ * too, with a warning saying so; our own manifest files stay strict (src/validate/).
+ */
+
+/** Fields of Prefect's `DeploymentConfig` (src/prefect/cli/deploy/_models.py). */
+const PREFECT_DEPLOYMENT_KEYS = new Set([
+  'name', 'version', 'version_type', 'tags', 'description', 'schedule', 'schedules', 'paused', 'concurrency_limit',
+  'flow_name', 'entrypoint', 'parameters', 'enforce_parameter_schema', 'build', 'push', 'pull', 'work_pool', 'triggers', 'sla',
+]);
+/** Our extension block: `prefect deploy` ignores it, we read it. */
+const GITOPS_KEYS = new Set(['gitops']);
+const PREFECT_WORK_POOL_KEYS = new Set(['name', 'work_queue_name', 'job_variables']);
+/**
+ * Optional fields whose `null` means "not given" to Prefect. `flow_name` is always replaced by the
+ * flow's own name; `schedules: null` is no schedule. (`parameters: null` or `job_variables: null`
+ * fail Prefect's model, so they stay errors here too.)
+ */
+const NULL_MEANS_UNSET = ['flow_name', 'tags', 'paused', 'enforce_parameter_schema', 'schedules', 'triggers', 'work_pool', 'version_type', 'sla'] as const;
+
+/** What Prefect does with a deployment-level key its model ignores, for the common mistakes. */
+const IGNORED_HINTS: Readonly<Record<string, string>> = {
+  job_variables: 'job variables belong under work_pool.job_variables',
+  work_queue_name: 'the work queue belongs under work_pool.work_queue_name',
+  environment: 'a deployment has no `environment` field; environment variables belong under work_pool.job_variables.env',
+  env: 'environment variables belong under work_pool.job_variables.env',
+  parameter_openapi_schema: 'prefect deploy builds the parameter schema from the flow',
+  path: 'prefect deploy sets the path from the pull steps',
+  image: 'the image belongs under work_pool.job_variables.image',
+};
+
+export interface ExpandedPrefectYaml {
+  readonly documents: SourceDocument[];
+  /** Warnings: ignored keys and skipped unnamed entries. */
+  readonly issues: Issue[];
+}
+
+/**
+ * One view per named entry of a prefect.yaml's `deployments:` list. Prefect keys we do not send are
+ * dropped here (build/push steps are not run; `version_type`, `sla`); the legacy single `schedule`
+ * becomes `schedules` (`schedule: {}` and `schedule: null` are none), and positions still point at
+ * what the user wrote.
+ */
+export function expandPrefectYaml(doc: SourceDocument, dir: string, projectRoot: string): ExpandedPrefectYaml {
+  const value = doc.value as Record<string, unknown>;
+  if (!value || typeof value !== 'object' || Array.isArray(value)) return { documents: [doc], issues: [] };
+  const stepIds = collectStepIds([value.build, value.push, ...(Array.isArray(value.deployments) ? value.deployments.flatMap((d) => [d?.build, d?.push]) : [])]);
+  const context: PrefectYamlContext = {
+    dir,
+    relativeDir: relative(projectRoot, dir).split(sep).join('/'),
+    file: doc,
+    ...('pull' in value ? { pull: value.pull } : {}),
+    stepIds,
+  };
+  const issues: Issue[] = [];
+  const warn = (path: readonly PathSegment[], message: string, key = true): void => {
+    const at = doc.locate(path, { key });
+    issues.push({ file: at.file, line: at.line, column: at.column, path: formatPath(path), message, severity: 'warning' });
+  };
+  const entries = Array.isArray(value.deployments) ? value.deployments : [];
+  const documents: SourceDocument[] = [];
+  entries.forEach((entry: unknown, i: number) => {
+    if (!entry || typeof entry !== 'object' || Array.isArray(entry)) {
+      documents.push(doc.view(['deployments', i], entry, context));
+      return;
+    }
+    const raw = entry as Record<string, unknown>;
+    if (raw.name === undefined || raw.name === null) {
+      warn(['deployments', i], 'unnamed deployment: prefect deploy --all skips it ("Discovered unnamed deployment. Skipping..."), and so does prefect-gitops; give it a name to deploy it', false);
+      return;
+    }
+    const kept: Record<string, unknown> = {};
+    for (const [key, child] of Object.entries(raw)) {
+      if (!PREFECT_DEPLOYMENT_KEYS.has(key) && !GITOPS_KEYS.has(key)) {
+        const hint = IGNORED_HINTS[key] ?? `it is not a deployment field (${[...PREFECT_DEPLOYMENT_KEYS].sort().join(', ')})`;
+        warn(['deployments', i, key], `"${key}" is ignored by Prefect: ${hint}; prefect-gitops ignores it too`);
+        continue;
+      }
+      if (child === null && (NULL_MEANS_UNSET as readonly string[]).includes(key)) continue;
+      kept[key] = child;
+    }
+    if (kept.work_pool && typeof kept.work_pool === 'object' && !Array.isArray(kept.work_pool)) {
+      const pool: Record<string, unknown> = {};
+      for (const [key, child] of Object.entries(kept.work_pool)) {
+        if (PREFECT_WORK_POOL_KEYS.has(key)) pool[key] = child;
+        else warn(['deployments', i, 'work_pool', key], `"work_pool.${key}" is ignored by Prefect: work_pool takes name, work_queue_name and job_variables${key === 'flow_variables' || key === 'variables' ? ' (job variables belong under work_pool.job_variables)' : ''}; prefect-gitops ignores it too`);
+      }
+      kept.work_pool = pool;
+    }
+    const { build: _build, push: _push, version_type: _versionType, sla: _sla, schedule, ...rest } = kept;
+    // Prefect: a falsy legacy `schedule` (null, {}) is no schedule; a mapping becomes the only one.
+    const legacy = schedule !== undefined && rest.schedules === undefined;
+    const reshaped = legacy ? { ...rest, ...(isNoSchedule(schedule) ? {} : { schedules: [schedule] }) } : rest;
+    const rewrite = (path: readonly PathSegment[]): readonly PathSegment[] =>
+      legacy && path[0] === 'schedules' && path[1] === 0 ? ['schedule', ...path.slice(2)] : path;
+    documents.push(doc.view(['deployments', i], reshaped, context, rewrite));
+  });
+  return { documents, issues };
+}
+
+const isNoSchedule = (v: unknown): boolean => v === null || (typeof v === 'object' && !Array.isArray(v) && Object.keys(v as object).length === 0);
+
+function collectStepIds(sections: unknown[]): string[] {
+  const ids: string[] = [];
+  for (const section of sections) {
+    for (const step of Array.isArray(section) ? section : section ? [section] : []) {
+      if (!step || typeof step !== 'object') continue;
+      for (const args of Object.values(step as Record<string, unknown>)) {
+        const id = (args as { id?: unknown } | null)?.id;
+        if (typeof id === 'string') ids.push(id);
+      }
+    }
+  }
+  return [...new Set(ids)];
+}

@@ -1,0 +1,97 @@
+import { mkdtemp, mkdir, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadManifests } from '../../src/manifests/load.js';
+import { validateProject } from '../../src/validate/validate.js';
+
+/** Issue 9 A: what prefect deploy accepts, read without running it. */
+async function project(files: Record<string, string>): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'pyaccept-'));
+  await mkdir(join(dir, 'flows'));
+  await writeFile(join(dir, 'flows', 'etl.py'), 'from prefect import flow\n\n@flow\ndef etl(n: int = 1):\n    """Load."""\n    return n\n');
+  for (const [name, content] of Object.entries(files)) {
+    await mkdir(join(dir, name, '..'), { recursive: true });
+    await writeFile(join(dir, name), content);
+  }
+  return dir;
+}
+
+async function check(dir: string, options: { owner?: string } = {}) {
+  const result = validateProject(await loadManifests(dir, { cwd: dir }), { env: {}, ...options });
+  return { ...result, lines: result.issues.map((i) => `${i.file}:${i.line}:${i.column}: ${i.severity}: ${i.message}`) };
+}
+
+const entry = (extra: string): string => `name: p\ndeployments:\n  - name: a\n    entrypoint: flows/etl.py:etl\n    work_pool: {name: x}\n${extra}`;
+
+describe('A1, A2: the prefect init template and its nulls', () => {
+  it.each([
+    ['schedule: {}', '    schedule: {}\n'],
+    ['schedule: null', '    schedule: null\n'],
+    ['schedules: null', '    schedules: null\n'],
+    ['flow_name: null and version: null', '    flow_name: null\n    version: null\n    tags: null\n    paused: null\n'],
+  ])('%s means "not given"', async (_label, extra) => {
+    const result = await check(await project({ 'prefect.yaml': entry(extra) }));
+    expect(result.lines).toEqual([]);
+    expect(result.deployments).toHaveLength(1);
+    expect(result.deployments[0]!.flowName).toBe('etl');
+    expect(result.deployments[0]!.manifest.schedules ?? []).toEqual([]);
+  });
+
+  it('skips an unnamed entry with a warning, as prefect deploy --all does', async () => {
+    const result = await check(await project({ 'prefect.yaml': `${entry('')}  - name:\n    entrypoint: null\n    schedule: {}\n  - entrypoint: flows/etl.py:etl\n` }));
+    expect(result.lines).toEqual([
+      'prefect.yaml:6:5: warning: unnamed deployment: prefect deploy --all skips it ("Discovered unnamed deployment. Skipping..."), and so does prefect-gitops; give it a name to deploy it',
+      'prefect.yaml:9:5: warning: unnamed deployment: prefect deploy --all skips it ("Discovered unnamed deployment. Skipping..."), and so does prefect-gitops; give it a name to deploy it',
+    ]);
+    expect(result.deployments.map((d) => d.name)).toEqual(['a']);
+  });
+
+  it('a legacy schedule that is a mapping still becomes the only schedule', async () => {
+    const result = await check(await project({ 'prefect.yaml': entry('    schedule: {cron: "0 1 * * *"}\n') }));
+    expect(result.deployments[0]!.manifest.schedules).toMatchObject([{ cron: '0 1 * * *' }]);
+  });
+});
+
+describe('A3: keys Prefect ignores are warnings for prefect.yaml input', () => {
+  it('says what Prefect does with each, and drops it', async () => {
+    const dir = await project({
+      'prefect.yaml': entry('    job_variables: {image: x}\n    environment: prod\n    work_queue_name: q\n    colour: blue\n').replace('work_pool: {name: x}', 'work_pool: {name: x, flow_variables: {a: 1}}'),
+    });
+    const result = await check(dir);
+    expect(result.lines).toEqual([
+      'prefect.yaml:5:26: warning: "work_pool.flow_variables" is ignored by Prefect: work_pool takes name, work_queue_name and job_variables (job variables belong under work_pool.job_variables); prefect-gitops ignores it too',
+      'prefect.yaml:6:5: warning: "job_variables" is ignored by Prefect: job variables belong under work_pool.job_variables; prefect-gitops ignores it too',
+      'prefect.yaml:7:5: warning: "environment" is ignored by Prefect: a deployment has no `environment` field; environment variables belong under work_pool.job_variables.env; prefect-gitops ignores it too',
+      'prefect.yaml:8:5: warning: "work_queue_name" is ignored by Prefect: the work queue belongs under work_pool.work_queue_name; prefect-gitops ignores it too',
+      expect.stringMatching(/^prefect\.yaml:9:5: warning: "colour" is ignored by Prefect: it is not a deployment field \(build, concurrency_limit, /),
+    ]);
+    expect(result.deployments[0]!.manifest.work_pool).toEqual({ name: 'x' });
+  });
+
+  it('our own manifest files stay strict', async () => {
+    const dir = await project({ 'prefect-gitops.yaml': 'owner: o\n', 'deployments/a.yaml': 'name: a\nentrypoint: flows/etl.py:etl\njob_variables: {image: x}\n' });
+    expect((await check(dir)).issues.filter((i) => i.severity === 'error').map((i) => i.message)).toEqual([expect.stringContaining('job_variables')]);
+  });
+});
+
+describe('A11: which YAML files are manifests', () => {
+  const others = { 'compose.yaml': 'services:\n  db: {image: postgres}\n', '.pre-commit-config.yaml': 'repos: []\n', 'dbt/dbt_project.yml': 'name: analytics\nversion: "1"\n' };
+
+  it('without a prefect-gitops.yaml only prefect.yaml files are read', async () => {
+    const dir = await project({ 'prefect.yaml': entry(''), ...others });
+    const loaded = await loadManifests(dir, { cwd: dir });
+    expect(loaded.files).toEqual(['prefect.yaml']);
+    expect((await check(dir)).lines).toEqual([]);
+  });
+
+  it('with one, a YAML file that is not a manifest is an error that points at `ignore:`; hidden files are never read', async () => {
+    const dir = await project({ 'prefect-gitops.yaml': 'owner: o\n', 'prefect.yaml': entry(''), ...others });
+    expect((await check(dir)).lines).toEqual([
+      'compose.yaml:1:1: error: this document is not a deployment manifest (no name or entrypoint; it has services); if this file is not a manifest, list it under `ignore:` in prefect-gitops.yaml (or in .gitopsignore)',
+      expect.stringMatching(/^dbt\/dbt_project\.yml:1:1: error: /),
+    ]);
+    const ignored = await project({ 'prefect-gitops.yaml': 'owner: o\nignore: [compose.yaml, dbt/]\n', 'prefect.yaml': entry(''), ...others });
+    expect((await check(ignored)).lines).toEqual([]);
+  });
+});
