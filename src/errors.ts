@@ -17,6 +17,11 @@ export class UserInputError extends GitopsError {
   }
 }
 
+/** The command line itself is wrong (a missing or conflicting option): exit code 64, like a bad flag. */
+export class UsageError extends UserInputError {
+  override readonly name: string = 'UsageError';
+}
+
 /** A manifest or config failed validation; carries every problem found. */
 export class ValidationFailedError extends UserInputError {
   override readonly name = 'ValidationFailedError';
@@ -68,6 +73,8 @@ export const ExitCode = {
   failure: 1,
   /** Invalid input (validate) or, with --detailed-exitcode, "changes present". */
   invalidOrChanges: 2,
+  /** The command line is wrong: an unknown command or option, a bad option value (sysexits EX_USAGE). */
+  usage: 64,
 } as const;
 
 /**
@@ -75,6 +82,7 @@ export const ExitCode = {
  * `apply` keep 2 for "changes present" (--detailed-exitcode), so every error is 1 there.
  */
 export function exitCodeFor(error: unknown, command: 'validate' | 'plan' | 'apply' | 'export' | 'other' = 'other'): number {
+  if (error instanceof UsageError) return ExitCode.usage;
   if (error instanceof UserInputError && command === 'validate') return ExitCode.invalidOrChanges;
   return ExitCode.failure;
 }

@@ -2,7 +2,7 @@ import { mkdir, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { apply, type ActionResult, type ApplyResult } from '../apply/apply.js';
-import { describeError, exitCodeFor, ExitCode, UserInputError, ValidationFailedError } from '../errors.js';
+import { describeError, exitCodeFor, ExitCode, UsageError, UserInputError, ValidationFailedError } from '../errors.js';
 import { parseDuration } from './duration.js';
 import { createLogger, type LogFormat, type LogLevel, type Logger } from '../log.js';
 import { PrefectClient } from '../prefect/client.js';
@@ -77,7 +77,8 @@ function addServerOptions(command: Command): Command {
     .option('--max-deletes <n>', 'refuse to delete more than this many deployments (overrides the config)', wholeNumber(0))
     .option('--allow-mass-delete', 'lift the prune safeguards for this run')
     .option('--adopt', 'take ownership of declared deployments that exist but were not created by this owner')
-    .option('--json', 'print the plan as JSON')
+    .option('--json', 'print the plan as JSON (same as --format json)')
+    .addOption(new Option('--format <format>', 'output format (json: same as --json)').choices(['text', 'json']))
     .option('--no-color', 'no colour in the output (also: NO_COLOR)')
     .addOption(new Option('--log-level <level>', 'diagnostics level (stderr)').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('warn'))
     .addOption(new Option('--log-format <format>', 'diagnostics format').choices(['text', 'json']).default('text'))
@@ -141,7 +142,7 @@ function wholeNumber(min: number): (value: string) => number {
 /** `--set a.b=c`, repeatable, into a mapping. */
 function collectSet(value: string, previous: Record<string, string>): Record<string, string> {
   const eq = value.indexOf('=');
-  if (eq <= 0) throw new UserInputError(`--set expects <step-id>.<key>=<value>, got "${value}"`);
+  if (eq <= 0) throw new InvalidArgumentError(`--set expects <step-id>.<key>=<value>, got "${value}"`);
   return { ...previous, [value.slice(0, eq)]: value.slice(eq + 1) };
 }
 
@@ -151,18 +152,28 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
   let exitCode: number = ExitCode.ok;
   let command: 'validate' | 'plan' | 'apply' | 'export' | 'other' = 'other';
   let secrets: string[] = [];
+  let jsonOutput = false;
   const program = new Command('prefect-gitops')
     .description(`Declarative GitOps for Prefect deployments: validate, plan, apply and prune from a directory of manifests. Version ${VERSION}.`)
     .version(VERSION, '-V, --version', 'print the version')
     .exitOverride()
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
-    .showHelpAfterError();
+    .showHelpAfterError()
+    // --json and --format json are one switch on every command that prints a result.
+    .hook('preAction', (_program, action) => {
+      const opts = action.opts<{ json?: boolean; format?: string }>();
+      jsonOutput = opts.json === true || opts.format === 'json';
+      const has = (name: string): boolean => action.options.some((o) => o.attributeName() === name);
+      if (jsonOutput && has('json')) action.setOptionValue('json', true);
+      if (jsonOutput && has('format')) action.setOptionValue('format', 'json');
+    });
 
   program
     .command('validate')
     .description('check manifests offline (no server needed); exits 2 when anything is invalid')
     .argument('[dir]', 'manifest directory (holds prefect-gitops.yaml)', '.')
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
+    .option('--json', 'same as --format json')
     .option('-e, --environment <name>', 'resolve deployments for this environment only (default: check every environment)')
     .option('--owner <id>', 'owner id for a bare prefect.yaml project (no prefect-gitops.yaml)')
     .option('--set <id.key=value>', 'value of a prefect.yaml build/push step output (repeatable)', collectSet, {})
@@ -264,7 +275,7 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
       command = 'export';
       secrets = secretsOf(io, opts);
       if (!opts.all && opts.flow.length + opts.tag.length + opts.workPool.length === 0) {
-        throw new UserInputError('say what to export: --flow, --tag or --work-pool (repeatable), or --all');
+        throw new UsageError('say what to export: --flow, --tag or --work-pool (repeatable), or --all');
       }
       const apiKey = opts.apiKey ?? prefectSetting(io, 'PREFECT_API_KEY');
       const authString = opts.authString ?? prefectSetting(io, 'PREFECT_API_AUTH_STRING');
@@ -297,8 +308,10 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
     await program.parseAsync([...argv], { from: 'user' });
   } catch (error) {
     // A usage error is an error (1) for plan/apply/drift, where 2 means "changes present".
-    if (error instanceof CommanderError) return error.exitCode === 0 ? ExitCode.ok : argv[0] === 'validate' ? ExitCode.invalidOrChanges : ExitCode.failure;
+    if (error instanceof CommanderError) return error.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
     if (error instanceof ValidationFailedError) {
+      // Machines asked for JSON: the problems are the output.
+      if (jsonOutput) io.stdout(renderIssuesJson(error.issues));
       io.stderr(renderIssueLines(error.issues) + `${error.message}; nothing was sent to Prefect.\n`);
     } else {
       io.stderr(`error: ${scrubSecrets(describeError(error), secrets)}\n`);
