@@ -1,5 +1,5 @@
 import pino, { type Logger } from 'pino';
-import { SECRET_PLACEHOLDER, scrubSecrets } from './render/redact.js';
+import { redact, SECRET_PLACEHOLDER, scrubSecrets } from './render/redact.js';
 
 export type { Logger };
 
@@ -37,8 +37,9 @@ export function createLogger(
     redact: { paths: REDACT_PATHS, censor: SECRET_PLACEHOLDER },
     formatters: {
       log(object: Record<string, unknown>) {
-        if (secrets.length === 0) return object;
-        return JSON.parse(scrub(JSON.stringify(object))) as Record<string, unknown>;
+        // The renderers' redaction: values of sensitive keys, URL passwords and known secrets,
+        // always (a URL password needs no known credential to be hidden).
+        return redact(object, secrets);
       },
     },
     hooks: {

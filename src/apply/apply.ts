@@ -1,5 +1,6 @@
 import type { Logger } from '../log.js';
 import { describeError } from '../errors.js';
+import { hiddenValues, scrubSecrets } from '../render/redact.js';
 import type { PrefectClient } from '../prefect/client.js';
 import type { LiveFlow } from '../prefect/types.js';
 import { automationBody, type DesiredTrigger } from '../plan/triggers.js';
@@ -59,8 +60,10 @@ export async function apply(plan: Plan, client: PrefectClient, options: ApplyOpt
       result = { kind: action.kind, key: action.key, status: 'ok', id };
       logger.info({ action: action.kind, deployment: action.key, id }, 'action applied');
     } catch (error) {
-      result = { kind: action.kind, key: action.key, status: 'failed', message: describeError(error) };
-      logger.error({ action: action.kind, deployment: action.key, error: describeError(error) }, 'action failed');
+      // A server may echo a value the plan hides (a 422 quoting a job variable): scrub what this action sends.
+      const message = scrubSecrets(describeError(error), hiddenValues(action));
+      result = { kind: action.kind, key: action.key, status: 'failed', message };
+      logger.error({ action: action.kind, deployment: action.key, error: message }, 'action failed');
     }
     done++;
     options.onProgress?.(done, total, result);

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { request as undiciRequest, type Dispatcher } from 'undici';
 import { AmbiguousWriteError, RemoteError, TimeLimitError, UnsupportedServerError, UserInputError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { redactText } from '../render/redact.js';
 import { VERSION } from '../version.js';
 import type {
   AutomationListFilter,
@@ -514,7 +515,8 @@ export class PrefectClient {
   }
 
   private statusError(method: string, path: string, reply: Pick<Reply, 'status' | 'text'>): RemoteError {
-    const body = this.scrub(shortBody(reply.text));
+    // The same redaction as everything shown: sensitive keys, URL passwords, the credentials in use.
+    const body = shortBody(redactText(reply.text, this.secrets));
     return new RemoteError(statusMessage(reply.status), method, path, reply.status, body || undefined);
   }
 
@@ -761,10 +763,6 @@ export class PrefectClient {
     this.csrf = { kind: 'enabled', token: value.token, expiresAt: Number.isNaN(expiresAt) ? undefined : expiresAt };
   }
 
-  /** Belt and braces: a server that echoes a credential back must not get it into an error. */
-  private scrub(text: string): string {
-    return this.secrets.reduce((out, secret) => out.split(secret).join('[REDACTED]'), text);
-  }
 }
 
 type CsrfState = { kind: 'unknown' } | { kind: 'disabled' } | { kind: 'enabled'; token: string; expiresAt: number | undefined };

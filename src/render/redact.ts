@@ -8,19 +8,44 @@ export const isSensitiveKey = (key: string): boolean => SENSITIVE_KEY.test(key);
 /** What a known secret becomes wherever it would be shown. */
 export const SECRET_PLACEHOLDER = '[REDACTED]';
 
-/** `text` with every occurrence of a known secret (4 characters or more) replaced. */
-export function scrubSecrets(text: string, secrets: readonly string[]): string {
-  return secrets.filter((s) => s.length >= 4).reduce((t, s) => t.split(s).join(SECRET_PLACEHOLDER), text);
+/** What the password of a URL (`postgresql://user:***@host/db`) becomes. */
+export const URL_PASSWORD_PLACEHOLDER = '***';
+
+/**
+ * `scheme://user:password@`: the password is what follows the first `:` of the authority up to its
+ * last `@`. It stops at whitespace, a path, query or fragment, and at quotes and backslashes, so it
+ * never runs across the end of a JSON string when scrubbing serialised data.
+ */
+const URL_USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/[^\s:/?#@"'\\]*):([^\s/?#"\\]*)@/gi;
+
+/** `text` with the password of every URL's userinfo replaced: `postgresql://user:***@host/db`, any scheme. */
+export function redactUrlPasswords(text: string): string {
+  return text.replace(URL_USERINFO, (whole, head: string, password: string) => (password === '' || password === URL_PASSWORD_PLACEHOLDER ? whole : `${head}:${URL_PASSWORD_PLACEHOLDER}@`));
 }
 
 /**
- * A copy of `value` with the values of sensitive-looking keys replaced, and every occurrence of a
- * known secret (API key, auth string) blanked. Renderers call this on everything they show.
+ * `text` with every occurrence of a known secret (4 characters or more) replaced, and every URL
+ * password blanked. The one text scrubber: renderers, the logger, error messages and server error
+ * bodies all go through it.
+ */
+export function scrubSecrets(text: string, secrets: readonly string[]): string {
+  // Longest first, so a secret that contains another is replaced whole.
+  const known = secrets.filter((s) => s.length >= 4).sort((a, b) => b.length - a.length);
+  return redactUrlPasswords(known.reduce((t, s) => t.split(s).join(SECRET_PLACEHOLDER), text));
+}
+
+/** Whether the value under `key` is hidden whole: any value of a sensitive key but null and booleans (a flag such as `auth: false` says nothing). */
+const hidesValue = (key: string | undefined, v: unknown): boolean => key !== undefined && isSensitiveKey(key) && v !== null && v !== undefined && typeof v !== 'boolean';
+
+/**
+ * A copy of `value` with the values of sensitive-looking keys replaced (scalars, lists and mappings
+ * alike), URL passwords blanked, and every occurrence of a known secret (API key, auth string)
+ * blanked. Renderers call this on everything they show.
  */
 export function redact<T>(value: T, secrets: readonly string[] = []): T {
   const scrub = (text: string): string => scrubSecrets(text, secrets);
   const visit = (v: unknown, key: string | undefined): unknown => {
-    if (key !== undefined && isSensitiveKey(key) && v !== null && typeof v !== 'object' && typeof v !== 'boolean') return REDACTED;
+    if (hidesValue(key, v)) return REDACTED;
     if (typeof v === 'string') return scrub(v);
     if (Array.isArray(v)) return v.map((item) => visit(item, undefined));
     if (v && typeof v === 'object') {
@@ -42,4 +67,53 @@ export function collectSecrets(values: readonly (string | undefined)[]): string[
   const present = values.filter((v): v is string => Boolean(v?.trim()));
   const passwords = present.filter((v) => v.includes(':')).map((v) => v.slice(v.indexOf(':') + 1)).filter((p) => p.length >= 4);
   return [...new Set([...present, ...passwords])];
+}
+
+/**
+ * A text that may be JSON (a server's error body) with the same redaction as any value shown: when
+ * it parses, values of sensitive keys are hidden; in any case URL passwords and known secrets are.
+ * Keeps the text's own shape otherwise.
+ */
+export function redactText(text: string, secrets: readonly string[] = []): string {
+  try {
+    const parsed = JSON.parse(text) as unknown;
+    if (parsed !== null && typeof parsed === 'object') return JSON.stringify(redact(parsed, secrets));
+  } catch {
+    // not JSON: scrub the text as it is
+  }
+  return scrubSecrets(text, secrets);
+}
+
+/**
+ * Every text `redact` would hide in `value`: the strings under sensitive keys (at any depth) and
+ * URL passwords. A server that echoes one of them back in an error message, where no key says it
+ * is sensitive, is scrubbed with these (see {@link scrubSecrets}).
+ */
+export function hiddenValues(value: unknown): string[] {
+  const found = new Set<string>();
+  const collect = (v: unknown): void => {
+    if (typeof v === 'string' || typeof v === 'number') found.add(String(v));
+    else if (Array.isArray(v)) v.forEach(collect);
+    else if (v && typeof v === 'object') Object.values(v).forEach(collect);
+  };
+  const visit = (v: unknown, key: string | undefined): void => {
+    if (hidesValue(key, v)) collect(v);
+    else if (typeof v === 'string') for (const m of v.matchAll(URL_USERINFO)) if (m[2]) found.add(decodeURIComponentSafe(m[2]));
+    if (Array.isArray(v)) v.forEach((item) => visit(item, undefined));
+    else if (v && typeof v === 'object') {
+      const record = v as Record<string, unknown>;
+      const patchKey = typeof record.path === 'string' && 'op' in record ? record.path.split('/').at(-1) : undefined;
+      for (const [k, child] of Object.entries(record)) visit(child, k === 'value' && patchKey !== undefined ? patchKey : k);
+    }
+  };
+  visit(value, undefined);
+  return [...found].filter((s) => s.length >= 4);
+}
+
+function decodeURIComponentSafe(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
 }

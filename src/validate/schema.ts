@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import type { PathSegment } from '../manifests/source.js';
+import { isSensitiveKey, REDACTED, redactUrlPasswords } from '../render/redact.js';
 import { didYouMean } from './suggest.js';
 
 // schemas/ beside the module in the single-file build (scripts/build-single.ts); else the package's
@@ -82,7 +83,15 @@ function pointerToPath(pointer: string): PathSegment[] {
     .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
 }
 
-const describeType = (value: unknown): string => (value === null ? 'null' : Array.isArray(value) ? 'a list' : typeof value === 'object' ? 'a mapping' : `${typeof value} ${JSON.stringify(value)}`);
+/**
+ * A value as a message may quote it: never what sits under a sensitive key (`db_password`), and
+ * never a URL's password.
+ */
+const quote = (value: unknown, path: readonly PathSegment[]): string =>
+  path.some((segment) => typeof segment === 'string' && isSensitiveKey(segment)) ? REDACTED : redactUrlPasswords(JSON.stringify(value) ?? String(value));
+
+const describeType = (value: unknown, path: readonly PathSegment[]): string =>
+  value === null ? 'null' : Array.isArray(value) ? 'a list' : typeof value === 'object' ? 'a mapping' : `${typeof value} ${quote(value, path)}`;
 
 function toProblems(errors: readonly ErrorObject[]): SchemaProblem[] {
   const problems: SchemaProblem[] = [];
@@ -109,18 +118,18 @@ function toProblems(errors: readonly ErrorObject[]): SchemaProblem[] {
       }
       case 'type': {
         const expected = String((error.params as { type: string | string[] }).type).split(',').join(' or ');
-        message = `must be ${expected.replace('object', 'a mapping').replace('array', 'a list')}, got ${describeType(error.data)}`;
+        message = `must be ${expected.replace('object', 'a mapping').replace('array', 'a list')}, got ${describeType(error.data, path)}`;
         break;
       }
       case 'enum':
-        message = `must be one of ${((error.params as { allowedValues: unknown[] }).allowedValues).map((v) => JSON.stringify(v)).join(', ')}, got ${JSON.stringify(error.data)}`;
+        message = `must be one of ${((error.params as { allowedValues: unknown[] }).allowedValues).map((v) => JSON.stringify(v)).join(', ')}, got ${quote(error.data, path)}`;
         break;
       case 'minimum':
       case 'maximum':
       case 'exclusiveMinimum':
       case 'exclusiveMaximum': {
         const { comparison, limit } = error.params as { comparison: string; limit: number };
-        message = `must be ${comparison} ${limit}, got ${JSON.stringify(error.data)}`;
+        message = `must be ${comparison} ${limit}, got ${quote(error.data, path)}`;
         break;
       }
       case 'minLength':
@@ -147,7 +156,7 @@ function toProblems(errors: readonly ErrorObject[]): SchemaProblem[] {
           message = `name ${JSON.stringify(propertyName)} is not allowed here: it must match ${(error.params as { pattern: string }).pattern}`;
           break;
         }
-        message = `${JSON.stringify(error.data)} does not match the allowed form ${(error.params as { pattern: string }).pattern}`;
+        message = `${quote(error.data, path)} does not match the allowed form ${(error.params as { pattern: string }).pattern}`;
         break;
       }
       case 'propertyNames':

@@ -151,6 +151,8 @@ const CASES: readonly Case[] = [
   row('215-entrypoint-outside', 'deployments.yaml', 2, 13, 'entrypoint "../01-yaml-syntax/flows/etl.py:etl" points outside the project (test/fixtures/invalid/215-entrypoint-outside); use a path inside it'),
   row('216-entrypoint-absolute', 'deployments.yaml', 2, 13, 'entrypoint "/etc/outside.py:etl" points outside the project (test/fixtures/invalid/216-entrypoint-absolute); use a path inside it'),
   row('217-entrypoint-symlink-outside', 'deployments.yaml', 2, 13, 'entrypoint "flows/link.py:etl" is a symbolic link to test/fixtures/invalid/01-yaml-syntax/flows/etl.py, outside the project (test/fixtures/invalid/217-entrypoint-symlink-outside); use a path inside it'),
+  // Secrets (section 5): a type error under a sensitive key does not quote the value.
+  row('218-sensitive-parameter-wrong-type', 'deployments.yaml', 5, 16, 'parameter db_password must be integer, got string (sensitive)'),
 ];
 
 
