@@ -95,9 +95,11 @@ export async function loadManifests(dir: string, options: { cwd?: string; env?: 
   const configPaths = new Set(CONFIG_FILE_NAMES.map((name) => join(absDir, name)));
   // Without a prefect-gitops.yaml the directory is a Prefect project: only its prefect.yaml files
   // are manifests (compose.yaml, dbt or CI files beside them are not ours to read).
-  const files = (await walk(absDir, absDir, ignoreMatcher, { issues, display }))
-    .filter((f) => !configPaths.has(f) && (configFile !== undefined || PREFECT_YAML.test(basename(f))))
-    .sort();
+  // With neither, it is a manifest directory that lacks its config: read every file anyway, so
+  // validate reports the missing config and every manifest's problems at once.
+  const found = (await walk(absDir, absDir, ignoreMatcher, { issues, display })).filter((f) => !configPaths.has(f));
+  const prefectProject = configFile === undefined && found.some((f) => PREFECT_YAML.test(basename(f)));
+  const files = found.filter((f) => !prefectProject || PREFECT_YAML.test(basename(f))).sort();
   const projectRoot = resolveProjectRoot(absDir, configDocument);
   const documents: SourceDocument[] = [];
   for (const file of files) {

@@ -2,6 +2,7 @@
 export interface Issue {
   /** Path relative to the manifest directory's parent as given by the user (what they would click on). */
   readonly file: string;
+  /** 1-based; 0 (with column 0) when the problem has no position, e.g. a file that does not exist. */
   readonly line: number;
   readonly column: number;
   /** JSON pointer-ish path of the offending field inside the document, e.g. `schedules[0].cron`. */
@@ -16,5 +17,6 @@ export function issueMessage(issue: Issue): string {
 }
 
 export function formatIssue(issue: Issue): string {
-  return `${issue.file}:${issue.line}:${issue.column}: ${issue.severity}: ${issueMessage(issue)}`;
+  const where = issue.line > 0 ? `${issue.file}:${issue.line}:${issue.column}` : issue.file;
+  return `${where}: ${issue.severity}: ${issueMessage(issue)}`;
 }

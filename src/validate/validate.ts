@@ -49,8 +49,18 @@ export function validateProject(project: LoadedProject, options: ValidateOptions
   const config = validateConfig(project, issues, options.owner);
   const environments = Object.keys(config?.environments ?? {});
   if (options.environment !== undefined && config && !environments.includes(options.environment)) {
-    issues.add(issueAt(project.configDocument!.start, [], `unknown environment "${options.environment}"; ${environments.length ? `the config defines: ${environments.join(', ')}` : 'the config defines no environments'}`));
+    const message = `unknown environment "${options.environment}"; `;
+    if (project.configDocument) issues.add(issueAt(project.configDocument.start, [], `${message}${environments.length ? `the config defines: ${environments.join(', ')}` : 'the config defines no environments'}`));
+    // A bare prefect.yaml project: -e names nothing in any file, so the problem has no position.
+    else issues.add(unpositioned(project.display(project.dir), `${message}no prefect-gitops.yaml defines environments; leave out -e, or add a prefect-gitops.yaml with \`environments:\``));
   }
+  if (options.owner !== undefined && project.configDocument && config) {
+    const at = project.configDocument.locate(['owner']);
+    issues.add(issueAt(at, ['owner'], `--owner "${options.owner}" is only for a bare prefect.yaml project; here prefect-gitops.yaml sets the owner ("${config.owner}"): drop --owner, or change \`owner:\``));
+  }
+  // Without a prefect-gitops.yaml every manifest is still checked (with a stand-in owner), so one
+  // run reports every problem; the missing config is an error and nothing is resolved for a plan.
+  const checkConfig = config ?? (!project.configFile && !project.configDocument ? toProjectConfig({ owner: 'unset' }) : undefined);
 
   const usable: SourceDocument[] = [];
   for (const doc of project.documents) {
@@ -64,18 +74,23 @@ export function validateProject(project: LoadedProject, options: ValidateOptions
 
   const scopes = options.allEnvironments ? [undefined, ...environments] : [options.environment];
   let selected: DesiredDeployment[] = [];
-  if (config) {
+  if (checkConfig) {
     for (const environment of scopes) {
       if (environment !== undefined && !environments.includes(environment)) continue;
-      const resolved = resolveEnvironment(project, config, usable, environment, options, issues);
+      const resolved = resolveEnvironment(project, checkConfig, usable, environment, options, issues);
       if (environment === options.environment) selected = resolved;
     }
   }
   return {
     issues: issues.sorted(),
     ...(config ? { config, owner: effectiveOwner(config, options.environment) } : {}),
-    deployments: selected,
+    deployments: config ? selected : [],
   };
+}
+
+/** An issue that has no place in a file (the file does not exist, or a flag caused it). */
+function unpositioned(file: string, message: string): Issue {
+  return { file, line: 0, column: 0, path: '', message, severity: 'error' };
 }
 
 class IssueList {
@@ -171,14 +186,7 @@ function validateConfig(project: LoadedProject, issues: IssueList, ownerFlag: st
   }
   if (!doc) {
     if (!project.issues.some((i) => /prefect-gitops\.ya?ml$/.test(i.file))) {
-      issues.add({
-        file: project.display(resolvePath(project.dir, 'prefect-gitops.yaml')),
-        line: 1,
-        column: 1,
-        path: '',
-        message: 'no prefect-gitops.yaml in the manifest directory; create one with at least `owner: <id>` (the ownership id that scopes pruning)',
-        severity: 'error',
-      });
+      issues.add(unpositioned(project.display(resolvePath(project.dir, 'prefect-gitops.yaml')), 'no prefect-gitops.yaml in the manifest directory; create one with at least `owner: <id>` (the ownership id that scopes pruning)'));
     }
     return undefined;
   }

@@ -91,7 +91,7 @@ const CASES: readonly Case[] = [
   row('43-unknown-environment', 'deployments.yaml', 5, 23, 'unknown environment "staging"; the config defines: dev, prod'),
   row('44-unknown-override-environment', 'deployments.yaml', 6, 5, 'unknown environment "production"; the config defines: dev, prod'),
   row('45-env-variable-unset', 'deployments.yaml', 4, 10, `environment variable FIXTURE_UNSET_VERSION is not set (used as {{ env.FIXTURE_UNSET_VERSION }}); set it, or give a default: {{ env.FIXTURE_UNSET_VERSION | default('...') }}`),
-  row('46-no-config', 'prefect-gitops.yaml', 1, 1, 'no prefect-gitops.yaml in the manifest directory; create one with at least `owner: <id>` (the ownership id that scopes pruning)'),
+  row('46-no-config', 'prefect-gitops.yaml', 0, 0, 'no prefect-gitops.yaml in the manifest directory; create one with at least `owner: <id>` (the ownership id that scopes pruning)'),
   row('47-document-is-a-list', 'deployments.yaml', 1, 1, 'a manifest document must be a mapping describing one deployment (name, entrypoint, ...); if this file is not a manifest, list it under `ignore:` in prefect-gitops.yaml (or in .gitopsignore)'),
   row('48-pull-step-two-keys', 'deployments.yaml', 5, 5, 'pull[0] a step must have exactly one key, the step function, e.g. `prefect.deployments.steps.git_clone: {repository: ...}`'),
   row('49-deployments-wrapper', 'deployments.yaml', 1, 1, 'a manifest document describes one deployment; move each entry of `deployments:` into its own document (separate them with `---`)'),
@@ -225,7 +225,9 @@ describe('validate: invalid fixtures', () => {
     const run = await validate(`${FIXTURES}/${dir}`, 'text');
     expect(run.code).toBe(2);
     const { errors } = await report(`${FIXTURES}/${dir}`);
-    const prefix = `${expected.file}:${expected.line}:${expected.column}: error: ${expected.message}`;
+    // A problem without a position (line 0: a missing file) is `file: error: ...`.
+    const where = expected.line > 0 ? `${expected.file}:${expected.line}:${expected.column}` : expected.file;
+    const prefix = `${where}: error: ${expected.message}`;
     // The text form names the field in parentheses when the message does not already mention it.
     const accepted = [prefix, `${prefix} (${errors[0]?.path ?? ''})`];
     const lines = run.stdout.split('\n');
