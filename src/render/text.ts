@@ -27,9 +27,17 @@ const CYAN = 36;
 const BOLD = 1;
 const DIM = 2;
 
-/** Whether to colour output: a TTY, and NO_COLOR unset (https://no-color.org). */
+/**
+ * Whether to colour output. FORCE_COLOR decides when set (https://force-color.org; `0`/`false` turn
+ * colour off, as in Node and supports-color, and it wins over NO_COLOR as it does there); else
+ * NO_COLOR, when not empty, turns it off (https://no-color.org); else a TTY that is not TERM=dumb.
+ * Written out rather than taken from a library: chalk 6 needs Node 22, picocolors reads
+ * process.env and argv itself, and Node's tty hasColors() says no without TERM.
+ */
 export function useColor(isTty: boolean, env: Readonly<Record<string, string | undefined>>): boolean {
-  return isTty && !env.NO_COLOR && env.TERM !== 'dumb';
+  if (env.FORCE_COLOR !== undefined) return !['0', 'false'].includes(env.FORCE_COLOR.trim().toLowerCase());
+  if (env.NO_COLOR) return false;
+  return isTty && env.TERM !== 'dumb';
 }
 
 /** A terraform-like plan, ending in `Plan: 2 to add, 1 to change, 1 to delete, 7 unchanged.` Pure. */
@@ -150,12 +158,15 @@ export function renderApplyText(result: ApplyResult, plan: Plan, options: TextOp
     return `${paint(RED, 'failed')}  ${r.kind} ${r.key}: ${r.message}`;
   });
   const count = (kind: string): number => result.results.filter((r) => r.kind === kind && r.status === 'ok').length;
-  const failed = result.results.filter((r) => r.status !== 'ok').length;
+  // A delete skipped because something else failed is not a failure of its own: count it apart.
+  const failed = result.results.filter((r) => r.status === 'failed').length;
+  const skipped = result.results.filter((r) => r.status === 'skipped').length;
   lines.push('');
   if (plan.pruneRefused) lines.push(paint(RED, `Prune refused: ${plan.pruneRefused}.`));
   const adopted = count('adopt') ? `, ${count('adopt')} adopted` : '';
-  const summary = `Apply ${failed ? 'finished with errors' : 'complete'}: ${count('create')} added, ${count('update')} changed, ${count('delete')} deleted${adopted}, ${failed} failed.`;
-  lines.push(paint(BOLD, failed ? paint(RED, summary) : summary));
+  const bad = failed + skipped > 0;
+  const summary = `Apply ${bad ? 'finished with errors' : 'complete'}: ${count('create')} added, ${count('update')} changed, ${count('delete')} deleted${adopted}, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}.`;
+  lines.push(paint(BOLD, bad ? paint(RED, summary) : summary));
   return redact(lines.join('\n'), options.secrets) + '\n';
 }
 
