@@ -9,7 +9,7 @@ import { currentBranch } from './manifests/git-context.js';
 import { loadManifests, type LoadedProject } from './manifests/load.js';
 import type { DeploymentManifest, DesiredDeployment } from './manifests/types.js';
 import { PrefectClient, type PrefectClientOptions } from './prefect/client.js';
-import type { Json, LiveDeployment } from './prefect/types.js';
+import type { Json, LiveAutomation, LiveDeployment } from './prefect/types.js';
 import { ownerTag } from './plan/ownership.js';
 import { plan, type LiveState } from './plan/plan.js';
 import { automationsByDeployment } from './plan/triggers.js';
@@ -110,7 +110,24 @@ export async function fetchLiveState(client: PrefectClient, desired: readonly De
   for (const d of byId.values()) deployments.set(`${flowName.get(d.flow_id) ?? d.flow_id}/${d.name}`, d);
   if (!client.supports('automation-tags')) return { deployments };
   const automations = automationsByDeployment(await client.listAutomations([ownerTag(owner)]));
-  return { deployments, automations };
+  return { deployments, automations, orphanedAutomations: await findOrphanedAutomations(client, automations, byId) };
+}
+
+/**
+ * Our automations whose deployment is gone (deleted outside prefect-gitops; Prefect keeps its
+ * automations). A deployment we did not list is read by id first: only a 404 makes an orphan.
+ */
+async function findOrphanedAutomations(
+  client: PrefectClient,
+  automations: ReadonlyMap<string, readonly LiveAutomation[]>,
+  listed: ReadonlyMap<string, LiveDeployment>,
+): Promise<{ automation: LiveAutomation; deploymentId: string }[]> {
+  const out: { automation: LiveAutomation; deploymentId: string }[] = [];
+  for (const [deploymentId, list] of automations) {
+    if (listed.has(deploymentId) || (await client.readDeployment(deploymentId)) !== undefined) continue;
+    out.push(...list.map((automation) => ({ automation, deploymentId })));
+  }
+  return out;
 }
 
 /**

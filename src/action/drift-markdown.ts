@@ -68,7 +68,7 @@ export function renderDriftMarkdown(input: DriftReport, options: DriftMarkdownOp
     }),
   );
   section('Missing from the server', report.missing.map((m) => `- ${htmlCode(m.key)}: declared at ${htmlCode(`${m.declaredAt.file}:${m.declaredAt.line}`)}, absent from the server`));
-  section('Orphaned', report.orphaned.map((o) => `- ${htmlCode(o.key)}: owned by ${htmlCode(report.owner)}, no longer declared`));
+  section('Orphaned', report.orphaned.map((o) => `- ${htmlCode(o.key)}: ${o.automationOf === undefined ? `owned by ${htmlCode(report.owner)}, no longer declared` : `an automation of ${htmlCode(report.owner)} whose deployment ${htmlCode(o.automationOf)} was deleted outside prefect-gitops`}`));
   section(
     'Unmanaged',
     report.unmanaged.map((u) => `- ${htmlCode(u.key)}: ${u.owner ? `owned by ${htmlCode(u.owner)}` : 'not created by prefect-gitops'}${u.declared ? ', but declared in git (a conflict)' : ', in a declared flow'}`),

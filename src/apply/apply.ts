@@ -115,6 +115,10 @@ async function execute(action: PlanAction, client: PrefectClient, ensureFlow: (n
       return action.id;
     }
     case 'delete': {
+      if (action.orphanedAutomationOf !== undefined) {
+        await client.deleteAutomation(action.id);
+        return action.id;
+      }
       await client.deleteOwnedAutomations(action.id);
       await client.deleteDeployment(action.id);
       return action.id;

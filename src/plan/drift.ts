@@ -12,8 +12,8 @@ export interface DriftReport {
   readonly changed: readonly { key: string; id: string; declaredAt: DeclaredAt; changes: readonly FieldChange[]; updated: string; updatedBy: string | null }[];
   /** Declared, absent from the server. */
   readonly missing: readonly { key: string; declaredAt: DeclaredAt }[];
-  /** Owned, no longer declared. */
-  readonly orphaned: readonly { key: string; id: string }[];
+  /** Owned, no longer declared; or (`automationOf` set) our automation whose deployment, that id, was deleted outside prefect-gitops. */
+  readonly orphaned: readonly { key: string; id: string; automationOf?: string }[];
   /** Not owned by us, in a declared flow (declared under that name, or not declared at all). */
   readonly unmanaged: readonly { key: string; id: string; owner: string | null; declared: boolean }[];
   readonly hasDrift: boolean;
@@ -26,7 +26,7 @@ export function driftReport(plan: Plan, live: LiveState, declaredFlows: Readonly
   );
   const missing = plan.actions.flatMap((a) => (a.kind === 'create' ? [{ key: a.key, declaredAt: a.declaredAt }] : []));
   const orphaned = [
-    ...plan.actions.flatMap((a) => (a.kind === 'delete' ? [{ key: a.key, id: a.id }] : [])),
+    ...plan.actions.flatMap((a) => (a.kind === 'delete' ? [{ key: a.key, id: a.id, ...(a.orphanedAutomationOf !== undefined ? { automationOf: a.orphanedAutomationOf } : {}) }] : [])),
     ...plan.orphans.map((o) => ({ key: o.key, id: o.id })),
   ].sort((a, b) => a.key.localeCompare(b.key));
   const declared = new Set([...plan.unchanged, ...plan.actions.map((a) => a.key), ...plan.conflicts.map((c) => c.key)]);

@@ -13,6 +13,8 @@ export interface LiveState {
   readonly deployments: ReadonlyMap<string, LiveDeployment>;
   /** Our automations by deployment id; undefined when the server cannot tag automations (< 3.4.7). */
   readonly automations?: ReadonlyMap<string, readonly LiveAutomation[]>;
+  /** Our automations whose deployment no longer exists (checked by id), with that deployment's id. */
+  readonly orphanedAutomations?: readonly { readonly automation: LiveAutomation; readonly deploymentId: string }[];
 }
 
 /**
@@ -113,7 +115,8 @@ export function plan(desired: readonly DesiredDeployment[], live: LiveState, opt
   const deletes = pruneRefused ? [] : deletable;
   if (pruneRefused) orphans.push(...deletable.map((d) => ({ key: d.key, flowName: d.flowName, name: d.name, id: d.id, reason: 'prune-refused' as const })));
 
-  const actions: PlanAction[] = [...creates, ...adopts, ...updates, ...deletes];
+  const automationDeletes = orphanedAutomationDeletes(live, creates, options.prune && !pruneRefused, warnings);
+  const actions: PlanAction[] = [...creates, ...adopts, ...updates, ...deletes, ...automationDeletes];
   return {
     formatVersion: 1,
     owner: options.owner,
@@ -126,7 +129,7 @@ export function plan(desired: readonly DesiredDeployment[], live: LiveState, opt
     orphans,
     pruneRefused,
     warnings,
-    summary: { add: creates.length, change: updates.length, delete: deletes.length, adopt: adopts.length, unchanged: unchanged.length, conflicts: conflicts.length },
+    summary: { add: creates.length, change: updates.length, delete: deletes.length + automationDeletes.length, adopt: adopts.length, unchanged: unchanged.length, conflicts: conflicts.length },
   };
 }
 
@@ -152,6 +155,25 @@ function pairUnslugged(existing: LiveDeployment, have: CanonicalDeployment, want
     schedules.push(paired ?? liveSchedule(raw, undefined));
   }
   return { ...have, schedules: schedules.sort(bySlug) };
+}
+
+/**
+ * Our automations left behind by a deployment deleted outside prefect-gitops: deleted with prune,
+ * and also without it when a deployment this plan creates declares a trigger of the same name (the
+ * deployment is being re-created; keeping the old one would leave two). Otherwise a warning says so.
+ */
+function orphanedAutomationDeletes(live: LiveState, creates: readonly CreateAction[], prune: boolean, warnings: string[]): DeleteAction[] {
+  const recreated = new Set(creates.flatMap((c) => c.triggers.map((t) => t.name)));
+  const out: DeleteAction[] = [];
+  const orphans = [...(live.orphanedAutomations ?? [])].sort((a, b) => a.automation.name.localeCompare(b.automation.name) || a.automation.id.localeCompare(b.automation.id));
+  for (const { automation, deploymentId } of orphans) {
+    if (prune || recreated.has(automation.name)) {
+      out.push({ kind: 'delete', key: `automation "${automation.name}"`, flowName: '', name: automation.name, id: automation.id, liveUpdated: '', lastUpdatedBy: null, orphanedAutomationOf: deploymentId });
+    } else {
+      warnings.push(`automation "${automation.name}" (${automation.id}) is orphaned: its deployment ${deploymentId} was deleted outside prefect-gitops; apply --prune removes it`);
+    }
+  }
+  return out;
 }
 
 /** True when applying the plan would send at least one write. */

@@ -68,12 +68,19 @@ export interface AdoptAction extends DeploymentWrite {
   readonly previousOwner: string | null;
 }
 
-/** Prune: delete the deployment's owned automations, then the deployment. Runs after everything else. */
+/**
+ * Prune: delete the deployment's owned automations, then the deployment. Runs after everything else.
+ * With `orphanedAutomationOf` set it deletes one of our automations instead (`id` is the
+ * automation's, `key` is `automation "NAME"`): its deployment, that id, was deleted outside
+ * prefect-gitops. That happens with prune, and also without it when this plan re-creates a
+ * deployment with a trigger of the same name (else the old automation would sit next to the new one).
+ */
 export interface DeleteAction extends Target {
   readonly kind: 'delete';
   readonly id: string;
   readonly liveUpdated: string;
   readonly lastUpdatedBy: string | null;
+  readonly orphanedAutomationOf?: string;
 }
 
 export type PlanAction = CreateAction | UpdateAction | AdoptAction | DeleteAction;

@@ -66,8 +66,10 @@ export function dropsScheduledRuns(action: PlanAction): boolean {
     case 'create':
       return false;
     case 'adopt':
-    case 'delete':
       return true;
+    case 'delete':
+      // An orphaned automation's deployment is gone already, and its runs with it.
+      return action.orphanedAutomationOf === undefined;
     case 'update': {
       const ops = action.scheduleOps;
       return Object.keys(action.patch).length > 0 || ops.create.length > 0 || ops.update.length > 0 || ops.delete.length > 0;

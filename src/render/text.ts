@@ -116,7 +116,7 @@ function renderAction(action: PlanAction, facts: ActionFacts, paint: Paint): str
     case 'update':
       return [`${paint(YELLOW, '~')} ${paint(BOLD, action.key)}${where} will be updated in place${runs}`, ...body()];
     case 'delete':
-      return [`${paint(RED, '-')} ${paint(BOLD, action.key)} will be deleted (owned, no longer declared)${runs}`];
+      return [`${paint(RED, '-')} ${paint(BOLD, action.key)} will be deleted (${action.orphanedAutomationOf === undefined ? 'owned, no longer declared' : `ours, orphaned: its deployment ${action.orphanedAutomationOf} was deleted outside prefect-gitops`})${runs}`];
   }
 }
 
@@ -175,6 +175,9 @@ export function renderPlanJson(plan: Plan, secrets: readonly string[] = []): str
   return JSON.stringify(redact(plan, secrets), null, 2) + '\n';
 }
 
+const orphanWhy = (o: DriftReport['orphaned'][number], owner: string): string =>
+  o.automationOf === undefined ? `owned by ${owner}, no longer declared` : `an automation of ${owner} whose deployment ${o.automationOf} was deleted outside prefect-gitops`;
+
 /** The drift report as text. Pure. */
 export function renderDriftText(input: DriftReport, options: TextOptions): string {
   const report = redact(input, options.secrets);
@@ -188,7 +191,7 @@ export function renderDriftText(input: DriftReport, options: TextOptions): strin
     for (const change of c.changes) out.push(...renderChange({ field: change.field, before: change.after, after: change.before } as FieldChange, paint));
   }
   for (const m of report.missing) out.push('', `${paint(GREEN, '+')} ${paint(BOLD, m.key)} is missing: declared at ${m.declaredAt.file}:${m.declaredAt.line}, absent from the server`);
-  for (const o of report.orphaned) out.push('', `${paint(RED, '-')} ${paint(BOLD, o.key)} is orphaned: owned by ${report.owner}, no longer declared`);
+  for (const o of report.orphaned) out.push('', `${paint(RED, '-')} ${paint(BOLD, o.key)} is orphaned: ${orphanWhy(o, report.owner)}`);
   for (const u of report.unmanaged) {
     const whose = u.owner ? `owned by "${u.owner}"` : 'not created by prefect-gitops';
     out.push('', `${paint(DIM, '?')} ${paint(BOLD, u.key)} is unmanaged: ${whose}${u.declared ? ', but declared in git (a conflict)' : ', in a declared flow'}`);

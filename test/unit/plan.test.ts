@@ -243,3 +243,39 @@ describe('plan: ignore_differences inside the PATCH', () => {
     expect(update.patch).toEqual({ work_pool_name: 'pool2', work_queue_name: 'etl' });
   });
 });
+
+describe('plan: automations left behind by a deployment deleted outside prefect-gitops', () => {
+  const automation = (name: string, id = `a-${name}`) => ({ id, name, enabled: true, tags: [ownerTag(OWNER)], actions: [{ type: 'run-deployment', deployment_id: 'gone-1' }] });
+  const withOrphans = (names: string[], ...deployments: LiveDeployment[]): LiveState => ({
+    ...state(...deployments),
+    automations: new Map(),
+    orphanedAutomations: names.map((n) => ({ automation: automation(n), deploymentId: 'gone-1' })),
+  });
+  const trigger = { expect: ['acme.file.landed'] };
+
+  it('deletes them with prune, as deletes of that automation (not of a deployment)', () => {
+    const result = plan([desired({ name: 'd0' })], withOrphans(['old__automation_1'], live('d0')), options);
+    expect(result.actions).toEqual([
+      { kind: 'delete', key: 'automation "old__automation_1"', flowName: '', name: 'old__automation_1', id: 'a-old__automation_1', liveUpdated: '', lastUpdatedBy: null, orphanedAutomationOf: 'gone-1' },
+    ]);
+    expect(result.summary.delete).toBe(1);
+  });
+
+  it('keeps them without prune, with a warning that says how to remove them', () => {
+    const result = plan([desired({ name: 'd0' })], withOrphans(['old__automation_1'], live('d0')), { ...options, prune: false });
+    expect(result.actions).toEqual([]);
+    expect(result.warnings).toEqual(['automation "old__automation_1" (a-old__automation_1) is orphaned: its deployment gone-1 was deleted outside prefect-gitops; apply --prune removes it']);
+  });
+
+  it('deletes one without prune when the plan re-creates a deployment with a trigger of that name, so there are not two', () => {
+    const result = plan([desired({ name: 'd0', triggers: [trigger] })], withOrphans(['d0__automation_1', 'unrelated']), { ...options, prune: false });
+    expect(result.actions.map((a) => `${a.kind}:${a.key}`)).toEqual(['create:etl/d0', 'delete:automation "d0__automation_1"']);
+    expect(result.warnings).toHaveLength(1);
+  });
+
+  it('deletes none when a prune is refused', () => {
+    const result = plan([], withOrphans(['old__automation_1'], live('d0')), options);
+    expect(result.pruneRefused).not.toBeNull();
+    expect(result.actions).toEqual([]);
+  });
+});
