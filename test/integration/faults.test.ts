@@ -64,7 +64,8 @@ describe('a response lost after the server acted does not double the write', () 
     proxy.addRule({ method: 'DELETE', path: /\/schedules\//, fault: { kind: 'reset-after' } });
     const run = await applyProject(project.dir, { apiUrl: proxy.apiUrl });
     expect(run.result.results.map((r) => r.message ?? r.status)).toEqual(['ok']);
-    expect(proxy.requests.filter((r) => r.method === 'DELETE').map((r) => [r.fault ?? null, r.upstreamStatus])).toEqual([
+    // (A 503 from a busy SQLite, retried by the client, is not what this is about.)
+    expect(proxy.requests.filter((r) => r.method === 'DELETE' && r.upstreamStatus !== 503).map((r) => [r.fault ?? null, r.upstreamStatus])).toEqual([
       ['reset-after', 204],
       [null, 404],
     ]);
