@@ -313,7 +313,8 @@ export class PrefectClient {
     const path = '/deployments/';
     const reply = this.expect('POST', path, await this.send('POST', path, body), [200, 201]);
     const deployment = checkDeployment(this.json('POST', path, reply), 'POST', path);
-    if (reply.status === 200) {
+    // After a lost answer the 200 is most likely our own first attempt, not someone else's deployment.
+    if (reply.status === 200 && !reply.maybeProcessedBefore) {
       this.logger?.warn({ deploymentId: deployment.id, name: deployment.name }, 'deployment already existed; the create updated it');
     }
     return deployment;
