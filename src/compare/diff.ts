@@ -10,12 +10,13 @@ export const DELIBERATE_DIFFERENCES = {
   version: 'prefect deploy stamps a version (an md5 of the flow file, or the git commit); without `version:` prefect-gitops leaves it null',
   'description-none': 'for a flow without a docstring, prefect deploy stores the string "None"; prefect-gitops stores null',
   'block-placeholder': 'a `{{ prefect.blocks.<type>.<name> }}` placeholder is kept as written, where prefect deploy stores the block\'s value (a secret would be readable by anyone who can read the deployment)',
+  'anchor-date': 'an interval schedule without `anchor_date` is anchored at the moment it is created, by either tool (not a choice of prefect-gitops)',
 } as const;
 
 export type DeliberateDifference = keyof typeof DELIBERATE_DIFFERENCES;
 
 /** Deliberate differences every project shows; a fixture need not list them. */
-export const ALWAYS_EXPECTED: readonly DeliberateDifference[] = ['version'];
+export const ALWAYS_EXPECTED: readonly DeliberateDifference[] = ['version', 'anchor-date'];
 
 export interface FieldDifference {
   /** `flow/deployment`. */
@@ -29,11 +30,14 @@ export interface FieldDifference {
   readonly deliberate?: DeliberateDifference;
 }
 
+/** Both anchors are "now" at creation: they differ by how long apart the two tools ran. */
+const ANCHOR_WINDOW_MS = 60 * 60_000;
 const BLOCK_PLACEHOLDER = /\{\{\s*prefect\.blocks\.[\w-]+\.[\w-]+/;
 
 function classify(path: string, theirs: Json | undefined, ours: Json | undefined): DeliberateDifference | undefined {
   if (path === 'version' && ours === null && typeof theirs === 'string') return 'version';
   if (path === 'description' && theirs === 'None' && ours === null) return 'description-none';
+  if (/^schedules\[\d+\]\.schedule\.anchor_date$/.test(path) && typeof theirs === 'string' && typeof ours === 'string' && Math.abs(Date.parse(theirs) - Date.parse(ours)) < ANCHOR_WINDOW_MS) return 'anchor-date';
   if (typeof ours === 'string' && BLOCK_PLACEHOLDER.test(ours)) return 'block-placeholder';
   return undefined;
 }

@@ -93,13 +93,15 @@ export function expandPrefectYaml(doc: SourceDocument, dir: string, projectRoot:
       }
       kept.work_pool = pool;
     }
-    const { build: _build, push: _push, version_type: _versionType, sla: _sla, schedule, ...rest } = kept;
+    const { build, push: _push, version_type: _versionType, sla: _sla, schedule, ...rest } = kept;
+    // `prefect deploy` runs the entry's build steps when it has any, else the file's.
+    const entryBuild = Array.isArray(build) ? build.length > 0 : build && typeof build === 'object' ? Object.keys(build).length > 0 : Boolean(build);
     // Prefect: a falsy legacy `schedule` (null, {}) is no schedule; a mapping becomes the only one.
     const legacy = schedule !== undefined && rest.schedules === undefined;
     const reshaped = legacy ? { ...rest, ...(isNoSchedule(schedule) ? {} : { schedules: [schedule] }) } : rest;
     const rewrite = (path: readonly PathSegment[]): readonly PathSegment[] =>
       legacy && path[0] === 'schedules' && path[1] === 0 ? ['schedule', ...path.slice(2)] : path;
-    documents.push(doc.view(['deployments', i], reshaped, context, rewrite));
+    documents.push(doc.view(['deployments', i], reshaped, { ...context, build: entryBuild ? build : value.build }, rewrite));
   });
   return { documents, issues };
 }

@@ -5,6 +5,7 @@ import { entrypointPath, FORBIDDEN_NAME_CHARACTERS, lookupFlow, parseEntrypoint 
 import { functionDocstring, parameterSchemaFromSource } from '../manifests/parameter-schema.js';
 import type { LoadedProject } from '../manifests/load.js';
 import { mergeLayers } from '../manifests/merge.js';
+import { chooseWrittenPull, defaultPullSteps } from '../manifests/prefect-pull.js';
 import { assignSlugs, scheduleKind } from '../manifests/slugs.js';
 import { cronProblem, intervalSeconds, rruleProblem, timezoneProblem } from '../manifests/schedule.js';
 import { formatPath, type PathSegment, type Position, type PrefectYamlContext, type SourceDocument } from '../manifests/source.js';
@@ -256,13 +257,15 @@ function resolveEnvironment(
   const seen = new Map<string, DesiredDeployment>();
   const scope = environment ? ` in environment "${environment}"` : '';
   for (const doc of docs) {
-    const { gitops, ...own } = doc.value as Record<string, unknown> & { gitops?: GitopsSettings };
+    const { gitops, ...written } = doc.value as Record<string, unknown> & { gitops?: GitopsSettings };
+    // A prefect.yaml entry's `pull` is decided with the file's (prefectYamlProjectLayer), as Prefect does.
+    const own = doc.prefectYaml ? Object.fromEntries(Object.entries(written).filter(([key]) => key !== 'pull')) : written;
     if (gitops?.environments && (environment === undefined || !gitops.environments.includes(environment))) continue;
     const configDoc = project.configDocument;
     const layers: Layer[] = [
       ...(configDoc ? [{ value: config.defaults, doc: configDoc, base: ['defaults'] }] : []),
       ...(configDoc && environment ? [{ value: config.environments[environment]?.defaults, doc: configDoc, base: ['environments', environment, 'defaults'], environment }] : []),
-      ...(doc.prefectYaml ? [prefectYamlProjectLayer(doc.prefectYaml, config)] : []),
+      ...(doc.prefectYaml ? [prefectYamlProjectLayer(doc, doc.prefectYaml)] : []),
       { value: own, doc, base: [] },
       ...(environment ? [{ value: gitops?.overrides?.[environment], doc, base: ['gitops', 'overrides', environment], environment }] : []),
     ];
@@ -277,13 +280,16 @@ function resolveEnvironment(
     });
     const local: Issue[] = rendered.problems.map((p) => issueAt(locator.locate(p.path), p.path, p.message + locator.scopeOf(p.path)));
     const manifest = rendered.value as DeploymentManifest;
+    if (doc.prefectYaml && manifest.pull === undefined) {
+      manifest.pull = defaultPullSteps(doc.prefectYaml.dir, doc.prefectYaml.build, (manifest.work_pool?.job_variables as { image?: unknown } | undefined)?.image) as DeploymentManifest['pull'];
+    }
     local.push(...schemaIssues(locator, [], checkSchema('deployment', manifest)));
     if (hasErrors(local)) {
       local.forEach((i) => issues.add(i));
       continue;
     }
     const flowName = resolveFlowName(project, locator, manifest, local, doc.prefectYaml?.relativeDir ?? '');
-    Object.assign(manifest, flowDefaults(project, locator, manifest, local, doc.prefectYaml?.relativeDir ?? ''));
+    Object.assign(manifest, flowDefaults(project, locator, manifest, local, doc.prefectYaml?.relativeDir ?? '', doc.prefectYaml !== undefined));
     local.push(...checkDeployment(locator, manifest));
     local.forEach((i) => issues.add(i));
     if (hasErrors(local) || flowName === undefined) continue;
@@ -312,13 +318,22 @@ function resolveEnvironment(
 /**
  * What `prefect deploy` takes from the flow's source when a manifest leaves it out, read without
  * running Python: `parameter_openapi_schema` from the signature, and `description` from a literal
- * `@flow(description=...)` or the docstring. Only when the entrypoint's file is in the repository.
+ * `@flow(description=...)` or the docstring (for a prefect.yaml entry also when its description is
+ * null or empty, as Prefect does). Only when the entrypoint's file is in the repository.
  */
-function flowDefaults(project: LoadedProject, locator: Locator, manifest: DeploymentManifest, issues: Issue[], relativeDir: string): Partial<DeploymentManifest> {
+function flowDefaults(project: LoadedProject, locator: Locator, manifest: DeploymentManifest, issues: Issue[], relativeDir: string, prefectYaml: boolean): Partial<DeploymentManifest> {
   const entry = parseEntrypoint(manifest.entrypoint);
   const file = entry ? entrypointPath(relativeDir, entry.file) : undefined;
   const source = file === undefined ? undefined : project.pythonSources.get(file);
-  if (!entry || typeof source !== 'string') return {};
+  if (!entry) return {};
+  if (typeof source !== 'string') {
+    // Only reachable with flow_name given (resolveFlowName stops otherwise): never let the schema and description go missing silently.
+    const missing = [manifest.parameter_openapi_schema === undefined ? 'parameter schema' : '', manifest.description === undefined ? 'description' : ''].filter(Boolean);
+    if (source === null && missing.length > 0) {
+      issues.push(issueAt(locator.locate(['entrypoint']), ['entrypoint'], `${entry.file} is not in the repository (looked for ${file} under ${project.display(project.projectRoot)}), so the deployment gets no ${missing.join(' and no ')} from the flow${prefectYaml ? ' (prefect deploy would fail to load the flow)' : ''}; fix the entrypoint, or give ${missing.map((m) => (m === 'description' ? 'description' : 'parameter_openapi_schema')).join(' and ')}`, 'warning'));
+    }
+    return {};
+  }
   const out: Partial<DeploymentManifest> = {};
   if (manifest.parameter_openapi_schema === undefined) {
     const result = parameterSchemaFromSource(source, entry.func);
@@ -331,23 +346,26 @@ function flowDefaults(project: LoadedProject, locator: Locator, manifest: Deploy
       }
     }
   }
-  if (manifest.description === undefined) {
+  // prefect deploy takes the flow's description whenever the file's is falsy (null, ""), not only when absent.
+  if (prefectYaml ? !manifest.description : manifest.description === undefined) {
     const flow = lookupFlow(source, entry.func);
     const description = (flow.kind === 'flow' ? flow.description : undefined) ?? functionDocstring(source, entry.func);
     if (description !== undefined) out.description = description;
+    else if (prefectYaml && manifest.description !== undefined) out.description = null;
   }
   return out;
 }
 
 /**
- * The project level of a prefect.yaml: its `pull:` steps are every entry's default. Without them,
- * `prefect deploy` adds a step that sets the working directory to where it runs; so do we (the
- * prefect.yaml's directory), unless the prefect-gitops config gives default pull steps.
+ * The pull steps a prefect.yaml entry has written for it (its own, else the file's, as
+ * `prefect deploy` chooses them: see chooseWrittenPull). When nothing usable is written, the layer
+ * is empty: the prefect-gitops config's default pull steps apply, else Prefect's generated default
+ * (set after templating, since it depends on `job_variables.image`).
  */
-function prefectYamlProjectLayer(context: PrefectYamlContext, config: ProjectConfig): Layer {
-  if (context.pull !== undefined) return { value: { pull: Array.isArray(context.pull) || context.pull === null ? context.pull : [context.pull] }, doc: context.file, base: [] };
-  if ('pull' in config.defaults) return { value: {}, doc: context.file, base: [] };
-  return { value: { pull: [{ 'prefect.deployments.steps.set_working_directory': { directory: context.dir } }] }, doc: context.file, base: [] };
+function prefectYamlProjectLayer(doc: SourceDocument, context: PrefectYamlContext): Layer {
+  const choice = chooseWrittenPull(doc.value as Record<string, unknown>, { has: 'pull' in context, value: context.pull });
+  if (choice.kind === 'default') return { value: {}, doc: context.file, base: [] };
+  return { value: { pull: choice.steps }, doc: choice.at === 'entry' ? doc : context.file, base: [] };
 }
 
 function resolveFlowName(project: LoadedProject, locator: Locator, manifest: DeploymentManifest, issues: Issue[], relativeDir: string): string | undefined {
