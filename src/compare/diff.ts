@@ -16,7 +16,7 @@ export const DELIBERATE_DIFFERENCES = {
 export type DeliberateDifference = keyof typeof DELIBERATE_DIFFERENCES;
 
 /** Deliberate differences every project shows; a fixture need not list them. */
-export const ALWAYS_EXPECTED: readonly DeliberateDifference[] = ['version', 'anchor-date'];
+export const ALWAYS_EXPECTED: readonly DeliberateDifference[] = ['version', 'anchor-date', 'description-none'];
 
 export interface FieldDifference {
   /** `flow/deployment`. */
