@@ -296,12 +296,22 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
       const configPath = join(out, 'prefect-gitops.yaml');
       const owners = [...new Set(fetched.deployments.map((d) => d.live.labels?.[OWNER_LABEL]).filter((o): o is string => Boolean(o)))];
       const owner = opts.owner ?? (owners.length === 1 ? owners[0] : undefined);
-      if (owner && !(await stat(configPath).catch(() => undefined))) {
+      const hasConfig = Boolean(await stat(configPath).catch(() => undefined));
+      if (owner && !hasConfig) {
         await writeFile(configPath, `# Written by prefect-gitops export.\nowner: ${owner}\n`);
         io.stdout(`wrote ${join(opts.out, 'prefect-gitops.yaml')} (owner ${owner})\n`);
       }
       for (const notice of notices) io.stderr(`notice: ${scrubSecrets(notice, secrets)}\n`);
-      io.stdout(`Exported ${fetched.deployments.length} deployment${fetched.deployments.length === 1 ? '' : 's'} in ${files.length} file${files.length === 1 ? '' : 's'}. Check with: prefect-gitops plan ${opts.out}\n`);
+      const summary = `Exported ${fetched.deployments.length} deployment${fetched.deployments.length === 1 ? '' : 's'} in ${files.length} file${files.length === 1 ? '' : 's'}.`;
+      if (owner || hasConfig) io.stdout(`${summary} Check with: prefect-gitops plan ${opts.out}\n`);
+      else {
+        // A plan needs an owner id, and guessing one would decide what prune may delete: say how to give it.
+        const why = owners.length > 1 ? `the exported deployments have ${owners.length} owners (${owners.join(', ')})` : 'the exported deployments have no prefect-gitops owner';
+        io.stdout(
+          `${summary} No prefect-gitops.yaml was written: ${why}. Choose an owner id (it scopes what prune may delete), then either run export again with --owner <id>, ` +
+            `or create ${join(opts.out, 'prefect-gitops.yaml')} containing \`owner: <id>\`. Then check with: prefect-gitops plan ${opts.out}\n`,
+        );
+      }
     });
 
   try {

@@ -120,7 +120,9 @@ function renderDocument(manifest: JsonObject, comments: readonly string[]): stri
 
 function readsAsString(text: string): boolean {
   try {
-    return parse(text, { version: '1.1' }) === text && parse(text) === text;
+    // logLevel error: a value such as `{{ prefect.variables.x }}` reads as a mapping with a mapping
+    // key, about which yaml would otherwise warn on stderr (it is only quoted here).
+    return parse(text, { version: '1.1', logLevel: 'error' }) === text && parse(text, { logLevel: 'error' }) === text;
   } catch {
     return false;
   }

@@ -45,7 +45,9 @@ export function manifestFromLive(flowName: string, live: LiveDeployment, unsorte
   const comments: string[] = [];
   const canonical = canonicalLive(live, undefined);
   const m: JsonObject = { name: live.name, flow_name: flowName, entrypoint: live.entrypoint ?? '' };
-  if (live.description !== null && live.description !== undefined) m.description = live.description;
+  // canonical: prefect deploy's "None" (a flow without a docstring) is no description; writing the
+  // string back would make every plan update it.
+  if (canonical.description !== null) m.description = canonical.description;
   if (live.version !== null && live.version !== undefined) m.version = live.version;
   const tags = [...new Set((live.tags ?? []).filter((t) => !isMarkerTag(t)))];
   if (tags.length) m.tags = tags;
