@@ -1,4 +1,5 @@
 import pino, { type Logger } from 'pino';
+import { escapeControl, jsonSafe } from './render/escape.js';
 import { redact, SECRET_PLACEHOLDER, scrubSecrets } from './render/redact.js';
 
 export type { Logger };
@@ -48,7 +49,7 @@ export function createLogger(
       },
     },
   };
-  if (options.format === 'json') return pino(base, { write });
+  if (options.format === 'json') return pino(base, { write: (line: string) => write(jsonSafe(line)) });
   // A compact human format without pulling in pino-pretty's worker transport.
   return pino(
     {
@@ -64,7 +65,7 @@ export function createLogger(
         const record = JSON.parse(line) as Record<string, unknown>;
         const { level, msg, ...rest } = record;
         const extra = Object.keys(rest).length ? ` ${JSON.stringify(rest)}` : '';
-        write(`${String(level)}: ${String(msg)}${extra}\n`);
+        write(`${String(level)}: ${escapeControl(`${String(msg)}${extra}`)}\n`);
       },
     },
   );

@@ -1,6 +1,6 @@
 import type { DeclaredAt } from '../manifests/types.js';
+import { escapeControl, forDisplay } from '../render/escape.js';
 import type { Plan } from '../plan/types.js';
-import { redact } from '../render/redact.js';
 import { issueMessage, type Issue } from '../validate/issue.js';
 import type { ActionsCore, AnnotationLocation } from './core.js';
 
@@ -22,7 +22,7 @@ type ToPath = (file: string) => string;
 export function issueAnnotations(issues: readonly Issue[], toPath: ToPath): Annotation[] {
   return issues.map((issue) => ({
     level: issue.severity === 'error' ? 'error' : 'warning',
-    message: issueMessage(issue),
+    message: escapeControl(issueMessage(issue)),
     where: { file: toPath(issue.file), line: issue.line, column: issue.column},
   }));
 }
@@ -34,7 +34,7 @@ const at = (declaredAt: DeclaredAt, toPath: ToPath): AnnotationLocation => ({ fi
  * `::warning` for each conflict and a refused prune. Field names only: values stay in the summary.
  */
 export function planAnnotations(input: Plan, toPath: ToPath, options: { secrets: readonly string[] }): Annotation[] {
-  const plan = redact(input, options.secrets);
+  const plan = forDisplay(input, options.secrets);
   const fields = (changes: readonly { field: string }[]): string => (changes.length ? `: ${changes.map((c) => c.field).join(', ')}` : '');
   const notices: Annotation[] = plan.actions.map((action) => {
     switch (action.kind) {

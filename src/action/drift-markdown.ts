@@ -1,6 +1,6 @@
 import type { DriftReport } from '../plan/drift.js';
+import { forDisplay } from '../render/escape.js';
 import type { Json } from '../prefect/types.js';
-import { redact } from '../render/redact.js';
 import { htmlCode, utf8Bytes } from '../render/shared.js';
 
 /** The label every drift issue carries; with the per-environment marker it finds the issue again. */
@@ -40,7 +40,7 @@ function value(v: Json | undefined): string {
  * are left out and counted, with a pointer to the run.
  */
 export function renderDriftMarkdown(input: DriftReport, options: DriftMarkdownOptions): string {
-  const report = redact(input, options.secrets);
+  const report = forDisplay(input, options.secrets);
   const maxLength = options.maxLength ?? 65_536;
   const counts = `${report.changed.length} changed, ${report.missing.length} missing, ${report.orphaned.length} orphaned, ${report.unmanaged.length} unmanaged`;
   const head = [

@@ -1,4 +1,5 @@
 import { escapeHtml, htmlCode, issueMessage, utf8Bytes } from '../render/shared.js';
+import { escapeControl, escapeControlDeep } from '../render/escape.js';
 import type { Issue } from '../validate/issue.js';
 
 export interface FailureMarkdownOptions {
@@ -16,7 +17,8 @@ export interface FailureMarkdownOptions {
  * Says that the manifests are invalid and lists every problem at its `file:line:column`. Rows that
  * do not fit `maxLength` are counted instead (the annotations and the log have them all). Pure.
  */
-export function renderValidationFailedMarkdown(issues: readonly Issue[], options: FailureMarkdownOptions): string {
+export function renderValidationFailedMarkdown(input: readonly Issue[], options: FailureMarkdownOptions): string {
+  const issues = escapeControlDeep(input);
   const maxLength = options.maxLength ?? 65_536;
   const errors = issues.filter((i) => i.severity === 'error').length;
   const warnings = issues.length - errors;
@@ -54,7 +56,7 @@ export function renderFailureMarkdown(command: string, message: string, options:
     `## prefect-gitops ${command} failed${options.environment ? ` for ${htmlCode(options.environment)}` : ''}`,
     '',
     '~~~text',
-    (message.length > 2000 ? `${message.slice(0, 1999)}…` : message).replace(/~~~/g, '~ ~ ~'),
+    escapeControl(message.length > 2000 ? `${message.slice(0, 1999)}…` : message, { keepLayout: true }).replace(/~~~/g, '~ ~ ~'),
     '~~~',
     '',
   ].join('\n');

@@ -1,4 +1,5 @@
 import { mkdir, stat, writeFile } from 'node:fs/promises';
+import { escapeControl, jsonSafe } from '../render/escape.js';
 import { dirname, join, resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { apply, type ActionResult, type ApplyResult } from '../apply/apply.js';
@@ -227,21 +228,21 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
       let stale = 0;
       if (saved) {
         for (const entry of saved.stale) {
-          io.stderr(`refused (stale): ${entry.reason}\n`);
+          io.stderr(`refused (stale): ${escapeControl(entry.reason)}\n`);
           if (entry.fresh) io.stderr(renderActionText(entry.fresh, { color, secrets }));
         }
-        if (saved.unplanned.length) io.stderr(`not in the saved plan (run plan again to review): ${saved.unplanned.map((a) => `${a.kind} ${a.key}`).join(', ')}\n`);
+        if (saved.unplanned.length) io.stderr(`not in the saved plan (run plan again to review): ${escapeControl(saved.unplanned.map((a) => `${a.kind} ${a.key}`).join(', '))}\n`);
         stale = saved.stale.length;
         const total = saved.savedActions;
         if (!flags.json) io.stdout(`Applying ${plan.actions.length} of ${total} saved action${total === 1 ? '' : 's'} from ${target}${stale ? `; ${stale} refused as stale` : ''}.\n`);
       } else if (!flags.json) io.stdout(renderPlanText(plan, { color, secrets, now: new Date(), scheduledRuns: await scheduledRunsOf(reconciliation.client, plan, io, secrets) }));
       if (!planHasChanges(plan)) {
-        if (flags.json) io.stdout(JSON.stringify({ plan: JSON.parse(renderPlanJson(plan, secrets)), results: [] }, null, 2) + '\n');
+        if (flags.json) io.stdout(jsonSafe(JSON.stringify({ plan: JSON.parse(renderPlanJson(plan, secrets)), results: [] }, null, 2)) + '\n');
         exitCode = plan.conflicts.length > 0 || plan.pruneRefused || stale ? ExitCode.failure : ExitCode.ok;
         return;
       }
       const result = await runApply(plan, reconciliation.client, options.logger, flags, io);
-      if (flags.json) io.stdout(JSON.stringify({ plan: JSON.parse(renderPlanJson(plan, secrets)), results: result.results }, null, 2) + '\n');
+      if (flags.json) io.stdout(jsonSafe(JSON.stringify({ plan: JSON.parse(renderPlanJson(plan, secrets)), results: result.results }, null, 2)) + '\n');
       else io.stdout('\n' + renderApplyText(result, plan, { color, secrets }));
       exitCode = result.ok && plan.conflicts.length === 0 && stale === 0 ? ExitCode.ok : ExitCode.failure;
     },
@@ -253,7 +254,7 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
     const { plan, live, desired } = await reconcile(toReconcileOptions(dir, { ...flags, prune: true } as ServerFlags, io));
     const report = driftReport(plan, live, new Set(desired.map((d) => d.flowName)));
     const color = flags.color !== false && useColor(io.isTty, io.env);
-    io.stdout(flags.json ? JSON.stringify(redact(report, secrets), null, 2) + '\n' : renderDriftText(report, { color, secrets }));
+    io.stdout(flags.json ? jsonSafe(JSON.stringify(redact(report, secrets), null, 2)) + '\n' : renderDriftText(report, { color, secrets }));
     exitCode = report.hasDrift ? ExitCode.invalidOrChanges : ExitCode.ok;
   });
 
@@ -291,7 +292,7 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
       for (const file of files) {
         await mkdir(dirname(join(out, file.path)), { recursive: true });
         await writeFile(join(out, file.path), file.content);
-        io.stdout(`wrote ${join(opts.out, file.path)} (${file.deployments.join(', ')})\n`);
+        io.stdout(escapeControl(`wrote ${join(opts.out, file.path)} (${file.deployments.join(', ')})`) + '\n');
       }
       const configPath = join(out, 'prefect-gitops.yaml');
       const owners = [...new Set(fetched.deployments.map((d) => d.live.labels?.[OWNER_LABEL]).filter((o): o is string => Boolean(o)))];
@@ -301,7 +302,7 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
         await writeFile(configPath, `# Written by prefect-gitops export.\nowner: ${owner}\n`);
         io.stdout(`wrote ${join(opts.out, 'prefect-gitops.yaml')} (owner ${owner})\n`);
       }
-      for (const notice of notices) io.stderr(`notice: ${scrubSecrets(notice, secrets)}\n`);
+      for (const notice of notices) io.stderr(`notice: ${escapeControl(scrubSecrets(notice, secrets))}\n`);
       const summary = `Exported ${fetched.deployments.length} deployment${fetched.deployments.length === 1 ? '' : 's'} in ${files.length} file${files.length === 1 ? '' : 's'}.`;
       if (owner || hasConfig) io.stdout(`${summary} Check with: prefect-gitops plan ${opts.out}\n`);
       else {
@@ -324,7 +325,7 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
       if (jsonOutput) io.stdout(renderIssuesJson(error.issues));
       io.stderr(renderIssueLines(error.issues) + `${error.message}; nothing was sent to Prefect.\n`);
     } else {
-      io.stderr(`error: ${scrubSecrets(describeError(error), secrets)}\n`);
+      io.stderr(`error: ${escapeControl(scrubSecrets(describeError(error), secrets), { keepLayout: true })}\n`);
     }
     return exitCodeFor(error, command);
   }
@@ -339,7 +340,7 @@ async function scheduledRunsOf(client: PrefectClient, plan: Plan, io: Io, secret
   try {
     return await countScheduledRuns(client, plan);
   } catch (error) {
-    io.stderr(`warning: could not count the scheduled runs the plan would delete: ${scrubSecrets(describeError(error), secrets)}\n`);
+    io.stderr(`warning: could not count the scheduled runs the plan would delete: ${escapeControl(scrubSecrets(describeError(error), secrets))}\n`);
     return {};
   }
 }
@@ -353,12 +354,12 @@ async function runApply(plan: Plan, client: PrefectClient, logger: Logger, flags
     concurrency: flags.concurrency,
     logger,
     onStart: (action: PlanAction) => {
-      if (tty) io.stderr(`\r\u001b[2K[${done}/${plan.actions.length}] ${verb[action.kind]} ${action.key}`);
+      if (tty) io.stderr(`\r\u001b[2K[${done}/${plan.actions.length}] ${verb[action.kind]} ${escapeControl(action.key)}`);
     },
     onProgress: (count: number, total: number, r: ActionResult) => {
       done = count;
-      if (tty) io.stderr(`\r\u001b[2K[${count}/${total}] ${r.status === 'ok' ? 'done' : r.status}: ${r.key}`);
-      else if (!flags.json) io.stdout(`[${count}/${total}] ${r.kind} ${r.key}: ${r.status}${r.message ? ` (${r.message})` : ''}\n`);
+      if (tty) io.stderr(`\r\u001b[2K[${count}/${total}] ${r.status === 'ok' ? 'done' : r.status}: ${escapeControl(r.key)}`);
+      else if (!flags.json) io.stdout(escapeControl(`[${count}/${total}] ${r.kind} ${r.key}: ${r.status}${r.message ? ` (${r.message})` : ''}`) + '\n');
     },
   });
   if (tty) io.stderr('\r\u001b[2K');

@@ -1,3 +1,4 @@
+import { jsonSafe } from './escape.js';
 import { formatIssue, type Issue } from '../validate/issue.js';
 
 /** Issues as text lines, followed by a one-line summary. Pure. */
@@ -19,5 +20,5 @@ export function renderIssuesText(issues: readonly Issue[], filesChecked: number,
 
 export function renderIssuesJson(issues: readonly Issue[]): string {
   const errors = issues.filter((i) => i.severity === 'error').length;
-  return JSON.stringify({ valid: errors === 0, errors, warnings: issues.length - errors, issues }, null, 2) + '\n';
+  return jsonSafe(JSON.stringify({ valid: errors === 0, errors, warnings: issues.length - errors, issues }, null, 2)) + '\n';
 }

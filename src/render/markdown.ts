@@ -1,4 +1,5 @@
 import type { ActionResult, ApplyResult } from '../apply/apply.js';
+import { forDisplay } from './escape.js';
 import type { Json } from '../prefect/types.js';
 import type { Plan, PlanAction } from '../plan/types.js';
 import { isSensitiveKey, redact } from './redact.js';
@@ -118,15 +119,15 @@ const SIGN = { create: '+', update: '~', adopt: '>', delete: '-' } as const;
 
 function renderPlanMarkdown(input: Plan, mode: Mode, maxLength: number, measure: Measure, options: PlanCommentOptions): string {
   const secrets = options.secrets ?? [];
-  const plan = redact(input, secrets);
+  const plan = forDisplay(input, secrets);
   const environment = plan.environment;
   const ctx: Context = {
     plan,
     original: input,
     mode,
     now: options.now,
-    facts: redact(planFacts(input, { now: options.now, ...(options.scheduledRuns ? { scheduledRuns: options.scheduledRuns } : {}) }), secrets),
-    title: redact(options.title ?? `prefect-gitops plan${environment ? ` for ${environment}` : ''}`, secrets),
+    facts: forDisplay(planFacts(input, { now: options.now, ...(options.scheduledRuns ? { scheduledRuns: options.scheduledRuns } : {}) }), secrets),
+    title: forDisplay(options.title ?? `prefect-gitops plan${environment ? ` for ${environment}` : ''}`, secrets),
     summaryUrl: mode === 'comment' && options.summaryUrl ? redact(options.summaryUrl, secrets) : undefined,
   };
   const limit = Math.max(0, Math.floor(maxLength));
@@ -382,10 +383,10 @@ const OUTCOME = { ok: '✅', failed: '❌', skipped: '⏭️' } as const;
  */
 export function renderApplySummary(input: ApplyResult, inputPlan: Plan, options: ApplySummaryOptions = {}): string {
   const secrets = options.secrets ?? [];
-  const result = redact(input, secrets);
-  const plan = redact(inputPlan, secrets);
+  const result = forDisplay(input, secrets);
+  const plan = forDisplay(inputPlan, secrets);
   const limit = Math.max(0, Math.floor(options.maxLength ?? SUMMARY_MAX_LENGTH));
-  const title = redact(options.title ?? `prefect-gitops apply${plan.environment ? ` for ${plan.environment}` : ''}`, secrets);
+  const title = forDisplay(options.title ?? `prefect-gitops apply${plan.environment ? ` for ${plan.environment}` : ''}`, secrets);
   const blocks = [`### ${prose(title)}`];
   if (plan.pruneRefused) blocks.push(quote(['[!CAUTION]', `**Prune refused**: ${prose(plan.pruneRefused)}. Nothing was deleted.`]));
   if (plan.conflicts.length > 0) {

@@ -1,4 +1,5 @@
 import { diffRows, PAST_TENSE, yamlInline, yamlText } from './shared.js';
+import { escapeControlDeep, forDisplay, jsonSafe } from './escape.js';
 import type { ApplyResult } from '../apply/apply.js';
 import type { Json } from '../prefect/types.js';
 import type { DriftReport } from '../plan/drift.js';
@@ -42,8 +43,8 @@ export function useColor(isTty: boolean, env: Readonly<Record<string, string | u
 
 /** A terraform-like plan, ending in `Plan: 2 to add, 1 to change, 1 to delete, 7 unchanged.` Pure. */
 export function renderPlanText(input: Plan, options: TextOptions): string {
-  const plan = redact(input, options.secrets);
-  const facts = redact(planFacts(input, factsOptions(options)), options.secrets);
+  const plan = forDisplay(input, options.secrets);
+  const facts = forDisplay(planFacts(input, factsOptions(options)), options.secrets);
   const paint = painter(options.color);
   const out: string[] = [];
   const env = plan.environment ? `, environment ${plan.environment}` : '';
@@ -79,8 +80,8 @@ export function summaryLine(plan: Plan, paint: Paint = painter(false)): string {
 
 /** One action as the plan shows it, indented: e.g. the fresh change behind a stale saved entry. Pure. */
 export function renderActionText(action: PlanAction, options: TextOptions): string {
-  const facts = redact(planFacts({ ...EMPTY_PLAN, actions: [action] }, factsOptions(options)), options.secrets);
-  return renderAction(redact(action, options.secrets), facts.actions[0]!, painter(options.color)).map((l) => `  ${l}\n`).join('');
+  const facts = forDisplay(planFacts({ ...EMPTY_PLAN, actions: [action] }, factsOptions(options)), options.secrets);
+  return renderAction(forDisplay(action, options.secrets), facts.actions[0]!, painter(options.color)).map((l) => `  ${l}\n`).join('');
 }
 
 const EMPTY_PLAN: Plan = {
@@ -150,7 +151,9 @@ function renderChange(change: ShownChange, paint: Paint): string[] {
 }
 
 /** One line per action result, then a summary. Pure. */
-export function renderApplyText(result: ApplyResult, plan: Plan, options: TextOptions): string {
+export function renderApplyText(input: ApplyResult, inputPlan: Plan, options: TextOptions): string {
+  const result = escapeControlDeep(input);
+  const plan = escapeControlDeep(inputPlan);
   const paint = painter(options.color);
   const lines = result.results.map((r) => {
     if (r.status === 'ok') return `${paint(GREEN, 'ok')}      ${PAST_TENSE[r.kind]} ${r.key}`;
@@ -172,7 +175,7 @@ export function renderApplyText(result: ApplyResult, plan: Plan, options: TextOp
 
 /** The plan as JSON for machines, with secrets redacted. */
 export function renderPlanJson(plan: Plan, secrets: readonly string[] = []): string {
-  return JSON.stringify(redact(plan, secrets), null, 2) + '\n';
+  return jsonSafe(JSON.stringify(redact(plan, secrets), null, 2)) + '\n';
 }
 
 const orphanWhy = (o: DriftReport['orphaned'][number], owner: string): string =>
@@ -180,7 +183,7 @@ const orphanWhy = (o: DriftReport['orphaned'][number], owner: string): string =>
 
 /** The drift report as text. Pure. */
 export function renderDriftText(input: DriftReport, options: TextOptions): string {
-  const report = redact(input, options.secrets);
+  const report = forDisplay(input, options.secrets);
   const paint = painter(options.color);
   const out: string[] = [paint(DIM, `Owner ${report.owner}${report.environment ? `, environment ${report.environment}` : ''}.`)];
   for (const c of report.changed) {

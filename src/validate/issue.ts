@@ -1,3 +1,5 @@
+import { escapeControl } from '../render/escape.js';
+
 /** One validation problem, located in a file. Validation returns these; it never throws for bad input. */
 export interface Issue {
   /** Path relative to the manifest directory's parent as given by the user (what they would click on). */
@@ -16,7 +18,8 @@ export function issueMessage(issue: Issue): string {
   return issue.path && !issue.message.includes(issue.path) ? `${issue.message} (${issue.path})` : issue.message;
 }
 
+/** One line; control characters in the file name or message (a quoted value) are shown escaped. */
 export function formatIssue(issue: Issue): string {
   const where = issue.line > 0 ? `${issue.file}:${issue.line}:${issue.column}` : issue.file;
-  return `${where}: ${issue.severity}: ${issueMessage(issue)}`;
+  return escapeControl(`${where}: ${issue.severity}: ${issueMessage(issue)}`);
 }

@@ -12,6 +12,7 @@ import { formatPath, type PathSegment, type Position, type PrefectYamlContext, t
 import { renderTemplates } from '../manifests/template.js';
 import type { DeploymentManifest, DesiredDeployment, GitopsSettings, ScheduleManifest } from '../manifests/types.js';
 import type { Issue } from './issue.js';
+import { escapeControl, firstControlCharacter, hasControlCharacter } from '../render/escape.js';
 import { checkAgainst, checkSchema, type SchemaProblem } from './schema.js';
 
 export interface ValidateOptions {
@@ -411,6 +412,27 @@ function resolveFlowName(project: LoadedProject, locator: Locator, manifest: Dep
   }
 }
 
+/** The fields shown as names in plans, logs and the Prefect UI, which must hold no control characters. */
+function printableFields(m: DeploymentManifest): { path: PathSegment[]; what: string; value: string }[] {
+  const out: { path: PathSegment[]; what: string; value: string }[] = [];
+  const add = (path: PathSegment[], what: string, value: unknown): void => {
+    if (isString(value)) out.push({ path, what, value });
+  };
+  add(['name'], 'deployment name', m.name);
+  add(['flow_name'], 'flow name', m.flow_name);
+  add(['version'], 'version', m.version);
+  add(['description'], 'description', m.description);
+  (Array.isArray(m.tags) ? m.tags : []).forEach((tag, i) => add(['tags', i], 'tag', tag));
+  if (isMapping(m.work_pool)) {
+    add(['work_pool', 'name'], 'work pool name', m.work_pool.name);
+    add(['work_pool', 'work_queue_name'], 'work queue name', m.work_pool.work_queue_name);
+  }
+  (Array.isArray(m.schedules) ? m.schedules : []).forEach((s, i) => {
+    if (isMapping(s)) add(['schedules', i, 'slug'], 'schedule slug', s.slug);
+  });
+  return out;
+}
+
 /** Python's `timedelta.max` in whole seconds: Prefect cannot store a longer interval. */
 const MAX_INTERVAL_SECONDS = 999_999_999 * 86_400;
 
@@ -428,6 +450,12 @@ function checkDeployment(locator: Locator, m: DeploymentManifest): Issue[] {
     out.push(issueAt(locator.locate(path, { key }), path, message + locator.scopeOf(path), severity));
   };
   if (isString(m.name) && FORBIDDEN_NAME_CHARACTERS.test(m.name)) at(['name'], `deployment name "${m.name}" must not contain / % & < >`);
+  for (const { path, what, value } of printableFields(m)) {
+    const allowed = path[0] === 'description' ? value.replace(/[\t\n\r]/g, '') : value;
+    if (hasControlCharacter(allowed)) {
+      at(path, `${what} "${escapeControl(value)}" contains a control character (${firstControlCharacter(allowed)}); ${path[0] === 'description' ? 'a description may hold line breaks and tabs, no other control characters' : 'names, tags, slugs, versions and work pool/queue names must be printable'}`);
+    }
+  }
   if (isString(m.flow_name) && FORBIDDEN_NAME_CHARACTERS.test(m.flow_name)) at(['flow_name'], `flow name "${m.flow_name}" must not contain / % & < >`);
   if (isString(m.name) && !(isMapping(m.work_pool) && m.work_pool.name)) at(['name'], `deployment "${m.name}" has no work pool: no worker will run it; set work_pool.name (here or in the config defaults)`, 'warning');
 

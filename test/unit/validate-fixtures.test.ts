@@ -153,6 +153,11 @@ const CASES: readonly Case[] = [
   row('217-entrypoint-symlink-outside', 'deployments.yaml', 2, 13, 'entrypoint "flows/link.py:etl" is a symbolic link to test/fixtures/invalid/01-yaml-syntax/flows/etl.py, outside the project (test/fixtures/invalid/217-entrypoint-symlink-outside); use a path inside it'),
   // Secrets (section 5): a type error under a sensitive key does not quote the value.
   row('218-sensitive-parameter-wrong-type', 'deployments.yaml', 5, 16, 'parameter db_password must be integer, got string (sensitive)'),
+  // Control characters (section 4): refused in names, shown escaped in the message.
+  row('219-name-control-character', 'deployments.yaml', 1, 7, 'deployment name "etl<U+001B>[2J" contains a control character (U+001B); names, tags, slugs, versions and work pool/queue names must be printable'),
+  row('220-tag-c1-control-character', 'deployments.yaml', 4, 12, 'tag "bad<U+009B>31m" contains a control character (U+009B); names, tags, slugs, versions and work pool/queue names must be printable'),
+  row('221-work-queue-control-character', 'deployments.yaml', 5, 20, 'work queue name "q<U+000D><U+000A>q" contains a control character (U+000D); names, tags, slugs, versions and work pool/queue names must be printable'),
+  row('222-description-escape-sequence', 'deployments.yaml', 4, 14, 'description "line one<U+000A>line two <U+001B>]0;title<U+0007>" contains a control character (U+001B); a description may hold line breaks and tabs, no other control characters'),
 ];
 
 
