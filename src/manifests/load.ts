@@ -183,7 +183,7 @@ async function walk(root: string, dir: string, matcher: ReturnType<typeof ignore
     entries = await readdir(dir, { withFileTypes: true });
   } catch (error) {
     // A folder we cannot list may hold declared deployments: an error, never a silent skip.
-    report.issues.push({ file: report.display(dir), line: 1, column: 1, path: '', message: `cannot read the folder: ${describeFsError(error)}`, severity: 'error' });
+    report.issues.push({ file: report.display(dir), line: 0, column: 0, path: '', message: `cannot read the folder: ${describeFsError(error)}`, severity: 'error' });
     return out;
   }
   for (const entry of entries) {

@@ -116,7 +116,7 @@ export async function readTextFile(absolutePath: string, displayPath: string): P
   try {
     bytes = await readFile(absolutePath);
   } catch (error) {
-    return { issue: { file: displayPath, line: 1, column: 1, path: '', message: `cannot read the file: ${describeFsError(error)}`, severity: 'error' } };
+    return { issue: { file: displayPath, line: 0, column: 0, path: '', message: `cannot read the file: ${describeFsError(error)}`, severity: 'error' } };
   }
   const decoded = decodeUtf8(bytes);
   if ('problem' in decoded) return { issue: { file: displayPath, line: decoded.problem.line, column: decoded.problem.column, path: '', message: decoded.problem.message, severity: 'error' } };
