@@ -15,7 +15,7 @@ import { plan, type LiveState } from './plan/plan.js';
 import { automationsByDeployment } from './plan/triggers.js';
 import type { Plan } from './plan/types.js';
 import type { Issue } from './validate/issue.js';
-import { hasErrors, validateProject } from './validate/validate.js';
+import { checkResolvedParameters, hasErrors, validateProject } from './validate/validate.js';
 import { VERSION } from './version.js';
 
 /** Everything a plan needs, as one typed value: the CLI and the Action both build this. */
@@ -69,6 +69,8 @@ export async function reconcile(options: ReconcileOptions): Promise<Reconciliati
 
   const client = await PrefectClient.connect({ ...options.client, logger: options.logger });
   const desired = await resolveServerVariables(deployments, client);
+  const resolvedProblems = desired.filter((d, i) => d !== deployments[i]).flatMap((d) => checkResolvedParameters(d, /(^|\/)prefect\.ya?ml$/.test(d.declaredAt.file)));
+  if (hasErrors(resolvedProblems)) throw new ValidationFailedError(resolvedProblems);
   const live = await fetchLiveState(client, desired, owner);
   options.logger.debug({ live: live.deployments.size, reads: client.stats.reads }, 'live state fetched');
   const result = plan(desired, live, {

@@ -98,9 +98,13 @@ function keywordArgument(decorator: string, keyword: string): { literal?: string
     const match = new RegExp(`^\\s*${keyword}\\s*=\\s*([\\s\\S]+?)\\s*$`).exec(arg);
     if (!match) continue;
     const expression = match[1]!;
-    const literal = /^(?:[rRuU]?)(['"])((?:\\.|(?!\1).)*)\1$/.exec(expression);
-    if (literal) return { literal: literal[2]!.replace(/\\(['"\\])/g, '$1'), expression };
-    return { expression };
+    const literal = /^([rRuUfF]|[rR][fF]|[fF][rR])?(['"])((?:\\.|(?!\2).)*)\2$/.exec(expression);
+    if (!literal) return { expression };
+    const text = literal[3]!.replace(/\\(['"\\])/g, '$1');
+    if (!/[fF]/.test(literal[1] ?? '')) return { literal: text, expression };
+    // An f-string without placeholders (`f"stats_flow"`) is a literal; `{{`/`}}` are escaped braces.
+    const unescaped = text.replace(/\{\{|\}\}/g, '');
+    return /[{}]/.test(unescaped) ? { expression } : { literal: text.replace(/\{\{/g, '{').replace(/\}\}/g, '}'), expression };
   }
   return undefined;
 }

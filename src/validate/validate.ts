@@ -291,7 +291,7 @@ function resolveEnvironment(
     }
     const flowName = resolveFlowName(project, locator, manifest, local, doc.prefectYaml?.relativeDir ?? '');
     Object.assign(manifest, flowDefaults(project, locator, manifest, local, doc.prefectYaml?.relativeDir ?? '', doc.prefectYaml !== undefined));
-    local.push(...checkDeployment(locator, manifest));
+    local.push(...checkDeployment(locator, manifest, doc.prefectYaml !== undefined));
     local.forEach((i) => issues.add(i));
     if (hasErrors(local) || flowName === undefined) continue;
     const start = doc.start;
@@ -444,7 +444,7 @@ const isString = (v: unknown): v is string => typeof v === 'string';
  * Rules JSON Schema cannot express, on a merged and templated deployment. Defensive about types:
  * it also runs on documents that failed the schema, to report every problem in one pass.
  */
-function checkDeployment(locator: Locator, m: DeploymentManifest): Issue[] {
+function checkDeployment(locator: Locator, m: DeploymentManifest, fromPrefectYaml = false): Issue[] {
   const out: Issue[] = [];
   const at = (path: PathSegment[], message: string, severity: Issue['severity'] = 'error', key = false): void => {
     out.push(issueAt(locator.locate(path, { key }), path, message + locator.scopeOf(path), severity));
@@ -504,11 +504,33 @@ function checkDeployment(locator: Locator, m: DeploymentManifest): Issue[] {
     } else slugSeen.set(slug, i);
   });
 
+  out.push(...parameterIssues(locator, m, { fromPrefectYaml, deferServerVariables: true }));
+  return out;
+}
+
+const SERVER_VARIABLE = /^\{\{\s*prefect\.variables\.[\w-]+\s*\}\}$/;
+
+/**
+ * Parameters (and each schedule's, merged over them) against the flow's parameter schema.
+ * `deferServerVariables`: a value that is a whole `{{ prefect.variables.x }}` is resolved from the
+ * server at plan time and checked then (checkResolvedParameters), not as the placeholder string.
+ * A parameter the flow does not declare: Prefect's server stores it and `prefect deploy` accepts it
+ * (a run then fails with "Function expects parameters ..."), so for prefect.yaml input it is a
+ * warning; our own manifests keep it an error.
+ */
+function parameterIssues(locator: Locator, m: DeploymentManifest, options: { fromPrefectYaml: boolean; deferServerVariables: boolean }): Issue[] {
+  const out: Issue[] = [];
+  const at = (path: PathSegment[], message: string, severity: Issue['severity'] = 'error', key = false): void => {
+    out.push(issueAt(locator.locate(path, { key }), path, message + locator.scopeOf(path), severity));
+  };
+  const schedules = (Array.isArray(m.schedules) ? m.schedules : []).filter(isMapping) as ScheduleManifest[];
+  const deferred = (value: JsonObject): JsonObject =>
+    options.deferServerVariables ? Object.fromEntries(Object.entries(value).filter(([, v]) => !(typeof v === 'string' && SERVER_VARIABLE.test(v)))) : value;
   const schema = m.parameter_openapi_schema;
   if (isMapping(schema) && Object.keys(schema).length > 0 && (m.parameters === undefined || isMapping(m.parameters))) {
-    const checks: { path: PathSegment[]; value: JsonObject }[] = [{ path: ['parameters'], value: m.parameters ?? {} }];
+    const checks: { path: PathSegment[]; value: JsonObject }[] = [{ path: ['parameters'], value: deferred(m.parameters ?? {}) }];
     schedules.forEach((s, i) => {
-      if (isMapping(s.parameters)) checks.push({ path: ['schedules', i, 'parameters'], value: { ...(m.parameters ?? {}), ...s.parameters } });
+      if (isMapping(s.parameters)) checks.push({ path: ['schedules', i, 'parameters'], value: deferred({ ...(m.parameters ?? {}), ...s.parameters }) });
     });
     for (const check of checks) {
       const result = checkAgainst(schema, check.value, { ignoreRequired: true });
@@ -524,10 +546,27 @@ function checkDeployment(locator: Locator, m: DeploymentManifest): Issue[] {
       const properties = schema.properties as JsonObject | undefined;
       if (properties && schema.additionalProperties === undefined) {
         for (const name of Object.keys(check.value)) {
-          if (!(name in properties)) at([...check.path, name], `parameter "${name}" is not in parameter_openapi_schema (known: ${Object.keys(properties).join(', ') || 'none'}); the flow would reject it`, 'error', true);
+          if (name in properties) continue;
+          const known = `known: ${Object.keys(properties).join(', ') || 'none'}`;
+          if (options.fromPrefectYaml) at([...check.path, name], `parameter "${name}" is not a parameter of the flow (${known}); Prefect stores it, but runs fail with "Function expects parameters ..." until the flow takes it or the parameter is removed`, 'warning', true);
+          else at([...check.path, name], `parameter "${name}" is not in parameter_openapi_schema (${known}); the flow would reject it`, 'error', true);
         }
       }
     }
   }
   return out;
+}
+
+/**
+ * The parameter check once `{{ prefect.variables.* }}` are resolved from the server (a variable
+ * holding 3 for an int parameter is fine; one holding "x" is not), reported where the deployment
+ * is declared.
+ */
+export function checkResolvedParameters(desired: DesiredDeployment, fromPrefectYaml: boolean): Issue[] {
+  const { file, line, column } = desired.declaredAt;
+  const locator: Locator = { locate: () => ({ file, line, column }), scopeOf: () => '' };
+  return parameterIssues(locator, desired.manifest, { fromPrefectYaml, deferServerVariables: false }).map((i) => ({
+    ...i,
+    message: `${desired.key}: ${i.message} (after resolving Prefect variables)`,
+  }));
 }

@@ -1,5 +1,6 @@
-import { readdirSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPrefectServer, type PrefectServerHandle } from '../../scripts/prefect-server.js';
 import { main } from '../../src/cli/main.js';
@@ -14,8 +15,21 @@ import { main } from '../../src/cli/main.js';
 const FIXTURES = resolve('test/fixtures/equivalence');
 const ACCEPTANCE = readdirSync(FIXTURES).filter((d) => d.startsWith('acc-')).sort();
 
-/** Options a fixture needs, as a team would pass them. */
-const EXTRA_ARGS: Readonly<Record<string, readonly string[]>> = {};
+/** The fixture's equivalence.json (test/fixtures/equivalence/README.md), the keys this test uses. */
+interface FixtureConfig {
+  env?: Record<string, string>;
+  set?: Record<string, string>;
+  variables?: Record<string, unknown>;
+  manifests?: string;
+  owner?: string;
+  /** Extra prefect-gitops arguments; `{python}` stands for the test venv's Python. */
+  gitopsArgs?: string[];
+}
+
+function fixtureConfig(name: string): FixtureConfig {
+  const file = join(FIXTURES, name, 'equivalence.json');
+  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as FixtureConfig) : {};
+}
 
 interface Run {
   code: number;
@@ -25,10 +39,10 @@ interface Run {
 
 describe('prefect.yaml files that prefect deploy accepts', () => {
   let server: PrefectServerHandle;
-  const cli = async (args: string[]): Promise<Run> => {
+  const cli = async (args: string[], env: Record<string, string> = {}): Promise<Run> => {
     let stdout = '';
     let stderr = '';
-    const code = await main(args, { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t), env: { PREFECT_API_URL: server.apiUrl }, cwd: process.cwd(), isTty: false });
+    const code = await main(args, { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t), env: { PREFECT_API_URL: server.apiUrl, ...env }, cwd: process.cwd(), isTty: false });
     return { code, stdout, stderr };
   };
 
@@ -46,14 +60,42 @@ describe('prefect.yaml files that prefect deploy accepts', () => {
   });
 
   it.each(ACCEPTANCE)('%s: validate exits 0, apply succeeds, the next plan is empty', async (name) => {
-    const dir = `test/fixtures/equivalence/${name}`;
-    const extra = [...(EXTRA_ARGS[name] ?? [])];
-    const validated = await cli(['validate', dir, ...extra]);
+    const config = fixtureConfig(name);
+    const dir = join('test/fixtures/equivalence', name, config.manifests ?? '.');
+    for (const [variable, value] of Object.entries(config.variables ?? {})) {
+      const response = await fetch(`${server.apiUrl}/variables/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: variable, value }) });
+      expect([201, 409]).toContain(response.status);
+    }
+    const extra = [
+      ...(config.owner ? ['--owner', config.owner] : []),
+      ...Object.entries(config.set ?? {}).flatMap(([k, v]) => ['--set', `${k}=${v}`]),
+      ...(config.gitopsArgs ?? []).map((a) => a.replace('{python}', resolve('.prefect-venv/bin/python'))),
+    ];
+    const env = config.env ?? {};
+    const validated = await cli(['validate', dir, ...extra], env);
     expect(validated.code, validated.stdout + validated.stderr).toBe(0);
-    const applied = await cli(['apply', dir, ...extra]);
+    const applied = await cli(['apply', dir, ...extra], env);
     expect(applied.code, applied.stdout + applied.stderr).toBe(0);
     expect(applied.stdout).toMatch(/created|create/i);
-    const planned = await cli(['plan', dir, '--detailed-exitcode', ...extra]);
+    const planned = await cli(['plan', dir, '--detailed-exitcode', ...extra], env);
     expect(planned.code, planned.stdout + planned.stderr).toBe(0);
+  });
+
+  it('a Prefect variable whose value does not fit the parameter is an error once resolved, before any write', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'acc-variable-'));
+    cpSync(join(FIXTURES, 'acc-variable-parameter'), dir, { recursive: true });
+    const yaml = readFileSync(join(dir, 'prefect.yaml'), 'utf8');
+    writeFileSync(join(dir, 'prefect.yaml'), yaml.replaceAll('acc_n_value', 'acc_n_text').replace('name: acc-variable-parameter', 'name: acc-variable-text'));
+    const flowFile = join(dir, 'flows', 'sample.py');
+    writeFileSync(flowFile, readFileSync(flowFile, 'utf8').replace('def acc_sample(', 'def acc_sample_text('));
+    writeFileSync(join(dir, 'prefect.yaml'), readFileSync(join(dir, 'prefect.yaml'), 'utf8').replace(':acc_sample', ':acc_sample_text'));
+    const response = await fetch(`${server.apiUrl}/variables/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'acc_n_text', value: 'three' }) });
+    expect(response.status).toBe(201);
+    expect((await cli(['validate', dir])).code).toBe(0);
+    const applied = await cli(['apply', dir]);
+    expect(applied.code, applied.stderr + applied.stdout).toBe(1);
+    expect(applied.stderr + applied.stdout).toContain('acc-sample-text/sample: parameter n must be integer, got string "three" (after resolving Prefect variables)');
+    const created = await fetch(`${server.apiUrl}/deployments/name/acc-sample-text/sample`);
+    expect(created.status).toBe(404);
   });
 });

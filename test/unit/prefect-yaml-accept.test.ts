@@ -2,6 +2,7 @@ import { mkdtemp, mkdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { lookupFlow } from '../../src/manifests/entrypoint.js';
 import { loadManifests } from '../../src/manifests/load.js';
 import { validateProject } from '../../src/validate/validate.js';
 
@@ -93,5 +94,16 @@ describe('A11: which YAML files are manifests', () => {
     ]);
     const ignored = await project({ 'prefect-gitops.yaml': 'owner: o\nignore: [compose.yaml, dbt/]\n', 'prefect.yaml': entry(''), ...others });
     expect((await check(ignored)).lines).toEqual([]);
+  });
+});
+
+describe('A8: f-strings without placeholders are literals', () => {
+  it.each([
+    ['f"stats_flow"', { kind: 'flow', flowName: 'stats_flow' }],
+    ["F'stats'", { kind: 'flow', flowName: 'stats' }],
+    ['rf"a{{b}}"', { kind: 'flow', flowName: 'a{b}' }],
+    ['f"stats_{region}"', { kind: 'dynamic-name', expression: 'f"stats_{region}"' }],
+  ])('@flow(name=%s)', (name, expected) => {
+    expect(lookupFlow(`from prefect import flow\n\n@flow(name=${name})\ndef etl():\n    pass\n`, 'etl')).toMatchObject(expected);
   });
 });
