@@ -16,6 +16,7 @@ import { automationsByDeployment } from './plan/triggers.js';
 import type { Plan } from './plan/types.js';
 import type { Issue } from './validate/issue.js';
 import { checkResolvedParameters, hasErrors, validateProject } from './validate/validate.js';
+import { poolIssues, readPoolInventory } from './work-pools.js';
 import { VERSION } from './version.js';
 
 /** Everything a plan needs, as one typed value: the CLI and the Action both build this. */
@@ -34,6 +35,8 @@ export interface ReconcileOptions {
   readonly owner?: string;
   /** prefect.yaml build/push step outputs (`--set id.key=value`). */
   readonly stepOutputs?: Readonly<Record<string, string>>;
+  /** A work pool or named queue missing on the server is a warning, not an error (pools made in the same rollout). */
+  readonly allowMissingPools?: boolean;
   readonly logger: Logger;
 }
 
@@ -71,6 +74,8 @@ export async function reconcile(options: ReconcileOptions): Promise<Reconciliati
   const desired = await resolveServerVariables(deployments, client);
   const resolvedProblems = desired.filter((d, i) => d !== deployments[i]).flatMap((d) => checkResolvedParameters(d, /(^|\/)prefect\.ya?ml$/.test(d.declaredAt.file)));
   if (hasErrors(resolvedProblems)) throw new ValidationFailedError(resolvedProblems);
+  const poolProblems = poolIssues(desired, await readPoolInventory(client, desired), options.allowMissingPools ?? false);
+  if (hasErrors(poolProblems)) throw new ValidationFailedError(poolProblems);
   const live = await fetchLiveState(client, desired, owner);
   options.logger.debug({ live: live.deployments.size, reads: client.stats.reads }, 'live state fetched');
   const result = plan(desired, live, {
@@ -89,7 +94,7 @@ export async function reconcile(options: ReconcileOptions): Promise<Reconciliati
       patchPullSteps: client.supports('patch-pull-steps'),
     },
   });
-  return { plan: result, client, project, desired, live, warnings: validation.issues.filter((i) => i.severity === 'warning'), config };
+  return { plan: result, client, project, desired, live, warnings: [...validation.issues.filter((i) => i.severity === 'warning'), ...poolProblems], config };
 }
 
 /**

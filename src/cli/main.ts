@@ -50,6 +50,7 @@ interface ServerFlags {
   maxDeletes?: number;
   allowMassDelete?: boolean;
   adopt?: boolean;
+  allowMissingPools?: boolean;
   json?: boolean;
   color?: boolean;
   detailedExitcode?: boolean;
@@ -78,6 +79,7 @@ function addServerOptions(command: Command): Command {
     .option('--max-deletes <n>', 'refuse to delete more than this many deployments (overrides the config)', wholeNumber(0))
     .option('--allow-mass-delete', 'lift the prune safeguards for this run')
     .option('--adopt', 'take ownership of declared deployments that exist but were not created by this owner')
+    .option('--allow-missing-pools', 'a work pool or work queue missing on the server is a warning, not an error (created in the same rollout)')
     .option('--json', 'print the plan as JSON (same as --format json)')
     .addOption(new Option('--format <format>', 'output format (json: same as --json)').choices(['text', 'json']))
     .option('--no-color', 'no colour in the output (also: NO_COLOR)')
@@ -119,6 +121,7 @@ function toReconcileOptions(dir: string, flags: ServerFlags, io: Io): ReconcileO
     ...(flags.maxDeletes !== undefined ? { maxDeletes: flags.maxDeletes } : {}),
     allowMassDelete: flags.allowMassDelete ?? false,
     adoptAll: flags.adopt ?? false,
+    ...(flags.allowMissingPools ? { allowMissingPools: true } : {}),
     ...(flags.owner ? { owner: flags.owner } : {}),
     stepOutputs: flags.set ?? {},
     logger,

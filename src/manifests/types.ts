@@ -63,4 +63,6 @@ export interface DesiredDeployment {
   /** JSON pointers (config, environment and deployment) whose live value is kept. */
   readonly ignoreDifferences: readonly string[];
   readonly declaredAt: DeclaredAt;
+  /** Where some fields were written, by dotted path (`work_pool.name`), for errors found against the server. */
+  readonly fieldsAt?: Readonly<Record<string, DeclaredAt>>;
 }

@@ -448,6 +448,17 @@ export class PrefectClient {
     return checkWorkPool(this.json('GET', path, this.expect('GET', path, reply, [200])), 'GET', path);
   }
 
+  /** `GET /work_pools/{pool}/queues/{name}`; undefined when the pool or the queue does not exist (404). */
+  async readWorkQueue(pool: string, name: string): Promise<{ id: string; name: string } | undefined> {
+    const path = `/work_pools/${encodeURIComponent(pool)}/queues/${encodeURIComponent(name)}`;
+    const reply = await this.send('GET', path, undefined);
+    if (reply.status === 404) return undefined;
+    const value = this.json('GET', path, this.expect('GET', path, reply, [200]));
+    if (!isRecord(value)) throw unexpected('GET', path, 'work queue is not an object');
+    requireStrings(value, ['id', 'name'], 'GET', path, 'work queue');
+    return { id: value.id as string, name: value.name as string };
+  }
+
   /** `POST /work_pools/` (201); 409 if it exists, 403 for names starting with `prefect`. */
   async createWorkPool(body: { name: string; type: string }): Promise<LiveWorkPool> {
     const path = '/work_pools/';

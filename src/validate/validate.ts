@@ -10,7 +10,7 @@ import { assignSlugs, scheduleKind } from '../manifests/slugs.js';
 import { cronProblem, intervalSeconds, rruleProblem, timezoneProblem } from '../manifests/schedule.js';
 import { formatPath, type PathSegment, type Position, type PrefectYamlContext, type SourceDocument } from '../manifests/source.js';
 import { renderTemplates } from '../manifests/template.js';
-import type { DeploymentManifest, DesiredDeployment, GitopsSettings, ScheduleManifest } from '../manifests/types.js';
+import type { DeclaredAt, DeploymentManifest, DesiredDeployment, GitopsSettings, ScheduleManifest } from '../manifests/types.js';
 import type { Issue } from './issue.js';
 import { escapeControl, firstControlCharacter, hasControlCharacter } from '../render/escape.js';
 import { checkAgainst, checkSchema, type SchemaProblem } from './schema.js';
@@ -304,6 +304,7 @@ function resolveEnvironment(
       protected: gitops?.protected ?? false,
       ignoreDifferences: [...config.ignoreDifferences, ...(environment ? (config.environments[environment]?.ignoreDifferences ?? []) : []), ...(gitops?.ignore_differences ?? [])],
       declaredAt: { file: start.file, line: start.line, column: start.column },
+      fieldsAt: fieldPositions(locator, manifest),
     };
     const earlier = seen.get(desired.key);
     if (earlier) {
@@ -314,6 +315,17 @@ function resolveEnvironment(
     deployments.push(desired);
   }
   return deployments;
+}
+
+/** Where the fields checked against the server (work pool, queue) were written. */
+function fieldPositions(locator: Locator, manifest: DeploymentManifest): Record<string, DeclaredAt> {
+  const out: Record<string, DeclaredAt> = {};
+  for (const path of [['work_pool', 'name'], ['work_pool', 'work_queue_name']] as const) {
+    if (!manifest.work_pool?.[path[1]]) continue;
+    const p = locator.locate(path);
+    out[path.join('.')] = { file: p.file, line: p.line, column: p.column };
+  }
+  return out;
 }
 
 /**

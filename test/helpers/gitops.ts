@@ -55,7 +55,7 @@ export async function makeProject(prefix = 'proj'): Promise<Project> {
   return project;
 }
 
-export type RunOptions = Partial<Pick<ReconcileOptions, 'prune' | 'allowMassDelete' | 'adoptAll' | 'environment' | 'env'>> & {
+export type RunOptions = Partial<Pick<ReconcileOptions, 'prune' | 'allowMassDelete' | 'adoptAll' | 'environment' | 'env' | 'allowMissingPools'>> & {
   /** Another API root for the code under test, e.g. a fault proxy's (test/helpers/fault-proxy.ts). */
   readonly apiUrl?: string;
 };
@@ -70,6 +70,7 @@ function options(dir: string, run: RunOptions): ReconcileOptions {
     adoptAll: run.adoptAll ?? false,
     ...(run.prune !== undefined ? { prune: run.prune } : {}),
     ...(run.environment ? { environment: run.environment } : {}),
+    ...(run.allowMissingPools ? { allowMissingPools: true } : {}),
     logger: silentLogger(),
   };
 }

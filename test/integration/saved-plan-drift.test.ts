@@ -45,7 +45,7 @@ describe('saved plans', () => {
     const applied = await cli(['apply', planFile]);
     expect(applied.code).toBe(1);
     expect(applied.stderr).toContain(`refused (stale): ${project.flow}/a changed on the server since the plan`);
-    expect(applied.stderr).toContain('~ description: "edited in the UI" -> "two"');
+    expect(applied.stderr).toContain('~ description: edited in the UI -> two');
     expect(applied.stdout).toContain('Applying 1 of 2 saved actions');
     expect((await readDeployment(project.flow, 'a'))!.description).toBe('edited in the UI');
     const b = (await readDeployment(project.flow, 'b'))!;
