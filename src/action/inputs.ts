@@ -22,6 +22,8 @@ export const INPUT_NAMES = [
   'drift-issue',
   'log-level',
   'plan-file',
+  'set',
+  'allow-missing-pools',
 ] as const;
 
 /** Every output the Action sets. */
@@ -49,6 +51,10 @@ export interface ActionInputs {
   readonly logLevel: LogLevel;
   /** `apply` only: apply this saved plan (a plan job's `plan-file` output) instead of planning anew. */
   readonly planFile?: string;
+  /** prefect.yaml build/push step outputs, as the CLI's `--set id.key=value` (one per line). */
+  readonly stepOutputs: Readonly<Record<string, string>>;
+  /** A missing work pool or queue is a warning, not an error. */
+  readonly allowMissingPools: boolean;
 }
 
 /** Requests in flight at most: the CLI's default `--concurrency`. */
@@ -111,6 +117,8 @@ export function readInputs(core: ActionsCore, env: Env): ActionInputs {
   const prefectApiAuthString = get('prefect-api-auth-string') ?? env.PREFECT_API_AUTH_STRING;
   const githubToken = get('github-token');
   const planFile = get('plan-file');
+  const stepOutputs = parseSetLines(core.getInput('set'), problems);
+  const allowMissingPools = bool('allow-missing-pools') ?? false;
   if (planFile && command && command !== 'apply') problems.push(`input plan-file applies only to command: apply, not ${command}`);
 
   if (problems.length > 0 || !command || !logLevel || !prefectApiUrl) {
@@ -131,7 +139,29 @@ export function readInputs(core: ActionsCore, env: Env): ActionInputs {
     failOnDrift,
     driftIssue,
     logLevel,
+    stepOutputs,
+    allowMissingPools,
   };
+}
+
+/**
+ * The `set` input: one `<step-id>.<key>=<value>` per line, as the CLI's repeatable `--set`. Blank
+ * lines and lines starting with `#` are skipped; the value is everything after the first `=`,
+ * with the whitespace around key and value trimmed.
+ */
+export function parseSetLines(text: string, problems: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  text.split(/\r?\n/).forEach((raw, i) => {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) return;
+    const eq = line.indexOf('=');
+    if (eq <= 0) {
+      problems.push(`input set, line ${i + 1}: expected <step-id>.<key>=<value>, got "${line}"`);
+      return;
+    }
+    out[line.slice(0, eq).trim()] = line.slice(eq + 1).trim();
+  });
+  return out;
 }
 
 /**
@@ -156,6 +186,8 @@ export function toReconcileOptions(inputs: ActionInputs, context: { cwd: string;
     ...(inputs.maxDeletes !== undefined ? { maxDeletes: inputs.maxDeletes } : {}),
     allowMassDelete: false,
     adoptAll: false,
+    stepOutputs: inputs.stepOutputs,
+    ...(inputs.allowMissingPools ? { allowMissingPools: true } : {}),
     logger: context.logger,
   };
 }

@@ -300,12 +300,13 @@ describe('apply on push', () => {
     const config = { environments: { prod: { branches: ['main'] } } };
     await project.write([{ name: 'fine', work_pool: { name: POOL } }, { name: 'broken', work_pool: { name: 'no-such-pool-for-action-test' } }], config);
 
-    const refused = await run(project, { event: 'push', refName: 'feature/x', inputs: inputs('apply', { environment: 'prod' }) });
+    // The missing pool would stop the plan; let it through to see the server reject the create.
+    const refused = await run(project, { event: 'push', refName: 'feature/x', inputs: inputs('apply', { environment: 'prod', 'allow-missing-pools': 'true' }) });
     expect(refused.code).toBe(1);
     expect(refused.stdout).toMatch(/^::error::branch "feature\/x" may not apply to environment "prod"/m);
     expect(await readDeployment(project.flow, 'fine')).toBeUndefined();
 
-    const result = await run(project, { event: 'push', refName: 'main', inputs: inputs('apply', { environment: 'prod' }) });
+    const result = await run(project, { event: 'push', refName: 'main', inputs: inputs('apply', { environment: 'prod', 'allow-missing-pools': 'true' }) });
     expect(result.code).toBe(1);
     expectNoKey(result);
     expect(result.stdout).toMatch(new RegExp(`^::error file=deployments/broken\\.yaml,line=1::create ${project.flow}/broken failed: `, 'm'));

@@ -106,7 +106,7 @@ describe('inputs', () => {
   it('parses every input into the options the CLI builds', () => {
     const core = new FakeCore({ command: 'apply', manifests: 'deploy', environment: 'prod', 'prefect-api-url': 'http://p/api', 'prefect-api-key': KEY, prune: 'false', 'max-deletes': '3', 'log-level': 'debug' });
     const inputs = readInputs(core, {});
-    expect(inputs).toEqual({ command: 'apply', manifests: 'deploy', environment: 'prod', prefectApiUrl: 'http://p/api', prefectApiKey: KEY, prune: false, maxDeletes: 3, failOnDrift: false, driftIssue: false, logLevel: 'debug' });
+    expect(inputs).toEqual({ command: 'apply', manifests: 'deploy', environment: 'prod', prefectApiUrl: 'http://p/api', prefectApiKey: KEY, prune: false, maxDeletes: 3, failOnDrift: false, driftIssue: false, logLevel: 'debug', stepOutputs: {}, allowMissingPools: false });
     const logger = silentLogger();
     expect(toReconcileOptions(inputs, { cwd: '/w', env: {}, logger })).toEqual({
       manifests: 'deploy',
@@ -118,8 +118,23 @@ describe('inputs', () => {
       maxDeletes: 3,
       allowMassDelete: false,
       adoptAll: false,
+      stepOutputs: {},
       logger,
     });
+  });
+
+  it('set: one --set value per line, as the CLI takes them; allow-missing-pools', () => {
+    const core = new FakeCore({
+      command: 'plan',
+      'prefect-api-url': 'http://p/api',
+      set: 'build-image.image=acme/etl:1.2=rc\r\n\n# a comment\n  push.tag = v1  \n',
+      'allow-missing-pools': 'true',
+    });
+    const inputs = readInputs(core, {});
+    expect(inputs.stepOutputs).toEqual({ 'build-image.image': 'acme/etl:1.2=rc', 'push.tag': 'v1' });
+    expect(inputs.allowMissingPools).toBe(true);
+    expect(toReconcileOptions(inputs, { cwd: '/w', env: {}, logger: silentLogger() })).toMatchObject({ stepOutputs: { 'build-image.image': 'acme/etl:1.2=rc', 'push.tag': 'v1' }, allowMissingPools: true });
+    expect(() => readInputs(new FakeCore({ command: 'plan', 'prefect-api-url': 'u', set: 'a.b=1\nnot a pair' }), {})).toThrow('input set, line 2: expected <step-id>.<key>=<value>, got "not a pair"');
   });
 
   it('falls back to PREFECT_* like the CLI, and lists every problem at once', () => {
