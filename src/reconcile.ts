@@ -88,6 +88,7 @@ export async function reconcile(options: ReconcileOptions): Promise<Reconciliati
     maxDeleteRatio: config.prune.maxDeleteRatio,
     allowMassDelete: options.allowMassDelete,
     adoptAll: options.adoptAll,
+    unread: project.unread,
     features: {
       concurrencyOptions: client.supports('concurrency-options'),
       gracePeriod: client.supports('grace-period'),

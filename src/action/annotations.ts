@@ -55,7 +55,7 @@ export function planAnnotations(input: Plan, toPath: ToPath, options: { secrets:
   const shown = notices.slice(0, MAX_NOTICES);
   if (notices.length > MAX_NOTICES) shown.push({ level: 'notice', message: `…and ${notices.length - MAX_NOTICES} more planned changes; the job summary lists them all` });
   const warnings: Annotation[] = plan.conflicts.map((c) => ({ level: 'warning', message: `${c.key}: ${c.message}`, where: at(c.declaredAt, toPath) }));
-  if (plan.pruneRefused) warnings.push({ level: 'warning', message: `Prune refused: ${plan.pruneRefused}.` });
+  if (plan.pruneRefused) warnings.push({ level: 'warning', message: `Apply refused: ${plan.pruneRefused}.` });
   return [...warnings, ...shown];
 }
 

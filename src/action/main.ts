@@ -129,7 +129,7 @@ async function runPlan(s: Session): Promise<void> {
   if (s.commentOn !== undefined) {
     await postComment(s, () => renderPlanComment(plan, { now: s.now, secrets: s.secrets, maxLength: COMMENT_MAX_LENGTH, scheduledRuns, ...(s.context.runUrl ? { summaryUrl: s.context.runUrl } : {}) }));
   }
-  if (plan.pruneRefused) s.core.setFailed(`prune refused: ${plan.pruneRefused}`);
+  if (plan.pruneRefused) s.core.setFailed(`apply refused: ${plan.pruneRefused}`);
 }
 
 async function runApply(s: Session): Promise<void> {
@@ -152,7 +152,7 @@ async function runApply(s: Session): Promise<void> {
   else s.core.logUntrusted(renderPlanText(plan, { color: true, secrets: s.secrets, now: s.now }));
   await reportPlan(s, r);
   let result: ApplyResult = { results: [], ok: plan.pruneRefused === null };
-  if (planHasChanges(plan)) {
+  if (planHasChanges(plan) && plan.pruneRefused === null) {
     result = await apply(plan, r.client, {
       concurrency: CONCURRENCY,
       logger: s.logger,
@@ -171,7 +171,7 @@ async function runApply(s: Session): Promise<void> {
   const problems = [
     ...(failed ? [`${failed} of ${result.results.length} actions failed or were skipped`] : []),
     ...(plan.conflicts.length ? [`${plan.conflicts.length} conflict${plan.conflicts.length === 1 ? '' : 's'} left unresolved`] : []),
-    ...(plan.pruneRefused ? [`prune refused: ${plan.pruneRefused}`] : []),
+    ...(plan.pruneRefused ? [`apply refused: ${plan.pruneRefused}`] : []),
     ...(saved?.stale.length ? [`${saved.stale.length} saved action${saved.stale.length === 1 ? '' : 's'} refused as stale`] : []),
   ];
   if (problems.length) s.core.setFailed(`apply finished with errors: ${problems.join('; ')}`);

@@ -34,10 +34,17 @@ export interface ApplyOptions {
 /**
  * Executes exactly the actions of `plan`, nothing else: it never re-plans and never reads to
  * decide. Creates, adoptions and updates run with bounded concurrency; one failure does not stop
- * the others. Deletes run last, and only when everything before them succeeded.
+ * the others. Deletes run last, and only when everything before them succeeded. A plan whose prune
+ * was refused is not applied at all: every action is skipped and nothing is written.
  */
 export async function apply(plan: Plan, client: PrefectClient, options: ApplyOptions): Promise<ApplyResult> {
   const { logger } = options;
+  if (plan.pruneRefused !== null) {
+    // A half-applied rename (new deployment created, old one kept) runs both schedules: refuse all.
+    const message = `apply refused: ${plan.pruneRefused}`;
+    logger.warn({ reason: plan.pruneRefused }, 'apply refused by a prune safeguard');
+    return { results: plan.actions.map((a) => ({ kind: a.kind, key: a.key, status: 'skipped', message })), ok: false };
+  }
   const total = plan.actions.length;
   let done = 0;
   const flows = new Map<string, Promise<LiveFlow>>();

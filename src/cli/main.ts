@@ -19,7 +19,7 @@ import { loadManifests } from '../manifests/load.js';
 import { planHasChanges } from '../plan/plan.js';
 import type { PlanAction } from '../plan/types.js';
 import { assertBranchMayApply, readSavedPlan, reconcile, reconcileSavedPlan, savedPlanOptions, type ReconcileOptions } from '../reconcile.js';
-import { renderIssueLines, renderIssuesJson, renderIssuesText } from '../render/issues.js';
+import { renderFilesText, renderIssueLines, renderIssuesJson, renderIssuesText } from '../render/issues.js';
 import { renderActionText, renderApplyText, renderDriftText, renderPlanJson, renderPlanText, useColor } from '../render/text.js';
 import { hasErrors, validateProject } from '../validate/validate.js';
 import { VERSION } from '../version.js';
@@ -182,7 +182,8 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
     .option('--owner <id>', 'owner id for a bare prefect.yaml project (no prefect-gitops.yaml)')
     .option('--set <id.key=value>', 'value of a prefect.yaml build/push step output (repeatable)', collectSet, {})
     .option('--branch <name>', 'git branch for {{ git.branch }} (default: from the CI system, else git)')
-    .action(async (dir: string, opts: { format: 'text' | 'json'; environment?: string; owner?: string; set: Record<string, string>; branch?: string }) => {
+    .option('--verbose', 'list every file and folder not read (hidden, ignored, empty, ...) and why')
+    .action(async (dir: string, opts: { format: 'text' | 'json'; environment?: string; owner?: string; set: Record<string, string>; branch?: string; verbose?: boolean }) => {
       command = 'validate';
       const env = withBranch(io.env, opts.branch);
       const project = await loadManifests(dir, { cwd: io.cwd, env });
@@ -193,7 +194,12 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
         ...(opts.environment ? { environment: opts.environment } : {}),
         ...(opts.owner ? { owner: opts.owner } : {}),
       });
-      io.stdout(opts.format === 'json' ? renderIssuesJson(result.issues) : renderIssuesText(result.issues, project.files.length + (project.configFile ? 1 : 0), result.deployments.length));
+      const files = { read: [...(project.configFile ? [project.display(project.configFile)] : []), ...project.files], skipped: project.skipped };
+      io.stdout(
+        opts.format === 'json'
+          ? renderIssuesJson(result.issues, files)
+          : renderFilesText({ ...files, verbose: opts.verbose ?? false }) + renderIssuesText(result.issues, project.files.length + (project.configFile ? 1 : 0), result.deployments.length),
+      );
       exitCode = hasErrors(result.issues) ? ExitCode.invalidOrChanges : ExitCode.ok;
     });
 
@@ -239,7 +245,8 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
         const total = saved.savedActions;
         if (!flags.json) io.stdout(`Applying ${plan.actions.length} of ${total} saved action${total === 1 ? '' : 's'} from ${target}${stale ? `; ${stale} refused as stale` : ''}.\n`);
       } else if (!flags.json) io.stdout(renderPlanText(plan, { color, secrets, now: new Date(), scheduledRuns: await scheduledRunsOf(reconciliation.client, plan, io, secrets) }));
-      if (!planHasChanges(plan)) {
+      // A refused prune refuses the whole apply: the plan above says so; nothing is sent.
+      if (!planHasChanges(plan) || plan.pruneRefused) {
         if (flags.json) io.stdout(jsonSafe(JSON.stringify({ plan: JSON.parse(renderPlanJson(plan, secrets)), results: [] }, null, 2)) + '\n');
         exitCode = plan.conflicts.length > 0 || plan.pruneRefused || stale ? ExitCode.failure : ExitCode.ok;
         return;

@@ -1,14 +1,16 @@
 import { readdir, readFile, realpath, stat } from 'node:fs/promises';
-import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { basename, dirname, extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import ignore from 'ignore';
 import { simpleGit } from 'simple-git';
 import type { Issue } from '../validate/issue.js';
 import { UserInputError } from '../errors.js';
 import { CONFIG_FILE_NAMES } from './config.js';
-import { describeFsError, parseYamlFile, readTextFile, type SourceDocument } from './source.js';
+import { parseYamlFile, readTextFile, type SourceDocument } from './source.js';
 import { expandPrefectYaml } from './prefect-yaml.js';
 import { entrypointFile, entrypointPath } from './entrypoint.js';
 import { currentBranch, currentCommit } from './git-context.js';
+import { discoverManifests, namesFromHistory, repositoryRoot, type SkippedPath } from './discover.js';
+import type { UnreadSource } from './types.js';
 
 export interface GitInfo {
   readonly sha: string;
@@ -31,6 +33,10 @@ export interface LoadedProject {
   readonly documents: readonly SourceDocument[];
   /** Files scanned, for reporting ("read 7 files"). */
   readonly files: readonly string[];
+  /** Files and folders not read, and why (hidden, ignored, empty, ...): `validate` lists them. */
+  readonly skipped: readonly SkippedPath[];
+  /** Deployment names declared in files that were not read, to explain prunes. */
+  readonly unread: readonly UnreadSource[];
   /** Contents of referenced Python entrypoint files, keyed by path relative to the project root; null when absent. */
   readonly pythonSources: ReadonlyMap<string, string | null>;
   /** Entrypoint files inside the project that resolve (through a symbolic link) outside it, with where to: never read. */
@@ -47,12 +53,13 @@ export interface LoadedProject {
 /** Prefect's own project file: read as `prefect deploy` reads it. */
 const PREFECT_YAML = /^prefect\.ya?ml$/;
 
-const ALWAYS_SKIPPED = new Set(['node_modules', '.git', '.venv', '.prefect-venv', '__pycache__']);
 
 /**
  * Reads a manifest directory: the project config at its root, every `*.yaml`/`*.yml` below it
- * (recursively, minus ignored paths, hidden directories and `node_modules`), the Python files the
- * entrypoints name, and git metadata when a manifest uses `{{ git.* }}`.
+ * (recursively, following symbolic links inside the repository, minus ignored paths, hidden
+ * directories and `node_modules`: see discoverManifests), the Python files the entrypoints name,
+ * and git metadata when a manifest uses `{{ git.* }}`. What it does not read is listed in
+ * `skipped`; an empty manifest is a warning.
  *
  * @throws UserInputError when the directory does not exist.
  */
@@ -83,28 +90,44 @@ export async function loadManifests(dir: string, options: { cwd?: string; env?: 
     }
   }
 
-  const ignoreMatcher = ignore().add(configIgnorePatterns(configDocument));
+  // Each rule keeps where it is written, so a skipped file can name the rule that hid it.
+  const ignoreMatcher = ignore().add(configIgnorePatterns(configDocument).map((pattern) => ({ pattern, mark: `${configFile ? basename(configFile) : 'the config'} ignore:` })));
   const gitopsIgnorePath = join(absDir, '.gitopsignore');
   if (await stat(gitopsIgnorePath).then(() => true, () => false)) {
     // An ignore file that cannot be read must not silently stop ignoring.
     const gitopsIgnore = await readTextFile(gitopsIgnorePath, display(gitopsIgnorePath));
     if ('issue' in gitopsIgnore) issues.push(gitopsIgnore.issue);
-    else ignoreMatcher.add(gitopsIgnore.text);
+    else ignoreMatcher.add(gitopsIgnore.text.split(/\r?\n/).filter((line) => line.trim() !== '' && !line.startsWith('#')).map((pattern) => ({ pattern, mark: display(gitopsIgnorePath) })));
   }
 
   const configPaths = new Set(CONFIG_FILE_NAMES.map((name) => join(absDir, name)));
+  const projectRoot = resolveProjectRoot(absDir, configDocument);
+  const boundary = await repositoryRoot(absDir, projectRoot);
+  const discovery = await discoverManifests({ dir: absDir, boundary, matcher: ignoreMatcher, display });
+  issues.push(...discovery.issues);
+  const skipped: SkippedPath[] = [...discovery.skipped];
+  const unread: UnreadSource[] = [...discovery.unread];
   // Without a prefect-gitops.yaml the directory is a Prefect project: only its prefect.yaml files
   // are manifests (compose.yaml, dbt or CI files beside them are not ours to read).
   // With neither, it is a manifest directory that lacks its config: read every file anyway, so
   // validate reports the missing config and every manifest's problems at once.
-  const found = (await walk(absDir, absDir, ignoreMatcher, { issues, display })).filter((f) => !configPaths.has(f));
+  const found = discovery.files.filter((f) => !configPaths.has(f));
   const prefectProject = configFile === undefined && found.some((f) => PREFECT_YAML.test(basename(f)));
-  const files = found.filter((f) => !prefectProject || PREFECT_YAML.test(basename(f))).sort();
-  const projectRoot = resolveProjectRoot(absDir, configDocument);
+  const files = found.filter((f) => !prefectProject || PREFECT_YAML.test(basename(f)));
   const documents: SourceDocument[] = [];
   for (const file of files) {
     const parsed = await parseYamlFile(file, display(file));
     issues.push(...parsed.issues);
+    if (parsed.documents.length === 0 && parsed.issues.length === 0) {
+      // Decision: a warning, not an error (an empty file may be a placeholder); a prune of what it
+      // used to declare is refused by the planner (see UnreadSource.emptied).
+      issues.push({ file: display(file), line: 0, column: 0, path: '', message: 'manifest file is empty (or only comments): it declares nothing; delete it, or add a deployment', severity: 'warning' });
+      skipped.push({ path: display(file), reason: 'empty', detail: 'empty: declares nothing' });
+      const history = await namesFromHistory(boundary, file);
+      const stem = basename(file, extname(file));
+      unread.push(history.length > 0 ? { file: display(file), why: 'is now empty', names: history, emptied: true } : { file: display(file), why: 'is empty', names: [stem], emptied: true, guessed: true });
+      continue;
+    }
     if (PREFECT_YAML.test(basename(file))) {
       for (const doc of parsed.documents) {
         const expanded = expandPrefectYaml(doc, dirname(file), projectRoot);
@@ -151,6 +174,8 @@ export async function loadManifests(dir: string, options: { cwd?: string; env?: 
     ...(configFile ? { configFile } : {}),
     documents,
     files: files.map(display),
+    skipped,
+    unread,
     pythonSources,
     refusedSources,
     ...(git ? { git } : {}),
@@ -174,30 +199,6 @@ function configIgnorePatterns(config: SourceDocument | undefined): string[] {
 function resolveProjectRoot(dir: string, config: SourceDocument | undefined): string {
   const root = (config?.value as { project_root?: unknown } | undefined)?.project_root;
   return typeof root === 'string' ? resolve(dir, root) : dir;
-}
-
-async function walk(root: string, dir: string, matcher: ReturnType<typeof ignore>, report: { issues: Issue[]; display: (p: string) => string }): Promise<string[]> {
-  const out: string[] = [];
-  let entries;
-  try {
-    entries = await readdir(dir, { withFileTypes: true });
-  } catch (error) {
-    // A folder we cannot list may hold declared deployments: an error, never a silent skip.
-    report.issues.push({ file: report.display(dir), line: 0, column: 0, path: '', message: `cannot read the folder: ${describeFsError(error)}`, severity: 'error' });
-    return out;
-  }
-  for (const entry of entries) {
-    const abs = join(dir, entry.name);
-    const rel = relative(root, abs).split(sep).join('/');
-    if (entry.isDirectory()) {
-      if (entry.name.startsWith('.') || ALWAYS_SKIPPED.has(entry.name)) continue;
-      if (matcher.ignores(`${rel}/`)) continue;
-      out.push(...(await walk(root, abs, matcher, report)));
-    } else if (entry.isFile() && !entry.name.startsWith('.') && /\.ya?ml$/i.test(entry.name) && !matcher.ignores(rel)) {
-      out.push(abs);
-    }
-  }
-  return out;
 }
 
 /** Every string found under key `key` anywhere in the values (entrypoints may sit in overrides or defaults). */

@@ -66,3 +66,19 @@ export interface DesiredDeployment {
   /** Where some fields were written, by dotted path (`work_pool.name`), for errors found against the server. */
   readonly fieldsAt?: Readonly<Record<string, DeclaredAt>>;
 }
+
+/**
+ * A file the loader did not read (hidden, ignored, parked, empty) and the deployment names it
+ * declares (or declared, for a file emptied since git last had content in it). Plain data: the
+ * planner uses it to say why an owned deployment is no longer declared.
+ */
+export interface UnreadSource {
+  readonly file: string;
+  /** Completes "<file>, which declared it, ...": `is in a hidden folder (deploy/.old/) and is not read`. */
+  readonly why: string;
+  readonly names: readonly string[];
+  /** True for a file that is empty now (its names come from git or its file name). */
+  readonly emptied?: boolean;
+  /** True when the names are only guessed from the file name (no git history to read). */
+  readonly guessed?: boolean;
+}

@@ -1,5 +1,5 @@
 import fastJsonPatch from 'fast-json-patch';
-import type { DesiredDeployment } from '../manifests/types.js';
+import type { DesiredDeployment, UnreadSource } from '../manifests/types.js';
 import type { Json, JsonObject, LiveAutomation, LiveDeployment, ScheduleCreateBody } from '../prefect/types.js';
 import { desiredTriggers, type DesiredTrigger } from './triggers.js';
 import { sortKeys } from './canonical-json.js';
@@ -106,14 +106,16 @@ export function plan(desired: readonly DesiredDeployment[], live: LiveState, opt
   for (const l of undeclared) {
     const key = keyOf(l);
     const [flowName = '', name = l.name] = splitKey(key);
-    const target = { key, flowName, name, id: l.id };
+    const source = unreadSourceOf(name, options.unread);
+    const why = source ? { whyUndeclared: explainUndeclared(source) } : {};
+    const target = { key, flowName, name, id: l.id, ...why };
     if (!options.prune) orphans.push({ ...target, reason: 'prune-disabled' });
     else if (l.tags.includes(PROTECTED_TAG)) orphans.push({ ...target, reason: 'protected' });
     else deletable.push({ kind: 'delete', ...target, liveUpdated: l.updated, lastUpdatedBy: l.updated_by?.display_value ?? null });
   }
-  const pruneRefused = options.allowMassDelete ? null : pruneGuard(deletable.length, owned.length, desired.length, options);
+  const pruneRefused = options.allowMassDelete ? null : pruneGuard(deletable, owned.length, desired.length, options);
   const deletes = pruneRefused ? [] : deletable;
-  if (pruneRefused) orphans.push(...deletable.map((d) => ({ key: d.key, flowName: d.flowName, name: d.name, id: d.id, reason: 'prune-refused' as const })));
+  if (pruneRefused) orphans.push(...deletable.map(({ kind: _kind, liveUpdated: _u, lastUpdatedBy: _b, ...d }) => ({ ...d, reason: 'prune-refused' as const })));
 
   const automationDeletes = orphanedAutomationDeletes(live, creates, options.prune && !pruneRefused, warnings);
   const actions: PlanAction[] = [...creates, ...adopts, ...updates, ...deletes, ...automationDeletes];
@@ -185,19 +187,41 @@ function splitKey(key: string): [string, string] {
   return [key.slice(0, i), key.slice(i + 1)];
 }
 
+/** The skipped file that names deployment `name`; one that was read for its content wins over a guess. */
+function unreadSourceOf(name: string, unread: readonly UnreadSource[] = []): UnreadSource | undefined {
+  const matches = unread.filter((u) => u.names.includes(name));
+  return matches.find((u) => !u.guessed) ?? matches[0];
+}
+
+/** "no longer declared: deploy/.old/etl.yaml, which declared it, is in a hidden folder and is not read". */
+export function explainUndeclared(source: UnreadSource): string {
+  const which = source.guessed ? 'named like it' : source.emptied ? 'which declared it' : 'which declares it';
+  return `no longer declared: ${source.file}, ${which}, ${source.why}`;
+}
+
 /**
- * Safeguards against mass deletion: an empty manifest set, more deletes than `maxDeletes`, or
- * (for more than one delete) a larger share of the owned deployments than `maxDeleteRatio`.
+ * Safeguards against mass or accidental deletion: an empty manifest set, more deletes than
+ * `maxDeletes`, (for more than one delete) a larger share of the owned deployments than
+ * `maxDeleteRatio`, or a delete of what an emptied manifest file declared (a truncated file is far
+ * more often an accident than a way to remove a deployment: removing the file is). Any of them
+ * refuses the whole apply, not only the deletes.
  */
-function pruneGuard(deletes: number, owned: number, declared: number, options: PlanOptions): string | null {
-  if (deletes === 0) return null;
-  const lift = 'review the plan, then re-run with --allow-mass-delete to delete them';
+function pruneGuard(deletes: readonly DeleteAction[], owned: number, declared: number, options: PlanOptions): string | null {
+  const n = deletes.length;
+  if (n === 0) return null;
+  const nothing = 'nothing will be written';
+  const lift = 'review the deletes, then use --allow-mass-delete';
   if (declared === 0) {
-    return `the manifests declare no deployments, so pruning would delete all ${deletes} owned deployment${deletes === 1 ? '' : 's'}; is the manifest directory or environment right? If this is intended, ${lift}`;
+    return `the manifests declare no deployments, so prune would delete all ${n} owned deployment${n === 1 ? '' : 's'} (is the manifest directory or environment right?); ${nothing}; ${lift}`;
   }
-  if (deletes > options.maxDeletes) return `pruning would delete ${deletes} deployments, more than max_deletes (${options.maxDeletes}); ${lift}`;
-  if (deletes > 1 && deletes / owned > options.maxDeleteRatio) {
-    return `pruning would delete ${deletes} of ${owned} owned deployments (${Math.round((deletes / owned) * 100)}%), more than max_delete_ratio (${Math.round(options.maxDeleteRatio * 100)}%); ${lift}`;
+  if (n > options.maxDeletes) return `prune would delete ${n} deployments > max_deletes ${options.maxDeletes}; ${nothing}; ${lift} or raise max_deletes`;
+  if (n > 1 && n / owned > options.maxDeleteRatio) {
+    return `prune would delete ${n} of ${owned} owned deployments (${Math.round((n / owned) * 100)}%) > max_delete_ratio ${Math.round(options.maxDeleteRatio * 100)}%; ${nothing}; ${lift} or raise max_delete_ratio`;
+  }
+  const emptied = deletes.filter((d) => unreadSourceOf(d.name, options.unread)?.emptied);
+  if (emptied.length > 0) {
+    const list = emptied.map((d) => `${d.key} (${unreadSourceOf(d.name, options.unread)!.file})`).join(', ');
+    return `prune would delete ${list}, declared in a manifest file that is now empty; ${nothing}; restore the file, or delete it to remove ${emptied.length === 1 ? 'the deployment' : 'them'}, or use --allow-mass-delete`;
   }
   return null;
 }

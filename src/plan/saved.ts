@@ -40,7 +40,7 @@ export const actionId = (a: PlanAction): string => `${a.kind}:${a.key}`;
  * manifest or adding a comment line does not make a reviewed plan stale.
  */
 export function fingerprint(action: PlanAction): string {
-  const { declaredAt: _at, changes: _changes, jsonPatch: _patch, ...sent } = action as PlanAction & { declaredAt?: unknown; changes?: unknown; jsonPatch?: unknown };
+  const { declaredAt: _at, changes: _changes, jsonPatch: _patch, whyUndeclared: _why, ...sent } = action as PlanAction & { declaredAt?: unknown; changes?: unknown; jsonPatch?: unknown; whyUndeclared?: unknown };
   return createHash('sha256').update(canonicalJson(sent)).digest('hex');
 }
 

@@ -1,5 +1,5 @@
 import type { Operation } from 'fast-json-patch';
-import type { DeclaredAt } from '../manifests/types.js';
+import type { DeclaredAt, UnreadSource } from '../manifests/types.js';
 import type { DesiredTrigger } from './triggers.js';
 import type { DeploymentUpdateBody, Json, JsonObject, ScheduleCreateBody, ScheduleUpdateBody } from '../prefect/types.js';
 
@@ -81,6 +81,8 @@ export interface DeleteAction extends Target {
   readonly liveUpdated: string;
   readonly lastUpdatedBy: string | null;
   readonly orphanedAutomationOf?: string;
+  /** Why it is no longer declared, when a file that was not read names it (see UnreadSource). */
+  readonly whyUndeclared?: string;
 }
 
 export type PlanAction = CreateAction | UpdateAction | AdoptAction | DeleteAction;
@@ -97,6 +99,7 @@ export interface Conflict extends Target {
 export interface Orphan extends Target {
   readonly id: string;
   readonly reason: 'prune-disabled' | 'protected' | 'prune-refused';
+  readonly whyUndeclared?: string;
 }
 
 export interface PlanSummary {
@@ -120,7 +123,10 @@ export interface Plan {
   readonly unchanged: readonly string[];
   readonly conflicts: readonly Conflict[];
   readonly orphans: readonly Orphan[];
-  /** Set when a prune safeguard held deletes back; apply then exits non-zero. */
+  /**
+   * Set when a prune safeguard held deletes back: then the whole apply is refused (nothing is
+   * written, exit 1), and this says why and how to proceed.
+   */
   readonly pruneRefused: string | null;
   readonly warnings: readonly string[];
   readonly summary: PlanSummary;
@@ -139,4 +145,6 @@ export interface PlanOptions {
   readonly adoptAll: boolean;
   /** Request fields the server version knows (request bodies reject unknown fields). */
   readonly features: { readonly concurrencyOptions: boolean; readonly gracePeriod: boolean; readonly patchPullSteps: boolean };
+  /** Files the loader skipped and the names they declare, to say why a deployment is gone. */
+  readonly unread?: readonly UnreadSource[];
 }

@@ -231,13 +231,15 @@ function callouts(ctx: Context, level: Level): string[] {
   const { plan } = ctx;
   const out: string[] = [];
   const names = level !== 'names';
+  // Up front: a refused prune means none of the changes below will be applied.
+  if (plan.pruneRefused) out.push(quote(['[!CAUTION]', `**Apply refused**: ${prose(plan.pruneRefused)}. Apply exits with an error.`]));
   const deletes = plan.actions.flatMap((a, i) => (a.kind === 'delete' ? [{ a, i }] : []));
   if (deletes.length > 0) {
     out.push(
       quote([
         '[!CAUTION]',
         `**${plural(deletes.length, 'deployment')} will be deleted** (owned by ${code(plan.owner)}, no longer declared in the manifests), with ${deletes.length === 1 ? 'its' : 'their'} schedules and owned automations${names ? ':' : '; they are listed below.'}`,
-        ...(names ? deletes.map(({ a, i }) => `- ${code(a.key)}${scheduledNote(ctx, i)}`) : []),
+        ...(names ? deletes.map(({ a, i }) => `- ${code(a.key)}${scheduledNote(ctx, i)}${a.kind === 'delete' && a.whyUndeclared ? `: ${prose(a.whyUndeclared)}` : ''}`) : []),
       ]),
     );
   }
@@ -250,9 +252,6 @@ function callouts(ctx: Context, level: Level): string[] {
         ...(names ? adopts.map((a) => `- ${code(a.key)} (${a.previousOwner ? `taken over from owner ${code(a.previousOwner)}` : 'not created by prefect-gitops'})`) : []),
       ]),
     );
-  }
-  if (plan.pruneRefused) {
-    out.push(quote(['[!CAUTION]', `**Prune refused**: ${prose(plan.pruneRefused)}. Nothing is deleted, and apply exits with an error.`]));
   }
   if (plan.conflicts.length > 0) {
     out.push(
@@ -268,7 +267,7 @@ function callouts(ctx: Context, level: Level): string[] {
       quote([
         '[!NOTE]',
         `**${plural(plan.orphans.length, 'owned deployment')} no longer declared ${plan.orphans.length === 1 ? 'is' : 'are'} not deleted**${names ? ':' : '.'}`,
-        ...(names ? plan.orphans.map((o) => `- ${code(o.key)}: ${ORPHAN_REASON[o.reason]}`) : []),
+        ...(names ? plan.orphans.map((o) => `- ${code(o.key)}: ${ORPHAN_REASON[o.reason]}${o.whyUndeclared ? `; ${prose(o.whyUndeclared)}` : ''}`) : []),
       ]),
     );
   }
@@ -301,7 +300,7 @@ function scheduledNote(ctx: Context, i: number): string {
 }
 
 function listItem(ctx: Context, a: PlanAction, i: number): string {
-  if (a.kind === 'delete') return `- delete ${code(a.key)}${scheduledNote(ctx, i)}`;
+  if (a.kind === 'delete') return `- delete ${code(a.key)}${scheduledNote(ctx, i)}${a.whyUndeclared ? `: ${prose(a.whyUndeclared)}` : ''}`;
   const fields = (ctx.facts.actions[i]?.changes ?? []).map((c) => c.field);
   return `- ${a.kind} ${code(a.key)} (${prose(a.declaredAt.file)}:${a.declaredAt.line})${fields.length ? `: ${fields.map(prose).join(', ')}` : ''}${scheduledNote(ctx, i)}`;
 }
@@ -388,7 +387,7 @@ export function renderApplySummary(input: ApplyResult, inputPlan: Plan, options:
   const limit = Math.max(0, Math.floor(options.maxLength ?? SUMMARY_MAX_LENGTH));
   const title = forDisplay(options.title ?? `prefect-gitops apply${plan.environment ? ` for ${plan.environment}` : ''}`, secrets);
   const blocks = [`### ${prose(title)}`];
-  if (plan.pruneRefused) blocks.push(quote(['[!CAUTION]', `**Prune refused**: ${prose(plan.pruneRefused)}. Nothing was deleted.`]));
+  if (plan.pruneRefused) blocks.push(quote(['[!CAUTION]', `**Apply refused**: ${prose(plan.pruneRefused)}. Nothing was written.`]));
   if (plan.conflicts.length > 0) {
     blocks.push(quote(['[!WARNING]', `**${plural(plan.conflicts.length, 'conflict')} left unresolved**: ${plan.conflicts.map((c) => code(c.key)).join(', ')}. Nothing was done to ${plan.conflicts.length === 1 ? 'it' : 'them'}.`]));
   }

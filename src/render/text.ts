@@ -49,6 +49,8 @@ export function renderPlanText(input: Plan, options: TextOptions): string {
   const out: string[] = [];
   const env = plan.environment ? `, environment ${plan.environment}` : '';
   out.push(paint(DIM, `Owner ${plan.owner}${env}; Prefect server ${plan.serverVersion}${plan.toolVersion ? `; prefect-gitops ${plan.toolVersion}` : ''}.`));
+  // Up front: none of the actions below will be applied.
+  if (plan.pruneRefused) out.push('', paint(RED, `Apply refused: ${plan.pruneRefused}.`));
   if (plan.actions.length > 0) {
     out.push('', 'prefect-gitops will perform these actions:', `  ${paint(GREEN, '+')} create   ${paint(YELLOW, '~')} update in place   ${paint(CYAN, '>')} adopt   ${paint(RED, '-')} delete`);
   }
@@ -59,10 +61,12 @@ export function renderPlanText(input: Plan, options: TextOptions): string {
   const orphanReasons: Record<string, string> = {
     'prune-disabled': 'owned but no longer declared; not deleted because prune is off (enable prune in prefect-gitops.yaml or pass --prune)',
     protected: 'owned but no longer declared; not deleted because it is protected (tag prefect-gitops:protected)',
-    'prune-refused': 'owned but no longer declared; not deleted because a prune safeguard held it back (see below)',
+    'prune-refused': 'owned but no longer declared; not deleted because a prune safeguard refused the apply (see below)',
   };
-  for (const orphan of plan.orphans) out.push('', `${paint(DIM, '?')} ${orphan.key}`, `    ${orphanReasons[orphan.reason]}`);
-  if (plan.pruneRefused) out.push('', paint(RED, `Prune refused: ${plan.pruneRefused}.`));
+  for (const orphan of plan.orphans) {
+    out.push('', `${paint(DIM, '?')} ${orphan.key}`, `    ${orphanReasons[orphan.reason]}`, ...(orphan.whyUndeclared ? [`    ${orphan.whyUndeclared}`] : []));
+  }
+  if (plan.pruneRefused) out.push('', paint(RED, `Apply refused: ${plan.pruneRefused}.`));
   for (const warning of facts.warnings) out.push('', paint(YELLOW, `Warning: ${warningText(warning, (key) => key)}`));
   out.push('', summaryLine(plan, paint));
   return out.join('\n') + '\n';
@@ -75,7 +79,8 @@ export function summaryLine(plan: Plan, paint: Paint = painter(false)): string {
   }
   const adopt = s.adopt ? `, ${s.adopt} to adopt` : '';
   const conflicts = s.conflicts ? `, ${s.conflicts} conflict${s.conflicts === 1 ? '' : 's'}` : '';
-  return paint(BOLD, `Plan: ${s.add} to add, ${s.change} to change, ${s.delete} to delete${adopt}, ${s.unchanged} unchanged${conflicts}.`);
+  const refused = plan.pruneRefused ? ' Apply refused: nothing will be written.' : '';
+  return paint(BOLD, `Plan: ${s.add} to add, ${s.change} to change, ${s.delete} to delete${adopt}, ${s.unchanged} unchanged${conflicts}.${refused}`);
 }
 
 /** One action as the plan shows it, indented: e.g. the fresh change behind a stale saved entry. Pure. */
@@ -117,7 +122,10 @@ function renderAction(action: PlanAction, facts: ActionFacts, paint: Paint): str
     case 'update':
       return [`${paint(YELLOW, '~')} ${paint(BOLD, action.key)}${where} will be updated in place${runs}`, ...body()];
     case 'delete':
-      return [`${paint(RED, '-')} ${paint(BOLD, action.key)} will be deleted (${action.orphanedAutomationOf === undefined ? 'owned, no longer declared' : `ours, orphaned: its deployment ${action.orphanedAutomationOf} was deleted outside prefect-gitops`})${runs}`];
+      return [
+        `${paint(RED, '-')} ${paint(BOLD, action.key)} will be deleted (${action.orphanedAutomationOf === undefined ? 'owned, no longer declared' : `ours, orphaned: its deployment ${action.orphanedAutomationOf} was deleted outside prefect-gitops`})${runs}`,
+        ...(action.whyUndeclared ? [`    ${action.whyUndeclared}`] : []),
+      ];
   }
 }
 
@@ -165,7 +173,7 @@ export function renderApplyText(input: ApplyResult, inputPlan: Plan, options: Te
   const failed = result.results.filter((r) => r.status === 'failed').length;
   const skipped = result.results.filter((r) => r.status === 'skipped').length;
   lines.push('');
-  if (plan.pruneRefused) lines.push(paint(RED, `Prune refused: ${plan.pruneRefused}.`));
+  if (plan.pruneRefused) lines.push(paint(RED, `Apply refused: ${plan.pruneRefused}.`));
   const adopted = count('adopt') ? `, ${count('adopt')} adopted` : '';
   const bad = failed + skipped > 0;
   const summary = `Apply ${bad ? 'finished with errors' : 'complete'}: ${count('create')} added, ${count('update')} changed, ${count('delete')} deleted${adopted}, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}.`;

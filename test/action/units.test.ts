@@ -191,7 +191,7 @@ describe('annotations', () => {
       ({ kind: 'update', key: `f/d${i}`, flowName: 'f', name: `d${i}`, id: `id${i}`, declaredAt: { file: `d${i}.yaml`, line: 1, column: 1 }, liveUpdated: '', lastUpdatedBy: null, patch: {}, scheduleOps: { create: [], update: [], delete: [] }, changes: [{ field: 'parameters', before: { token: KEY }, after: {} }], jsonPatch: [] }) as unknown as UpdateAction;
     const plan = { formatVersion: 1, owner: 'o', environment: null, serverVersion: '3', actions: Array.from({ length: 60 }, (_, i) => update(i)), unchanged: [], conflicts: [], orphans: [], pruneRefused: 'too many', warnings: [], summary: { add: 0, change: 60, delete: 0, adopt: 0, unchanged: 0, conflicts: 0 } } satisfies Plan;
     const notes = planAnnotations(plan, (f) => f, { secrets: [KEY] });
-    expect(notes[0]).toEqual({ level: 'warning', message: 'Prune refused: too many.' });
+    expect(notes[0]).toEqual({ level: 'warning', message: 'Apply refused: too many.' });
     expect(notes[1]).toEqual({ level: 'notice', message: 'f/d0 will be updated in place: parameters', where: { file: 'd0.yaml', line: 1 } });
     expect(notes.filter((n) => n.level === 'notice')).toHaveLength(MAX_NOTICES + 1);
     expect(notes.at(-1)!.message).toBe('…and 10 more planned changes; the job summary lists them all');

@@ -162,8 +162,8 @@ describe('plan: prune and its safeguards', () => {
 
   it.each([
     ['an empty manifest set', [], owned(2), 'declare no deployments'],
-    ['more than max_deletes', [desired({ name: 'x' })], owned(12), 'more than max_deletes (10)'],
-    ['more than max_delete_ratio', [desired({ name: 'd0' }), desired({ name: 'd1' })], owned(6), '4 of 6 owned deployments (67%)'],
+    ['more than max_deletes', [desired({ name: 'x' })], owned(12), 'prune would delete 12 deployments > max_deletes 10; nothing will be written; review the deletes, then use --allow-mass-delete or raise max_deletes'],
+    ['more than max_delete_ratio', [desired({ name: 'd0' }), desired({ name: 'd1' })], owned(6), '4 of 6 owned deployments (67%) > max_delete_ratio 50%; nothing will be written'],
   ])('refuses to prune with %s unless --allow-mass-delete', (_title, wanted, liveDeployments, message) => {
     const refused = plan(wanted, state(...liveDeployments), options);
     expect(refused.actions.filter((a) => a.kind === 'delete')).toEqual([]);
@@ -277,5 +277,50 @@ describe('plan: automations left behind by a deployment deleted outside prefect-
     const result = plan([], withOrphans(['old__automation_1'], live('d0')), options);
     expect(result.pruneRefused).not.toBeNull();
     expect(result.actions).toEqual([]);
+  });
+});
+
+describe('plan: why an owned deployment is no longer declared', () => {
+  const unread = [
+    { file: 'deploy/.old/etl.yaml', why: 'is in a hidden folder (deploy/.old/) and is not read', names: ['d1'] },
+    { file: 'deploy/legacy.yaml', why: 'is ignored by rule "legacy.yaml" in .gitopsignore and is not read', names: ['d2', 'other'] },
+  ];
+
+  it('attaches the skipped file that declares it to the delete', () => {
+    const result = plan([desired({ name: 'd0' }), desired({ name: 'd3' })], state(live('d0'), live('d1'), live('d2'), live('d3')), { ...options, unread });
+    const reasons = Object.fromEntries(result.actions.map((a) => [a.key, a.kind === 'delete' ? a.whyUndeclared : undefined]));
+    expect(reasons).toEqual({
+      'etl/d1': 'no longer declared: deploy/.old/etl.yaml, which declares it, is in a hidden folder (deploy/.old/) and is not read',
+      'etl/d2': 'no longer declared: deploy/legacy.yaml, which declares it, is ignored by rule "legacy.yaml" in .gitopsignore and is not read',
+    });
+  });
+
+  it('gives no reason when nothing skipped names it, and keeps the reason on orphans', () => {
+    const result = plan([desired({ name: 'd0' })], state(live('d0'), live('d1'), live('gone')), { ...options, prune: false, unread });
+    expect(result.orphans.map((o) => [o.key, o.whyUndeclared])).toEqual([
+      ['etl/d1', expect.stringContaining('deploy/.old/etl.yaml, which declares it')],
+      ['etl/gone', undefined],
+    ]);
+  });
+
+  it('prefers a file read for its names over a file-name guess', () => {
+    const guesses = [{ file: 'deploy/d1.yaml', why: 'is empty', names: ['d1'], emptied: true, guessed: true }, ...unread];
+    const result = plan([desired({ name: 'd0' }), desired({ name: 'd2' }), desired({ name: 'd3' })], state(live('d0'), live('d1'), live('d2'), live('d3')), { ...options, unread: guesses });
+    expect(result.actions).toEqual([expect.objectContaining({ kind: 'delete', key: 'etl/d1', whyUndeclared: expect.stringContaining('deploy/.old/etl.yaml') })]);
+  });
+
+  it('refuses the whole apply when a delete is explained by an emptied file, unless --allow-mass-delete', () => {
+    const emptied = [{ file: 'deploy/etl.yaml', why: 'is now empty', names: ['d1'], emptied: true }];
+    const refused = plan([desired({ name: 'd0' }), desired({ name: 'd2' }), desired({ name: 'new' })], state(live('d0'), live('d1'), live('d2')), { ...options, unread: emptied });
+    expect(refused.pruneRefused).toBe('prune would delete etl/d1 (deploy/etl.yaml), declared in a manifest file that is now empty; nothing will be written; restore the file, or delete it to remove the deployment, or use --allow-mass-delete');
+    expect(refused.orphans.map((o) => [o.key, o.reason, o.whyUndeclared])).toEqual([['etl/d1', 'prune-refused', 'no longer declared: deploy/etl.yaml, which declared it, is now empty']]);
+    const allowed = plan([desired({ name: 'd0' }), desired({ name: 'd2' }), desired({ name: 'new' })], state(live('d0'), live('d1'), live('d2')), { ...options, unread: emptied, allowMassDelete: true });
+    expect(allowed.pruneRefused).toBeNull();
+    expect(allowed.actions.filter((a) => a.kind === 'delete').map((a) => a.key)).toEqual(['etl/d1']);
+  });
+
+  it('says a guessed source is only named like it', () => {
+    const result = plan([desired({ name: 'd0' }), desired({ name: 'd2' })], state(live('d0'), live('d1'), live('d2')), { ...options, unread: [{ file: 'deploy/d1.yaml', why: 'is empty', names: ['d1'], emptied: true, guessed: true }], allowMassDelete: true });
+    expect(result.actions).toEqual([expect.objectContaining({ whyUndeclared: 'no longer declared: deploy/d1.yaml, named like it, is empty' })]);
   });
 });

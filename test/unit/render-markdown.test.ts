@@ -294,8 +294,8 @@ describe('markdown: the plan comment', () => {
     const refused = plan([desired({ name: 'a' })], state(live('a'), live('b'), live('c')), { ...options, maxDeletes: 1 });
     const text = renderPlanComment(refused, { now: NOW });
     expect(text).not.toContain('No changes');
-    expect(text).toContain('**Plan: 0 to add, 0 to change, 0 to delete, 1 unchanged.**');
-    expect(callout(text, 'CAUTION').join('\n')).toContain('**Prune refused**: pruning would delete 2 deployments, more than max_deletes (1)');
+    expect(text).toContain('**Plan: 0 to add, 0 to change, 0 to delete, 1 unchanged. Apply refused: nothing will be written.**');
+    expect(callout(text, 'CAUTION').join('\n')).toContain('**Apply refused**: prune would delete 2 deployments > max_deletes 1; nothing will be written; review the deletes, then use --allow-mass-delete or raise max_deletes');
     expect(callout(text, 'NOTE')).toEqual(expect.arrayContaining(['> - `etl/b`: held back by a prune safeguard', '> - `etl/c`: held back by a prune safeguard']));
   });
 });
