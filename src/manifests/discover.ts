@@ -86,6 +86,9 @@ export async function discoverManifests(options: DiscoverOptions): Promise<Disco
     return rule ? `rule "${rule.pattern}" in ${rule.mark ?? 'the ignore list'}` : 'an ignore rule';
   };
 
+  // Links are followed after every real file and folder is known, so a file reached both directly
+  // and through a link is read at its real place, and the link is the one reported as a duplicate.
+  const pendingLinks: { entry: Dirent; logical: string; real: string; ancestors: readonly string[] }[] = [];
   const walk = async (logical: string, real: string, ancestors: readonly string[]): Promise<void> => {
     let entries: Dirent[];
     try {
@@ -96,81 +99,85 @@ export async function discoverManifests(options: DiscoverOptions): Promise<Disco
       return;
     }
     for (const entry of entries) {
-      const abs = join(logical, entry.name);
-      const rel = posix(relative(dir, abs));
-      const name = entry.name;
-      if (ALWAYS_SKIPPED.has(name)) {
-        if (!UNLISTED.has(name) && (entry.isDirectory() || entry.isSymbolicLink())) skip(abs, true, 'tool-folder', 'tool folder, never read');
-        continue;
+      if (entry.isSymbolicLink()) pendingLinks.push({ entry, logical, real, ancestors });
+      else await visit(entry, logical, real, ancestors);
+    }
+  };
+  const visit = async (entry: Dirent, logical: string, real: string, ancestors: readonly string[]): Promise<void> => {
+    const abs = join(logical, entry.name);
+    const rel = posix(relative(dir, abs));
+    const name = entry.name;
+    if (ALWAYS_SKIPPED.has(name)) {
+      if (!UNLISTED.has(name) && (entry.isDirectory() || entry.isSymbolicLink())) skip(abs, true, 'tool-folder', 'tool folder, never read');
+      return;
+    }
+    let isDir = entry.isDirectory();
+    let isFile = entry.isFile();
+    let target = join(real, name);
+    if (name.startsWith('.')) {
+      if (isDir || (entry.isSymbolicLink() && !MANIFEST.test(name))) skip(abs, true, 'hidden', 'hidden folder, not read', `is in a hidden folder (${display(abs)}/) and is not read`);
+      else if (MANIFEST.test(name)) skip(abs, false, 'hidden', 'hidden file, not read', 'is a hidden file and is not read');
+      return;
+    }
+    const ruleForFile = ignoredBy(rel);
+    if (entry.isSymbolicLink()) {
+      if (ruleForFile) {
+        skip(abs, false, 'ignored', `ignored by ${ruleForFile}`, `is ignored by ${ruleForFile} and is not read`);
+        return;
       }
-      let isDir = entry.isDirectory();
-      let isFile = entry.isFile();
-      let target = join(real, name);
-      if (name.startsWith('.')) {
-        if (isDir || (entry.isSymbolicLink() && !MANIFEST.test(name))) skip(abs, true, 'hidden', 'hidden folder, not read', `is in a hidden folder (${display(abs)}/) and is not read`);
-        else if (MANIFEST.test(name)) skip(abs, false, 'hidden', 'hidden file, not read', 'is a hidden file and is not read');
-        continue;
+      const link = await readlink(abs).catch(() => '?');
+      let resolved: string;
+      try {
+        resolved = await realpath(abs);
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code === 'ELOOP') issue(abs, `symbolic link ${display(abs)} -> ${link} is a loop of links; fix or remove it`);
+        else if (code === 'ENOENT') issue(abs, `symbolic link ${display(abs)} -> ${link} is broken (its target does not exist); a deployment declared through it would be pruned. Fix the link or remove it`);
+        else issue(abs, `cannot follow symbolic link ${display(abs)} -> ${link}: ${(error as Error).message}`);
+        return;
       }
-      const ruleForFile = ignoredBy(rel);
-      if (entry.isSymbolicLink()) {
+      if (!inside(boundary, resolved)) {
+        issue(abs, `symbolic link ${display(abs)} points outside the repository root (${display(boundary)}): to ${resolved}; manifests are read only from inside it. Copy the file into the repository or point the link inside it`);
+        return;
+      }
+      const info = await stat(resolved);
+      isDir = info.isDirectory();
+      isFile = info.isFile();
+      target = resolved;
+    }
+    if (isDir) {
+      const ruleForDir = ruleForFile ?? ignoredBy(`${rel}/`);
+      if (ruleForDir) {
+        skip(abs, true, 'ignored', `ignored by ${ruleForDir}`, `is in ${display(abs)}/, ignored by ${ruleForDir}, and is not read`);
+        return;
+      }
+      if (ancestors.includes(target)) {
+        issue(abs, `symbolic link ${display(abs)} points to ${display(target)}, one of its own parent folders (a cycle); it is not followed, the folder is read once`, 'warning');
+        skip(abs, true, 'symlink-cycle', `link to its own parent folder ${display(target)}/`);
+        return;
+      }
+      const first = seenDirs.get(target);
+      if (first !== undefined) {
+        skip(abs, true, 'duplicate', `same folder as ${first}/, read once`);
+        return;
+      }
+      seenDirs.set(target, display(abs));
+      await walk(abs, target, [...ancestors, target]);
+    } else if (isFile) {
+      if (MANIFEST.test(name)) {
         if (ruleForFile) {
           skip(abs, false, 'ignored', `ignored by ${ruleForFile}`, `is ignored by ${ruleForFile} and is not read`);
-          continue;
+          return;
         }
-        const link = await readlink(abs).catch(() => '?');
-        let resolved: string;
-        try {
-          resolved = await realpath(abs);
-        } catch (error) {
-          const code = (error as NodeJS.ErrnoException).code;
-          if (code === 'ELOOP') issue(abs, `symbolic link ${display(abs)} -> ${link} is a loop of links; fix or remove it`);
-          else if (code === 'ENOENT') issue(abs, `symbolic link ${display(abs)} -> ${link} is broken (its target does not exist); a deployment declared through it would be pruned. Fix the link or remove it`);
-          else issue(abs, `cannot follow symbolic link ${display(abs)} -> ${link}: ${(error as Error).message}`);
-          continue;
-        }
-        if (!inside(boundary, resolved)) {
-          issue(abs, `symbolic link ${display(abs)} points outside the repository root (${display(boundary)}): to ${resolved}; manifests are read only from inside it. Copy the file into the repository or point the link inside it`);
-          continue;
-        }
-        const info = await stat(resolved);
-        isDir = info.isDirectory();
-        isFile = info.isFile();
-        target = resolved;
-      }
-      if (isDir) {
-        const ruleForDir = ruleForFile ?? ignoredBy(`${rel}/`);
-        if (ruleForDir) {
-          skip(abs, true, 'ignored', `ignored by ${ruleForDir}`, `is in ${display(abs)}/, ignored by ${ruleForDir}, and is not read`);
-          continue;
-        }
-        if (ancestors.includes(target)) {
-          issue(abs, `symbolic link ${display(abs)} points to ${display(target)}, one of its own parent folders (a cycle); it is not followed, the folder is read once`, 'warning');
-          skip(abs, true, 'symlink-cycle', `link to its own parent folder ${display(target)}/`);
-          continue;
-        }
-        const first = seenDirs.get(target);
+        const first = seenFiles.get(target);
         if (first !== undefined) {
-          skip(abs, true, 'duplicate', `same folder as ${first}/, read once`);
-          continue;
+          skip(abs, false, 'duplicate', `same file as ${first}, read once`);
+          return;
         }
-        seenDirs.set(target, display(abs));
-        await walk(abs, target, [...ancestors, target]);
-      } else if (isFile) {
-        if (MANIFEST.test(name)) {
-          if (ruleForFile) {
-            skip(abs, false, 'ignored', `ignored by ${ruleForFile}`, `is ignored by ${ruleForFile} and is not read`);
-            continue;
-          }
-          const first = seenFiles.get(target);
-          if (first !== undefined) {
-            skip(abs, false, 'duplicate', `same file as ${first}, read once`);
-            continue;
-          }
-          seenFiles.set(target, display(abs));
-          files.push(abs);
-        } else if (PARKED_MANIFEST.test(name) && !ruleForFile) {
-          skip(abs, false, 'not-manifest', 'does not end in .yaml or .yml', 'does not end in .yaml or .yml and is not read');
-        }
+        seenFiles.set(target, display(abs));
+        files.push(abs);
+      } else if (PARKED_MANIFEST.test(name) && !ruleForFile) {
+        skip(abs, false, 'not-manifest', 'does not end in .yaml or .yml', 'does not end in .yaml or .yml and is not read');
       }
     }
   };
@@ -178,6 +185,10 @@ export async function discoverManifests(options: DiscoverOptions): Promise<Disco
   const rootReal = await realpath(dir);
   seenDirs.set(rootReal, display(dir));
   await walk(dir, rootReal, [rootReal]);
+  while (pendingLinks.length > 0) {
+    const { entry, logical, real, ancestors } = pendingLinks.shift()!;
+    await visit(entry, logical, real, ancestors);
+  }
   return { files: files.sort(), skipped, unread: await scanNames(scanQueue, display), issues };
 }
 
