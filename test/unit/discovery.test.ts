@@ -174,7 +174,7 @@ describe('renderers: why a deployment is deleted, and a refused apply up front',
     const result = await apply(refused, untouchable, { logger: silentLogger() });
     expect(result.ok).toBe(false);
     expect(result.results).toEqual([{ kind: 'create', key: 'etl/new', status: 'skipped', message: `apply refused: ${refused.pruneRefused}` }]);
-    expect(renderApplyText(result, refused, { color: false })).toContain('Apply finished with errors: 0 added, 0 changed, 0 deleted, 1 failed.');
+    expect(renderApplyText(result, refused, { color: false })).toContain('0 added, 0 changed, 0 deleted, 0 failed, 1 skipped.');
   });
 });
 
