@@ -60,8 +60,8 @@ describe('discovery: symbolic links', () => {
     const r = await load(root, 'repo/deploy');
     expect(r.names).toEqual(['a']);
     expect(r.issues).toEqual([
-      `repo/deploy/dir:1:1: error: symbolic link repo/deploy/dir points outside the repository root (repo/deploy): to ${join(root, 'elsewhere')}; manifests are read only from inside it. Copy the file into the repository or point the link inside it`,
-      `repo/deploy/x.yaml:1:1: error: symbolic link repo/deploy/x.yaml points outside the repository root (repo/deploy): to ${join(root, 'elsewhere/x.yaml')}; manifests are read only from inside it. Copy the file into the repository or point the link inside it`,
+      `repo/deploy/dir:0:0: error: symbolic link repo/deploy/dir points outside the repository root (repo/deploy): to ${join(root, 'elsewhere')}; manifests are read only from inside it. Copy the file into the repository or point the link inside it`,
+      `repo/deploy/x.yaml:0:0: error: symbolic link repo/deploy/x.yaml points outside the repository root (repo/deploy): to ${join(root, 'elsewhere/x.yaml')}; manifests are read only from inside it. Copy the file into the repository or point the link inside it`,
     ]);
   });
 
@@ -76,9 +76,9 @@ describe('discovery: symbolic links', () => {
     const root = await tree({ 'deploy/prefect-gitops.yaml': 'owner: o\n' }, { 'deploy/gone.yaml': 'nowhere.yaml', 'deploy/p.yaml': 'q.yaml', 'deploy/q.yaml': 'p.yaml' });
     const r = await load(root);
     expect(r.issues).toEqual([
-      'deploy/gone.yaml:1:1: error: symbolic link deploy/gone.yaml -> nowhere.yaml is broken (its target does not exist); a deployment declared through it would be pruned. Fix the link or remove it',
-      'deploy/p.yaml:1:1: error: symbolic link deploy/p.yaml -> q.yaml is a loop of links; fix or remove it',
-      'deploy/q.yaml:1:1: error: symbolic link deploy/q.yaml -> p.yaml is a loop of links; fix or remove it',
+      'deploy/gone.yaml:0:0: error: symbolic link deploy/gone.yaml -> nowhere.yaml is broken (its target does not exist); a deployment declared through it would be pruned. Fix the link or remove it',
+      'deploy/p.yaml:0:0: error: symbolic link deploy/p.yaml -> q.yaml is a loop of links; fix or remove it',
+      'deploy/q.yaml:0:0: error: symbolic link deploy/q.yaml -> p.yaml is a loop of links; fix or remove it',
     ]);
   });
 
@@ -88,7 +88,7 @@ describe('discovery: symbolic links', () => {
     expect(r.names).toEqual(['a']);
     expect(r.files).toEqual(['deploy/sub/a.yaml']);
     expect(r.skipped).toEqual(['deploy/a-first/ duplicate', 'deploy/again.yaml duplicate', 'deploy/sub/up/ symlink-cycle']);
-    expect(r.issues).toEqual(['deploy/sub/up:1:1: warning: symbolic link deploy/sub/up points to deploy, one of its own parent folders (a cycle); it is not followed, the folder is read once']);
+    expect(r.issues).toEqual(['deploy/sub/up:0:0: warning: symbolic link deploy/sub/up points to deploy, one of its own parent folders (a cycle); it is not followed, the folder is read once']);
   });
 });
 
@@ -126,7 +126,7 @@ describe('discovery: skipped files and what they declare', () => {
       'deploy/legacy/l.yaml [l1] is in deploy/legacy/, ignored by rule "legacy/" in prefect-gitops.yaml ignore:, and is not read',
       'deploy/empty.yaml [empty] is empty',
     ]);
-    expect(r.issues).toEqual(['deploy/empty.yaml:1:1: warning: manifest file is empty (or only comments): it declares nothing; delete it, or add a deployment']);
+    expect(r.issues).toEqual(['deploy/empty.yaml:0:0: warning: manifest file is empty (or only comments): it declares nothing; delete it, or add a deployment']);
   });
 
   it.each([
