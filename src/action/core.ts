@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { escapeControl } from '../render/escape.js';
 import { appendFile } from 'node:fs/promises';
 import * as actionsCore from '@actions/core';
 
@@ -80,18 +81,21 @@ export function realCore(env: Readonly<Record<string, string | undefined>> = pro
  * runner needs them to mask.
  */
 export function scrubbingCore(core: ActionsCore, scrub: (text: string) => string): ActionsCore {
-  const where = (w: AnnotationLocation | undefined): AnnotationLocation | undefined => (w?.title ? { ...w, title: scrub(w.title) } : w);
+  // Messages are free text that may quote a server's answer: control characters are shown escaped.
+  // (logUntrusted takes renderer output, already escaped and coloured on purpose.)
+  const text = (message: string): string => escapeControl(scrub(message), { keepLayout: true });
+  const where = (w: AnnotationLocation | undefined): AnnotationLocation | undefined => (w?.title ? { ...w, title: text(w.title) } : w);
   return {
     getInput: (name) => core.getInput(name),
     setOutput: (name, value) => core.setOutput(name, scrub(value)),
     setSecret: (value) => core.setSecret(value),
-    setFailed: (message) => core.setFailed(scrub(message)),
-    error: (message, w) => core.error(scrub(message), where(w)),
-    warning: (message, w) => core.warning(scrub(message), where(w)),
-    notice: (message, w) => core.notice(scrub(message), where(w)),
-    info: (message) => core.info(scrub(message)),
+    setFailed: (message) => core.setFailed(text(message)),
+    error: (message, w) => core.error(text(message), where(w)),
+    warning: (message, w) => core.warning(text(message), where(w)),
+    notice: (message, w) => core.notice(text(message), where(w)),
+    info: (message) => core.info(text(message)),
     logUntrusted: (text) => core.logUntrusted(scrub(text)),
-    debug: (message) => core.debug(scrub(message)),
+    debug: (message) => core.debug(text(message)),
     appendSummary: (markdown) => core.appendSummary(scrub(markdown)),
   };
 }

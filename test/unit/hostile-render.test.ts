@@ -152,3 +152,33 @@ describe('escapeControl', () => {
     expect(JSON.parse(jsonSafe(JSON.stringify(value)))).toEqual(value);
   });
 });
+
+describe("the Action's core: messages are escaped like every other output", () => {
+  it('error, warning, notice, info, debug and setFailed show control characters escaped', async () => {
+    const { scrubbingCore } = await import('../../src/action/core.js');
+    const seen: string[] = [];
+    const record = (message: string): void => void seen.push(message);
+    const core = scrubbingCore(
+      {
+        getInput: () => '',
+        setOutput: () => undefined,
+        setSecret: () => undefined,
+        setFailed: record,
+        error: record,
+        warning: record,
+        notice: record,
+        info: record,
+        logUntrusted: record,
+        debug: record,
+        appendSummary: async () => undefined,
+      } as unknown as Parameters<typeof scrubbingCore>[0],
+      (t) => t,
+    );
+    for (const emit of [core.setFailed, core.error, core.warning, core.notice, core.info, core.debug]) emit(`server said ${HOSTILE}\nsecond line`);
+    expect(seen).toHaveLength(6);
+    for (const line of seen) {
+      expect(line).not.toMatch(RAW_CONTROL);
+      expect(line).toContain('\nsecond line');
+    }
+  });
+});
