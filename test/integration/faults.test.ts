@@ -113,7 +113,7 @@ describe('a hanging server', () => {
 
   it('rejects a duration it cannot read as a usage error', async () => {
     const run = await cli(['plan', '.', '--timeout', 'soon']);
-    expect(run.code).toBe(1);
+    expect(run.code).toBe(64);
     expect(run.stderr).toContain(`option '--timeout <duration>' argument 'soon' is invalid. expected a duration such as 90s, 5m or 500ms, got "soon"`);
   });
 });

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
 
 const repo = resolve(import.meta.dirname, '../..');
 
@@ -34,6 +35,13 @@ describe('documentation', () => {
   it('no document or example names the nonexistent --env flag', async () => {
     const files = [...docs.map((d) => join(repo, d)), ...(await filesUnder(join(repo, 'examples')))].filter((f) => /\.(md|ya?ml)$/.test(f));
     for (const file of files) expect(await readFile(file, 'utf8'), relative(repo, file)).not.toMatch(/--env\b(?!ironment)/);
+  });
+
+  it('every YAML example in the docs parses', async () => {
+    for (const doc of docs) {
+      const text = await readFile(join(repo, doc), 'utf8');
+      for (const [, block] of text.matchAll(/```ya?ml\n([\s\S]*?)```/g)) expect(() => parseAllDocuments(block!).forEach((d) => { if (d.errors.length) throw d.errors[0]; }), `${doc}:\n${block}`).not.toThrow();
+    }
   });
 
   it('the README leads with install and keeps the two set-up commands', async () => {
