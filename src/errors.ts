@@ -63,6 +63,11 @@ export class UnsupportedServerError extends RemoteError {
   override readonly name = 'UnsupportedServerError';
 }
 
+/** The run was interrupted (SIGINT/SIGTERM) before or while applying. Exit code 130. */
+export class InterruptedError extends GitopsError {
+  override readonly name = 'InterruptedError';
+}
+
 /** Something that should not happen: a bug in prefect-gitops. */
 export class InternalError extends GitopsError {
   override readonly name = 'InternalError';
@@ -75,6 +80,8 @@ export const ExitCode = {
   invalidOrChanges: 2,
   /** The command line is wrong: an unknown command or option, a bad option value (sysexits EX_USAGE). */
   usage: 64,
+  /** Stopped by SIGINT/SIGTERM (128 + 2, as a shell reports Ctrl-C). */
+  interrupted: 130,
 } as const;
 
 /**
@@ -84,6 +91,7 @@ export const ExitCode = {
 export function exitCodeFor(error: unknown, command: 'validate' | 'plan' | 'apply' | 'export' | 'other' = 'other'): number {
   if (error instanceof UsageError) return ExitCode.usage;
   if (error instanceof UserInputError && command === 'validate') return ExitCode.invalidOrChanges;
+  if (error instanceof InterruptedError) return ExitCode.interrupted;
   return ExitCode.failure;
 }
 

@@ -1,9 +1,11 @@
 import type { Logger } from '../log.js';
-import { describeError } from '../errors.js';
+import { describeError, GitopsError } from '../errors.js';
 import { hiddenValues, scrubSecrets } from '../render/redact.js';
 import type { PrefectClient } from '../prefect/client.js';
-import type { LiveFlow } from '../prefect/types.js';
-import { automationBody, type DesiredTrigger } from '../plan/triggers.js';
+import type { LiveAutomation, LiveFlow } from '../prefect/types.js';
+import { OWNER_LABEL, ownerOf, ownerTag } from '../plan/ownership.js';
+import { automationBody, FINGERPRINT_TAG, type DesiredTrigger } from '../plan/triggers.js';
+import { claimDeploymentName, DEFAULT_LOCK_TTL_MS } from './lock.js';
 import type { Plan, PlanAction } from '../plan/types.js';
 
 export type ActionStatus = 'ok' | 'failed' | 'skipped';
@@ -20,6 +22,8 @@ export interface ActionResult {
 export interface ApplyResult {
   readonly results: readonly ActionResult[];
   readonly ok: boolean;
+  /** Set when `signal` stopped the run: the actions not started are `skipped`. */
+  readonly interrupted?: true;
 }
 
 export interface ApplyOptions {
@@ -29,13 +33,33 @@ export interface ApplyOptions {
   readonly onProgress?: (done: number, total: number, result: ActionResult) => void;
   /** Called when an action starts. */
   readonly onStart?: (action: PlanAction) => void;
+  /**
+   * Once aborted (Ctrl-C, a lost apply lock), no new action starts; actions in flight finish. The
+   * abort reason's message says why in the skipped results.
+   */
+  readonly signal?: AbortSignal;
+  /**
+   * Whether this run holds the owner's apply lock (src/apply/lock.ts), and the TTL and environment
+   * recorded in the claim a create takes on its deployment name.
+   */
+  readonly lock?: { readonly held: boolean; readonly ttlMs?: number; readonly env?: Readonly<Record<string, string | undefined>> };
+}
+
+/** A create that would take over a deployment it does not own: reported as a failed action. */
+class CreateConflictError extends GitopsError {
+  override readonly name = 'CreateConflictError';
 }
 
 /**
- * Executes exactly the actions of `plan`, nothing else: it never re-plans and never reads to
- * decide. Creates, adoptions and updates run with bounded concurrency; one failure does not stop
- * the others. Deletes run last, and only when everything before them succeeded. A plan whose prune
- * was refused is not applied at all: every action is skipped and nothing is written.
+ * Executes exactly the actions of `plan`, nothing else: it never re-plans. Creates, adoptions and
+ * updates run with bounded concurrency; one failure does not stop the others. Deletes run last,
+ * and only when everything before them succeeded (and the run was not interrupted).
+ *
+ * Its only reads are guards that can refuse an action, never change it: a create first claims the
+ * deployment name and checks that no deployment of that name has appeared since the plan (the
+ * server's POST is an upsert and would silently take it over), then checks that what it created
+ * carries our owner label; otherwise that action fails as a conflict. Automations are looked up
+ * by name and fingerprint before they are created, so no interleaving or retry leaves two.
  */
 export async function apply(plan: Plan, client: PrefectClient, options: ApplyOptions): Promise<ApplyResult> {
   const { logger } = options;
@@ -63,7 +87,7 @@ export async function apply(plan: Plan, client: PrefectClient, options: ApplyOpt
     options.onStart?.(action);
     let result: ActionResult;
     try {
-      const id = await execute(action, client, ensureFlow, plan.owner);
+      const id = await execute(action, client, ensureFlow, plan.owner, options);
       result = { kind: action.kind, key: action.key, status: 'ok', id };
       logger.info({ action: action.kind, deployment: action.key, id }, 'action applied');
     } catch (error) {
@@ -77,40 +101,96 @@ export async function apply(plan: Plan, client: PrefectClient, options: ApplyOpt
     return result;
   };
 
+  const { signal } = options;
+  const skip = (action: PlanAction, message: string): ActionResult => {
+    const skipped: ActionResult = { kind: action.kind, key: action.key, status: 'skipped', message };
+    done++;
+    options.onProgress?.(done, total, skipped);
+    return skipped;
+  };
+  const stopped = (): string => `not started: ${signal?.reason instanceof Error ? signal.reason.message : 'interrupted'}`;
+  const runUnlessStopped = (action: PlanAction): Promise<ActionResult> => (signal?.aborted ? Promise.resolve(skip(action, stopped())) : run(action));
+
   const writes = plan.actions.filter((a) => a.kind !== 'delete');
   const deletes = plan.actions.filter((a) => a.kind === 'delete');
-  const results = await mapBounded(writes, options.concurrency ?? 4, run);
-  if (results.every((r) => r.status === 'ok')) {
-    results.push(...(await mapBounded(deletes, options.concurrency ?? 4, run)));
+  const results = await mapBounded(writes, options.concurrency ?? 4, runUnlessStopped);
+  if (signal?.aborted) {
+    for (const action of deletes) results.push(skip(action, stopped()));
+  } else if (results.every((r) => r.status === 'ok')) {
+    results.push(...(await mapBounded(deletes, options.concurrency ?? 4, runUnlessStopped)));
   } else {
-    for (const action of deletes) {
-      const skipped: ActionResult = { kind: action.kind, key: action.key, status: 'skipped', message: 'not deleted because an earlier action failed; deletes run only after every create and update succeeded' };
-      done++;
-      options.onProgress?.(done, total, skipped);
-      results.push(skipped);
-    }
+    for (const action of deletes) results.push(skip(action, 'not deleted because an earlier action failed; deletes run only after every create and update succeeded'));
   }
-  return { results, ok: results.every((r) => r.status === 'ok') && plan.pruneRefused === null };
+  const ok = results.every((r) => r.status === 'ok') && plan.pruneRefused === null;
+  return { results, ok, ...(signal?.aborted ? { interrupted: true as const } : {}) };
 }
 
 /** Wipe-and-create, as `prefect deploy` does, but only when the triggers changed. */
 async function replaceAutomations(client: PrefectClient, deploymentId: string, triggers: readonly DesiredTrigger[], owner: string): Promise<void> {
   await client.deleteOwnedAutomations(deploymentId);
-  for (const trigger of triggers) await client.createAutomation(automationBody(trigger, deploymentId, owner));
+  await ensureAutomations(client, deploymentId, triggers, owner);
 }
 
-async function execute(action: PlanAction, client: PrefectClient, ensureFlow: (name: string) => Promise<LiveFlow>, owner: string): Promise<string> {
+/** Creates the automation of each trigger unless the deployment already has it (same name, owner and fingerprint). */
+async function ensureAutomations(client: PrefectClient, deploymentId: string, triggers: readonly DesiredTrigger[], owner: string): Promise<void> {
+  if (triggers.length === 0) return;
+  const existing = await client.listAutomationsOfDeployment(deploymentId);
+  for (const trigger of triggers) {
+    if (existing.some((a) => isAutomationOf(a, trigger, deploymentId, owner))) continue;
+    await client.createAutomation(automationBody(trigger, deploymentId, owner));
+  }
+}
+
+function isAutomationOf(a: LiveAutomation, trigger: DesiredTrigger, deploymentId: string, owner: string): boolean {
+  return (
+    a.name === trigger.name &&
+    a.tags.includes(ownerTag(owner)) &&
+    a.tags.includes(`${FINGERPRINT_TAG}${trigger.fingerprint}`) &&
+    a.actions.some((x) => x.type === 'run-deployment' && x.deployment_id === deploymentId)
+  );
+}
+
+/**
+ * Creates a deployment that the plan found absent, without ever taking over one that appeared
+ * since: claim the name, check it is still free, create, check the result is ours.
+ */
+async function createNew(client: PrefectClient, action: Extract<PlanAction, { kind: 'create' }>, flow: () => Promise<LiveFlow>, owner: string, options: ApplyOptions): Promise<string> {
+  const outcome = await claimDeploymentName(client, owner, action.flowName, action.name, {
+    ttlMs: options.lock?.ttlMs ?? DEFAULT_LOCK_TTL_MS,
+    env: options.lock?.env ?? {},
+    logger: options.logger,
+    lockHeld: options.lock?.held ?? false,
+  });
+  if ('conflict' in outcome) throw new CreateConflictError(`conflict: ${outcome.conflict}; not created, plan again`);
+  try {
+    const existing = await client.readDeploymentByName(action.flowName, action.name);
+    if (existing) {
+      const by = ownerOf(existing);
+      throw new CreateConflictError(`conflict: ${action.key} was created by ${by ? `owner "${by}"` : 'someone else'} after the plan; not overwritten, plan again`);
+    }
+    const created = await client.createDeployment({ ...action.body, name: action.name, flow_id: (await flow()).id });
+    const label = created.labels?.[OWNER_LABEL];
+    if (label !== owner) throw new CreateConflictError(`conflict: ${action.key} was created but carries owner label ${label === undefined ? '(none)' : `"${label}"`}, not "${owner}"`);
+    return created.id;
+  } finally {
+    await outcome.claim.release();
+  }
+}
+
+async function execute(action: PlanAction, client: PrefectClient, ensureFlow: (name: string) => Promise<LiveFlow>, owner: string, options: ApplyOptions): Promise<string> {
   switch (action.kind) {
     case 'create':
     case 'adopt': {
-      const flow = await ensureFlow(action.flowName);
-      const created = await client.createDeployment({ ...action.body, name: action.name, flow_id: flow.id });
-      if (action.schedules.length > 0) await client.createSchedules(created.id, [...action.schedules]);
+      const id =
+        action.kind === 'create'
+          ? await createNew(client, action, () => ensureFlow(action.flowName), owner, options)
+          : (await client.createDeployment({ ...action.body, name: action.name, flow_id: (await ensureFlow(action.flowName)).id })).id;
+      if (action.schedules.length > 0) await client.createSchedules(id, [...action.schedules]);
       // An adopted deployment may own automations made by `prefect deploy`: ours replace them. A new
       // one owns none yet.
-      if (action.kind === 'adopt') await replaceAutomations(client, created.id, action.triggers, owner);
-      else for (const trigger of action.triggers) await client.createAutomation(automationBody(trigger, created.id, owner));
-      return created.id;
+      if (action.kind === 'adopt') await replaceAutomations(client, id, action.triggers, owner);
+      else await ensureAutomations(client, id, action.triggers, owner);
+      return id;
     }
     case 'update': {
       if (Object.keys(action.patch).length > 0) await client.updateDeployment(action.id, action.patch);

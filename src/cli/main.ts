@@ -2,8 +2,10 @@ import { mkdir, stat, writeFile } from 'node:fs/promises';
 import { escapeControl, jsonSafe } from '../render/escape.js';
 import { dirname, join, resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { apply, type ActionResult, type ApplyResult } from '../apply/apply.js';
-import { describeError, exitCodeFor, ExitCode, UsageError, UserInputError, ValidationFailedError } from '../errors.js';
+import { apply, type ActionResult, type ApplyOptions, type ApplyResult } from '../apply/apply.js';
+import { DEFAULT_LOCK_TIMEOUT_MS, describeHolder, formatDuration, lockTtlMs, parseDuration as parseLockTimeout, type ApplyLock } from '../apply/lock.js';
+import { planUnderLock } from '../apply/under-lock.js';
+import { describeError, exitCodeFor, ExitCode, InterruptedError, UsageError, UserInputError, ValidationFailedError } from '../errors.js';
 import { parseDuration } from './duration.js';
 import { createLogger, type LogFormat, type LogLevel, type Logger } from '../log.js';
 import { PrefectClient } from '../prefect/client.js';
@@ -18,7 +20,7 @@ import { BRANCH_OVERRIDE_VARIABLE } from '../manifests/git-context.js';
 import { loadManifests } from '../manifests/load.js';
 import { planHasChanges } from '../plan/plan.js';
 import type { PlanAction } from '../plan/types.js';
-import { assertBranchMayApply, readSavedPlan, reconcile, reconcileSavedPlan, savedPlanOptions, type ReconcileOptions } from '../reconcile.js';
+import { assertBranchMayApply, readSavedPlan, reconcile, reconcileSavedPlan, savedPlanOptions, type Reconciliation, type ReconcileOptions, type SavedReconciliation } from '../reconcile.js';
 import { renderFilesText, renderIssueLines, renderIssuesJson, renderIssuesText } from '../render/issues.js';
 import { renderActionText, renderApplyText, renderDriftText, renderPlanJson, renderPlanText, useColor } from '../render/text.js';
 import { hasErrors, validateProject } from '../validate/validate.js';
@@ -31,6 +33,11 @@ export interface Io {
   env: Readonly<Record<string, string | undefined>>;
   cwd: string;
   isTty: boolean;
+  /**
+   * Subscribes to Ctrl-C / SIGTERM for the length of an apply; returns the unsubscribe. Only apply
+   * listens (plan and the rest keep the default: die at once, having written nothing).
+   */
+  onInterrupt?: (handler: () => void) => () => void;
 }
 
 const defaultIo = (): Io => ({
@@ -39,7 +46,27 @@ const defaultIo = (): Io => ({
   env: process.env,
   cwd: process.cwd(),
   isTty: Boolean(process.stdout.isTTY),
+  onInterrupt: processInterrupts,
 });
+
+/** The first SIGINT/SIGTERM calls `handler`; a second one stops the process the default way (the lock then expires by itself). */
+function processInterrupts(handler: () => void): () => void {
+  let count = 0;
+  const on = (signal: NodeJS.Signals): void => {
+    count += 1;
+    if (count === 1) return handler();
+    process.stderr.write(`${signal} again: stopping now; the apply lock expires by itself\n`);
+    unsubscribe();
+    process.kill(process.pid, signal);
+  };
+  const unsubscribe = (): void => {
+    process.off('SIGINT', on);
+    process.off('SIGTERM', on);
+  };
+  process.on('SIGINT', on);
+  process.on('SIGTERM', on);
+  return unsubscribe;
+}
 
 interface ServerFlags {
   environment?: string;
@@ -135,6 +162,13 @@ function withBranch(env: Io['env'], branch: string | undefined): Io['env'] {
 
 const collectList = (value: string, previous: string[]): string[] => [...previous, value];
 
+/** `--lock-timeout`: a duration such as 30s, 5m, 1m30s or 0; a bare number is seconds. */
+function lockTimeout(value: string): number {
+  const ms = parseLockTimeout(value);
+  if (ms === undefined) throw new InvalidArgumentError(`expected a duration such as 30s, 5m or 0, got "${value}"`);
+  return ms;
+}
+
 /** An option parser for whole numbers of at least `min`; anything else is a usage error. */
 function wholeNumber(min: number): (value: string) => number {
   return (value) => {
@@ -222,41 +256,88 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
       else if (flags.detailedExitcode && (planHasChanges(plan) || plan.conflicts.length > 0)) exitCode = ExitCode.invalidOrChanges;
     });
 
-  addServerOptions(program.command('apply').description('plan, then make the Prefect server match the manifests; or apply a saved plan file')).action(
-    async (target: string, flags: ServerFlags) => {
+  addServerOptions(program.command('apply').description('plan, then make the Prefect server match the manifests; or apply a saved plan file'))
+    .option('--lock-timeout <duration>', 'wait this long for another apply of the same owner to finish, e.g. 30s, 5m, 0 (default: 5m)', lockTimeout, DEFAULT_LOCK_TIMEOUT_MS)
+    .option('--no-lock', 'take no apply lock (emergencies only: concurrent applies can then undo each other)')
+    .action(async (target: string, flags: ServerFlags & { lockTimeout: number; lock: boolean }) => {
       command = 'apply';
       secrets = secretsOf(io, flags);
       const color = flags.color !== false && useColor(io.isTty, io.env);
       const options = toReconcileOptions(target, flags, io);
       const fromFile = /\.json$/i.test(target);
-      const saved = fromFile ? await reconcileSavedPlan(await readSavedPlan(resolve(io.cwd, target)), options) : undefined;
-      const reconciliation = saved ?? (await reconcile(options));
-      await assertBranchMayApply(reconciliation, reconciliation.plan.environment ?? undefined, options.env);
-      const { plan } = reconciliation;
-      if (reconciliation.warnings.length && !flags.json) io.stderr(renderIssueLines(reconciliation.warnings));
-      let stale = 0;
-      if (saved) {
-        for (const entry of saved.stale) {
-          io.stderr(`refused (stale): ${escapeControl(entry.reason)}\n`);
-          if (entry.fresh) io.stderr(renderActionText(entry.fresh, { color, secrets }));
-        }
-        if (saved.unplanned.length) io.stderr(`not in the saved plan (run plan again to review): ${escapeControl(saved.unplanned.map((a) => `${a.kind} ${a.key}`).join(', '))}\n`);
-        stale = saved.stale.length;
-        const total = saved.savedActions;
-        if (!flags.json) io.stdout(`Applying ${plan.actions.length} of ${total} saved action${total === 1 ? '' : 's'} from ${target}${stale ? `; ${stale} refused as stale` : ''}.\n`);
-      } else if (!flags.json) io.stdout(renderPlanText(plan, { color, secrets, now: new Date(), scheduledRuns: await scheduledRunsOf(reconciliation.client, plan, io, secrets) }));
-      // A refused prune refuses the whole apply: the plan above says so; nothing is sent.
-      if (!planHasChanges(plan) || plan.pruneRefused) {
-        if (flags.json) io.stdout(jsonSafe(JSON.stringify({ plan: JSON.parse(renderPlanJson(plan, secrets)), results: [] }, null, 2)) + '\n');
-        exitCode = plan.conflicts.length > 0 || plan.pruneRefused || stale ? ExitCode.failure : ExitCode.ok;
-        return;
+      const savedPlan = fromFile ? await readSavedPlan(resolve(io.cwd, target)) : undefined;
+      const interrupt = new AbortController();
+      const unsubscribe = io.onInterrupt?.(() => {
+        io.stderr('interrupted: no new actions start; waiting for those in flight\n');
+        interrupt.abort(new InterruptedError('interrupted'));
+      });
+      const ttlMs = lockTtlMs(io.env);
+      if (!flags.lock) io.stderr('warning: --no-lock: no apply lock is taken; another apply of this owner may run at the same time\n');
+      let lock: ApplyLock | undefined;
+      try {
+        const planned = await planUnderLock<Reconciliation | SavedReconciliation>(
+          async () => {
+            const r = savedPlan ? await reconcileSavedPlan(savedPlan, options) : await reconcile(options);
+            await assertBranchMayApply(r, r.plan.environment ?? undefined, options.env);
+            return r;
+          },
+          {
+            lock: flags.lock,
+            timeoutMs: flags.lockTimeout,
+            ttlMs,
+            env: io.env,
+            logger: options.logger,
+            signal: interrupt.signal,
+            onWait: (holder, name) => io.stderr(`Waiting up to ${formatDuration(flags.lockTimeout)} for the apply lock ${name}, held by ${describeHolder(holder)}\n`),
+          },
+        );
+        lock = planned.lock;
+        exitCode = await applyPlanned(planned.reconciliation, lock, { flags, color, target, interrupt: interrupt.signal, ttlMs, logger: options.logger });
+      } finally {
+        await lock?.release();
+        unsubscribe?.();
       }
-      const result = await runApply(plan, reconciliation.client, options.logger, flags, io);
-      if (flags.json) io.stdout(jsonSafe(JSON.stringify({ plan: JSON.parse(renderPlanJson(plan, secrets)), results: result.results }, null, 2)) + '\n');
-      else io.stdout('\n' + renderApplyText(result, plan, { color, secrets }));
-      exitCode = result.ok && plan.conflicts.length === 0 && stale === 0 ? ExitCode.ok : ExitCode.failure;
-    },
-  );
+    });
+
+  /** Shows and applies a plan made under the lock; returns the exit code. */
+  async function applyPlanned(
+    reconciliation: Reconciliation | SavedReconciliation,
+    lock: ApplyLock | undefined,
+    c: { flags: ServerFlags; color: boolean; target: string; interrupt: AbortSignal; ttlMs: number; logger: Logger },
+  ): Promise<number> {
+    const { flags, color, target } = c;
+    const saved = 'stale' in reconciliation ? reconciliation : undefined;
+    const { plan } = reconciliation;
+    if (reconciliation.warnings.length && !flags.json) io.stderr(renderIssueLines(reconciliation.warnings));
+    let stale = 0;
+    if (saved) {
+      for (const entry of saved.stale) {
+        io.stderr(`refused (stale): ${escapeControl(entry.reason)}\n`);
+        if (entry.fresh) io.stderr(renderActionText(entry.fresh, { color, secrets }));
+      }
+      if (saved.unplanned.length) io.stderr(`not in the saved plan (run plan again to review): ${escapeControl(saved.unplanned.map((a) => `${a.kind} ${a.key}`).join(', '))}\n`);
+      stale = saved.stale.length;
+      const total = saved.savedActions;
+      if (!flags.json) io.stdout(`Applying ${plan.actions.length} of ${total} saved action${total === 1 ? '' : 's'} from ${target}${stale ? `; ${stale} refused as stale` : ''}.\n`);
+    } else if (!flags.json) io.stdout(renderPlanText(plan, { color, secrets, now: new Date(), scheduledRuns: await scheduledRunsOf(reconciliation.client, plan, io, secrets) }));
+    // A refused prune refuses the whole apply: the plan above says so; nothing is sent.
+    if (!planHasChanges(plan) || plan.pruneRefused) {
+      if (flags.json) io.stdout(jsonSafe(JSON.stringify({ plan: JSON.parse(renderPlanJson(plan, secrets)), results: [] }, null, 2)) + '\n');
+      return plan.conflicts.length > 0 || plan.pruneRefused || stale ? ExitCode.failure : ExitCode.ok;
+    }
+    const signal = lock ? AbortSignal.any([c.interrupt, lock.lost]) : c.interrupt;
+    const result = await runApply(plan, reconciliation.client, c.logger, flags, io, { signal, lock: { held: lock !== undefined, ttlMs: c.ttlMs, env: io.env } });
+    if (flags.json) io.stdout(jsonSafe(JSON.stringify({ plan: JSON.parse(renderPlanJson(plan, secrets)), results: result.results, ...(result.interrupted ? { interrupted: true } : {}) }, null, 2)) + '\n');
+    else io.stdout('\n' + renderApplyText(result, plan, { color, secrets }));
+    if (result.interrupted) {
+      const why = signal.reason instanceof Error && !(signal.reason instanceof InterruptedError) ? signal.reason.message : 'interrupted';
+      const line = `${why}: ${result.results.filter((r) => r.status === 'ok').length} of ${plan.actions.length} actions done; run apply again to finish\n`;
+      if (flags.json) io.stderr(line);
+      else io.stdout(line);
+      if (c.interrupt.aborted) return ExitCode.interrupted;
+    }
+    return result.ok && plan.conflicts.length === 0 && stale === 0 ? ExitCode.ok : ExitCode.failure;
+  }
 
   addServerOptions(program.command('drift').description('compare the live server with git; exits 2 when they differ')).action(async (dir: string, flags: ServerFlags) => {
     command = 'plan';
@@ -334,6 +415,8 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
       // Machines asked for JSON: the problems are the output.
       if (jsonOutput) io.stdout(renderIssuesJson(error.issues));
       io.stderr(renderIssueLines(error.issues) + `${error.message}; nothing was sent to Prefect.\n`);
+    } else if (error instanceof InterruptedError) {
+      io.stderr(`${error.message}\n`);
     } else {
       io.stderr(`error: ${escapeControl(scrubSecrets(describeError(error), secrets), { keepLayout: true })}\n`);
     }
@@ -356,11 +439,12 @@ async function scheduledRunsOf(client: PrefectClient, plan: Plan, io: Io, secret
 }
 
 /** Applies a plan with progress: a live line on a terminal, one line per action otherwise. */
-async function runApply(plan: Plan, client: PrefectClient, logger: Logger, flags: ServerFlags, io: Io): Promise<ApplyResult> {
+async function runApply(plan: Plan, client: PrefectClient, logger: Logger, flags: ServerFlags, io: Io, extra: Pick<ApplyOptions, 'signal' | 'lock'>): Promise<ApplyResult> {
   const tty = io.isTty && !flags.json;
   const verb = { create: 'creating', update: 'updating', adopt: 'adopting', delete: 'deleting' } as const;
   let done = 0;
   const result = await apply(plan, client, {
+    ...extra,
     concurrency: flags.concurrency,
     logger,
     onStart: (action: PlanAction) => {

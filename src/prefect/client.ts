@@ -15,6 +15,7 @@ import type {
   LiveAutomation,
   LiveFlow,
   LiveSchedule,
+  LiveVariable,
   LiveWorkPool,
   RequestStats,
   ScheduleCreateBody,
@@ -470,6 +471,53 @@ export class PrefectClient {
     const count = await this.request<unknown>('POST', '/flow_runs/count', filter);
     if (typeof count !== 'number') throw unexpected('POST', '/flow_runs/count', 'the count is not a number');
     return count;
+  }
+
+  // Variables as records (the apply lock, src/apply/lock.ts) and deployment guards (src/apply/apply.ts).
+
+  /** `POST /variables/` (201): the new variable, or `undefined` when one of that name exists (409). Names are unique on the server. */
+  async createVariable(body: { name: string; value: Json; tags?: string[] }): Promise<LiveVariable | undefined> {
+    const path = '/variables/';
+    const reply = await this.send('POST', path, body);
+    if (reply.status === 409) return undefined;
+    return checkVariable(this.json('POST', path, this.expect('POST', path, reply, [201])), 'POST', path);
+  }
+
+  /**
+   * `GET /variables/name/{name}` with the server's clock: `serverTime` is the reply's `Date` header
+   * (ms since the epoch; `undefined` when absent), to compare with `updated` without trusting our own clock.
+   */
+  async readVariableRecord(name: string): Promise<{ variable: LiveVariable; serverTime: number | undefined } | undefined> {
+    const path = `/variables/name/${encodeURIComponent(name)}`;
+    const reply = await this.send('GET', path, undefined);
+    if (reply.status === 404) return undefined;
+    const variable = checkVariable(this.json('GET', path, this.expect('GET', path, reply, [200])), 'GET', path);
+    const date = reply.headers.date;
+    const serverTime = typeof date === 'string' ? Date.parse(date) : Number.NaN;
+    return { variable, serverTime: Number.isNaN(serverTime) ? undefined : serverTime };
+  }
+
+  /** `PATCH /variables/{id}` with a new value (204, which also moves `updated`); `false` when the variable is gone (404). */
+  async updateVariableValue(id: string, value: Json): Promise<boolean> {
+    const path = `/variables/${encodeURIComponent(id)}`;
+    const reply = this.expect('PATCH', path, await this.send('PATCH', path, { value }), [204, 404]);
+    return reply.status === 204;
+  }
+
+  /** `DELETE /variables/{id}` (204); by id, so it never removes a newer variable of the same name. 404 means already gone. */
+  async deleteVariableById(id: string): Promise<void> {
+    const path = `/variables/${encodeURIComponent(id)}`;
+    this.expect('DELETE', path, await this.send('DELETE', path, undefined), [204, 404]);
+  }
+
+  /** `GET /automations/related-to/prefect.deployment.{id}`: automations that own or act on the deployment. A server without the automations API (404) has none. */
+  async listAutomationsOfDeployment(deploymentId: string): Promise<LiveAutomation[]> {
+    const path = `/automations/related-to/prefect.deployment.${encodeURIComponent(deploymentId)}`;
+    const reply = await this.send('GET', path, undefined);
+    if (reply.status === 404) return [];
+    const items = this.json('GET', path, this.expect('GET', path, reply, [200]));
+    if (!Array.isArray(items)) throw unexpected('GET', path, 'expected an array of automations');
+    return items.map((item, i) => checkAutomation(item, 'GET', path, `item ${i}`));
   }
 
   /**
@@ -1010,6 +1058,12 @@ function checkAutomation(value: unknown, method: string, path: string, where = '
     ...(typeof value.description === 'string' ? { description: value.description } : {}),
     ...(isRecord(value.trigger) ? { trigger: value.trigger as JsonObject } : {}),
   };
+}
+
+function checkVariable(value: unknown, method: string, path: string): LiveVariable {
+  if (!isRecord(value)) throw unexpected(method, path, 'the variable is not an object');
+  requireStrings(value, ['id', 'name', 'updated'], method, path, 'the variable');
+  return { id: value.id as string, name: value.name as string, value: (value.value ?? null) as Json, updated: value.updated as string };
 }
 
 function checkWorkPool(value: unknown, method: string, path: string, where = 'work pool'): LiveWorkPool {

@@ -116,3 +116,11 @@ export interface AutomationListFilter {
   /** Automations with any of these names; an empty list matches nothing. */
   names?: string[];
 }
+
+/** A Prefect variable as the server stores it; `updated` is the server's time of the last write. */
+export interface LiveVariable {
+  id: string;
+  name: string;
+  value: Json;
+  updated: string;
+}
