@@ -1,3 +1,4 @@
+import { DEFAULT_LOCK_TIMEOUT_MS, parseDuration } from '../apply/lock.js';
 import { UserInputError } from '../errors.js';
 import { collectSecrets } from '../render/redact.js';
 import type { LogLevel, Logger } from '../log.js';
@@ -24,6 +25,7 @@ export const INPUT_NAMES = [
   'plan-file',
   'set',
   'allow-missing-pools',
+  'lock-timeout',
 ] as const;
 
 /** Every output the Action sets. */
@@ -55,6 +57,8 @@ export interface ActionInputs {
   readonly stepOutputs: Readonly<Record<string, string>>;
   /** A missing work pool or queue is a warning, not an error. */
   readonly allowMissingPools: boolean;
+  /** `apply` only: how long to wait for another apply of the same owner (ms); default 5 minutes. */
+  readonly lockTimeoutMs: number;
 }
 
 /** Requests in flight at most: the CLI's default `--concurrency`. */
@@ -119,9 +123,12 @@ export function readInputs(core: ActionsCore, env: Env): ActionInputs {
   const planFile = get('plan-file');
   const stepOutputs = parseSetLines(core.getInput('set'), problems);
   const allowMissingPools = bool('allow-missing-pools') ?? false;
+  const lockTimeoutRaw = get('lock-timeout');
+  const lockTimeoutMs = lockTimeoutRaw === undefined ? DEFAULT_LOCK_TIMEOUT_MS : parseDuration(lockTimeoutRaw);
+  if (lockTimeoutMs === undefined) problems.push(`input lock-timeout must be a duration such as 30s, 5m or 0, not "${lockTimeoutRaw}"`);
   if (planFile && command && command !== 'apply') problems.push(`input plan-file applies only to command: apply, not ${command}`);
 
-  if (problems.length > 0 || !command || !logLevel || !prefectApiUrl) {
+  if (problems.length > 0 || !command || !logLevel || !prefectApiUrl || lockTimeoutMs === undefined) {
     throw new UserInputError(problems.join('; '), 'see the inputs in action.yml and the README');
   }
   return {
@@ -141,6 +148,7 @@ export function readInputs(core: ActionsCore, env: Env): ActionInputs {
     logLevel,
     stepOutputs,
     allowMissingPools,
+    lockTimeoutMs,
   };
 }
 

@@ -1,13 +1,15 @@
 import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { apply, type ApplyResult } from '../apply/apply.js';
-import { describeError, UserInputError, ValidationFailedError } from '../errors.js';
+import { describeHolder, formatDuration, lockTtlMs, type ApplyLock } from '../apply/lock.js';
+import { planUnderLock } from '../apply/under-lock.js';
+import { describeError, InterruptedError, UserInputError, ValidationFailedError } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
 import { driftReport } from '../plan/drift.js';
 import { planHasChanges } from '../plan/plan.js';
 import { toSavedPlan } from '../plan/saved.js';
 import type { Plan } from '../plan/types.js';
-import { assertBranchMayApply, readSavedPlan, reconcile, reconcileSavedPlan, savedPlanOptions, type Reconciliation } from '../reconcile.js';
+import { assertBranchMayApply, readSavedPlan, reconcile, reconcileSavedPlan, savedPlanOptions, type Reconciliation, type SavedReconciliation } from '../reconcile.js';
 import { COMMENT_MARKER, COMMENT_MAX_LENGTH, renderApplySummary, renderPlanComment, renderPlanSummary, SUMMARY_MAX_LENGTH } from '../render/markdown.js';
 import { redact, scrubSecrets } from '../render/redact.js';
 import { renderActionText, renderApplyText, renderDriftText, renderPlanText } from '../render/text.js';
@@ -32,6 +34,8 @@ export interface RunDependencies {
   readonly now?: () => Date;
   /** Diagnostics (pino) lines; default stderr. */
   readonly writeLog?: (line: string) => void;
+  /** Subscribes to a cancelled job (SIGINT/SIGTERM) during apply; returns the unsubscribe. Default: the process's signals. */
+  readonly onInterrupt?: (handler: () => void) => () => void;
 }
 
 export const PLAN_FILE = 'prefect-gitops-plan.json';
@@ -49,6 +53,7 @@ interface Session {
   /** Set on a pull request plan with commenting on: where the sticky comment goes. */
   readonly commentOn?: number;
   readonly toPath: (file: string) => string;
+  readonly onInterrupt: (handler: () => void) => () => void;
 }
 
 /**
@@ -83,6 +88,7 @@ export async function run(deps: RunDependencies = {}): Promise<void> {
       ...(github ? { github } : {}),
       ...commentTarget(core, inputs, context, github),
       toPath: (file) => workspacePath(file, cwd, context.workspace),
+      onInterrupt: deps.onInterrupt ?? processInterrupts,
     };
     switch (inputs.command) {
       case 'plan':
@@ -95,6 +101,17 @@ export async function run(deps: RunDependencies = {}): Promise<void> {
   } catch (error) {
     await reportFailure(core, session, error);
   }
+}
+
+/** The first SIGINT/SIGTERM calls `handler`; later ones are left to the runner, which kills the step. */
+function processInterrupts(handler: () => void): () => void {
+  const on = (): void => handler();
+  process.once('SIGINT', on);
+  process.once('SIGTERM', on);
+  return () => {
+    process.off('SIGINT', on);
+    process.off('SIGTERM', on);
+  };
 }
 
 function commentTarget(core: ActionsCore, inputs: ActionInputs, context: RunContext, github: GitHubClient | undefined): { commentOn?: number } {
@@ -138,9 +155,39 @@ async function runApply(s: Session): Promise<void> {
   }
   const options = toReconcileOptions(s.inputs, { cwd: s.cwd, env: s.env, logger: s.logger });
   // With plan-file: exactly the reviewed plan, minus entries whose deployment or manifest changed since.
-  const saved = s.inputs.planFile ? await reconcileSavedPlan(await readSavedPlan(resolve(s.cwd, s.inputs.planFile)), options) : undefined;
-  const r = saved ?? (await reconcile(options));
-  await assertBranchMayApply(r, r.plan.environment ?? undefined, s.env);
+  const savedPlan = s.inputs.planFile ? await readSavedPlan(resolve(s.cwd, s.inputs.planFile)) : undefined;
+  // A cancelled job gets SIGINT, then SIGTERM: stop starting actions, report, release the lock.
+  const interrupt = new AbortController();
+  const unsubscribe = s.onInterrupt(() => interrupt.abort(new InterruptedError('interrupted')));
+  const ttlMs = lockTtlMs(s.env);
+  let lock: ApplyLock | undefined;
+  try {
+    const planned = await planUnderLock<Reconciliation | SavedReconciliation>(
+      async () => {
+        const r = savedPlan ? await reconcileSavedPlan(savedPlan, options) : await reconcile(options);
+        await assertBranchMayApply(r, r.plan.environment ?? undefined, s.env);
+        return r;
+      },
+      {
+        lock: true,
+        timeoutMs: s.inputs.lockTimeoutMs,
+        ttlMs,
+        env: s.env,
+        logger: s.logger,
+        signal: interrupt.signal,
+        onWait: (holder, name) => s.core.info(`waiting up to ${formatDuration(s.inputs.lockTimeoutMs)} for the apply lock ${name}, held by ${describeHolder(holder)}`),
+      },
+    );
+    lock = planned.lock;
+    await applyUnderLock(s, planned.reconciliation, lock, interrupt.signal, ttlMs);
+  } finally {
+    await lock?.release();
+    unsubscribe();
+  }
+}
+
+async function applyUnderLock(s: Session, r: Reconciliation | SavedReconciliation, lock: ApplyLock | undefined, interrupt: AbortSignal, ttlMs: number): Promise<void> {
+  const saved = 'stale' in r ? r : undefined;
   const { plan } = r;
   emitAnnotations(s.core, issueAnnotations(r.warnings, s.toPath));
   for (const entry of saved?.stale ?? []) {
@@ -154,6 +201,8 @@ async function runApply(s: Session): Promise<void> {
   let result: ApplyResult = { results: [], ok: plan.pruneRefused === null };
   if (planHasChanges(plan) && plan.pruneRefused === null) {
     result = await apply(plan, r.client, {
+      signal: lock ? AbortSignal.any([interrupt, lock.lost]) : interrupt,
+      lock: { held: lock !== undefined, ttlMs, env: s.env },
       concurrency: CONCURRENCY,
       logger: s.logger,
       onProgress: (done, total, a) => s.core.info(`[${done}/${total}] ${a.kind} ${a.key}: ${a.status}${a.message ? ` (${a.message})` : ''}`),
@@ -173,6 +222,7 @@ async function runApply(s: Session): Promise<void> {
     ...(plan.conflicts.length ? [`${plan.conflicts.length} conflict${plan.conflicts.length === 1 ? '' : 's'} left unresolved`] : []),
     ...(plan.pruneRefused ? [`apply refused: ${plan.pruneRefused}`] : []),
     ...(saved?.stale.length ? [`${saved.stale.length} saved action${saved.stale.length === 1 ? '' : 's'} refused as stale`] : []),
+    ...(result.interrupted ? [interrupt.aborted ? 'interrupted' : (lock?.lost.reason as Error | undefined)?.message ?? 'stopped'] : []),
   ];
   if (problems.length) s.core.setFailed(`apply finished with errors: ${problems.join('; ')}`);
 }

@@ -9,6 +9,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { COMMENT_MARKER } from '../../src/render/markdown.js';
 import { apply } from '../../src/apply/apply.js';
 import { silentLogger } from '../../src/log.js';
+import { acquireApplyLock } from '../../src/apply/lock.js';
+import { PrefectClient } from '../../src/prefect/client.js';
 import { reconcile } from '../../src/reconcile.js';
 import { checkSchema } from '../../src/validate/schema.js';
 import { DRIFT_LABEL, DRIFT_MARKER } from '../../src/action/drift-markdown.js';
@@ -314,6 +316,25 @@ describe('apply on push', () => {
     expect(result.outputs).toMatchObject({ creates: '2', 'has-changes': 'true' });
     expect(await readDeployment(project.flow, 'fine')).toBeDefined();
     expect(result.summary).toContain(`${project.flow}/broken`);
+  });
+
+  it('waits for the apply lock up to lock-timeout, then fails naming the holder and writes nothing', async () => {
+    const project = await makeProject('act-lock');
+    await project.write([{ name: 'a', work_pool: { name: POOL } }]);
+    const client = await PrefectClient.connect({ apiUrl: prefectApiUrl() });
+    const held = await acquireApplyLock(client, project.owner, { timeoutMs: 0, ttlMs: 60_000, env: {}, logger: silentLogger(), holder: { host: 'laptop-9' } });
+    try {
+      const result = await run(project, { event: 'push', inputs: inputs('apply', { 'lock-timeout': '1s' }) });
+      expect(result.code).toBe(1);
+      expect(result.stdout).toMatch(/^waiting up to 1s for the apply lock prefect-gitops-lock-act-lock-\w+, held by owner "act-lock-\w+" on host laptop-9/m);
+      expect(result.stdout).toMatch(new RegExp(`^::error::the apply lock for owner "${project.owner}" is held by owner "${project.owner}" on host laptop-9 .*nothing was written`, 'm'));
+      expect(await readDeployment(project.flow, 'a')).toBeUndefined();
+    } finally {
+      await held.release();
+    }
+    const result = await run(project, { event: 'push', inputs: inputs('apply', { 'lock-timeout': '0' }) });
+    expect(result.code).toBe(0);
+    expect(await readDeployment(project.flow, 'a')).toBeDefined();
   });
 
   it("applies a plan run's saved plan exactly, refusing the entry whose deployment changed since", async () => {

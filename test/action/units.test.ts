@@ -104,9 +104,10 @@ describe('inputs', () => {
   });
 
   it('parses every input into the options the CLI builds', () => {
-    const core = new FakeCore({ command: 'apply', manifests: 'deploy', environment: 'prod', 'prefect-api-url': 'http://p/api', 'prefect-api-key': KEY, prune: 'false', 'max-deletes': '3', 'log-level': 'debug' });
+    const core = new FakeCore({ command: 'apply', manifests: 'deploy', environment: 'prod', 'prefect-api-url': 'http://p/api', 'prefect-api-key': KEY, prune: 'false', 'max-deletes': '3', 'log-level': 'debug', 'lock-timeout': '1m30s' });
     const inputs = readInputs(core, {});
-    expect(inputs).toEqual({ command: 'apply', manifests: 'deploy', environment: 'prod', prefectApiUrl: 'http://p/api', prefectApiKey: KEY, prune: false, maxDeletes: 3, failOnDrift: false, driftIssue: false, logLevel: 'debug', stepOutputs: {}, allowMissingPools: false });
+    expect(inputs).toEqual({ command: 'apply', manifests: 'deploy', environment: 'prod', prefectApiUrl: 'http://p/api', prefectApiKey: KEY, prune: false, maxDeletes: 3, failOnDrift: false, driftIssue: false, logLevel: 'debug', stepOutputs: {}, allowMissingPools: false, lockTimeoutMs: 90_000 });
+    expect(readInputs(new FakeCore({ command: 'apply', 'prefect-api-url': 'u' }), {}).lockTimeoutMs).toBe(5 * 60_000);
     const logger = silentLogger();
     expect(toReconcileOptions(inputs, { cwd: '/w', env: {}, logger })).toEqual({
       manifests: 'deploy',
@@ -142,7 +143,7 @@ describe('inputs', () => {
     expect(readInputs(new FakeCore({ command: 'plan', 'prefect-api-url': 'u' }), { RUNNER_DEBUG: '1' }).logLevel).toBe('debug');
     let error: unknown;
     try {
-      readInputs(new FakeCore({ command: 'destroy', comment: 'maybe', 'log-level': 'loud' }), {});
+      readInputs(new FakeCore({ command: 'destroy', comment: 'maybe', 'log-level': 'loud', 'lock-timeout': 'soon' }), {});
     } catch (e) {
       error = e;
     }
@@ -152,6 +153,7 @@ describe('inputs', () => {
       'input prefect-api-url is required (or set PREFECT_API_URL), e.g. ${{ vars.PREFECT_API_URL }}',
       'input log-level must be one of trace, debug, info, warn, error, silent, not "loud"',
       'input comment must be true or false, not "maybe"',
+      'input lock-timeout must be a duration such as 30s, 5m or 0, not "soon"',
     ]);
   });
 

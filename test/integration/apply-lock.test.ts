@@ -6,11 +6,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { acquireApplyLock, lockName, type ApplyLock } from '../../src/apply/lock.js';
+import { apply } from '../../src/apply/apply.js';
+import { acquireApplyLock, claimName, lockName, type ApplyLock } from '../../src/apply/lock.js';
 import { silentLogger } from '../../src/log.js';
 import { PrefectClient } from '../../src/prefect/client.js';
 import { runCli, startCli } from '../helpers/cli-process.js';
-import { ensurePool, makeProject, readDeployment, type Project } from '../helpers/gitops.js';
+import { ensurePool, makeProject, planProject, readDeployment, type Project } from '../helpers/gitops.js';
 import { api, prefectApiUrl } from '../helpers/prefect.js';
 
 const POOL = 'gitops-it-pool';
@@ -217,5 +218,29 @@ describe('concurrent applies', () => {
     expect(rerun.stderr).not.toContain('Waiting');
     expect(rerun.stdout).toContain(`Apply complete: ${12 - done} added`);
     expect(await live(project.flow)).toEqual(list.map((name) => ({ name, owner: project.owner, description: 'x', automations: 1 })));
+  });
+
+  it('a create never takes over a deployment that appeared after the plan, nor races another owner creating that name', async () => {
+    const project = await makeProject('lock-recheck');
+    await project.write(deployments(['appeared', 'claimed', 'free']));
+    const { plan } = await planProject(project.dir);
+    expect(plan.actions.map((a) => a.kind)).toEqual(['create', 'create', 'create']);
+    // Between plan and apply, someone else creates one name and is in the middle of creating another.
+    const flow = await api<{ id: string }>('POST', '/flows/', { name: project.flow });
+    await api('POST', '/deployments/', { name: 'appeared', flow_id: flow.id, description: 'theirs', labels: { 'prefect-gitops.owner': 'someone-else' } });
+    await api('POST', '/variables/', { name: claimName(project.flow, 'claimed'), value: { owner: 'someone-else', host: 'elsewhere', pid: 1, since: new Date().toISOString(), ttlSeconds: 60, nonce: 'x' } });
+    const client = await PrefectClient.connect({ apiUrl: prefectApiUrl() });
+    const result = await apply(plan, client, { logger: silentLogger() });
+    const byName = Object.fromEntries(result.results.map((r) => [r.key.split('/')[1], r]));
+    expect(byName.appeared).toMatchObject({ status: 'failed', message: expect.stringMatching(/^conflict: .*\/appeared was created by owner "someone-else" after the plan; not overwritten/) });
+    expect(byName.claimed).toMatchObject({ status: 'failed', message: expect.stringMatching(/^conflict: another apply is creating .*\/claimed right now: owner "someone-else" on host elsewhere/) });
+    expect(byName.free).toMatchObject({ status: 'ok' });
+    expect(result.ok).toBe(false);
+    const theirs = (await readDeployment(project.flow, 'appeared'))!;
+    expect(theirs.description).toBe('theirs');
+    expect(theirs.labels['prefect-gitops.owner']).toBe('someone-else');
+    expect(await readDeployment(project.flow, 'claimed')).toBeUndefined();
+    // Our own claim is gone once the create is done.
+    await expect(api('GET', `/variables/name/${claimName(project.flow, 'free')}`)).rejects.toThrow(/404/);
   });
 });
