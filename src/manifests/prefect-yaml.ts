@@ -57,6 +57,7 @@ export function expandPrefectYaml(doc: SourceDocument, dir: string, projectRoot:
     file: doc,
     ...('pull' in value ? { pull: value.pull } : {}),
     stepIds,
+    stepFunctions: collectStepFunctions([value.build, value.push, ...(Array.isArray(value.deployments) ? value.deployments.flatMap((d) => [d?.build, d?.push]) : [])]),
   };
   const issues: Issue[] = [];
   const warn = (path: readonly PathSegment[], message: string, key = true): void => {
@@ -120,4 +121,14 @@ function collectStepIds(sections: unknown[]): string[] {
     }
   }
   return [...new Set(ids)];
+}
+
+function collectStepFunctions(sections: unknown[]): string[] {
+  const functions: string[] = [];
+  for (const section of sections) {
+    for (const step of Array.isArray(section) ? section : section && typeof section === 'object' ? [section] : []) {
+      if (step && typeof step === 'object') functions.push(...Object.keys(step as Record<string, unknown>));
+    }
+  }
+  return [...new Set(functions)];
 }

@@ -28,6 +28,8 @@ export interface PrefectYamlContext {
   readonly pull?: unknown;
   /** Ids of the file's build and push steps, whose outputs placeholders may refer to. */
   readonly stepIds: readonly string[];
+  /** Functions of the file's build and push steps (`prefect.deployments.steps.run_shell_script`, ...). */
+  readonly stepFunctions?: readonly string[];
   /** The build steps `prefect deploy` runs for this entry: its own when it has any, else the file's. */
   readonly build?: unknown;
 }

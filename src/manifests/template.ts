@@ -14,8 +14,13 @@ export interface TemplateContext {
   readonly gitError?: string;
   /** Ids of prefect.yaml build/push steps: `{{ <id>.<key> }}` refers to their output. */
   readonly stepIds?: readonly string[];
-  /** Values for step outputs (`--set build-image.image=...`, config `step_outputs`), by `<id>.<key>`. */
+  /** Values for step outputs (`--set build-image.image=...`, config `step_outputs`), by `<id>.<key>` or flat `<key>`. */
   readonly stepOutputs?: Readonly<Record<string, string>>;
+  /**
+   * For a prefect.yaml entry: the functions of the file's build and push steps. Their presence turns
+   * on `prefect deploy`'s step-output templating (see {@link renderPrefectForm}).
+   */
+  readonly stepFunctions?: readonly string[];
 }
 
 /** prefect.yaml's own forms: `{{ $ENV_VAR }}` and `{{ <step-id>.<key> }}` (Prefect's placeholder grammar). */
@@ -24,7 +29,39 @@ const PREFECT_PLACEHOLDER = /\{\{\s*([\w.\-\[\]$]+)\s*\}\}/g;
 export interface TemplateProblem {
   readonly path: PathSegment[];
   readonly message: string;
+  /** Default: an error. */
+  readonly severity?: 'warning';
 }
+
+/**
+ * What Prefect's own steps return (`prefect/deployments/steps/`, prefect-docker). `prefect deploy`
+ * merges every step's result flat into the templating context (`run_steps`: the result under the
+ * step's id, and each key on its own, later steps winning), so `{{ stdout }}` is the last shell
+ * step's output. A step not listed here may return anything.
+ */
+const STEP_OUTPUT_KEYS: Readonly<Record<string, readonly string[]>> = {
+  'prefect.deployments.steps.run_shell_script': ['stdout', 'stderr'],
+  'prefect.deployments.steps.utility.run_shell_script': ['stdout', 'stderr'],
+  'prefect.deployments.steps.pip_install_requirements': ['stdout', 'stderr'],
+  'prefect.deployments.steps.utility.pip_install_requirements': ['stdout', 'stderr'],
+  'prefect.deployments.steps.set_working_directory': ['directory'],
+  'prefect.deployments.steps.git_clone': ['directory'],
+  'prefect.deployments.steps.pull_from_remote_storage': ['directory'],
+  'prefect.deployments.steps.pull_with_block': ['directory'],
+  'prefect_docker.deployments.steps.build_docker_image': ['image_name', 'tag', 'image', 'image_id', 'additional_tags'],
+  'prefect_docker.deployments.steps.push_docker_image': ['image_name', 'tag', 'image', 'additional_tags'],
+};
+
+/** Marks a placeholder that resolves to nothing; Prefect then drops a whole-string value and empties an embedded one. */
+const NOTHING = '\u0000nothing\u0000';
+const DROP: unique symbol = Symbol('drop');
+
+/**
+ * Where `prefect deploy` does not template step outputs at deploy time: pull steps keep a
+ * placeholder it cannot fill (`remove_notset=False`; the worker runs them), and a trigger's
+ * `parameters` are kept as written (event templates).
+ */
+const keepsUnresolved = (path: readonly PathSegment[]): boolean => path[0] === 'pull' || (path[0] === 'triggers' && path[2] === 'parameters');
 
 const GIT_KEYS = new Set(['sha', 'short_sha', 'branch', 'tag']);
 
@@ -32,14 +69,20 @@ const GIT_KEYS = new Set(['sha', 'short_sha', 'branch', 'tag']);
 export function renderTemplates(value: unknown, context: TemplateContext): { value: unknown; problems: TemplateProblem[] } {
   const problems: TemplateProblem[] = [];
   const visit = (v: unknown, path: PathSegment[]): unknown => {
-    if (typeof v === 'string') return renderString(v, path, context, problems);
-    if (Array.isArray(v)) return v.map((item, i) => visit(item, [...path, i]));
+    if (typeof v === 'string') {
+      const rendered = renderString(v, path, context, problems);
+      // Prefect's apply_values: a value that is one placeholder resolving to nothing is removed.
+      if (rendered === NOTHING && PREFECT_WHOLE.test(v)) return DROP;
+      return rendered.split(NOTHING).join('');
+    }
+    if (Array.isArray(v)) return v.map((item, i) => (droppedFromList(item, [...path, i], context, problems) ? DROP : visit(item, [...path, i]))).filter((item) => item !== DROP);
     if (v && typeof v === 'object') {
-      return Object.fromEntries(Object.entries(v).map(([k, child]) => [k, visit(child, [...path, k])]));
+      return Object.fromEntries(Object.entries(v).map(([k, child]) => [k, visit(child, [...path, k])]).filter(([, child]) => child !== DROP));
     }
     return v;
   };
-  return { value: visit(value, []), problems };
+  const out = visit(value, []);
+  return { value: out === DROP ? undefined : out, problems };
 }
 
 /**
@@ -70,7 +113,29 @@ function renderPrefectForm(whole: string, name: string, path: PathSegment[], con
   }
   const dot = name.indexOf('.');
   const step = dot > 0 ? name.slice(0, dot) : '';
-  if (!context.stepIds?.includes(step)) return whole;
+  const functions = context.stepFunctions;
+  if (!context.stepIds?.includes(step)) {
+    // Outside a prefect.yaml, and for what Prefect resolves elsewhere (ctx.* at run time, prefect.* from the server), keep it.
+    if (functions === undefined || name.startsWith('ctx.') || name.startsWith('prefect.')) return whole;
+    const found = own(context.stepOutputs, name);
+    if (found !== undefined) return found;
+    if (keepsUnresolved(path)) return whole;
+    const head = name.split(/[.[]/)[0]!;
+    const producers = functions.filter((fn) => STEP_OUTPUT_KEYS[fn]?.includes(head) ?? true);
+    if (producers.length > 0) {
+      problems.push({
+        path,
+        message: `{{ ${name} }} is an output of a build/push step (${[...new Set(producers)].join(', ')}), which prefect-gitops does not run; give it a value with --set ${name}=VALUE or under step_outputs in prefect-gitops.yaml`,
+      });
+      return whole;
+    }
+    problems.push({
+      path,
+      severity: 'warning',
+      message: `{{ ${name} }} resolves to nothing: ${functions.length ? 'no build or push step of this file produces it' : 'this file has no build or push steps'}; prefect deploy leaves it out (the whole value when the placeholder is all of it), and so does prefect-gitops`,
+    });
+    return NOTHING;
+  }
   const found = own(context.stepOutputs, name);
   if (found !== undefined) return found;
   problems.push({
@@ -79,6 +144,27 @@ function renderPrefectForm(whole: string, name: string, path: PathSegment[], con
   });
   return whole;
 }
+
+/**
+ * `prefect deploy` first fills placeholders from the environment (`apply_values(config, os.environ,
+ * remove_notset=False)`), which keeps an unknown placeholder in a mapping but drops a list item that
+ * is only a placeholder: `tags: ["{{ build.stdout }}"]` loses the tag before step outputs are
+ * applied. Pull steps are read before that pass and keep theirs. Same here, with a warning.
+ */
+function droppedFromList(item: unknown, path: PathSegment[], context: TemplateContext, problems: TemplateProblem[]): boolean {
+  if (context.stepFunctions === undefined || path[0] === 'pull' || typeof item !== 'string' || !PREFECT_WHOLE.test(item)) return false;
+  const name = item.replace(/^\{\{\s*|\s*\}\}$/g, '');
+  if (name.startsWith('$') || name.startsWith('prefect.') || Object.hasOwn(context.env, name)) return false;
+  problems.push({
+    path,
+    severity: 'warning',
+    message: `the list item ${item} is dropped: prefect deploy removes a list item that is only a placeholder before it fills in step outputs, and so does prefect-gitops; write it inside a longer string (e.g. "v${item}") to keep it`,
+  });
+  return true;
+}
+
+/** One Prefect placeholder and nothing else (Prefect's `full_match == template`). */
+const PREFECT_WHOLE = /^\{\{\s*[\w.\-\[\]$]+\s*\}\}$/;
 
 /** `{{ env.X }}` and `{{ git.x }}`, each optionally `| default('...')`. */
 function renderOurs(whole: string, namespace: string, key: string, fallback: string | undefined, path: PathSegment[], context: TemplateContext, problems: TemplateProblem[]): string {

@@ -277,12 +277,15 @@ function resolveEnvironment(
       ...(project.git ? { git: project.git } : {}),
       ...(project.gitError ? { gitError: project.gitError } : {}),
       stepIds: doc.prefectYaml?.stepIds ?? [],
+      ...(doc.prefectYaml ? { stepFunctions: doc.prefectYaml.stepFunctions ?? [] } : {}),
       stepOutputs: { ...config.stepOutputs, ...options.stepOutputs },
     });
-    const local: Issue[] = rendered.problems.map((p) => issueAt(locator.locate(p.path), p.path, p.message + locator.scopeOf(p.path)));
+    const local: Issue[] = rendered.problems.map((p) => issueAt(locator.locate(p.path), p.path, p.message + locator.scopeOf(p.path), p.severity ?? 'error'));
     const manifest = rendered.value as DeploymentManifest;
     if (doc.prefectYaml && manifest.pull === undefined) {
-      manifest.pull = defaultPullSteps(doc.prefectYaml.dir, doc.prefectYaml.build, (manifest.work_pool?.job_variables as { image?: unknown } | undefined)?.image) as DeploymentManifest['pull'];
+      // Prefect looks at the image before it fills in step outputs: a placeholder counts as an image.
+      const image = ((merged as unknown as DeploymentManifest).work_pool?.job_variables as { image?: unknown } | undefined)?.image;
+      manifest.pull = defaultPullSteps(doc.prefectYaml.dir, doc.prefectYaml.build, image) as DeploymentManifest['pull'];
     }
     local.push(...schemaIssues(locator, [], checkSchema('deployment', manifest)));
     if (hasErrors(local)) {

@@ -34,6 +34,8 @@ interface FixtureConfig {
   workPools?: { name: string; type: string }[];
   /** Prefect variables to create on both servers. */
   variables?: Record<string, unknown>;
+  /** Secret blocks (name -> value) to create on both servers first. */
+  secrets?: Record<string, string>;
   /** Extra arguments for `prefect deploy --all`. */
   deployArgs?: string[];
   /** Where `prefect deploy` runs, relative to the fixture (default: the fixture itself). */
@@ -53,6 +55,19 @@ async function createVariables(apiUrl: string, variables: Record<string, unknown
   for (const [name, value] of Object.entries(variables)) {
     const response = await fetch(`${apiUrl}/variables/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name, value }) });
     if (!response.ok && response.status !== 409) throw new Error(`variable ${name}: ${response.status} ${await response.text()}`);
+  }
+}
+
+async function createSecrets(apiUrl: string, secrets: Record<string, string>): Promise<void> {
+  const post = async <T>(path: string, body: unknown): Promise<T> => {
+    const response = await fetch(`${apiUrl}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    if (!response.ok && response.status !== 409) throw new Error(`${path}: ${response.status} ${await response.text()}`);
+    return (await response.json()) as T;
+  };
+  const type = (await (await fetch(`${apiUrl}/block_types/slug/secret`)).json()) as { id: string };
+  const [schema] = await post<{ id: string }[]>('/block_schemas/filter', { block_schemas: { block_type_id: { any_: [type.id] } }, limit: 1 });
+  for (const [name, value] of Object.entries(secrets)) {
+    await post('/block_documents/', { name, data: { value }, block_schema_id: schema!.id, block_type_id: type.id });
   }
 }
 
@@ -80,6 +95,7 @@ describe('equivalence with prefect deploy --all', () => {
     const unknown = (config.deliberate ?? []).filter((d) => !(d in DELIBERATE_DIFFERENCES));
     expect(unknown, 'equivalence.json lists unknown deliberate differences').toEqual([]);
     if (config.variables) for (const url of [other.apiUrl, prefectApiUrl()]) await createVariables(url, config.variables);
+    if (config.secrets) for (const url of [other.apiUrl, prefectApiUrl()]) await createSecrets(url, config.secrets);
     const manifests = join(fixture, config.manifests ?? '.');
     const common = { cwd: process.cwd(), env, ...(config.set ? { stepOutputs: config.set } : {}), ...(config.owner ? { owner: config.owner } : {}) };
 
