@@ -27,6 +27,8 @@ export function firstControlCharacter(text: string): string | undefined {
 
 /** `text` with every control character shown as `<U+XXXX>`; with `keepLayout`, tabs and line feeds stay. */
 export function escapeControl(text: string, options: { keepLayout?: boolean } = {}): string {
+  // Most text has none: skip the replace (renderers escape every string of large plans).
+  if (!hasControlCharacter(text)) return text;
   return text.replace(options.keepLayout ? CONTROL_BUT_LAYOUT : CONTROL, visible);
 }
 

@@ -29,9 +29,18 @@ export function redactUrlPasswords(text: string): string {
  * bodies all go through it.
  */
 export function scrubSecrets(text: string, secrets: readonly string[]): string {
+  return scrubberFor(secrets)(text);
+}
+
+/** {@link scrubSecrets} for many texts with the same secrets: prepared once. */
+function scrubberFor(secrets: readonly string[]): (text: string) => string {
   // Longest first, so a secret that contains another is replaced whole.
   const known = secrets.filter((s) => s.length >= 4).sort((a, b) => b.length - a.length);
-  return redactUrlPasswords(known.reduce((t, s) => t.split(s).join(SECRET_PLACEHOLDER), text));
+  return (text) => {
+    let out = text;
+    for (const secret of known) if (out.includes(secret)) out = out.split(secret).join(SECRET_PLACEHOLDER);
+    return out.includes('://') ? redactUrlPasswords(out) : out;
+  };
 }
 
 /** Whether the value under `key` is hidden whole: any value of a sensitive key but null and booleans (a flag such as `auth: false` says nothing). */
@@ -43,7 +52,7 @@ const hidesValue = (key: string | undefined, v: unknown): boolean => key !== und
  * blanked. Renderers call this on everything they show.
  */
 export function redact<T>(value: T, secrets: readonly string[] = []): T {
-  const scrub = (text: string): string => scrubSecrets(text, secrets);
+  const scrub = scrubberFor(secrets);
   const visit = (v: unknown, key: string | undefined): unknown => {
     if (hidesValue(key, v)) return REDACTED;
     if (typeof v === 'string') return scrub(v);
