@@ -475,12 +475,20 @@ export class PrefectClient {
 
   // Variables as records (the apply lock, src/apply/lock.ts) and deployment guards (src/apply/apply.ts).
 
-  /** `POST /variables/` (201): the new variable, or `undefined` when one of that name exists (409). Names are unique on the server. */
+  /**
+   * `POST /variables/` (201): the new variable, or `undefined` when one of that name exists (409).
+   * Names are unique on the server. After an ambiguous failure it reads the name back: holding
+   * exactly our value, the variable is the one we created; another value means someone else's (as a 409).
+   */
   async createVariable(body: { name: string; value: Json; tags?: string[] }): Promise<LiveVariable | undefined> {
     const path = '/variables/';
-    const reply = await this.send('POST', path, body);
-    if (reply.status === 409) return undefined;
-    return checkVariable(this.json('POST', path, this.expect('POST', path, reply, [201])), 'POST', path);
+    const find = async (): Promise<LiveVariable | null | undefined> => {
+      const found = await this.readVariableRecord(body.name);
+      if (!found) return undefined;
+      return sameJson(found.variable.value, body.value) ? found.variable : null;
+    };
+    const created = await this.createOnce<LiveVariable | null>(path, body, [201, 409], (reply) => (reply.status === 409 ? null : checkVariable(this.json('POST', path, reply), 'POST', path)), find);
+    return created ?? undefined;
   }
 
   /**
@@ -912,6 +920,16 @@ function compareVersions(a: Version, b: Version): number {
 function isIdempotent(method: string, route: string): boolean {
   if (IDEMPOTENT_METHODS.has(method)) return true;
   return method === 'POST' && (READ_POST_PATH.test(route) || UPSERT_POST_PATH.test(route));
+}
+
+/** Deep equality of JSON values, whatever the key order. */
+function sameJson(a: unknown, b: unknown): boolean {
+  if (Array.isArray(a) || Array.isArray(b)) return Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((x, i) => sameJson(x, b[i]));
+  if (isRecord(a) && isRecord(b)) {
+    const keys = Object.keys(a);
+    return keys.length === Object.keys(b).length && keys.every((k) => Object.prototype.hasOwnProperty.call(b, k) && sameJson(a[k], b[k]));
+  }
+  return a === b;
 }
 
 /** `30 ms`, `30 s`, `2.5 s`. */

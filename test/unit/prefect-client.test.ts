@@ -352,6 +352,30 @@ describe('the retry matrix: what is sent again, what is read back', () => {
     expect(posts('/api/deployments/d/schedules')).toHaveLength(2);
   });
 
+  it.each([
+    ['holds our value: it is ours', { nonce: 'n-1', owner: 'o' }, 'ours'],
+    ['holds another value: it is someone else\'s, as a 409', { nonce: 'n-2', owner: 'o' }, undefined],
+  ] as const)('reads a variable (a lock record) back after a 502 on its create; when it %s', async (_title, value, expected) => {
+    const client = await connect();
+    mockCsrfDisabled();
+    const record = (v: unknown) => ({ id: 'var-1', name: 'lock', value: v, updated: '2026-01-01T00:00:00Z' });
+    pool.intercept({ path: '/api/variables/', method: 'POST' }).reply(502, 'Bad Gateway');
+    pool.intercept({ path: '/api/variables/name/lock', method: 'GET' }).reply(200, record(value));
+    const result = await client.createVariable({ name: 'lock', value: { owner: 'o', nonce: 'n-1' } });
+    expect(result === undefined ? undefined : 'ours').toBe(expected);
+    expect(posts('/api/variables/')).toHaveLength(1);
+  });
+
+  it('creates a variable again when reading back finds none', async () => {
+    const client = await connect();
+    mockCsrfDisabled();
+    pool.intercept({ path: '/api/variables/', method: 'POST' }).replyWithError(reset());
+    pool.intercept({ path: '/api/variables/name/lock', method: 'GET' }).reply(404, { detail: 'Variable not found.' });
+    pool.intercept({ path: '/api/variables/', method: 'POST' }).reply(201, { id: 'var-2', name: 'lock', value: 1, updated: '2026-01-01T00:00:00Z' });
+    await expect(client.createVariable({ name: 'lock', value: 1 })).resolves.toMatchObject({ id: 'var-2' });
+    expect(posts('/api/variables/')).toHaveLength(2);
+  });
+
   it('does not resend a non-idempotent POST sent through request(): it throws AmbiguousWriteError', async () => {
     const client = await connect();
     mockCsrfDisabled();
