@@ -17,6 +17,7 @@ import type { Plan } from './plan/types.js';
 import type { Issue } from './validate/issue.js';
 import { checkResolvedParameters, hasErrors, validateProject } from './validate/validate.js';
 import { poolIssues, readPoolInventory } from './work-pools.js';
+import { targetMatcher } from './target.js';
 import { VERSION } from './version.js';
 
 /** Everything a plan needs, as one typed value: the CLI and the Action both build this. */
@@ -37,6 +38,8 @@ export interface ReconcileOptions {
   readonly stepOutputs?: Readonly<Record<string, string>>;
   /** A work pool or named queue missing on the server is a warning, not an error (pools made in the same rollout). */
   readonly allowMissingPools?: boolean;
+  /** `--target` globs over `flow/name`: plan only these deployments; prune is off. */
+  readonly targets?: readonly string[];
   readonly logger: Logger;
 }
 
@@ -67,7 +70,12 @@ export async function reconcile(options: ReconcileOptions): Promise<Reconciliati
     ...(options.stepOutputs ? { stepOutputs: options.stepOutputs } : {}),
   });
   if (hasErrors(validation.issues) || !validation.config || !validation.owner) throw new ValidationFailedError(validation.issues);
-  const { config, owner, deployments } = validation;
+  const { config, owner } = validation;
+  const isTarget = targetMatcher(options.targets);
+  const deployments = isTarget ? validation.deployments.filter((d) => isTarget(d.key)) : validation.deployments;
+  if (isTarget && deployments.length === 0) {
+    throw new UserInputError(`no declared deployment matches --target ${options.targets!.join(', ')}`, 'targets are globs over flow/name (e.g. etl/*, */daily), or a deployment name in any flow');
+  }
   options.logger.debug({ deployments: deployments.length, files: project.files.length, owner }, 'manifests loaded');
 
   const client = await PrefectClient.connect({ ...options.client, logger: options.logger });
@@ -76,14 +84,15 @@ export async function reconcile(options: ReconcileOptions): Promise<Reconciliati
   if (hasErrors(resolvedProblems)) throw new ValidationFailedError(resolvedProblems);
   const poolProblems = poolIssues(desired, await readPoolInventory(client, desired), options.allowMissingPools ?? false);
   if (hasErrors(poolProblems)) throw new ValidationFailedError(poolProblems);
-  const live = await fetchLiveState(client, desired, owner);
+  const fetched = await fetchLiveState(client, desired, owner);
+  const live = isTarget ? { ...fetched, deployments: new Map([...fetched.deployments].filter(([key]) => isTarget(key))) } : fetched;
   options.logger.debug({ live: live.deployments.size, reads: client.stats.reads }, 'live state fetched');
-  const result = plan(desired, live, {
+  let result = plan(desired, live, {
     owner,
     ...(options.environment ? { environment: options.environment } : {}),
     serverVersion: client.serverVersion,
     toolVersion: VERSION,
-    prune: options.prune ?? config.prune.enabled,
+    prune: isTarget ? false : (options.prune ?? config.prune.enabled),
     maxDeletes: options.maxDeletes ?? config.prune.maxDeletes,
     maxDeleteRatio: config.prune.maxDeleteRatio,
     allowMassDelete: options.allowMassDelete,
@@ -95,6 +104,10 @@ export async function reconcile(options: ReconcileOptions): Promise<Reconciliati
       patchPullSteps: client.supports('patch-pull-steps'),
     },
   });
+  if (isTarget) {
+    const note = `--target ${options.targets!.join(' ')}: ${deployments.length} of ${validation.deployments.length} declared deployments planned; prune is off under --target`;
+    result = { ...result, warnings: [note, ...result.warnings] };
+  }
   return { plan: result, client, project, desired, live, warnings: [...validation.issues.filter((i) => i.severity === 'warning'), ...poolProblems], config };
 }
 
@@ -236,7 +249,7 @@ export interface SavedReconciliation extends Reconciliation {
  */
 export async function reconcileSavedPlan(
   saved: SavedPlan,
-  options: Omit<ReconcileOptions, 'manifests' | 'environment' | 'prune' | 'maxDeletes' | 'allowMassDelete' | 'adoptAll' | 'owner' | 'stepOutputs'>,
+  options: Omit<ReconcileOptions, 'manifests' | 'environment' | 'prune' | 'maxDeletes' | 'allowMassDelete' | 'adoptAll' | 'owner' | 'stepOutputs' | 'targets'>,
 ): Promise<SavedReconciliation> {
   const o = saved.options;
   const r = await reconcile({
@@ -249,6 +262,7 @@ export async function reconcileSavedPlan(
     adoptAll: o.adoptAll,
     ...(o.owner ? { owner: o.owner } : {}),
     stepOutputs: o.stepOutputs,
+    ...(o.targets?.length ? { targets: o.targets } : {}),
   });
   const matched = matchSavedPlan(saved, r.plan);
   const count = (kind: PlanAction['kind']): number => matched.apply.filter((a) => a.kind === kind).length;
@@ -274,5 +288,6 @@ export function savedPlanOptions(options: ReconcileOptions): SavedPlanOptions {
     adoptAll: options.adoptAll,
     owner: options.owner ?? null,
     stepOutputs: options.stepOutputs ?? {},
+    ...(options.targets?.length ? { targets: options.targets } : {}),
   };
 }

@@ -1,4 +1,5 @@
 import { mkdir, stat, writeFile } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
 import { escapeControl, jsonSafe } from '../render/escape.js';
 import { dirname, join, resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
@@ -22,6 +23,7 @@ import { planHasChanges } from '../plan/plan.js';
 import type { PlanAction } from '../plan/types.js';
 import { assertBranchMayApply, readSavedPlan, reconcile, reconcileSavedPlan, savedPlanOptions, type Reconciliation, type ReconcileOptions, type SavedReconciliation } from '../reconcile.js';
 import { renderFilesText, renderIssueLines, renderIssuesJson, renderIssuesText } from '../render/issues.js';
+import { renderPlanSummary } from '../render/markdown.js';
 import { renderActionText, renderApplyText, renderDriftText, renderPlanJson, renderPlanText, useColor } from '../render/text.js';
 import { hasErrors, validateProject } from '../validate/validate.js';
 import { VERSION } from '../version.js';
@@ -32,12 +34,17 @@ export interface Io {
   stderr: (text: string) => void;
   env: Readonly<Record<string, string | undefined>>;
   cwd: string;
+  /** stdout is a terminal. */
   isTty: boolean;
   /**
    * Subscribes to Ctrl-C / SIGTERM for the length of an apply; returns the unsubscribe. Only apply
    * listens (plan and the rest keep the default: die at once, having written nothing).
    */
   onInterrupt?: (handler: () => void) => () => void;
+  /** stdin is a terminal too: `apply` then asks for approval (absent: not interactive). */
+  stdinTty?: boolean;
+  /** Reads one line of input (the answer to apply's approval prompt). */
+  readLine?: () => Promise<string>;
 }
 
 const defaultIo = (): Io => ({
@@ -47,6 +54,16 @@ const defaultIo = (): Io => ({
   cwd: process.cwd(),
   isTty: Boolean(process.stdout.isTTY),
   onInterrupt: processInterrupts,
+  stdinTty: Boolean(process.stdin.isTTY),
+  readLine: async () => {
+    const lines = createInterface({ input: process.stdin, terminal: false });
+    try {
+      for await (const line of lines) return line;
+      return '';
+    } finally {
+      lines.close();
+    }
+  },
 });
 
 /** The first SIGINT/SIGTERM calls `handler`; a second one stops the process the default way (the lock then expires by itself). */
@@ -78,6 +95,8 @@ interface ServerFlags {
   allowMassDelete?: boolean;
   adopt?: boolean;
   allowMissingPools?: boolean;
+  target: string[];
+  autoApprove?: boolean;
   json?: boolean;
   color?: boolean;
   detailedExitcode?: boolean;
@@ -106,6 +125,7 @@ function addServerOptions(command: Command): Command {
     .option('--max-deletes <n>', 'refuse to delete more than this many deployments (overrides the config)', wholeNumber(0))
     .option('--allow-mass-delete', 'lift the prune safeguards for this run')
     .option('--adopt', 'take ownership of declared deployments that exist but were not created by this owner')
+    .option('--target <pattern>', 'act on these deployments only: a glob over flow/name, or a name in any flow (repeatable); prune is off', collectList, [])
     .option('--allow-missing-pools', 'a work pool or work queue missing on the server is a warning, not an error (created in the same rollout)')
     .option('--json', 'print the plan as JSON (same as --format json)')
     .addOption(new Option('--format <format>', 'output format (json: same as --json)').choices(['text', 'json']))
@@ -149,6 +169,7 @@ function toReconcileOptions(dir: string, flags: ServerFlags, io: Io): ReconcileO
     allowMassDelete: flags.allowMassDelete ?? false,
     adoptAll: flags.adopt ?? false,
     ...(flags.allowMissingPools ? { allowMissingPools: true } : {}),
+    ...(flags.target?.length ? { targets: flags.target } : {}),
     ...(flags.owner ? { owner: flags.owner } : {}),
     stepOutputs: flags.set ?? {},
     logger,
@@ -259,9 +280,12 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
   addServerOptions(program.command('apply').description('plan, then make the Prefect server match the manifests; or apply a saved plan file'))
     .option('--lock-timeout <duration>', 'wait this long for another apply of the same owner to finish, e.g. 30s, 5m, 0 (default: 5m)', lockTimeout, DEFAULT_LOCK_TIMEOUT_MS)
     .option('--no-lock', 'take no apply lock (emergencies only: concurrent applies can then undo each other)')
+    .option('--auto-approve', 'apply without asking for approval (on a terminal, apply shows the plan and asks for "yes")')
     .action(async (target: string, flags: ServerFlags & { lockTimeout: number; lock: boolean }) => {
       command = 'apply';
       secrets = secretsOf(io, flags);
+      const interactive = io.isTty && io.stdinTty === true && !flags.autoApprove;
+      if (interactive && flags.json) throw new UserInputError('apply --json on a terminal needs --auto-approve: the approval prompt would mix with the JSON');
       const color = flags.color !== false && useColor(io.isTty, io.env);
       const options = toReconcileOptions(target, flags, io);
       const fromFile = /\.json$/i.test(target);
@@ -292,7 +316,7 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
           },
         );
         lock = planned.lock;
-        exitCode = await applyPlanned(planned.reconciliation, lock, { flags, color, target, interrupt: interrupt.signal, ttlMs, logger: options.logger });
+        exitCode = await applyPlanned(planned.reconciliation, lock, { flags, color, target, interrupt: interrupt.signal, ttlMs, logger: options.logger, interactive });
       } finally {
         await lock?.release();
         unsubscribe?.();
@@ -303,7 +327,7 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
   async function applyPlanned(
     reconciliation: Reconciliation | SavedReconciliation,
     lock: ApplyLock | undefined,
-    c: { flags: ServerFlags; color: boolean; target: string; interrupt: AbortSignal; ttlMs: number; logger: Logger },
+    c: { flags: ServerFlags; color: boolean; target: string; interrupt: AbortSignal; ttlMs: number; logger: Logger; interactive: boolean },
   ): Promise<number> {
     const { flags, color, target } = c;
     const saved = 'stale' in reconciliation ? reconciliation : undefined;
@@ -324,6 +348,11 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
     if (!planHasChanges(plan) || plan.pruneRefused) {
       if (flags.json) io.stdout(jsonSafe(JSON.stringify({ plan: JSON.parse(renderPlanJson(plan, secrets)), results: [] }, null, 2)) + '\n');
       return plan.conflicts.length > 0 || plan.pruneRefused || stale ? ExitCode.failure : ExitCode.ok;
+    }
+    // A saved plan was reviewed already (as with terraform apply PLANFILE): no prompt for it.
+    if (c.interactive && !saved && !(await approved(io, c.interrupt))) {
+      io.stdout('\nApply cancelled; nothing was changed.\n');
+      return ExitCode.failure;
     }
     const signal = lock ? AbortSignal.any([c.interrupt, lock.lost]) : c.interrupt;
     const result = await runApply(plan, reconciliation.client, c.logger, flags, io, { signal, lock: { held: lock !== undefined, ttlMs: c.ttlMs, env: io.env } });
@@ -348,6 +377,27 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
     io.stdout(flags.json ? jsonSafe(JSON.stringify(redact(report, secrets), null, 2)) + '\n' : renderDriftText(report, { color, secrets }));
     exitCode = report.hasDrift ? ExitCode.invalidOrChanges : ExitCode.ok;
   });
+
+  program
+    .command('show')
+    .description('render a plan saved by `plan --out`: text (default), JSON or markdown (as the pull request comment); reads no server')
+    .argument('<plan-file>', 'a saved plan (JSON)')
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json', 'markdown']).default('text'))
+    .option('--json', 'same as --format json')
+    .option('--no-color', 'no colour in the output (also: NO_COLOR)')
+    .action(async (file: string, opts: { format: 'text' | 'json' | 'markdown'; color?: boolean }) => {
+      command = 'plan';
+      const saved = await readSavedPlan(resolve(io.cwd, file));
+      // Run times are shown as of when the plan was made, as it was reviewed.
+      const now = new Date(saved.createdAt);
+      if (opts.format === 'json') io.stdout(renderPlanJson(saved.plan));
+      else if (opts.format === 'markdown') io.stdout(renderPlanSummary(saved.plan, { now, title: `prefect-gitops plan${saved.plan.environment ? ` for ${saved.plan.environment}` : ''} (saved ${saved.createdAt})` }));
+      else {
+        const color = opts.color !== false && useColor(io.isTty, io.env);
+        io.stdout(`Saved plan ${file}, made ${saved.createdAt} from ${saved.manifests}; apply exactly it with: prefect-gitops apply ${file}\n\n`);
+        io.stdout(renderPlanText(saved.plan, { color, now }));
+      }
+    });
 
   program
     .command('export')
@@ -423,6 +473,15 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
     return exitCodeFor(error, command);
   }
   return exitCode;
+}
+
+/** Asks on the terminal whether to apply the plan just shown; only `yes` approves, Ctrl-C declines. */
+async function approved(io: Io, interrupt: AbortSignal): Promise<boolean> {
+  io.stdout("\nDo you want to perform these actions?\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ");
+  if (!io.readLine || interrupt.aborted) return false;
+  const interrupted = new Promise<string>((done) => interrupt.addEventListener('abort', () => done(''), { once: true }));
+  const answer = await Promise.race([io.readLine(), interrupted]);
+  return answer.trim() === 'yes' && !interrupt.aborted;
 }
 
 /**

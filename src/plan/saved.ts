@@ -30,6 +30,8 @@ export interface SavedPlanOptions {
   readonly owner: string | null;
   /** `--set` values of prefect.yaml step outputs. */
   readonly stepOutputs: Readonly<Record<string, string>>;
+  /** `--target` globs; absent when the plan covered every declared deployment. */
+  readonly targets?: readonly string[];
 }
 
 export const actionId = (a: PlanAction): string => `${a.kind}:${a.key}`;
