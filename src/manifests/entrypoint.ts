@@ -90,7 +90,7 @@ function decoratorsAbove(lines: string[], defIndex: number): { text: string; lin
 }
 
 /** A keyword argument (`name=`, `description=`) of a decorator call, split at top-level commas. */
-function keywordArgument(decorator: string, keyword: string): { literal?: string; expression: string } | undefined {
+export function keywordArgument(decorator: string, keyword: string): { literal?: string; expression: string } | undefined {
   const open = decorator.indexOf('(');
   if (open < 0) return undefined;
   const args = splitTopLevel(decorator.slice(open + 1, decorator.lastIndexOf(')')));

@@ -7,7 +7,7 @@ import { UserInputError } from '../errors.js';
 import { CONFIG_FILE_NAMES } from './config.js';
 import { parseYamlFile, readTextFile, type SourceDocument } from './source.js';
 import { expandPrefectYaml } from './prefect-yaml.js';
-import { entrypointFile, entrypointPath } from './entrypoint.js';
+import { locateFlow, workingDirectories } from './flow-source.js';
 import { currentBranch, currentCommit } from './git-context.js';
 import { discoverManifests, namesFromHistory, repositoryRoot, type SkippedPath } from './discover.js';
 import type { UnreadSource } from './types.js';
@@ -139,21 +139,34 @@ export async function loadManifests(dir: string, options: { cwd?: string; env?: 
 
   const pythonSources = new Map<string, string | null>();
   const refusedSources = new Map<string, string>();
-  const wanted = [
-    ...documents.flatMap((d) => collectStrings([d.value], undefined, 'entrypoint').map((e) => entrypointPath(d.prefectYaml?.relativeDir ?? '', entrypointFile(e) ?? ''))),
-    ...collectStrings([], configDocument?.value, 'entrypoint').map((e) => entrypointPath('', entrypointFile(e) ?? '')),
-  ];
   const realRoot = await realpath(projectRoot).catch(() => projectRoot);
-  for (const file of wanted) {
-    // A path that leaves the project is refused by validation and never read.
-    if (file === undefined || !file.endsWith('.py') || pythonSources.has(file) || refusedSources.has(file)) continue;
+  const readSource = async (file: string): Promise<void> => {
+    // A path that leaves the project (or links out of it) is refused by validation and never read.
     const absolute = resolve(projectRoot, file);
     const real = await realpath(absolute).catch(() => undefined);
     if (real !== undefined && isOutside(realRoot, real)) {
       refusedSources.set(file, display(real));
-      continue;
+      pythonSources.set(file, null);
+      return;
     }
     pythonSources.set(file, await readFile(absolute, 'utf8').catch(() => null));
+  };
+  // The flow files the entrypoints name, and the modules they import the flow from: locating asks
+  // for the files it needs; read them and locate again until nothing is pending.
+  const entrypoints = [
+    ...documents.flatMap((d) => collectStrings([d.value], undefined, 'entrypoint').map((e) => ({ entrypoint: e, bases: workingDirectories(d.prefectYaml?.relativeDir ?? '') }))),
+    ...collectStrings([], configDocument?.value, 'entrypoint').map((e) => ({ entrypoint: e, bases: [''] })),
+  ];
+  for (let round = 0; round < 12; round++) {
+    const wanted = new Set<string>();
+    for (const { entrypoint, bases } of entrypoints) {
+      locateFlow(entrypoint, bases, (path) => {
+        if (!pythonSources.has(path) && path.endsWith('.py')) wanted.add(path);
+        return pythonSources.has(path) ? pythonSources.get(path) : path.endsWith('.py') ? undefined : null;
+      });
+    }
+    if (wanted.size === 0) break;
+    for (const file of wanted) await readSource(file);
   }
 
   let git: GitInfo | undefined;

@@ -1,7 +1,8 @@
-import { resolve as resolvePath } from 'node:path';
+import { basename, resolve as resolvePath } from 'node:path';
 import type { JsonObject } from '../prefect/types.js';
 import { effectiveOwner, toProjectConfig, type ProjectConfig } from '../manifests/config.js';
-import { entrypointPath, FORBIDDEN_NAME_CHARACTERS, lookupFlow, parseEntrypoint } from '../manifests/entrypoint.js';
+import { FORBIDDEN_NAME_CHARACTERS, lookupFlow } from '../manifests/entrypoint.js';
+import { locateFlow, workingDirectories, type FlowLocation } from '../manifests/flow-source.js';
 import { functionDocstring, parameterSchemaFromSource } from '../manifests/parameter-schema.js';
 import type { LoadedProject } from '../manifests/load.js';
 import { mergeLayers } from '../manifests/merge.js';
@@ -173,7 +174,10 @@ function schemaIssues(where: SourceDocument | Locator, base: readonly PathSegmen
 
 function validateConfig(project: LoadedProject, issues: IssueList, ownerFlag: string | undefined): ProjectConfig | undefined {
   const doc = project.configDocument;
-  const prefectYaml = project.documents.find((d) => d.prefectYaml && d.prefectYaml.relativeDir === '')?.prefectYaml;
+  // The owner of a bare project: the root prefect.yaml's name, else the only prefect.yaml's
+  // (`prefect deploy --prefect-file flows/prefect.yaml` projects keep it in a folder).
+  const prefectFiles = [...new Set(project.documents.flatMap((d) => (d.prefectYaml ? [d.prefectYaml.file] : [])))];
+  const prefectYaml = (project.documents.find((d) => d.prefectYaml && d.prefectYaml.relativeDir === '') ?? (prefectFiles.length === 1 ? project.documents.find((d) => d.prefectYaml) : undefined))?.prefectYaml;
   if (!doc && !project.configFile && (prefectYaml || ownerFlag)) {
     // A bare prefect.yaml project: the owner comes from --owner, else from the project's `name`.
     const name = (prefectYaml?.file.value as { name?: unknown } | undefined)?.name;
@@ -282,18 +286,26 @@ function resolveEnvironment(
     });
     const local: Issue[] = rendered.problems.map((p) => issueAt(locator.locate(p.path), p.path, p.message + locator.scopeOf(p.path), p.severity ?? 'error'));
     const manifest = rendered.value as DeploymentManifest;
+    const relativeDir = doc.prefectYaml?.relativeDir ?? '';
+    const flow = typeof manifest.entrypoint === 'string' ? locateFlow(manifest.entrypoint, workingDirectories(relativeDir), (path) => project.pythonSources.get(path) ?? null) : undefined;
+    // Entrypoints relative to the project root, not to the prefect.yaml's folder: `prefect deploy
+    // --prefect-file <dir>/prefect.yaml` run from the root, which is then the working directory.
+    const fromRoot = flow?.kind === 'found' && flow.base !== relativeDir;
+    if (fromRoot) {
+      local.push(issueAt(locator.locate(['entrypoint']), ['entrypoint'], `entrypoint "${manifest.entrypoint}" is relative to the project root, not to ${relativeDir}/ where this prefect.yaml is: read as \`prefect deploy --prefect-file ${relativeDir}/${basename(doc.file)}\` run from the root reads it (working directory: the root)`, 'warning'));
+    }
     if (doc.prefectYaml && manifest.pull === undefined) {
       // Prefect looks at the image before it fills in step outputs: a placeholder counts as an image.
       const image = ((merged as unknown as DeploymentManifest).work_pool?.job_variables as { image?: unknown } | undefined)?.image;
-      manifest.pull = defaultPullSteps(doc.prefectYaml.dir, doc.prefectYaml.build, image) as DeploymentManifest['pull'];
+      manifest.pull = defaultPullSteps(fromRoot ? project.projectRoot : doc.prefectYaml.dir, doc.prefectYaml.build, image) as DeploymentManifest['pull'];
     }
     local.push(...schemaIssues(locator, [], checkSchema('deployment', manifest)));
     if (hasErrors(local)) {
       local.forEach((i) => issues.add(i));
       continue;
     }
-    const flowName = resolveFlowName(project, locator, manifest, local, doc.prefectYaml?.relativeDir ?? '');
-    Object.assign(manifest, flowDefaults(project, locator, manifest, local, doc.prefectYaml?.relativeDir ?? '', doc.prefectYaml !== undefined));
+    const flowName = resolveFlowName(project, locator, manifest, local, flow);
+    Object.assign(manifest, flowDefaults(project, locator, manifest, local, flow, doc.prefectYaml !== undefined));
     local.push(...checkDeployment(locator, manifest, doc.prefectYaml !== undefined));
     local.forEach((i) => issues.add(i));
     if (hasErrors(local) || flowName === undefined) continue;
@@ -337,19 +349,19 @@ function fieldPositions(locator: Locator, manifest: DeploymentManifest): Record<
  * `@flow(description=...)` or the docstring (for a prefect.yaml entry also when its description is
  * null or empty, as Prefect does). Only when the entrypoint's file is in the repository.
  */
-function flowDefaults(project: LoadedProject, locator: Locator, manifest: DeploymentManifest, issues: Issue[], relativeDir: string, prefectYaml: boolean): Partial<DeploymentManifest> {
-  const entry = parseEntrypoint(manifest.entrypoint);
-  const file = entry ? entrypointPath(relativeDir, entry.file) : undefined;
-  const source = file === undefined ? undefined : project.pythonSources.get(file);
-  if (!entry) return {};
-  if (typeof source !== 'string') {
+function flowDefaults(project: LoadedProject, locator: Locator, manifest: DeploymentManifest, issues: Issue[], flow: FlowLocation | undefined, prefectYaml: boolean): Partial<DeploymentManifest> {
+  if (!flow || flow.kind === 'malformed' || flow.kind === 'outside') return {};
+  if (flow.kind !== 'found') {
     // Only reachable with flow_name given (resolveFlowName stops otherwise): never let the schema and description go missing silently.
     const missing = [manifest.parameter_openapi_schema === undefined ? 'parameter schema' : '', manifest.description === undefined ? 'description' : ''].filter(Boolean);
-    if (source === null && missing.length > 0) {
-      issues.push(issueAt(locator.locate(['entrypoint']), ['entrypoint'], `${entry.file} is not in the repository (looked for ${file} under ${project.display(project.projectRoot)}), so the deployment gets no ${missing.join(' and no ')} from the flow${prefectYaml ? ' (prefect deploy would fail to load the flow)' : ''}; fix the entrypoint, or give ${missing.map((m) => (m === 'description' ? 'description' : 'parameter_openapi_schema')).join(' and ')}`, 'warning'));
+    if (missing.length > 0) {
+      const tried = flow.kind === 'missing' ? flow.tried.join(', ') : manifest.entrypoint;
+      issues.push(issueAt(locator.locate(['entrypoint']), ['entrypoint'], `the flow of entrypoint "${manifest.entrypoint}" is not in the repository (looked for ${tried} under ${project.display(project.projectRoot)}), so the deployment gets no ${missing.join(' and no ')} from the flow${prefectYaml ? ' (prefect deploy would fail to load the flow)' : ''}; fix the entrypoint, or give ${missing.map((m) => (m === 'description' ? 'description' : 'parameter_openapi_schema')).join(' and ')}`, 'warning'));
     }
     return {};
   }
+  const entry = { file: flow.file, func: flow.func };
+  const source = flow.source;
   const out: Partial<DeploymentManifest> = {};
   if (manifest.parameter_openapi_schema === undefined) {
     const result = parameterSchemaFromSource(source, entry.func);
@@ -364,8 +376,8 @@ function flowDefaults(project: LoadedProject, locator: Locator, manifest: Deploy
   }
   // prefect deploy takes the flow's description whenever the file's is falsy (null, ""), not only when absent.
   if (prefectYaml ? !manifest.description : manifest.description === undefined) {
-    const flow = lookupFlow(source, entry.func);
-    const description = (flow.kind === 'flow' ? flow.description : undefined) ?? functionDocstring(source, entry.func);
+    const decorated = flow.assigned ? undefined : lookupFlow(source, entry.func);
+    const description = (decorated?.kind === 'flow' ? decorated.description : undefined) ?? functionDocstring(source, entry.func);
     if (description !== undefined) out.description = description;
     else if (prefectYaml && manifest.description !== undefined) out.description = null;
   }
@@ -384,39 +396,49 @@ function prefectYamlProjectLayer(doc: SourceDocument, context: PrefectYamlContex
   return { value: { pull: choice.steps }, doc: choice.at === 'entry' ? doc : context.file, base: [] };
 }
 
-function resolveFlowName(project: LoadedProject, locator: Locator, manifest: DeploymentManifest, issues: Issue[], relativeDir: string): string | undefined {
-  const entry = parseEntrypoint(manifest.entrypoint);
+function resolveFlowName(project: LoadedProject, locator: Locator, manifest: DeploymentManifest, issues: Issue[], flow: FlowLocation | undefined): string | undefined {
   const at = locator.locate(['entrypoint']);
   const scope = locator.scopeOf(['entrypoint']);
-  if (!entry) {
-    issues.push(issueAt(at, ['entrypoint'], `entrypoint "${manifest.entrypoint}" must have the form path/to/file.py:function_name` + scope));
+  if (!flow || flow.kind === 'malformed') {
+    issues.push(issueAt(at, ['entrypoint'], `entrypoint "${manifest.entrypoint}" must have the form path/to/file.py:function_name (or a module path: package.module:function_name)` + scope));
     return manifest.flow_name;
   }
-  const file = entrypointPath(relativeDir, entry.file);
-  const refusedTarget = file === undefined ? undefined : project.refusedSources.get(file);
-  if (file === undefined || refusedTarget !== undefined) {
+  const refusedTarget = flow.kind === 'missing' ? flow.tried.map((file) => project.refusedSources.get(file)).find((t) => t !== undefined) : undefined;
+  if (flow.kind === 'outside' || refusedTarget !== undefined) {
     // Never read, never deployed: a flow file must be part of what the repository reviews.
-    const why = file === undefined ? 'points outside the project' : `is a symbolic link to ${refusedTarget}, outside the project`;
+    const why = flow.kind === 'outside' ? 'points outside the project' : `is a symbolic link to ${refusedTarget}, outside the project`;
     issues.push(issueAt(at, ['entrypoint'], `entrypoint "${manifest.entrypoint}" ${why} (${project.display(project.projectRoot) || '.'}); use a path inside it` + scope));
     return undefined;
   }
-  const source = project.pythonSources.get(file);
-  if (source === null || source === undefined) {
+  if (flow.kind !== 'found') {
     if (manifest.flow_name) return manifest.flow_name;
-    issues.push(issueAt(at, ['entrypoint'], `cannot resolve the flow name: ${entry.file} is not in the repository (looked in ${project.display(project.projectRoot) || '.'}); add flow_name` + scope));
+    const tried = flow.kind === 'missing' ? flow.tried.map((t) => project.display(resolvePath(project.projectRoot, t))).join(', ') : manifest.entrypoint;
+    issues.push(issueAt(at, ['entrypoint'], `cannot resolve the flow name: no file for entrypoint "${manifest.entrypoint}" in the repository (tried ${tried}); fix the entrypoint, or add flow_name` + scope));
+    return undefined;
+  }
+  const entry = { file: flow.file, func: flow.func };
+  const source = flow.source;
+  const via = flow.hops.length ? ` (via ${flow.hops.map((h) => `${h.file}:${h.line}: ${h.text}`).join('; ')})` : '';
+  if (flow.assigned) {
+    // `etl = flow(load, name=...)`: Flow(fn, name) is named by `name`, else fn.__name__ with `_` -> `-`.
+    const name = flow.assigned.name;
+    if (name === undefined) return manifest.flow_name ?? entry.func.replace(/_/g, '-');
+    if (name.literal !== undefined) return manifest.flow_name ?? name.literal;
+    if (manifest.flow_name) return manifest.flow_name;
+    issues.push(issueAt(at, ['entrypoint'], `cannot resolve the flow name statically: ${flow.assigned.file}:${flow.assigned.line} names the flow with ${name.expression}; add flow_name, or pass --python to ask your Prefect installation` + scope));
     return undefined;
   }
   const found = lookupFlow(source, entry.func);
   switch (found.kind) {
     case 'no-function':
-      issues.push(issueAt(at, ['entrypoint'], `${entry.file} has no top-level function "${entry.func}"` + scope));
+      issues.push(issueAt(at, ['entrypoint'], `${entry.file} has no top-level function "${entry.func}"${via}, and no import or assignment of it that can be followed statically; define it there, or pass --python to ask your Prefect installation` + scope));
       return undefined;
     case 'not-a-flow':
       issues.push(issueAt(at, ['entrypoint'], `${entry.file}:${found.line}: function "${entry.func}" is not decorated with @flow`, 'warning'));
       return manifest.flow_name ?? entry.func.replace(/_/g, '-');
     case 'dynamic-name':
       if (manifest.flow_name) return manifest.flow_name;
-      issues.push(issueAt(at, ['entrypoint'], `cannot resolve the flow name statically: ${entry.file}:${found.line} sets @flow(name=${found.expression}); add flow_name` + scope));
+      issues.push(issueAt(at, ['entrypoint'], `cannot resolve the flow name statically: ${entry.file}:${found.line} sets @flow(name=${found.expression}); add flow_name, or pass --python to ask your Prefect installation` + scope));
       return undefined;
     case 'flow':
       if (manifest.flow_name && manifest.flow_name !== found.flowName) {
