@@ -14,6 +14,7 @@ import { renderTemplates } from '../manifests/template.js';
 import type { DeclaredAt, DeploymentManifest, DesiredDeployment, GitopsSettings, ScheduleManifest } from '../manifests/types.js';
 import type { Issue } from './issue.js';
 import { escapeControl, firstControlCharacter, hasControlCharacter } from '../render/escape.js';
+import { redactUrlPasswords } from '../render/redact.js';
 import { checkAgainst, checkSchema, type SchemaProblem } from './schema.js';
 
 export interface ValidateOptions {
@@ -98,7 +99,9 @@ function unpositioned(file: string, message: string): Issue {
 
 class IssueList {
   private readonly byId = new Map<string, Issue>();
-  add(issue: Issue): void {
+  add(found: Issue): void {
+    // A message may quote a value (a cron, an interval, a pattern mismatch): never a URL's password.
+    const issue = found.message.includes('://') ? { ...found, message: redactUrlPasswords(found.message) } : found;
     const id = `${issue.file}:${issue.line}:${issue.column}:${issue.message}`;
     if (!this.byId.has(id)) this.byId.set(id, issue);
   }

@@ -158,6 +158,7 @@ const CASES: readonly Case[] = [
   row('220-tag-c1-control-character', 'deployments.yaml', 4, 12, 'tag "bad<U+009B>31m" contains a control character (U+009B); names, tags, slugs, versions and work pool/queue names must be printable'),
   row('221-work-queue-control-character', 'deployments.yaml', 5, 20, 'work queue name "q<U+000D><U+000A>q" contains a control character (U+000D); names, tags, slugs, versions and work pool/queue names must be printable'),
   row('222-description-escape-sequence', 'deployments.yaml', 4, 14, 'description "line one<U+000A>line two <U+001B>]0;title<U+0007>" contains a control character (U+001B); a description may hold line breaks and tabs, no other control characters'),
+  row('223-url-password-in-message', 'deployments.yaml', 5, 15, 'interval "postgresql://app:***@db/x" is not a number of seconds, an ISO-8601 duration (PT10M) or HH:MM:SS'),
 ];
 
 
