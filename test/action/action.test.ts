@@ -365,6 +365,24 @@ describe('apply on push', () => {
     expect(result.outputs).toMatchObject({ updates: '1' });
   });
 
+  it('refuses the whole apply when the prune is refused: no create, no update, no delete, step failed', async () => {
+    const project = await makeProject('act-refuse');
+    const config = { prune: { enabled: true, max_deletes: 1 } };
+    await project.write(['x', 'y', 'z'].map((name) => ({ name, work_pool: { name: POOL } })), config);
+    expect((await applyProject(project.dir)).result.ok).toBe(true);
+    const updated = async (): Promise<(string | undefined)[]> => Promise.all(['x', 'y', 'z'].map(async (n) => (await readDeployment(project.flow, n))?.updated));
+    const before = await updated();
+    // A rename of y and z plus a change of x: 1 create, 1 update and 2 deletes > max_deletes 1.
+    await project.write([{ name: 'x', description: 'changed', work_pool: { name: POOL } }, { name: 'w', work_pool: { name: POOL } }], config);
+
+    const result = await run(project, { event: 'push', inputs: inputs('apply') });
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(/^::error::apply finished with errors: apply refused: prune would delete 2 deployments > max_deletes 1; nothing will be written/m);
+    expect(result.summary).toContain('**Apply refused**');
+    expect(await readDeployment(project.flow, 'w')).toBeUndefined();
+    expect(await updated()).toEqual(before);
+  });
+
   it('does not apply on a pull_request event', async () => {
     const project = await makeProject('act-noapply');
     await project.write([{ name: 'a', work_pool: { name: POOL } }]);
