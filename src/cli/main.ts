@@ -19,6 +19,8 @@ import type { Plan } from '../plan/types.js';
 import { collectSecrets, redact, scrubSecrets } from '../render/redact.js';
 import { BRANCH_OVERRIDE_VARIABLE } from '../manifests/git-context.js';
 import { loadManifests } from '../manifests/load.js';
+import { compareProject } from '../compare/run.js';
+import { comparisonIsEqual, renderComparisonText } from '../render/compare.js';
 import { planHasChanges } from '../plan/plan.js';
 import type { PlanAction } from '../plan/types.js';
 import { assertBranchMayApply, readSavedPlan, reconcile, reconcileSavedPlan, savedPlanOptions, type Reconciliation, type ReconcileOptions, type SavedReconciliation } from '../reconcile.js';
@@ -454,6 +456,28 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
             `or create ${join(opts.out, 'prefect-gitops.yaml')} containing \`owner: <id>\`. Then check with: prefect-gitops plan ${opts.out}\n`,
         );
       }
+    });
+
+  program
+    .command('compare')
+    .description('deploy the project with your own `prefect deploy --all` and with prefect-gitops, each to a throwaway local server, and show every field that differs; exits 2 when any does (what a team runs once before switching)')
+    .argument('[dir]', 'project directory (holds prefect.yaml)', '.')
+    .option('--prefect <path>', 'the Prefect CLI to run (default: prefect on PATH)', 'prefect')
+    .option('--owner <id>', 'owner id for a bare prefect.yaml project (no prefect-gitops.yaml)')
+    .option('--set <id.key=value>', 'value of a prefect.yaml build/push step output for prefect-gitops (repeatable)', collectSet, {})
+    .action(async (dir: string, opts: { prefect: string; owner?: string; set: Record<string, string> }) => {
+      const result = await compareProject({
+        dir: resolve(io.cwd, dir),
+        cwd: io.cwd,
+        env: io.env,
+        prefect: opts.prefect,
+        ...(opts.owner ? { owner: opts.owner } : {}),
+        stepOutputs: opts.set,
+        logger: createLogger({ write: io.stderr }),
+        progress: (line) => io.stderr(`${line}\n`),
+      });
+      io.stdout(renderComparisonText(result));
+      exitCode = result.deploy.code !== 0 ? ExitCode.failure : comparisonIsEqual(result) ? ExitCode.ok : ExitCode.invalidOrChanges;
     });
 
   try {
