@@ -24,6 +24,8 @@ import { VERSION } from './version.js';
 export interface ReconcileOptions {
   readonly manifests: string;
   readonly cwd: string;
+  /** `--python`: a Python with Prefect installed, asked for flows static reading cannot resolve (opt-in; runs the flow code). */
+  readonly python?: string;
   readonly environment?: string;
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly client: PrefectClientOptions;
@@ -62,7 +64,7 @@ export interface Reconciliation {
  * @throws RemoteError / UnsupportedServerError when the server cannot be used.
  */
 export async function reconcile(options: ReconcileOptions): Promise<Reconciliation> {
-  const project = await loadManifests(options.manifests, { cwd: options.cwd, env: options.env });
+  const project = await loadManifests(options.manifests, { cwd: options.cwd, env: options.env, ...(options.python ? { python: options.python } : {}) });
   const validation = validateProject(project, {
     env: options.env,
     ...(options.environment ? { environment: options.environment } : {}),

@@ -109,8 +109,12 @@ interface ServerFlags {
   requestTimeout?: number;
   owner?: string;
   set?: Record<string, string>;
+  python?: string;
   branch?: string;
 }
+
+/** Opt-in: the flow code runs, as with `prefect deploy`. */
+const PYTHON_HELP = 'a Python with your Prefect installed: asked for the name, description and parameter schema of flows that cannot be read statically (runs the flow modules, as prefect deploy does; 60s limit)';
 
 function addServerOptions(command: Command): Command {
   return command
@@ -118,6 +122,7 @@ function addServerOptions(command: Command): Command {
     .option('-e, --environment <name>', 'environment from prefect-gitops.yaml to plan for')
     .option('--owner <id>', 'owner id for a bare prefect.yaml project (no prefect-gitops.yaml)')
     .option('--set <id.key=value>', 'value of a prefect.yaml build/push step output, e.g. build-image.image=acme/etl:1 (repeatable)', collectSet, {})
+    .option('--python <path>', PYTHON_HELP)
     .option('--branch <name>', 'git branch for environments.<name>.branches and {{ git.branch }} (default: from the CI system, else git)')
     .option('--api-url <url>', 'Prefect API URL (default: $PREFECT_API_URL)')
     .option('--api-key <key>', 'Prefect Cloud API key (default: $PREFECT_API_KEY)')
@@ -174,6 +179,7 @@ function toReconcileOptions(dir: string, flags: ServerFlags, io: Io): ReconcileO
     ...(flags.target?.length ? { targets: flags.target } : {}),
     ...(flags.owner ? { owner: flags.owner } : {}),
     stepOutputs: flags.set ?? {},
+    ...(flags.python ? { python: flags.python } : {}),
     logger,
   };
 }
@@ -238,12 +244,13 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
     .option('-e, --environment <name>', 'resolve deployments for this environment only (default: check every environment)')
     .option('--owner <id>', 'owner id for a bare prefect.yaml project (no prefect-gitops.yaml)')
     .option('--set <id.key=value>', 'value of a prefect.yaml build/push step output (repeatable)', collectSet, {})
+    .option('--python <path>', PYTHON_HELP)
     .option('--branch <name>', 'git branch for {{ git.branch }} (default: from the CI system, else git)')
     .option('--verbose', 'list every file and folder not read (hidden, ignored, empty, ...) and why')
-    .action(async (dir: string, opts: { format: 'text' | 'json'; environment?: string; owner?: string; set: Record<string, string>; branch?: string; verbose?: boolean }) => {
+    .action(async (dir: string, opts: { format: 'text' | 'json'; environment?: string; owner?: string; set: Record<string, string>; python?: string; branch?: string; verbose?: boolean }) => {
       command = 'validate';
       const env = withBranch(io.env, opts.branch);
-      const project = await loadManifests(dir, { cwd: io.cwd, env });
+      const project = await loadManifests(dir, { cwd: io.cwd, env, ...(opts.python ? { python: opts.python } : {}) });
       const result = validateProject(project, {
         env,
         allEnvironments: opts.environment === undefined,

@@ -8,6 +8,7 @@ import { CONFIG_FILE_NAMES } from './config.js';
 import { parseYamlFile, readTextFile, type SourceDocument } from './source.js';
 import { expandPrefectYaml } from './prefect-yaml.js';
 import { locateFlow, workingDirectories } from './flow-source.js';
+import { askPythonForFlows, needsPython, type PythonFlowResult } from './python-flows.js';
 import { currentBranch, currentCommit } from './git-context.js';
 import { discoverManifests, namesFromHistory, repositoryRoot, type SkippedPath } from './discover.js';
 import type { UnreadSource } from './types.js';
@@ -39,6 +40,8 @@ export interface LoadedProject {
   readonly unread: readonly UnreadSource[];
   /** Contents of referenced Python entrypoint files, keyed by path relative to the project root; null when absent. */
   readonly pythonSources: ReadonlyMap<string, string | null>;
+  /** With `--python`: what the user's Prefect said about flows static reading cannot resolve, by pythonFlowKey. */
+  readonly pythonFlows?: ReadonlyMap<string, PythonFlowResult>;
   /** Entrypoint files inside the project that resolve (through a symbolic link) outside it, with where to: never read. */
   readonly refusedSources: ReadonlyMap<string, string>;
   /** Values for `{{ git.* }}`; undefined when the directory is not in a git repository or none is referenced. */
@@ -63,7 +66,7 @@ const PREFECT_YAML = /^prefect\.ya?ml$/;
  *
  * @throws UserInputError when the directory does not exist.
  */
-export async function loadManifests(dir: string, options: { cwd?: string; env?: Readonly<Record<string, string | undefined>> } = {}): Promise<LoadedProject> {
+export async function loadManifests(dir: string, options: { cwd?: string; env?: Readonly<Record<string, string | undefined>>; python?: string; pythonTimeoutMs?: number } = {}): Promise<LoadedProject> {
   const cwd = options.cwd ?? process.cwd();
   const env = options.env ?? process.env;
   const absDir = resolve(cwd, dir);
@@ -168,6 +171,20 @@ export async function loadManifests(dir: string, options: { cwd?: string; env?: 
     if (wanted.size === 0) break;
     for (const file of wanted) await readSource(file);
   }
+  // --python: the user's Prefect loads the flows static reading cannot (see python-flows.ts).
+  let pythonFlows: Map<string, PythonFlowResult> | undefined;
+  if (options.python) {
+    const read = (path: string): string | null => pythonSources.get(path) ?? null;
+    const requests = entrypoints
+      .filter(({ entrypoint, bases }) => needsPython(entrypoint, bases, read))
+      .map(({ entrypoint, bases }) => {
+        const located = locateFlow(entrypoint, bases, read);
+        return { entrypoint, base: located.kind === 'found' ? located.base : bases[0]! };
+      });
+    // A path is the user's, relative to where they run us; a bare name (python3) is looked up on PATH.
+    const python = /[\\/]/.test(options.python) ? resolve(cwd, options.python) : options.python;
+    pythonFlows = await askPythonForFlows(python, projectRoot, requests, options.pythonTimeoutMs ? { timeoutMs: options.pythonTimeoutMs } : {});
+  }
 
   let git: GitInfo | undefined;
   let gitError: string | undefined;
@@ -190,6 +207,7 @@ export async function loadManifests(dir: string, options: { cwd?: string; env?: 
     skipped,
     unread,
     pythonSources,
+    ...(pythonFlows ? { pythonFlows } : {}),
     refusedSources,
     ...(git ? { git } : {}),
     ...(gitError ? { gitError } : {}),

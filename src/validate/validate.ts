@@ -3,6 +3,7 @@ import type { JsonObject } from '../prefect/types.js';
 import { effectiveOwner, toProjectConfig, type ProjectConfig } from '../manifests/config.js';
 import { FORBIDDEN_NAME_CHARACTERS, lookupFlow } from '../manifests/entrypoint.js';
 import { locateFlow, workingDirectories, type FlowLocation } from '../manifests/flow-source.js';
+import { pythonFlowKey } from '../manifests/python-flows.js';
 import { functionDocstring, parameterSchemaFromSource } from '../manifests/parameter-schema.js';
 import type { LoadedProject } from '../manifests/load.js';
 import { mergeLayers } from '../manifests/merge.js';
@@ -307,8 +308,18 @@ function resolveEnvironment(
       local.forEach((i) => issues.add(i));
       continue;
     }
-    const flowName = resolveFlowName(project, locator, manifest, local, flow);
-    Object.assign(manifest, flowDefaults(project, locator, manifest, local, flow, doc.prefectYaml !== undefined));
+    const asked = typeof manifest.entrypoint === 'string' ? project.pythonFlows?.get(pythonFlowKey(flow?.kind === 'found' ? flow.base : relativeDir, manifest.entrypoint)) : undefined;
+    let flowName: string | undefined;
+    if (asked === undefined) {
+      flowName = resolveFlowName(project, locator, manifest, local, flow);
+      Object.assign(manifest, flowDefaults(project, locator, manifest, local, flow, doc.prefectYaml !== undefined));
+    } else if ('error' in asked) {
+      local.push(issueAt(locator.locate(['entrypoint']), ['entrypoint'], `--python could not load the flow of entrypoint "${manifest.entrypoint}": ${asked.error}` + locator.scopeOf(['entrypoint'])));
+    } else {
+      flowName = manifest.flow_name ?? asked.name;
+      if (manifest.parameter_openapi_schema === undefined) manifest.parameter_openapi_schema = asked.parameterSchema as DeploymentManifest['parameter_openapi_schema'];
+      if (doc.prefectYaml ? !manifest.description : manifest.description === undefined) manifest.description = asked.description;
+    }
     local.push(...checkDeployment(locator, manifest, doc.prefectYaml !== undefined));
     local.forEach((i) => issues.add(i));
     if (hasErrors(local) || flowName === undefined) continue;

@@ -44,6 +44,8 @@ interface FixtureConfig {
   manifests?: string;
   /** `--owner` for prefect-gitops. */
   owner?: string;
+  /** prefect-gitops gets `--python` with the test venv's Python (issue 9 A12). */
+  python?: boolean;
 }
 
 function readConfig(dir: string): FixtureConfig {
@@ -97,7 +99,7 @@ describe('equivalence with prefect deploy --all', () => {
     if (config.variables) for (const url of [other.apiUrl, prefectApiUrl()]) await createVariables(url, config.variables);
     if (config.secrets) for (const url of [other.apiUrl, prefectApiUrl()]) await createSecrets(url, config.secrets);
     const manifests = join(fixture, config.manifests ?? '.');
-    const common = { cwd: process.cwd(), env, ...(config.set ? { stepOutputs: config.set } : {}), ...(config.owner ? { owner: config.owner } : {}) };
+    const common = { cwd: process.cwd(), env, ...(config.set ? { stepOutputs: config.set } : {}), ...(config.owner ? { owner: config.owner } : {}), ...(config.python ? { python: resolve('.prefect-venv/bin/python') } : {}) };
 
     const result = await compareDeployments({
       dir: manifests,

@@ -22,8 +22,8 @@ interface FixtureConfig {
   variables?: Record<string, unknown>;
   manifests?: string;
   owner?: string;
-  /** Extra prefect-gitops arguments; `{python}` stands for the test venv's Python. */
-  gitopsArgs?: string[];
+  /** prefect-gitops gets `--python` with the test venv's Python (the team's own Prefect). */
+  python?: boolean;
 }
 
 function fixtureConfig(name: string): FixtureConfig {
@@ -69,7 +69,7 @@ describe('prefect.yaml files that prefect deploy accepts', () => {
     const extra = [
       ...(config.owner ? ['--owner', config.owner] : []),
       ...Object.entries(config.set ?? {}).flatMap(([k, v]) => ['--set', `${k}=${v}`]),
-      ...(config.gitopsArgs ?? []).map((a) => a.replace('{python}', resolve('.prefect-venv/bin/python'))),
+      ...(config.python ? ['--python', resolve('.prefect-venv/bin/python')] : []),
     ];
     const env = config.env ?? {};
     const validated = await cli(['validate', dir, ...extra], env);
