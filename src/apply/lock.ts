@@ -253,7 +253,9 @@ async function createRecord(client: PrefectClient, name: string, holder: LockHol
   try {
     return await client.createVariable({ name, value: holder as unknown as JsonObject, tags: [tag] });
   } catch (error) {
-    if (!(error instanceof RemoteError) || error.status !== undefined) throw error;
+    // A reset, a timeout or a 408/5xx may come after the server created it: read back before deciding.
+    const ambiguous = error instanceof RemoteError && (error.status === undefined || error.status === 408 || error.status >= 500);
+    if (!ambiguous) throw error;
     const read = await client.readVariableRecord(name);
     if (read && parseHolder(read.variable.value)?.nonce === holder.nonce) return read.variable;
     if (read) return undefined;

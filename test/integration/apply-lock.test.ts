@@ -72,7 +72,7 @@ describe('concurrent applies', () => {
 
   it('two applies of the same manifests serialise: the second waits, then plans nothing; one automation per trigger', async () => {
     const project = await makeProject('lock-same');
-    const list = names('d', 8);
+    const list = names('d', 5);
     await project.write(deployments(list));
     const held = await holdLock(project.owner);
     const a = startCli(['apply', project.dir]);
@@ -82,12 +82,12 @@ describe('concurrent applies', () => {
     await held.release();
     const [ra, rb] = await Promise.all([a.exited, b.exited]);
     expect([ra.code, rb.code]).toEqual([0, 0]);
-    const [first, second] = /Apply complete: 8 added/.test(ra.stdout) ? [ra, rb] : [rb, ra];
-    expect(first.stdout).toContain('Apply complete: 8 added, 0 changed, 0 deleted, 0 failed.');
+    const [first, second] = /Apply complete: 5 added/.test(ra.stdout) ? [ra, rb] : [rb, ra];
+    expect(first.stdout).toContain('Apply complete: 5 added, 0 changed, 0 deleted, 0 failed.');
     // The second saw the first holding the lock, then planned against the fresh state: nothing to do.
     const firstPid = first === ra ? a.pid : b.pid;
     expect(second.stderr).toMatch(new RegExp(`held by owner "${project.owner}" on host .* \\(pid ${firstPid}`));
-    expect(second.stdout).toContain('No changes. 8 deployments up to date.');
+    expect(second.stdout).toContain('No changes. 5 deployments up to date.');
     expect(second.stdout).not.toContain('Apply complete');
     expect(await live(project.flow)).toEqual(list.map((name) => ({ name, owner: project.owner, description: 'x', automations: 1 })));
     expect(await lockRecord(project.owner)).toBeUndefined();
@@ -195,18 +195,18 @@ describe('concurrent applies', () => {
 
   it('Ctrl-C mid-apply: finishes what is in flight, prints the results and "interrupted", exits 130 and releases the lock; a re-run converges', async () => {
     const project = await makeProject('lock-sigint');
-    const list = names('d', 12);
+    const list = names('d', 8);
     await project.write(deployments(list));
     const run = startCli(['apply', project.dir, '--concurrency', '1']);
-    await run.waitFor(/^\[2\/12\] /m);
+    await run.waitFor(/^\[2\/8\] /m);
     run.child.kill('SIGINT');
     const exit = await run.exited;
     expect(exit.code).toBe(130);
-    expect(exit.stdout).toMatch(/^interrupted: \d+ of 12 actions done; run apply again to finish$/m);
+    expect(exit.stdout).toMatch(/^interrupted: \d+ of 8 actions done; run apply again to finish$/m);
     expect(exit.stdout).toMatch(/not started: interrupted/);
-    const done = Number(/interrupted: (\d+) of 12/.exec(exit.stdout)![1]);
+    const done = Number(/interrupted: (\d+) of 8/.exec(exit.stdout)![1]);
     expect(done).toBeGreaterThanOrEqual(2);
-    expect(done).toBeLessThan(12);
+    expect(done).toBeLessThan(8);
     // What was created is complete (schedules and automation), nothing else was started.
     const partial = await live(project.flow);
     expect(partial).toHaveLength(done);
@@ -216,7 +216,7 @@ describe('concurrent applies', () => {
     const rerun = await runCli(['apply', project.dir, '--lock-timeout', '0']);
     expect(rerun.code).toBe(0);
     expect(rerun.stderr).not.toContain('Waiting');
-    expect(rerun.stdout).toContain(`Apply complete: ${12 - done} added`);
+    expect(rerun.stdout).toContain(`Apply complete: ${8 - done} added`);
     expect(await live(project.flow)).toEqual(list.map((name) => ({ name, owner: project.owner, description: 'x', automations: 1 })));
   });
 
@@ -242,5 +242,23 @@ describe('concurrent applies', () => {
     expect(await readDeployment(project.flow, 'claimed')).toBeUndefined();
     // Our own claim is gone once the create is done.
     await expect(api('GET', `/variables/name/${claimName(project.flow, 'free')}`)).rejects.toThrow(/404/);
+  });
+
+  it('a holder that loses its lock (the record was removed) starts no new action and fails', async () => {
+    const project = await makeProject('lock-lost');
+    const list = names('d', 8);
+    await project.write(deployments(list));
+    // Renews every second, so it notices the removal within about a second.
+    const run = startCli(['apply', project.dir, '--concurrency', '1'], { PREFECT_GITOPS_LOCK_TTL_SECONDS: '3' });
+    await run.waitFor(/^\[1\/8\] /m);
+    const record = await api<{ id: string }>('GET', `/variables/name/${lockName(project.owner)}`);
+    await api('DELETE', `/variables/${record.id}`);
+    const exit = await run.exited;
+    expect(exit.code).toBe(1);
+    expect(exit.stdout).toMatch(/^lost the apply lock prefect-gitops-lock-lock-lost-\w+: its record was removed .*: \d+ of 8 actions done; run apply again to finish$/m);
+    expect(exit.stdout).toMatch(/skipped \(not started: lost the apply lock/);
+    const done = Number(/: (\d+) of 8 actions done/.exec(exit.stdout)![1]);
+    expect(done).toBeLessThan(8);
+    expect(await live(project.flow)).toHaveLength(done);
   });
 });
