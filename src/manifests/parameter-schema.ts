@@ -381,6 +381,8 @@ interface ClassInfo {
   readonly hasKeywords: boolean;
   readonly docstring?: string;
   readonly body: readonly ClassStatement[];
+  /** Decorator texts without `@` (`dataclass`, `dataclasses.dataclass(frozen=True)`). */
+  readonly decorators?: readonly string[];
 }
 
 type Binding =
@@ -462,7 +464,8 @@ function readModule(root: Node): ModuleInfo {
           const name = definition?.childForFieldName('name')?.text;
           if (!definition || !name) break;
           if (definition.type === 'class_definition') {
-            bind(name, { kind: 'class', cls: readClass(definition) }, mode);
+            const decorators = statement.type === 'decorated_definition' ? statement.namedChildren.filter((child) => child.type === 'decorator').map((d) => d.text.replace(/^@\s*/, '')) : [];
+            bind(name, { kind: 'class', cls: { ...readClass(definition), decorators } }, mode);
           } else {
             bind(name, { kind: 'function' }, mode);
             if (mode === 'runtime') functions.set(name, readFunction(statement, definition));
@@ -1106,6 +1109,12 @@ type ClassKind =
 const SCHEMA_HOOKS = ['__get_pydantic_core_schema__', '__get_pydantic_json_schema__', '__get_validators__', '__modify_schema__'];
 
 function classKind(cls: ClassInfo, module: ModuleInfo, seen: ReadonlySet<string> = new Set()): ClassKind {
+  // A decorated class (a @dataclass above all) gets a schema of its own from pydantic (a $ref with
+  // its fields), which is not read here: say so rather than store an empty schema silently.
+  const decorator = cls.decorators?.[0];
+  if (decorator !== undefined) {
+    return { kind: 'unknown', why: /(^|\.)dataclass\b/.test(decorator) ? `${cls.name} is a @dataclass, whose schema (a $ref with its fields) prefect-gitops does not build; use a pydantic BaseModel, or give parameter_openapi_schema` : `class ${cls.name} is decorated with @${decorator}` };
+  }
   if (seen.has(cls.name)) return { kind: 'unknown', why: `class ${cls.name} inherits from itself` };
   if (cls.hasKeywords) return { kind: 'unknown', why: `class ${cls.name} has class keywords` };
   const bases = cls.bases.map((base) => ({ base, sym: resolve(base, 'module', module) }));
