@@ -38,9 +38,9 @@ export interface DiscoverOptions {
   readonly display: (absolutePath: string) => string;
 }
 
-const ALWAYS_SKIPPED = new Set(['node_modules', '.git', '.venv', '.prefect-venv', '__pycache__']);
-/** Never listed: nobody keeps manifests in them, and listing them is noise. */
-const UNLISTED = new Set(['.git', '.venv', '.prefect-venv']);
+/** Tool folders, never read; the hidden ones are not listed either (nobody keeps manifests there). */
+const UNLISTED = new Set(['.git', '.venv', '.prefect-venv', '.github', '.gitlab', '.idea', '.vscode', '.cache', '.pytest_cache', '.mypy_cache', '.ruff_cache', '.tox', '.nox']);
+const ALWAYS_SKIPPED = new Set(['node_modules', '__pycache__', ...UNLISTED]);
 const MANIFEST = /\.ya?ml$/i;
 /** `etl.yaml.disabled`, `etl.yml~`, `etl.yaml.bak`: a manifest someone parked. */
 const PARKED_MANIFEST = /\.ya?ml[^/]+$/i;

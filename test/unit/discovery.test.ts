@@ -105,6 +105,7 @@ describe('discovery: skipped files and what they declare', () => {
       'deploy/parked.yaml.disabled': manifest('p'),
       'deploy/empty.yaml': '  \n# nothing here\n',
       'deploy/node_modules/x.yaml': manifest('nm'),
+      'deploy/.github/workflows/ci.yaml': 'name: CI\non: push\n',
       'deploy/README.md': '# not listed\n',
     });
     const r = await load(root);
