@@ -53,7 +53,38 @@ export function parameterSchemaFromSource(
   source: string,
   functionName: string,
 ): ParameterSchemaResult | { error: string } {
+  // Many deployments share a flow file: parse each (content, function) once, and hand every caller
+  // its own copy, so that no caller can change what another one gets.
+  return structuredClone(remember(schemaResults, source, functionName, () => schemaFromSource(source, functionName)));
+}
+
+/**
+ * Results by file content and function name. Keyed by the content itself, so an edited file is
+ * parsed again; dropped whole when it grows past the limit (a long-lived process).
+ */
+const schemaResults = new Map<string, Map<string, ParameterSchemaResult | { error: string }>>();
+const docstrings = new Map<string, Map<string, string | undefined>>();
+const SOURCE_CACHE_LIMIT = 256;
+let sourceParses = 0;
+
+/** How many times a Python source has been parsed in this process (to show that a shared flow file is parsed once). */
+export const pythonParseCount = (): number => sourceParses;
+
+function remember<T>(cache: Map<string, Map<string, T>>, source: string, functionName: string, compute: () => T): T {
+  let byFunction = cache.get(source);
+  if (!byFunction) {
+    if (cache.size >= SOURCE_CACHE_LIMIT) cache.clear();
+    cache.set(source, (byFunction = new Map()));
+  }
+  if (byFunction.has(functionName)) return byFunction.get(functionName) as T;
+  const result = compute();
+  byFunction.set(functionName, result);
+  return result;
+}
+
+function schemaFromSource(source: string, functionName: string): ParameterSchemaResult | { error: string } {
   if ('error' in python) return { error: `the Python parser could not be loaded: ${python.error}` };
+  sourceParses++;
   // Python reads source files with universal newlines, so string literals never contain \r\n.
   const tree = python.parser.parse(source.replace(/\r\n?/g, '\n'));
   if (!tree) return { error: 'the Python parser returned no tree' };
@@ -73,7 +104,12 @@ export function parameterSchemaFromSource(
  * Undefined when the function has none or cannot be read.
  */
 export function functionDocstring(source: string, functionName: string): string | undefined {
+  return remember(docstrings, source, functionName, () => docstringFromSource(source, functionName));
+}
+
+function docstringFromSource(source: string, functionName: string): string | undefined {
   if ('error' in python) return undefined;
+  sourceParses++;
   const tree = python.parser.parse(source.replace(/\r\n?/g, '\n'));
   if (!tree) return undefined;
   try {

@@ -20,8 +20,31 @@ function toCronerPattern(expression: string): string {
   return trimmed;
 }
 
+/**
+ * Answers by expression: schedules repeat the same few crons, rrules and timezones over many
+ * deployments, and each check parses (a timezone check builds an Intl.DateTimeFormat). The
+ * answers are pure functions of the text; the caches are dropped whole past a limit.
+ */
+function memoised(check: (text: string) => string | undefined): (text: string) => string | undefined {
+  const answers = new Map<string, string | undefined>();
+  return (text) => {
+    if (answers.has(text)) return answers.get(text);
+    const answer = check(text);
+    if (answers.size >= 4096) answers.clear();
+    answers.set(text, answer);
+    return answer;
+  };
+}
+
 /** Returns a problem description, or undefined when Prefect would accept the cron expression. */
-export function cronProblem(expression: string): string | undefined {
+export const cronProblem = memoised((expression) => cronProblemOf(expression));
+/** Returns a problem description, or undefined when the rrule string parses. */
+export const rruleProblem = memoised((rule) => rruleProblemOf(rule));
+/** Returns a problem description, or undefined for an IANA timezone name. */
+export const timezoneProblem = memoised((timezone) => timezoneProblemOf(timezone));
+
+/** Returns a problem description, or undefined when Prefect would accept the cron expression. */
+function cronProblemOf(expression: string): string | undefined {
   const trimmed = expression.trim();
   if (trimmed.startsWith('@')) {
     return CRON_ALIASES.has(trimmed.toLowerCase()) ? undefined : `unknown cron alias "${trimmed}"; use one of ${[...CRON_ALIASES].join(', ')}`;
@@ -39,7 +62,7 @@ export function cronProblem(expression: string): string | undefined {
 }
 
 /** Returns a problem description, or undefined when the rrule string parses. */
-export function rruleProblem(rule: string): string | undefined {
+function rruleProblemOf(rule: string): string | undefined {
   try {
     const parsed = rrulestr(rule, { forceset: false });
     // rrulestr accepts some garbage silently; a rule must at least carry a frequency.
@@ -55,7 +78,7 @@ export function rruleProblem(rule: string): string | undefined {
 
 let zones: Map<string, string> | undefined;
 /** Returns a problem description, or undefined for an IANA timezone name. */
-export function timezoneProblem(timezone: string): string | undefined {
+function timezoneProblemOf(timezone: string): string | undefined {
   zones ??= new Map([...Intl.supportedValuesOf('timeZone'), 'UTC', 'Etc/UTC', 'GMT'].map((z) => [z.toLowerCase(), z]));
   let accepted = true;
   try {

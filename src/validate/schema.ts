@@ -42,22 +42,45 @@ export function checkSchema(name: SchemaName, value: unknown): SchemaProblem[] {
 
 /** Validates data against a user-supplied JSON Schema (parameters vs parameter_openapi_schema). */
 const userAjv = new Ajv({ allErrors: true, verbose: true, strict: false, allowUnionTypes: true, validateSchema: true, validateFormats: false, addUsedSchema: false });
+type Compiled = ValidateFunction | { invalidSchema: string };
 /** Compiled user schemas, per schema object and `required` handling: a deployment's schema is checked for its parameters and each schedule's. */
-const compiled = new WeakMap<object, Map<boolean, ValidateFunction | { invalidSchema: string }>>();
+const compiled = new WeakMap<object, Map<boolean, Compiled>>();
+/**
+ * Compiled user schemas by content, so that equal schemas in different deployments (the same flow
+ * for many deployments) are compiled once. Keyed by the schema's JSON as written, not a key-sorted
+ * form: messages list allowed keys in the schema's own order, so two schemas that differ only in
+ * key order keep their own validators and their messages stay exactly as they were. Bounded: a
+ * long-lived process (the Action, the tests) drops it when it grows past the limit.
+ */
+const compiledByContent = new Map<string, Compiled>();
+const CONTENT_CACHE_LIMIT = 2000;
+let userSchemaCompiles = 0;
+
+/** How many user schemas have been compiled in this process (to show that equal schemas compile once). */
+export const userSchemaCompileCount = (): number => userSchemaCompiles;
+
+function compileUserSchema(schema: Record<string, unknown>, ignoreRequired: boolean): Compiled {
+  const key = `${ignoreRequired ? 'r' : 'R'}${JSON.stringify(schema)}`;
+  const known = compiledByContent.get(key);
+  if (known) return known;
+  let validate: Compiled;
+  userSchemaCompiles++;
+  try {
+    const { $schema: _ignored, $id: _id, ...rest } = schema;
+    validate = userAjv.compile(ignoreRequired ? stripRequired(rest) : rest);
+  } catch (error) {
+    validate = { invalidSchema: error instanceof Error ? error.message : String(error) };
+  }
+  if (compiledByContent.size >= CONTENT_CACHE_LIMIT) compiledByContent.clear();
+  compiledByContent.set(key, validate);
+  return validate;
+}
 
 export function checkAgainst(schema: Record<string, unknown>, value: unknown, options: { ignoreRequired: boolean }): SchemaProblem[] | { invalidSchema: string } {
   let bySetting = compiled.get(schema);
   if (!bySetting) compiled.set(schema, (bySetting = new Map()));
   let validate = bySetting.get(options.ignoreRequired);
-  if (!validate) {
-    try {
-      const { $schema: _ignored, $id: _id, ...rest } = schema;
-      validate = userAjv.compile(options.ignoreRequired ? stripRequired(rest) : rest);
-    } catch (error) {
-      validate = { invalidSchema: error instanceof Error ? error.message : String(error) };
-    }
-    bySetting.set(options.ignoreRequired, validate);
-  }
+  if (!validate) bySetting.set(options.ignoreRequired, (validate = compileUserSchema(schema, options.ignoreRequired)));
   if ('invalidSchema' in validate) return validate;
   if (validate(value)) return [];
   return toProblems(validate.errors ?? []);

@@ -1,0 +1,91 @@
+import { describe, expect, it } from 'vitest';
+import { functionDocstring, parameterSchemaFromSource, pythonParseCount } from '../../src/manifests/parameter-schema.js';
+import { checkAgainst, userSchemaCompileCount } from '../../src/validate/schema.js';
+
+// Each test uses schemas and sources of its own (a unique title / flow name), so what another test
+// in this process compiled or parsed cannot satisfy it.
+const schema = (title: string, type = 'integer'): Record<string, unknown> => ({
+  title,
+  type: 'object',
+  properties: { n: { title: 'n', position: 0, type }, region: { title: 'region', position: 1, enum: ['eu', 'us'] } },
+  required: ['n'],
+});
+
+describe('compiled parameter schemas', () => {
+  it('compiles equal schemas in different deployments once', () => {
+    const before = userSchemaCompileCount();
+    const first = schema('cache-equal');
+    const second = structuredClone(first);
+    expect(second).not.toBe(first);
+    expect(checkAgainst(first, { n: 1 }, { ignoreRequired: true })).toEqual([]);
+    expect(checkAgainst(second, { n: 2, region: 'us' }, { ignoreRequired: true })).toEqual([]);
+    expect(checkAgainst(structuredClone(first), { n: 3 }, { ignoreRequired: true })).toEqual([]);
+    expect(userSchemaCompileCount() - before).toBe(1);
+  });
+
+  it('keeps schemas that differ apart, and reports each one\'s own errors', () => {
+    const before = userSchemaCompileCount();
+    const integers = schema('cache-differ');
+    const strings = schema('cache-differ', 'string');
+    const asInteger = checkAgainst(integers, { n: 'x' }, { ignoreRequired: true });
+    const asString = checkAgainst(strings, { n: 'x' }, { ignoreRequired: true });
+    expect(asString).toEqual([]);
+    expect(asInteger).toHaveLength(1);
+    expect(checkAgainst(structuredClone(strings), { n: 5 }, { ignoreRequired: true })).not.toEqual([]);
+    expect(checkAgainst(structuredClone(integers), { n: 5 }, { ignoreRequired: true })).toEqual([]);
+    expect(userSchemaCompileCount() - before).toBe(2);
+  });
+
+  it('keeps the required handling apart for the same schema', () => {
+    const withRequired = schema('cache-required');
+    expect(checkAgainst(withRequired, {}, { ignoreRequired: true })).toEqual([]);
+    expect(checkAgainst(structuredClone(withRequired), {}, { ignoreRequired: false })).toEqual([expect.objectContaining({ message: expect.stringContaining('missing required key "n"') })]);
+  });
+
+  it('gives the same errors from a cached validator as from a fresh one', () => {
+    const first = schema('cache-errors');
+    const fresh = checkAgainst(first, { n: 'x', region: 'mars', extra: 1 }, { ignoreRequired: true });
+    const cached = checkAgainst(structuredClone(first), { n: 'x', region: 'mars', extra: 1 }, { ignoreRequired: true });
+    expect(fresh).not.toEqual([]);
+    expect(cached).toEqual(fresh);
+  });
+
+  it('remembers an invalid schema as invalid for an equal copy', () => {
+    const before = userSchemaCompileCount();
+    const invalid = { title: 'cache-invalid', type: 'object', properties: { n: { type: 'no-such-type' } } };
+    const first = checkAgainst(invalid, {}, { ignoreRequired: true });
+    expect(first).toHaveProperty('invalidSchema');
+    expect(checkAgainst(structuredClone(invalid), {}, { ignoreRequired: true })).toEqual(first);
+    expect(userSchemaCompileCount() - before).toBe(1);
+  });
+});
+
+describe('parsed flow files', () => {
+  const source = (flow: string): string => `from prefect import flow\n\n\n@flow(name="${flow}")\ndef job(n: int = 1, label: str = "x") -> int:\n    """Does the job."""\n    return n\n`;
+
+  it('parses a flow file shared by many deployments once, and gives each caller its own copy', () => {
+    const text = source('cache-shared');
+    const before = pythonParseCount();
+    const first = parameterSchemaFromSource(text, 'job');
+    const second = parameterSchemaFromSource(text, 'job');
+    expect(pythonParseCount() - before).toBe(1);
+    expect(second).toEqual(first);
+    if ('error' in first || 'error' in second) throw new Error('no schema');
+    expect(second.schema).not.toBe(first.schema);
+    (first.schema as { properties: Record<string, unknown> }).properties.mutated = {};
+    expect(parameterSchemaFromSource(text, 'job')).toEqual(second);
+    expect(functionDocstring(text, 'job')).toBe('Does the job.');
+    expect(functionDocstring(text, 'job')).toBe('Does the job.');
+    expect(pythonParseCount() - before).toBe(2);
+  });
+
+  it('parses an edited file again', () => {
+    const before = pythonParseCount();
+    const original = parameterSchemaFromSource(source('cache-edited'), 'job');
+    const edited = parameterSchemaFromSource(source('cache-edited').replace('n: int = 1', 'n: str = "1"'), 'job');
+    expect(pythonParseCount() - before).toBe(2);
+    if ('error' in original || 'error' in edited) throw new Error('no schema');
+    expect((original.schema as { properties: { n: { type: string } } }).properties.n.type).toBe('integer');
+    expect((edited.schema as { properties: { n: { type: string } } }).properties.n.type).toBe('string');
+  });
+});
