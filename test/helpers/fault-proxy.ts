@@ -33,6 +33,11 @@ export interface FaultRule {
   readonly path?: string | RegExp;
   /** How many matching requests get the fault; default 1. */
   readonly times?: number;
+  /**
+   * For faults after forwarding: apply (and count) only when the server answered 2xx, i.e. acted;
+   * otherwise (a busy server's 503, say) its answer passes through and the rule waits for the next.
+   */
+  readonly onlyWhenServerActed?: boolean;
   readonly fault: Fault;
 }
 
@@ -107,7 +112,7 @@ export async function startFaultProxy(upstreamApiUrl: string): Promise<FaultProx
   const requests: ProxiedRequest[] = [];
   const sockets = new Set<Socket>();
 
-  const pick = (method: string, path: string): Fault | undefined => {
+  const pick = (method: string, path: string): { fault: Fault; unpick?: () => void } | undefined => {
     const route = path.split('?')[0] ?? '';
     for (const entry of rules) {
       const { rule } = entry;
@@ -115,12 +120,13 @@ export async function startFaultProxy(upstreamApiUrl: string): Promise<FaultProx
       if (rule.method && rule.method.toUpperCase() !== method) continue;
       if (rule.path !== undefined && (typeof rule.path === 'string' ? rule.path !== route : !rule.path.test(route))) continue;
       entry.left -= 1;
-      return rule.fault;
+      return { fault: rule.fault, ...(rule.onlyWhenServerActed ? { unpick: () => void (entry.left += 1) } : {}) };
     }
     if (!random || random.faults.length === 0 || (random.filter && !random.filter(method, route))) return undefined;
     const roll = random.random ?? Math.random;
     if (roll() >= random.rate) return undefined;
-    return random.faults[Math.floor(roll() * random.faults.length)];
+    const fault = random.faults[Math.floor(roll() * random.faults.length)];
+    return fault ? { fault } : undefined;
   };
 
   const forward = (method: string, path: string, headers: IncomingMessage['headers'], body: Buffer): Promise<{ status: number; headers: IncomingMessage['headers']; body: Buffer }> =>
@@ -146,7 +152,8 @@ export async function startFaultProxy(upstreamApiUrl: string): Promise<FaultProx
       return;
     }
     const path = full.slice(base.length) || '/';
-    const fault = pick(method, path);
+    const picked = pick(method, path);
+    let fault = picked?.fault;
     const log = (entry: Omit<ProxiedRequest, 'method' | 'path' | 'fault'>): void => {
       requests.push({ method, path, ...(fault ? { fault: describeFault(fault) } : {}), ...entry });
     };
@@ -166,9 +173,11 @@ export async function startFaultProxy(upstreamApiUrl: string): Promise<FaultProx
       case 'hang-before':
         log({ forwarded: false });
         return;
-      case 'delay':
-        await new Promise((r) => setTimeout(r, fault.ms));
+      case 'delay': {
+        const { ms } = fault;
+        await new Promise((r) => setTimeout(r, ms));
         break;
+      }
       default:
         break;
     }
@@ -179,6 +188,10 @@ export async function startFaultProxy(upstreamApiUrl: string): Promise<FaultProx
       log({ forwarded: true });
       res.writeHead(502, { 'content-type': 'text/plain' }).end('fault proxy: upstream failed');
       return;
+    }
+    if (picked?.unpick && (answer.status < 200 || answer.status >= 300)) {
+      picked.unpick();
+      fault = undefined;
     }
     log({ forwarded: true, upstreamStatus: answer.status });
     switch (fault?.kind) {
