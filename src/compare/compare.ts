@@ -26,6 +26,8 @@ export interface CompareOptions {
   /** Values of build/push step outputs for prefect-gitops (`--set`). */
   readonly stepOutputs?: Readonly<Record<string, string>>;
   readonly owner?: string;
+  /** `--python`: a Python with Prefect, asked for flows static reading cannot resolve. */
+  readonly python?: string;
   /** The server `prefect deploy` writes to, and how to run it there. */
   readonly theirs: { readonly client: PrefectClientOptions; readonly deploy: () => Promise<CommandOutput> };
   /** The server prefect-gitops applies to. */
@@ -57,7 +59,7 @@ export interface ComparisonResult {
  */
 export async function compareDeployments(options: CompareOptions): Promise<ComparisonResult> {
   const { logger } = options;
-  const project = await loadManifests(options.dir, { cwd: options.cwd, env: options.env });
+  const project = await loadManifests(options.dir, { cwd: options.cwd, env: options.env, ...(options.python ? { python: options.python } : {}) });
   const validation = validateProject(project, { env: options.env, ...(options.owner ? { owner: options.owner } : {}), ...(options.stepOutputs ? { stepOutputs: options.stepOutputs } : {}) });
   if (hasErrors(validation.issues)) throw new ValidationFailedError(validation.issues);
 
@@ -82,6 +84,7 @@ export async function compareDeployments(options: CompareOptions): Promise<Compa
     adoptAll: false,
     ...(options.owner ? { owner: options.owner } : {}),
     ...(options.stepOutputs ? { stepOutputs: options.stepOutputs } : {}),
+    ...(options.python ? { python: options.python } : {}),
     logger,
   });
   const applied = await apply(reconciled.plan, reconciled.client, { logger });

@@ -52,7 +52,11 @@ for item in requests:
         if directory not in sys.path:
             sys.path.insert(0, directory)
         flow = load_flow_from_entrypoint(entrypoint, use_placeholder_flow=False)
-        out[key] = {"name": flow.name, "description": flow.description, "parameterSchema": parameter_schema(flow).model_dump_for_openapi()}
+        schema = parameter_schema(flow).model_dump_for_openapi()
+        # prefect deploy stores the schema without an empty "definitions"
+        if not schema.get("definitions"):
+            schema.pop("definitions", None)
+        out[key] = {"name": flow.name, "description": flow.description, "parameterSchema": schema}
     except BaseException as exc:
         out[key] = {"error": ("%s: %s" % (type(exc).__name__, exc)).splitlines()[0][:300]}
     finally:
