@@ -26,6 +26,8 @@ export interface ReconcileOptions {
   readonly cwd: string;
   /** `--python`: a Python with Prefect installed, asked for flows static reading cannot resolve (opt-in; runs the flow code). */
   readonly python?: string;
+  /** `--prefect-file`: read only this prefect.yaml (see loadManifests). */
+  readonly prefectFile?: string;
   readonly environment?: string;
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly client: PrefectClientOptions;
@@ -64,7 +66,7 @@ export interface Reconciliation {
  * @throws RemoteError / UnsupportedServerError when the server cannot be used.
  */
 export async function reconcile(options: ReconcileOptions): Promise<Reconciliation> {
-  const project = await loadManifests(options.manifests, { cwd: options.cwd, env: options.env, ...(options.python ? { python: options.python } : {}) });
+  const project = await loadManifests(options.manifests, { cwd: options.cwd, env: options.env, ...(options.python ? { python: options.python } : {}), ...(options.prefectFile ? { prefectFile: options.prefectFile } : {}) });
   const validation = validateProject(project, {
     env: options.env,
     ...(options.environment ? { environment: options.environment } : {}),

@@ -110,10 +110,12 @@ interface ServerFlags {
   owner?: string;
   set?: Record<string, string>;
   python?: string;
+  prefectFile?: string;
   branch?: string;
 }
 
 /** Opt-in: the flow code runs, as with `prefect deploy`. */
+const PREFECT_FILE_HELP = 'read only this prefect.yaml, as prefect deploy --prefect-file run from [dir] (default: the current directory) reads it: entrypoints relative to [dir] first';
 const PYTHON_HELP = 'a Python with your Prefect installed: asked for the name, description and parameter schema of flows that cannot be read statically (runs the flow modules, as prefect deploy does; 60s limit)';
 
 function addServerOptions(command: Command): Command {
@@ -123,6 +125,7 @@ function addServerOptions(command: Command): Command {
     .option('--owner <id>', 'owner id for a bare prefect.yaml project (no prefect-gitops.yaml)')
     .option('--set <id.key=value>', 'value of a prefect.yaml build/push step output, e.g. build-image.image=acme/etl:1 (repeatable)', collectSet, {})
     .option('--python <path>', PYTHON_HELP)
+    .option('--prefect-file <path>', PREFECT_FILE_HELP)
     .option('--branch <name>', 'git branch for environments.<name>.branches and {{ git.branch }} (default: from the CI system, else git)')
     .option('--api-url <url>', 'Prefect API URL (default: $PREFECT_API_URL)')
     .option('--api-key <key>', 'Prefect Cloud API key (default: $PREFECT_API_KEY)')
@@ -180,6 +183,7 @@ function toReconcileOptions(dir: string, flags: ServerFlags, io: Io): ReconcileO
     ...(flags.owner ? { owner: flags.owner } : {}),
     stepOutputs: flags.set ?? {},
     ...(flags.python ? { python: flags.python } : {}),
+    ...(flags.prefectFile ? { prefectFile: flags.prefectFile } : {}),
     logger,
   };
 }
@@ -245,12 +249,13 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
     .option('--owner <id>', 'owner id for a bare prefect.yaml project (no prefect-gitops.yaml)')
     .option('--set <id.key=value>', 'value of a prefect.yaml build/push step output (repeatable)', collectSet, {})
     .option('--python <path>', PYTHON_HELP)
+    .option('--prefect-file <path>', PREFECT_FILE_HELP)
     .option('--branch <name>', 'git branch for {{ git.branch }} (default: from the CI system, else git)')
     .option('--verbose', 'list every file and folder not read (hidden, ignored, empty, ...) and why')
-    .action(async (dir: string, opts: { format: 'text' | 'json'; environment?: string; owner?: string; set: Record<string, string>; python?: string; branch?: string; verbose?: boolean }) => {
+    .action(async (dir: string, opts: { format: 'text' | 'json'; environment?: string; owner?: string; set: Record<string, string>; python?: string; prefectFile?: string; branch?: string; verbose?: boolean }) => {
       command = 'validate';
       const env = withBranch(io.env, opts.branch);
-      const project = await loadManifests(dir, { cwd: io.cwd, env, ...(opts.python ? { python: opts.python } : {}) });
+      const project = await loadManifests(dir, { cwd: io.cwd, env, ...(opts.python ? { python: opts.python } : {}), ...(opts.prefectFile ? { prefectFile: opts.prefectFile } : {}) });
       const result = validateProject(project, {
         env,
         allEnvironments: opts.environment === undefined,

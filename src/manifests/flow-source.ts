@@ -169,8 +169,10 @@ function importOf(source: string, name: string): { module: string; dots: number;
 
 /**
  * Where `prefect deploy` may have been run for a prefect.yaml in `relativeDir`: its own folder, or
- * the project root (`prefect deploy --prefect-file relativeDir/prefect.yaml` from the root).
+ * the project root (`prefect deploy --prefect-file relativeDir/prefect.yaml` from the root). With
+ * `explicit` (our `--prefect-file`), the root is known to be the working directory: tried first.
  */
-export function workingDirectories(relativeDir: string): string[] {
-  return relativeDir ? [relativeDir, ''] : [''];
+export function workingDirectories(relativeDir: string, explicit = false): string[] {
+  if (!relativeDir) return [''];
+  return explicit ? ['', relativeDir] : [relativeDir, ''];
 }

@@ -66,7 +66,19 @@ const PREFECT_YAML = /^prefect\.ya?ml$/;
  *
  * @throws UserInputError when the directory does not exist.
  */
-export async function loadManifests(dir: string, options: { cwd?: string; env?: Readonly<Record<string, string | undefined>>; python?: string; pythonTimeoutMs?: number } = {}): Promise<LoadedProject> {
+export interface LoadOptions {
+  readonly cwd?: string;
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  readonly python?: string;
+  readonly pythonTimeoutMs?: number;
+  /**
+   * `--prefect-file`, as `prefect deploy --prefect-file`: read only this prefect.yaml (a path
+   * relative to the working directory), whose entrypoints are relative to the project root first.
+   */
+  readonly prefectFile?: string;
+}
+
+export async function loadManifests(dir: string, options: LoadOptions = {}): Promise<LoadedProject> {
   const cwd = options.cwd ?? process.cwd();
   const env = options.env ?? process.env;
   const absDir = resolve(cwd, dir);
@@ -106,7 +118,14 @@ export async function loadManifests(dir: string, options: { cwd?: string; env?: 
   const configPaths = new Set(CONFIG_FILE_NAMES.map((name) => join(absDir, name)));
   const projectRoot = resolveProjectRoot(absDir, configDocument);
   const boundary = await repositoryRoot(absDir, projectRoot);
-  const discovery = await discoverManifests({ dir: absDir, boundary, matcher: ignoreMatcher, display });
+  const prefectFile = options.prefectFile === undefined ? undefined : resolve(cwd, options.prefectFile);
+  if (prefectFile !== undefined && !(await stat(prefectFile).then((s) => s.isFile(), () => false))) {
+    throw new UserInputError(`--prefect-file not found: ${options.prefectFile}`, 'pass the path of a prefect.yaml, relative to the directory you run in (as prefect deploy --prefect-file takes it)');
+  }
+  // Decision: with --prefect-file, only that file is a manifest (no discovery), as prefect deploy reads only it.
+  const discovery = prefectFile !== undefined
+    ? { files: [prefectFile], skipped: [], unread: [], issues: [] }
+    : await discoverManifests({ dir: absDir, boundary, matcher: ignoreMatcher, display });
   issues.push(...discovery.issues);
   const skipped: SkippedPath[] = [...discovery.skipped];
   const unread: UnreadSource[] = [...discovery.unread];
@@ -115,7 +134,7 @@ export async function loadManifests(dir: string, options: { cwd?: string; env?: 
   // With neither, it is a manifest directory that lacks its config: read every file anyway, so
   // validate reports the missing config and every manifest's problems at once.
   const found = discovery.files.filter((f) => !configPaths.has(f));
-  const prefectProject = configFile === undefined && found.some((f) => PREFECT_YAML.test(basename(f)));
+  const prefectProject = prefectFile === undefined && configFile === undefined && found.some((f) => PREFECT_YAML.test(basename(f)));
   const files = found.filter((f) => !prefectProject || PREFECT_YAML.test(basename(f)));
   const documents: SourceDocument[] = [];
   for (const file of files) {
@@ -131,9 +150,9 @@ export async function loadManifests(dir: string, options: { cwd?: string; env?: 
       unread.push(history.length > 0 ? { file: display(file), why: 'is now empty', names: history, emptied: true } : { file: display(file), why: 'is empty', names: [stem], emptied: true, guessed: true });
       continue;
     }
-    if (PREFECT_YAML.test(basename(file))) {
+    if (PREFECT_YAML.test(basename(file)) || file === prefectFile) {
       for (const doc of parsed.documents) {
-        const expanded = expandPrefectYaml(doc, dirname(file), projectRoot);
+        const expanded = expandPrefectYaml(doc, dirname(file), projectRoot, { explicit: file === prefectFile });
         documents.push(...expanded.documents);
         issues.push(...expanded.issues);
       }
@@ -157,7 +176,7 @@ export async function loadManifests(dir: string, options: { cwd?: string; env?: 
   // The flow files the entrypoints name, and the modules they import the flow from: locating asks
   // for the files it needs; read them and locate again until nothing is pending.
   const entrypoints = [
-    ...documents.flatMap((d) => collectStrings([d.value], undefined, 'entrypoint').map((e) => ({ entrypoint: e, bases: workingDirectories(d.prefectYaml?.relativeDir ?? '') }))),
+    ...documents.flatMap((d) => collectStrings([d.value], undefined, 'entrypoint').map((e) => ({ entrypoint: e, bases: workingDirectories(d.prefectYaml?.relativeDir ?? '', d.prefectYaml?.explicit) }))),
     ...collectStrings([], configDocument?.value, 'entrypoint').map((e) => ({ entrypoint: e, bases: [''] })),
   ];
   for (let round = 0; round < 12; round++) {

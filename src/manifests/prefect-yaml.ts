@@ -47,7 +47,7 @@ export interface ExpandedPrefectYaml {
  * becomes `schedules` (`schedule: {}` and `schedule: null` are none), and positions still point at
  * what the user wrote.
  */
-export function expandPrefectYaml(doc: SourceDocument, dir: string, projectRoot: string): ExpandedPrefectYaml {
+export function expandPrefectYaml(doc: SourceDocument, dir: string, projectRoot: string, options: { explicit?: boolean } = {}): ExpandedPrefectYaml {
   const value = doc.value as Record<string, unknown>;
   if (!value || typeof value !== 'object' || Array.isArray(value)) return { documents: [doc], issues: [] };
   const stepIds = collectStepIds([value.build, value.push, ...(Array.isArray(value.deployments) ? value.deployments.flatMap((d) => [d?.build, d?.push]) : [])]);
@@ -58,6 +58,7 @@ export function expandPrefectYaml(doc: SourceDocument, dir: string, projectRoot:
     ...('pull' in value ? { pull: value.pull } : {}),
     stepIds,
     stepFunctions: collectStepFunctions([value.build, value.push, ...(Array.isArray(value.deployments) ? value.deployments.flatMap((d) => [d?.build, d?.push]) : [])]),
+    ...(options.explicit ? { explicit: true } : {}),
   };
   const issues: Issue[] = [];
   const warn = (path: readonly PathSegment[], message: string, key = true): void => {

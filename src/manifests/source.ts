@@ -32,6 +32,8 @@ export interface PrefectYamlContext {
   readonly stepFunctions?: readonly string[];
   /** The build steps `prefect deploy` runs for this entry: its own when it has any, else the file's. */
   readonly build?: unknown;
+  /** Given with `--prefect-file`: `prefect deploy` runs in the project root, which its entrypoints are relative to first. */
+  readonly explicit?: boolean;
 }
 
 export class SourceDocument {

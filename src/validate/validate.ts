@@ -291,11 +291,13 @@ function resolveEnvironment(
     const local: Issue[] = rendered.problems.map((p) => issueAt(locator.locate(p.path), p.path, p.message + locator.scopeOf(p.path), p.severity ?? 'error'));
     const manifest = rendered.value as DeploymentManifest;
     const relativeDir = doc.prefectYaml?.relativeDir ?? '';
-    const flow = typeof manifest.entrypoint === 'string' ? locateFlow(manifest.entrypoint, workingDirectories(relativeDir), (path) => project.pythonSources.get(path) ?? null) : undefined;
+    const flow = typeof manifest.entrypoint === 'string' ? locateFlow(manifest.entrypoint, workingDirectories(relativeDir, doc.prefectYaml?.explicit), (path) => project.pythonSources.get(path) ?? null) : undefined;
     // Entrypoints relative to the project root, not to the prefect.yaml's folder: `prefect deploy
     // --prefect-file <dir>/prefect.yaml` run from the root, which is then the working directory.
-    const fromRoot = flow?.kind === 'found' && flow.base !== relativeDir;
-    if (fromRoot) {
+    // With --prefect-file the root is the working directory by declaration: nothing to warn about.
+    const explicit = doc.prefectYaml?.explicit === true;
+    const fromRoot = explicit || (flow?.kind === 'found' && flow.base !== relativeDir);
+    if (fromRoot && !explicit) {
       local.push(issueAt(locator.locate(['entrypoint']), ['entrypoint'], `entrypoint "${manifest.entrypoint}" is relative to the project root, not to ${relativeDir}/ where this prefect.yaml is: read as \`prefect deploy --prefect-file ${relativeDir}/${basename(doc.file)}\` run from the root reads it (working directory: the root)`, 'warning'));
     }
     if (doc.prefectYaml && manifest.pull === undefined) {

@@ -39,10 +39,10 @@ interface Run {
 
 describe('prefect.yaml files that prefect deploy accepts', () => {
   let server: PrefectServerHandle;
-  const cli = async (args: string[], env: Record<string, string> = {}): Promise<Run> => {
+  const cli = async (args: string[], env: Record<string, string> = {}, cwd = process.cwd()): Promise<Run> => {
     let stdout = '';
     let stderr = '';
-    const code = await main(args, { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t), env: { PREFECT_API_URL: server.apiUrl, ...env }, cwd: process.cwd(), isTty: false });
+    const code = await main(args, { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t), env: { PREFECT_API_URL: server.apiUrl, ...env }, cwd, isTty: false });
     return { code, stdout, stderr };
   };
 
@@ -97,5 +97,28 @@ describe('prefect.yaml files that prefect deploy accepts', () => {
     expect(applied.stderr + applied.stdout).toContain('acc-sample-text/sample: parameter n must be integer, got string "three" (after resolving Prefect variables)');
     const created = await fetch(`${server.apiUrl}/deployments/name/acc-sample-text/sample`);
     expect(created.status).toBe(404);
+  });
+
+  it('--prefect-file reads only that prefect.yaml, from the working directory, as prefect deploy --prefect-file does (A6)', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'acc-prefect-file-'));
+    cpSync(join(FIXTURES, 'acc-prefect-file'), root, { recursive: true });
+    const flowFile = join(root, 'flows', 'nightly.py');
+    writeFileSync(flowFile, readFileSync(flowFile, 'utf8').replace('def acc_nightly(', 'def acc_nightly_pf('));
+    const yamlFile = join(root, 'flows', 'prefect.yaml');
+    writeFileSync(yamlFile, readFileSync(yamlFile, 'utf8').replace(':acc_nightly', ':acc_nightly_pf'));
+    // Another yaml the option must not read (it would be an error if read).
+    writeFileSync(join(root, 'other.yaml'), 'deployments: [{name: 1}]\n');
+    const args = ['--prefect-file', 'flows/prefect.yaml'];
+    const validated = await cli(['validate', ...args], {}, root);
+    expect(validated.code, validated.stdout + validated.stderr).toBe(0);
+    expect(validated.stdout + validated.stderr).not.toMatch(/relative to the project root|auto-detected/);
+    const applied = await cli(['apply', ...args], {}, root);
+    expect(applied.code, applied.stdout + applied.stderr).toBe(0);
+    expect((await fetch(`${server.apiUrl}/deployments/name/acc-nightly-pf/nightly`)).status).toBe(200);
+    const planned = await cli(['plan', ...args, '--detailed-exitcode'], {}, root);
+    expect(planned.code, planned.stdout + planned.stderr).toBe(0);
+    const missing = await cli(['validate', '--prefect-file', 'nope/prefect.yaml'], {}, root);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr + missing.stdout).toContain('--prefect-file not found: nope/prefect.yaml');
   });
 });
