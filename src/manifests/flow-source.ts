@@ -176,3 +176,14 @@ export function workingDirectories(relativeDir: string, explicit = false): strin
   if (!relativeDir) return [''];
   return explicit ? ['', relativeDir] : [relativeDir, ''];
 }
+
+/**
+ * Where Python may import an entrypoint's flow from: the working directories (workingDirectories),
+ * and for a module entrypoint (`pkg.flows:etl`) also the `PYTHONPATH` folders in `pythonPath`
+ * (relative to the project root), which Prefect's import (sys.path: the working directory, then
+ * PYTHONPATH) searches too. A file entrypoint is a path: PYTHONPATH plays no part.
+ */
+export function entrypointBases(entrypoint: string, relativeDir: string, explicit = false, pythonPath: readonly string[] = []): string[] {
+  const bases = workingDirectories(relativeDir, explicit);
+  return entrypointTarget(entrypoint)?.form === 'module' ? [...new Set([...bases, ...pythonPath])] : bases;
+}

@@ -1,5 +1,5 @@
 import { readFile, realpath, stat } from 'node:fs/promises';
-import { basename, dirname, extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { basename, delimiter, dirname, extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import ignore from 'ignore';
 import { simpleGit } from 'simple-git';
 import type { Issue } from '../validate/issue.js';
@@ -7,7 +7,7 @@ import { UserInputError } from '../errors.js';
 import { CONFIG_FILE_NAMES } from './config.js';
 import { parseYamlFile, readTextFile, type SourceDocument } from './source.js';
 import { expandPrefectYaml } from './prefect-yaml.js';
-import { locateFlow, workingDirectories } from './flow-source.js';
+import { entrypointBases, locateFlow } from './flow-source.js';
 import { askPythonForFlows, needsPython, type PythonFlowResult } from './python-flows.js';
 import { currentBranch, currentCommit } from './git-context.js';
 import { discoverManifests, namesFromHistory, repositoryRoot, type SkippedPath } from './discover.js';
@@ -51,6 +51,8 @@ export interface LoadedProject {
   readonly issues: readonly Issue[];
   /** Absolute project root entrypoints are relative to (from config `project_root`, else `dir`). */
   readonly projectRoot: string;
+  /** `PYTHONPATH` folders inside the project, relative to its root: module entrypoints are also looked up there. */
+  readonly pythonPath?: readonly string[];
 }
 
 /** Prefect's own project file: read as `prefect deploy` reads it. */
@@ -175,9 +177,10 @@ export async function loadManifests(dir: string, options: LoadOptions = {}): Pro
   };
   // The flow files the entrypoints name, and the modules they import the flow from: locating asks
   // for the files it needs; read them and locate again until nothing is pending.
+  const pythonPath = await pythonPathInside(env.PYTHONPATH, cwd, realRoot);
   const entrypoints = [
-    ...documents.flatMap((d) => collectStrings([d.value], undefined, 'entrypoint').map((e) => ({ entrypoint: e, bases: workingDirectories(d.prefectYaml?.relativeDir ?? '', d.prefectYaml?.explicit) }))),
-    ...collectStrings([], configDocument?.value, 'entrypoint').map((e) => ({ entrypoint: e, bases: [''] })),
+    ...documents.flatMap((d) => collectStrings([d.value], undefined, 'entrypoint').map((e) => ({ entrypoint: e, bases: entrypointBases(e, d.prefectYaml?.relativeDir ?? '', d.prefectYaml?.explicit, pythonPath) }))),
+    ...collectStrings([], configDocument?.value, 'entrypoint').map((e) => ({ entrypoint: e, bases: entrypointBases(e, '', false, pythonPath) })),
   ];
   for (let round = 0; round < 12; round++) {
     const wanted = new Set<string>();
@@ -232,7 +235,27 @@ export async function loadManifests(dir: string, options: LoadOptions = {}): Pro
     ...(gitError ? { gitError } : {}),
     issues,
     projectRoot,
+    ...(pythonPath.length > 0 ? { pythonPath } : {}),
   };
+}
+
+/**
+ * The `PYTHONPATH` folders (relative ones are relative to the working directory, as for Python)
+ * that lie inside the project root, as paths relative to it. Folders elsewhere are never read.
+ * Decision: a `src/` layout is not searched unless it is on PYTHONPATH: Prefect imports a module
+ * entrypoint with the working directory and PYTHONPATH on sys.path, so `src/` is found only when
+ * installed (site-packages, which we do not read) or listed.
+ */
+async function pythonPathInside(pythonPath: string | undefined, cwd: string, realRoot: string): Promise<string[]> {
+  const dirs: string[] = [];
+  for (const entry of (pythonPath ?? '').split(delimiter)) {
+    if (entry.trim() === '') continue;
+    const real = await realpath(resolve(cwd, entry)).catch(() => undefined);
+    if (real === undefined || isOutside(realRoot, real)) continue;
+    const rel = relative(realRoot, real).split(sep).join('/');
+    if (rel !== '' && !dirs.includes(rel)) dirs.push(rel);
+  }
+  return dirs;
 }
 
 /** Whether `path` lies outside `root` (both absolute, real paths). */

@@ -2,7 +2,7 @@ import { basename, resolve as resolvePath } from 'node:path';
 import type { JsonObject } from '../prefect/types.js';
 import { effectiveOwner, toProjectConfig, type ProjectConfig } from '../manifests/config.js';
 import { FORBIDDEN_NAME_CHARACTERS, lookupFlow } from '../manifests/entrypoint.js';
-import { locateFlow, workingDirectories, type FlowLocation } from '../manifests/flow-source.js';
+import { entrypointBases, locateFlow, type FlowLocation } from '../manifests/flow-source.js';
 import { pythonFlowKey } from '../manifests/python-flows.js';
 import { functionDocstring, parameterSchemaFromSource } from '../manifests/parameter-schema.js';
 import type { LoadedProject } from '../manifests/load.js';
@@ -291,7 +291,7 @@ function resolveEnvironment(
     const local: Issue[] = rendered.problems.map((p) => issueAt(locator.locate(p.path), p.path, p.message + locator.scopeOf(p.path), p.severity ?? 'error'));
     const manifest = rendered.value as DeploymentManifest;
     const relativeDir = doc.prefectYaml?.relativeDir ?? '';
-    const flow = typeof manifest.entrypoint === 'string' ? locateFlow(manifest.entrypoint, workingDirectories(relativeDir, doc.prefectYaml?.explicit), (path) => project.pythonSources.get(path) ?? null) : undefined;
+    const flow = typeof manifest.entrypoint === 'string' ? locateFlow(manifest.entrypoint, entrypointBases(manifest.entrypoint, relativeDir, doc.prefectYaml?.explicit, project.pythonPath), (path) => project.pythonSources.get(path) ?? null) : undefined;
     // Entrypoints relative to the project root, not to the prefect.yaml's folder: `prefect deploy
     // --prefect-file <dir>/prefect.yaml` run from the root, which is then the working directory.
     // With --prefect-file the root is the working directory by declaration: nothing to warn about.

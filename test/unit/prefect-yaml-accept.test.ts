@@ -107,3 +107,41 @@ describe('A8: f-strings without placeholders are literals', () => {
     expect(lookupFlow(`from prefect import flow\n\n@flow(name=${name})\ndef etl():\n    pass\n`, 'etl')).toMatchObject(expected);
   });
 });
+
+describe('A5: module entrypoints are imported from the working directory and PYTHONPATH', () => {
+  const moduleEntry = 'name: p\ndeployments:\n  - name: a\n    entrypoint: pkg.flows:etl\n    work_pool: {name: x}\n';
+  const files = {
+    'prefect.yaml': moduleEntry,
+    'lib/pkg/__init__.py': '',
+    'lib/pkg/flows.py': 'from prefect import flow\n\n@flow(name="lib-etl")\ndef etl():\n    pass\n',
+  };
+
+  it('finds the module under a PYTHONPATH folder inside the project, relative ones from the working directory', async () => {
+    const dir = await project(files);
+    for (const pythonPath of ['lib', join(dir, 'lib'), `/nonexistent:lib`]) {
+      const result = validateProject(await loadManifests(dir, { cwd: dir, env: { PYTHONPATH: pythonPath } }), { env: {} });
+      expect(result.issues.filter((i) => i.severity === 'error')).toEqual([]);
+      expect(result.deployments[0]!.flowName).toBe('lib-etl');
+    }
+  });
+
+  it('without PYTHONPATH the module is not found (Prefect would not import it either)', async () => {
+    const result = validateProject(await loadManifests(await project(files), { env: {} }), { env: {} });
+    expect(result.issues.some((i) => i.severity === 'error' && i.path === 'entrypoint')).toBe(true);
+  });
+
+  it('never reads a PYTHONPATH folder outside the project', async () => {
+    const outside = await project({ 'pkg/__init__.py': '', 'pkg/flows.py': 'from prefect import flow\n\n@flow\ndef etl():\n    pass\n' });
+    const dir = await project({ 'prefect.yaml': moduleEntry });
+    const loaded = await loadManifests(dir, { cwd: dir, env: { PYTHONPATH: outside } });
+    expect(loaded.pythonPath).toBeUndefined();
+    expect([...loaded.pythonSources.keys()].every((k) => !k.includes('..'))).toBe(true);
+    expect(validateProject(loaded, { env: {} }).issues.some((i) => i.severity === 'error' && i.path === 'entrypoint')).toBe(true);
+  });
+
+  it('a file entrypoint is a path: PYTHONPATH plays no part', async () => {
+    const dir = await project({ 'prefect.yaml': moduleEntry.replace('pkg.flows:etl', 'pkg/flows.py:etl'), 'lib/pkg/flows.py': files['lib/pkg/flows.py'] });
+    const result = validateProject(await loadManifests(dir, { cwd: dir, env: { PYTHONPATH: 'lib' } }), { env: {} });
+    expect(result.issues.some((i) => i.severity === 'error' && i.path === 'entrypoint')).toBe(true);
+  });
+});
