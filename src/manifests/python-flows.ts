@@ -90,6 +90,9 @@ export async function askPythonForFlows(python: string, projectRoot: string, req
         if (error) fail(new Error(error.killed ? `it did not answer within ${timeoutMs / 1000}s` : `${error.message.split('\n')[0]}${err ? `: ${err.trim().split('\n').pop()}` : ''}`));
         else done(out);
       });
+      // A Python that exits before reading its input (missing interpreter, a crash at start-up)
+      // closes the pipe: the exit status above reports that, so the write error (EPIPE) is not news.
+      child.stdin?.on('error', () => undefined);
       child.stdin?.end(JSON.stringify(payload));
     });
   } catch (error) {

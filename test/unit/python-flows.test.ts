@@ -28,6 +28,14 @@ describe('asking Python for flows', () => {
     expect(noPrefect.get(key)).toEqual({ error: expect.stringContaining('cannot import prefect') });
   });
 
+  it('a Python that exits without reading its input is an error result, not an unhandled EPIPE', async () => {
+    // More input than a pipe buffers (64 KiB), so the write is still pending when the pipe closes.
+    const many = Array.from({ length: 3000 }, (_, i) => ({ base: '', entrypoint: `flows/some/long/path/to/flow_${i}.py:the_flow_function_${i}` }));
+    const results = await askPythonForFlows(fakePython('exit 3'), tmpdir(), many);
+    expect(results.size).toBe(many.length);
+    expect(results.get(pythonFlowKey('', many[0]!.entrypoint))).toEqual({ error: expect.stringContaining('failed') });
+  });
+
   it('takes the last line as the answer (flow modules may print) and checks its shape', async () => {
     const key = pythonFlowKey('', 'flows/a.py:a');
     const answer = JSON.stringify({ [key]: { name: 'a', description: null, parameterSchema: { type: 'object', properties: {} } } });
