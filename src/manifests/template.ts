@@ -108,6 +108,15 @@ function renderPrefectForm(whole: string, name: string, path: PathSegment[], con
   if (name.startsWith('$')) {
     const found = own(context.env, name.slice(1));
     if (found !== undefined) return found;
+    // In a prefect.yaml (stepFunctions given), do what prefect deploy 3.8 does: its deploy-time
+    // apply_values (remove_notset) replaces an unset `{{ $VAR }}` by the empty string, with a
+    // logged warning; pull steps and trigger parameters keep the text (remove_notset=False / not
+    // templated). Our own manifests keep the error.
+    if (context.stepFunctions !== undefined) {
+      if (keepsUnresolved(path)) return whole;
+      problems.push({ path, message: `environment variable ${name.slice(1)} is not set (used as {{ ${name} }}): prefect deploy replaces it with an empty string, and so does prefect-gitops; set it if that is not what you mean`, severity: 'warning' });
+      return '';
+    }
     problems.push({ path, message: `environment variable ${name.slice(1)} is not set (used as {{ ${name} }}); set it before planning` });
     return whole;
   }

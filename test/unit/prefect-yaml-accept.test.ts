@@ -145,3 +145,26 @@ describe('A5: module entrypoints are imported from the working directory and PYT
     expect(result.issues.some((i) => i.severity === 'error' && i.path === 'entrypoint')).toBe(true);
   });
 });
+
+describe('an unset {{ $VAR }}: what prefect deploy 3.8 does', () => {
+  it('in a prefect.yaml it becomes an empty string, with a warning naming the variable at its line (pull steps keep the text)', async () => {
+    const dir = await project({
+      'prefect.yaml': entry('    description: "run in {{ $PG_UNSET_A }} now"\n').replace('work_pool: {name: x}', 'work_pool: {name: x, job_variables: {env: {REGION: "{{ $PG_UNSET_B }}"}}}').replace('name: p\n', 'name: p\npull:\n  - prefect.deployments.steps.set_working_directory:\n      directory: "/opt/{{ $PG_UNSET_C }}"\n'),
+    });
+    const result = await check(dir);
+    expect(result.issues.filter((i) => i.severity === 'error')).toEqual([]);
+    expect(result.lines).toEqual([
+      'prefect.yaml:8:56: warning: environment variable PG_UNSET_B is not set (used as {{ $PG_UNSET_B }}): prefect deploy replaces it with an empty string, and so does prefect-gitops; set it if that is not what you mean',
+      'prefect.yaml:9:18: warning: environment variable PG_UNSET_A is not set (used as {{ $PG_UNSET_A }}): prefect deploy replaces it with an empty string, and so does prefect-gitops; set it if that is not what you mean',
+    ]);
+    const manifest = result.deployments[0]!.manifest;
+    expect(manifest.description).toBe('run in  now');
+    expect(manifest.work_pool?.job_variables).toEqual({ env: { REGION: '' } });
+    expect(manifest.pull).toEqual([{ 'prefect.deployments.steps.set_working_directory': { directory: '/opt/{{ $PG_UNSET_C }}' } }]);
+  });
+
+  it('our own manifests keep the error', async () => {
+    const dir = await project({ 'prefect-gitops.yaml': 'owner: o\n', 'deployments/a.yaml': 'name: a\nentrypoint: flows/etl.py:etl\nwork_pool: {name: x}\ndescription: "{{ $PG_UNSET_A }}"\n' });
+    expect((await check(dir)).issues.filter((i) => i.severity === 'error').map((i) => i.message)).toEqual([expect.stringContaining('environment variable PG_UNSET_A is not set')]);
+  });
+});

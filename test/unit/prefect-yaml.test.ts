@@ -42,7 +42,7 @@ describe('prefect.yaml is read as prefect deploy reads it', () => {
     const file = `${PROJECT}/prefect.yaml`;
     expect(result.issues.map((i) => `${i.file}:${i.line}:${i.column}: ${i.message.split(';')[0]}`)).toEqual([
       `${file}:24:16: {{ build-image.image }} is an output of the build/push step "build-image", which prefect-gitops does not run`,
-      `${file}:27:15: environment variable REGION is not set (used as {{ $REGION }})`,
+      `${file}:27:15: environment variable REGION is not set (used as {{ $REGION }}): prefect deploy replaces it with an empty string, and so does prefect-gitops`,
       `${file}:31:16: {{ build-image.image }} is an output of the build/push step "build-image", which prefect-gitops does not run`,
     ]);
   });
