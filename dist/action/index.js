@@ -1798,14 +1798,14 @@ var require_rrule = __commonJS({
                 if (!isArray(arr)) {
                   arr = [arr];
                 }
-                var delimJoin = function(array, delimiter, finalDelimiter) {
+                var delimJoin = function(array, delimiter2, finalDelimiter) {
                   var list = "";
                   for (var i3 = 0; i3 < array.length; i3++) {
                     if (i3 !== 0) {
                       if (i3 === array.length - 1) {
                         list += " " + finalDelimiter + " ";
                       } else {
-                        list += delimiter + " ";
+                        list += delimiter2 + " ";
                       }
                     }
                     list += array[i3];
@@ -16524,8 +16524,8 @@ var require_common = __commonJS({
         }
         return debug3;
       }
-      function extend(namespace, delimiter) {
-        const newDebug = createDebug(this.namespace + (typeof delimiter === "undefined" ? ":" : delimiter) + namespace);
+      function extend(namespace, delimiter2) {
+        const newDebug = createDebug(this.namespace + (typeof delimiter2 === "undefined" ? ":" : delimiter2) + namespace);
         newDebug.log = this.log;
         return newDebug;
       }
@@ -44790,10 +44790,10 @@ var require_headers = __commonJS({
         const lowercaseName = isLowerCase ? name2 : name2.toLowerCase();
         const exists2 = this.headersMap.get(lowercaseName);
         if (exists2) {
-          const delimiter = lowercaseName === "cookie" ? "; " : ", ";
+          const delimiter2 = lowercaseName === "cookie" ? "; " : ", ";
           this.headersMap.set(lowercaseName, {
             name: exists2.name,
-            value: `${exists2.value}${delimiter}${value2}`
+            value: `${exists2.value}${delimiter2}${value2}`
           });
         } else {
           this.headersMap.set(lowercaseName, { name: name2, value: value2 });
@@ -53833,15 +53833,15 @@ var require_file_command = __commonJS({
     }
     exports.issueFileCommand = issueFileCommand;
     function prepareKeyValueMessage(key, value2) {
-      const delimiter = `ghadelimiter_${crypto.randomUUID()}`;
+      const delimiter2 = `ghadelimiter_${crypto.randomUUID()}`;
       const convertedValue = (0, utils_1.toCommandValue)(value2);
-      if (key.includes(delimiter)) {
-        throw new Error(`Unexpected input: name should not contain the delimiter "${delimiter}"`);
+      if (key.includes(delimiter2)) {
+        throw new Error(`Unexpected input: name should not contain the delimiter "${delimiter2}"`);
       }
-      if (convertedValue.includes(delimiter)) {
-        throw new Error(`Unexpected input: value should not contain the delimiter "${delimiter}"`);
+      if (convertedValue.includes(delimiter2)) {
+        throw new Error(`Unexpected input: value should not contain the delimiter "${delimiter2}"`);
       }
-      return `${key}<<${delimiter}${os2.EOL}${convertedValue}${os2.EOL}${delimiter}`;
+      return `${key}<<${delimiter2}${os2.EOL}${convertedValue}${os2.EOL}${delimiter2}`;
     }
     exports.prepareKeyValueMessage = prepareKeyValueMessage;
   }
@@ -65281,10 +65281,10 @@ var require_headers2 = __commonJS({
         const lowercaseName = name2.toLowerCase();
         const exists2 = this[kHeadersMap].get(lowercaseName);
         if (exists2) {
-          const delimiter = lowercaseName === "cookie" ? "; " : ", ";
+          const delimiter2 = lowercaseName === "cookie" ? "; " : ", ";
           this[kHeadersMap].set(lowercaseName, {
             name: exists2.name,
-            value: `${exists2.value}${delimiter}${value2}`
+            value: `${exists2.value}${delimiter2}${value2}`
           });
         } else {
           this[kHeadersMap].set(lowercaseName, { name: name2, value: value2 });
@@ -83759,7 +83759,7 @@ async function gitBranch(dir) {
 // src/manifests/load.ts
 var import_ignore = __toESM(require_ignore(), 1);
 import { readFile as readFile2, realpath as realpath2, stat as stat2 } from "node:fs/promises";
-import { basename as basename2, dirname as dirname2, extname, isAbsolute, join as join2, relative as relative3, resolve as resolve3, sep as sep3 } from "node:path";
+import { basename as basename2, delimiter, dirname as dirname2, extname, isAbsolute, join as join2, relative as relative3, resolve as resolve3, sep as sep3 } from "node:path";
 
 // src/manifests/source.ts
 var import_yaml2 = __toESM(require_dist5(), 1);
@@ -84071,7 +84071,7 @@ var IGNORED_HINTS = {
   path: "prefect deploy sets the path from the pull steps",
   image: "the image belongs under work_pool.job_variables.image"
 };
-function expandPrefectYaml(doc, dir, projectRoot) {
+function expandPrefectYaml(doc, dir, projectRoot, options = {}) {
   const value2 = doc.value;
   if (!value2 || typeof value2 !== "object" || Array.isArray(value2)) return { documents: [doc], issues: [] };
   const stepIds = collectStepIds([value2.build, value2.push, ...Array.isArray(value2.deployments) ? value2.deployments.flatMap((d) => [d?.build, d?.push]) : []]);
@@ -84081,7 +84081,8 @@ function expandPrefectYaml(doc, dir, projectRoot) {
     file: doc,
     ..."pull" in value2 ? { pull: value2.pull } : {},
     stepIds,
-    stepFunctions: collectStepFunctions([value2.build, value2.push, ...Array.isArray(value2.deployments) ? value2.deployments.flatMap((d) => [d?.build, d?.push]) : []])
+    stepFunctions: collectStepFunctions([value2.build, value2.push, ...Array.isArray(value2.deployments) ? value2.deployments.flatMap((d) => [d?.build, d?.push]) : []]),
+    ...options.explicit ? { explicit: true } : {}
   };
   const issues = [];
   const warn = (path3, message, key = true) => {
@@ -84330,8 +84331,13 @@ function importOf(source, name2) {
   }
   return void 0;
 }
-function workingDirectories(relativeDir) {
-  return relativeDir ? [relativeDir, ""] : [""];
+function workingDirectories(relativeDir, explicit = false) {
+  if (!relativeDir) return [""];
+  return explicit ? ["", relativeDir] : [relativeDir, ""];
+}
+function entrypointBases(entrypoint, relativeDir, explicit = false, pythonPath = []) {
+  const bases = workingDirectories(relativeDir, explicit);
+  return entrypointTarget(entrypoint)?.form === "module" ? [.../* @__PURE__ */ new Set([...bases, ...pythonPath])] : bases;
 }
 
 // src/manifests/python-flows.ts
@@ -84390,6 +84396,7 @@ async function askPythonForFlows(python2, projectRoot, requests, options = {}) {
         if (error2) fail2(new Error(error2.killed ? `it did not answer within ${timeoutMs / 1e3}s` : `${error2.message.split("\n")[0]}${err2 ? `: ${err2.trim().split("\n").pop()}` : ""}`));
         else done(out2);
       });
+      child.stdin?.on("error", () => void 0);
       child.stdin?.end(JSON.stringify(payload));
     });
   } catch (error2) {
@@ -84662,12 +84669,16 @@ async function loadManifests(dir, options = {}) {
   const configPaths = new Set(CONFIG_FILE_NAMES.map((name2) => join2(absDir, name2)));
   const projectRoot = resolveProjectRoot(absDir, configDocument);
   const boundary = await repositoryRoot(absDir, projectRoot);
-  const discovery = await discoverManifests({ dir: absDir, boundary, matcher: ignoreMatcher, display });
+  const prefectFile = options.prefectFile === void 0 ? void 0 : resolve3(cwd, options.prefectFile);
+  if (prefectFile !== void 0 && !await stat2(prefectFile).then((s3) => s3.isFile(), () => false)) {
+    throw new UserInputError(`--prefect-file not found: ${options.prefectFile}`, "pass the path of a prefect.yaml, relative to the directory you run in (as prefect deploy --prefect-file takes it)");
+  }
+  const discovery = prefectFile !== void 0 ? { files: [prefectFile], skipped: [], unread: [], issues: [] } : await discoverManifests({ dir: absDir, boundary, matcher: ignoreMatcher, display });
   issues.push(...discovery.issues);
   const skipped = [...discovery.skipped];
   const unread = [...discovery.unread];
   const found = discovery.files.filter((f2) => !configPaths.has(f2));
-  const prefectProject = configFile === void 0 && found.some((f2) => PREFECT_YAML.test(basename2(f2)));
+  const prefectProject = prefectFile === void 0 && configFile === void 0 && found.some((f2) => PREFECT_YAML.test(basename2(f2)));
   const files = found.filter((f2) => !prefectProject || PREFECT_YAML.test(basename2(f2)));
   const documents = [];
   for (const file of files) {
@@ -84681,9 +84692,9 @@ async function loadManifests(dir, options = {}) {
       unread.push(history.length > 0 ? { file: display(file), why: "is now empty", names: history, emptied: true } : { file: display(file), why: "is empty", names: [stem], emptied: true, guessed: true });
       continue;
     }
-    if (PREFECT_YAML.test(basename2(file))) {
+    if (PREFECT_YAML.test(basename2(file)) || file === prefectFile) {
       for (const doc of parsed.documents) {
-        const expanded = expandPrefectYaml(doc, dirname2(file), projectRoot);
+        const expanded = expandPrefectYaml(doc, dirname2(file), projectRoot, { explicit: file === prefectFile });
         documents.push(...expanded.documents);
         issues.push(...expanded.issues);
       }
@@ -84702,9 +84713,10 @@ async function loadManifests(dir, options = {}) {
     }
     pythonSources.set(file, await readFile2(absolute, "utf8").catch(() => null));
   };
+  const pythonPath = await pythonPathInside(env.PYTHONPATH, cwd, realRoot);
   const entrypoints = [
-    ...documents.flatMap((d) => collectStrings([d.value], void 0, "entrypoint").map((e) => ({ entrypoint: e, bases: workingDirectories(d.prefectYaml?.relativeDir ?? "") }))),
-    ...collectStrings([], configDocument?.value, "entrypoint").map((e) => ({ entrypoint: e, bases: [""] }))
+    ...documents.flatMap((d) => collectStrings([d.value], void 0, "entrypoint").map((e) => ({ entrypoint: e, bases: entrypointBases(e, d.prefectYaml?.relativeDir ?? "", d.prefectYaml?.explicit, pythonPath) }))),
+    ...collectStrings([], configDocument?.value, "entrypoint").map((e) => ({ entrypoint: e, bases: entrypointBases(e, "", false, pythonPath) }))
   ];
   for (let round = 0; round < 12; round++) {
     const wanted = /* @__PURE__ */ new Set();
@@ -84752,8 +84764,20 @@ async function loadManifests(dir, options = {}) {
     ...git ? { git } : {},
     ...gitError ? { gitError } : {},
     issues,
-    projectRoot
+    projectRoot,
+    ...pythonPath.length > 0 ? { pythonPath } : {}
   };
+}
+async function pythonPathInside(pythonPath, cwd, realRoot) {
+  const dirs = [];
+  for (const entry of (pythonPath ?? "").split(delimiter)) {
+    if (entry.trim() === "") continue;
+    const real = await realpath2(resolve3(cwd, entry)).catch(() => void 0);
+    if (real === void 0 || isOutside(realRoot, real)) continue;
+    const rel = relative3(realRoot, real).split(sep3).join("/");
+    if (rel !== "" && !dirs.includes(rel)) dirs.push(rel);
+  }
+  return dirs;
 }
 function isOutside(root, path3) {
   const rel = relative3(root, path3);
@@ -91337,6 +91361,11 @@ function renderPrefectForm(whole, name2, path3, context, problems) {
   if (name2.startsWith("$")) {
     const found2 = own(context.env, name2.slice(1));
     if (found2 !== void 0) return found2;
+    if (context.stepFunctions !== void 0) {
+      if (keepsUnresolved(path3)) return whole;
+      problems.push({ path: path3, message: `environment variable ${name2.slice(1)} is not set (used as {{ ${name2} }}): prefect deploy replaces it with an empty string, and so does prefect-gitops; set it if that is not what you mean`, severity: "warning" });
+      return "";
+    }
     problems.push({ path: path3, message: `environment variable ${name2.slice(1)} is not set (used as {{ ${name2} }}); set it before planning` });
     return whole;
   }
@@ -91596,9 +91625,10 @@ function resolveEnvironment(project, config, docs, environment, options, issues)
     const local = rendered.problems.map((p2) => issueAt(locator.locate(p2.path), p2.path, p2.message + locator.scopeOf(p2.path), p2.severity ?? "error"));
     const manifest = rendered.value;
     const relativeDir = doc.prefectYaml?.relativeDir ?? "";
-    const flow = typeof manifest.entrypoint === "string" ? locateFlow(manifest.entrypoint, workingDirectories(relativeDir), (path3) => project.pythonSources.get(path3) ?? null) : void 0;
-    const fromRoot = flow?.kind === "found" && flow.base !== relativeDir;
-    if (fromRoot) {
+    const flow = typeof manifest.entrypoint === "string" ? locateFlow(manifest.entrypoint, entrypointBases(manifest.entrypoint, relativeDir, doc.prefectYaml?.explicit, project.pythonPath), (path3) => project.pythonSources.get(path3) ?? null) : void 0;
+    const explicit = doc.prefectYaml?.explicit === true;
+    const fromRoot = explicit || flow?.kind === "found" && flow.base !== relativeDir;
+    if (fromRoot && !explicit) {
       local.push(issueAt(locator.locate(["entrypoint"]), ["entrypoint"], `entrypoint "${manifest.entrypoint}" is relative to the project root, not to ${relativeDir}/ where this prefect.yaml is: read as \`prefect deploy --prefect-file ${relativeDir}/${basename4(doc.file)}\` run from the root reads it (working directory: the root)`, "warning"));
     }
     if (doc.prefectYaml && manifest.pull === void 0) {
@@ -91922,7 +91952,7 @@ function targetMatcher(patterns) {
 
 // src/reconcile.ts
 async function reconcile(options) {
-  const project = await loadManifests(options.manifests, { cwd: options.cwd, env: options.env, ...options.python ? { python: options.python } : {} });
+  const project = await loadManifests(options.manifests, { cwd: options.cwd, env: options.env, ...options.python ? { python: options.python } : {}, ...options.prefectFile ? { prefectFile: options.prefectFile } : {} });
   const validation = validateProject(project, {
     env: options.env,
     ...options.environment ? { environment: options.environment } : {},
