@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { hostname, userInfo } from 'node:os';
-import { GitopsError, InterruptedError, RemoteError } from '../errors.js';
+import { GitopsError, InterruptedError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { PrefectClient } from '../prefect/client.js';
 import type { Json, JsonObject, LiveVariable } from '../prefect/types.js';
@@ -248,19 +248,9 @@ async function takeRecord(
   }
 }
 
-/** Creates the record; after an ambiguous failure (the create may have happened) reads back by name and nonce. */
-async function createRecord(client: PrefectClient, name: string, holder: LockHolder, tag: string): Promise<LiveVariable | undefined> {
-  try {
-    return await client.createVariable({ name, value: holder as unknown as JsonObject, tags: [tag] });
-  } catch (error) {
-    // A reset, a timeout or a 408/5xx may come after the server created it: read back before deciding.
-    const ambiguous = error instanceof RemoteError && (error.status === undefined || error.status === 408 || error.status >= 500);
-    if (!ambiguous) throw error;
-    const read = await client.readVariableRecord(name);
-    if (read && parseHolder(read.variable.value)?.nonce === holder.nonce) return read.variable;
-    if (read) return undefined;
-    throw error;
-  }
+/** Creates the record: `undefined` when another holder's record exists (the client reads back after an ambiguous failure). */
+function createRecord(client: PrefectClient, name: string, holder: LockHolder, tag: string): Promise<LiveVariable | undefined> {
+  return client.createVariable({ name, value: holder as unknown as JsonObject, tags: [tag] });
 }
 
 /**

@@ -686,14 +686,17 @@ export class PrefectClient {
       try {
         reply = await this.send('POST', path, body);
       } catch (error) {
-        if (!(error instanceof AmbiguousWriteError) || round >= this.maxRetries) throw error;
+        if (!(error instanceof AmbiguousWriteError)) throw error;
+        const last = round >= this.maxRetries;
         // Give a request the server may still be working on time to finish before reading back.
-        await this.backoff('POST', path, round + 1, undefined, { ambiguous: error.status ?? 'connection' });
-        const existing = await find();
+        if (!last) await this.backoff('POST', path, round + 1, undefined, { ambiguous: error.status ?? 'connection' });
+        // Even after the last attempt: the server may have acted on it, and then it is done.
+        const existing = last ? await find().catch(() => undefined) : await find();
         if (existing !== undefined) {
           this.logger?.debug({ method: 'POST', path }, 'the create had been processed; read it back instead of sending it again');
           return existing;
         }
+        if (last) throw error;
         resent = true;
         continue;
       }

@@ -302,6 +302,17 @@ describe('the retry matrix: what is sent again, what is read back', () => {
     expect(posts('/api/automations/')).toHaveLength(1);
   });
 
+  it('reads back after the last attempt too: a create the server acted on is done, not a failure', async () => {
+    const client = await connect({ maxRetries: 0 });
+    mockCsrfDisabled();
+    pool.intercept({ path: '/api/automations/', method: 'POST' }).reply(502, 'Bad Gateway');
+    pool
+      .intercept({ path: '/api/automations/filter', method: 'POST', body: (b) => JSON.stringify(JSON.parse(b).automations) === '{"name":{"any_":["auto"]}}' })
+      .reply(200, [automation('auto-1')]);
+    await expect(client.createAutomation(automationBody)).resolves.toEqual({ id: 'auto-1' });
+    expect(posts('/api/automations/')).toHaveLength(1);
+  });
+
   it('sends POST /automations/ again when reading back finds none (same name for another deployment is not it)', async () => {
     const client = await connect();
     mockCsrfDisabled();
