@@ -73808,17 +73808,8 @@ async function takeRecord(client, name2, holder, tag, observed, logger, takeOver
     await client.deleteVariableById(read.variable.id);
   }
 }
-async function createRecord(client, name2, holder, tag) {
-  try {
-    return await client.createVariable({ name: name2, value: holder, tags: [tag] });
-  } catch (error2) {
-    const ambiguous = error2 instanceof RemoteError && (error2.status === void 0 || error2.status === 408 || error2.status >= 500);
-    if (!ambiguous) throw error2;
-    const read = await client.readVariableRecord(name2);
-    if (read && parseHolder(read.variable.value)?.nonce === holder.nonce) return read.variable;
-    if (read) return void 0;
-    throw error2;
-  }
+function createRecord(client, name2, holder, tag) {
+  return client.createVariable({ name: name2, value: holder, tags: [tag] });
 }
 var Observations = class {
   firstSeen = /* @__PURE__ */ new Map();
@@ -85349,13 +85340,15 @@ var PrefectClient = class _PrefectClient {
       try {
         reply = await this.send("POST", path3, body2);
       } catch (error2) {
-        if (!(error2 instanceof AmbiguousWriteError) || round >= this.maxRetries) throw error2;
-        await this.backoff("POST", path3, round + 1, void 0, { ambiguous: error2.status ?? "connection" });
-        const existing = await find();
+        if (!(error2 instanceof AmbiguousWriteError)) throw error2;
+        const last2 = round >= this.maxRetries;
+        if (!last2) await this.backoff("POST", path3, round + 1, void 0, { ambiguous: error2.status ?? "connection" });
+        const existing = last2 ? await find().catch(() => void 0) : await find();
         if (existing !== void 0) {
           this.logger?.debug({ method: "POST", path: path3 }, "the create had been processed; read it back instead of sending it again");
           return existing;
         }
+        if (last2) throw error2;
         resent = true;
         continue;
       }
