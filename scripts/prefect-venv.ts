@@ -1,29 +1,95 @@
-// Creates (or reuses) the git-ignored virtualenv holding the pinned Prefect server that the
-// integration tests and the demo run against. CLI: `npx tsx scripts/prefect-venv.ts`.
+// Creates (or reuses) the git-ignored virtualenv holding the Prefect server that the
+// integration tests and the demo run against: the pinned version (scripts/prefect-requirements.txt)
+// in .prefect-venv, or another version of the compatibility matrix (scripts/prefect-matrix.json)
+// in .prefect-venvs/<version>, chosen by PREFECT_GITOPS_PREFECT_VERSION or `--version`.
+// CLI: `npx tsx scripts/prefect-venv.ts [--version 3.1.15 | --all]`.
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const requirementsFile = join(repoRoot, 'scripts', 'prefect-requirements.txt');
+export const matrixFile = join(repoRoot, 'scripts', 'prefect-matrix.json');
+/** Selects the Prefect version of every venv, server, worker and CLI the harness starts. */
+export const VERSION_ENV = 'PREFECT_GITOPS_PREFECT_VERSION';
+
+interface MatrixEntry {
+  /** Requirement lines installed with `prefect==<version>`, e.g. `fastapi==0.115.12`. */
+  pins: string[];
+  /** Why each pin is there. */
+  why?: string[];
+}
+interface MatrixFile {
+  versions: Record<string, MatrixEntry>;
+}
+
+/** The matrix's versions (the pinned one included), oldest first. */
+export async function readMatrixVersions(): Promise<string[]> {
+  const matrix = JSON.parse(await readFile(matrixFile, 'utf8')) as MatrixFile;
+  const versions = new Set([...Object.keys(matrix.versions), await readPinnedPrefectVersion()]);
+  return [...versions].sort(compareDotted);
+}
+
+function compareDotted(a: string, b: string): number {
+  const pa = a.split('.').map(Number);
+  const pb = b.split('.').map(Number);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
+/** The version asked for by PREFECT_GITOPS_PREFECT_VERSION, or undefined for the pinned one. */
+export function selectedPrefectVersion(): string | undefined {
+  const value = process.env[VERSION_ENV]?.trim();
+  return value ? value : undefined;
+}
+
+/** The requirements text for a version: the pinned file, or `prefect==v` plus the matrix's pins. */
+async function requirementsFor(version: string | undefined): Promise<{ text: string; version: string; pinned: boolean }> {
+  const pinnedText = await readFile(requirementsFile, 'utf8');
+  const pinnedVersion = parsePinnedPrefectVersion(pinnedText);
+  if (version === undefined || version === pinnedVersion) return { text: pinnedText, version: pinnedVersion, pinned: true };
+  const matrix = JSON.parse(await readFile(matrixFile, 'utf8')) as MatrixFile;
+  const entry = matrix.versions[version];
+  if (!entry) {
+    throw new Error(
+      `prefect ${version} is not in ${matrixFile} (known: ${Object.keys(matrix.versions).join(', ')}, pinned ${pinnedVersion}); add it with the pins it needs`,
+    );
+  }
+  return { text: [`prefect==${version}`, ...entry.pins].join('\n') + '\n', version, pinned: false };
+}
 
 export interface PrefectVenv {
   /** The venv's python interpreter. */
   python: string;
   /** The venv's `prefect` CLI. */
   prefect: string;
-  /** The Prefect version pinned in scripts/prefect-requirements.txt. */
+  /** The Prefect version installed: the pinned one, or the one selected from the matrix. */
   version: string;
 }
 
-/** Where the venv lives; pure, nothing is checked or installed. */
-export function prefectVenvPaths(): { dir: string; python: string; prefect: string } {
-  const dir = join(repoRoot, '.prefect-venv');
+/**
+ * Where the venv of a version lives (default: the selected version, else the pinned one); pure,
+ * nothing is checked or installed. The pinned version always lives in `.prefect-venv`.
+ */
+export function prefectVenvPaths(version: string | undefined = selectedPrefectVersion()): { dir: string; python: string; prefect: string } {
+  const pinned = pinnedVersionSync();
+  const dir = version === undefined || version === pinned ? join(repoRoot, '.prefect-venv') : join(repoRoot, '.prefect-venvs', version);
   return { dir, python: join(dir, 'bin', 'python'), prefect: join(dir, 'bin', 'prefect') };
+}
+
+function pinnedVersionSync(): string | undefined {
+  try {
+    return parsePinnedPrefectVersion(readFileSync(requirementsFile, 'utf8'));
+  } catch {
+    return undefined;
+  }
 }
 
 /** The `prefect==X` pin from the requirements file, the single record of the Prefect version. */
@@ -38,6 +104,8 @@ export function parsePinnedPrefectVersion(requirements: string): string {
 }
 
 export interface EnsurePrefectVenvOptions {
+  /** The Prefect version. Default: PREFECT_GITOPS_PREFECT_VERSION, else the pinned version. */
+  version?: string;
   /** Where the one-line summary goes. Default: stderr. */
   log?: (line: string) => void;
   /** Also pass every line pip prints to `log`. */
@@ -62,10 +130,11 @@ const LOCK_STALE_MS = 30_000;
 export async function ensurePrefectVenv(opts: EnsurePrefectVenvOptions = {}): Promise<PrefectVenv> {
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const started = performance.now();
-  const requirements = await readFile(requirementsFile, 'utf8');
-  const version = parsePinnedPrefectVersion(requirements);
+  const wanted = await requirementsFor(opts.version ?? selectedPrefectVersion());
+  const requirements = wanted.text;
+  const version = wanted.version;
   const hash = createHash('sha256').update(requirements).digest('hex');
-  const paths = prefectVenvPaths();
+  const paths = prefectVenvPaths(version);
   const result: PrefectVenv = { python: paths.python, prefect: paths.prefect, version };
   const seconds = () => ((performance.now() - started) / 1000).toFixed(1);
 
@@ -80,8 +149,10 @@ export async function ensurePrefectVenv(opts: EnsurePrefectVenvOptions = {}): Pr
     const echo = opts.verbose ? log : undefined;
     log(`prefect venv: installing prefect ${version} into ${paths.dir}`);
     await run(python, ['-m', 'venv', paths.dir], echo);
+    const file = join(paths.dir, 'requirements.txt');
+    await writeFile(file, requirements);
     await run(paths.python, [
-      '-m', 'pip', 'install', '--disable-pip-version-check', '--no-input', '-r', requirementsFile,
+      '-m', 'pip', 'install', '--disable-pip-version-check', '--no-input', '-r', file,
     ], echo);
     await writeFile(join(paths.dir, STAMP), `${hash}\n`);
     log(`prefect venv: installed prefect ${version} into ${paths.dir} in ${seconds()}s`);
@@ -195,7 +266,13 @@ function run(command: string, args: string[], echo?: (line: string) => void): Pr
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
-  ensurePrefectVenv({ log: (line) => console.log(line), verbose: true }).catch((error: unknown) => {
+  const args = process.argv.slice(2);
+  const at = args.indexOf('--version');
+  const main = async () => {
+    const versions = args.includes('--all') ? await readMatrixVersions() : [at >= 0 ? args[at + 1] : undefined];
+    for (const version of versions) await ensurePrefectVenv({ version, log: (line) => console.log(line), verbose: !args.includes('--quiet') });
+  };
+  main().catch((error: unknown) => {
     console.error(error instanceof Error ? error.message : error);
     process.exitCode = 1;
   });
