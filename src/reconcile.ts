@@ -10,7 +10,7 @@ import { loadManifests, type LoadedProject } from './manifests/load.js';
 import type { DeploymentManifest, DesiredDeployment } from './manifests/types.js';
 import { PrefectClient, type PrefectClientOptions } from './prefect/client.js';
 import type { Json, LiveAutomation, LiveDeployment } from './prefect/types.js';
-import { ownerTag } from './plan/ownership.js';
+import { ownershipMarker, ownerTag } from './plan/ownership.js';
 import { plan, type LiveState } from './plan/plan.js';
 import { automationsByDeployment } from './plan/triggers.js';
 import type { Plan } from './plan/types.js';
@@ -102,11 +102,7 @@ export async function reconcile(options: ReconcileOptions): Promise<Reconciliati
     allowMassDelete: options.allowMassDelete,
     adoptAll: options.adoptAll,
     unread: project.unread,
-    features: {
-      concurrencyOptions: client.supports('concurrency-options'),
-      gracePeriod: client.supports('grace-period'),
-      patchPullSteps: client.supports('patch-pull-steps'),
-    },
+    features: client.capabilities,
   });
   if (isTarget) {
     const note = `--target ${options.targets!.join(' ')}: ${deployments.length} of ${validation.deployments.length} declared deployments planned; prune is off under --target`;
@@ -133,9 +129,10 @@ export async function fetchLiveState(client: PrefectClient, desired: readonly De
   const flowName = new Map(flows.map((f) => [f.id, f.name]));
   const deployments = new Map<string, LiveDeployment>();
   for (const d of byId.values()) deployments.set(`${flowName.get(d.flow_id) ?? d.flow_id}/${d.name}`, d);
-  if (!client.supports('automation-tags')) return { deployments };
+  const ownership = ownershipMarker(client.capabilities);
+  if (!client.capabilities.automationTags) return { deployments, ownership };
   const automations = automationsByDeployment(await client.listAutomations([ownerTag(owner)]));
-  return { deployments, automations, orphanedAutomations: await findOrphanedAutomations(client, automations, byId) };
+  return { deployments, automations, orphanedAutomations: await findOrphanedAutomations(client, automations, byId), ownership };
 }
 
 /**

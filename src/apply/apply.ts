@@ -3,7 +3,7 @@ import { describeError, GitopsError } from '../errors.js';
 import { hiddenValues, scrubSecrets } from '../render/redact.js';
 import type { PrefectClient } from '../prefect/client.js';
 import type { LiveAutomation, LiveFlow } from '../prefect/types.js';
-import { OWNER_LABEL, ownerOf, ownerTag } from '../plan/ownership.js';
+import { ownerOf, ownershipMarker, ownerTag } from '../plan/ownership.js';
 import { automationBody, FINGERPRINT_TAG, type DesiredTrigger } from '../plan/triggers.js';
 import { claimDeploymentName, DEFAULT_LOCK_TTL_MS } from './lock.js';
 import type { Plan, PlanAction } from '../plan/types.js';
@@ -164,13 +164,14 @@ async function createNew(client: PrefectClient, action: Extract<PlanAction, { ki
   if ('conflict' in outcome) throw new CreateConflictError(`conflict: ${outcome.conflict}; not created, plan again`);
   try {
     const existing = await client.readDeploymentByName(action.flowName, action.name);
+    const marker = ownershipMarker(client.capabilities);
     if (existing) {
-      const by = ownerOf(existing);
+      const by = ownerOf(existing, marker);
       throw new CreateConflictError(`conflict: ${action.key} was created by ${by ? `owner "${by}"` : 'someone else'} after the plan; not overwritten, plan again`);
     }
     const created = await client.createDeployment({ ...action.body, name: action.name, flow_id: (await flow()).id });
-    const label = created.labels?.[OWNER_LABEL];
-    if (label !== owner) throw new CreateConflictError(`conflict: ${action.key} was created but carries owner label ${label === undefined ? '(none)' : `"${label}"`}, not "${owner}"`);
+    const by = ownerOf(created, marker);
+    if (by !== owner) throw new CreateConflictError(`conflict: ${action.key} was created but carries owner ${marker} ${by === undefined ? '(none)' : `"${by}"`}, not "${owner}"`);
     return created.id;
   } finally {
     await outcome.claim.release();

@@ -12,7 +12,7 @@ import { createLogger, type LogFormat, type LogLevel, type Logger } from '../log
 import { PrefectClient } from '../prefect/client.js';
 import { resolvePrefectSettings, type PrefectSettingName } from '../prefect/settings.js';
 import { exportManifests, fetchForExport, type ExportLayout } from '../export/export.js';
-import { OWNER_LABEL } from '../plan/ownership.js';
+import { ownerOf } from '../plan/ownership.js';
 import { driftReport } from '../plan/drift.js';
 import { toSavedPlan } from '../plan/saved.js';
 import type { Plan } from '../plan/types.js';
@@ -450,7 +450,7 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
         io.stdout(escapeControl(`wrote ${join(opts.out, file.path)} (${file.deployments.join(', ')})`) + '\n');
       }
       const configPath = join(out, 'prefect-gitops.yaml');
-      const owners = [...new Set(fetched.deployments.map((d) => d.live.labels?.[OWNER_LABEL]).filter((o): o is string => Boolean(o)))];
+      const owners = [...new Set(fetched.deployments.map((d) => ownerOf(d.live, fetched.ownership)).filter((o): o is string => Boolean(o)))];
       const owner = opts.owner ?? (owners.length === 1 ? owners[0] : undefined);
       const hasConfig = Boolean(await stat(configPath).catch(() => undefined));
       if (owner && !hasConfig) {

@@ -3,7 +3,7 @@ import { FORBIDDEN_NAME_CHARACTERS, parseEntrypoint } from '../manifests/entrypo
 import type { DeploymentManifest, DesiredDeployment } from '../manifests/types.js';
 import { canonicalDesired, canonicalLive } from '../plan/canonical.js';
 import { diffFields } from '../plan/plan.js';
-import { isMarkerTag, ownerTag, PROTECTED_TAG } from '../plan/ownership.js';
+import { isMarkerTag, ownerTag, PROTECTED_TAG, type OwnershipMarker } from '../plan/ownership.js';
 import type { JsonObject, LiveDeployment } from '../prefect/types.js';
 import { manifestFromLive, type ManifestFromLive } from './manifest.js';
 import type { ExportAutomation } from './triggers.js';
@@ -47,6 +47,8 @@ export interface ExportDeployment {
 
 export interface ExportInput {
   deployments: ExportDeployment[];
+  /** How the server marks ownership; default `label` (a server without labels: `tag`). */
+  ownership?: OwnershipMarker;
 }
 
 /** Characters a manifest's name or flow_name may not contain (the validator rejects them). */
@@ -79,7 +81,7 @@ export function exportManifests(input: ExportInput, options: ExportOptions): { f
       notices.push(`${key}: not exported: ${skip}`);
       continue;
     }
-    const made = manifestFromLive(d.flowName, d.live, d.automations, { adopt: options.adopt });
+    const made = manifestFromLive(d.flowName, d.live, d.automations, { adopt: options.adopt, ...(input.ownership ? { ownership: input.ownership } : {}) });
     const text = renderDocument(made.manifest, made.comments);
     notices.push(...made.notices, ...roundTripNotices(key, d.flowName, made, text));
     if (made.owner === undefined) unowned.push(key);

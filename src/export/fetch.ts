@@ -1,4 +1,5 @@
 import type { PrefectClient } from '../prefect/client.js';
+import { ownershipMarker, type OwnershipMarker } from '../plan/ownership.js';
 import type { ExportDeployment, ExportSelection } from './export.js';
 import type { ExportAutomation } from './triggers.js';
 
@@ -10,7 +11,8 @@ import type { ExportAutomation } from './triggers.js';
  *
  * @throws RemoteError when the server cannot be read.
  */
-export async function fetchForExport(client: PrefectClient, selection: ExportSelection): Promise<{ deployments: ExportDeployment[] }> {
+export async function fetchForExport(client: PrefectClient, selection: ExportSelection): Promise<{ deployments: ExportDeployment[]; ownership: OwnershipMarker }> {
+  const ownership = ownershipMarker(client.capabilities);
   // An empty kind does not restrict a selection, while the client reads an empty list as "none".
   const given = (list: string[] | undefined): string[] | undefined => (list?.length ? list : undefined);
   const deployments = await client.listDeployments({
@@ -18,7 +20,7 @@ export async function fetchForExport(client: PrefectClient, selection: ExportSel
     tagsAny: given(selection.tags),
     workPools: given(selection.workPools),
   });
-  if (deployments.length === 0) return { deployments: [] };
+  if (deployments.length === 0) return { deployments: [], ownership };
 
   const flowIds = [...new Set(deployments.map((d) => d.flow_id))];
   const [flows, automations] = await Promise.all([client.listFlows({ ids: flowIds }), client.listAutomations()]);
@@ -29,6 +31,7 @@ export async function fetchForExport(client: PrefectClient, selection: ExportSel
     for (const id of targets) byDeployment.set(id, [...(byDeployment.get(id) ?? []), a]);
   }
   return {
+    ownership,
     deployments: deployments
       .map((live) => ({ flowName: flowName.get(live.flow_id) ?? live.flow_id, live, automations: byDeployment.get(live.id) ?? [] }))
       .sort((a, b) => (a.flowName < b.flowName ? -1 : a.flowName > b.flowName ? 1 : a.live.name < b.live.name ? -1 : a.live.name > b.live.name ? 1 : 0)),

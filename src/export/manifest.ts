@@ -1,7 +1,7 @@
 import { assignSlugs } from '../manifests/slugs.js';
 import type { ScheduleManifest } from '../manifests/types.js';
 import { canonicalLive, DEFAULT_QUEUE } from '../plan/canonical.js';
-import { isMarkerTag, ownerOf, ownerTag, PROTECTED_TAG } from '../plan/ownership.js';
+import { isMarkerTag, ownerOf, ownerTag, PROTECTED_TAG, type OwnershipMarker } from '../plan/ownership.js';
 import type { Json, JsonObject, LiveDeployment, LiveSchedule } from '../prefect/types.js';
 import { isSensitiveKey } from '../render/redact.js';
 import { mapAutomation, recoverTriggers, type ExportAutomation } from './triggers.js';
@@ -38,7 +38,7 @@ const RESOLVED_PLACEHOLDER = /\{\{\s*(?:(?:git|env)\.[A-Za-z_]|\$[A-Za-z_])/;
  * The manifest of one live deployment (pure). Automations are those whose actions run it; which of
  * them become `triggers` follows the planner: for an owned deployment, only its owner's.
  */
-export function manifestFromLive(flowName: string, live: LiveDeployment, unsorted: readonly ExportAutomation[], options: { adopt: boolean }): ManifestFromLive {
+export function manifestFromLive(flowName: string, live: LiveDeployment, unsorted: readonly ExportAutomation[], options: { adopt: boolean; ownership?: OwnershipMarker }): ManifestFromLive {
   const automations = [...unsorted].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   const key = `${flowName}/${live.name}`;
   const notices: string[] = [];
@@ -79,7 +79,7 @@ export function manifestFromLive(flowName: string, live: LiveDeployment, unsorte
 
   if (canonical.pull_steps.length) m.pull = canonical.pull_steps;
 
-  const owner = ownerOf(live);
+  const owner = ownerOf(live, options.ownership ?? 'label');
   // The planner compares only automations tagged with the owner's tag; others are not its triggers.
   const candidates = owner === undefined ? automations : automations.filter((a) => a.tags.includes(ownerTag(owner)));
   const mapped = candidates.map((a) => mapAutomation(a, live.id));

@@ -21,6 +21,7 @@ export interface DriftReport {
 
 /** Classifies what a plan would do as drift. Pure. */
 export function driftReport(plan: Plan, live: LiveState, declaredFlows: ReadonlySet<string>): DriftReport {
+  const marker = live.ownership ?? 'label';
   const changed = plan.actions.flatMap((a) =>
     a.kind === 'update' ? [{ key: a.key, id: a.id, declaredAt: a.declaredAt, changes: a.changes, updated: a.liveUpdated, updatedBy: a.lastUpdatedBy }] : [],
   );
@@ -34,8 +35,8 @@ export function driftReport(plan: Plan, live: LiveState, declaredFlows: Readonly
     ...plan.conflicts.map((c) => ({ key: c.key, id: c.id, owner: c.owner, declared: true })),
     ...plan.actions.flatMap((a) => (a.kind === 'adopt' ? [{ key: a.key, id: a.id, owner: a.previousOwner, declared: true }] : [])),
     ...[...live.deployments.entries()]
-      .filter(([key, d]) => !declared.has(key) && ownerOf(d) !== plan.owner && declaredFlows.has(key.slice(0, key.indexOf('/'))))
-      .map(([key, d]: [string, LiveDeployment]) => ({ key, id: d.id, owner: ownerOf(d) ?? null, declared: false })),
+      .filter(([key, d]) => !declared.has(key) && ownerOf(d, marker) !== plan.owner && declaredFlows.has(key.slice(0, key.indexOf('/'))))
+      .map(([key, d]: [string, LiveDeployment]) => ({ key, id: d.id, owner: ownerOf(d, marker) ?? null, declared: false })),
   ].sort((a, b) => a.key.localeCompare(b.key));
   return {
     owner: plan.owner,

@@ -5,7 +5,7 @@ import { desiredTriggers, type DesiredTrigger } from './triggers.js';
 import { sortKeys } from './canonical-json.js';
 import { triggerChange, triggerSpecs } from './trigger-changes.js';
 import { bySlug, canonicalDesired, canonicalLive, DEPLOYMENT_FIELDS, desiredTags, jsonEqual, liveSchedule, type CanonicalDeployment, type CanonicalSchedule } from './canonical.js';
-import { OWNER_LABEL, ownerOf, PROTECTED_TAG } from './ownership.js';
+import { OWNER_LABEL, ownerOf, PROTECTED_TAG, type OwnershipMarker } from './ownership.js';
 import type { AdoptAction, Conflict, CreateAction, DeleteAction, FieldChange, Orphan, Plan, PlanAction, PlanOptions, ScheduleOps, UpdateAction } from './types.js';
 
 /** Live state as fetched: deployments keyed by `flow_name/name`. */
@@ -15,6 +15,8 @@ export interface LiveState {
   readonly automations?: ReadonlyMap<string, readonly LiveAutomation[]>;
   /** Our automations whose deployment no longer exists (checked by id), with that deployment's id. */
   readonly orphanedAutomations?: readonly { readonly automation: LiveAutomation; readonly deploymentId: string }[];
+  /** How the server marks ownership (see ownership.ts); default `label`. */
+  readonly ownership?: OwnershipMarker;
 }
 
 /**
@@ -30,6 +32,7 @@ export function plan(desired: readonly DesiredDeployment[], live: LiveState, opt
   const unchanged: string[] = [];
   const warnings: string[] = [];
   const declared = new Set(desired.map((d) => d.key));
+  const marker = live.ownership ?? 'label';
 
   for (const d of [...desired].sort((a, b) => a.key.localeCompare(b.key))) {
     const existing = live.deployments.get(d.key);
@@ -42,7 +45,7 @@ export function plan(desired: readonly DesiredDeployment[], live: LiveState, opt
       creates.push({ kind: 'create', ...target, declaredAt: d.declaredAt, body: createBody(d, want, options), schedules: want.schedules.map(scheduleBody), triggers: desiredTriggers(d.name, d.manifest.triggers), changes: creationChanges(want, desiredTriggers(d.name, d.manifest.triggers)) });
       continue;
     }
-    const owner = ownerOf(existing) ?? null;
+    const owner = ownerOf(existing, marker) ?? null;
     if (owner !== options.owner) {
       // `gitops.adopt` takes over only deployments nobody owns (made by `prefect deploy` or by
       // hand); taking one from another prefect-gitops owner needs the explicit --adopt flag.
@@ -97,7 +100,7 @@ export function plan(desired: readonly DesiredDeployment[], live: LiveState, opt
   if (!live.automations && desired.some((d) => (d.manifest.triggers ?? []).length > 0)) {
     warnings.push('this Prefect server cannot tag automations (needs 3.4.7+), so triggers are created with new deployments but not compared or updated');
   }
-  const owned = [...live.deployments.values()].filter((l) => ownerOf(l) === options.owner);
+  const owned = [...live.deployments.values()].filter((l) => ownerOf(l, marker) === options.owner);
   const keyById = new Map([...live.deployments].map(([key, l]) => [l.id, key]));
   const keyOf = (l: LiveDeployment): string => keyById.get(l.id) ?? `?/${l.name}`;
   const undeclared = owned.filter((l) => !declared.has(keyOf(l))).sort((a, b) => keyOf(a).localeCompare(keyOf(b)));
@@ -369,7 +372,8 @@ function createBody(d: DesiredDeployment, want: CanonicalDeployment, options: Pl
     entrypoint: want.entrypoint,
     path: want.path,
     tags: desiredTags(d, options.owner),
-    labels: { [OWNER_LABEL]: options.owner },
+    // Without labels (before Prefect 3.1.5) the owner tag in `tags` is the marker.
+    ...(options.features.labels ? { labels: { [OWNER_LABEL]: options.owner } } : {}),
     parameters: want.parameters,
     enforce_parameter_schema: want.enforce_parameter_schema,
     parameter_openapi_schema: Object.keys(want.parameter_openapi_schema).length ? want.parameter_openapi_schema : EMPTY_PARAMETER_SCHEMA,

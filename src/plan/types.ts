@@ -2,6 +2,7 @@ import type { Operation } from 'fast-json-patch';
 import type { DeclaredAt, UnreadSource } from '../manifests/types.js';
 import type { DesiredTrigger } from './triggers.js';
 import type { DeploymentUpdateBody, Json, JsonObject, ScheduleCreateBody, ScheduleUpdateBody } from '../prefect/types.js';
+import type { ServerCapabilities } from '../prefect/capabilities.js';
 
 /** One field that differs, with the live value and the value the apply will write. */
 export interface FieldChange {
@@ -143,8 +144,8 @@ export interface PlanOptions {
   readonly allowMassDelete: boolean;
   /** Adopt every declared deployment that exists unowned (`--adopt`), not only those with `gitops.adopt`. */
   readonly adoptAll: boolean;
-  /** Request fields the server version knows (request bodies reject unknown fields). */
-  readonly features: { readonly concurrencyOptions: boolean; readonly gracePeriod: boolean; readonly patchPullSteps: boolean };
+  /** What the server accepts (`client.capabilities`): request bodies reject unknown fields. */
+  readonly features: ServerCapabilities;
   /** Files the loader skipped and the names they declare, to say why a deployment is gone. */
   readonly unread?: readonly UnreadSource[];
 }

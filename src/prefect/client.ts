@@ -4,6 +4,7 @@ import { AmbiguousWriteError, RemoteError, TimeLimitError, UnsupportedServerErro
 import type { Logger } from '../log.js';
 import { redactText } from '../render/redact.js';
 import { VERSION } from '../version.js';
+import { capabilitiesFor, NEWEST_CAPABILITIES, parseVersion, type ServerCapabilities } from './capabilities.js';
 import type {
   AutomationListFilter,
   DeploymentCreateBody,
@@ -49,26 +50,6 @@ export interface PrefectClientOptions {
   /** Replaces undici's global dispatcher; tests pass a MockAgent. */
   dispatcher?: Dispatcher;
 }
-
-export type ServerFeature =
-  | 'schedule-slugs'
-  | 'concurrency-options'
-  | 'grace-period'
-  | 'labels'
-  | 'automation-tags'
-  | 'global-concurrency-limit-id'
-  | 'patch-pull-steps';
-
-/** Minimum server versions, from the reference's feature-gate table (§6.4). */
-const FEATURE_MIN_VERSION = {
-  'concurrency-options': '3.1.0',
-  labels: '3.1.5',
-  'schedule-slugs': '3.2.0',
-  'patch-pull-steps': '3.2.0',
-  'global-concurrency-limit-id': '3.4.0',
-  'automation-tags': '3.4.7',
-  'grace-period': '3.6.6',
-} as const satisfies Record<ServerFeature, string>;
 
 /**
  * Statuses after which the server did not act: a 503 from Prefect means the transaction was rolled
@@ -139,6 +120,14 @@ class ConnectionFailure {
  */
 export class PrefectClient {
   private version = '';
+  /**
+   * What the connected server accepts (src/prefect/capabilities.ts), from its version at connect.
+   * Before connect, or for a server whose version is not asked (Cloud), the newest API.
+   */
+  get capabilities(): ServerCapabilities {
+    return this.serverCapabilities;
+  }
+  private serverCapabilities: ServerCapabilities = NEWEST_CAPABILITIES;
   /** Requests sent since creation or the last {@link resetStats}. */
   readonly stats: RequestStats = { reads: 0, writes: 0, retries: 0 };
 
@@ -220,14 +209,8 @@ export class PrefectClient {
       client.logger?.warn({ serverVersion: version }, 'Prefect server is newer than 3.x; continuing, but it is untested');
     }
     client.version = version;
+    client.serverCapabilities = capabilitiesFor(version);
     return client;
-  }
-
-  /** Whether the connected server is recent enough for a feature (reference §6.4). */
-  supports(feature: ServerFeature): boolean {
-    const have = parseVersion(this.serverVersion);
-    const need = parseVersion(FEATURE_MIN_VERSION[feature]);
-    return have !== undefined && need !== undefined && compareVersions(have, need) >= 0;
   }
 
   /** Zeroes the counters in place, so a reference to {@link stats} stays valid. */
@@ -257,8 +240,11 @@ export class PrefectClient {
     if (filter.tagsAll && filter.tagsAll.length > 0) tags.all_ = filter.tagsAll;
     if (filter.tagsAny) tags.any_ = filter.tagsAny;
     if (Object.keys(tags).length > 0) deployments.tags = tags;
-    if (filter.ids || filter.excludeIds?.length) {
-      deployments.id = { ...(filter.ids ? { any_: filter.ids } : {}), ...(filter.excludeIds?.length ? { not_any_: filter.excludeIds } : {}) };
+    // `not_any_` exists from Prefect 3.4.7; before, the excluded ids are dropped here instead.
+    const excludeHere = this.capabilities.deploymentIdNotAny ? [] : (filter.excludeIds ?? []);
+    const excludeOnServer = this.capabilities.deploymentIdNotAny ? (filter.excludeIds ?? []) : [];
+    if (filter.ids || excludeOnServer.length) {
+      deployments.id = { ...(filter.ids ? { any_: filter.ids } : {}), ...(excludeOnServer.length ? { not_any_: excludeOnServer } : {}) };
     }
     const base: JsonObject = Object.keys(deployments).length > 0 ? { deployments } : {};
     if (filter.workPools) base.work_pools = { name: { any_: filter.workPools } };
@@ -267,7 +253,9 @@ export class PrefectClient {
       : [base];
     const byId = new Map<string, LiveDeployment>();
     for (const body of bodies) await this.scan('/deployments/filter', body, checkDeployment, byId);
-    return [...byId.values()];
+    if (excludeHere.length === 0) return [...byId.values()];
+    const excluded = new Set(excludeHere);
+    return [...byId.values()].filter((d) => !excluded.has(d.id));
   }
 
   /** All flows with any of the given ids and any of the given names (`POST /flows/filter`, paged, deduplicated). */
@@ -891,32 +879,6 @@ function parseApiUrl(apiUrl: string): URL {
     throw new UserInputError('the Prefect API URL must not contain credentials', 'put them in PREFECT_API_AUTH_STRING or PREFECT_API_KEY');
   }
   return url;
-}
-
-interface Version {
-  major: number;
-  minor: number;
-  patch: number;
-  /** dev/alpha/beta/rc builds sort before their release, so a gate at 3.2.0 excludes 3.2.0rc1. */
-  prerelease: boolean;
-}
-
-function parseVersion(text: string): Version | undefined {
-  const match = /^v?(\d+)\.(\d+)(?:\.(\d+))?(.*)$/.exec(text.trim());
-  if (!match) return undefined;
-  const rest = match[4] ?? '';
-  return {
-    major: Number(match[1]),
-    minor: Number(match[2]),
-    patch: Number(match[3] ?? 0),
-    prerelease: /^[.-]?(a|b|c|rc|alpha|beta|pre|preview|dev)\d*/i.test(rest),
-  };
-}
-
-function compareVersions(a: Version, b: Version): number {
-  return (
-    a.major - b.major || a.minor - b.minor || a.patch - b.patch || (a.prerelease === b.prerelease ? 0 : a.prerelease ? -1 : 1)
-  );
 }
 
 /** Whether sending a request twice has the effect of sending it once (`route` without the query). */

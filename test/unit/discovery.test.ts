@@ -1,5 +1,6 @@
 // Manifest discovery (symlinks, skipped files), the reasons a prune gives, and the refusal of a whole
 // apply: file-system and pure tests, no Prefect server.
+import { NEWEST_CAPABILITIES } from '../../src/prefect/capabilities.js';
 import { mkdir, mkdtemp, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -142,7 +143,7 @@ describe('discovery: skipped files and what they declare', () => {
 });
 
 const OWNER = 'team-a';
-const options: PlanOptions = { owner: OWNER, serverVersion: '3.8.8', prune: true, maxDeletes: 1, maxDeleteRatio: 1, allowMassDelete: false, adoptAll: false, features: { concurrencyOptions: true, gracePeriod: true, patchPullSteps: true } };
+const options: PlanOptions = { owner: OWNER, serverVersion: '3.8.8', prune: true, maxDeletes: 1, maxDeleteRatio: 1, allowMassDelete: false, adoptAll: false, features: NEWEST_CAPABILITIES };
 const live = (name: string) => liveDeployment(name, { labels: { [OWNER_LABEL]: OWNER } }, OWNER);
 const state = (...names: string[]): LiveState => ({ deployments: new Map(names.map((n) => [`etl/${n}`, live(n)])) });
 const unread = [{ file: 'deploy/.old/etl.yaml', why: 'is in a hidden folder (deploy/.old/) and is not read', names: ['old'] }];

@@ -1,3 +1,4 @@
+import { NEWEST_CAPABILITIES } from '../../src/prefect/capabilities.js';
 import { describe, expect, it } from 'vitest';
 import { liveDeployment } from '../helpers/fixtures.js';
 import { parse, parseAllDocuments } from 'yaml';
@@ -59,7 +60,7 @@ const planOptions: PlanOptions = {
   maxDeleteRatio: 0.5,
   allowMassDelete: false,
   adoptAll: false,
-  features: { concurrencyOptions: true, gracePeriod: true, patchPullSteps: true },
+  features: NEWEST_CAPABILITIES,
 };
 
 /** Loads exported files the way a plan reads them (without templating, which they do not use) and plans them against `deployments`. */

@@ -1,3 +1,4 @@
+import { NEWEST_CAPABILITIES } from '../../src/prefect/capabilities.js';
 import { describe, expect, it } from 'vitest';
 import type { DeploymentManifest, DesiredDeployment } from '../../src/manifests/types.js';
 import type { LiveDeployment, LiveSchedule } from '../../src/prefect/types.js';
@@ -15,7 +16,7 @@ const options: PlanOptions = {
   maxDeleteRatio: 0.5,
   allowMassDelete: false,
   adoptAll: false,
-  features: { concurrencyOptions: true, gracePeriod: true, patchPullSteps: true },
+  features: NEWEST_CAPABILITIES,
 };
 
 const desired = desiredDeployment;
@@ -225,9 +226,9 @@ describe('config: branch restrictions', () => {
 
 describe('plan: what the server cannot store is not planned', () => {
   it.each([
-    ['concurrency options before 3.1', { concurrencyOptions: false, gracePeriod: false, patchPullSteps: true }, { concurrency_limit: { limit: 2, collision_strategy: 'CANCEL_NEW' as const } }, { global_concurrency_limit: { limit: 2 } }],
-    ['grace period before 3.6.6', { concurrencyOptions: true, gracePeriod: false, patchPullSteps: true }, { concurrency_limit: { limit: 2, collision_strategy: 'CANCEL_NEW' as const, grace_period_seconds: 300 } }, { global_concurrency_limit: { limit: 2 }, concurrency_options: { collision_strategy: 'CANCEL_NEW', grace_period_seconds: null } }],
-    ['pull steps before 3.2', { concurrencyOptions: true, gracePeriod: true, patchPullSteps: false }, { pull: [{ 'prefect.deployments.steps.set_working_directory': { directory: '/x' } }] }, {}],
+    ['concurrency options before 3.1', { ...NEWEST_CAPABILITIES, concurrencyOptions: false, gracePeriod: false }, { concurrency_limit: { limit: 2, collision_strategy: 'CANCEL_NEW' as const } }, { global_concurrency_limit: { limit: 2 } }],
+    ['grace period before 3.6.6', { ...NEWEST_CAPABILITIES, gracePeriod: false }, { concurrency_limit: { limit: 2, collision_strategy: 'CANCEL_NEW' as const, grace_period_seconds: 300 } }, { global_concurrency_limit: { limit: 2 }, concurrency_options: { collision_strategy: 'CANCEL_NEW', grace_period_seconds: null } }],
+    ['pull steps before 3.2', { ...NEWEST_CAPABILITIES, patchPullSteps: false }, { pull: [{ 'prefect.deployments.steps.set_working_directory': { directory: '/x' } }] }, {}],
   ])('%s: no update, a warning', (_title, features, manifest, liveOverrides) => {
     const result = plan([desired({ name: 'd', ...(manifest as Partial<DeploymentManifest>) })], state(live('d', liveOverrides as Partial<LiveDeployment>)), { ...options, features });
     expect(result.actions).toEqual([]);

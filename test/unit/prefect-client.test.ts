@@ -4,7 +4,8 @@ import { readFileSync } from 'node:fs';
 import { MockAgent, type Dispatcher } from 'undici';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { PrefectClient, type PrefectClientOptions, type ServerFeature } from '../../src/prefect/client.js';
+import { PrefectClient, type PrefectClientOptions } from '../../src/prefect/client.js';
+import type { Capability } from '../../src/prefect/capabilities.js';
 import { AmbiguousWriteError, RemoteError, TimeLimitError, UnsupportedServerError, describeError } from '../../src/errors.js';
 
 const ORIGIN = 'http://prefect.test:4200';
@@ -107,37 +108,40 @@ describe('server version', () => {
     await expect(connect({}, 'banana')).rejects.toBeInstanceOf(UnsupportedServerError);
   });
 
-  const gates: Array<[string, ServerFeature[]]> = [
+  const gates: Array<[string, Capability[]]> = [
     ['3.0.0', []],
-    ['3.1.0', ['concurrency-options']],
-    ['3.1.5', ['concurrency-options', 'labels']],
-    ['3.2.0rc1', ['concurrency-options', 'labels']],
-    ['3.2.0', ['concurrency-options', 'labels', 'schedule-slugs', 'patch-pull-steps']],
-    ['3.4.0', ['concurrency-options', 'labels', 'schedule-slugs', 'patch-pull-steps', 'global-concurrency-limit-id']],
-    ['3.4.7', ['concurrency-options', 'labels', 'schedule-slugs', 'patch-pull-steps', 'global-concurrency-limit-id', 'automation-tags']],
-    ['3.6.5', ['concurrency-options', 'labels', 'schedule-slugs', 'patch-pull-steps', 'global-concurrency-limit-id', 'automation-tags']],
-    [
-      '3.6.6',
-      ['concurrency-options', 'labels', 'schedule-slugs', 'patch-pull-steps', 'global-concurrency-limit-id', 'automation-tags', 'grace-period'],
-    ],
-    [
-      '3.8.4.dev6',
-      ['concurrency-options', 'labels', 'schedule-slugs', 'patch-pull-steps', 'global-concurrency-limit-id', 'automation-tags', 'grace-period'],
-    ],
-  ];
-  const allFeatures: ServerFeature[] = [
-    'schedule-slugs',
-    'concurrency-options',
-    'grace-period',
-    'labels',
-    'automation-tags',
-    'global-concurrency-limit-id',
-    'patch-pull-steps',
+    ['3.0.3', ['concurrencyOptions']],
+    ['3.1.5', ['concurrencyOptions', 'labels']],
+    ['3.2.0rc1', ['concurrencyOptions', 'labels']],
+    ['3.2.0', ['concurrencyOptions', 'labels', 'scheduleSlugs', 'patchPullSteps']],
+    ['3.4.6', ['concurrencyOptions', 'labels', 'scheduleSlugs', 'patchPullSteps']],
+    ['3.4.7', ['concurrencyOptions', 'labels', 'scheduleSlugs', 'patchPullSteps', 'automationTags', 'deploymentIdNotAny']],
+    ['3.6.5', ['concurrencyOptions', 'labels', 'scheduleSlugs', 'patchPullSteps', 'automationTags', 'deploymentIdNotAny', 'triggerScheduleAfter']],
+    ['3.6.6', ['concurrencyOptions', 'labels', 'scheduleSlugs', 'patchPullSteps', 'automationTags', 'deploymentIdNotAny', 'triggerScheduleAfter', 'gracePeriod']],
+    ['3.8.4.dev6', ['concurrencyOptions', 'labels', 'scheduleSlugs', 'patchPullSteps', 'automationTags', 'deploymentIdNotAny', 'triggerScheduleAfter', 'gracePeriod']],
+    // A future version the gates do not know has the newest API.
+    ['3.99.0', ['concurrencyOptions', 'labels', 'scheduleSlugs', 'patchPullSteps', 'automationTags', 'deploymentIdNotAny', 'triggerScheduleAfter', 'gracePeriod']],
   ];
   it.each(gates)('server %s supports exactly %j', async (version, supported) => {
     const client = await connect({}, version);
     expect(client.serverVersion).toBe(version);
-    expect(allFeatures.filter((f) => client.supports(f)).sort()).toEqual([...supported].sort());
+    const have = Object.entries(client.capabilities).filter(([, on]) => on).map(([c]) => c);
+    expect(have.sort()).toEqual([...supported].sort());
+  });
+});
+
+describe('capability gates in requests', () => {
+  it.each([
+    ['3.4.6', false],
+    ['3.4.7', true],
+  ])('server %s: excluded ids go to the server as not_any_ only when it has the operator (%s)', async (version, onServer) => {
+    const client = await connect({}, version);
+    mockCsrfDisabled();
+    pool.intercept({ path: '/api/deployments/filter', method: 'POST' }).reply(200, onServer ? [deployment(2)] : [deployment(1), deployment(2)]);
+    const found = await client.listDeployments({ flowNames: ['f'], excludeIds: ['dep-1'] });
+    expect(found.map((d) => d.id)).toEqual(['dep-2']);
+    const body = JSON.parse(String(calls().find((c) => c.path === '/api/deployments/filter')?.body)) as { deployments?: { id?: unknown } };
+    expect(body.deployments?.id).toEqual(onServer ? { not_any_: ['dep-1'] } : undefined);
   });
 });
 

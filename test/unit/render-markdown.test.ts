@@ -1,3 +1,4 @@
+import { NEWEST_CAPABILITIES } from '../../src/prefect/capabilities.js';
 import { describe, expect, it } from 'vitest';
 import { desiredDeployment, liveDeployment, liveSchedule } from '../helpers/fixtures.js';
 import type { ApplyResult } from '../../src/apply/apply.js';
@@ -24,7 +25,7 @@ const options: PlanOptions = {
   maxDeleteRatio: 1,
   allowMassDelete: false,
   adoptAll: false,
-  features: { concurrencyOptions: true, gracePeriod: true, patchPullSteps: true },
+  features: NEWEST_CAPABILITIES,
 };
 
 const desired = (manifest: Partial<DeploymentManifest> & { name: string }, extra: Partial<DesiredDeployment> = {}): DesiredDeployment =>

@@ -1,3 +1,4 @@
+import { NEWEST_CAPABILITIES } from '../../src/prefect/capabilities.js';
 import { describe, expect, it } from 'vitest';
 import type { DeploymentManifest, DesiredDeployment } from '../../src/manifests/types.js';
 import { ownerTag } from '../../src/plan/ownership.js';
@@ -19,7 +20,7 @@ const options: PlanOptions = {
   maxDeleteRatio: 1,
   allowMassDelete: false,
   adoptAll: false,
-  features: { concurrencyOptions: true, gracePeriod: true, patchPullSteps: true },
+  features: NEWEST_CAPABILITIES,
 };
 const NOW = new Date('2026-11-23T12:00:00Z');
 

@@ -1,10 +1,11 @@
+import { NEWEST_CAPABILITIES } from '../../src/prefect/capabilities.js';
 import { describe, expect, it } from 'vitest';
 import { plan } from '../../src/plan/plan.js';
 import { fingerprint, matchSavedPlan, toSavedPlan } from '../../src/plan/saved.js';
 import type { PlanOptions } from '../../src/plan/types.js';
 import { desiredDeployment, liveDeployment } from '../helpers/fixtures.js';
 
-const options: PlanOptions = { owner: 'o', serverVersion: '3.8.8', prune: true, maxDeletes: 10, maxDeleteRatio: 0.5, allowMassDelete: false, adoptAll: false, features: { concurrencyOptions: true, gracePeriod: true, patchPullSteps: true } };
+const options: PlanOptions = { owner: 'o', serverVersion: '3.8.8', prune: true, maxDeletes: 10, maxDeleteRatio: 0.5, allowMassDelete: false, adoptAll: false, features: NEWEST_CAPABILITIES };
 const savedOptions = { prune: null, maxDeletes: null, allowMassDelete: false, adoptAll: false, owner: null, stepOutputs: {} };
 
 describe('saved plans', () => {
