@@ -14,8 +14,9 @@ declare module 'vitest' {
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   // startPrefectServer builds or reuses the pinned venv first (and says which).
   const started = performance.now();
-  // A short scheduler loop lets the scheduled-runs test see runs within seconds.
-  const server = await startPrefectServer({ scheduler: true, env: { PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS: '2' } });
+  // A short scheduler loop lets the scheduled-runs test see runs within seconds (the setting's
+  // name before Prefect 3.1 is PREFECT_API_SERVICES_…; later versions still accept it, the new one wins).
+  const server = await startPrefectServer({ scheduler: true, env: { PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS: '2', PREFECT_API_SERVICES_SCHEDULER_LOOP_SECONDS: '2' } });
   console.log(
     `prefect server ${server.version} ready at ${server.apiUrl} after ${((performance.now() - started) / 1000).toFixed(1)}s (venv included)`,
   );
