@@ -12,6 +12,7 @@ import { PrefectClient, type PrefectClientOptions } from './prefect/client.js';
 import type { Json, LiveAutomation, LiveDeployment } from './prefect/types.js';
 import { ownershipMarker, ownerTag } from './plan/ownership.js';
 import { plan, type LiveState } from './plan/plan.js';
+import { serverSupportIssues } from './plan/server-support.js';
 import { automationsByDeployment } from './plan/triggers.js';
 import type { Plan } from './plan/types.js';
 import type { Issue } from './validate/issue.js';
@@ -88,6 +89,9 @@ export async function reconcile(options: ReconcileOptions): Promise<Reconciliati
   if (hasErrors(resolvedProblems)) throw new ValidationFailedError(resolvedProblems);
   const poolProblems = poolIssues(desired, await readPoolInventory(client, desired), options.allowMissingPools ?? false);
   if (hasErrors(poolProblems)) throw new ValidationFailedError(poolProblems);
+  // What this server version cannot hold is an error or a warning now, never a failure half-way through an apply.
+  const supportProblems = serverSupportIssues(desired, client.capabilities, client.serverVersion);
+  if (hasErrors(supportProblems)) throw new ValidationFailedError(supportProblems);
   const fetched = await fetchLiveState(client, desired, owner);
   const live = isTarget ? { ...fetched, deployments: new Map([...fetched.deployments].filter(([key]) => isTarget(key))) } : fetched;
   options.logger.debug({ live: live.deployments.size, reads: client.stats.reads }, 'live state fetched');
@@ -108,7 +112,7 @@ export async function reconcile(options: ReconcileOptions): Promise<Reconciliati
     const note = `--target ${options.targets!.join(' ')}: ${deployments.length} of ${validation.deployments.length} declared deployments planned; prune is off under --target`;
     result = { ...result, warnings: [note, ...result.warnings] };
   }
-  return { plan: result, client, project, desired, live, warnings: [...validation.issues.filter((i) => i.severity === 'warning'), ...poolProblems], config };
+  return { plan: result, client, project, desired, live, warnings: [...validation.issues.filter((i) => i.severity === 'warning'), ...poolProblems, ...supportProblems], config };
 }
 
 /**
@@ -130,7 +134,6 @@ export async function fetchLiveState(client: PrefectClient, desired: readonly De
   const deployments = new Map<string, LiveDeployment>();
   for (const d of byId.values()) deployments.set(`${flowName.get(d.flow_id) ?? d.flow_id}/${d.name}`, d);
   const ownership = ownershipMarker(client.capabilities);
-  if (!client.capabilities.automationTags) return { deployments, ownership };
   const automations = automationsByDeployment(await client.listAutomations([ownerTag(owner)]));
   return { deployments, automations, orphanedAutomations: await findOrphanedAutomations(client, automations, byId), ownership };
 }

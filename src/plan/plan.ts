@@ -33,6 +33,8 @@ export function plan(desired: readonly DesiredDeployment[], live: LiveState, opt
   const warnings: string[] = [];
   const declared = new Set(desired.map((d) => d.key));
   const marker = live.ownership ?? 'label';
+  const slugs = options.features.scheduleSlugs;
+  const toBody = (s: CanonicalSchedule): ScheduleCreateBody => scheduleBody(s, slugs);
 
   for (const d of [...desired].sort((a, b) => a.key.localeCompare(b.key))) {
     const existing = live.deployments.get(d.key);
@@ -42,7 +44,7 @@ export function plan(desired: readonly DesiredDeployment[], live: LiveState, opt
     if (existing && d.manifest.version === undefined) want = { ...want, version: existing.version ?? null };
     const target = { key: d.key, flowName: d.flowName, name: d.name };
     if (!existing) {
-      creates.push({ kind: 'create', ...target, declaredAt: d.declaredAt, body: createBody(d, want, options), schedules: want.schedules.map(scheduleBody), triggers: desiredTriggers(d.name, d.manifest.triggers), changes: creationChanges(want, desiredTriggers(d.name, d.manifest.triggers)) });
+      creates.push({ kind: 'create', ...target, declaredAt: d.declaredAt, body: createBody(d, want, options), schedules: want.schedules.map(toBody), triggers: desiredTriggers(d.name, d.manifest.triggers), changes: creationChanges(want, desiredTriggers(d.name, d.manifest.triggers)) });
       continue;
     }
     const owner = ownerOf(existing, marker) ?? null;
@@ -58,7 +60,7 @@ export function plan(desired: readonly DesiredDeployment[], live: LiveState, opt
           liveUpdated: existing.updated,
           previousOwner: owner,
           body: createBody(d, want, options),
-          schedules: want.schedules.map(scheduleBody),
+          schedules: want.schedules.map(toBody),
           triggers: desiredTriggers(d.name, d.manifest.triggers),
           changes: showTriggers(diffFields(pairUnslugged(existing, canonicalLive(existing, want, automationsOf(existing)), want), want), d.name, automationsOf(existing), desiredTriggers(d.name, d.manifest.triggers)),
         });
@@ -74,14 +76,26 @@ export function plan(desired: readonly DesiredDeployment[], live: LiveState, opt
       }
       continue;
     }
-    const have = canonicalLive(existing, want, automationsOf(existing));
-    const wanted = serverCanStore(d.ignoreDifferences.length ? keepIgnored(want, have, d.ignoreDifferences) : want, have, d.key, options, warnings);
+    // Without schedule slugs (before Prefect 3.2) a live schedule is the declared one it equals.
+    const current = slugs ? existing : withContentSlugs(existing, want);
+    const have = canonicalLive(current, want, automationsOf(existing));
+    const wanted = serverCanStore(d.ignoreDifferences.length ? keepIgnored(want, have, d.ignoreDifferences) : want, have, options);
     const changes = diffFields(have, wanted);
     if (changes.length === 0) {
       unchanged.push(d.key);
       continue;
     }
-    const patch = patchBody(d, have, wanted, options, warnings);
+    // Before Prefect 3.2 pull_steps and parameter_openapi_schema are not PATCHable: only a POST
+    // upsert writes them, and it deletes and recreates the schedules (before 3.1 it overwrites every field).
+    const upsert = !options.features.patchPullSteps && (!jsonEqual(have.pull_steps, wanted.pull_steps) || !jsonEqual(have.parameter_openapi_schema, wanted.parameter_openapi_schema));
+    if (upsert) {
+      warnings.push(`${d.key}: this Prefect server (${options.serverVersion}) cannot update pull_steps or parameter_openapi_schema in place (needs Prefect >= 3.2.0): the deployment is written whole (POST upsert), which recreates its schedules (new ids) and their scheduled runs`);
+    }
+    const ops = upsert ? { create: wanted.schedules.map(toBody), update: [], delete: [] } : scheduleOps(current, have.schedules, wanted.schedules, slugs);
+    if (!slugs && !upsert && ops.create.length > 0 && ops.delete.length > 0) {
+      warnings.push(`${d.key}: this Prefect server (${options.serverVersion}) has no schedule slugs (needs Prefect >= 3.2.0): schedules are matched by their content, so a changed schedule is deleted and created again (its id is not kept)`);
+    }
+    const patch = upsert ? {} : patchBody(d, have, wanted, options, warnings);
     updates.push({
       kind: 'update',
       ...target,
@@ -90,7 +104,8 @@ export function plan(desired: readonly DesiredDeployment[], live: LiveState, opt
       liveUpdated: existing.updated,
       lastUpdatedBy: existing.updated_by?.display_value ?? null,
       patch,
-      scheduleOps: scheduleOps(existing, have.schedules, wanted.schedules),
+      ...(upsert ? { upsert: { ...createBody(d, wanted, options), ...(wanted.concurrency_limit === null && have.concurrency_limit !== null ? { concurrency_limit: null } : {}) } } : {}),
+      scheduleOps: ops,
       replaceTriggers: jsonEqual(have.triggers, wanted.triggers) ? null : desiredTriggers(d.name, d.manifest.triggers),
       changes: showTriggers(changes, d.name, automationsOf(existing), desiredTriggers(d.name, d.manifest.triggers)),
       jsonPatch: fastJsonPatch.compare(comparable(have), comparable(wanted)),
@@ -276,19 +291,14 @@ function setAt(root: Record<string, unknown>, segments: readonly string[], value
  * Fields this server version cannot store or update keep their live value (with a warning), so
  * the plan does not show, and apply does not send, a change that could never stick.
  */
-function serverCanStore(want: CanonicalDeployment, have: CanonicalDeployment, key: string, options: PlanOptions, warnings: string[]): CanonicalDeployment {
+function serverCanStore(want: CanonicalDeployment, have: CanonicalDeployment, options: PlanOptions): CanonicalDeployment {
   let out = want;
   const f = options.features;
+  // Declared fields the server lacks are reported once per deployment by serverSupportIssues (server-support.ts).
   if (!f.concurrencyOptions && !jsonEqual(want.concurrency_options, have.concurrency_options)) {
-    warnings.push(`${key}: this Prefect server (${options.serverVersion}) has no concurrency options (needs 3.1+); collision_strategy is not applied`);
     out = { ...out, concurrency_options: have.concurrency_options };
   } else if (!f.gracePeriod && out.concurrency_options && out.concurrency_options.grace_period_seconds !== (have.concurrency_options?.grace_period_seconds ?? null)) {
-    warnings.push(`${key}: this Prefect server (${options.serverVersion}) has no grace_period_seconds (needs 3.6.6+); it is not applied`);
     out = { ...out, concurrency_options: { ...out.concurrency_options, grace_period_seconds: have.concurrency_options?.grace_period_seconds ?? null } };
-  }
-  if (!f.patchPullSteps && !jsonEqual(want.pull_steps, have.pull_steps)) {
-    warnings.push(`${key}: this Prefect server (${options.serverVersion}) cannot update pull steps (needs 3.2+)`);
-    out = { ...out, pull_steps: have.pull_steps };
   }
   return out;
 }
@@ -339,16 +349,35 @@ function scheduleView({ slug: _slug, ...rest }: CanonicalSchedule): Json {
   return { ...rest, schedule: spec } as unknown as Json;
 }
 
-function scheduleBody(s: CanonicalSchedule): ScheduleCreateBody {
+/** The schedules sub-resource body; without slugs (before Prefect 3.2) it has neither `slug` nor `parameters`. */
+function scheduleBody(s: CanonicalSchedule, slugs: boolean): ScheduleCreateBody {
   const schedule = { ...s.schedule } as Record<string, unknown>;
   if (schedule.anchor_date === '') delete schedule.anchor_date;
   return {
     schedule: schedule as unknown as ScheduleCreateBody['schedule'],
     active: s.active,
     ...(s.max_scheduled_runs !== null ? { max_scheduled_runs: s.max_scheduled_runs } : {}),
-    parameters: s.parameters,
-    slug: s.slug,
+    ...(slugs ? { parameters: s.parameters, slug: s.slug } : {}),
   };
+}
+
+/**
+ * For a server without schedule slugs: the live deployment with each schedule given the slug of
+ * the declared schedule it equals (read as that one: anchor, DTSTART), each declared schedule
+ * taken once; the others keep no slug, so the plan deletes them and creates what is missing.
+ */
+function withContentSlugs(live: LiveDeployment, want: CanonicalDeployment): LiveDeployment {
+  const free = new Map(want.schedules.map((w) => [w.slug, w]));
+  const schedules = live.schedules.map((raw) => {
+    for (const [slug, w] of free) {
+      if (jsonEqual({ ...liveSchedule({ ...raw, slug }, w), slug }, w)) {
+        free.delete(slug);
+        return { ...raw, slug };
+      }
+    }
+    return { ...raw, slug: null };
+  });
+  return { ...live, schedules };
 }
 
 function concurrencyFields(want: CanonicalDeployment, options: PlanOptions): JsonObject {
@@ -423,7 +452,7 @@ function patchBody(d: DesiredDeployment, have: CanonicalDeployment, want: Canoni
  * their ids and their scheduled runs. `max_scheduled_runs` cannot be cleared by PATCH (null is
  * ignored), so a schedule that drops it is deleted and created again.
  */
-function scheduleOps(live: LiveDeployment, have: readonly CanonicalSchedule[], want: readonly CanonicalSchedule[]): ScheduleOps {
+function scheduleOps(live: LiveDeployment, have: readonly CanonicalSchedule[], want: readonly CanonicalSchedule[], slugs: boolean): ScheduleOps {
   const liveBySlug = new Map(live.schedules.filter((s) => s.slug).map((s) => [s.slug!, s]));
   const haveBySlug = new Map(have.map((s) => [s.slug, s]));
   const create: ScheduleCreateBody[] = [];
@@ -436,12 +465,12 @@ function scheduleOps(live: LiveDeployment, have: readonly CanonicalSchedule[], w
   for (const s of want) {
     const current = haveBySlug.get(s.slug);
     const liveSchedule = liveBySlug.get(s.slug);
-    if (!current || !liveSchedule) create.push(scheduleBody(s));
+    if (!current || !liveSchedule) create.push(scheduleBody(s, slugs));
     else if (!jsonEqual(current, s)) {
       if (current.max_scheduled_runs !== null && s.max_scheduled_runs === null) {
         remove.push({ id: liveSchedule.id, slug: s.slug });
-        create.push(scheduleBody(s));
-      } else update.push({ id: liveSchedule.id, slug: s.slug, body: scheduleBody(s) });
+        create.push(scheduleBody(s, slugs));
+      } else update.push({ id: liveSchedule.id, slug: s.slug, body: scheduleBody(s, slugs) });
     }
   }
   return { create, update, delete: remove };

@@ -50,6 +50,12 @@ export interface UpdateAction extends Target {
   /** Who last changed the live deployment, where Prefect records it (`updated_by`). */
   readonly lastUpdatedBy: string | null;
   readonly patch: DeploymentUpdateBody;
+  /**
+   * Set instead of a PATCH where the server cannot PATCH a changed field (pull_steps or
+   * parameter_openapi_schema before Prefect 3.2): the whole deployment, written by a POST upsert
+   * (without `flow_id`), which drops its schedules; `scheduleOps` then creates all of them.
+   */
+  readonly upsert?: JsonObject;
   readonly scheduleOps: ScheduleOps;
   /** Present when the triggers changed: the deployment's automations are replaced by these. */
   readonly replaceTriggers: readonly DesiredTrigger[] | null;

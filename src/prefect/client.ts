@@ -384,7 +384,9 @@ export class PrefectClient {
     const names = Array.isArray(filter) ? undefined : filter.names;
     if (names?.length === 0) return [];
     const automations: JsonObject = {};
-    if (tagsAll) automations.tags = { all_: tagsAll };
+    // Before Prefect 3.4.7 there is no tags filter (nor tags): ours carry them in the description.
+    const tagsHere = this.capabilities.automationTags ? undefined : tagsAll;
+    if (tagsAll && !tagsHere) automations.tags = { all_: tagsAll };
     if (names) automations.name = { any_: names };
     const body: JsonObject = Object.keys(automations).length > 0 ? { automations } : {};
     const byId = new Map<string, LiveAutomation>();
@@ -394,6 +396,7 @@ export class PrefectClient {
       if (error instanceof RemoteError && error.status === 404) return [];
       throw error;
     }
+    if (tagsHere) return [...byId.values()].filter((a) => tagsHere.every((t) => a.tags.includes(t)));
     return [...byId.values()];
   }
 
@@ -422,7 +425,8 @@ export class PrefectClient {
       const same = candidates.find((a) => a.name === body.name && tags.every((t) => a.tags.includes(t)) && JSON.stringify(targets(a)) === JSON.stringify(wanted));
       return same ? { id: same.id } : undefined;
     };
-    return this.createOnce(path, body, [201], (reply) => {
+    const sent = this.capabilities.automationTags ? body : tagsIntoDescription(body);
+    return this.createOnce(path, sent, [201], (reply) => {
       const value = this.json('POST', path, reply);
       if (!isRecord(value) || typeof value.id !== 'string') throw unexpected('POST', path, 'the automation has no string id');
       return { id: value.id };
@@ -1030,17 +1034,46 @@ function checkAutomation(value: unknown, method: string, path: string, where = '
   requireStrings(value, ['id', 'name'], method, path, where);
   if (!Array.isArray(value.actions)) throw unexpected(method, path, `${where} has no actions list`);
   const actions = (list: unknown): JsonObject[] => (Array.isArray(list) ? (list.filter(isRecord) as JsonObject[]) : []);
+  const described = typeof value.description === 'string' ? tagsFromDescription(value.description) : undefined;
+  const tags = Array.isArray(value.tags) ? value.tags.filter((t): t is string => typeof t === 'string') : [];
   return {
     id: value.id as string,
     name: value.name as string,
     enabled: value.enabled !== false,
-    tags: Array.isArray(value.tags) ? value.tags.filter((t): t is string => typeof t === 'string') : [],
+    tags: [...new Set([...tags, ...(described?.tags ?? [])])],
     actions: actions(value.actions),
     actions_on_trigger: actions(value.actions_on_trigger),
     actions_on_resolve: actions(value.actions_on_resolve),
-    ...(typeof value.description === 'string' ? { description: value.description } : {}),
+    ...(described ? { description: described.description } : {}),
     ...(isRecord(value.trigger) ? { trigger: value.trigger as JsonObject } : {}),
   };
+}
+
+/**
+ * Automations have no `tags` before Prefect 3.4.7 (the field is refused), so there ours carry them
+ * on the last line of their description, `prefect-gitops-tags: ["…"]`, and reads turn that line
+ * back into tags: owner and trigger fingerprint work the same on every server. A UI user who
+ * edits that line away makes the automation no longer ours (the next plan recreates ours).
+ */
+const TAGS_LINE = 'prefect-gitops-tags: ';
+
+function tagsIntoDescription(body: JsonObject): JsonObject {
+  const { tags, ...rest } = body;
+  if (!Array.isArray(tags) || tags.length === 0) return rest;
+  const description = typeof rest.description === 'string' && rest.description !== '' ? `${rest.description}\n` : '';
+  return { ...rest, description: `${description}${TAGS_LINE}${JSON.stringify(tags)}` };
+}
+
+function tagsFromDescription(description: string): { description: string; tags: string[] } {
+  const at = description.lastIndexOf(TAGS_LINE);
+  if (at < 0 || (at > 0 && description[at - 1] !== '\n')) return { description, tags: [] };
+  try {
+    const tags = JSON.parse(description.slice(at + TAGS_LINE.length)) as unknown;
+    if (!Array.isArray(tags) || !tags.every((t) => typeof t === 'string')) return { description, tags: [] };
+    return { description: description.slice(0, Math.max(0, at - 1)), tags: tags as string[] };
+  } catch {
+    return { description, tags: [] };
+  }
 }
 
 function checkVariable(value: unknown, method: string, path: string): LiveVariable {

@@ -70,8 +70,10 @@ export interface ScheduleCreateBody {
   schedule: ScheduleSpec;
   active: boolean;
   max_scheduled_runs?: number | null;
-  parameters: JsonObject;
-  slug: string;
+  /** Only from Prefect 3.2 (with `slug`). */
+  parameters?: JsonObject;
+  /** Only from Prefect 3.2; before, schedules are matched by content. */
+  slug?: string;
 }
 export type ScheduleUpdateBody = Partial<ScheduleCreateBody>;
 

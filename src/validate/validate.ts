@@ -351,11 +351,20 @@ function resolveEnvironment(
 /** Where the fields checked against the server (work pool, queue) were written. */
 function fieldPositions(locator: Locator, manifest: DeploymentManifest): Record<string, DeclaredAt> {
   const out: Record<string, DeclaredAt> = {};
-  for (const path of [['work_pool', 'name'], ['work_pool', 'work_queue_name']] as const) {
-    if (!manifest.work_pool?.[path[1]]) continue;
+  const add = (path: readonly PathSegment[]): void => {
     const p = locator.locate(path);
     out[path.join('.')] = { file: p.file, line: p.line, column: p.column };
+  };
+  for (const path of [['work_pool', 'name'], ['work_pool', 'work_queue_name']] as const) {
+    if (manifest.work_pool?.[path[1]]) add(path);
   }
+  // Fields some Prefect servers cannot hold (src/plan/server-support.ts), for errors found once the server is known.
+  (manifest.schedules ?? []).forEach((s, i) => {
+    if (s.slug !== undefined) add(['schedules', i, 'slug']);
+    if (s.parameters !== undefined) add(['schedules', i, 'parameters']);
+  });
+  if (manifest.concurrency_limit !== undefined) add(['concurrency_limit']);
+  (manifest.triggers ?? []).forEach((_t, i) => add(['triggers', i]));
   return out;
 }
 

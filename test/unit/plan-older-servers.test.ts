@@ -6,7 +6,9 @@ import type { LiveDeployment } from '../../src/prefect/types.js';
 import { plan, type LiveState } from '../../src/plan/plan.js';
 import { driftReport } from '../../src/plan/drift.js';
 import { ownerOf, ownerTag, PROTECTED_TAG } from '../../src/plan/ownership.js';
-import type { CreateAction, PlanOptions } from '../../src/plan/types.js';
+import type { CreateAction, PlanOptions, UpdateAction } from '../../src/plan/types.js';
+import type { DeploymentManifest } from '../../src/manifests/types.js';
+import { serverSupportIssues } from '../../src/plan/server-support.js';
 import { desiredDeployment as desired, liveDeployment } from '../helpers/fixtures.js';
 
 const OWNER = 'team-a';
@@ -66,5 +68,88 @@ describe('ownership without labels (before Prefect 3.1.5): the owner tag', () =>
       { key: 'etl/other', id: live.deployments.get('etl/other')!.id, owner: null, declared: false },
     ]);
     expect(drift.hasDrift).toBe(true);
+  });
+});
+
+const owned = (name: string, overrides: Partial<LiveDeployment> = {}): LiveDeployment => unlabelled(name, [ownerTag(OWNER)], overrides);
+/** A schedule as a server without slugs returns it: no slug, no parameters. */
+const slugless = (id: string, schedule: LiveDeployment['schedules'][number]['schedule']): LiveDeployment['schedules'][number] => {
+  const { slug: _s, parameters: _p, ...rest } = { id, schedule, active: true, max_scheduled_runs: null, parameters: {}, slug: null };
+  return rest as LiveDeployment['schedules'][number];
+};
+
+describe('schedules without slugs (before Prefect 3.2): matched by content', () => {
+  it('creates send neither slug nor parameters', () => {
+    const create = plan([desired({ name: 'd', schedules: [{ cron: '0 1 * * *' }, { interval: 3600 }] })], tagState(), optionsFor('3.1.15')).actions[0] as CreateAction;
+    expect(create.schedules).toEqual([
+      { schedule: { cron: '0 1 * * *', timezone: null, day_or: true }, active: true },
+      { schedule: { interval: 3600, timezone: 'UTC' }, active: true },
+    ]);
+  });
+
+  it('live schedules equal to declared ones (in any order) are unchanged: an empty plan', () => {
+    const live = owned('d', { schedules: [slugless('b', { interval: 3600, anchor_date: '2026-01-01T00:00:00Z', timezone: 'UTC' }), slugless('a', { cron: '0 1 * * *', timezone: null, day_or: true })] });
+    const result = plan([desired({ name: 'd', schedules: [{ cron: '0 1 * * *' }, { interval: 3600 }] })], tagState(live), optionsFor('3.1.15'));
+    expect(result.actions).toEqual([]);
+    expect(result.warnings).toEqual([]);
+  });
+
+  it('a changed schedule is deleted and created again, the others kept, and the plan says ids are not kept', () => {
+    const live = owned('d', { schedules: [slugless('keep', { cron: '0 1 * * *', timezone: null, day_or: true }), slugless('old', { cron: '0 2 * * *', timezone: null, day_or: true })] });
+    const result = plan([desired({ name: 'd', schedules: [{ cron: '0 1 * * *' }, { cron: '0 3 * * *' }] })], tagState(live), optionsFor('3.1.15'));
+    const update = result.actions[0] as UpdateAction;
+    expect(update.scheduleOps).toEqual({ delete: [{ id: 'old', slug: null }], update: [], create: [{ schedule: { cron: '0 3 * * *', timezone: null, day_or: true }, active: true }] });
+    expect(update.patch).toEqual({});
+    expect(result.warnings).toEqual([expect.stringContaining('its id is not kept')]);
+  });
+
+  it('3.2.0: slugs and parameters are sent', () => {
+    const create = plan([desired({ name: 'd', schedules: [{ cron: '0 1 * * *', parameters: { a: 1 } }] })], { deployments: new Map() }, optionsFor('3.2.0')).actions[0] as CreateAction;
+    expect(create.schedules[0]).toMatchObject({ slug: 'cron-1', parameters: { a: 1 } });
+  });
+});
+
+describe('pull_steps and parameter_openapi_schema before Prefect 3.2: a POST upsert, schedules recreated', () => {
+  it.each([
+    ['pull_steps', { pull: [{ 'prefect.deployments.steps.set_working_directory': { directory: '/x' } }] }],
+    ['parameter_openapi_schema', { parameter_openapi_schema: { type: 'object', properties: { a: { type: 'integer' } } } }],
+  ])('%s changed on 3.0.11', (_field, manifest) => {
+    const live = owned('d', { schedules: [slugless('s1', { cron: '0 1 * * *', timezone: null, day_or: true })] });
+    const result = plan([desired({ name: 'd', schedules: [{ cron: '0 1 * * *' }], ...(manifest as Partial<DeploymentManifest>) })], tagState(live), optionsFor('3.0.11'));
+    const update = result.actions[0] as UpdateAction;
+    expect(update.patch).toEqual({});
+    expect(update.upsert).toMatchObject({ name: 'd', schedules: [], tags: [ownerTag(OWNER)] });
+    expect(update.upsert).not.toHaveProperty('labels');
+    expect(update.scheduleOps).toEqual({ delete: [], update: [], create: [{ schedule: { cron: '0 1 * * *', timezone: null, day_or: true }, active: true }] });
+    expect(result.warnings).toEqual([expect.stringContaining('recreates its schedules')]);
+  });
+
+  it('3.2.0 PATCHes them', () => {
+    const live = liveDeployment('d', {}, OWNER);
+    const result = plan([desired({ name: 'd', pull: [{ 'prefect.deployments.steps.set_working_directory': { directory: '/x' } }] })], { deployments: new Map([['etl/d', live]]) }, optionsFor('3.2.0'));
+    const update = result.actions[0] as UpdateAction;
+    expect(update.upsert).toBeUndefined();
+    expect(update.patch).toEqual({ pull_steps: [{ 'prefect.deployments.steps.set_working_directory': { directory: '/x' } }] });
+  });
+});
+
+describe('what the server cannot hold is reported before any write (serverSupportIssues)', () => {
+  const at = (d: ReturnType<typeof desired>) => ({ ...d, fieldsAt: { 'schedules.0.parameters': { file: 'f.yaml', line: 7, column: 9 } } });
+  it.each([
+    ['3.1.15', { schedules: [{ cron: '0 1 * * *', parameters: { a: 1 } }] }, [['error', 'schedules[0].parameters', 'schedule parameters needs Prefect >= 3.2.0 (this server runs 3.1.15)']]],
+    ['3.1.15', { schedules: [{ cron: '0 1 * * *', slug: 'nightly' }] }, [['warning', 'schedules[0].slug', 'schedule slugs needs Prefect >= 3.2.0']]],
+    ['3.2.0', { schedules: [{ cron: '0 1 * * *', slug: 'nightly', parameters: { a: 1 } }] }, []],
+    ['3.0.0', { concurrency_limit: { limit: 1, collision_strategy: 'CANCEL_NEW' } }, [['warning', 'concurrency_limit', 'collision_strategy needs Prefect >= 3.0.3']]],
+    ['3.6.5', { concurrency_limit: { limit: 1, grace_period_seconds: 60 } }, [['warning', 'concurrency_limit', 'grace_period_seconds needs Prefect >= 3.6.6']]],
+    ['3.4.14', { triggers: [{ enabled: true, match: { 'prefect.resource.id': 'x' }, expect: ['e'], schedule_after: 60 }] }, [['error', 'triggers[0]', "a trigger's schedule_after needs Prefect >= 3.4.15"]]],
+    ['3.4.15', { triggers: [{ enabled: true, match: { 'prefect.resource.id': 'x' }, expect: ['e'], schedule_after: 60 }] }, []],
+  ])('%s: %j', (version, manifest, expected) => {
+    const issues = serverSupportIssues([at(desired({ name: 'd', ...(manifest as Partial<DeploymentManifest>) }))], capabilitiesFor(version), version);
+    expect(issues.map((i) => [i.severity, i.path, i.message])).toEqual(expected.map(([severity, path, text]) => [severity, path, expect.stringContaining(text!)]));
+  });
+
+  it('an error points at the field (file:line:col)', () => {
+    const [issue] = serverSupportIssues([at(desired({ name: 'd', schedules: [{ cron: '0 1 * * *', parameters: { a: 1 } }] }))], capabilitiesFor('3.1.15'), '3.1.15');
+    expect(issue).toMatchObject({ file: 'f.yaml', line: 7, column: 9 });
   });
 });

@@ -143,6 +143,29 @@ describe('capability gates in requests', () => {
     const body = JSON.parse(String(calls().find((c) => c.path === '/api/deployments/filter')?.body)) as { deployments?: { id?: unknown } };
     expect(body.deployments?.id).toEqual(onServer ? { not_any_: ['dep-1'] } : undefined);
   });
+
+  it('server 3.4.6 (automations without tags): tags travel on the description\'s last line and are read back from it', async () => {
+    const client = await connect({}, '3.4.6');
+    mockCsrfDisabled();
+    const stored = { id: 'a1', name: 'n', description: 'mine\nprefect-gitops-tags: ["prefect-gitops:o","prefect-gitops:trigger:f"]', actions: [{ type: 'run-deployment', deployment_id: 'd1' }], trigger: {} };
+    pool.intercept({ path: '/api/automations/', method: 'POST' }).reply(201, { id: 'a1' });
+    pool.intercept({ path: '/api/automations/filter', method: 'POST' }).reply(200, [stored, { id: 'a2', name: 'other', description: 'x', actions: [] }]);
+    await client.createAutomation({ name: 'n', description: 'mine', tags: ['prefect-gitops:o', 'prefect-gitops:trigger:f'], actions: [] });
+    const listed = await client.listAutomations(['prefect-gitops:o']);
+    const [create, filter] = calls().filter((c) => c.path.startsWith('/api/automations/')).map((c) => JSON.parse(String(c.body)) as Record<string, unknown>);
+    expect(create).toEqual({ name: 'n', description: stored.description, actions: [] });
+    expect(filter).not.toHaveProperty('automations');
+    expect(listed).toEqual([expect.objectContaining({ id: 'a1', description: 'mine', tags: ['prefect-gitops:o', 'prefect-gitops:trigger:f'] })]);
+  });
+
+  it('server 3.4.7: tags are sent and filtered as tags', async () => {
+    const client = await connect({}, '3.4.7');
+    mockCsrfDisabled();
+    pool.intercept({ path: '/api/automations/', method: 'POST' }).reply(201, { id: 'a1' });
+    await client.createAutomation({ name: 'n', description: 'mine', tags: ['t'], actions: [] });
+    const [create] = calls().filter((c) => c.path === '/api/automations/').map((c) => JSON.parse(String(c.body)) as Record<string, unknown>);
+    expect(create).toEqual({ name: 'n', description: 'mine', tags: ['t'], actions: [] });
+  });
 });
 
 describe('retries', () => {
