@@ -30,6 +30,7 @@ import { renderActionText, renderApplyText, renderDriftText, renderPlanJson, ren
 import { hasErrors, validateProject } from '../validate/validate.js';
 import { VERSION } from '../version.js';
 import { countScheduledRuns } from '../scheduled-runs.js';
+import { convertCommand, type ConvertFlags } from './convert.js';
 
 export interface Io {
   stdout: (text: string) => void;
@@ -490,6 +491,18 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
       });
       io.stdout(renderComparisonText(result));
       exitCode = result.deploy.code !== 0 ? ExitCode.failure : comparisonIsEqual(result) ? ExitCode.ok : ExitCode.invalidOrChanges;
+    });
+
+  program
+    .command('convert')
+    .alias('import')
+    .description('convert Prefect 2 deployment.yaml files (from `prefect deployment build`) into prefect-gitops manifests; exits 2 when a file cannot be converted (nothing is written then)')
+    .argument('<paths...>', 'deployment.yaml files, or folders searched for them')
+    .option('--out <dir>', 'write the manifests into this directory (deployments/<flow>-<name>.yaml, and prefect-gitops.yaml with --owner); default: print them')
+    .option('--owner <id>', 'owner id of the prefect-gitops.yaml written into --out (when it has none)')
+    .option('--work-pool <name>', 'work pool of deployments that name none (Prefect 2 agents): <name> for all, or <type>=<name> by the infrastructure\'s pool type, e.g. process=local (repeatable; default: <type>-pool)', collectList, [])
+    .action(async (paths: string[], opts: ConvertFlags) => {
+      exitCode = await convertCommand(paths, opts, io);
     });
 
   try {

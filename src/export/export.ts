@@ -109,7 +109,7 @@ function skipReason(d: ExportDeployment): string | undefined {
  * One YAML document. Strings that a YAML 1.1 reader (PyYAML, as `prefect deploy` uses) would read
  * as something else (`on`, `2024-01-01`, `1:30`) are quoted, so the files also work as prefect.yaml entries.
  */
-function renderDocument(manifest: JsonObject, comments: readonly string[]): string {
+export function renderDocument(manifest: JsonObject, comments: readonly string[]): string {
   const doc = new Document(manifest, { aliasDuplicateObjects: false });
   visit(doc, {
     Scalar(_key, node) {

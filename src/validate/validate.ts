@@ -17,6 +17,7 @@ import type { Issue } from './issue.js';
 import { escapeControl, firstControlCharacter, hasControlCharacter } from '../render/escape.js';
 import { redactUrlPasswords } from '../render/redact.js';
 import { checkAgainst, checkSchema, type SchemaProblem } from './schema.js';
+import { isPrefect2DeploymentYaml, prefect2DeploymentYamlMessage } from '../convert/recognise.js';
 
 export interface ValidateOptions {
   /** The environment to resolve deployments for (`--environment`). */
@@ -72,6 +73,8 @@ export function validateProject(project: LoadedProject, options: ValidateOptions
     const problems = checkDocument(doc, environments, config !== undefined);
     problems.forEach((p) => issues.add(p));
     if (hasErrors(problems)) {
+      // A Prefect 2 deployment.yaml gets its one message, not every rule's verdict on its keys.
+      if (isPrefect2Document(doc)) continue;
       // Still report what the other rules find, so one run shows every problem.
       if (isMapping(doc.value)) checkDeployment(plainLocator(doc), doc.value as unknown as DeploymentManifest).forEach((p) => issues.add(p));
     } else usable.push(doc);
@@ -218,11 +221,14 @@ function validateConfig(project: LoadedProject, issues: IssueList, ownerFlag: st
 const NOT_A_MANIFEST_HINT = '; if this file is not a manifest, list it under `ignore:` in prefect-gitops.yaml (or in .gitopsignore)';
 
 /** Schema and environment-name checks of one document as written. */
+const isPrefect2Document = (doc: SourceDocument): boolean => !doc.prefectYaml && isPrefect2DeploymentYaml(doc.value);
+
 function checkDocument(doc: SourceDocument, environments: readonly string[], haveConfig: boolean): Issue[] {
   if (!doc.value || typeof doc.value !== 'object' || Array.isArray(doc.value)) {
     return [issueAt(doc.start, [], `a manifest document must be a mapping describing one deployment (name, entrypoint, ...)${NOT_A_MANIFEST_HINT}`)];
   }
   const value = doc.value as Record<string, unknown>;
+  if (isPrefect2Document(doc)) return [issueAt(doc.start, [], prefect2DeploymentYamlMessage(doc.file))];
   if (!doc.prefectYaml && !('name' in value) && !('entrypoint' in value) && !('deployments' in value)) {
     const keys = Object.keys(value).slice(0, 3).join(', ');
     return [issueAt(doc.start, [], `this document is not a deployment manifest (no name or entrypoint; it has ${keys || 'no keys'})${NOT_A_MANIFEST_HINT}`)];
