@@ -5,6 +5,7 @@ import type { Logger } from '../log.js';
 import { redactText } from '../render/redact.js';
 import { VERSION } from '../version.js';
 import { capabilitiesFor, NEWEST_CAPABILITIES, parseVersion, type ServerCapabilities } from './capabilities.js';
+import { CLOUD_SERVER_VERSION, isPrefectCloudPath } from './cloud.js';
 import type {
   AutomationListFilter,
   DeploymentCreateBody,
@@ -175,17 +176,27 @@ export class PrefectClient {
     this.dispatcher = options.dispatcher;
     this.slots = new Semaphore(Math.max(1, options.concurrency ?? 8));
     // Prefect Cloud has no CSRF endpoint; the Python client never asks it for a token either.
-    this.csrf = url.hostname === CLOUD_API_HOST ? { kind: 'disabled' } : { kind: 'unknown' };
+    this.csrf = url.hostname === CLOUD_API_HOST || isPrefectCloudPath(url.pathname) ? { kind: 'disabled' } : { kind: 'unknown' };
   }
 
   /**
-   * Creates a client and checks the server version with `GET /admin/version`.
+   * Creates a client and checks the server version with `GET /admin/version`; on Prefect Cloud
+   * (src/prefect/cloud.ts) instead one authenticated read, and the current API is assumed.
    * @throws {UnsupportedServerError} when the server is older than 3.0 or reports a version we cannot parse.
    * @throws {RemoteError} when the server cannot be reached or rejects the credentials.
    * @throws {UserInputError} when `apiUrl` is not an http(s) URL or carries credentials.
    */
   static async connect(options: PrefectClientOptions): Promise<PrefectClient> {
     const client = new PrefectClient(options);
+    if (isPrefectCloudPath(client.basePath)) {
+      // Prefect Cloud (…/api/accounts/<id>/workspaces/<id>): no version check, as Prefect's own
+      // client does; the current API is assumed. One cheap authenticated read still proves the
+      // workspace and the key before anything is planned.
+      await client.request<unknown>('POST', '/deployments/filter', { limit: 1 });
+      client.version = CLOUD_SERVER_VERSION;
+      client.serverCapabilities = NEWEST_CAPABILITIES;
+      return client;
+    }
     const version = await client.readVersion().catch((error: unknown) => {
       // http://host:4200 instead of http://host:4200/api: the server answers 404 (or its UI's HTML).
       if (!/\/api$/.test(client.basePath) && error instanceof RemoteError && error.status !== undefined && (error.status === 404 || error.status < 400)) {
