@@ -1,56 +1,82 @@
-// Benchmark (not a test) of the real core against a throwaway Prefect server:
-// `npm run bench -- [--deployments N] [--repeat R] [--json <file>] [--timeout-seconds S]`.
+// Benchmark (not a test) of the real core against throwaway Prefect servers, side by side with
+// `prefect deploy --all` and the raw-read floor:
 //
-// Two workloads: the repository's examples/ and N generated deployments. For each it times the
-// first apply (create all), `plan` on the converged state, a no-op apply, and an apply that
-// changes 10 % of the deployments, and it counts the requests each sends (client.stats).
-// Everything that does not look right (a no-op apply that writes, a plan that is not empty after
-// apply) is collected as a finding and printed; src/ is never patched from here.
-import { execFile } from 'node:child_process';
+//   npm run bench -- [--db sqlite|postgres|both] [--deployments 100,1000] [--large] [--repeat R]
+//                    [--concurrency C | --fixed-concurrency C] [--sweep-concurrency 1,2,4,8,16]
+//                    [--install-postgres] [--no-prefect-deploy] [--json <file>] [--timeout-seconds S]
+//
+// For each database (SQLite, and PostgreSQL in a throwaway cluster from scripts/postgres.ts) a
+// Prefect server is started, and for each N, in the same process and interleaved:
+// - first apply of N generated deployments (ours), then `prefect deploy --all` of the same N
+//   deployments from a generated prefect.yaml (other flow names, so both create), then its re-deploy;
+// - R rounds of: the raw-read floor (plain paginated `POST /deployments/filter` + JSON.parse of the
+//   same N deployments), our no-op `plan`, our no-op apply, our apply of a 10 % change.
+// It prints medians, ratios, requests and writes per deployment, our CPU and the whole process's
+// peak RSS, and the load average at start and end. It asserts nothing about time; what does not
+// look right (a no-op apply that writes, a plan not empty after apply) is printed as a finding.
 import { randomBytes } from 'node:crypto';
-import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, freemem, loadavg, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
-import { parseArgs, promisify } from 'node:util';
+import { parseArgs } from 'node:util';
 import { parseAllDocuments, stringify } from 'yaml';
 import { apply, type ApplyResult } from '../src/apply/apply.js';
 import { describeError } from '../src/errors.js';
 import { silentLogger } from '../src/log.js';
-import { loadManifests } from '../src/manifests/load.js';
 import { PrefectClient } from '../src/prefect/client.js';
 import type { Plan } from '../src/plan/types.js';
 import { reconcile, type ReconcileOptions, type Reconciliation } from '../src/reconcile.js';
-import { validateProject } from '../src/validate/validate.js';
+import { startFaultProxy, type FaultProxy } from '../test/helpers/fault-proxy.js';
+import { startPostgres, type PostgresHandle } from './postgres.js';
+import { prefectCli, startPrefectServer, type PrefectServerHandle } from './prefect-server.js';
 import { repoRoot } from './prefect-venv.js';
-import { startPrefectServer, type PrefectServerHandle } from './prefect-server.js';
 
-const run = promisify(execFile);
+type Db = 'sqlite' | 'postgres';
 
 interface BenchOptions {
-  deployments: number;
+  dbs: Db[];
+  sizes: number[];
   repeat: number;
   json: string | undefined;
   timeoutSeconds: number;
-  /** Requests in flight and apply concurrency; the CLI's default is 4. */
-  concurrency: number;
+  /** --concurrency: the cap of the adaptive in-flight bound (the CLI's flag). */
+  concurrency: number | undefined;
+  /** --fixed-concurrency: exactly this many requests and actions in flight, no adaptation. */
+  fixedConcurrency: number | undefined;
+  /** --sweep-concurrency: only first applies, one per fixed concurrency (and one adaptive). */
+  sweep: number[] | undefined;
+  installPostgres: boolean;
+  prefectDeploy: boolean;
 }
 
-const USAGE = `usage: tsx scripts/benchmark.ts [--deployments N] [--repeat R] [--json <file>] [--timeout-seconds S] [--concurrency C]
-  --deployments N      generated deployments (default 200)
-  --repeat R           repetitions of plan / no-op apply / 10% change apply (default 5)
-  --json <file>        also write the results as JSON to <file>
-  --timeout-seconds S  give up (and stop the server) after S seconds (default 600)
-  --concurrency C      requests in flight and apply concurrency, as the CLI's --concurrency (default 4)`;
+const USAGE = `usage: npm run bench -- [options]
+  --db sqlite|postgres|both   database(s) of the Prefect server (default both)
+  --deployments N[,N...]      generated deployments per size (default 100,1000)
+  --large                     also N=10000
+  --repeat R                  rounds of floor / plan / no-op apply / 10% change apply (default 3)
+  --concurrency C             cap of the adaptive requests in flight, as the CLI's --concurrency (default: adaptive up to 16)
+  --fixed-concurrency C       exactly C requests and actions in flight (no adaptation)
+  --sweep-concurrency C,C...  instead of the comparison: first apply of N fresh deployments at each fixed C, then adaptive
+  --install-postgres          apt-get install postgresql when its server binaries are missing (root)
+  --no-prefect-deploy         leave out prefect deploy --all (quick runs)
+  --json <file>               also write the results as JSON to <file>
+  --timeout-seconds S         give up (and stop everything) after S seconds (default 7200)`;
 
 function parseOptions(argv: string[]): BenchOptions {
   const { values } = parseArgs({
     args: argv,
     options: {
+      db: { type: 'string' },
       deployments: { type: 'string' },
+      large: { type: 'boolean' },
       repeat: { type: 'string' },
       json: { type: 'string' },
       'timeout-seconds': { type: 'string' },
       concurrency: { type: 'string' },
+      'fixed-concurrency': { type: 'string' },
+      'sweep-concurrency': { type: 'string' },
+      'install-postgres': { type: 'boolean' },
+      'no-prefect-deploy': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -59,24 +85,34 @@ function parseOptions(argv: string[]): BenchOptions {
     console.log(USAGE);
     process.exit(0);
   }
-  const positive = (name: string, raw: string | undefined, fallback: number): number => {
-    if (raw === undefined) return fallback;
+  const positive = (name: string, raw: string): number => {
     const n = Number(raw);
     if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, got ${JSON.stringify(raw)}\n${USAGE}`);
     return n;
   };
+  const list = (name: string, raw: string): number[] => raw.split(',').map((x) => positive(name, x.trim()));
+  const db = values.db ?? 'both';
+  if (!['sqlite', 'postgres', 'both'].includes(db)) throw new Error(`--db must be sqlite, postgres or both, got ${JSON.stringify(db)}\n${USAGE}`);
+  if (values.concurrency !== undefined && values['fixed-concurrency'] !== undefined) throw new Error('--concurrency and --fixed-concurrency exclude each other');
+  const sizes = values.deployments === undefined ? [100, 1000] : list('deployments', values.deployments);
+  if (values.large && !sizes.includes(10_000)) sizes.push(10_000);
   return {
-    deployments: positive('deployments', values.deployments, 200),
-    repeat: positive('repeat', values.repeat, 5),
+    dbs: db === 'both' ? ['sqlite', 'postgres'] : [db as Db],
+    sizes,
+    repeat: values.repeat === undefined ? 3 : positive('repeat', values.repeat),
     json: values.json,
-    timeoutSeconds: positive('timeout-seconds', values['timeout-seconds'], 600),
-    concurrency: positive('concurrency', values.concurrency, 4),
+    timeoutSeconds: values['timeout-seconds'] === undefined ? 7200 : positive('timeout-seconds', values['timeout-seconds']),
+    concurrency: values.concurrency === undefined ? undefined : positive('concurrency', values.concurrency),
+    fixedConcurrency: values['fixed-concurrency'] === undefined ? undefined : positive('fixed-concurrency', values['fixed-concurrency']),
+    sweep: values['sweep-concurrency'] === undefined ? undefined : list('sweep-concurrency', values['sweep-concurrency']),
+    installPostgres: values['install-postgres'] ?? false,
+    prefectDeploy: !(values['no-prefect-deploy'] ?? false),
   };
 }
 
 // --- measurement helpers -----------------------------------------------------------------
 
-/** Peak RSS, sampled on a timer and at every phase boundary. */
+/** Peak RSS of this whole process, sampled on a timer and at every phase boundary. */
 class RssSampler {
   overall = 0;
   window = 0;
@@ -94,80 +130,71 @@ class RssSampler {
     if (rss > this.overall) this.overall = rss;
     if (rss > this.window) this.window = rss;
   }
-  /** Starts a new window (per workload) at the current RSS. */
   resetWindow(): void {
     this.window = 0;
     this.sample();
   }
 }
 
-interface Series {
-  readonly samplesMs: number[];
+/** One timed run: wall time, this process's CPU (user + system), requests sent. */
+interface Sample {
+  readonly ms: number;
+  readonly cpuMs: number;
+  readonly reads: number;
+  readonly writes: number;
+  readonly retries: number;
+}
+
+async function measure<T>(rss: RssSampler, fn: () => Promise<T>): Promise<{ value: T; ms: number; cpuMs: number }> {
+  const cpu = process.cpuUsage();
+  const started = performance.now();
+  const value = await fn();
+  const ms = performance.now() - started;
+  const used = process.cpuUsage(cpu);
+  rss.sample();
+  return { value, ms, cpuMs: (used.user + used.system) / 1000 };
+}
+
+const median = (xs: readonly number[]): number => {
+  if (xs.length === 0) return Number.NaN;
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
+const round1 = (n: number): number => Math.round(n * 10) / 10;
+const mib = (bytes: number): number => round1(bytes / 1024 / 1024);
+
+interface Summary {
+  readonly runs: number;
   readonly medianMs: number;
   readonly minMs: number;
   readonly maxMs: number;
+  readonly medianCpuMs: number;
+  /** Per run (they should all be equal). */
+  readonly reads: number[];
+  readonly writes: number[];
+  readonly retries: number[];
 }
 
-function series(samplesMs: number[]): Series {
-  const sorted = [...samplesMs].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  const medianMs = sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-  return { samplesMs: samplesMs.map(round1), medianMs: round1(medianMs), minMs: round1(sorted[0]!), maxMs: round1(sorted[sorted.length - 1]!) };
+function summarize(samples: readonly Sample[]): Summary {
+  const ms = samples.map((s) => s.ms);
+  return {
+    runs: samples.length,
+    medianMs: round1(median(ms)),
+    minMs: round1(Math.min(...ms)),
+    maxMs: round1(Math.max(...ms)),
+    medianCpuMs: round1(median(samples.map((s) => s.cpuMs))),
+    reads: samples.map((s) => s.reads),
+    writes: samples.map((s) => s.writes),
+    retries: samples.map((s) => s.retries),
+  };
 }
 
-const round1 = (n: number): number => Math.round(n * 10) / 10;
-
-interface Requests {
-  reads: number;
-  writes: number;
-  retries: number;
-}
-
-interface RunOutcome {
-  readonly ms: number;
-  readonly plan: Plan;
-  readonly requests: Requests;
-  readonly result?: ApplyResult;
-}
-
-// --- workloads ---------------------------------------------------------------------------
-
-interface Workload {
-  readonly name: string;
-  /** The manifest project the first apply, the plans and the no-op applies read. */
-  readonly dir: string;
-  readonly env: Record<string, string>;
-  readonly pool: string;
-  /**
-   * A project with the same deployments whose files may be edited (examples/ itself is never
-   * written). `settle` says whether one unmeasured apply is needed before it is converged.
-   */
-  mutable(): Promise<{ dir: string; settle: boolean }>;
-}
+// --- generated projects ------------------------------------------------------------------
 
 const BENCH_POOL = 'bench-process';
 const FLOWS = 5;
-
-function examplesWorkload(tmpRoot: string): Workload {
-  const dir = join(repoRoot, 'examples');
-  return {
-    name: 'examples',
-    dir,
-    env: { EXAMPLES_DIR: dir },
-    pool: 'local-process',
-    async mutable() {
-      // A copy in its own git repository, so {{ git.* }} resolves. Its sha and branch differ from
-      // the checkout's, hence one unmeasured apply to converge on the copy first.
-      const copy = join(tmpRoot, 'examples-copy');
-      await cp(dir, copy, { recursive: true, filter: (src) => !src.startsWith(join(dir, 'out')) });
-      const git = (...args: string[]) => run('git', ['-c', 'user.name=bench', '-c', 'user.email=bench@example.invalid', '-c', 'commit.gpgsign=false', ...args], { cwd: copy });
-      await git('init', '-q');
-      await git('add', '-A');
-      await git('commit', '-q', '-m', 'benchmark copy of examples/');
-      return { dir: copy, settle: true };
-    },
-  };
-}
+const TIMEZONES = ['Europe/Berlin', 'America/New_York', 'UTC', 'Asia/Tokyo'];
 
 const flowSource = (flowName: string): string => `from prefect import flow
 
@@ -177,39 +204,68 @@ def job(n: int = 1) -> int:
     return n
 `;
 
-/** N deployments over 5 flow files, one manifest file per deployment, 1-2 schedules each. */
-async function generatedWorkload(tmpRoot: string, count: number): Promise<Workload> {
-  const dir = join(tmpRoot, 'generated');
-  await mkdir(join(dir, 'flows'), { recursive: true });
-  await mkdir(join(dir, 'deployments'), { recursive: true });
-  const owner = `bench-${randomBytes(4).toString('hex')}`;
-  await writeFile(
-    join(dir, 'prefect-gitops.yaml'),
-    stringify({ owner, defaults: { tags: ['bench'], work_pool: { name: BENCH_POOL } }, prune: { enabled: true } }),
-  );
-  const entrypoints: string[] = [];
-  for (let f = 1; f <= FLOWS; f++) {
-    const file = f === 1 ? 'job.py' : `job_${f}.py`;
-    await writeFile(join(dir, 'flows', file), flowSource(f === 1 ? 'bench-flow' : `bench-flow-${f}`));
-    entrypoints.push(`flows/${file}:job`);
-  }
-  const timezones = ['Europe/Berlin', 'America/New_York', 'UTC', 'Asia/Tokyo'];
-  for (let i = 0; i < count; i++) {
-    const name = `bench-${String(i).padStart(4, '0')}`;
-    const schedules: Record<string, unknown>[] = [{ cron: `${i % 60} ${i % 24} * * 1-5`, timezone: timezones[i % timezones.length] }];
-    if (i % 2 === 0) schedules.push({ interval: 3600 + 60 * (i % 30), anchor_date: '2024-01-01T00:00:00Z' });
-    const deployment = {
-      name,
-      entrypoint: entrypoints[i % FLOWS],
+/** The i-th generated deployment, as both tools declare it (1-2 schedules, tags, parameters, job variables). */
+function deploymentSpec(i: number): { name: string; flowIndex: number; body: Record<string, unknown> } {
+  const name = `bench-${String(i).padStart(5, '0')}`;
+  const schedules: Record<string, unknown>[] = [{ cron: `${i % 60} ${i % 24} * * 1-5`, timezone: TIMEZONES[i % TIMEZONES.length] }];
+  if (i % 2 === 0) schedules.push({ interval: 3600 + 60 * (i % 30), anchor_date: '2024-01-01T00:00:00Z' });
+  return {
+    name,
+    flowIndex: i % FLOWS,
+    body: {
       description: `Generated benchmark deployment ${i}`,
       tags: [`group-${i % 7}`, i % 3 === 0 ? 'nightly' : 'daytime'],
       parameters: { n: i },
-      work_pool: { job_variables: { env: { BENCH_INDEX: String(i), BENCH_GROUP: `g${i % 7}` } } },
       schedules,
-    };
-    await writeFile(join(dir, 'deployments', `${name}.yaml`), stringify(deployment));
+    },
+  };
+}
+
+const jobVariables = (i: number): Record<string, unknown> => ({ env: { BENCH_INDEX: String(i), BENCH_GROUP: `g${i % 7}` } });
+
+interface Project {
+  readonly dir: string;
+  readonly flowNames: string[];
+  readonly count: number;
+}
+
+async function writeFlows(dir: string, prefix: string): Promise<{ flowNames: string[]; entrypoints: string[] }> {
+  await mkdir(join(dir, 'flows'), { recursive: true });
+  const flowNames: string[] = [];
+  const entrypoints: string[] = [];
+  for (let f = 1; f <= FLOWS; f++) {
+    const flowName = `${prefix}-flow-${f}`;
+    await writeFile(join(dir, 'flows', `job_${f}.py`), flowSource(flowName));
+    flowNames.push(flowName);
+    entrypoints.push(`flows/job_${f}.py:job`);
   }
-  return { name: 'generated', dir, env: {}, pool: BENCH_POOL, mutable: async () => ({ dir, settle: false }) };
+  return { flowNames, entrypoints };
+}
+
+/** N deployments as prefect-gitops manifests (one file each), owned by a fresh owner. */
+async function oursProject(root: string, prefix: string, count: number): Promise<Project> {
+  const dir = join(root, prefix);
+  const { flowNames, entrypoints } = await writeFlows(dir, prefix);
+  await mkdir(join(dir, 'deployments'), { recursive: true });
+  await writeFile(join(dir, 'prefect-gitops.yaml'), stringify({ owner: `${prefix}-owner`, defaults: { tags: ['bench'], work_pool: { name: BENCH_POOL } }, prune: { enabled: true } }));
+  for (let i = 0; i < count; i++) {
+    const d = deploymentSpec(i);
+    const manifest = { name: d.name, entrypoint: entrypoints[d.flowIndex], ...d.body, work_pool: { job_variables: jobVariables(i) } };
+    await writeFile(join(dir, 'deployments', `${d.name}.yaml`), stringify(manifest));
+  }
+  return { dir, flowNames, count };
+}
+
+/** The same N deployments in one prefect.yaml, for `prefect deploy --all`. */
+async function prefectYamlProject(root: string, prefix: string, count: number): Promise<Project> {
+  const dir = join(root, prefix);
+  const { flowNames, entrypoints } = await writeFlows(dir, prefix);
+  const deployments = Array.from({ length: count }, (_, i) => {
+    const d = deploymentSpec(i);
+    return { name: d.name, entrypoint: entrypoints[d.flowIndex], ...d.body, tags: ['bench', ...(d.body.tags as string[])], work_pool: { name: BENCH_POOL, job_variables: jobVariables(i) } };
+  });
+  await writeFile(join(dir, 'prefect.yaml'), stringify({ name: prefix, 'prefect-version': '3', pull: [{ 'prefect.deployments.steps.set_working_directory': { directory: dir } }], deployments }));
+  return { dir, flowNames, count };
 }
 
 /** Rewrites the description of `keys` in their manifest files; `set(true)` edits, `set(false)` restores. */
@@ -217,8 +273,9 @@ async function descriptionToggle(rec: Reconciliation, keys: readonly string[]): 
   const originals = new Map<string, string>();
   const edited = new Map<string, string>();
   const byFile = new Map<string, string[]>();
+  const wanted = new Set(keys);
   for (const d of rec.desired) {
-    if (!keys.includes(d.key)) continue;
+    if (!wanted.has(d.key)) continue;
     const file = resolve(repoRoot, d.declaredAt.file);
     byFile.set(file, [...(byFile.get(file) ?? []), d.name]);
   }
@@ -239,55 +296,86 @@ async function descriptionToggle(rec: Reconciliation, keys: readonly string[]): 
   };
 }
 
-// --- the benchmark -----------------------------------------------------------------------
+// --- the runs ----------------------------------------------------------------------------
 
-interface WorkloadResult {
-  workload: string;
-  deployments: number;
-  firstApply: { ms: number; actions: number; reads: number; writes: number; retries: number; ok: boolean };
-  plan: Series & { reads: number[]; actions: number[] };
-  /** loadManifests + validateProject alone: the part of every plan that sends no request. */
-  loadValidate: Series;
-  noopApply: Series & { reads: number[]; writes: number[]; retries: number[]; deploymentPagesPerScan: number };
-  changeApply: Series & { changed: number; writes: number[]; reads: number[]; retries: number[] };
-  peakRssMiB: number;
-  findings: string[];
-}
-
-interface Bench {
+interface Ctx {
   readonly server: PrefectServerHandle;
+  readonly proxy: FaultProxy;
   readonly options: BenchOptions;
   readonly rss: RssSampler;
+  readonly log: (line: string) => void;
 }
 
-function reconcileOptions(bench: Bench, dir: string, env: Record<string, string>): ReconcileOptions {
-  return {
-    manifests: dir,
-    cwd: repoRoot,
-    env,
-    client: { apiUrl: bench.server.apiUrl, concurrency: bench.options.concurrency },
-    allowMassDelete: false,
-    adoptAll: false,
-    logger: silentLogger(),
-  };
+function clientOptions(ctx: Ctx, fixed?: number): ReconcileOptions['client'] {
+  const f = fixed ?? ctx.options.fixedConcurrency;
+  if (f !== undefined) return { apiUrl: ctx.server.apiUrl, concurrency: f, adaptiveConcurrency: false };
+  return { apiUrl: ctx.server.apiUrl, ...(ctx.options.concurrency !== undefined ? { concurrency: ctx.options.concurrency } : {}) };
 }
 
-async function timedPlan(bench: Bench, dir: string, env: Record<string, string>): Promise<RunOutcome & { rec: Reconciliation }> {
-  const started = performance.now();
-  const rec = await reconcile(reconcileOptions(bench, dir, env));
-  const ms = performance.now() - started;
-  bench.rss.sample();
-  return { ms, plan: rec.plan, requests: { ...rec.client.stats }, rec };
+function reconcileOptions(ctx: Ctx, dir: string, fixed?: number): ReconcileOptions {
+  return { manifests: dir, cwd: repoRoot, env: {}, client: clientOptions(ctx, fixed), allowMassDelete: false, adoptAll: false, logger: silentLogger() };
+}
+
+interface OurRun extends Sample {
+  readonly plan: Plan;
+  readonly rec: Reconciliation;
+  readonly result?: ApplyResult;
+  readonly concurrency: PrefectClient['concurrency'];
+}
+
+async function ourPlan(ctx: Ctx, dir: string): Promise<OurRun> {
+  const { value: rec, ms, cpuMs } = await measure(ctx.rss, () => reconcile(reconcileOptions(ctx, dir)));
+  return { ms, cpuMs, ...rec.client.stats, plan: rec.plan, rec, concurrency: rec.client.concurrency };
 }
 
 /** What `prefect-gitops apply` does: reconcile, then apply the plan (even when it is empty). */
-async function timedApply(bench: Bench, dir: string, env: Record<string, string>): Promise<RunOutcome> {
-  const started = performance.now();
-  const { plan, client } = await reconcile(reconcileOptions(bench, dir, env));
-  const result = await apply(plan, client, { logger: silentLogger(), concurrency: bench.options.concurrency });
-  const ms = performance.now() - started;
-  bench.rss.sample();
-  return { ms, plan, result, requests: { ...client.stats } };
+async function ourApply(ctx: Ctx, dir: string, fixed?: number): Promise<OurRun> {
+  const { value, ms, cpuMs } = await measure(ctx.rss, async () => {
+    const rec = await reconcile(reconcileOptions(ctx, dir, fixed));
+    const result = await apply(rec.plan, rec.client, { logger: silentLogger(), ...(fixed !== undefined ? { concurrency: fixed } : {}) });
+    return { rec, result };
+  });
+  return { ms, cpuMs, ...value.rec.client.stats, plan: value.rec.plan, rec: value.rec, result: value.result, concurrency: value.rec.client.concurrency };
+}
+
+const READ_ROUTE = /\/(filter|count|paginate)\/?$/;
+
+/** `prefect deploy --all` in `dir`, through the counting proxy. */
+async function prefectDeploy(ctx: Ctx, dir: string): Promise<Sample & { code: number; tail: string }> {
+  ctx.proxy.reset();
+  const target = { env: { ...ctx.server.env, PREFECT_API_URL: ctx.proxy.apiUrl } };
+  const { value, ms, cpuMs } = await measure(ctx.rss, () => prefectCli(target, ['--no-prompt', 'deploy', '--all'], { cwd: dir, timeoutMs: 3 * 3600_000 }));
+  let reads = 0;
+  let writes = 0;
+  for (const r of ctx.proxy.requests) {
+    const route = r.path.split('?')[0] ?? '';
+    if (r.method === 'GET' || (r.method === 'POST' && READ_ROUTE.test(route))) reads += 1;
+    else writes += 1;
+  }
+  const tail = (value.stderr + value.stdout).trim().split('\n').slice(-5).join(' | ');
+  return { ms, cpuMs, reads, writes, retries: 0, code: value.code, tail };
+}
+
+/** The floor: the same deployments read with plain paginated HTTP and JSON.parse, nothing else. */
+async function rawFloor(ctx: Ctx, flowNames: string[]): Promise<Sample & { rows: number }> {
+  const { value, ms, cpuMs } = await measure(ctx.rss, async () => {
+    let rows = 0;
+    let requests = 0;
+    for (let offset = 0; ; offset += 200) {
+      const response = await fetch(`${ctx.server.apiUrl}/deployments/filter`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ flows: { name: { any_: flowNames } }, sort: 'CREATED_DESC', limit: 200, offset }),
+      });
+      requests += 1;
+      if (!response.ok) throw new Error(`raw floor: POST /deployments/filter -> ${response.status}`);
+      const page = JSON.parse(await response.text()) as unknown[];
+      rows += page.length;
+      if (page.length < 200) break;
+    }
+    return { rows, requests };
+  });
+  return { ms, cpuMs, reads: value.requests, writes: 0, retries: 0, rows: value.rows };
 }
 
 function describePlan(plan: Plan, limit = 3): string {
@@ -296,119 +384,142 @@ function describePlan(plan: Plan, limit = 3): string {
     const fields = a.changes.map((c) => `${c.field}: ${JSON.stringify(c.before)} -> ${JSON.stringify(c.after)}`).join('; ');
     return `${a.kind} ${a.key} [${fields}]`;
   });
-  const more = plan.actions.length > limit ? ` (+${plan.actions.length - limit} more)` : '';
-  return parts.join(' | ') + more;
+  return parts.join(' | ') + (plan.actions.length > limit ? ` (+${plan.actions.length - limit} more)` : '');
 }
 
 function failures(result: ApplyResult | undefined): string {
   return (result?.results ?? []).filter((r) => r.status !== 'ok').slice(0, 3).map((r) => `${r.kind} ${r.key}: ${r.status} ${r.message ?? ''}`).join(' | ');
 }
 
-async function benchWorkload(bench: Bench, workload: Workload, log: (line: string) => void): Promise<WorkloadResult> {
-  const { repeat } = bench.options;
-  const findings: string[] = [];
-  bench.rss.resetWindow();
+interface SizeResult {
+  db: Db;
+  n: number;
+  firstApply: Sample & { concurrency: PrefectClient['concurrency'] };
+  prefectDeploy?: Sample;
+  prefectRedeploy?: Sample;
+  floor: Summary;
+  plan: Summary;
+  noopApply: Summary;
+  changeApply: Summary & { changed: number };
+  peakRssMiB: number;
+  loadStart: number[];
+  loadEnd: number[];
+  findings: string[];
+}
 
-  log(`${workload.name}: first apply`);
-  const first = await timedApply(bench, workload.dir, workload.env);
-  const n = first.plan.summary.add + first.plan.summary.change + first.plan.summary.adopt + first.plan.summary.unchanged;
-  if (first.plan.summary.unchanged > 0 || first.plan.summary.change > 0) findings.push(`first apply: the server was not empty for this workload (${JSON.stringify(first.plan.summary)})`);
+const strip = (s: Sample): Sample => ({ ms: round1(s.ms), cpuMs: round1(s.cpuMs), reads: s.reads, writes: s.writes, retries: s.retries });
+
+async function benchSize(ctx: Ctx, db: Db, n: number, root: string): Promise<SizeResult> {
+  const { repeat } = ctx.options;
+  const findings: string[] = [];
+  const loadStart = load();
+  ctx.rss.resetWindow();
+  const tag = randomBytes(3).toString('hex');
+  const ours = await oursProject(root, `g${n}-${tag}`, n);
+
+  ctx.log(`${db} N=${n}: our first apply`);
+  const first = await ourApply(ctx, ours.dir);
+  if (first.plan.summary.add !== n) findings.push(`first apply: expected ${n} creates, planned ${JSON.stringify(first.plan.summary)}`);
   if (!first.result?.ok) findings.push(`first apply failed: ${failures(first.result)}`);
 
-  log(`${workload.name}: plan x${repeat}`);
-  const plans: RunOutcome[] = [];
-  for (let i = 0; i < repeat; i++) plans.push(await timedPlan(bench, workload.dir, workload.env));
-  const firstPlan = plans[0]!;
-  if (firstPlan.plan.actions.length > 0) {
-    findings.push(`plan after the first apply is not empty: ${firstPlan.plan.actions.length} action(s): ${describePlan(firstPlan.plan)}`);
-  }
-  if (plans.some((p) => p.requests.writes > 0)) findings.push(`plan sent writes: ${plans.map((p) => p.requests.writes).join(',')}`);
-
-  log(`${workload.name}: no-op apply x${repeat}`);
-  const noops: RunOutcome[] = [];
-  for (let i = 0; i < repeat; i++) noops.push(await timedApply(bench, workload.dir, workload.env));
-  const noopWrites = noops.map((r) => r.requests.writes);
-  if (noops.some((r) => r.plan.actions.length > 0)) findings.push(`no-op apply planned actions: ${list(noops.map((r) => r.plan.actions.length))}`);
-  if (noopWrites.some((w) => w > 0)) {
-    const bad = noops.find((r) => r.requests.writes > 0)!;
-    findings.push(`no-op apply sent writes (${noopWrites.join(',')}); its plan: ${describePlan(bad.plan)}`);
-  }
-  // Two paged deployment scans (declared flows, owned tag) grow with N; a scan needs one more
-  // page when the count is an exact multiple of the page size. Everything else (version, CSRF
-  // probe, flow list, ...) should stay constant.
-  const pages = Math.floor(n / 200) + 1;
-
-  const loads: number[] = [];
-  for (let i = 0; i < repeat; i++) {
-    const started = performance.now();
-    const project = await loadManifests(workload.dir, { cwd: repoRoot });
-    validateProject(project, { env: workload.env });
-    loads.push(performance.now() - started);
+  let prefectFirst: Sample | undefined;
+  let prefectRe: Sample | undefined;
+  if (ctx.options.prefectDeploy) {
+    const theirs = await prefectYamlProject(root, `p${n}-${tag}`, n);
+    ctx.log(`${db} N=${n}: prefect deploy --all (first)`);
+    const pd1 = await prefectDeploy(ctx, theirs.dir);
+    if (pd1.code !== 0) findings.push(`prefect deploy --all (first) exited ${pd1.code}: ${pd1.tail}`);
+    prefectFirst = pd1;
+    ctx.log(`${db} N=${n}: prefect deploy --all (re-deploy)`);
+    const pd2 = await prefectDeploy(ctx, theirs.dir);
+    if (pd2.code !== 0) findings.push(`prefect deploy --all (re-deploy) exited ${pd2.code}: ${pd2.tail}`);
+    prefectRe = pd2;
   }
 
-  log(`${workload.name}: 10% change apply x${repeat}`);
-  const mutable = await workload.mutable();
-  if (mutable.settle) {
-    const settled = await timedApply(bench, mutable.dir, workload.env);
-    if (!settled.result?.ok) findings.push(`settling apply on the editable copy failed: ${failures(settled.result)}`);
-  }
-  const base = await timedPlan(bench, mutable.dir, workload.env);
-  if (base.plan.actions.length > 0) findings.push(`editable copy not converged before the change runs: ${describePlan(base.plan)}`);
+  // The 10 % to edit, spread over the whole set (and so over all flows).
+  const base = await ourPlan(ctx, ours.dir);
+  if (base.plan.actions.length > 0) findings.push(`plan after the first apply is not empty: ${describePlan(base.plan)}`);
   const keys = [...base.plan.unchanged].sort();
   const count = Math.max(1, Math.round(keys.length / 10));
-  // Spread the edits over the whole set (and so over all flows).
   const chosen = Array.from({ length: count }, (_, i) => keys[Math.floor((i * keys.length) / count)]!);
   const setChanged = await descriptionToggle(base.rec, chosen);
-  const changes: RunOutcome[] = [];
+
+  const floors: Sample[] = [];
+  const plans: Sample[] = [];
+  const noops: Sample[] = [];
+  const changes: Sample[] = [];
   let changed = false;
   try {
-    for (let i = 0; i < repeat; i++) {
+    for (let r = 1; r <= repeat; r++) {
+      ctx.log(`${db} N=${n}: round ${r}/${repeat}: raw floor, plan, no-op apply, 10% change apply`);
+      const floor = await rawFloor(ctx, ours.flowNames);
+      if (floor.rows !== n) findings.push(`raw floor read ${floor.rows} deployments, expected ${n}`);
+      floors.push(floor);
+      const plan = await ourPlan(ctx, ours.dir);
+      if (plan.plan.actions.length > 0) findings.push(`no-op plan ${r}: ${plan.plan.actions.length} action(s): ${describePlan(plan.plan)}`);
+      if (plan.writes > 0) findings.push(`plan ${r} sent ${plan.writes} writes`);
+      plans.push(plan);
+      const noop = await ourApply(ctx, ours.dir);
+      if (noop.writes > 0) findings.push(`no-op apply ${r} sent ${noop.writes} writes; its plan: ${describePlan(noop.plan)}`);
+      noops.push(noop);
       changed = !changed;
       await setChanged(changed);
-      const outcome = await timedApply(bench, mutable.dir, workload.env);
-      changes.push(outcome);
-      const fields = new Set(outcome.plan.actions.flatMap((a) => (a.kind === 'delete' ? ['<delete>'] : a.changes.map((c) => c.field))));
-      if (outcome.plan.actions.length !== count || [...fields].some((f) => f !== 'description')) {
-        findings.push(`change apply ${i + 1}: expected ${count} description update(s), planned ${outcome.plan.actions.length}: ${describePlan(outcome.plan)}`);
+      const change = await ourApply(ctx, ours.dir);
+      const fields = new Set(change.plan.actions.flatMap((a) => (a.kind === 'delete' ? ['<delete>'] : a.changes.map((c) => c.field))));
+      if (change.plan.actions.length !== count || [...fields].some((f) => f !== 'description')) {
+        findings.push(`change apply ${r}: expected ${count} description updates, planned ${change.plan.actions.length}: ${describePlan(change.plan)}`);
       }
-      if (!outcome.result?.ok) findings.push(`change apply ${i + 1} failed: ${failures(outcome.result)}`);
+      if (change.writes !== count) findings.push(`change apply ${r}: ${change.writes} writes for ${count} changed deployments (expected one PATCH each)`);
+      if (!change.result?.ok) findings.push(`change apply ${r} failed: ${failures(change.result)}`);
+      changes.push(change);
     }
   } finally {
     if (changed) {
       await setChanged(false);
-      await timedApply(bench, mutable.dir, workload.env).catch((error: unknown) => findings.push(`restoring apply failed: ${describeError(error)}`));
+      await ourApply(ctx, ours.dir).catch((error: unknown) => findings.push(`restoring apply failed: ${describeError(error)}`));
     }
   }
-  const after = await timedPlan(bench, mutable.dir, workload.env);
-  if (after.plan.actions.length > 0) findings.push(`plan after the change runs is not empty: ${describePlan(after.plan)}`);
-
-  bench.rss.sample();
   return {
-    workload: workload.name,
-    deployments: n,
-    firstApply: { ms: round1(first.ms), actions: first.plan.actions.length, ...first.requests, ok: first.result?.ok ?? false },
-    plan: { ...series(plans.map((p) => p.ms)), reads: plans.map((p) => p.requests.reads), actions: plans.map((p) => p.plan.actions.length) },
-    loadValidate: series(loads),
-    noopApply: {
-      ...series(noops.map((r) => r.ms)),
-      reads: noops.map((r) => r.requests.reads),
-      writes: noopWrites,
-      retries: noops.map((r) => r.requests.retries),
-      deploymentPagesPerScan: pages,
-    },
-    changeApply: {
-      ...series(changes.map((r) => r.ms)),
-      changed: count,
-      writes: changes.map((r) => r.requests.writes),
-      reads: changes.map((r) => r.requests.reads),
-      retries: changes.map((r) => r.requests.retries),
-    },
-    peakRssMiB: mib(bench.rss.window),
+    db,
+    n,
+    firstApply: { ...strip(first), concurrency: first.concurrency },
+    ...(prefectFirst ? { prefectDeploy: strip(prefectFirst) } : {}),
+    ...(prefectRe ? { prefectRedeploy: strip(prefectRe) } : {}),
+    floor: summarize(floors),
+    plan: summarize(plans),
+    noopApply: summarize(noops),
+    changeApply: { ...summarize(changes), changed: count },
+    peakRssMiB: mib(ctx.rss.window),
+    loadStart,
+    loadEnd: load(),
     findings,
   };
 }
 
-const mib = (bytes: number): number => round1(bytes / 1024 / 1024);
+interface SweepRow {
+  db: Db;
+  n: number;
+  concurrency: string;
+  ms: number;
+  cpuMs: number;
+  writes: number;
+  retries: number;
+  peak: number;
+  ok: boolean;
+}
+
+/** First applies of N fresh deployments at each fixed concurrency, then one adaptive: where does it stop getting faster? */
+async function sweep(ctx: Ctx, db: Db, n: number, root: string, levels: number[]): Promise<SweepRow[]> {
+  const rows: SweepRow[] = [];
+  const runs: (number | undefined)[] = [...levels, undefined];
+  for (const level of runs) {
+    const project = await oursProject(root, `s${n}-${level ?? 'a'}-${randomBytes(3).toString('hex')}`, n);
+    ctx.log(`${db} N=${n}: sweep, first apply at concurrency ${level ?? 'adaptive'}`);
+    const run = await ourApply(ctx, project.dir, level);
+    rows.push({ db, n, concurrency: level === undefined ? `adaptive (${run.concurrency.limit} at end)` : String(level), ms: round1(run.ms), cpuMs: round1(run.cpuMs), writes: run.writes, retries: run.retries, peak: run.concurrency.peak, ok: run.result?.ok ?? false });
+  }
+  return rows;
+}
 
 async function ensurePool(apiUrl: string, name: string): Promise<void> {
   const client = await PrefectClient.connect({ apiUrl });
@@ -417,42 +528,53 @@ async function ensurePool(apiUrl: string, name: string): Promise<void> {
 
 // --- output ------------------------------------------------------------------------------
 
-const ms = (n: number): string => (n >= 1000 ? `${(n / 1000).toFixed(2)} s` : `${n.toFixed(0)} ms`);
-const range = (s: Series): string => `${ms(s.medianMs)} (min ${ms(s.minMs)}, max ${ms(s.maxMs)})`;
+const fmt = (ms: number): string => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(0)} ms`);
 const list = (xs: number[]): string => (new Set(xs).size === 1 ? String(xs[0]) : xs.join('/'));
+const perDep = (x: number, n: number): string => (x / n).toFixed(2);
+const ratio = (a: number, b: number): string => `${(a / b).toFixed(2)}x`;
+const load = (): number[] => loadavg().map((l) => Math.round(l * 100) / 100);
 
-function renderTable(results: WorkloadResult[], repeat: number): string {
-  const rows: [string, ...string[]][] = [
-    ['', ...results.map((r) => `${r.workload} (${r.deployments} deployments)`)],
-    ['first apply (create all), once', ...results.map((r) => `${ms(r.firstApply.ms)}, ${r.firstApply.actions} creates`)],
-    ['  requests (reads / writes / retries)', ...results.map((r) => `${r.firstApply.reads} / ${r.firstApply.writes} / ${r.firstApply.retries}`)],
-    [`plan on converged state, median of ${repeat}`, ...results.map((r) => range(r.plan))],
-    ['  plan actions / reads', ...results.map((r) => `${list(r.plan.actions)} / ${list(r.plan.reads)}`)],
-    ['  of which load + validate (no HTTP)', ...results.map((r) => range(r.loadValidate))],
-    [`no-op apply, median of ${repeat}`, ...results.map((r) => range(r.noopApply))],
-    ['  reads / writes / retries', ...results.map((r) => `${list(r.noopApply.reads)} / ${list(r.noopApply.writes)} / ${list(r.noopApply.retries)}`)],
-    ['  reads = 2 scans x pages + other', ...results.map((r) => `2 x ${r.noopApply.deploymentPagesPerScan} + ${list(r.noopApply.reads.map((x) => x - 2 * r.noopApply.deploymentPagesPerScan))}`)],
-    [`10% change apply, median of ${repeat}`, ...results.map((r) => range(r.changeApply))],
-    ['  deployments changed / writes', ...results.map((r) => `${r.changeApply.changed} / ${list(r.changeApply.writes)}`)],
-    ['  reads / retries', ...results.map((r) => `${list(r.changeApply.reads)} / ${list(r.changeApply.retries)}`)],
-    ['peak RSS during workload', ...results.map((r) => `${r.peakRssMiB} MiB`)],
-  ];
+function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((row) => (row[c] ?? '').length)));
   const line = (row: string[]): string => row.map((cell, c) => cell.padEnd(widths[c]!)).join('  ').trimEnd();
-  const out = [line(rows[0]!), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(line)];
-  return out.join('\n');
+  return [line(rows[0]!), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(line)].join('\n');
+}
+
+function renderSize(r: SizeResult): string {
+  const n = r.n;
+  const rows: string[][] = [['work', 'time (median, min-max)', 'our CPU', 'reads / writes / retries', 'requests / deployment', 'writes / deployment']];
+  const one = (label: string, s: Sample, cpu = true): string[] => [label, fmt(s.ms), cpu ? fmt(s.cpuMs) : '-', `${s.reads} / ${s.writes} / ${s.retries}`, perDep(s.reads + s.writes, n), perDep(s.writes, n)];
+  const many = (label: string, s: Summary, per = n, cpu = true): string[] => [
+    label,
+    `${fmt(s.medianMs)} (${fmt(s.minMs)}-${fmt(s.maxMs)})`,
+    cpu ? fmt(s.medianCpuMs) : '-',
+    `${list(s.reads)} / ${list(s.writes)} / ${list(s.retries)}`,
+    perDep(median(s.reads) + median(s.writes), per),
+    perDep(median(s.writes), per),
+  ];
+  rows.push(one('our first apply', r.firstApply));
+  if (r.prefectDeploy) rows.push(one('prefect deploy --all, first', r.prefectDeploy, false));
+  if (r.prefectRedeploy) rows.push(one('prefect deploy --all, re-deploy', r.prefectRedeploy, false));
+  rows.push(many(`raw-read floor (x${r.floor.runs})`, r.floor));
+  rows.push(many(`our no-op plan (x${r.plan.runs})`, r.plan));
+  rows.push(many(`our no-op apply (x${r.noopApply.runs})`, r.noopApply));
+  const change = many(`our 10% change apply (x${r.changeApply.runs}), per changed`, r.changeApply, r.changeApply.changed);
+  rows.push(change);
+  const c = r.firstApply.concurrency;
+  const ratios = [
+    `no-op plan / raw floor: ${ratio(r.plan.medianMs, r.floor.medianMs)}; no-op apply / raw floor: ${ratio(r.noopApply.medianMs, r.floor.medianMs)}`,
+    ...(r.prefectDeploy ? [`prefect deploy --all first / our first apply: ${ratio(r.prefectDeploy.ms, r.firstApply.ms)} (ours faster by that factor)`] : []),
+    ...(r.prefectRedeploy ? [`prefect deploy --all re-deploy / our no-op apply: ${ratio(r.prefectRedeploy.ms, r.noopApply.medianMs)}; / our 10% change apply: ${ratio(r.prefectRedeploy.ms, r.changeApply.medianMs)}`] : []),
+    `first apply concurrency: ended at ${c.limit}, peak ${c.peak}, cap ${c.max} (${c.increases} rises, ${c.decreases} cuts)`,
+    `10% change: ${r.changeApply.changed} deployments changed`,
+    `peak RSS of the whole process during this size: ${r.peakRssMiB} MiB; load average ${r.loadStart.join(' ')} -> ${r.loadEnd.join(' ')}`,
+  ];
+  return `${r.db}, N=${n}\n${table(rows)}\n${ratios.map((l) => `  ${l}`).join('\n')}`;
 }
 
 function machineNote(): { cpus: number; cpuModel: string; loadavg: number[]; totalMemMiB: number; freeMemMiB: number; node: string } {
   const cpuList = cpus();
-  return {
-    cpus: cpuList.length,
-    cpuModel: cpuList[0]?.model.trim() ?? 'unknown',
-    loadavg: loadavg().map((l) => Math.round(l * 100) / 100),
-    totalMemMiB: mib(totalmem()),
-    freeMemMiB: mib(freemem()),
-    node: process.version,
-  };
+  return { cpus: cpuList.length, cpuModel: cpuList[0]?.model.trim() ?? 'unknown', loadavg: load(), totalMemMiB: mib(totalmem()), freeMemMiB: mib(freemem()), node: process.version };
 }
 
 // --- main --------------------------------------------------------------------------------
@@ -463,61 +585,78 @@ async function main(argv: string[]): Promise<number> {
   const rss = new RssSampler();
   rss.start();
   const before = machineNote();
-  let server: PrefectServerHandle | undefined;
-  let tmpRoot: string | undefined;
+  const started = performance.now();
+  // Everything started is stopped by cleanup(), once, in reverse order: on success, error, Ctrl-C and the deadline.
+  const stops: (() => Promise<void>)[] = [];
   let cleaning: Promise<void> | undefined;
   const cleanup = (): Promise<void> =>
     (cleaning ??= (async () => {
       rss.stop();
-      await server?.stop();
-      if (tmpRoot) await rm(tmpRoot, { recursive: true, force: true });
+      for (const stop of stops.splice(0).reverse()) await stop().catch((error: unknown) => log(`cleanup: ${describeError(error)}`));
     })());
-
-  // Ctrl-C and the overall deadline stop the server before leaving; requests still in flight
-  // against it would otherwise keep retrying.
   const abort = (why: string, code: number): void => {
     log(why);
-    const hard = setTimeout(() => process.exit(code), 20_000);
+    const hard = setTimeout(() => process.exit(code), 30_000);
     hard.unref();
     void cleanup().finally(() => process.exit(code));
   };
-  process.once('SIGINT', () => abort('interrupted; stopping the Prefect server', 130));
-  process.once('SIGTERM', () => abort('terminated; stopping the Prefect server', 143));
-  const deadline = setTimeout(() => abort(`timed out after ${options.timeoutSeconds}s; stopping the Prefect server`, 124), options.timeoutSeconds * 1000);
+  process.once('SIGINT', () => abort('interrupted; stopping servers', 130));
+  process.once('SIGTERM', () => abort('terminated; stopping servers', 143));
+  const deadline = setTimeout(() => abort(`timed out after ${options.timeoutSeconds}s; stopping servers`, 124), options.timeoutSeconds * 1000);
   deadline.unref();
 
+  const results: SizeResult[] = [];
+  const sweeps: SweepRow[] = [];
+  const servers: { db: Db; prefect: string; database: string }[] = [];
   try {
-    log('starting a throwaway Prefect server (scheduler off)');
-    const startedAt = performance.now();
-    server = await startPrefectServer({ scheduler: false });
-    log(`prefect ${server.version} at ${server.apiUrl} after ${((performance.now() - startedAt) / 1000).toFixed(1)}s`);
-    tmpRoot = await mkdtemp(join(tmpdir(), 'prefect-gitops-bench-'));
-    const bench: Bench = { server, options, rss };
+    const tmpRoot = await mkdtemp(join(tmpdir(), 'prefect-gitops-bench-'));
+    stops.push(() => rm(tmpRoot, { recursive: true, force: true }));
+    for (const db of options.dbs) {
+      let pg: PostgresHandle | undefined;
+      if (db === 'postgres') {
+        log('starting a throwaway PostgreSQL');
+        pg = await startPostgres({ install: options.installPostgres, log });
+        stops.push(pg.stop);
+      }
+      log(`starting a throwaway Prefect server on ${db} (scheduler off)`);
+      const env: Record<string, string> = pg ? { PREFECT_SERVER_DATABASE_CONNECTION_URL: pg.asyncpgUrl, PREFECT_API_DATABASE_CONNECTION_URL: pg.asyncpgUrl } : {};
+      const server = await startPrefectServer({ scheduler: false, env, readyTimeoutMs: 180_000 });
+      stops.push(server.stop);
+      const proxy = await startFaultProxy(server.apiUrl);
+      stops.push(() => proxy.close());
+      log(`prefect ${server.version} at ${server.apiUrl}${pg ? ` on ${pg.version}` : ''}`);
+      servers.push({ db, prefect: server.version, database: pg ? pg.version : 'SQLite (aiosqlite)' });
+      await ensurePool(server.apiUrl, BENCH_POOL);
+      const ctx: Ctx = { server, proxy, options, rss, log };
+      for (const n of options.sizes) {
+        if (options.sweep) sweeps.push(...(await sweep(ctx, db, n, tmpRoot, options.sweep)));
+        else results.push(await benchSize(ctx, db, n, tmpRoot));
+      }
+      // One database at a time: stop this server (and its PostgreSQL) before the next starts.
+      await proxy.close();
+      await server.stop();
+      await pg?.stop();
+    }
+    const after = machineNote();
 
-    const workloads = [examplesWorkload(tmpRoot), await generatedWorkload(tmpRoot, options.deployments)];
-    for (const w of workloads) await ensurePool(server.apiUrl, w.pool);
-    const results: WorkloadResult[] = [];
-    for (const w of workloads) results.push(await benchWorkload(bench, w, log));
-    const afterNote = machineNote();
-
-    console.log(`\nprefect-gitops benchmark: prefect server ${server.version} (sqlite, scheduler off), node ${process.version}, concurrency ${options.concurrency}`);
-    console.log(`machine: ${before.cpus} CPUs (${before.cpuModel}), ${before.totalMemMiB} MiB RAM; load average 1/5/15 min: ${before.loadavg.join(' ')} at start, ${afterNote.loadavg.join(' ')} at end`);
-    console.log(`shared and noisy machine: times are medians of ${options.repeat} runs with min/max; compare medians only, and only from the same machine.\n`);
-    console.log(renderTable(results, options.repeat));
-    console.log(`\npeak RSS of the benchmark process (whole run): ${mib(rss.overall)} MiB`);
-    console.log('retries are the client backing off (2^n s, +-20 %) on 408/429/502/503, e.g. a busy SQLite; each one adds seconds to that run');
-    const findings = results.flatMap((r) => r.findings.map((f) => `${r.workload}: ${f}`));
-    console.log(findings.length ? `\nFINDINGS (${findings.length}):\n${findings.map((f) => `- ${f}`).join('\n')}` : '\nno findings: every plan after apply was empty and no-op applies sent 0 writes');
+    const mode = options.fixedConcurrency !== undefined ? `fixed concurrency ${options.fixedConcurrency}` : `adaptive concurrency (cap ${options.concurrency ?? 16})`;
+    console.log(`\nprefect-gitops benchmark, node ${process.version}, ${mode}; ${servers.map((s) => `${s.db}: prefect ${s.prefect} on ${s.database}`).join('; ')}; scheduler off`);
+    console.log(`machine: ${before.cpus} CPUs (${before.cpuModel}), ${before.totalMemMiB} MiB RAM; load average 1/5/15 min: ${before.loadavg.join(' ')} at start, ${after.loadavg.join(' ')} at end; ${((performance.now() - started) / 60_000).toFixed(1)} min`);
+    console.log('times in-process (our CPU = this process, user + system); prefect deploy runs as a child process through a counting proxy on 127.0.0.1; compare medians from the same run only.\n');
+    for (const r of results) console.log(`${renderSize(r)}\n`);
+    if (sweeps.length > 0) {
+      const rows = [['db', 'N', 'concurrency', 'first apply', 'our CPU', 'writes', 'retries', 'peak in flight', 'ok']];
+      for (const s of sweeps) rows.push([s.db, String(s.n), s.concurrency, fmt(s.ms), fmt(s.cpuMs), String(s.writes), String(s.retries), String(s.peak), String(s.ok)]);
+      console.log(`${table(rows)}\n`);
+    }
+    console.log(`peak RSS of the benchmark process (whole run): ${mib(rss.overall)} MiB`);
+    const findings = results.flatMap((r) => r.findings.map((f) => `${r.db} N=${r.n}: ${f}`));
+    const sweepFailures = sweeps.filter((s) => !s.ok).map((s) => `${s.db} N=${s.n} concurrency ${s.concurrency}: first apply failed`);
+    findings.push(...sweepFailures);
+    console.log(findings.length ? `\nFINDINGS (${findings.length}):\n${findings.map((f) => `- ${f}`).join('\n')}` : '\nno findings: every plan after apply was empty, no-op applies sent 0 writes, a 10% change sent one PATCH per changed deployment');
 
     if (options.json) {
-      const report = {
-        date: new Date().toISOString(),
-        prefectServer: server.version,
-        options,
-        machine: { ...before, loadavgEnd: afterNote.loadavg },
-        peakRssMiB: mib(rss.overall),
-        results,
-      };
+      const report = { date: new Date().toISOString(), options, servers, machine: { ...before, loadavgEnd: after.loadavg }, peakRssMiB: mib(rss.overall), results, sweeps };
       await writeFile(resolve(options.json), JSON.stringify(report, null, 2) + '\n');
       log(`results written to ${resolve(options.json)}`);
     }

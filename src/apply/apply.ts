@@ -2,7 +2,7 @@ import type { Logger } from '../log.js';
 import { describeError, GitopsError } from '../errors.js';
 import { hiddenValues, scrubSecrets } from '../render/redact.js';
 import type { PrefectClient } from '../prefect/client.js';
-import type { LiveAutomation, LiveFlow } from '../prefect/types.js';
+import type { JsonObject, LiveAutomation, LiveFlow, ScheduleCreateBody } from '../prefect/types.js';
 import { ownerOf, ownershipMarker, ownerTag } from '../plan/ownership.js';
 import { automationBody, FINGERPRINT_TAG, type DesiredTrigger } from '../plan/triggers.js';
 import { claimDeploymentName, DEFAULT_LOCK_TTL_MS } from './lock.js';
@@ -27,6 +27,7 @@ export interface ApplyResult {
 }
 
 export interface ApplyOptions {
+  /** Actions in flight; default the client's cap (its in-flight bound, which may adapt, does the limiting). */
   readonly concurrency?: number;
   readonly logger: Logger;
   /** Called after each action finishes (progress display). */
@@ -111,13 +112,14 @@ export async function apply(plan: Plan, client: PrefectClient, options: ApplyOpt
   const stopped = (): string => `not started: ${signal?.reason instanceof Error ? signal.reason.message : 'interrupted'}`;
   const runUnlessStopped = (action: PlanAction): Promise<ActionResult> => (signal?.aborted ? Promise.resolve(skip(action, stopped())) : run(action));
 
+  const workers = options.concurrency ?? client.concurrency.max;
   const writes = plan.actions.filter((a) => a.kind !== 'delete');
   const deletes = plan.actions.filter((a) => a.kind === 'delete');
-  const results = await mapBounded(writes, options.concurrency ?? 4, runUnlessStopped);
+  const results = await mapBounded(writes, workers, runUnlessStopped);
   if (signal?.aborted) {
     for (const action of deletes) results.push(skip(action, stopped()));
   } else if (results.every((r) => r.status === 'ok')) {
-    results.push(...(await mapBounded(deletes, options.concurrency ?? 4, runUnlessStopped)));
+    results.push(...(await mapBounded(deletes, workers, runUnlessStopped)));
   } else {
     for (const action of deletes) results.push(skip(action, 'not deleted because an earlier action failed; deletes run only after every create and update succeeded'));
   }
@@ -154,7 +156,7 @@ function isAutomationOf(a: LiveAutomation, trigger: DesiredTrigger, deploymentId
  * Creates a deployment that the plan found absent, without ever taking over one that appeared
  * since: claim the name, check it is still free, create, check the result is ours.
  */
-async function createNew(client: PrefectClient, action: Extract<PlanAction, { kind: 'create' }>, flow: () => Promise<LiveFlow>, owner: string, options: ApplyOptions): Promise<string> {
+async function createNew(client: PrefectClient, action: Extract<PlanAction, { kind: 'create' }>, body: JsonObject, flow: () => Promise<LiveFlow>, owner: string, options: ApplyOptions): Promise<string> {
   const outcome = await claimDeploymentName(client, owner, action.flowName, action.name, {
     ttlMs: options.lock?.ttlMs ?? DEFAULT_LOCK_TTL_MS,
     env: options.lock?.env ?? {},
@@ -169,7 +171,7 @@ async function createNew(client: PrefectClient, action: Extract<PlanAction, { ki
       const by = ownerOf(existing, marker);
       throw new CreateConflictError(`conflict: ${action.key} was created by ${by ? `owner "${by}"` : 'someone else'} after the plan; not overwritten, plan again`);
     }
-    const created = await client.createDeployment({ ...action.body, name: action.name, flow_id: (await flow()).id });
+    const created = await client.createDeployment({ ...body, name: action.name, flow_id: (await flow()).id });
     const by = ownerOf(created, marker);
     if (by !== owner) throw new CreateConflictError(`conflict: ${action.key} was created but carries owner ${marker} ${by === undefined ? '(none)' : `"${by}"`}, not "${owner}"`);
     return created.id;
@@ -182,11 +184,13 @@ async function execute(action: PlanAction, client: PrefectClient, ensureFlow: (n
   switch (action.kind) {
     case 'create':
     case 'adopt': {
+      const inline = schedulesInCreateBody(client, action.schedules);
+      const body: JsonObject = inline && action.schedules.length > 0 ? { ...action.body, schedules: action.schedules.map(inlineSchedule) } : action.body;
       const id =
         action.kind === 'create'
-          ? await createNew(client, action, () => ensureFlow(action.flowName), owner, options)
-          : (await client.createDeployment({ ...action.body, name: action.name, flow_id: (await ensureFlow(action.flowName)).id })).id;
-      if (action.schedules.length > 0) await client.createSchedules(id, [...action.schedules]);
+          ? await createNew(client, action, body, () => ensureFlow(action.flowName), owner, options)
+          : (await client.createDeployment({ ...body, name: action.name, flow_id: (await ensureFlow(action.flowName)).id })).id;
+      if (!inline && action.schedules.length > 0) await client.createSchedules(id, [...action.schedules]);
       // An adopted deployment may own automations made by `prefect deploy`: ours replace them. A new
       // one owns none yet.
       if (action.kind === 'adopt') await replaceAutomations(client, id, action.triggers, owner);
@@ -213,6 +217,22 @@ async function execute(action: PlanAction, client: PrefectClient, ensureFlow: (n
       return action.id;
     }
   }
+}
+
+/**
+ * Whether a create can carry its schedules in the one `POST /deployments/` (one write instead of
+ * two). The server keeps each schedule's slug there from 3.2.0, the release that gave schedules
+ * slugs (`models.deployments.create_deployment` at the tags: 3.1.15 drops it, 3.2.0 passes it);
+ * no version keeps `max_scheduled_runs` on that path, so a schedule with one still goes to
+ * `POST .../schedules`.
+ */
+function schedulesInCreateBody(client: PrefectClient, schedules: readonly ScheduleCreateBody[]): boolean {
+  return client.capabilities.scheduleSlugs && schedules.every((s) => s.max_scheduled_runs === undefined || s.max_scheduled_runs === null);
+}
+
+function inlineSchedule(s: ScheduleCreateBody): JsonObject {
+  const { max_scheduled_runs: _dropped, ...rest } = s;
+  return rest as unknown as JsonObject;
 }
 
 /** Maps with at most `limit` promises in flight, keeping input order in the output. */

@@ -105,7 +105,8 @@ interface ServerFlags {
   detailedExitcode?: boolean;
   logLevel: LogLevel;
   logFormat: LogFormat;
-  concurrency: number;
+  /** Undefined: the client adapts the requests in flight (up to 16). */
+  concurrency?: number;
   timeout?: number;
   requestTimeout?: number;
   owner?: string;
@@ -143,7 +144,7 @@ function addServerOptions(command: Command): Command {
     .option('--no-color', 'no colour in the output (also: NO_COLOR)')
     .addOption(new Option('--log-level <level>', 'diagnostics level (stderr)').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('warn'))
     .addOption(new Option('--log-format <format>', 'diagnostics format').choices(['text', 'json']).default('text'))
-    .option('--concurrency <n>', 'requests in flight at most', wholeNumber(1), 4)
+    .option('--concurrency <n>', 'requests in flight at most (default: adapts to the server, up to 16)', wholeNumber(1))
     .option('--timeout <duration>', 'give up on the Prefect server after this long in total, e.g. 10m (default: no limit)', parseDuration)
     .option('--request-timeout <duration>', 'give up on one request after this long (retried once), e.g. 30s', parseDuration);
 }

@@ -6,6 +6,7 @@ import { redactText } from '../render/redact.js';
 import { VERSION } from '../version.js';
 import { capabilitiesFor, NEWEST_CAPABILITIES, parseVersion, type ServerCapabilities } from './capabilities.js';
 import { CLOUD_SERVER_VERSION, isPrefectCloudPath } from './cloud.js';
+import { boundsFor, initialConcurrency, nextConcurrency, type ConcurrencySample, type ConcurrencyState } from './adaptive-concurrency.js';
 import type {
   AutomationListFilter,
   DeploymentCreateBody,
@@ -44,8 +45,14 @@ export interface PrefectClientOptions {
   retryBaseMs?: number;
   /** Upper bound for any single wait, `Retry-After` included; default 30 000 ms. */
   maxRetryDelayMs?: number;
-  /** Requests in flight at once; default 8. */
+  /**
+   * Requests in flight at most (`--concurrency`). By default the client adapts the number in flight
+   * within [1, this] (AIMD, see adaptive-concurrency.ts), starting at min(this, 4); without it the
+   * cap is 16.
+   */
   concurrency?: number;
+  /** `false` keeps exactly `concurrency` (default 8) in flight, as before the adaptive default; for benchmarks. */
+  adaptiveConcurrency?: boolean;
   /** Gets one debug line per attempt (method, path, status, ms); never headers. */
   logger?: Logger;
   /** Replaces undici's global dispatcher; tests pass a MockAgent. */
@@ -145,6 +152,8 @@ export class PrefectClient {
   private readonly logger: Logger | undefined;
   private readonly dispatcher: Dispatcher | undefined;
   private readonly slots: Semaphore;
+  /** The AIMD controller behind the in-flight bound; undefined when it is fixed. */
+  private concurrencyState: ConcurrencyState | undefined;
   private readonly csrfClientId = randomUUID();
   private csrf: CsrfState;
   private csrfPending: Promise<void> | undefined;
@@ -174,7 +183,12 @@ export class PrefectClient {
     this.maxRetryDelayMs = options.maxRetryDelayMs ?? 30_000;
     this.logger = options.logger;
     this.dispatcher = options.dispatcher;
-    this.slots = new Semaphore(Math.max(1, options.concurrency ?? 8));
+    if (options.adaptiveConcurrency === false) {
+      this.slots = new Semaphore(Math.max(1, options.concurrency ?? 8));
+    } else {
+      this.concurrencyState = initialConcurrency(boundsFor(options.concurrency));
+      this.slots = new Semaphore(this.concurrencyState.limit);
+    }
     // Prefect Cloud has no CSRF endpoint; the Python client never asks it for a token either.
     this.csrf = url.hostname === CLOUD_API_HOST || isPrefectCloudPath(url.pathname) ? { kind: 'disabled' } : { kind: 'unknown' };
   }
@@ -222,6 +236,26 @@ export class PrefectClient {
     client.version = version;
     client.serverCapabilities = capabilitiesFor(version);
     return client;
+  }
+
+  /**
+   * The in-flight bound: its current `limit`, the highest it reached, its cap `max`, and how often
+   * the controller raised or lowered it (both 0 when it is fixed).
+   */
+  get concurrency(): { limit: number; peak: number; max: number; increases: number; decreases: number } {
+    const s = this.concurrencyState;
+    if (!s) return { limit: this.slots.limit, peak: this.slots.limit, max: this.slots.limit, increases: 0, decreases: 0 };
+    return { limit: s.limit, peak: s.peak, max: s.bounds.max, increases: s.increases, decreases: s.decreases };
+  }
+
+  private observe(sample: ConcurrencySample): void {
+    if (!this.concurrencyState) return;
+    const before = this.concurrencyState.limit;
+    this.concurrencyState = nextConcurrency(this.concurrencyState, sample);
+    if (this.concurrencyState.limit !== before) {
+      this.slots.setLimit(this.concurrencyState.limit);
+      this.logger?.debug({ from: before, to: this.concurrencyState.limit, signal: sample.kind }, 'prefect request concurrency changed');
+    }
   }
 
   /** Zeroes the counters in place, so a reference to {@link stats} stays valid. */
@@ -739,6 +773,9 @@ export class PrefectClient {
       const text = await response.body.text();
       const ms = Math.round(performance.now() - started);
       this.logger?.debug({ method, path, status: response.statusCode, ms }, 'prefect request');
+      // Writes are timed; reads vary too much in size (a page of 200 vs one object) to say anything.
+      const timed = MUTATING_METHODS.has(method) && !READ_POST_PATH.test(path.split('?')[0] ?? '') && response.statusCode < 300;
+      this.observe(NOT_PROCESSED_STATUSES.has(response.statusCode) ? { kind: 'overload' } : timed ? { kind: 'ok', ms } : { kind: 'untimed' });
       return { status: response.statusCode, headers: response.headers, text };
     } catch (error) {
       const ms = Math.round(performance.now() - started);
@@ -746,6 +783,7 @@ export class PrefectClient {
       // Anything without an errno-like code is a bug (or an unmatched MockAgent request): let it surface as is.
       if (code === undefined) throw error;
       this.logger?.debug({ method, path, error: code, ms }, 'prefect request failed');
+      this.observe(RESET_ERROR_CODES.has(code) || code === 'ECONNREFUSED' || code === 'timeout' ? { kind: 'overload' } : { kind: 'untimed' });
       return new ConnectionFailure(code);
     } finally {
       clearTimeout(timer);
@@ -843,28 +881,45 @@ type CsrfState = { kind: 'unknown' } | { kind: 'disabled' } | { kind: 'enabled';
 
 /** A counting semaphore; FIFO so a burst of requests is served in order. */
 class Semaphore {
-  private available: number;
+  private inFlight = 0;
   private readonly waiting: Array<() => void> = [];
 
-  constructor(size: number) {
-    this.available = size;
+  constructor(private size: number) {}
+
+  get limit(): number {
+    return this.size;
+  }
+
+  /** A new bound: a larger one admits waiters at once, a smaller one lets the excess finish. */
+  setLimit(size: number): void {
+    this.size = Math.max(1, size);
+    this.admit();
   }
 
   async acquire(): Promise<() => void> {
-    if (this.available > 0) {
-      this.available -= 1;
+    if (this.inFlight < this.size && this.waiting.length === 0) {
+      this.inFlight += 1;
     } else {
-      await new Promise<void>((resolve) => this.waiting.push(resolve));
+      // Counted in flight by admit() before it resolves, so a newcomer cannot overtake a waiter.
+      await new Promise<void>((resolve) => {
+        this.waiting.push(resolve);
+        this.admit();
+      });
     }
     let released = false;
     return () => {
       if (released) return;
       released = true;
-      const next = this.waiting.shift();
-      // Hand the slot straight to the next waiter so a newcomer cannot overtake it.
-      if (next) next();
-      else this.available += 1;
+      this.inFlight -= 1;
+      this.admit();
     };
+  }
+
+  private admit(): void {
+    while (this.inFlight < this.size && this.waiting.length > 0) {
+      this.inFlight += 1;
+      this.waiting.shift()!();
+    }
   }
 }
 
