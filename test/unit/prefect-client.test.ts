@@ -877,6 +877,34 @@ describe('concurrency and logging', () => {
     expect(maxInFlight).toBe(3);
   });
 
+  it('adapts the bound by default: starts at 4, rises while write latency holds, halves on 503, never above the cap', async () => {
+    mockVersion();
+    const client = await PrefectClient.connect({ apiUrl: API_URL, dispatcher: agent, retryBaseMs: 1, concurrency: 6 });
+    expect(client.concurrency).toEqual({ limit: 4, peak: 4, max: 6, increases: 0, decreases: 0 });
+    mockCsrfDisabled();
+    pool.intercept({ path: '/api/flows/', method: 'POST' }).reply(201, { id: 'f1', name: 'flow' }).delay(5).times(30);
+    await Promise.all(Array.from({ length: 30 }, () => client.ensureFlow('flow')));
+    expect(client.concurrency).toMatchObject({ limit: 6, peak: 6, max: 6 });
+    pool.intercept({ path: '/api/flows/', method: 'POST' }).reply(503, 'busy').times(3);
+    pool.intercept({ path: '/api/flows/', method: 'POST' }).reply(201, { id: 'f1', name: 'flow' }).times(3);
+    await Promise.all(Array.from({ length: 3 }, () => client.ensureFlow('flow')));
+    // One burst of 503s is one signal: 6 -> 3 (not 6 -> 3 -> 1); the three retries that then
+    // succeed at their old latency are a round that holds, so the limit may rise by one again.
+    expect(client.concurrency.decreases).toBe(1);
+    expect(client.concurrency.limit).toBeGreaterThanOrEqual(3);
+    expect(client.concurrency.limit).toBeLessThanOrEqual(4);
+  });
+
+  it('keeps exactly the given bound with adaptiveConcurrency: false', async () => {
+    mockVersion();
+    const client = await PrefectClient.connect({ apiUrl: API_URL, dispatcher: agent, retryBaseMs: 1, concurrency: 7, adaptiveConcurrency: false });
+    mockCsrfDisabled();
+    pool.intercept({ path: '/api/flows/', method: 'POST' }).reply(503, 'busy');
+    pool.intercept({ path: '/api/flows/', method: 'POST' }).reply(201, { id: 'f1', name: 'flow' });
+    await client.ensureFlow('flow');
+    expect(client.concurrency).toEqual({ limit: 7, peak: 7, max: 7, increases: 0, decreases: 0 });
+  });
+
   it('logs method, path, status and duration at debug, never credentials', async () => {
     const lines: string[] = [];
     const logger = pino({ level: 'debug' }, { write: (line: string) => lines.push(line) });
