@@ -7,8 +7,9 @@
 //   503s counts as one signal.
 // - Latency: writes are timed (reads differ too much in size: a page of 200 deployments takes
 //   seconds, a single GET milliseconds). After every `limit` timed samples (one round) the round's
-//   median is compared with the best round median seen so far: within `tolerance` the limit rises
-//   by one; above `backoffRatio` times the best it falls by one; in between it holds.
+//   median is compared with the baseline (the best round median, drifting slowly towards slower
+//   rounds): within LATENCY_TOLERANCE the limit rises by one; above LATENCY_BACKOFF_RATIO times
+//   the baseline it falls by one; in between it holds.
 // - Bounded by [min, max]; `max` is the explicit --concurrency when given.
 
 export interface ConcurrencyBounds {
@@ -45,6 +46,8 @@ export type ConcurrencySample =
 export const LATENCY_TOLERANCE = 1.3;
 /** Above the best round median by more than this factor: the server is queueing, the limit falls by one. */
 export const LATENCY_BACKOFF_RATIO = 2;
+/** How far the baseline moves towards a slower round's median (0 = the best ever seen, forever). */
+export const BASELINE_DRIFT = 0.1;
 /** Multiplicative decrease on overload. */
 export const OVERLOAD_FACTOR = 0.5;
 
@@ -79,7 +82,10 @@ export function nextConcurrency(state: ConcurrencyState, sample: ConcurrencySamp
   const round = [...state.round, sample.ms];
   if (round.length < state.limit) return { ...state, round, holdoff };
   const median = medianOf(round);
-  const bestMs = state.bestMs === undefined ? median : Math.min(state.bestMs, median);
+  // The baseline is the best round median, drifting up towards slower rounds by BASELINE_DRIFT:
+  // on a shared machine one lucky quiet round would otherwise make every later round look
+  // overloaded and walk the limit down to 1 (seen in the PostgreSQL sweep).
+  const bestMs = state.bestMs === undefined ? median : median < state.bestMs ? median : state.bestMs + (median - state.bestMs) * BASELINE_DRIFT;
   let limit = state.limit;
   if (median <= bestMs * LATENCY_TOLERANCE) limit = clamp(limit + 1, min, max);
   else if (median > bestMs * LATENCY_BACKOFF_RATIO) limit = clamp(limit - 1, min, max);

@@ -86,6 +86,18 @@ describe('adaptive request concurrency (AIMD)', () => {
     expect(state.limit).toBe(1);
   });
 
+  it('lets the baseline drift up under sustained slower rounds, so one quiet round does not walk the limit down to 1', () => {
+    let state = round(initialConcurrency({ initial: 4, min: 1, max: 16 }), 20); // a lucky quiet round: best 20
+    const limits: number[] = [];
+    for (let i = 0; i < 30; i++) {
+      state = round(state, 60); // the machine got busier, for good
+      limits.push(state.limit);
+    }
+    expect(Math.min(...limits)).toBeGreaterThan(1);
+    expect(state.limit).toBeGreaterThanOrEqual(4);
+    expect(state.bestMs).toBeGreaterThan(50);
+  });
+
   it('ignores untimed samples (paged reads) for latency', () => {
     const state = initialConcurrency(DEFAULT_CONCURRENCY_BOUNDS);
     const after = run(state, Array.from({ length: 20 }, () => untimed)).state;
