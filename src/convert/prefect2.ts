@@ -73,6 +73,13 @@ export function convertPrefect2Deployment(doc: SourceDocument, options: ConvertO
   const path = typeof v.path === 'string' ? v.path : undefined;
   const code = convertStorage(storage, path);
   notesAt(['storage'], code.notes);
+  // `prefect deployment apply` loaded a saved (named) block from the server: the file holds its fields as they were at build time.
+  for (const key of ['infrastructure', 'storage'] as const) {
+    const block = v[key];
+    if (isObject(block) && typeof block._block_document_name === 'string' && block._is_anonymous === false && Object.keys(block).some((k) => !k.startsWith('_') && k !== 'block_type_slug')) {
+      at([key], `${key} is the saved block ${blockType(block) ?? 'block'}/${block._block_document_name}, which Prefect 2 read from the server when applying: converted from its fields as written at build time; check them against the block today`);
+    }
+  }
   const rawEntrypoint = typeof v.entrypoint === 'string' ? v.entrypoint : '';
   if (!rawEntrypoint) at(['entrypoint'], 'the deployment has no entrypoint (Prefect 2 runs it from manifest_path, which Prefect 3 does not read): write `entrypoint: path/to/file.py:function`', 'error');
   // Remote storage is fetched whole (git clone, bucket folder): the entrypoint is under `path` in it.

@@ -104,7 +104,10 @@ describe('converting a deployment.yaml', () => {
       schedules: [{ rrule: 'FREQ=WEEKLY;BYDAY=MO,WE;BYHOUR=9;BYMINUTE=30', timezone: 'America/New_York' }],
       pull: [{ 'prefect.deployments.steps.set_working_directory': { directory: '/tmp/prefect-gitops-prefect2-fixtures/storage' } }],
     });
-    expect(converted.issues).toEqual([expect.objectContaining({ line: 28, path: 'infrastructure.image', severity: 'warning', message: expect.stringContaining("Prefect 2's default image") })]);
+    expect(converted.issues).toEqual([
+      expect.objectContaining({ line: 28, path: 'infrastructure.image', severity: 'warning', message: expect.stringContaining("Prefect 2's default image") }),
+      expect.objectContaining({ line: 47, path: 'storage', severity: 'warning', message: expect.stringContaining('the saved block local-file-system/fixture-local-storage, which Prefect 2 read from the server') }),
+    ]);
   });
 
   it('a deployment in a work pool keeps it and its queue; its unused infrastructure block is not converted', async () => {
@@ -144,7 +147,7 @@ describe('converting a deployment.yaml', () => {
       pull: [{ 'prefect_aws.deployments.steps.pull_from_s3': { requires: 'prefect-aws>=0.3.4', bucket: 'acme-flows', folder: 'etl/nightly' } }],
       entrypoint: 'flows/etl.py:etl',
     });
-    expect(converted.issues.map((i) => `${i.line}:${i.path}`)).toEqual(['11:parameters.db_password', '17:infra_overrides.env.API_TOKEN', '32:storage.aws_access_key_id', '33:storage.aws_secret_access_key']);
+    expect(converted.issues.map((i) => `${i.line}:${i.path}`)).toEqual(['11:parameters.db_password', '17:infra_overrides.env.API_TOKEN', '30:storage', '32:storage.aws_access_key_id', '33:storage.aws_secret_access_key']);
     expect(converted.issues.every((i) => i.severity === 'warning')).toBe(true);
   });
 
