@@ -7,6 +7,7 @@ import { UserInputError } from '../errors.js';
 import { CONFIG_FILE_NAMES } from './config.js';
 import { parseYamlFile, readTextFile, type SourceDocument } from './source.js';
 import { expandPrefectYaml } from './prefect-yaml.js';
+import { isPrefect2DeploymentYaml } from '../convert/recognise.js';
 import { entrypointBases, locateFlow } from './flow-source.js';
 import { askPythonForFlows, needsPython, type PythonFlowResult } from './python-flows.js';
 import { currentBranch, currentCommit } from './git-context.js';
@@ -154,6 +155,11 @@ export async function loadManifests(dir: string, options: LoadOptions = {}): Pro
     }
     if (PREFECT_YAML.test(basename(file)) || file === prefectFile) {
       for (const doc of parsed.documents) {
+        // A Prefect 2 deployment.yaml given as --prefect-file: kept whole, so validation names it.
+        if (isPrefect2DeploymentYaml(doc.value)) {
+          documents.push(doc);
+          continue;
+        }
         const expanded = expandPrefectYaml(doc, dirname(file), projectRoot, { explicit: file === prefectFile });
         documents.push(...expanded.documents);
         issues.push(...expanded.issues);

@@ -73,6 +73,13 @@ describe('recognising a Prefect 2 deployment.yaml', () => {
       expect.objectContaining({ file: 'etl-deployment.yaml', line: 4, column: 1, severity: 'error', message: expect.stringMatching(/^this is a Prefect 2 deployment\.yaml \(written by `prefect deployment build`\).*prefect-gitops convert etl-deployment\.yaml --out <dir> --owner <id>$/) }),
     ]);
   });
+  it('given as --prefect-file it is named too, not read as a prefect.yaml with no deployments', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'gitops-p2-'));
+    await writeFile(join(dir, 'etl-deployment.yaml'), deploymentYaml());
+    const project = await loadManifests(dir, { cwd: dir, prefectFile: 'etl-deployment.yaml' });
+    const { issues } = validateProject(project, { env: {}, owner: 'team' });
+    expect(issues).toEqual([expect.objectContaining({ file: 'etl-deployment.yaml', line: 4, severity: 'error', message: expect.stringContaining('this is a Prefect 2 deployment.yaml') })]);
+  });
 });
 
 describe('converting a deployment.yaml', () => {
