@@ -198,7 +198,7 @@ async function execute(action: PlanAction, client: PrefectClient, ensureFlow: (n
       return id;
     }
     case 'update': {
-      if (action.upsert) await client.createDeployment({ ...action.upsert, name: action.name, flow_id: (await ensureFlow(action.flowName)).id });
+      if (action.upsert) await client.createDeployment({ ...action.upsert, name: action.name, flow_id: (await ensureFlow(action.flowName)).id }, { overwrite: true });
       else if (Object.keys(action.patch).length > 0) await client.updateDeployment(action.id, action.patch);
       const ops = action.scheduleOps;
       for (const s of ops.delete) await client.deleteSchedule(action.id, s.id);

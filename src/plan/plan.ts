@@ -303,6 +303,7 @@ function serverCanStore(want: CanonicalDeployment, have: CanonicalDeployment, op
   return out;
 }
 
+
 /** Schedules keyed by slug, so patches and diffs name schedules rather than array positions. */
 function comparable(c: CanonicalDeployment): Record<string, Json> {
   return { ...c, schedules: Object.fromEntries(c.schedules.map(({ slug, ...rest }) => [slug, rest as unknown as Json])) } as unknown as Record<string, Json>;

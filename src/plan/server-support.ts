@@ -1,5 +1,5 @@
 import type { DesiredDeployment } from '../manifests/types.js';
-import { minimumVersion, type Capability, type ServerCapabilities } from '../prefect/capabilities.js';
+import { minimumVersion, parseVersion, type Capability, type ServerCapabilities } from '../prefect/capabilities.js';
 import type { Issue } from '../validate/issue.js';
 
 /**
@@ -12,6 +12,8 @@ import type { Issue } from '../validate/issue.js';
 export function serverSupportIssues(desired: readonly DesiredDeployment[], features: ServerCapabilities, serverVersion: string): Issue[] {
   const issues: Issue[] = [];
   const needs = (c: Capability): string => `needs Prefect >= ${minimumVersion(c)} (this server runs ${serverVersion})`;
+  // Whether automations are on is a Prefect 2 server setting, not in its OpenAPI document: known by the major version.
+  const prefect2 = parseVersion(serverVersion)?.major === 2;
   for (const d of desired) {
     const at = (path: string): Pick<Issue, 'file' | 'line' | 'column'> => d.fieldsAt?.[path] ?? d.declaredAt;
     const push = (path: string, severity: Issue['severity'], message: string): void => {
@@ -29,14 +31,22 @@ export function serverSupportIssues(desired: readonly DesiredDeployment[], featu
       });
     }
     const concurrency = m.concurrency_limit;
-    if (concurrency !== null && typeof concurrency === 'object') {
+    if (!features.deploymentConcurrencyLimit && concurrency !== undefined && concurrency !== null) {
+      push('concurrency_limit', 'error', `deployment concurrency limits ${needs('deploymentConcurrencyLimit')}; remove concurrency_limit for this server (on Prefect 2 a work pool or work queue concurrency limit does this)`);
+    } else if (concurrency !== null && typeof concurrency === 'object') {
       if (!features.concurrencyOptions && concurrency.collision_strategy !== undefined) {
         push('concurrency_limit', 'warning', `collision_strategy ${needs('concurrencyOptions')}; it is not applied`);
       } else if (!features.gracePeriod && concurrency.grace_period_seconds !== undefined) {
         push('concurrency_limit', 'warning', `grace_period_seconds ${needs('gracePeriod')}; it is not applied`);
       }
     }
-    if (!features.triggerScheduleAfter) {
+    if (prefect2 && (m.triggers ?? []).length > 0) {
+      push(
+        'triggers.0',
+        'error',
+        `triggers need Prefect 3 (this server runs ${serverVersion}): Prefect 2 automations are experimental, off unless the server sets PREFECT_EXPERIMENTAL_EVENTS, so creating them could fail half-way through an apply; remove triggers for this server`,
+      );
+    } else if (!features.triggerScheduleAfter) {
       (m.triggers ?? []).forEach((t, i) => {
         if (t.schedule_after !== undefined) push(`triggers.${i}`, 'error', `a trigger's schedule_after ${needs('triggerScheduleAfter')}; remove it or upgrade the server`);
       });

@@ -10,6 +10,8 @@
  * release history (read from its source at the release tags, noted per entry).
  */
 export interface ServerCapabilities {
+  /** `concurrency_limit` on DeploymentCreate (3.0.0): deployments of Prefect 2 have no concurrency limit. */
+  readonly deploymentConcurrencyLimit: boolean;
   /** `labels` on DeploymentCreate (3.1.5). Without it ownership is the owner tag (src/plan/ownership.ts). */
   readonly labels: boolean;
   /** `concurrency_options` on DeploymentCreate/DeploymentUpdate (3.0.3). */
@@ -32,6 +34,7 @@ export type Capability = keyof ServerCapabilities;
 
 /** First release with each capability. */
 export const CAPABILITY_MIN_VERSION = {
+  deploymentConcurrencyLimit: '3.0.0',
   concurrencyOptions: '3.0.3',
   labels: '3.1.5',
   scheduleSlugs: '3.2.0',
@@ -90,6 +93,7 @@ export const FIXTURE_SCHEMAS = [
 export function capabilitiesFromOpenApi(doc: OpenApiFixture): ServerCapabilities {
   const has = (schema: string, ...props: string[]): boolean => props.every((p) => doc.schemas[schema]?.includes(p) ?? false);
   return {
+    deploymentConcurrencyLimit: has('DeploymentCreate', 'concurrency_limit'),
     labels: has('DeploymentCreate', 'labels'),
     concurrencyOptions: has('DeploymentCreate', 'concurrency_options') && has('DeploymentUpdate', 'concurrency_options'),
     gracePeriod: has('ConcurrencyOptions', 'grace_period_seconds'),

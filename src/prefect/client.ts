@@ -4,9 +4,10 @@ import { AmbiguousWriteError, RemoteError, TimeLimitError, UnsupportedServerErro
 import type { Logger } from '../log.js';
 import { redactText } from '../render/redact.js';
 import { VERSION } from '../version.js';
-import { capabilitiesFor, NEWEST_CAPABILITIES, parseVersion, type ServerCapabilities } from './capabilities.js';
+import { capabilitiesFor, compareVersions, NEWEST_CAPABILITIES, parseVersion, type ServerCapabilities } from './capabilities.js';
 import { CLOUD_SERVER_VERSION, isPrefectCloudPath } from './cloud.js';
 import { boundsFor, initialConcurrency, nextConcurrency, type ConcurrencySample, type ConcurrencyState } from './adaptive-concurrency.js';
+import { deploymentCreateForV2, deploymentFromV2, deploymentUpdateForV2, OLDEST_PREFECT_2, scheduleForV2, scheduleFromV2, variableValueForV2, variableValueFromV2 } from './v2.js';
 import type {
   AutomationListFilter,
   DeploymentCreateBody,
@@ -136,6 +137,8 @@ export class PrefectClient {
     return this.serverCapabilities;
   }
   private serverCapabilities: ServerCapabilities = NEWEST_CAPABILITIES;
+  /** A Prefect 2.19/2.20 server: bodies and responses go through src/prefect/v2.ts. */
+  private v2 = false;
   /** Requests sent since creation or the last {@link resetStats}. */
   readonly stats: RequestStats = { reads: 0, writes: 0, retries: 0 };
 
@@ -159,6 +162,11 @@ export class PrefectClient {
   private csrfPending: Promise<void> | undefined;
   /** Connect errors are retried only after the server has answered once (see CONNECT_ERROR_CODES). */
   private reachedServer = false;
+
+  /** Whether the server is Prefect 2 (2.19/2.20), whose dialect src/prefect/v2.ts translates. */
+  get prefect2(): boolean {
+    return this.v2;
+  }
 
   /** The Prefect package version reported by `GET /admin/version` at connect, e.g. `3.8.3`. */
   get serverVersion(): string {
@@ -222,14 +230,15 @@ export class PrefectClient {
       throw error;
     });
     const parsed = parseVersion(version);
-    if (!parsed || parsed.major < 3) {
-      const hint = parsed?.major === 2 ? ' (Prefect 2.x servers have a different deployment API)' : '';
+    const oldest2 = parseVersion(OLDEST_PREFECT_2)!;
+    if (!parsed || parsed.major < 2 || (parsed.major === 2 && compareVersions(parsed, oldest2) < 0)) {
       throw new UnsupportedServerError(
-        `Prefect server ${version.slice(0, 60)} is not supported yet: prefect-gitops needs Prefect 3.x${hint}`,
+        `Prefect server ${version.slice(0, 60)} is not supported: prefect-gitops needs Prefect 3.x, or ${OLDEST_PREFECT_2.replace(/\.0$/, '')}+ of Prefect 2`,
         'GET',
         '/admin/version',
       );
     }
+    client.v2 = parsed.major === 2;
     if (parsed.major > 3) {
       client.logger?.warn({ serverVersion: version }, 'Prefect server is newer than 3.x; continuing, but it is untested');
     }
@@ -283,7 +292,9 @@ export class PrefectClient {
     const deployments: JsonObject = {};
     const tags: JsonObject = {};
     if (filter.tagsAll && filter.tagsAll.length > 0) tags.all_ = filter.tagsAll;
-    if (filter.tagsAny) tags.any_ = filter.tagsAny;
+    // Prefect 2 has no tags.any_: there the tags are matched here instead.
+    const tagsAnyHere = this.v2 ? filter.tagsAny : undefined;
+    if (filter.tagsAny && !tagsAnyHere) tags.any_ = filter.tagsAny;
     if (Object.keys(tags).length > 0) deployments.tags = tags;
     // `not_any_` exists from Prefect 3.4.7; before, the excluded ids are dropped here instead.
     const excludeHere = this.capabilities.deploymentIdNotAny ? [] : (filter.excludeIds ?? []);
@@ -297,10 +308,9 @@ export class PrefectClient {
       ? chunk(filter.flowNames, PAGE_SIZE).map((names): JsonObject => ({ ...base, flows: { name: { any_: names } } }))
       : [base];
     const byId = new Map<string, LiveDeployment>();
-    for (const body of bodies) await this.scan('/deployments/filter', body, checkDeployment, byId);
-    if (excludeHere.length === 0) return [...byId.values()];
+    for (const body of bodies) await this.scan('/deployments/filter', body, this.checkDeployment, byId);
     const excluded = new Set(excludeHere);
-    return [...byId.values()].filter((d) => !excluded.has(d.id));
+    return [...byId.values()].filter((d) => !excluded.has(d.id) && (!tagsAnyHere || tagsAnyHere.some((t) => d.tags.includes(t))));
   }
 
   /** All flows with any of the given ids and any of the given names (`POST /flows/filter`, paged, deduplicated). */
@@ -321,7 +331,7 @@ export class PrefectClient {
     const path = `/deployments/${encodeURIComponent(id)}`;
     const reply = await this.send('GET', path, undefined);
     if (reply.status === 404) return undefined;
-    return checkDeployment(this.json('GET', path, this.expect('GET', path, reply, [200])), 'GET', path);
+    return this.checkDeployment(this.json('GET', path, this.expect('GET', path, reply, [200])), 'GET', path);
   }
 
   /** `GET /deployments/name/{flow}/{name}`; `undefined` when it does not exist. Names containing `/` or `%` cannot be addressed. */
@@ -329,7 +339,7 @@ export class PrefectClient {
     const path = `/deployments/name/${encodeURIComponent(flowName)}/${encodeURIComponent(name)}`;
     const reply = await this.send('GET', path, undefined);
     if (reply.status === 404) return undefined;
-    return checkDeployment(this.json('GET', path, this.expect('GET', path, reply, [200])), 'GET', path);
+    return this.checkDeployment(this.json('GET', path, this.expect('GET', path, reply, [200])), 'GET', path);
   }
 
   /** `POST /flows/ {name}`: idempotent by name, returns the new or existing flow. */
@@ -341,14 +351,15 @@ export class PrefectClient {
 
   /**
    * `POST /deployments/`. The server upserts on (flow_id, name): a 200 instead of 201 means the
-   * deployment already existed and was overwritten, which is logged as a warning.
+   * deployment already existed and was overwritten, which is logged as a warning unless `overwrite`
+   * says that is the intent (an update written as an upsert).
    */
-  async createDeployment(body: DeploymentCreateBody): Promise<LiveDeployment> {
+  async createDeployment(body: DeploymentCreateBody, options: { overwrite?: boolean } = {}): Promise<LiveDeployment> {
     const path = '/deployments/';
-    const reply = this.expect('POST', path, await this.send('POST', path, body), [200, 201]);
-    const deployment = checkDeployment(this.json('POST', path, reply), 'POST', path);
+    const reply = this.expect('POST', path, await this.send('POST', path, this.v2 ? deploymentCreateForV2(body) : body), [200, 201]);
+    const deployment = this.checkDeployment(this.json('POST', path, reply), 'POST', path);
     // After a lost answer the 200 is most likely our own first attempt, not someone else's deployment.
-    if (reply.status === 200 && !reply.maybeProcessedBefore) {
+    if (reply.status === 200 && !reply.maybeProcessedBefore && !options.overwrite) {
       this.logger?.warn({ deploymentId: deployment.id, name: deployment.name }, 'deployment already existed; the create updated it');
     }
     return deployment;
@@ -357,7 +368,7 @@ export class PrefectClient {
   /** `PATCH /deployments/{id}` (204). Every PATCH wipes future auto-scheduled runs, so callers skip no-op updates. */
   async updateDeployment(id: string, body: DeploymentUpdateBody): Promise<void> {
     const path = `/deployments/${encodeURIComponent(id)}`;
-    this.expect('PATCH', path, await this.send('PATCH', path, body), [204]);
+    this.expect('PATCH', path, await this.send('PATCH', path, this.v2 ? deploymentUpdateForV2(body) : body), [204]);
   }
 
   /** `DELETE /deployments/{id}` (204); a 404 means it is already gone and is not an error. */
@@ -379,17 +390,18 @@ export class PrefectClient {
       const found = slugs.map((slug) => live?.schedules.find((s) => s.slug === slug));
       return found.every((s) => s !== undefined) ? (found as LiveSchedule[]) : undefined;
     };
-    return this.createOnce(path, schedules, [201], (reply) => {
+    const sent = this.v2 ? schedules.map(scheduleForV2) : schedules;
+    return this.createOnce(path, sent, [201], (reply) => {
       const items = this.json('POST', path, reply);
       if (!Array.isArray(items)) throw unexpected('POST', path, 'expected an array of schedules');
-      return items.map((item, i) => checkSchedule(item, 'POST', path, `item ${i}`));
+      return items.map((item, i) => checkSchedule(this.v2 ? scheduleFromV2(item) : item, 'POST', path, `item ${i}`));
     }, find);
   }
 
   /** `PATCH /deployments/{id}/schedules/{scheduleId}` (204). Note that an omitted `parameters` is written as `{}`. */
   async updateSchedule(deploymentId: string, scheduleId: string, body: ScheduleUpdateBody): Promise<void> {
     const path = `/deployments/${encodeURIComponent(deploymentId)}/schedules/${encodeURIComponent(scheduleId)}`;
-    this.expect('PATCH', path, await this.send('PATCH', path, body), [204]);
+    this.expect('PATCH', path, await this.send('PATCH', path, this.v2 ? scheduleForV2(body) : body), [204]);
   }
 
   /**
@@ -524,7 +536,8 @@ export class PrefectClient {
       if (!found) return undefined;
       return sameJson(found.variable.value, body.value) ? found.variable : null;
     };
-    const created = await this.createOnce<LiveVariable | null>(path, body, [201, 409], (reply) => (reply.status === 409 ? null : checkVariable(this.json('POST', path, reply), 'POST', path)), find);
+    const sent = this.v2 ? { ...body, value: variableValueForV2(body.value) } : body;
+    const created = await this.createOnce<LiveVariable | null>(path, sent, [201, 409], (reply) => (reply.status === 409 ? null : this.checkVariable(this.json('POST', path, reply), 'POST', path)), find);
     return created ?? undefined;
   }
 
@@ -536,7 +549,7 @@ export class PrefectClient {
     const path = `/variables/name/${encodeURIComponent(name)}`;
     const reply = await this.send('GET', path, undefined);
     if (reply.status === 404) return undefined;
-    const variable = checkVariable(this.json('GET', path, this.expect('GET', path, reply, [200])), 'GET', path);
+    const variable = this.checkVariable(this.json('GET', path, this.expect('GET', path, reply, [200])), 'GET', path);
     const date = reply.headers.date;
     const serverTime = typeof date === 'string' ? Date.parse(date) : Number.NaN;
     return { variable, serverTime: Number.isNaN(serverTime) ? undefined : serverTime };
@@ -545,7 +558,7 @@ export class PrefectClient {
   /** `PATCH /variables/{id}` with a new value (204, which also moves `updated`); `false` when the variable is gone (404). */
   async updateVariableValue(id: string, value: Json): Promise<boolean> {
     const path = `/variables/${encodeURIComponent(id)}`;
-    const reply = this.expect('PATCH', path, await this.send('PATCH', path, { value }), [204, 404]);
+    const reply = this.expect('PATCH', path, await this.send('PATCH', path, { value: this.v2 ? variableValueForV2(value) : value }), [204, 404]);
     return reply.status === 204;
   }
 
@@ -579,6 +592,16 @@ export class PrefectClient {
   }
 
   // ---------------------------------------------------------------------------------------------
+
+  /** A deployment as it arrived, checked, in the 3.x shape whatever the server's version. */
+  private readonly checkDeployment = (value: unknown, method: string, path: string, where?: string): LiveDeployment =>
+    checkDeployment(this.v2 && isRecord(value) ? deploymentFromV2(value) : value, method, path, where);
+
+  /** A variable record; on 2.x the JSON a string value holds (see variableValueFromV2). */
+  private checkVariable(value: unknown, method: string, path: string): LiveVariable {
+    const variable = checkVariable(value, method, path);
+    return this.v2 ? { ...variable, value: variableValueFromV2(variable.value) as Json } : variable;
+  }
 
   /** Offset-pages one filter body until a short page, adding items to `into` keyed (and so deduplicated) by id. */
   private async scan<T extends { id: string }>(

@@ -56,8 +56,8 @@ describe('capability gates agree with each version\'s own OpenAPI document', () 
     const byVersion = new Map(fixtures.map((f) => [f.version, capabilitiesFromOpenApi(f)]));
     const oldest = byVersion.get('3.0.11')!;
     const newest = byVersion.get('3.9.1')!;
-    // concurrency_options arrived in 3.0.3, before the oldest version we run.
-    const gates = Object.keys(CAPABILITY_MIN_VERSION).filter((c) => c !== 'concurrencyOptions') as (keyof typeof oldest)[];
+    // concurrency_options arrived in 3.0.3, deployment concurrency in 3.0.0: before the oldest 3.x we run.
+    const gates = Object.keys(CAPABILITY_MIN_VERSION).filter((c) => c !== 'concurrencyOptions' && c !== 'deploymentConcurrencyLimit') as (keyof typeof oldest)[];
     expect(gates.filter((c) => oldest[c])).toEqual([]);
     expect(Object.entries(newest).filter(([, on]) => !on)).toEqual([]);
   });
