@@ -98,10 +98,13 @@ describe('authentication and headers', () => {
 });
 
 describe('server version', () => {
-  it('refuses a Prefect 2 server, saying so', async () => {
-    const error = await caught(connect({}, '2.20.1'));
+  it('refuses a Prefect 2 server older than 2.19, saying which are supported; takes 2.19 and 2.20', async () => {
+    const error = await caught(connect({}, '2.18.3'));
     expect(error).toBeInstanceOf(UnsupportedServerError);
-    expect((error as Error).message).toContain('Prefect server 2.20.1 is not supported yet: prefect-gitops needs Prefect 3.x');
+    expect((error as Error).message).toContain('Prefect server 2.18.3 is not supported: prefect-gitops needs Prefect 3.x, or 2.19+ of Prefect 2');
+    expect((await connect({}, '2.20.27')).prefect2).toBe(true);
+    expect((await connect({}, '2.19.9')).prefect2).toBe(true);
+    expect((await connect({}, '3.8.8')).prefect2).toBe(false);
   });
 
   it('refuses a version it cannot parse', async () => {
@@ -648,6 +651,19 @@ describe('pagination', () => {
     await expect(client.listDeployments({ tagsAny: [] })).resolves.toEqual([]);
     await expect(client.listDeployments({ workPools: [] })).resolves.toEqual([]);
     expect(calls()).toHaveLength(before);
+  });
+
+  it('on Prefect 2 (no tags.any_, no id.not_any_) filters those itself and reads infra_overrides as job_variables', async () => {
+    const client = await connect({}, '2.20.27');
+    mockCsrfDisabled();
+    pool.intercept({ path: '/api/deployments/filter', method: 'POST' }).reply(200, [
+      deployment(1, { tags: ['etl'], infra_overrides: { image: 'x' } }),
+      deployment(2, { tags: ['other'] }),
+      deployment(3, { tags: ['nightly'] }),
+    ]);
+    const found = await client.listDeployments({ tagsAny: ['etl', 'nightly'], excludeIds: ['dep-3'] });
+    expect(found.map((d) => [d.id, d.job_variables])).toEqual([['dep-1', { image: 'x' }]]);
+    expect(JSON.parse(String(calls().at(-1)?.body))).toEqual({ sort: 'CREATED_DESC', limit: 200, offset: 0 });
   });
 
   it('lists every automation with its trigger and all its actions, or those carrying all of some tags', async () => {
