@@ -7,7 +7,7 @@ import { VERSION } from '../version.js';
 import { capabilitiesFor, compareVersions, NEWEST_CAPABILITIES, parseVersion, type ServerCapabilities } from './capabilities.js';
 import { CLOUD_SERVER_VERSION, isPrefectCloudPath } from './cloud.js';
 import { boundsFor, initialConcurrency, nextConcurrency, type ConcurrencySample, type ConcurrencyState } from './adaptive-concurrency.js';
-import { deploymentCreateForV2, deploymentFromV2, deploymentUpdateForV2, OLDEST_PREFECT_2, scheduleForV2, scheduleFromV2, variableValueForV2, variableValueFromV2 } from './v2.js';
+import { deploymentCreateForV2, deploymentFromV2, deploymentUpdateForV2, OLDEST_PREFECT_2, scheduleForV2, scheduleFromV2, variableNameForV2, variableValueForV2, variableValueFromV2 } from './v2.js';
 import type {
   AutomationListFilter,
   DeploymentCreateBody,
@@ -536,7 +536,7 @@ export class PrefectClient {
       if (!found) return undefined;
       return sameJson(found.variable.value, body.value) ? found.variable : null;
     };
-    const sent = this.v2 ? { ...body, value: variableValueForV2(body.value) } : body;
+    const sent = this.v2 ? { ...body, name: variableNameForV2(body.name), value: variableValueForV2(body.value) } : body;
     const created = await this.createOnce<LiveVariable | null>(path, sent, [201, 409], (reply) => (reply.status === 409 ? null : this.checkVariable(this.json('POST', path, reply), 'POST', path)), find);
     return created ?? undefined;
   }
@@ -546,7 +546,7 @@ export class PrefectClient {
    * (ms since the epoch; `undefined` when absent), to compare with `updated` without trusting our own clock.
    */
   async readVariableRecord(name: string): Promise<{ variable: LiveVariable; serverTime: number | undefined } | undefined> {
-    const path = `/variables/name/${encodeURIComponent(name)}`;
+    const path = `/variables/name/${encodeURIComponent(this.v2 ? variableNameForV2(name) : name)}`;
     const reply = await this.send('GET', path, undefined);
     if (reply.status === 404) return undefined;
     const variable = this.checkVariable(this.json('GET', path, this.expect('GET', path, reply, [200])), 'GET', path);

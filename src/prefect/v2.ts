@@ -16,7 +16,7 @@ import type { Json, JsonObject } from './types.js';
  * - responses carry `infra_overrides`, never `job_variables`, and 2.x-only fields (`schedule`,
  *   `is_schedule_active`, `manifest_path`, block document ids);
  * - the deployment filter has no `tags.any_` and no `id.not_any_`;
- * - variable values are strings (3.x: any JSON);
+ * - variable values are strings (3.x: any JSON) and names have no dashes;
  * - automations exist only with PREFECT_EXPERIMENTAL_EVENTS and never carry tags (404 otherwise).
  */
 
@@ -70,6 +70,16 @@ export function deploymentFromV2(raw: Record<string, unknown>): Record<string, u
 /** A schedule as 2.x returns it (from `POST /deployments/{id}/schedules`), in the 3.x shape. */
 export function scheduleFromV2(raw: unknown): unknown {
   return isRecord(raw) ? { ...raw, slug: null, parameters: {} } : raw;
+}
+
+/**
+ * A variable name for 2.x, which allows only lowercase letters, digits and underscores (3.x also
+ * dashes): prefect-gitops's own variables (the apply lock, name claims) use dashes, written as
+ * underscores there. Two owners whose lock names then coincide only share a lock (they wait for
+ * each other); nothing is lost.
+ */
+export function variableNameForV2(name: string): string {
+  return name.replace(/-/g, '_');
 }
 
 /** A variable value for 2.x, where values are strings: anything else travels as its JSON text. */
