@@ -5,7 +5,7 @@ import { desiredTriggers, type DesiredTrigger } from './triggers.js';
 import { sortKeys } from './canonical-json.js';
 import { triggerChange, triggerSpecs } from './trigger-changes.js';
 import { bySlug, canonicalDesired, canonicalLive, DEPLOYMENT_FIELDS, desiredTags, jsonEqual, liveSchedule, type CanonicalDeployment, type CanonicalSchedule } from './canonical.js';
-import { OWNER_LABEL, ownerOf, PROTECTED_TAG, type OwnershipMarker } from './ownership.js';
+import { OWNER_LABEL, ownerOf, ownerTag, PROTECTED_TAG, type OwnershipMarker } from './ownership.js';
 import type { AdoptAction, Conflict, CreateAction, DeleteAction, FieldChange, Orphan, Plan, PlanAction, PlanOptions, ScheduleOps, UpdateAction } from './types.js';
 
 /** Live state as fetched: deployments keyed by `flow_name/name`. */
@@ -65,7 +65,9 @@ export function plan(desired: readonly DesiredDeployment[], live: LiveState, opt
           changes: showTriggers(diffFields(pairUnslugged(existing, canonicalLive(existing, want, automationsOf(existing)), want), want), d.name, automationsOf(existing), desiredTriggers(d.name, d.manifest.triggers)),
         });
       } else {
-        const whose = owner === null ? 'was not created by prefect-gitops' : `is owned by another prefect-gitops owner ("${owner}")`;
+        // Where the owner tag is the only marker (no labels), a tag removed in the UI looks exactly like this: say so.
+        const tagHint = owner === null && marker === 'tag' ? ` (on this server ownership is the owner tag "${ownerTag(options.owner)}": if someone removed it from a deployment of ours, adopting takes it back)` : '';
+        const whose = owner === null ? `was not created by prefect-gitops${tagHint}` : `is owned by another prefect-gitops owner ("${owner}")`;
         conflicts.push({
           ...target,
           id: existing.id,

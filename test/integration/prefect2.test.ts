@@ -3,6 +3,8 @@
 // for Prefect 2.19/2.20 (`PREFECT_GITOPS_PREFECT_VERSION=2.20.27 npx vitest run
 // test/integration/prefect2.test.ts`) and version-aware: on 3.x the same scenario runs, and the
 // assertions that differ say how.
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { cp, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -15,6 +17,7 @@ import type { UpdateAction } from '../../src/plan/types.js';
 import { api, prefectApiUrl, uniqueName } from '../helpers/prefect.js';
 import { applyProject, ensurePool, makeProject, planProject, readDeployment } from '../helpers/gitops.js';
 
+const run = promisify(execFile);
 const POOL = 'gitops-it-pool';
 const examples = resolve('examples');
 let version = '';
@@ -55,6 +58,11 @@ async function examplesForPrefect2(): Promise<{ dir: string; owner: string; keys
     });
     await writeFile(join(folder, file), docs.map((d) => JSON.stringify(d)).join('\n---\n'));
   }
+  // The examples stamp git values ({{ git.short_sha }}): the copy is a repository of its own.
+  const git = (...args: string[]): Promise<unknown> => run('git', ['-c', 'user.name=it', '-c', 'user.email=it@example.com', ...args], { cwd: dir });
+  await git('init', '-q');
+  await git('add', '-A');
+  await git('commit', '-qm', 'examples for Prefect 2');
   const planned = await planProject(dir, { env: { EXAMPLES_DIR: examples } });
   keys.push(...planned.plan.actions.map((a) => a.key));
   return { dir, owner, keys };
