@@ -40,6 +40,9 @@ const HANDLED = new Set([
   'timestamp', 'triggers', 'enforce_parameter_schema',
 ]);
 
+/** What Prefect 2 put in `version` when none was given: `flow.version`, the md5 of the flow's file. */
+const AUTOMATIC_VERSION = /^[0-9a-f]{32}$/;
+
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 /** The pool a deployment without `work_pool_name` goes to. */
@@ -88,7 +91,9 @@ export function convertPrefect2Deployment(doc: SourceDocument, options: ConvertO
   if (v.manifest_path) at(['manifest_path'], 'manifest_path (a Prefect 2.0 flow manifest) is not read by Prefect 3: the entrypoint alone locates the flow');
 
   if (typeof v.description === 'string' && v.description !== '') m.description = v.description;
-  if (typeof v.version === 'string' && v.version !== '') m.version = v.version;
+  if (typeof v.version === 'string' && AUTOMATIC_VERSION.test(v.version)) {
+    at(['version'], `version ${v.version} looks like the md5 of the flow file that prefect deployment build stamps when no --version is given: not written (it would stay this value while the flow changes); stamp each apply with version: "{{ git.short_sha }}" if you want one`);
+  } else if (typeof v.version === 'string' && v.version !== '') m.version = v.version;
   if (Array.isArray(v.tags) && v.tags.length) m.tags = [...new Set(v.tags.filter((t): t is string => typeof t === 'string'))];
   if (isObject(v.parameters) && Object.keys(v.parameters).length) {
     const notes: BlockNote[] = [];

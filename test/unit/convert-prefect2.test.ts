@@ -16,7 +16,7 @@ function deploymentYaml(extra: Record<string, string> = {}): string {
   const keys: Record<string, string> = {
     name: 'name: nightly',
     description: 'description: null',
-    version: 'version: abc123',
+    version: "version: '2024.05'",
     work_queue_name: 'work_queue_name: default',
     work_pool_name: 'work_pool_name: null',
     tags: 'tags: []',
@@ -86,13 +86,12 @@ describe('converting a deployment.yaml', () => {
   it('the process fixture: overrides expanded and typed, interval schedule, path as the working directory', async () => {
     const text = await readFile(join(FIXTURES, 'greet-process-deployment.yaml'), 'utf8');
     const converted = convertPrefect2Deployment(parseYamlText(text, 'greet-process-deployment.yaml').documents[0]!);
-    expect(converted.issues).toEqual([]);
+    expect(converted.issues).toEqual([expect.objectContaining({ line: 6, path: 'version', message: expect.stringContaining('md5 of the flow file') })]);
     expect(converted.manifest).toEqual({
       name: 'hourly-process',
       flow_name: 'greet',
       entrypoint: 'flows/greet.py:greet',
       description: 'Says hello a number of times.',
-      version: '560eb18c94f2777727dd723297dd2f92',
       tags: ['prefect2'],
       parameters: { name: 'converted' },
       enforce_parameter_schema: false,
@@ -112,6 +111,7 @@ describe('converting a deployment.yaml', () => {
       pull: [{ 'prefect.deployments.steps.set_working_directory': { directory: '/tmp/prefect-gitops-prefect2-fixtures/storage' } }],
     });
     expect(converted.issues).toEqual([
+      expect.objectContaining({ line: 6, path: 'version' }),
       expect.objectContaining({ line: 28, path: 'infrastructure.image', severity: 'warning', message: expect.stringContaining("Prefect 2's default image") }),
       expect.objectContaining({ line: 47, path: 'storage', severity: 'warning', message: expect.stringContaining('the saved block local-file-system/fixture-local-storage, which Prefect 2 read from the server') }),
     ]);
@@ -218,6 +218,7 @@ describe('prefect-gitops convert', () => {
     const printed = await run(['import', join(FIXTURES, 'tidy-manual-deployment.yaml')], dir);
     expect(printed.code).toBe(0);
     expect(printed.stdout).toMatch(/^# Converted by prefect-gitops convert[^\n]*\n\nname: manual\nflow_name: tidy-up\n/);
+    expect(printed.stdout).toContain('version: "2024.1"\n');
     await writeFile(join(dir, 'other.yaml'), 'name: x\nentrypoint: a.py:f\n');
     const refused = await run(['convert', join(FIXTURES, 'tidy-manual-deployment.yaml'), 'other.yaml', '--out', 'out', '--owner', 'x'], dir);
     expect(refused.code).toBe(2);
