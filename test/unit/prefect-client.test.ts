@@ -894,22 +894,21 @@ describe('concurrency and logging', () => {
     expect(maxInFlight).toBe(3);
   });
 
-  it('adapts the bound by default: starts at 4, rises while write latency holds, halves on 503, never above the cap', async () => {
+  it('adapts the bound by default: starts at min(cap, 4) and halves on a burst of 503s, once', async () => {
+    // Rising with latency is timing-dependent; the pure controller's tests pin it (adaptive-concurrency.test.ts).
     mockVersion();
     const client = await PrefectClient.connect({ apiUrl: API_URL, dispatcher: agent, retryBaseMs: 1, concurrency: 6 });
     expect(client.concurrency).toEqual({ limit: 4, peak: 4, max: 6, increases: 0, decreases: 0 });
     mockCsrfDisabled();
-    pool.intercept({ path: '/api/flows/', method: 'POST' }).reply(201, { id: 'f1', name: 'flow' }).delay(5).times(30);
-    await Promise.all(Array.from({ length: 30 }, () => client.ensureFlow('flow')));
-    expect(client.concurrency).toMatchObject({ limit: 6, peak: 6, max: 6 });
     pool.intercept({ path: '/api/flows/', method: 'POST' }).reply(503, 'busy').times(3);
     pool.intercept({ path: '/api/flows/', method: 'POST' }).reply(201, { id: 'f1', name: 'flow' }).times(3);
     await Promise.all(Array.from({ length: 3 }, () => client.ensureFlow('flow')));
-    // One burst of 503s is one signal: 6 -> 3 (not 6 -> 3 -> 1); the three retries that then
-    // succeed at their old latency are a round that holds, so the limit may rise by one again.
+    // One burst of 503s is one signal: 4 -> 2 (not 4 -> 2 -> 1 -> 1); the retries that then
+    // succeed may complete a round at 2 and raise it by one.
     expect(client.concurrency.decreases).toBe(1);
-    expect(client.concurrency.limit).toBeGreaterThanOrEqual(3);
-    expect(client.concurrency.limit).toBeLessThanOrEqual(4);
+    expect(client.concurrency.limit).toBeGreaterThanOrEqual(2);
+    expect(client.concurrency.limit).toBeLessThanOrEqual(3);
+    expect(client.concurrency.peak).toBe(4);
   });
 
   it('keeps exactly the given bound with adaptiveConcurrency: false', async () => {
