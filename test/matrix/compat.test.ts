@@ -17,7 +17,7 @@ import { parseAllDocuments, stringify } from 'yaml';
 import { prefectCli, startPrefectWorker } from '../../scripts/prefect-server.js';
 import { describeError } from '../../src/errors.js';
 import { driftReport } from '../../src/plan/drift.js';
-import { reconcile } from '../../src/reconcile.js';
+import { reconcile, type ReconcileOptions } from '../../src/reconcile.js';
 import { silentLogger } from '../../src/log.js';
 import { api, prefectApiUrl, prefectTarget } from '../helpers/prefect.js';
 import { applyProject, ensurePool, makeProject, planProject, readDeployment, type ServerDeployment } from '../helpers/gitops.js';
@@ -74,6 +74,11 @@ async function live(flow: string, name: string): Promise<ServerDeployment> {
   return d;
 }
 
+const reconcileOptions = (manifests: string, vars: Record<string, string>): ReconcileOptions => ({
+  manifests, cwd: process.cwd(), env: vars, client: { apiUrl: prefectApiUrl(), retryBaseMs: 200 },
+  allowMassDelete: false, adoptAll: false, logger: silentLogger(),
+});
+
 const PORTABLE = ['compat-etl/hourly', 'compat-etl/nightly', 'compat-report/on-demand', 'compat-report/weekly'];
 
 beforeAll(async () => {
@@ -91,7 +96,7 @@ describe('the portable project (every matrix version)', () => {
   it('applies to an empty server; the plan after is empty and a second apply sends 0 writes', async () => {
     const first = await applyProject(dir, { env: env() });
     expect(first.plan.summary).toMatchObject({ add: 4, change: 0, delete: 0, conflicts: 0 });
-    expect(first.result.results.map((r) => [r.key, r.status])).toEqual(PORTABLE.map((k) => [k, 'ok']));
+    expect(first.result.results.map((r) => [r.key, r.status, r.message ?? ''])).toEqual(PORTABLE.map((k) => [k, 'ok', '']));
 
     const planned = await planProject(dir, { env: env() });
     expect(planned.plan.actions).toEqual([]);
@@ -141,7 +146,7 @@ describe('the portable project (every matrix version)', () => {
     });
 
     const applied = await applyProject(dir, { env: env() });
-    expect(applied.result.ok).toBe(true);
+    expect(applied.result.ok, JSON.stringify(applied.result.results)).toBe(true);
     const nightly = await live('compat-etl', 'nightly');
     expect(nightly.description).toBe('Nightly load, changed.');
     expect(nightly.schedules.map((s) => (s as unknown as { schedule: { cron: string } }).schedule.cron)).toEqual(['0 3 * * *']);
@@ -158,10 +163,7 @@ describe('the portable project (every matrix version)', () => {
   it('drift: a change made outside git is reported, and apply puts git back', async () => {
     const weekly = await live('compat-report', 'weekly');
     await api('PATCH', `/deployments/${weekly.id}`, { description: 'edited in the UI' });
-    const r = await reconcile({
-      manifests: dir, cwd: process.cwd(), env: env(), client: { apiUrl: prefectApiUrl(), retryBaseMs: 200 },
-      allowMassDelete: false, adoptAll: false, logger: silentLogger(),
-    });
+    const r = await reconcile(reconcileOptions(dir, env()));
     const report = driftReport(r.plan, r.live, new Set(r.desired.map((d) => d.flowName)));
     expect(report.hasDrift).toBe(true);
     expect(report.changed.map((c) => [c.key, c.changes.map((x) => [x.field, x.before, x.after])])).toEqual([
@@ -170,7 +172,8 @@ describe('the portable project (every matrix version)', () => {
     expect(report.missing).toEqual([]);
     expect(report.orphaned).toEqual([]);
 
-    expect((await applyProject(dir, { env: env() })).result.ok).toBe(true);
+    const restored = await applyProject(dir, { env: env() });
+    expect(restored.result.ok, JSON.stringify(restored.result.results)).toBe(true);
     expect((await live('compat-report', 'weekly')).description).toBe('Weekly report.');
     expect((await planProject(dir, { env: env() })).plan.actions).toEqual([]);
   });
@@ -183,7 +186,7 @@ describe('the portable project (every matrix version)', () => {
     const planned = await planProject(dir, { env: env() });
     expect(planned.plan.actions.map((a) => [a.kind, a.key])).toEqual([['delete', 'compat-report/on-demand']]);
     const applied = await applyProject(dir, { env: env() });
-    expect(applied.result.ok).toBe(true);
+    expect(applied.result.ok, JSON.stringify(applied.result.results)).toBe(true);
     expect(await readDeployment('compat-report', 'on-demand')).toBeUndefined();
     expect((await api<{ id: string }>('GET', `/deployments/${theirs.id}`)).id).toBe(theirs.id);
     expect((await planProject(dir, { env: env() })).plan.actions).toEqual([]);
@@ -267,9 +270,11 @@ describe('features some versions lack: they work, or the plan says so before any
   it.each(PROBES)('$title', async (probe) => {
     const project = await makeProject('probe');
     await project.write([{ name: 'probe', work_pool: { name: POOL }, ...probe.deployment }]);
-    let planned;
+    let warnings: string[];
     try {
-      planned = await planProject(project.dir);
+      const r = await reconcile(reconcileOptions(project.dir, {}));
+      // Both kinds of warning the CLI prints with a plan: the plan's own and the checks' (file:line).
+      warnings = [...r.plan.warnings, ...r.warnings.map((i) => i.message)];
     } catch (error) {
       // Refused at plan time: must name the feature, and nothing may have been written.
       expect(has(probe.feature), `${version} has ${probe.feature}, yet the plan refused it: ${describeError(error)}`).toBe(false);
@@ -277,7 +282,7 @@ describe('features some versions lack: they work, or the plan says so before any
       expect(await readDeployment(project.flow, 'probe')).toBeUndefined();
       return;
     }
-    const warned = planned.plan.warnings.some((w) => probe.mentions.test(w));
+    const warned = warnings.some((w) => probe.mentions.test(w));
     const applied = await applyProject(project.dir);
     expect(applied.result.ok, JSON.stringify(applied.result.results)).toBe(true);
     const deployment = await live(project.flow, 'probe');
@@ -300,7 +305,7 @@ if (atLeast(version, SUPPORTED_FROM.gracePeriod)) {
         const examplesEnv = { EXAMPLES_DIR: examples };
         const first = await applyProject(examples, { env: examplesEnv });
         expect(first.plan.summary).toMatchObject({ add: 6, change: 0, delete: 0, conflicts: 0 });
-        expect(first.result.ok).toBe(true);
+        expect(first.result.ok, JSON.stringify(first.result.results)).toBe(true);
         const planned = await planProject(examples, { env: examplesEnv });
         expect(planned.plan.actions).toEqual([]);
         const second = await applyProject(examples, { env: examplesEnv });
