@@ -25,8 +25,8 @@ export class UsageError extends UserInputError {
 /** A manifest or config failed validation; carries every problem found. */
 export class ValidationFailedError extends UserInputError {
   override readonly name = 'ValidationFailedError';
-  constructor(readonly issues: readonly import('./validate/issue.js').Issue[]) {
-    super(`${issues.length} problem${issues.length === 1 ? '' : 's'} found in the manifests`);
+  constructor(readonly issues: readonly import('./validate/issue.js').Issue[], message?: string) {
+    super(message ?? `${issues.length} problem${issues.length === 1 ? '' : 's'} found in the manifests`);
   }
 }
 

@@ -91,7 +91,11 @@ export async function reconcile(options: ReconcileOptions): Promise<Reconciliati
   if (hasErrors(poolProblems)) throw new ValidationFailedError(poolProblems);
   // What this server version cannot hold is an error or a warning now, never a failure half-way through an apply.
   const supportProblems = serverSupportIssues(desired, client.capabilities, client.serverVersion);
-  if (hasErrors(supportProblems)) throw new ValidationFailedError(supportProblems);
+  if (hasErrors(supportProblems)) {
+    const errors = supportProblems.filter((i) => i.severity === 'error');
+    const more = errors.length > 1 ? ` (and ${errors.length - 1} more)` : '';
+    throw new ValidationFailedError(supportProblems, `this Prefect server (${client.serverVersion}) cannot hold what the manifests declare: ${errors[0]!.message}${more}; nothing was written`);
+  }
   const fetched = await fetchLiveState(client, desired, owner);
   const live = isTarget ? { ...fetched, deployments: new Map([...fetched.deployments].filter(([key]) => isTarget(key))) } : fetched;
   options.logger.debug({ live: live.deployments.size, reads: client.stats.reads }, 'live state fetched');
@@ -108,11 +112,15 @@ export async function reconcile(options: ReconcileOptions): Promise<Reconciliati
     unread: project.unread,
     features: client.capabilities,
   });
+  if (supportProblems.length > 0) {
+    // In the plan itself (text, markdown, JSON, saved plans): what this server will not hold.
+    result = { ...result, warnings: [...supportProblems.map((i) => `${i.file}:${i.line}:${i.column}: ${i.message}`), ...result.warnings] };
+  }
   if (isTarget) {
     const note = `--target ${options.targets!.join(' ')}: ${deployments.length} of ${validation.deployments.length} declared deployments planned; prune is off under --target`;
     result = { ...result, warnings: [note, ...result.warnings] };
   }
-  return { plan: result, client, project, desired, live, warnings: [...validation.issues.filter((i) => i.severity === 'warning'), ...poolProblems, ...supportProblems], config };
+  return { plan: result, client, project, desired, live, warnings: [...validation.issues.filter((i) => i.severity === 'warning'), ...poolProblems], config };
 }
 
 /**

@@ -365,22 +365,31 @@ function scheduleBody(s: CanonicalSchedule, slugs: boolean): ScheduleCreateBody 
 }
 
 /**
- * For a server without schedule slugs: the live deployment with each schedule given the slug of
- * the declared schedule it equals (read as that one: anchor, DTSTART), each declared schedule
- * taken once; the others keep no slug, so the plan deletes them and creates what is missing.
+ * For a server without schedule slugs: the live deployment with each schedule given the slug of a
+ * declared schedule. First by content (the declared schedule it equals, read as that one: anchor,
+ * DTSTART), each declared schedule taken once; then the rest by position (live in creation order,
+ * declared in slug order), so an edited schedule is updated in place and keeps its id. Live
+ * schedules left over keep no slug (the plan deletes them); declared ones left over are created.
  */
 function withContentSlugs(live: LiveDeployment, want: CanonicalDeployment): LiveDeployment {
   const free = new Map(want.schedules.map((w) => [w.slug, w]));
-  const schedules = live.schedules.map((raw) => {
+  const slugOf = new Map<string, string>();
+  for (const raw of live.schedules) {
     for (const [slug, w] of free) {
       if (jsonEqual({ ...liveSchedule({ ...raw, slug }, w), slug }, w)) {
         free.delete(slug);
-        return { ...raw, slug };
+        slugOf.set(raw.id, slug);
+        break;
       }
     }
-    return { ...raw, slug: null };
+  }
+  const rest = live.schedules.filter((s) => !slugOf.has(s.id)).sort((a, b) => (a.created ?? '').localeCompare(b.created ?? '') || a.id.localeCompare(b.id));
+  const freeSlugs = [...free.keys()];
+  rest.forEach((s, i) => {
+    const slug = freeSlugs[i];
+    if (slug !== undefined) slugOf.set(s.id, slug);
   });
-  return { ...live, schedules };
+  return { ...live, schedules: live.schedules.map((s) => ({ ...s, slug: slugOf.get(s.id) ?? null })) };
 }
 
 function concurrencyFields(want: CanonicalDeployment, options: PlanOptions): JsonObject {

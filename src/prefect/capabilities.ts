@@ -28,7 +28,17 @@ export interface ServerCapabilities {
   readonly deploymentIdNotAny: boolean;
   /** `schedule_after` on the run-deployment automation action (3.4.15). */
   readonly triggerScheduleAfter: boolean;
+  /**
+   * Dashes in variable names (3.4.1; before, lowercase letters, digits and underscores only). A
+   * validator, so not visible in the OpenAPI document: taken from Prefect's source
+   * (`validate_variable_name` in server/schemas/actions.py until 3.4.0, `VariableName` from 3.4.1),
+   * and checked for real by the apply lock on every matrix version.
+   */
+  readonly variableNameDashes: boolean;
 }
+
+/** Capabilities an OpenAPI document cannot show (validators, behaviour). */
+export const NOT_IN_OPENAPI = ['variableNameDashes'] as const satisfies readonly Capability[];
 
 export type Capability = keyof ServerCapabilities;
 
@@ -42,6 +52,7 @@ export const CAPABILITY_MIN_VERSION = {
   automationTags: '3.4.7',
   deploymentIdNotAny: '3.4.7',
   triggerScheduleAfter: '3.4.15',
+  variableNameDashes: '3.4.1',
   gracePeriod: '3.6.6',
 } as const satisfies Record<Capability, string>;
 
@@ -89,8 +100,8 @@ export const FIXTURE_SCHEMAS = [
   'RunDeployment',
 ] as const;
 
-/** What an OpenAPI document says the server accepts, gate by gate. */
-export function capabilitiesFromOpenApi(doc: OpenApiFixture): ServerCapabilities {
+/** What an OpenAPI document says the server accepts, gate by gate (all but {@link NOT_IN_OPENAPI}). */
+export function capabilitiesFromOpenApi(doc: OpenApiFixture): Omit<ServerCapabilities, (typeof NOT_IN_OPENAPI)[number]> {
   const has = (schema: string, ...props: string[]): boolean => props.every((p) => doc.schemas[schema]?.includes(p) ?? false);
   return {
     deploymentConcurrencyLimit: has('DeploymentCreate', 'concurrency_limit'),

@@ -536,7 +536,9 @@ export class PrefectClient {
       if (!found) return undefined;
       return sameJson(found.variable.value, body.value) ? found.variable : null;
     };
-    const sent = this.v2 ? { ...body, name: variableNameForV2(body.name), value: variableValueForV2(body.value) } : body;
+    // Variable names take dashes only from Prefect 3.4.1 (2.x and older 3.x: underscores).
+    const named = this.capabilities.variableNameDashes ? body : { ...body, name: variableNameForV2(body.name) };
+    const sent = this.v2 ? { ...named, value: variableValueForV2(body.value) } : named;
     const created = await this.createOnce<LiveVariable | null>(path, sent, [201, 409], (reply) => (reply.status === 409 ? null : this.checkVariable(this.json('POST', path, reply), 'POST', path)), find);
     return created ?? undefined;
   }
@@ -546,7 +548,7 @@ export class PrefectClient {
    * (ms since the epoch; `undefined` when absent), to compare with `updated` without trusting our own clock.
    */
   async readVariableRecord(name: string): Promise<{ variable: LiveVariable; serverTime: number | undefined } | undefined> {
-    const path = `/variables/name/${encodeURIComponent(this.v2 ? variableNameForV2(name) : name)}`;
+    const path = `/variables/name/${encodeURIComponent(this.capabilities.variableNameDashes ? name : variableNameForV2(name))}`;
     const reply = await this.send('GET', path, undefined);
     if (reply.status === 404) return undefined;
     const variable = this.checkVariable(this.json('GET', path, this.expect('GET', path, reply, [200])), 'GET', path);

@@ -94,12 +94,25 @@ describe('schedules without slugs (before Prefect 3.2): matched by content', () 
     expect(result.warnings).toEqual([]);
   });
 
-  it('a changed schedule is deleted and created again, the others kept, and the plan says ids are not kept', () => {
-    const live = owned('d', { schedules: [slugless('keep', { cron: '0 1 * * *', timezone: null, day_or: true }), slugless('old', { cron: '0 2 * * *', timezone: null, day_or: true })] });
+  it('a changed schedule is matched by position and updated in place (its id kept), the equal one untouched', () => {
+    const live = owned('d', { schedules: [slugless('old', { cron: '0 2 * * *', timezone: null, day_or: true }), slugless('keep', { cron: '0 1 * * *', timezone: null, day_or: true })] });
     const result = plan([desired({ name: 'd', schedules: [{ cron: '0 1 * * *' }, { cron: '0 3 * * *' }] })], tagState(live), optionsFor('3.1.15'));
     const update = result.actions[0] as UpdateAction;
-    expect(update.scheduleOps).toEqual({ delete: [{ id: 'old', slug: null }], update: [], create: [{ schedule: { cron: '0 3 * * *', timezone: null, day_or: true }, active: true }] });
-    expect(update.patch).toEqual({});
+    expect(update.scheduleOps).toEqual({ delete: [], update: [{ id: 'old', slug: 'cron-2', body: { schedule: { cron: '0 3 * * *', timezone: null, day_or: true }, active: true } }], create: [] });
+    expect(update.changes.map((c) => c.field)).toEqual(['schedules[cron-2]']);
+    expect(result.warnings).toEqual([]);
+  });
+
+  it('extra live schedules are deleted, missing ones created', () => {
+    const live = owned('d', { schedules: [slugless('a', { cron: '0 2 * * *', timezone: null, day_or: true }), { ...slugless('b', { cron: '0 4 * * *', timezone: null, day_or: true }), created: '2027-01-01T00:00:00Z' }] });
+    const result = plan([desired({ name: 'd', schedules: [{ cron: '0 4 * * *' }] })], tagState(live), optionsFor('3.1.15'));
+    expect((result.actions[0] as UpdateAction).scheduleOps).toEqual({ delete: [{ id: 'a', slug: null }], update: [], create: [] });
+  });
+
+  it('clearing max_scheduled_runs recreates the schedule, and the plan says its id is not kept', () => {
+    const live = owned('d', { schedules: [{ ...slugless('a', { cron: '0 2 * * *', timezone: null, day_or: true }), max_scheduled_runs: 5 }] });
+    const result = plan([desired({ name: 'd', schedules: [{ cron: '0 2 * * *' }] })], tagState(live), optionsFor('3.1.15'));
+    expect((result.actions[0] as UpdateAction).scheduleOps).toEqual({ delete: [{ id: 'a', slug: 'cron-1' }], update: [], create: [{ schedule: { cron: '0 2 * * *', timezone: null, day_or: true }, active: true }] });
     expect(result.warnings).toEqual([expect.stringContaining('its id is not kept')]);
   });
 

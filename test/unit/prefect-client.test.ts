@@ -118,13 +118,14 @@ describe('server version', () => {
     ['3.1.5', ['deploymentConcurrencyLimit', 'concurrencyOptions', 'labels']],
     ['3.2.0rc1', ['deploymentConcurrencyLimit', 'concurrencyOptions', 'labels']],
     ['3.2.0', ['deploymentConcurrencyLimit', 'concurrencyOptions', 'labels', 'scheduleSlugs', 'patchPullSteps']],
-    ['3.4.6', ['deploymentConcurrencyLimit', 'concurrencyOptions', 'labels', 'scheduleSlugs', 'patchPullSteps']],
-    ['3.4.7', ['deploymentConcurrencyLimit', 'concurrencyOptions', 'labels', 'scheduleSlugs', 'patchPullSteps', 'automationTags', 'deploymentIdNotAny']],
-    ['3.6.5', ['deploymentConcurrencyLimit', 'concurrencyOptions', 'labels', 'scheduleSlugs', 'patchPullSteps', 'automationTags', 'deploymentIdNotAny', 'triggerScheduleAfter']],
-    ['3.6.6', ['deploymentConcurrencyLimit', 'concurrencyOptions', 'labels', 'scheduleSlugs', 'patchPullSteps', 'automationTags', 'deploymentIdNotAny', 'triggerScheduleAfter', 'gracePeriod']],
-    ['3.8.4.dev6', ['deploymentConcurrencyLimit', 'concurrencyOptions', 'labels', 'scheduleSlugs', 'patchPullSteps', 'automationTags', 'deploymentIdNotAny', 'triggerScheduleAfter', 'gracePeriod']],
+    ['3.4.0', ['deploymentConcurrencyLimit', 'concurrencyOptions', 'labels', 'scheduleSlugs', 'patchPullSteps']],
+    ['3.4.1', ['deploymentConcurrencyLimit', 'concurrencyOptions', 'labels', 'scheduleSlugs', 'patchPullSteps', 'variableNameDashes']],
+    ['3.4.7', ['deploymentConcurrencyLimit', 'concurrencyOptions', 'labels', 'scheduleSlugs', 'patchPullSteps', 'variableNameDashes', 'automationTags', 'deploymentIdNotAny']],
+    ['3.6.5', ['deploymentConcurrencyLimit', 'concurrencyOptions', 'labels', 'scheduleSlugs', 'patchPullSteps', 'variableNameDashes', 'automationTags', 'deploymentIdNotAny', 'triggerScheduleAfter']],
+    ['3.6.6', ['deploymentConcurrencyLimit', 'concurrencyOptions', 'labels', 'scheduleSlugs', 'patchPullSteps', 'variableNameDashes', 'automationTags', 'deploymentIdNotAny', 'triggerScheduleAfter', 'gracePeriod']],
+    ['3.8.4.dev6', ['deploymentConcurrencyLimit', 'concurrencyOptions', 'labels', 'scheduleSlugs', 'patchPullSteps', 'variableNameDashes', 'automationTags', 'deploymentIdNotAny', 'triggerScheduleAfter', 'gracePeriod']],
     // A future version the gates do not know has the newest API.
-    ['3.99.0', ['deploymentConcurrencyLimit', 'concurrencyOptions', 'labels', 'scheduleSlugs', 'patchPullSteps', 'automationTags', 'deploymentIdNotAny', 'triggerScheduleAfter', 'gracePeriod']],
+    ['3.99.0', ['deploymentConcurrencyLimit', 'concurrencyOptions', 'labels', 'scheduleSlugs', 'patchPullSteps', 'variableNameDashes', 'automationTags', 'deploymentIdNotAny', 'triggerScheduleAfter', 'gracePeriod']],
   ];
   it.each(gates)('server %s supports exactly %j', async (version, supported) => {
     const client = await connect({}, version);
