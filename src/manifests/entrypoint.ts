@@ -1,4 +1,5 @@
 import { posix, win32 } from 'node:path';
+import { sourceMemo } from './source-memo.js';
 /**
  * Entrypoints and flow names, resolved without running Python, the way Prefect's own
  * `load_flow_arguments_from_entrypoint` does: a literal `@flow(name=...)` wins, otherwise the
@@ -47,8 +48,14 @@ export type FlowLookup =
   | { readonly kind: 'dynamic-name'; readonly line: number; readonly expression: string }
   | { readonly kind: 'no-function' };
 
-/** Finds a top-level `def`/`async def` named `func` and reads its `@flow` decorator. */
+const lookups = sourceMemo<FlowLookup>();
+
+/** Finds a top-level `def`/`async def` named `func` and reads its `@flow` decorator (once per file content and function). */
 export function lookupFlow(source: string, func: string): FlowLookup {
+  return lookups(source, func, () => scanForFlow(source, func));
+}
+
+function scanForFlow(source: string, func: string): FlowLookup {
   const lines = source.split(/\r?\n/);
   const defPattern = new RegExp(`^(?:async\\s+)?def\\s+${func}\\s*\\(`);
   for (let i = 0; i < lines.length; i++) {

@@ -1,5 +1,6 @@
 import { posix } from 'node:path';
 import { entrypointPath, keywordArgument } from './entrypoint.js';
+import { sourceMemo } from './source-memo.js';
 
 /**
  * Where an entrypoint's flow function is written, found statically the way Python would import
@@ -131,12 +132,29 @@ function follow(step: Step): FlowLocation {
 
 const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
+// Each deployment of a shared flow file asks the same questions of it: answer each once per content.
+const topLevelDefs = sourceMemo<boolean>();
+const assignments = sourceMemo<ReturnType<typeof scanForAssignment>>();
+const imports = sourceMemo<ReturnType<typeof scanForImport>>();
+
 function hasTopLevelDef(source: string, func: string): boolean {
+  return topLevelDefs(source, func, () => scanForDef(source, func));
+}
+
+function flowAssignment(source: string, name: string): ReturnType<typeof scanForAssignment> {
+  return assignments(source, name, () => scanForAssignment(source, name));
+}
+
+function importOf(source: string, name: string): ReturnType<typeof scanForImport> {
+  return imports(source, name, () => scanForImport(source, name));
+}
+
+function scanForDef(source: string, func: string): boolean {
   return new RegExp(`^(?:async\\s+)?def\\s+${escape(func)}\\s*\\(`, 'm').test(source);
 }
 
 /** `name = flow(fn, ...)`, `name = flow(...)(fn)`, `name = prefect.flow(fn)` at the top level. */
-function flowAssignment(source: string, name: string): { fn: string; line: number; text: string; name?: { literal?: string; expression: string } } | undefined {
+function scanForAssignment(source: string, name: string): { fn: string; line: number; text: string; name?: { literal?: string; expression: string } } | undefined {
   const lines = source.split(/\r?\n/);
   const call = new RegExp(`^${escape(name)}\\s*(?::[^=]+)?=\\s*(?:${IDENT}\\.)*flow\\s*\\((.*)\\)\\s*(?:#.*)?$`);
   for (let i = 0; i < lines.length; i++) {
@@ -155,7 +173,7 @@ function flowAssignment(source: string, name: string): { fn: string; line: numbe
 }
 
 /** `from .impl import etl`, `from pkg.impl import load as etl`, also inside parentheses over several lines. */
-function importOf(source: string, name: string): { module: string; dots: number; original: string; line: number; text: string } | undefined {
+function scanForImport(source: string, name: string): { module: string; dots: number; original: string; line: number; text: string } | undefined {
   const statement = /^from\s+(\.*)([\w.]*)\s+import\s+(\([^)]*\)|[^\n#]*)/gm;
   for (const match of source.matchAll(statement)) {
     const names = match[3]!.replace(/[()\\]/g, ' ').split(',').map((n) => n.trim().split(/\s+as\s+/));

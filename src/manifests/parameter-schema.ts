@@ -21,6 +21,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { Language, Parser } from 'web-tree-sitter';
 import type { Node } from 'web-tree-sitter';
+import { sourceMemo } from './source-memo.js';
 
 export interface ParameterSchemaNotice {
   /** The parameter the notice is about. */
@@ -54,33 +55,20 @@ export function parameterSchemaFromSource(
   functionName: string,
 ): ParameterSchemaResult | { error: string } {
   // Many deployments share a flow file: parse each (content, function) once, and hand every caller
-  // its own copy, so that no caller can change what another one gets.
-  return structuredClone(remember(schemaResults, source, functionName, () => schemaFromSource(source, functionName)));
+  // the same deeply frozen result, so that no caller can change what another one gets (a write
+  // throws). Sharing one object, not a copy each, is what lets the validator cache (checkAgainst,
+  // by schema object) and the planner's canonical forms find it again: 10,000 deployments of one
+  // flow then hold one schema, not 10,000.
+  return schemaResults(source, functionName, () => schemaFromSource(source, functionName));
 }
 
-/**
- * Results by file content and function name. Keyed by the content itself, so an edited file is
- * parsed again; dropped whole when it grows past the limit (a long-lived process).
- */
-const schemaResults = new Map<string, Map<string, ParameterSchemaResult | { error: string }>>();
-const docstrings = new Map<string, Map<string, string | undefined>>();
-const SOURCE_CACHE_LIMIT = 256;
+/** Results by file content and function name (see sourceMemo). */
+const schemaResults = sourceMemo<ParameterSchemaResult | { error: string }>();
+const docstrings = sourceMemo<string | undefined>();
 let sourceParses = 0;
 
 /** How many times a Python source has been parsed in this process (to show that a shared flow file is parsed once). */
 export const pythonParseCount = (): number => sourceParses;
-
-function remember<T>(cache: Map<string, Map<string, T>>, source: string, functionName: string, compute: () => T): T {
-  let byFunction = cache.get(source);
-  if (!byFunction) {
-    if (cache.size >= SOURCE_CACHE_LIMIT) cache.clear();
-    cache.set(source, (byFunction = new Map()));
-  }
-  if (byFunction.has(functionName)) return byFunction.get(functionName) as T;
-  const result = compute();
-  byFunction.set(functionName, result);
-  return result;
-}
 
 function schemaFromSource(source: string, functionName: string): ParameterSchemaResult | { error: string } {
   if ('error' in python) return { error: `the Python parser could not be loaded: ${python.error}` };
@@ -104,7 +92,7 @@ function schemaFromSource(source: string, functionName: string): ParameterSchema
  * Undefined when the function has none or cannot be read.
  */
 export function functionDocstring(source: string, functionName: string): string | undefined {
-  return remember(docstrings, source, functionName, () => docstringFromSource(source, functionName));
+  return docstrings(source, functionName, () => docstringFromSource(source, functionName));
 }
 
 function docstringFromSource(source: string, functionName: string): string | undefined {

@@ -68,20 +68,46 @@ const GIT_KEYS = new Set(['sha', 'short_sha', 'branch', 'tag']);
 /** Renders every string in `value`; returns the new value and every problem (unset variables...). */
 export function renderTemplates(value: unknown, context: TemplateContext): { value: unknown; problems: TemplateProblem[] } {
   const problems: TemplateProblem[] = [];
-  const visit = (v: unknown, path: PathSegment[]): unknown => {
+  // One path, pushed and popped as the walk goes; copied only for a string that has a placeholder
+  // (the only place a path is kept): most values have none, and a copy per value made this walk a
+  // large share of validating many deployments.
+  const path: PathSegment[] = [];
+  const visit = (v: unknown): unknown => {
     if (typeof v === 'string') {
-      const rendered = renderString(v, path, context, problems);
+      // Both placeholder grammars (and a dropped list item) need `{{`; NOTHING is stripped from any string.
+      if (!v.includes('{{') && !v.includes(NOTHING)) return v;
+      const rendered = renderString(v, [...path], context, problems);
       // Prefect's apply_values: a value that is one placeholder resolving to nothing is removed.
       if (rendered === NOTHING && PREFECT_WHOLE.test(v)) return DROP;
       return rendered.split(NOTHING).join('');
     }
-    if (Array.isArray(v)) return v.map((item, i) => (droppedFromList(item, [...path, i], context, problems) ? DROP : visit(item, [...path, i]))).filter((item) => item !== DROP);
+    if (Array.isArray(v)) {
+      const out: unknown[] = [];
+      for (let i = 0; i < v.length; i++) {
+        const item: unknown = v[i];
+        path.push(i);
+        const child = typeof item === 'string' && item.includes('{{') && droppedFromList(item, [...path], context, problems) ? DROP : visit(item);
+        path.pop();
+        if (child !== DROP) out.push(child);
+      }
+      return out;
+    }
     if (v && typeof v === 'object') {
-      return Object.fromEntries(Object.entries(v).map(([k, child]) => [k, visit(child, [...path, k])]).filter(([, child]) => child !== DROP));
+      const out: Record<string, unknown> = {};
+      for (const key of Object.keys(v)) {
+        path.push(key);
+        const child = visit((v as Record<string, unknown>)[key]);
+        path.pop();
+        if (child === DROP) continue;
+        // A key `__proto__` is data (as Object.fromEntries made it), never the prototype.
+        if (key === '__proto__') Object.defineProperty(out, key, { value: child, enumerable: true, writable: true, configurable: true });
+        else out[key] = child;
+      }
+      return out;
     }
     return v;
   };
-  const out = visit(value, []);
+  const out = visit(value);
   return { value: out === DROP ? undefined : out, problems };
 }
 

@@ -1,4 +1,4 @@
-import { isAlias, isMap, isPair, isScalar, isSeq, visit, type Alias, type Document, type Node, type Pair, type Scalar } from 'yaml';
+import { isAlias, isMap, isPair, isScalar, isSeq, type Alias, type Document, type Node, type Pair, type Scalar } from 'yaml';
 
 /**
  * Checks of hostile or lossy YAML that the yaml library either throws on while converting to
@@ -91,14 +91,21 @@ export function yamlDocumentProblems(doc: Document.Parsed): YamlProblem[] {
     }
   };
 
-  visit(doc, (_key, node) => {
+  // Pre-order, in document order, as yaml's `visit` walks (a node, then a pair's key and value, then
+  // a collection's items), without the frozen ancestor path `visit` builds for every node: on many
+  // small manifests that path was most of this check's cost.
+  const walk = (node: unknown): void => {
     if (isAlias(node)) return onAlias(node);
     // An anchor is usable from the next node on (and inside itself, for recursive structures).
     if ((isScalar(node) || isMap(node) || isSeq(node)) && node.anchor) anchors.set(node.anchor, node);
-    if (isPair(node)) onPair(node);
-    else if (isScalar(node)) onScalar(node);
-    return undefined;
-  });
+    if (isPair(node)) {
+      onPair(node);
+      walk(node.key);
+      walk(node.value);
+    } else if (isScalar(node)) onScalar(node);
+    else if (isMap(node) || isSeq(node)) for (const item of node.items as unknown[]) walk(item);
+  };
+  walk(doc.contents);
   return problems;
 }
 

@@ -23,19 +23,24 @@ const ajv = new Ajv({ allErrors: true, verbose: true, allowUnionTypes: true, str
 type AddFormats = (instance: Ajv) => Ajv;
 const addFormats = ((addFormatsModule as unknown as { default?: AddFormats }).default ?? addFormatsModule) as unknown as AddFormats;
 addFormats(ajv);
-const deploymentSchema = loadSchema('deployment.schema.json');
-const validators = {
-  deployment: ajv.compile(deploymentSchema),
-  partialDeployment: ajv.compile({ ...deploymentSchema, $id: `${String(deploymentSchema.$id)}#partial`, required: [] }),
-  config: ajv.compile(loadSchema('config.schema.json')),
-  savedPlan: ajv.compile(loadSchema('plan.schema.json')),
-} satisfies Record<string, ValidateFunction>;
+let deploymentSchema: Record<string, unknown> | undefined;
+const deployment = (): Record<string, unknown> => (deploymentSchema ??= loadSchema('deployment.schema.json'));
+/** The shipped schemas, each compiled on first use: a command compiles only what it checks (a plan never needs savedPlan). */
+const sources = {
+  deployment: () => deployment(),
+  partialDeployment: () => ({ ...deployment(), $id: `${String(deployment().$id)}#partial`, required: [] }),
+  config: () => loadSchema('config.schema.json'),
+  savedPlan: () => loadSchema('plan.schema.json'),
+} satisfies Record<string, () => Record<string, unknown>>;
 
-export type SchemaName = keyof typeof validators;
+export type SchemaName = keyof typeof sources;
+
+const validators = new Map<SchemaName, ValidateFunction>();
 
 /** Validates `value` against one of the shipped schemas; returns readable problems, never throws. */
 export function checkSchema(name: SchemaName, value: unknown): SchemaProblem[] {
-  const validate = validators[name];
+  let validate = validators.get(name);
+  if (!validate) validators.set(name, (validate = ajv.compile(sources[name]())));
   if (validate(value)) return [];
   return toProblems(validate.errors ?? []);
 }

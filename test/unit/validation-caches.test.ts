@@ -63,17 +63,23 @@ describe('compiled parameter schemas', () => {
 describe('parsed flow files', () => {
   const source = (flow: string): string => `from prefect import flow\n\n\n@flow(name="${flow}")\ndef job(n: int = 1, label: str = "x") -> int:\n    """Does the job."""\n    return n\n`;
 
-  it('parses a flow file shared by many deployments once, and gives each caller its own copy', () => {
+  it('parses a flow file shared by many deployments once, and gives every caller the same frozen result', () => {
     const text = source('cache-shared');
     const before = pythonParseCount();
     const first = parameterSchemaFromSource(text, 'job');
+    const expected = structuredClone(first);
     const second = parameterSchemaFromSource(text, 'job');
     expect(pythonParseCount() - before).toBe(1);
-    expect(second).toEqual(first);
     if ('error' in first || 'error' in second) throw new Error('no schema');
-    expect(second.schema).not.toBe(first.schema);
-    (first.schema as { properties: Record<string, unknown> }).properties.mutated = {};
-    expect(parameterSchemaFromSource(text, 'job')).toEqual(second);
+    // One object for all: the validator cache finds it by identity, and no copy per deployment.
+    expect(second.schema).toBe(first.schema);
+    expect(() => {
+      (first.schema as { properties: Record<string, unknown> }).properties.mutated = {};
+    }).toThrow(TypeError);
+    expect(() => {
+      ((first.schema as { properties: Record<string, Record<string, unknown>> }).properties.n!).type = 'string';
+    }).toThrow(TypeError);
+    expect(parameterSchemaFromSource(text, 'job')).toEqual(expected);
     expect(functionDocstring(text, 'job')).toBe('Does the job.');
     expect(functionDocstring(text, 'job')).toBe('Does the job.');
     expect(pythonParseCount() - before).toBe(2);
