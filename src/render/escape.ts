@@ -1,4 +1,5 @@
 import { redact } from './redact.js';
+import { isPlainObject, shareUnchanged } from './share.js';
 
 /**
  * Control characters made visible, so that no manifest value and no server value can send a raw
@@ -43,7 +44,11 @@ const LAYOUT_KEYS = new Set(['before', 'after']);
 export function escapeControlDeep<T>(value: T): T {
   const visit = (v: unknown, keepLayout: boolean): unknown => {
     if (typeof v === 'string') return escapeControl(v, { keepLayout });
-    if (Array.isArray(v)) return v.map((item) => visit(item, keepLayout));
+    if (Array.isArray(v)) return shareUnchanged(v, (item) => visit(item, keepLayout));
+    if (isPlainObject(v)) {
+      const entries = Object.entries(v).map(([k, child]) => [escapeControl(k), visit(child, keepLayout || LAYOUT_KEYS.has(k))] as const);
+      return entries.every(([k, child]) => child === v[k]) ? v : Object.fromEntries(entries);
+    }
     if (v && typeof v === 'object') {
       return Object.fromEntries(Object.entries(v).map(([k, child]) => [escapeControl(k), visit(child, keepLayout || LAYOUT_KEYS.has(k))]));
     }
@@ -51,6 +56,7 @@ export function escapeControlDeep<T>(value: T): T {
   };
   return visit(value, false) as T;
 }
+
 
 /**
  * JSON text with DEL and C1 controls written as `\u` escapes as well (JSON.stringify leaves them raw;

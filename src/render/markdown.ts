@@ -134,11 +134,17 @@ function renderPlanMarkdown(input: Plan, mode: Mode, maxLength: number, measure:
   // Redact the finished text too: a secret could only reappear by being put together from parts,
   // and redaction can lengthen the text, so the length check comes after it.
   for (const level of ['full', 'compact'] as const) {
+    // The full level holds a <details> block per deployment that is not deleted: when those blocks'
+    // bare markup alone overflows the limit, skip rendering every diff only to throw it away.
+    if (level === 'full' && input.actions.filter((a) => a.kind !== 'delete').length * measure(DETAILS_MARKUP) > limit) continue;
     const text = redact(renderLevel(ctx, level), secrets);
     if (measure(text) <= limit) return text;
   }
   return cut(redact(renderNames(ctx, limit, measure), secrets), limit, measure);
 }
+
+/** What every block of {@link details} contains at least. */
+const DETAILS_MARKUP = '<details><summary></summary>\n\n</details>';
 
 /** Hard cut, for a limit too small for even the summary; never splits a surrogate pair. */
 function cut(text: string, limit: number, measure: Measure): string {

@@ -1,9 +1,21 @@
+import { isPlainObject, shareUnchanged } from './share.js';
+
 /** Keys whose values are never shown: in job variables, parameters, env maps, pull steps. */
 const SENSITIVE_KEY = /(secret|token|password|passwd|pwd|api[_-]?key|apikey|credential|private[_-]?key|auth|access[_-]?key|signature|dsn|connection[_-]?string)/i;
 
 export const REDACTED = '(sensitive)';
 
-export const isSensitiveKey = (key: string): boolean => SENSITIVE_KEY.test(key);
+/** Answers by key: the same few keys come back for every deployment of a plan. */
+const sensitiveKeys = new Map<string, boolean>();
+
+export const isSensitiveKey = (key: string): boolean => {
+  let sensitive = sensitiveKeys.get(key);
+  if (sensitive === undefined) {
+    if (sensitiveKeys.size >= 10_000) sensitiveKeys.clear();
+    sensitiveKeys.set(key, (sensitive = SENSITIVE_KEY.test(key)));
+  }
+  return sensitive;
+};
 
 /** What a known secret becomes wherever it would be shown. */
 export const SECRET_PLACEHOLDER = '[REDACTED]';
@@ -56,12 +68,15 @@ export function redact<T>(value: T, secrets: readonly string[] = []): T {
   const visit = (v: unknown, key: string | undefined): unknown => {
     if (hidesValue(key, v)) return REDACTED;
     if (typeof v === 'string') return scrub(v);
-    if (Array.isArray(v)) return v.map((item) => visit(item, undefined));
+    // Unchanged arrays and plain objects are shared, not copied (see shareUnchanged).
+    if (Array.isArray(v)) return shareUnchanged(v, (item) => visit(item, undefined));
     if (v && typeof v === 'object') {
       const record = v as Record<string, unknown>;
       // A JSON Patch operation names its field in `path`: `{op, path: '/env/API_TOKEN', value}`.
       const patchKey = typeof record.path === 'string' && 'op' in record ? record.path.split('/').at(-1) : undefined;
-      return Object.fromEntries(Object.entries(record).map(([k, child]) => [k, visit(child, k === 'value' && patchKey !== undefined ? patchKey : k)]));
+      const entries = Object.entries(record).map(([k, child]) => [k, visit(child, k === 'value' && patchKey !== undefined ? patchKey : k)] as const);
+      if (isPlainObject(record) && entries.every(([k, child]) => child === record[k])) return record;
+      return Object.fromEntries(entries);
     }
     return v;
   };

@@ -71,8 +71,20 @@ export { issueMessage } from '../validate/issue.js';
  * literal blocks (real lines, no `\n` escapes); nothing is folded.
  */
 export function yamlText(value: Json): string {
-  return stringify(value, { lineWidth: 0, blockQuote: 'literal' });
+  // The same values recur across a plan (a field changed the same way in many deployments, the
+  // same schedule): stringify each distinct one once. Bounded for long-lived processes.
+  const key = JSON.stringify(value, negativeZero);
+  let text = yamlTexts.get(key);
+  if (text === undefined) {
+    if (yamlTexts.size >= 5000) yamlTexts.clear();
+    yamlTexts.set(key, (text = stringify(value, { lineWidth: 0, blockQuote: 'literal' })));
+  }
+  return text;
 }
+
+const yamlTexts = new Map<string, string>();
+/** -0 is written `-0` in YAML and `0` in JSON: keep the two apart in the key. */
+const negativeZero = (_key: string, v: unknown): unknown => (v === 0 && Object.is(v, -0) ? '\u0000-0' : v);
 
 /**
  * A value on one line in the same style (`acme/etl:2`, `[a, b]`, `{ mem: 4Gi }`), or undefined when

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log.js';
 import { hiddenValues, redact, redactText, REDACTED, scrubSecrets } from '../../src/render/redact.js';
+import { forDisplay } from '../../src/render/escape.js';
 
 describe('URL passwords are redacted wherever a value is shown', () => {
   it.each([
@@ -68,5 +69,26 @@ describe('the logger redacts like the renderers', () => {
       expect(out).toContain('postgresql://user:***@host/db');
       expect(out).not.toMatch(/pw-in-log|pw-in-msg|tok-one-1|tok-two-2|deep-secret/);
     }
+  });
+});
+
+describe('rendering walks share what they do not change (linear in the plan, no copy per value)', () => {
+  const clean = () => ({ actions: [{ kind: 'update', key: 'etl/a', changes: [{ field: 'tags', before: ['a'], after: ['a', 'b'] }] }], summary: { add: 0 } });
+
+  it('redact and forDisplay return a value with nothing to hide as it is', () => {
+    const plan = clean();
+    expect(redact(plan, ['hunter2-secret'])).toBe(plan);
+    expect(forDisplay(plan, ['hunter2-secret'])).toBe(plan);
+  });
+
+  it('copy only the branch that changes, and never write to their input', () => {
+    const plan = { ...clean(), other: { env: { API_TOKEN: 'x1234' } }, names: ['a\u001bb'] };
+    const before = structuredClone(plan);
+    const shown = forDisplay(plan);
+    expect(shown).not.toBe(plan);
+    expect(shown.actions).toBe(plan.actions);
+    expect(shown.other).toEqual({ env: { API_TOKEN: REDACTED } });
+    expect(shown.names).toEqual(['a<U+001B>b']);
+    expect(plan).toEqual(before);
   });
 });
