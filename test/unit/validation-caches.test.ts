@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { functionDocstring, parameterSchemaFromSource, pythonParseCount } from '../../src/manifests/parameter-schema.js';
 import { checkAgainst, userSchemaCompileCount } from '../../src/validate/schema.js';
+import { lookupFlow } from '../../src/manifests/entrypoint.js';
 
 // Each test uses schemas and sources of its own (a unique title / flow name), so what another test
 // in this process compiled or parsed cannot satisfy it.
@@ -93,5 +94,19 @@ describe('parsed flow files', () => {
     if ('error' in original || 'error' in edited) throw new Error('no schema');
     expect((original.schema as { properties: { n: { type: string } } }).properties.n.type).toBe('integer');
     expect((edited.schema as { properties: { n: { type: string } } }).properties.n.type).toBe('string');
+  });
+});
+
+describe('flow files read once per content, not once per deployment', () => {
+  const source = (flow: string): string => `from prefect import flow\n\n\n@flow(name="${flow}")\ndef job(n: int = 1) -> int:\n    return n\n`;
+
+  it('looks a flow up in a file once for all the deployments that name it, and freezes the answer', () => {
+    const text = source('memo-lookup');
+    const first = lookupFlow(text, 'job');
+    expect(first).toEqual({ kind: 'flow', flowName: 'memo-lookup', line: 5 });
+    for (let i = 0; i < 100; i++) expect(lookupFlow(text, 'job')).toBe(first);
+    expect(Object.isFrozen(first)).toBe(true);
+    // An edited file is read again.
+    expect(lookupFlow(text.replace('memo-lookup', 'memo-edited'), 'job')).toEqual({ kind: 'flow', flowName: 'memo-edited', line: 5 });
   });
 });
