@@ -134,17 +134,13 @@ function renderPlanMarkdown(input: Plan, mode: Mode, maxLength: number, measure:
   // Redact the finished text too: a secret could only reappear by being put together from parts,
   // and redaction can lengthen the text, so the length check comes after it.
   for (const level of ['full', 'compact'] as const) {
-    // The full level holds a <details> block per deployment that is not deleted: when those blocks'
-    // bare markup alone overflows the limit, skip rendering every diff only to throw it away.
-    if (level === 'full' && input.actions.filter((a) => a.kind !== 'delete').length * measure(DETAILS_MARKUP) > limit) continue;
-    const text = redact(renderLevel(ctx, level), secrets);
+    const rendered = renderLevel(ctx, level, { limit, measure });
+    if (rendered === undefined) continue;
+    const text = redact(rendered, secrets);
     if (measure(text) <= limit) return text;
   }
   return cut(redact(renderNames(ctx, limit, measure), secrets), limit, measure);
 }
-
-/** What every block of {@link details} contains at least. */
-const DETAILS_MARKUP = '<details><summary></summary>\n\n</details>';
 
 /** Hard cut, for a limit too small for even the summary; never splits a surrogate pair. */
 function cut(text: string, limit: number, measure: Measure): string {
@@ -163,11 +159,23 @@ function cut(text: string, limit: number, measure: Measure): string {
 
 const hasNothingToDo = (plan: Plan): boolean => plan.actions.length === 0 && plan.conflicts.length === 0 && plan.pruneRefused === null;
 
-function renderLevel(ctx: Context, level: 'full' | 'compact'): string {
+/**
+ * One level of detail; undefined when the full level's diffs alone already overflow `budget.limit`
+ * (rendering the rest of ten thousand diffs only to throw them away is most of the cost).
+ */
+function renderLevel(ctx: Context, level: 'full' | 'compact', budget?: { limit: number; measure: Measure }): string | undefined {
   const blocks = [...head(ctx), ...callouts(ctx, level), ...warnings(ctx, level)];
   if (ctx.plan.actions.length > 0) {
     if (level === 'full') {
-      blocks.push('#### Changes', ...ctx.plan.actions.flatMap((a, i) => (a.kind === 'delete' ? [] : [details(ctx, a, i)])));
+      blocks.push('#### Changes');
+      let size = 0;
+      for (const [i, a] of ctx.plan.actions.entries()) {
+        if (a.kind === 'delete') continue;
+        const block = details(ctx, a, i);
+        size += budget ? budget.measure(block) : 0;
+        if (budget && size > budget.limit) return undefined;
+        blocks.push(block);
+      }
     } else {
       blocks.push(pointer(ctx), '#### Changes', ctx.plan.actions.map((a, i) => listItem(ctx, a, i)).join('\n'));
     }
@@ -316,8 +324,7 @@ function details(ctx: Context, a: Exclude<PlanAction, { kind: 'delete' }>, i: nu
   const changes = facts?.changes ?? [];
   const original = ctx.original.actions[i];
   const originalChanges = original && original.kind !== 'delete' ? shownChanges(original) : [];
-  const fields = changes.map((c) => c.field).join(', ');
-  const summary = `${escapeHtml(SIGN[a.kind])} ${htmlCode(a.key)} (${escapeHtml(a.declaredAt.file)}:${a.declaredAt.line}) — ${a.kind === 'create' ? 'new' : a.kind === 'adopt' ? 'adopt' : 'update'}${fields ? `: ${escapeHtml(fields)}` : ''}${escapeHtml(scheduledNote(ctx, i))}`;
+  const summary = detailsSummary(ctx, a, i);
   const body: string[] = [];
   const diff = changes.flatMap(diffChange);
   if (diff.length > 0) body.push(codeBlock('diff', diff));
@@ -326,6 +333,11 @@ function details(ctx: Context, a: Exclude<PlanAction, { kind: 'delete' }>, i: nu
   if (hidden.length > 0) body.push(`Sensitive ${hidden.length === 1 ? 'value' : 'values'} changed (not shown): ${hidden.map(code).join(', ')}`);
   for (const { slug, lines } of facts?.schedules ?? []) body.push(`Schedule ${code(slug)}:\n${lines.map((l) => `- ${prose(l)}`).join('\n')}`);
   return [`<details><summary>${summary}</summary>`, ...body, '</details>'].join('\n\n');
+}
+
+function detailsSummary(ctx: Context, a: Exclude<PlanAction, { kind: 'delete' }>, i: number): string {
+  const fields = (ctx.facts.actions[i]?.changes ?? []).map((c) => c.field).join(', ');
+  return `${escapeHtml(SIGN[a.kind])} ${htmlCode(a.key)} (${escapeHtml(a.declaredAt.file)}:${a.declaredAt.line}) — ${a.kind === 'create' ? 'new' : a.kind === 'adopt' ? 'adopt' : 'update'}${fields ? `: ${escapeHtml(fields)}` : ''}${escapeHtml(scheduledNote(ctx, i))}`;
 }
 
 /** Paths of values under sensitive keys that differ between `before` and `after`. */
