@@ -16,6 +16,7 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
 import { loadManifests } from '../src/manifests/load.js';
@@ -112,4 +113,5 @@ async function main(): Promise<number> {
   }
 }
 
-process.exitCode = await main();
+// Run only as a script: scripts/bench-cpu.ts imports generateProject.
+if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) process.exitCode = await main();
