@@ -1,5 +1,5 @@
 import { redact } from './redact.js';
-import { isPlainObject, shareUnchanged } from './share.js';
+import { mapEntries, shareUnchanged } from './share.js';
 
 /**
  * Control characters made visible, so that no manifest value and no server value can send a raw
@@ -45,13 +45,7 @@ export function escapeControlDeep<T>(value: T): T {
   const visit = (v: unknown, keepLayout: boolean): unknown => {
     if (typeof v === 'string') return escapeControl(v, { keepLayout });
     if (Array.isArray(v)) return shareUnchanged(v, (item) => visit(item, keepLayout));
-    if (isPlainObject(v)) {
-      const entries = Object.entries(v).map(([k, child]) => [escapeControl(k), visit(child, keepLayout || LAYOUT_KEYS.has(k))] as const);
-      return entries.every(([k, child]) => child === v[k]) ? v : Object.fromEntries(entries);
-    }
-    if (v && typeof v === 'object') {
-      return Object.fromEntries(Object.entries(v).map(([k, child]) => [escapeControl(k), visit(child, keepLayout || LAYOUT_KEYS.has(k))]));
-    }
+    if (v && typeof v === 'object') return mapEntries(v, (k, child) => visit(child, keepLayout || LAYOUT_KEYS.has(k)), escapeControl);
     return v;
   };
   return visit(value, false) as T;

@@ -1,4 +1,4 @@
-import { isPlainObject, shareUnchanged } from './share.js';
+import { mapEntries, shareUnchanged } from './share.js';
 
 /** Keys whose values are never shown: in job variables, parameters, env maps, pull steps. */
 const SENSITIVE_KEY = /(secret|token|password|passwd|pwd|api[_-]?key|apikey|credential|private[_-]?key|auth|access[_-]?key|signature|dsn|connection[_-]?string)/i;
@@ -74,9 +74,7 @@ export function redact<T>(value: T, secrets: readonly string[] = []): T {
       const record = v as Record<string, unknown>;
       // A JSON Patch operation names its field in `path`: `{op, path: '/env/API_TOKEN', value}`.
       const patchKey = typeof record.path === 'string' && 'op' in record ? record.path.split('/').at(-1) : undefined;
-      const entries = Object.entries(record).map(([k, child]) => [k, visit(child, k === 'value' && patchKey !== undefined ? patchKey : k)] as const);
-      if (isPlainObject(record) && entries.every(([k, child]) => child === record[k])) return record;
-      return Object.fromEntries(entries);
+      return mapEntries(record, (k, child) => visit(child, k === 'value' && patchKey !== undefined ? patchKey : k));
     }
     return v;
   };

@@ -24,3 +24,23 @@ export function shareUnchanged<T>(items: readonly T[], f: (item: T) => unknown):
   }
   return out ?? (items as unknown[]);
 }
+
+/**
+ * `Object.fromEntries(Object.entries(record).map(([k, v]) => [mapKey(k), f(k, v)]))`, or `record`
+ * itself when it is a plain object and nothing changes. Allocates nothing in that case.
+ */
+export function mapEntries(record: object, f: (key: string, value: unknown) => unknown, mapKey: (key: string) => string = (k) => k): Record<string, unknown> {
+  const source = record as Record<string, unknown>;
+  const keys = Object.keys(source);
+  let out: [string, unknown][] | undefined = isPlainObject(source) ? undefined : [];
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i]!;
+    const value = source[k];
+    const mapped = f(k, value);
+    const key = mapKey(k);
+    // Everything before the first change was kept as it is.
+    if (!out && (mapped !== value || key !== k)) out = keys.slice(0, i).map((p) => [p, source[p]]);
+    if (out) out.push([key, mapped]);
+  }
+  return out ? Object.fromEntries(out) : source;
+}
