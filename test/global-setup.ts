@@ -16,7 +16,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const started = performance.now();
   // A short scheduler loop lets the scheduled-runs test see runs within seconds (the setting's
   // name before Prefect 3.1 is PREFECT_API_SERVICES_…; later versions still accept it, the new one wins).
-  const server = await startPrefectServer({ scheduler: true, env: { PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS: '2', PREFECT_API_SERVICES_SCHEDULER_LOOP_SECONDS: '2' } });
+  const server = await startPrefectServer({ scheduler: true, readyTimeoutMs: 180_000, env: { PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS: '2', PREFECT_API_SERVICES_SCHEDULER_LOOP_SECONDS: '2' } });
   console.log(
     `prefect server ${server.version} ready at ${server.apiUrl} after ${((performance.now() - started) / 1000).toFixed(1)}s (venv included)`,
   );
