@@ -9,7 +9,7 @@
 // storage block's basepath), so it always runs in the same folder, BUILD_DIR, with a copy of the
 // fixture flows. Two fields change on every build and are ignored by --check: `timestamp` and the
 // storage block's `_block_document_id` (a fresh server gives the block a fresh id).
-import { cp, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { runPrefectCli, startLocalPrefectServer, type PrefectServerHandle } from '../src/prefect/local-server.js';
@@ -50,6 +50,24 @@ export const CASES: Readonly<Record<string, readonly string[]>> = {
   ],
 };
 
+/**
+ * Puts the fixture flows into BUILD_DIR/flows, writing (atomically, by rename) only files that are
+ * missing or differ: a worker of the integration test may be running a flow from there while the
+ * fixture test rebuilds, and must never read a half-written file.
+ */
+export async function syncFlows(): Promise<void> {
+  const from = join(FIXTURE_DIR, 'flows');
+  const to = join(BUILD_DIR, 'flows');
+  await mkdir(to, { recursive: true });
+  for (const name of (await readdir(from)).filter((f) => f.endsWith('.py'))) {
+    const text = await readFile(join(from, name), 'utf8');
+    if ((await readFile(join(to, name), 'utf8').catch(() => undefined)) === text) continue;
+    const temporary = join(to, `.${name}.${process.pid}.tmp`);
+    await writeFile(temporary, text);
+    await rename(temporary, join(to, name));
+  }
+}
+
 /** Runs `prefect <args>` for each argument list given as JSON in argv[1]; stops at the first failure. */
 const CLI_DRIVER = `
 import json, sys
@@ -67,10 +85,9 @@ export function normalise(text: string): string {
 
 /** Builds every case with the given Prefect 2 CLI against `server`; returns file name -> content. */
 export async function buildFixtures(prefect: string, python: string, server: PrefectServerHandle): Promise<Record<string, string>> {
-  await rm(BUILD_DIR, { recursive: true, force: true });
   await rm(STORAGE_DIR, { recursive: true, force: true });
-  await mkdir(BUILD_DIR, { recursive: true });
-  await cp(join(FIXTURE_DIR, 'flows'), join(BUILD_DIR, 'flows'), { recursive: true, filter: (src) => !src.includes('__pycache__') });
+  await syncFlows();
+  for (const file of Object.keys(CASES)) await rm(join(BUILD_DIR, file), { force: true });
   const block = await runPrefectCli(python, server, [
     '-c', `from prefect.filesystems import LocalFileSystem\nLocalFileSystem(basepath=${JSON.stringify(STORAGE_DIR)}).save(${JSON.stringify(STORAGE_BLOCK)}, overwrite=True)`,
   ]);

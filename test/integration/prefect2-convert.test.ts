@@ -2,13 +2,13 @@
 // deployment build` wrote (test/fixtures/prefect2-deployment-yaml, kept honest by
 // prefect2-fixtures.test.ts) are converted, applied to the pinned 3.x server, plan empty after,
 // and the process one runs to Completed on a real process worker.
-import { cp, mkdir, mkdtemp, readFile, readdir } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parse } from 'yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
-import { BUILD_DIR } from '../../scripts/build-prefect2-fixtures.js';
+import { BUILD_DIR, syncFlows } from '../../scripts/build-prefect2-fixtures.js';
 import { startPrefectWorker } from '../../scripts/prefect-server.js';
 import { api, prefectApiUrl, prefectTarget, uniqueName } from '../helpers/prefect.js';
 import { applyProject, ensurePool, planProject, readDeployment } from '../helpers/gitops.js';
@@ -36,8 +36,7 @@ describe('Prefect 2 deployment.yaml files built by Prefect 2.20, converted and a
     await ensurePool('legacy-workers', 'process');
     // The fixtures' `path` is where they were built; the worker runs the flow from there, as a
     // Prefect 2 agent on that machine did.
-    await mkdir(BUILD_DIR, { recursive: true });
-    await cp(join(fixtures, 'flows'), join(BUILD_DIR, 'flows'), { recursive: true, force: true, filter: (src) => !src.includes('__pycache__') });
+    await syncFlows();
   });
 
   it('plan and validate recognise a deployment.yaml and say how to convert it', async () => {
