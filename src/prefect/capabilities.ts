@@ -1,7 +1,9 @@
 /**
  * What a Prefect server accepts, by version. Prefect's request models forbid unknown fields and
- * its filters unknown operators, so every body field and filter that did not exist in 3.0 is
- * gated here; planner, apply and client read `client.capabilities` instead of comparing versions.
+ * its filters unknown operators, so every body field and filter that did not exist in 3.0 (or,
+ * for Prefect 2.19/2.20, in 2.x) is gated here; planner, apply and client read
+ * `client.capabilities` instead of comparing versions. How 2.x spells what it does have (field
+ * names, variable values, filters) is translated in src/prefect/v2.ts, not gated.
  *
  * The minimum versions are not guesses: test/fixtures/openapi/<version>.json holds what each
  * matrix version's own `/api/openapi.json` says (scripts/openapi-fixtures.ts writes them), and

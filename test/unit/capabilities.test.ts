@@ -37,14 +37,18 @@ const CLIENT_PATHS = [
 ];
 
 describe('capability gates agree with each version\'s own OpenAPI document', () => {
-  it('has fixtures for the oldest and the newest 3.x the matrix runs', () => {
+  it('has fixtures for the oldest and the newest 3.x the matrix runs, and for Prefect 2.19 and 2.20', () => {
     const versions = fixtures.map((f) => f.version);
+    expect(versions).toContain('2.19.9');
+    expect(versions).toContain('2.20.27');
     expect(versions).toContain('3.0.11');
     expect(versions).toContain('3.9.1');
   });
 
-  it.each(fixtures.map((f) => [f.version, f] as const))('%s', (_version, fixture) => {
-    for (const name of FIXTURE_SCHEMAS) expect(fixture.schemas[name], `${name} in the fixture`).toBeDefined();
+  it.each(fixtures.map((f) => [f.version, f] as const))('%s', (version, fixture) => {
+    // Prefect 2 has no ConcurrencyOptions model at all (deployments there have no concurrency).
+    const absent: readonly string[] = version.startsWith('2.') ? ['ConcurrencyOptions'] : [];
+    for (const name of FIXTURE_SCHEMAS) expect(fixture.schemas[name], `${name} in the fixture`)[absent.includes(name) ? 'toBeUndefined' : 'toBeDefined']();
     const fromVersion: Record<string, boolean> = { ...capabilitiesFor(fixture.version) };
     for (const c of NOT_IN_OPENAPI) delete fromVersion[c];
     expect(fromVersion).toEqual(capabilitiesFromOpenApi(fixture));
@@ -56,10 +60,9 @@ describe('capability gates agree with each version\'s own OpenAPI document', () 
 
   it('every gate is off on the oldest fixture and on on the newest (so each is really tested both ways)', () => {
     const byVersion = new Map(fixtures.map((f) => [f.version, capabilitiesFromOpenApi(f)]));
-    const oldest = byVersion.get('3.0.11')!;
+    const oldest = byVersion.get('2.19.9')!;
     const newest = byVersion.get('3.9.1')!;
-    // concurrency_options arrived in 3.0.3, deployment concurrency in 3.0.0: before the oldest 3.x we run.
-    const gates = Object.keys(CAPABILITY_MIN_VERSION).filter((c) => c !== 'concurrencyOptions' && c !== 'deploymentConcurrencyLimit' && !(NOT_IN_OPENAPI as readonly string[]).includes(c)) as (keyof typeof oldest)[];
+    const gates = Object.keys(CAPABILITY_MIN_VERSION).filter((c) => !(NOT_IN_OPENAPI as readonly string[]).includes(c)) as (keyof typeof oldest)[];
     expect(gates.filter((c) => oldest[c])).toEqual([]);
     expect(Object.entries(newest).filter(([, on]) => !on)).toEqual([]);
   });
