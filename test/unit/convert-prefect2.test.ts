@@ -213,6 +213,18 @@ describe('prefect-gitops convert', () => {
     expect(validated.deployments.map((d) => d.key).sort()).toEqual(['greet/hourly-process', 'greet/in-a-pool', 'greet/weekday-morning', 'tidy-up/docker-rrule', 'tidy-up/manual']);
   });
 
+  it('--work-pool NAME names the pool of every deployment without one, TYPE=NAME by pool type; a bad value is a usage error', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'gitops-p2-cli-'));
+    const all = await run(['convert', FIXTURES, '--work-pool', 'legacy'], dir);
+    expect(all.code).toBe(0);
+    const pools = (text: string): string[] => [...text.matchAll(/^work_pool:\n  name: (.*)$/gm)].map((m) => m[1]!);
+    expect(pools(all.stdout)).toEqual(['legacy', 'legacy-workers', 'legacy', 'legacy', 'legacy']);
+    const byType = await run(['convert', FIXTURES, '--work-pool', 'docker=containers'], dir);
+    expect(pools(byType.stdout)).toEqual(['process-pool', 'legacy-workers', 'process-pool', 'containers', 'process-pool']);
+    expect(byType.stderr).toContain('prefect work-pool create containers --type docker');
+    expect((await run(['convert', FIXTURES, '--work-pool', 'docker='], dir)).code).toBe(64);
+  });
+
   it('the import alias prints to stdout without --out; an input that is not a deployment.yaml is an error and nothing is written', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'gitops-p2-cli-'));
     const printed = await run(['import', join(FIXTURES, 'tidy-manual-deployment.yaml')], dir);
