@@ -5,6 +5,7 @@
 //   npm run test:matrix                              every version (scripts/prefect-matrix.json + the pinned one)
 //   npm run test:matrix -- --versions 3.1.15,2.20.27 just these
 //   npm run test:matrix -- --ci                      the versions whose entry says "ci": true, plus the pinned one
+//   npm run test:matrix -- --ci --install-only       only build (or reuse) their venvs, in sequence (.ci/run prefetch)
 //
 // Each version's venv is built (or reused) first, outside the timed suite run, so the table's
 // seconds are the suite's own. Exit code 1 when any version failed.
@@ -39,21 +40,23 @@ export async function ciVersions(): Promise<string[]> {
   return all.filter((v) => v === pinned || matrix.versions[v]?.ci === true);
 }
 
-export function parseArgs(argv: string[]): { versions?: string[]; ci: boolean; files: string[] } {
+export function parseArgs(argv: string[]): { versions?: string[]; ci: boolean; installOnly: boolean; files: string[] } {
   let versions: string[] | undefined;
   let ci = false;
+  let installOnly = false;
   const files: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--ci') ci = true;
+    else if (arg === '--install-only') installOnly = true;
     else if (arg === '--versions' || arg.startsWith('--versions=')) {
       const value = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : argv[++i];
       if (!value) throw new Error('--versions needs a comma-separated list, e.g. --versions 3.1.15,2.20.27');
       versions = value.split(',').map((v) => v.trim()).filter(Boolean);
-    } else if (arg.startsWith('-')) throw new Error(`unknown option ${arg} (known: --versions a,b  --ci  [test files])`);
+    } else if (arg.startsWith('-')) throw new Error(`unknown option ${arg} (known: --versions a,b  --ci  --install-only  [test files])`);
     else files.push(arg);
   }
-  return { ...(versions ? { versions } : {}), ci, files };
+  return { ...(versions ? { versions } : {}), ci, installOnly, files };
 }
 
 /** One line per version plus a total, as a fixed-width table. */
@@ -101,6 +104,21 @@ async function main(argv: string[]): Promise<number> {
   const versions = args.versions ?? (args.ci ? await ciVersions() : known);
   const unknown = versions.filter((v) => !known.includes(v));
   if (unknown.length > 0) throw new Error(`not in the matrix: ${unknown.join(', ')} (known: ${known.join(', ')})`);
+  if (args.installOnly) {
+    // Venvs only, one after the other (each under its lock, so a suite run started meanwhile waits for it).
+    let failed = 0;
+    for (const version of versions) {
+      const started = performance.now();
+      try {
+        await ensurePrefectVenv({ version, log: (line) => console.log(line) });
+      } catch (error) {
+        failed++;
+        console.error(error instanceof Error ? error.message : error);
+      }
+      console.log(`prefect ${version} venv: ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    }
+    return failed === 0 ? 0 : 1;
+  }
   console.log(`prefect matrix: ${versions.join(', ')}`);
   const results: VersionResult[] = [];
   const started = performance.now();
