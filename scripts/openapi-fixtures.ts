@@ -9,29 +9,11 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { FIXTURE_SCHEMAS, type OpenApiFixture } from '../src/prefect/capabilities.js';
+import { trimOpenApi, type OpenApiDocument, type OpenApiFixture } from '../src/prefect/capabilities.js';
 import { startLocalPrefectServer } from '../src/prefect/local-server.js';
 import { ensurePrefectVenv, readMatrixVersions, repoRoot } from './prefect-venv.js';
 
 const FIXTURE_DIR = join(repoRoot, 'test', 'fixtures', 'openapi');
-
-interface OpenApiDocument {
-  info?: { version?: string };
-  paths?: Record<string, unknown>;
-  components?: { schemas?: Record<string, { properties?: Record<string, unknown> }> };
-}
-
-/** The trimmed fixture of a full document served by Prefect `version`. */
-export function trimOpenApi(doc: OpenApiDocument, version: string): OpenApiFixture {
-  const all = doc.components?.schemas ?? {};
-  const schemas: Record<string, string[]> = {};
-  for (const name of FIXTURE_SCHEMAS) {
-    // Pydantic splits a model used both ways into `Name-Input`/`Name-Output`; requests are `-Input`.
-    const schema = all[name] ?? all[`${name}-Input`];
-    if (schema) schemas[name] = Object.keys(schema.properties ?? {}).sort();
-  }
-  return { version, paths: Object.keys(doc.paths ?? {}).sort(), schemas };
-}
 
 async function save(fixture: OpenApiFixture): Promise<void> {
   await mkdir(FIXTURE_DIR, { recursive: true });

@@ -102,6 +102,25 @@ export const FIXTURE_SCHEMAS = [
   'RunDeployment',
 ] as const;
 
+/** The parts of a server's `/api/openapi.json` the fixtures keep. */
+export interface OpenApiDocument {
+  info?: { version?: string };
+  paths?: Record<string, unknown>;
+  components?: { schemas?: Record<string, { properties?: Record<string, unknown> }> };
+}
+
+/** The trimmed fixture of a full document served by Prefect `version`. */
+export function trimOpenApi(doc: OpenApiDocument, version: string): OpenApiFixture {
+  const all = doc.components?.schemas ?? {};
+  const schemas: Record<string, string[]> = {};
+  for (const name of FIXTURE_SCHEMAS) {
+    // Pydantic splits a model used both ways into `Name-Input`/`Name-Output`; requests are `-Input`.
+    const schema = all[name] ?? all[`${name}-Input`];
+    if (schema) schemas[name] = Object.keys(schema.properties ?? {}).sort();
+  }
+  return { version, paths: Object.keys(doc.paths ?? {}).sort(), schemas };
+}
+
 /** What an OpenAPI document says the server accepts, gate by gate (all but {@link NOT_IN_OPENAPI}). */
 export function capabilitiesFromOpenApi(doc: OpenApiFixture): Omit<ServerCapabilities, (typeof NOT_IN_OPENAPI)[number]> {
   const has = (schema: string, ...props: string[]): boolean => props.every((p) => doc.schemas[schema]?.includes(p) ?? false);
