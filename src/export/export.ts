@@ -49,6 +49,8 @@ export interface ExportInput {
   deployments: ExportDeployment[];
   /** How the server marks ownership; default `label` (a server without labels: `tag`). */
   ownership?: OwnershipMarker;
+  /** Whether the server stores schedule slugs (Prefect 3.2+); default true. Without, none are written. */
+  scheduleSlugs?: boolean;
 }
 
 /** Characters a manifest's name or flow_name may not contain (the validator rejects them). */
@@ -81,7 +83,7 @@ export function exportManifests(input: ExportInput, options: ExportOptions): { f
       notices.push(`${key}: not exported: ${skip}`);
       continue;
     }
-    const made = manifestFromLive(d.flowName, d.live, d.automations, { adopt: options.adopt, ...(input.ownership ? { ownership: input.ownership } : {}) });
+    const made = manifestFromLive(d.flowName, d.live, d.automations, { adopt: options.adopt, ...(input.ownership ? { ownership: input.ownership } : {}), ...(input.scheduleSlugs === false ? { scheduleSlugs: false } : {}) });
     const text = renderDocument(made.manifest, made.comments);
     notices.push(...made.notices, ...roundTripNotices(key, d.flowName, made, text));
     if (made.owner === undefined) unowned.push(key);

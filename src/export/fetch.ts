@@ -11,8 +11,9 @@ import type { ExportAutomation } from './triggers.js';
  *
  * @throws RemoteError when the server cannot be read.
  */
-export async function fetchForExport(client: PrefectClient, selection: ExportSelection): Promise<{ deployments: ExportDeployment[]; ownership: OwnershipMarker }> {
+export async function fetchForExport(client: PrefectClient, selection: ExportSelection): Promise<{ deployments: ExportDeployment[]; ownership: OwnershipMarker; scheduleSlugs: boolean }> {
   const ownership = ownershipMarker(client.capabilities);
+  const scheduleSlugs = client.capabilities.scheduleSlugs;
   // An empty kind does not restrict a selection, while the client reads an empty list as "none".
   const given = (list: string[] | undefined): string[] | undefined => (list?.length ? list : undefined);
   const deployments = await client.listDeployments({
@@ -20,7 +21,7 @@ export async function fetchForExport(client: PrefectClient, selection: ExportSel
     tagsAny: given(selection.tags),
     workPools: given(selection.workPools),
   });
-  if (deployments.length === 0) return { deployments: [], ownership };
+  if (deployments.length === 0) return { deployments: [], ownership, scheduleSlugs };
 
   const flowIds = [...new Set(deployments.map((d) => d.flow_id))];
   const [flows, automations] = await Promise.all([client.listFlows({ ids: flowIds }), client.listAutomations()]);
@@ -32,6 +33,7 @@ export async function fetchForExport(client: PrefectClient, selection: ExportSel
   }
   return {
     ownership,
+    scheduleSlugs,
     deployments: deployments
       .map((live) => ({ flowName: flowName.get(live.flow_id) ?? live.flow_id, live, automations: byDeployment.get(live.id) ?? [] }))
       .sort((a, b) => (a.flowName < b.flowName ? -1 : a.flowName > b.flowName ? 1 : a.live.name < b.live.name ? -1 : a.live.name > b.live.name ? 1 : 0)),

@@ -38,7 +38,7 @@ const RESOLVED_PLACEHOLDER = /\{\{\s*(?:(?:git|env)\.[A-Za-z_]|\$[A-Za-z_])/;
  * The manifest of one live deployment (pure). Automations are those whose actions run it; which of
  * them become `triggers` follows the planner: for an owned deployment, only its owner's.
  */
-export function manifestFromLive(flowName: string, live: LiveDeployment, unsorted: readonly ExportAutomation[], options: { adopt: boolean; ownership?: OwnershipMarker }): ManifestFromLive {
+export function manifestFromLive(flowName: string, live: LiveDeployment, unsorted: readonly ExportAutomation[], options: { adopt: boolean; ownership?: OwnershipMarker; scheduleSlugs?: boolean }): ManifestFromLive {
   const automations = [...unsorted].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   const key = `${flowName}/${live.name}`;
   const notices: string[] = [];
@@ -66,7 +66,7 @@ export function manifestFromLive(flowName: string, live: LiveDeployment, unsorte
     notices.push(`${key}: work queue "default" without a work pool cannot be written; the next plan will clear it`);
   }
 
-  const { schedules, liveWithSlugs } = exportSchedules(key, live, notices);
+  const { schedules, liveWithSlugs } = exportSchedules(key, live, notices, options.scheduleSlugs ?? true);
   if (schedules.length) m.schedules = schedules;
   if (canonical.paused) m.paused = true;
 
@@ -112,9 +112,11 @@ export function manifestFromLive(flowName: string, live: LiveDeployment, unsorte
 
 /**
  * Schedules in creation order (the order they were declared in), each with a slug: the live one,
- * or for a slugless schedule the default the planner would give it, made unique.
+ * or for a slugless schedule the default the planner would give it, made unique. A server that
+ * cannot store slugs (Prefect 2, 3.0/3.1) gets none written: there schedules are matched by
+ * content, and a slug in the manifest would only be a warning in every plan.
  */
-function exportSchedules(key: string, live: LiveDeployment, notices: string[]): { schedules: JsonObject[]; liveWithSlugs: LiveDeployment } {
+function exportSchedules(key: string, live: LiveDeployment, notices: string[], storesSlugs: boolean): { schedules: JsonObject[]; liveWithSlugs: LiveDeployment } {
   const ordered = [...(live.schedules ?? [])].sort(byCreation);
   const specs = ordered.map((s) => scheduleManifest(s));
   const taken = new Set(ordered.flatMap((s) => (s.slug ? [s.slug] : [])));
@@ -126,11 +128,11 @@ function exportSchedules(key: string, live: LiveDeployment, notices: string[]): 
     taken.add(slug);
     return slug;
   });
-  if (ordered.some((s) => !s.slug)) {
+  if (storesSlugs && ordered.some((s) => !s.slug)) {
     notices.push(`${key}: schedules without a slug were given one (${ordered.flatMap((s, i) => (s.slug ? [] : [slugs[i]!])).join(', ')}); the next apply replaces them with schedules carrying these slugs`);
   }
   for (const slug of slugs) if (!SLUG.test(slug)) notices.push(`${key}: schedule slug "${slug}" is not one a manifest accepts (${SLUG.source}); rename it in the file (its schedule is then replaced)`);
-  const schedules = specs.map(({ spec }, i) => orderedSchedule({ ...spec, slug: slugs[i]! }));
+  const schedules = specs.map(({ spec }, i) => orderedSchedule(storesSlugs ? { ...spec, slug: slugs[i]! } : spec));
   const liveWithSlugs = { ...live, schedules: ordered.map((s, i) => ({ ...s, slug: slugs[i]! })) };
   return { schedules, liveWithSlugs };
 }

@@ -73,8 +73,9 @@ export function scheduleFromV2(raw: unknown): unknown {
 }
 
 /**
- * A variable name for 2.x, which allows only lowercase letters, digits and underscores (3.x also
- * dashes): prefect-gitops's own variables (the apply lock, name claims) use dashes, written as
+ * A variable name for 2.x (and 3.x before 3.4.1: the client applies it wherever the
+ * `variableNameDashes` capability is off), which allows only lowercase letters, digits and
+ * underscores: prefect-gitops's own variables (the apply lock, name claims) use dashes, written as
  * underscores there. Two owners whose lock names then coincide only share a lock (they wait for
  * each other); nothing is lost.
  */

@@ -195,9 +195,13 @@ describe(`the deployment life cycle on the selected server (Prefect 2.19/2.20 an
       const exported = await cli(['export', '--flow', project.flow, '--out', out]);
       expect(exported.code, exported.stderr).toBe(0);
       await cp(join(project.dir, 'flows'), join(out, 'flows'), { recursive: true });
+      const written = await readFile(join(out, 'deployments', project.flow, 'a.yaml'), 'utf8');
+      // Slugs only where the server stores them (3.2+); elsewhere schedules are matched by content.
+      expect(written.includes('slug:')).toBe(!prefect2);
       const planned = await planProject(out);
       expect(planned.plan.actions).toEqual([]);
       expect(planned.plan.summary.unchanged).toBe(2);
+      expect(planned.plan.warnings.filter((w) => /slug/.test(w))).toEqual([]);
     } finally {
       await rm(out, { recursive: true, force: true });
     }

@@ -12,6 +12,7 @@ import {
   variableValueFromV2,
 } from '../../src/prefect/v2.js';
 import { serverSupportIssues } from '../../src/plan/server-support.js';
+import { manifestFromLive } from '../../src/export/manifest.js';
 import { desiredDeployment, liveDeployment, liveSchedule } from '../helpers/fixtures.js';
 
 // What a real Prefect 2.20.27 server returns for a deployment prefect-gitops created (trimmed).
@@ -148,5 +149,21 @@ describe('a field PATCH cannot write is written by a POST upsert, and the plan s
     const update = result.actions[0] as UpdateAction;
     expect(update.upsert).toBeUndefined();
     expect(update.patch).toEqual({ pull_steps: pull });
+  });
+});
+
+describe('export to a server without schedule slugs (Prefect 2, 3.0/3.1)', () => {
+  const live = deploymentFromV2(V2_DEPLOYMENT) as unknown as LiveDeployment;
+
+  it('writes schedules without slugs and says nothing about giving them one', () => {
+    const made = manifestFromLive('f', live, [], { adopt: false, ownership: 'tag', scheduleSlugs: false });
+    expect(made.manifest.schedules).toEqual([{ cron: '0 * * * *' }]);
+    expect(made.notices.filter((n) => n.includes('slug'))).toEqual([]);
+  });
+
+  it('where slugs are stored, a slugless schedule is given one, and the notice says so', () => {
+    const made = manifestFromLive('f', live, [], { adopt: false, ownership: 'tag' });
+    expect(made.manifest.schedules).toEqual([{ slug: 'cron-1', cron: '0 * * * *' }]);
+    expect(made.notices.join('\n')).toContain('were given one (cron-1)');
   });
 });
