@@ -10,7 +10,7 @@
 // fixture flows. Two fields change on every build and are ignored by --check: `timestamp` and the
 // storage block's `_block_document_id` (a fresh server gives the block a fresh id).
 import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { runPrefectCli, startLocalPrefectServer, type PrefectServerHandle } from '../src/prefect/local-server.js';
 import { ensurePrefectVenv, repoRoot } from './prefect-venv.js';
@@ -85,6 +85,45 @@ export function normalise(text: string): string {
 
 /** Builds every case with the given Prefect 2 CLI against `server`; returns file name -> content. */
 export async function buildFixtures(prefect: string, python: string, server: PrefectServerHandle): Promise<Record<string, string>> {
+  // Every checkout on the machine builds in the same folder: one build at a time.
+  const release = await lockBuildDir();
+  try {
+    return await buildLocked(prefect, python, server);
+  } finally {
+    await release();
+  }
+}
+
+/** A mkdir lock next to BUILD_DIR; a lock whose holder process is gone is taken over. */
+async function lockBuildDir(): Promise<() => Promise<void>> {
+  const lock = join(dirname(BUILD_DIR), '.build-lock');
+  await mkdir(dirname(BUILD_DIR), { recursive: true });
+  const deadline = Date.now() + 15 * 60_000;
+  for (;;) {
+    try {
+      await mkdir(lock);
+      await writeFile(join(lock, 'pid'), String(process.pid));
+      return () => rm(lock, { recursive: true, force: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    const holder = Number(await readFile(join(lock, 'pid'), 'utf8').catch(() => ''));
+    if (holder > 0 && !isAlive(holder)) await rm(lock, { recursive: true, force: true });
+    else if (Date.now() > deadline) throw new Error(`${lock} is held by process ${holder || '?'} for too long`);
+    else await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+async function buildLocked(prefect: string, python: string, server: PrefectServerHandle): Promise<Record<string, string>> {
   await rm(STORAGE_DIR, { recursive: true, force: true });
   await syncFlows();
   for (const file of Object.keys(CASES)) await rm(join(BUILD_DIR, file), { force: true });
