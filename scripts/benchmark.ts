@@ -47,6 +47,8 @@ interface BenchOptions {
   sweep: number[] | undefined;
   installPostgres: boolean;
   prefectDeploy: boolean;
+  /** Re-deploy with prefect deploy --all only for N up to this (it takes as long as the first deploy). */
+  redeployUpTo: number;
 }
 
 const USAGE = `usage: npm run bench -- [options]
@@ -59,6 +61,7 @@ const USAGE = `usage: npm run bench -- [options]
   --sweep-concurrency C,C...  instead of the comparison: first apply of N fresh deployments at each fixed C, then adaptive
   --install-postgres          apt-get install postgresql when its server binaries are missing (root)
   --no-prefect-deploy         leave out prefect deploy --all (quick runs)
+  --redeploy-up-to N          time prefect deploy --all's re-deploy only for N <= this (default: every N)
   --json <file>               also write the results as JSON to <file>
   --timeout-seconds S         give up (and stop everything) after S seconds (default 7200)`;
 
@@ -77,6 +80,7 @@ function parseOptions(argv: string[]): BenchOptions {
       'sweep-concurrency': { type: 'string' },
       'install-postgres': { type: 'boolean' },
       'no-prefect-deploy': { type: 'boolean' },
+      'redeploy-up-to': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -92,12 +96,13 @@ function parseOptions(argv: string[]): BenchOptions {
   };
   const list = (name: string, raw: string): number[] => raw.split(',').map((x) => positive(name, x.trim()));
   const db = values.db ?? 'both';
-  if (!['sqlite', 'postgres', 'both'].includes(db)) throw new Error(`--db must be sqlite, postgres or both, got ${JSON.stringify(db)}\n${USAGE}`);
+  const dbs = db === 'both' ? ['sqlite', 'postgres'] : db.split(',').map((d) => d.trim());
+  if (dbs.some((d) => d !== 'sqlite' && d !== 'postgres')) throw new Error(`--db must be sqlite, postgres, both or a comma list, got ${JSON.stringify(db)}\n${USAGE}`);
   if (values.concurrency !== undefined && values['fixed-concurrency'] !== undefined) throw new Error('--concurrency and --fixed-concurrency exclude each other');
   const sizes = values.deployments === undefined ? [100, 1000] : list('deployments', values.deployments);
   if (values.large && !sizes.includes(10_000)) sizes.push(10_000);
   return {
-    dbs: db === 'both' ? ['sqlite', 'postgres'] : [db as Db],
+    dbs: dbs as Db[],
     sizes,
     repeat: values.repeat === undefined ? 3 : positive('repeat', values.repeat),
     json: values.json,
@@ -107,6 +112,7 @@ function parseOptions(argv: string[]): BenchOptions {
     sweep: values['sweep-concurrency'] === undefined ? undefined : list('sweep-concurrency', values['sweep-concurrency']),
     installPostgres: values['install-postgres'] ?? false,
     prefectDeploy: !(values['no-prefect-deploy'] ?? false),
+    redeployUpTo: values['redeploy-up-to'] === undefined ? Number.POSITIVE_INFINITY : positive('redeploy-up-to', values['redeploy-up-to']),
   };
 }
 
@@ -430,10 +436,12 @@ async function benchSize(ctx: Ctx, db: Db, n: number, root: string): Promise<Siz
     const pd1 = await prefectDeploy(ctx, theirs.dir);
     if (pd1.code !== 0) findings.push(`prefect deploy --all (first) exited ${pd1.code}: ${pd1.tail}`);
     prefectFirst = pd1;
-    ctx.log(`${db} N=${n}: prefect deploy --all (re-deploy)`);
-    const pd2 = await prefectDeploy(ctx, theirs.dir);
-    if (pd2.code !== 0) findings.push(`prefect deploy --all (re-deploy) exited ${pd2.code}: ${pd2.tail}`);
-    prefectRe = pd2;
+    if (n <= ctx.options.redeployUpTo) {
+      ctx.log(`${db} N=${n}: prefect deploy --all (re-deploy)`);
+      const pd2 = await prefectDeploy(ctx, theirs.dir);
+      if (pd2.code !== 0) findings.push(`prefect deploy --all (re-deploy) exited ${pd2.code}: ${pd2.tail}`);
+      prefectRe = pd2;
+    }
   }
 
   // The 10 % to edit, spread over the whole set (and so over all flows).
@@ -586,6 +594,7 @@ async function main(argv: string[]): Promise<number> {
   rss.start();
   const before = machineNote();
   const started = performance.now();
+  console.log(`prefect-gitops benchmark ${new Date().toISOString()}: ${process.argv.slice(2).join(' ') || '(defaults)'}; ${before.cpus} CPUs, load average 1/5/15 min at start: ${before.loadavg.join(' ')}`);
   // Everything started is stopped by cleanup(), once, in reverse order: on success, error, Ctrl-C and the deadline.
   const stops: (() => Promise<void>)[] = [];
   let cleaning: Promise<void> | undefined;
@@ -629,8 +638,14 @@ async function main(argv: string[]): Promise<number> {
       await ensurePool(server.apiUrl, BENCH_POOL);
       const ctx: Ctx = { server, proxy, options, rss, log };
       for (const n of options.sizes) {
-        if (options.sweep) sweeps.push(...(await sweep(ctx, db, n, tmpRoot, options.sweep)));
-        else results.push(await benchSize(ctx, db, n, tmpRoot));
+        if (options.sweep) {
+          sweeps.push(...(await sweep(ctx, db, n, tmpRoot, options.sweep)));
+        } else {
+          const r = await benchSize(ctx, db, n, tmpRoot);
+          results.push(r);
+          // Printed as soon as it is known, so a run cut short by the deadline keeps what it measured.
+          console.log(`\n${renderSize(r)}\n`);
+        }
       }
       // One database at a time: stop this server (and its PostgreSQL) before the next starts.
       await proxy.close();
@@ -639,11 +654,12 @@ async function main(argv: string[]): Promise<number> {
     }
     const after = machineNote();
 
+    console.log(`\n== summary; load average at start ${before.loadavg.join(' ')}`);
     const mode = options.fixedConcurrency !== undefined ? `fixed concurrency ${options.fixedConcurrency}` : `adaptive concurrency (cap ${options.concurrency ?? 16})`;
     console.log(`\nprefect-gitops benchmark, node ${process.version}, ${mode}; ${servers.map((s) => `${s.db}: prefect ${s.prefect} on ${s.database}`).join('; ')}; scheduler off`);
     console.log(`machine: ${before.cpus} CPUs (${before.cpuModel}), ${before.totalMemMiB} MiB RAM; load average 1/5/15 min: ${before.loadavg.join(' ')} at start, ${after.loadavg.join(' ')} at end; ${((performance.now() - started) / 60_000).toFixed(1)} min`);
     console.log('times in-process (our CPU = this process, user + system); prefect deploy runs as a child process through a counting proxy on 127.0.0.1; compare medians from the same run only.\n');
-    for (const r of results) console.log(`${renderSize(r)}\n`);
+    if (results.length > 0) console.log('(per-size tables printed above as each finished)\n');
     if (sweeps.length > 0) {
       const rows = [['db', 'N', 'concurrency', 'first apply', 'our CPU', 'writes', 'retries', 'peak in flight', 'ok']];
       for (const s of sweeps) rows.push([s.db, String(s.n), s.concurrency, fmt(s.ms), fmt(s.cpuMs), String(s.writes), String(s.retries), String(s.peak), String(s.ok)]);
