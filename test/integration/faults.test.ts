@@ -46,6 +46,10 @@ describe('a response lost after the server acted does not double the write', () 
     ['a 504', { kind: 'status-after', status: 504 }],
   ] as const)('schedules: %s after POST /deployments/{id}/schedules leaves exactly one per slug, and the apply succeeds', async (_title, fault) => {
     const project = await makeProject('fault-sched');
+    // A create carries its schedules in POST /deployments/ (Prefect >= 3.2): adding a schedule to
+    // an existing deployment is what sends POST /deployments/{id}/schedules.
+    await project.write([{ name: 'hourly', work_pool: { name: POOL }, schedules: [{ cron: '0 * * * *', slug: 'hourly' }] }]);
+    expect((await applyProject(project.dir)).result.ok).toBe(true);
     await project.write([{ name: 'hourly', work_pool: { name: POOL }, schedules: [{ cron: '0 * * * *', slug: 'hourly' }, { interval: 600, slug: 'ten-minutes' }] }]);
     proxy.addRule({ method: 'POST', path: /^\/deployments\/[^/]+\/schedules$/, fault });
     const run = await applyProject(project.dir, { apiUrl: proxy.apiUrl });
