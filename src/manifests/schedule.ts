@@ -110,6 +110,19 @@ export function intervalSeconds(value: number | string): number | undefined {
 
 /** The next `count` run times of a cron schedule after `from`, for showing what a change means. */
 export function nextCronRuns(expression: string, timezone: string | null, dayOr: boolean, from: Date, count: number): Date[] {
-  const cron = new Cron(normalisedCronPattern(expression) ?? toCronerPattern(expression), { paused: true, timezone: timezone ?? 'UTC', legacyMode: dayOr });
+  // A plan shows the same few expressions for many schedules, and asks in batches: parse each once.
+  const key = `${dayOr ? 'o' : 'a'}${timezone ?? 'UTC'}\u0000${expression}`;
+  let cron = crons.get(key);
+  if (!cron) {
+    if (crons.size >= 1000) crons.clear();
+    cronsMade++;
+    crons.set(key, (cron = new Cron(normalisedCronPattern(expression) ?? toCronerPattern(expression), { paused: true, timezone: timezone ?? 'UTC', legacyMode: dayOr })));
+  }
   return cron.nextRuns(count, from);
 }
+
+const crons = new Map<string, Cron>();
+let cronsMade = 0;
+
+/** How many Cron objects nextCronRuns has made (to show that one expression is parsed once). */
+export const cronParseCount = (): number => cronsMade;

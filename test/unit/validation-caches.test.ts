@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { functionDocstring, parameterSchemaFromSource, pythonParseCount } from '../../src/manifests/parameter-schema.js';
 import { checkAgainst, userSchemaCompileCount } from '../../src/validate/schema.js';
+import { cronParseCount, nextCronRuns } from '../../src/manifests/schedule.js';
 import { lookupFlow } from '../../src/manifests/entrypoint.js';
 
 // Each test uses schemas and sources of its own (a unique title / flow name), so what another test
@@ -108,5 +109,21 @@ describe('flow files read once per content, not once per deployment', () => {
     expect(Object.isFrozen(first)).toBe(true);
     // An edited file is read again.
     expect(lookupFlow(text.replace('memo-lookup', 'memo-edited'), 'job')).toEqual({ kind: 'flow', flowName: 'memo-edited', line: 5 });
+  });
+});
+
+describe('schedule previews', () => {
+  it('parses a cron expression once for every schedule that uses it, with the same runs as a fresh parse', () => {
+    const from = new Date('2026-10-23T12:00:00Z');
+    const before = cronParseCount();
+    const first = nextCronRuns('7 6 * * 1-5', 'Europe/Berlin', true, from, 5);
+    for (let i = 0; i < 100; i++) expect(nextCronRuns('7 6 * * 1-5', 'Europe/Berlin', true, from, 5)).toEqual(first);
+    // A later start and another count from the same parsed expression.
+    expect(nextCronRuns('7 6 * * 1-5', 'Europe/Berlin', true, first[2]!, 2)).toEqual(first.slice(3, 5));
+    expect(cronParseCount() - before).toBe(1);
+    // Timezone and day_or are part of what is parsed.
+    nextCronRuns('7 6 * * 1-5', 'UTC', true, from, 1);
+    nextCronRuns('7 6 * * 1-5', 'Europe/Berlin', false, from, 1);
+    expect(cronParseCount() - before).toBe(3);
   });
 });
