@@ -98,18 +98,21 @@ async function recordingProxy(target: string): Promise<{ url: string; exchanges:
   return { url, exchanges, close: () => server.close() };
 }
 
+/** The CSRF token request carries a random client id per process: any id matches. */
+const sameClient = (url: string): string => url.replace(/([?&]client=)[^&]*/, '$1*');
+
 /** Serves recorded exchanges by method, URL and body; anything else is a 599. */
 async function replayServer(exchanges: readonly Exchange[]): Promise<{ url: string; unknown: string[]; close: () => void }> {
   const byRequest = new Map<string, Exchange[]>();
   for (const e of exchanges) {
-    const key = `${e.method} ${e.url} ${e.body}`;
+    const key = `${e.method} ${sameClient(e.url)} ${e.body}`;
     byRequest.set(key, [...(byRequest.get(key) ?? []), e]);
   }
   const served = new Map<string, number>();
   const unknown: string[] = [];
   const server = createServer((req, res) => {
     void readBody(req).then((body) => {
-      const key = `${req.method} ${req.url} ${body}`;
+      const key = `${req.method} ${sameClient(req.url ?? '/')} ${body}`;
       const answers = byRequest.get(key);
       if (!answers) {
         unknown.push(key.slice(0, 300));
