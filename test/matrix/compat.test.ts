@@ -284,6 +284,7 @@ describe('features some versions lack: they work, or the plan says so before any
       expect(has(probe.feature), `${version} has ${probe.feature}, yet the plan refused it: ${said}`).toBe(false);
       expect(said).toMatch(probe.mentions);
       expect(await readDeployment(project.flow, 'probe')).toBeUndefined();
+      console.log(`prefect ${version}: ${probe.title}: refused at plan time`);
       return;
     }
     const warned = warnings.some((w) => probe.mentions.test(w));
@@ -294,6 +295,8 @@ describe('features some versions lack: they work, or the plan says so before any
     if (has(probe.feature)) expect(works, `${version} supports ${probe.title}`).toBe(true);
     else expect(works || warned, `${probe.title} on ${version}: neither applied nor warned about in the plan`).toBe(true);
     expect((await planProject(project.dir)).plan.actions).toEqual([]);
+    // What the README's version table says comes from these lines of the matrix run.
+    console.log(`prefect ${version}: ${probe.title}: ${works ? 'works' : 'warned in the plan, not applied'}`);
   });
 });
 
