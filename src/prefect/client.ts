@@ -386,6 +386,9 @@ export class PrefectClient {
     const path = `/deployments/${encodeURIComponent(deploymentId)}/schedules`;
     const slugs = schedules.map((s) => s.slug);
     const find = async (): Promise<LiveSchedule[] | undefined> => {
+      // Without slugs (before Prefect 3.2) nothing says which live schedule is ours: send again;
+      // a duplicate left by that is an extra schedule, which the next plan deletes.
+      if (slugs.some((slug) => slug === undefined)) return undefined;
       const live = await this.readDeployment(deploymentId);
       const found = slugs.map((slug) => live?.schedules.find((s) => s.slug === slug));
       return found.every((s) => s !== undefined) ? (found as LiveSchedule[]) : undefined;
