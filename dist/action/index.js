@@ -16116,7 +16116,7 @@ var require_merge_stream = __commonJS({
     "use strict";
     var { PassThrough } = __require("stream");
     module2.exports = function() {
-      var sources = [];
+      var sources2 = [];
       var output = new PassThrough({ objectMode: true });
       output.setMaxListeners(0);
       output.add = add;
@@ -16129,20 +16129,20 @@ var require_merge_stream = __commonJS({
           source.forEach(add);
           return this;
         }
-        sources.push(source);
+        sources2.push(source);
         source.once("end", remove2.bind(null, source));
         source.once("error", output.emit.bind(output, "error"));
         source.pipe(output, { end: false });
         return this;
       }
       function isEmpty2() {
-        return sources.length == 0;
+        return sources2.length == 0;
       }
       function remove2(source) {
-        sources = sources.filter(function(it) {
+        sources2 = sources2.filter(function(it) {
           return it !== source;
         });
-        if (!sources.length && output.readable) {
+        if (!sources2.length && output.readable) {
           output.end();
         }
       }
@@ -17192,8 +17192,8 @@ var require_ignore = __commonJS({
     var TRAILING_DOUBLESTAR = "";
     var isReserved = (char) => char === PLACEHOLDER2 || char === TRAILING_WILDCARD || char === TRAILING_DOUBLESTAR;
     var extractBrackets = (pattern) => {
-      const sources = [];
-      const hold = (source) => `${PLACEHOLDER2}${sources.push(source) - 1}${PLACEHOLDER2}`;
+      const sources2 = [];
+      const hold = (source) => `${PLACEHOLDER2}${sources2.push(source) - 1}${PLACEHOLDER2}`;
       const { length } = pattern;
       let out2 = EMPTY;
       let index = 0;
@@ -17230,7 +17230,7 @@ var require_ignore = __commonJS({
       }
       return {
         source: out2,
-        sources
+        sources: sources2
       };
     };
     var DIRECT = null;
@@ -17529,7 +17529,7 @@ var require_ignore = __commonJS({
       if (REGEX_ANCHORED_GLOBSTAR.test(pattern)) {
         pattern = "**";
       }
-      const { source, sources } = extractBrackets(pattern);
+      const { source, sources: sources2 } = extractBrackets(pattern);
       const replaced = REPLACERS.reduce(
         // A pass whose matcher finds nothing hands back the very string it was
         //   given, so asking first costs a search and saves a rewrite. Ten of the
@@ -17546,9 +17546,9 @@ var require_ignore = __commonJS({
         },
         source
       );
-      return sources.length ? replaced.replace(
+      return sources2.length ? replaced.replace(
         REGEX_RESTORE_PLACEHOLDER,
-        (match, index) => sources[index]
+        (match, index) => sources2[index]
       ) : replaced;
     };
     var checkSourceOf = (body2, prefix) => {
@@ -17990,7 +17990,7 @@ var require_visit = __commonJS({
     var BREAK = /* @__PURE__ */ Symbol("break visit");
     var SKIP = /* @__PURE__ */ Symbol("skip children");
     var REMOVE = /* @__PURE__ */ Symbol("remove node");
-    function visit2(node, visitor) {
+    function visit(node, visitor) {
       const visitor_ = initVisitor(visitor);
       if (identity2.isDocument(node)) {
         const cd = visit_(null, node.contents, visitor_, Object.freeze([node]));
@@ -17999,9 +17999,9 @@ var require_visit = __commonJS({
       } else
         visit_(null, node, visitor_, Object.freeze([]));
     }
-    visit2.BREAK = BREAK;
-    visit2.SKIP = SKIP;
-    visit2.REMOVE = REMOVE;
+    visit.BREAK = BREAK;
+    visit.SKIP = SKIP;
+    visit.REMOVE = REMOVE;
     function visit_(key, node, visitor, path3) {
       const ctrl = callVisitor(key, node, visitor, path3);
       if (identity2.isNode(ctrl) || identity2.isPair(ctrl)) {
@@ -18135,7 +18135,7 @@ var require_visit = __commonJS({
         throw new Error(`Cannot replace node with ${pt} parent`);
       }
     }
-    exports.visit = visit2;
+    exports.visit = visit;
     exports.visitAsync = visitAsync;
   }
 });
@@ -18145,7 +18145,7 @@ var require_directives = __commonJS({
   "node_modules/yaml/dist/doc/directives.js"(exports) {
     "use strict";
     var identity2 = require_identity();
-    var visit2 = require_visit();
+    var visit = require_visit();
     var escapeChars = {
       "!": "%21",
       ",": "%2C",
@@ -18289,7 +18289,7 @@ var require_directives = __commonJS({
         let tagNames;
         if (doc && tagEntries.length > 0 && identity2.isNode(doc.contents)) {
           const tags = {};
-          visit2.visit(doc.contents, (_key, node) => {
+          visit.visit(doc.contents, (_key, node) => {
             if (identity2.isNode(node) && node.tag)
               tags[node.tag] = true;
           });
@@ -18316,7 +18316,7 @@ var require_anchors = __commonJS({
   "node_modules/yaml/dist/doc/anchors.js"(exports) {
     "use strict";
     var identity2 = require_identity();
-    var visit2 = require_visit();
+    var visit = require_visit();
     function anchorIsValid(anchor) {
       if (/[\x00-\x19\s,[\]{}]/.test(anchor)) {
         const sa = JSON.stringify(anchor);
@@ -18327,7 +18327,7 @@ var require_anchors = __commonJS({
     }
     function anchorNames(root) {
       const anchors = /* @__PURE__ */ new Set();
-      visit2.visit(root, {
+      visit.visit(root, {
         Value(_key, node) {
           if (node.anchor)
             anchors.add(node.anchor);
@@ -18507,7 +18507,7 @@ var require_Alias = __commonJS({
   "node_modules/yaml/dist/nodes/Alias.js"(exports) {
     "use strict";
     var anchors = require_anchors();
-    var visit2 = require_visit();
+    var visit = require_visit();
     var identity2 = require_identity();
     var Node2 = require_Node();
     var toJS = require_toJS();
@@ -18533,7 +18533,7 @@ var require_Alias = __commonJS({
           nodes = ctx.aliasResolveCache;
         } else {
           nodes = [];
-          visit2.visit(doc, {
+          visit.visit(doc, {
             Node: (_key, node) => {
               if (identity2.isAlias(node) || identity2.hasAnchor(node))
                 nodes.push(node);
@@ -23455,15 +23455,15 @@ var require_cst_visit = __commonJS({
     var BREAK = /* @__PURE__ */ Symbol("break visit");
     var SKIP = /* @__PURE__ */ Symbol("skip children");
     var REMOVE = /* @__PURE__ */ Symbol("remove item");
-    function visit2(cst, visitor) {
+    function visit(cst, visitor) {
       if ("type" in cst && cst.type === "document")
         cst = { start: cst.start, value: cst.value };
       _visit(Object.freeze([]), cst, visitor);
     }
-    visit2.BREAK = BREAK;
-    visit2.SKIP = SKIP;
-    visit2.REMOVE = REMOVE;
-    visit2.itemAtPath = (cst, path3) => {
+    visit.BREAK = BREAK;
+    visit.SKIP = SKIP;
+    visit.REMOVE = REMOVE;
+    visit.itemAtPath = (cst, path3) => {
       let item = cst;
       for (const [field, index] of path3) {
         const tok = item?.[field];
@@ -23474,8 +23474,8 @@ var require_cst_visit = __commonJS({
       }
       return item;
     };
-    visit2.parentCollection = (cst, path3) => {
-      const parent = visit2.itemAtPath(cst, path3.slice(0, -1));
+    visit.parentCollection = (cst, path3) => {
+      const parent = visit.itemAtPath(cst, path3.slice(0, -1));
       const field = path3[path3.length - 1][0];
       const coll = parent?.[field];
       if (coll && "items" in coll)
@@ -23506,7 +23506,7 @@ var require_cst_visit = __commonJS({
       }
       return typeof ctrl === "function" ? ctrl(item, path3) : ctrl;
     }
-    exports.visit = visit2;
+    exports.visit = visit;
   }
 });
 
@@ -25222,7 +25222,7 @@ var require_dist5 = __commonJS({
     var lineCounter = require_line_counter();
     var parser4 = require_parser();
     var publicApi = require_public_api();
-    var visit2 = require_visit();
+    var visit = require_visit();
     exports.Composer = composer.Composer;
     exports.Document = Document.Document;
     exports.Schema = Schema.Schema;
@@ -25250,8 +25250,8 @@ var require_dist5 = __commonJS({
     exports.parseAllDocuments = publicApi.parseAllDocuments;
     exports.parseDocument = publicApi.parseDocument;
     exports.stringify = publicApi.stringify;
-    exports.visit = visit2.visit;
-    exports.visitAsync = visit2.visitAsync;
+    exports.visit = visit.visit;
+    exports.visitAsync = visit.visitAsync;
   }
 });
 
@@ -39177,7 +39177,7 @@ var require_snapshot_utils = __commonJS({
 var require_snapshot_recorder = __commonJS({
   "node_modules/undici/lib/mock/snapshot-recorder.js"(exports, module2) {
     "use strict";
-    var { writeFile: writeFile2, readFile: readFile5, mkdir } = __require("node:fs/promises");
+    var { writeFile: writeFile2, readFile: readFile4, mkdir } = __require("node:fs/promises");
     var { dirname: dirname4, resolve: resolve7 } = __require("node:path");
     var { setTimeout: setTimeout3, clearTimeout: clearTimeout2 } = __require("node:timers");
     var { InvalidArgumentError, UndiciError } = require_errors3();
@@ -39379,7 +39379,7 @@ var require_snapshot_recorder = __commonJS({
           throw new InvalidArgumentError("Snapshot path is required");
         }
         try {
-          const data = await readFile5(resolve7(path3), "utf8");
+          const data = await readFile4(resolve7(path3), "utf8");
           const parsed = JSON.parse(data);
           if (Array.isArray(parsed)) {
             this.#snapshots.clear();
@@ -73464,8 +73464,8 @@ var UserInputError = class extends GitopsError {
   name = "UserInputError";
 };
 var ValidationFailedError = class extends UserInputError {
-  constructor(issues) {
-    super(`${issues.length} problem${issues.length === 1 ? "" : "s"} found in the manifests`);
+  constructor(issues, message) {
+    super(message ?? `${issues.length} problem${issues.length === 1 ? "" : "s"} found in the manifests`);
     this.issues = issues;
   }
   issues;
@@ -73497,6 +73497,9 @@ var UnsupportedServerError = class extends RemoteError {
 var InterruptedError = class extends GitopsError {
   name = "InterruptedError";
 };
+var InternalError = class extends GitopsError {
+  name = "InternalError";
+};
 function describeError(error2) {
   if (error2 instanceof RemoteError) {
     const status = error2.status === void 0 ? "" : ` -> ${error2.status}`;
@@ -73510,10 +73513,52 @@ function describeError(error2) {
   return `internal error (this is a bug in prefect-gitops, please report it): ${message}`;
 }
 
+// src/render/share.ts
+var isPlainObject = (v2) => {
+  if (v2 === null || typeof v2 !== "object" || Array.isArray(v2)) return false;
+  const proto = Object.getPrototypeOf(v2);
+  return proto === Object.prototype || proto === null;
+};
+function shareUnchanged(items, f2) {
+  let out2;
+  for (let i3 = 0; i3 < items.length; i3++) {
+    const item = items[i3];
+    const mapped = f2(item);
+    if (out2) out2.push(mapped);
+    else if (mapped !== item || !(i3 in items)) {
+      out2 = items.slice(0, i3);
+      out2.push(mapped);
+    }
+  }
+  return out2 ?? items;
+}
+function mapEntries(record2, f2, mapKey = (k3) => k3) {
+  const source = record2;
+  const keys = Object.keys(source);
+  let out2 = isPlainObject(source) ? void 0 : [];
+  for (let i3 = 0; i3 < keys.length; i3++) {
+    const k3 = keys[i3];
+    const value2 = source[k3];
+    const mapped = f2(k3, value2);
+    const key = mapKey(k3);
+    if (!out2 && (mapped !== value2 || key !== k3)) out2 = keys.slice(0, i3).map((p2) => [p2, source[p2]]);
+    if (out2) out2.push([key, mapped]);
+  }
+  return out2 ? Object.fromEntries(out2) : source;
+}
+
 // src/render/redact.ts
 var SENSITIVE_KEY = /(secret|token|password|passwd|pwd|api[_-]?key|apikey|credential|private[_-]?key|auth|access[_-]?key|signature|dsn|connection[_-]?string)/i;
 var REDACTED = "(sensitive)";
-var isSensitiveKey = (key) => SENSITIVE_KEY.test(key);
+var sensitiveKeys = /* @__PURE__ */ new Map();
+var isSensitiveKey = (key) => {
+  let sensitive = sensitiveKeys.get(key);
+  if (sensitive === void 0) {
+    if (sensitiveKeys.size >= 1e4) sensitiveKeys.clear();
+    sensitiveKeys.set(key, sensitive = SENSITIVE_KEY.test(key));
+  }
+  return sensitive;
+};
 var SECRET_PLACEHOLDER = "[REDACTED]";
 var URL_PASSWORD_PLACEHOLDER = "***";
 var URL_USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/[^\s:/?#@"'\\]*):([^\s/?#"\\]*)@/gi;
@@ -73534,18 +73579,18 @@ function scrubberFor(secrets) {
 var hidesValue = (key, v2) => key !== void 0 && isSensitiveKey(key) && v2 !== null && v2 !== void 0 && typeof v2 !== "boolean";
 function redact(value2, secrets = []) {
   const scrub = scrubberFor(secrets);
-  const visit2 = (v2, key) => {
+  const visit = (v2, key) => {
     if (hidesValue(key, v2)) return REDACTED;
     if (typeof v2 === "string") return scrub(v2);
-    if (Array.isArray(v2)) return v2.map((item) => visit2(item, void 0));
+    if (Array.isArray(v2)) return shareUnchanged(v2, (item) => visit(item, void 0));
     if (v2 && typeof v2 === "object") {
       const record2 = v2;
       const patchKey = typeof record2.path === "string" && "op" in record2 ? record2.path.split("/").at(-1) : void 0;
-      return Object.fromEntries(Object.entries(record2).map(([k3, child]) => [k3, visit2(child, k3 === "value" && patchKey !== void 0 ? patchKey : k3)]));
+      return mapEntries(record2, (k3, child) => visit(child, k3 === "value" && patchKey !== void 0 ? patchKey : k3));
     }
     return v2;
   };
-  return visit2(value2, void 0);
+  return visit(value2, void 0);
 }
 function collectSecrets(values) {
   const present = values.filter((v2) => Boolean(v2?.trim()));
@@ -73567,19 +73612,19 @@ function hiddenValues(value2) {
     else if (Array.isArray(v2)) v2.forEach(collect);
     else if (v2 && typeof v2 === "object") Object.values(v2).forEach(collect);
   };
-  const visit2 = (v2, key) => {
+  const visit = (v2, key) => {
     if (hidesValue(key, v2)) collect(v2);
     else if (typeof v2 === "string") {
       for (const m of v2.matchAll(URL_USERINFO)) if (m[2]) found.add(decodeURIComponentSafe(m[2]));
     }
-    if (Array.isArray(v2)) v2.forEach((item) => visit2(item, void 0));
+    if (Array.isArray(v2)) v2.forEach((item) => visit(item, void 0));
     else if (v2 && typeof v2 === "object") {
       const record2 = v2;
       const patchKey = typeof record2.path === "string" && "op" in record2 ? record2.path.split("/").at(-1) : void 0;
-      for (const [k3, child] of Object.entries(record2)) visit2(child, k3 === "value" && patchKey !== void 0 ? patchKey : k3);
+      for (const [k3, child] of Object.entries(record2)) visit(child, k3 === "value" && patchKey !== void 0 ? patchKey : k3);
     }
   };
-  visit2(value2, void 0);
+  visit(value2, void 0);
   return [...found].filter((s3) => s3.length >= 4);
 }
 function decodeURIComponentSafe(text) {
@@ -73592,10 +73637,17 @@ function decodeURIComponentSafe(text) {
 
 // src/plan/ownership.ts
 var OWNER_LABEL = "prefect-gitops.owner";
-var ownerTag = (owner) => `prefect-gitops:${owner}`;
+var MARKER_PREFIX = "prefect-gitops:";
+var ownerTag = (owner) => `${MARKER_PREFIX}${owner}`;
 var PROTECTED_TAG = "prefect-gitops:protected";
-function ownerOf(live) {
-  return live.labels?.[OWNER_LABEL];
+var ownershipMarker = (capabilities) => capabilities.labels ? "label" : "tag";
+function ownerOf(live, marker) {
+  if (marker === "label") return live.labels?.[OWNER_LABEL];
+  const owners = (live.tags ?? []).filter(isOwnerTag).map((t2) => t2.slice(MARKER_PREFIX.length));
+  return owners.length === 1 ? owners[0] : void 0;
+}
+function isOwnerTag(tag) {
+  return tag.startsWith(MARKER_PREFIX) && tag !== PROTECTED_TAG && !tag.startsWith(`${MARKER_PREFIX}trigger:`);
 }
 
 // src/plan/triggers.ts
@@ -73991,13 +74043,14 @@ async function apply(plan2, client, options) {
   };
   const stopped = () => `not started: ${signal?.reason instanceof Error ? signal.reason.message : "interrupted"}`;
   const runUnlessStopped = (action) => signal?.aborted ? Promise.resolve(skip(action, stopped())) : run3(action);
+  const workers = options.concurrency ?? client.concurrency.max;
   const writes = plan2.actions.filter((a) => a.kind !== "delete");
   const deletes = plan2.actions.filter((a) => a.kind === "delete");
-  const results = await mapBounded(writes, options.concurrency ?? 4, runUnlessStopped);
+  const results = await mapBounded(writes, workers, runUnlessStopped);
   if (signal?.aborted) {
     for (const action of deletes) results.push(skip(action, stopped()));
   } else if (results.every((r2) => r2.status === "ok")) {
-    results.push(...await mapBounded(deletes, options.concurrency ?? 4, runUnlessStopped));
+    results.push(...await mapBounded(deletes, workers, runUnlessStopped));
   } else {
     for (const action of deletes) results.push(skip(action, "not deleted because an earlier action failed; deletes run only after every create and update succeeded"));
   }
@@ -74019,7 +74072,7 @@ async function ensureAutomations(client, deploymentId, triggers, owner) {
 function isAutomationOf(a, trigger, deploymentId, owner) {
   return a.name === trigger.name && a.tags.includes(ownerTag(owner)) && a.tags.includes(`${FINGERPRINT_TAG}${trigger.fingerprint}`) && a.actions.some((x3) => x3.type === "run-deployment" && x3.deployment_id === deploymentId);
 }
-async function createNew(client, action, flow, owner, options) {
+async function createNew(client, action, body2, flow, owner, options) {
   const outcome = await claimDeploymentName(client, owner, action.flowName, action.name, {
     ttlMs: options.lock?.ttlMs ?? DEFAULT_LOCK_TTL_MS,
     env: options.lock?.env ?? {},
@@ -74029,13 +74082,14 @@ async function createNew(client, action, flow, owner, options) {
   if ("conflict" in outcome) throw new CreateConflictError(`conflict: ${outcome.conflict}; not created, plan again`);
   try {
     const existing = await client.readDeploymentByName(action.flowName, action.name);
+    const marker = ownershipMarker(client.capabilities);
     if (existing) {
-      const by = ownerOf(existing);
-      throw new CreateConflictError(`conflict: ${action.key} was created by ${by ? `owner "${by}"` : "someone else"} after the plan; not overwritten, plan again`);
+      const by2 = ownerOf(existing, marker);
+      throw new CreateConflictError(`conflict: ${action.key} was created by ${by2 ? `owner "${by2}"` : "someone else"} after the plan; not overwritten, plan again`);
     }
-    const created = await client.createDeployment({ ...action.body, name: action.name, flow_id: (await flow()).id });
-    const label = created.labels?.[OWNER_LABEL];
-    if (label !== owner) throw new CreateConflictError(`conflict: ${action.key} was created but carries owner label ${label === void 0 ? "(none)" : `"${label}"`}, not "${owner}"`);
+    const created = await client.createDeployment({ ...body2, name: action.name, flow_id: (await flow()).id });
+    const by = ownerOf(created, marker);
+    if (by !== owner) throw new CreateConflictError(`conflict: ${action.key} was created but carries owner ${marker} ${by === void 0 ? "(none)" : `"${by}"`}, not "${owner}"`);
     return created.id;
   } finally {
     await outcome.claim.release();
@@ -74045,14 +74099,17 @@ async function execute(action, client, ensureFlow, owner, options) {
   switch (action.kind) {
     case "create":
     case "adopt": {
-      const id = action.kind === "create" ? await createNew(client, action, () => ensureFlow(action.flowName), owner, options) : (await client.createDeployment({ ...action.body, name: action.name, flow_id: (await ensureFlow(action.flowName)).id })).id;
-      if (action.schedules.length > 0) await client.createSchedules(id, [...action.schedules]);
+      const inline = schedulesInCreateBody(client, action.schedules);
+      const body2 = inline && action.schedules.length > 0 ? { ...action.body, schedules: action.schedules.map(inlineSchedule) } : action.body;
+      const id = action.kind === "create" ? await createNew(client, action, body2, () => ensureFlow(action.flowName), owner, options) : (await client.createDeployment({ ...body2, name: action.name, flow_id: (await ensureFlow(action.flowName)).id })).id;
+      if (!inline && action.schedules.length > 0) await client.createSchedules(id, [...action.schedules]);
       if (action.kind === "adopt") await replaceAutomations(client, id, action.triggers, owner);
       else await ensureAutomations(client, id, action.triggers, owner);
       return id;
     }
     case "update": {
-      if (Object.keys(action.patch).length > 0) await client.updateDeployment(action.id, action.patch);
+      if (action.upsert) await client.createDeployment({ ...action.upsert, name: action.name, flow_id: (await ensureFlow(action.flowName)).id }, { overwrite: true });
+      else if (Object.keys(action.patch).length > 0) await client.updateDeployment(action.id, action.patch);
       const ops = action.scheduleOps;
       for (const s3 of ops.delete) await client.deleteSchedule(action.id, s3.id);
       for (const s3 of ops.update) await client.updateSchedule(action.id, s3.id, s3.body);
@@ -74070,6 +74127,13 @@ async function execute(action, client, ensureFlow, owner, options) {
       return action.id;
     }
   }
+}
+function schedulesInCreateBody(client, schedules) {
+  return client.capabilities.scheduleSlugs && schedules.every((s3) => s3.max_scheduled_runs === void 0 || s3.max_scheduled_runs === null);
+}
+function inlineSchedule(s3) {
+  const { max_scheduled_runs: _dropped, ...rest } = s3;
+  return rest;
 }
 async function mapBounded(items, limit, fn) {
   const out2 = new Array(items.length);
@@ -75227,9 +75291,17 @@ function intervalSeconds(value2) {
   }
 }
 function nextCronRuns(expression, timezone, dayOr, from, count) {
-  const cron = new j(normalisedCronPattern(expression) ?? toCronerPattern(expression), { paused: true, timezone: timezone ?? "UTC", legacyMode: dayOr });
+  const key = `${dayOr ? "o" : "a"}${timezone ?? "UTC"}\0${expression}`;
+  let cron = crons.get(key);
+  if (!cron) {
+    if (crons.size >= 1e3) crons.clear();
+    cronsMade++;
+    crons.set(key, cron = new j(normalisedCronPattern(expression) ?? toCronerPattern(expression), { paused: true, timezone: timezone ?? "UTC", legacyMode: dayOr }));
+  }
   return cron.nextRuns(count, from);
 }
+var crons = /* @__PURE__ */ new Map();
+var cronsMade = 0;
 
 // src/plan/canonical.ts
 var DEPLOYMENT_FIELDS = [
@@ -75554,16 +75626,19 @@ function plan(desired, live, options) {
   const unchanged = [];
   const warnings2 = [];
   const declared = new Set(desired.map((d) => d.key));
+  const marker = live.ownership ?? "label";
+  const slugs = options.features.scheduleSlugs;
+  const toBody = (s3) => scheduleBody(s3, slugs);
   for (const d of [...desired].sort((a, b3) => a.key.localeCompare(b3.key))) {
     const existing = live.deployments.get(d.key);
     let want = canonicalDesired(d, options.owner);
     if (existing && d.manifest.version === void 0) want = { ...want, version: existing.version ?? null };
     const target = { key: d.key, flowName: d.flowName, name: d.name };
     if (!existing) {
-      creates.push({ kind: "create", ...target, declaredAt: d.declaredAt, body: createBody(d, want, options), schedules: want.schedules.map(scheduleBody), triggers: desiredTriggers(d.name, d.manifest.triggers), changes: creationChanges(want, desiredTriggers(d.name, d.manifest.triggers)) });
+      creates.push({ kind: "create", ...target, declaredAt: d.declaredAt, body: createBody(d, want, options), schedules: want.schedules.map(toBody), triggers: desiredTriggers(d.name, d.manifest.triggers), changes: creationChanges(want, desiredTriggers(d.name, d.manifest.triggers)) });
       continue;
     }
-    const owner = ownerOf(existing) ?? null;
+    const owner = ownerOf(existing, marker) ?? null;
     if (owner !== options.owner) {
       if (d.adopt && owner === null || options.adoptAll) {
         adopts.push({
@@ -75574,12 +75649,13 @@ function plan(desired, live, options) {
           liveUpdated: existing.updated,
           previousOwner: owner,
           body: createBody(d, want, options),
-          schedules: want.schedules.map(scheduleBody),
+          schedules: want.schedules.map(toBody),
           triggers: desiredTriggers(d.name, d.manifest.triggers),
           changes: showTriggers(diffFields(pairUnslugged(existing, canonicalLive(existing, want, automationsOf(existing)), want), want), d.name, automationsOf(existing), desiredTriggers(d.name, d.manifest.triggers))
         });
       } else {
-        const whose = owner === null ? "was not created by prefect-gitops" : `is owned by another prefect-gitops owner ("${owner}")`;
+        const tagHint = owner === null && marker === "tag" ? ` (on this server ownership is the owner tag "${ownerTag(options.owner)}": if someone removed it from a deployment of ours, adopting takes it back)` : "";
+        const whose = owner === null ? `was not created by prefect-gitops${tagHint}` : `is owned by another prefect-gitops owner ("${owner}")`;
         conflicts2.push({
           ...target,
           id: existing.id,
@@ -75590,14 +75666,23 @@ function plan(desired, live, options) {
       }
       continue;
     }
-    const have = canonicalLive(existing, want, automationsOf(existing));
-    const wanted = serverCanStore(d.ignoreDifferences.length ? keepIgnored(want, have, d.ignoreDifferences) : want, have, d.key, options, warnings2);
+    const current = slugs ? existing : withContentSlugs(existing, want);
+    const have = canonicalLive(current, want, automationsOf(existing));
+    const wanted = serverCanStore(d.ignoreDifferences.length ? keepIgnored(want, have, d.ignoreDifferences) : want, have, options);
     const changes = diffFields(have, wanted);
     if (changes.length === 0) {
       unchanged.push(d.key);
       continue;
     }
-    const patch = patchBody(d, have, wanted, options, warnings2);
+    const upsert = !options.features.patchPullSteps && (!jsonEqual(have.pull_steps, wanted.pull_steps) || !jsonEqual(have.parameter_openapi_schema, wanted.parameter_openapi_schema));
+    if (upsert) {
+      warnings2.push(`${d.key}: this Prefect server (${options.serverVersion}) cannot update pull_steps or parameter_openapi_schema in place (needs Prefect >= 3.2.0): the deployment is written whole (POST upsert), which recreates its schedules (new ids) and their scheduled runs`);
+    }
+    const ops = upsert ? { create: wanted.schedules.map(toBody), update: [], delete: [] } : scheduleOps(current, have.schedules, wanted.schedules, slugs);
+    if (!slugs && !upsert && ops.create.length > 0 && ops.delete.length > 0) {
+      warnings2.push(`${d.key}: this Prefect server (${options.serverVersion}) has no schedule slugs (needs Prefect >= 3.2.0): schedules are matched by their content, so a changed schedule is deleted and created again (its id is not kept)`);
+    }
+    const patch = upsert ? {} : patchBody(d, have, wanted, options, warnings2);
     updates.push({
       kind: "update",
       ...target,
@@ -75606,7 +75691,8 @@ function plan(desired, live, options) {
       liveUpdated: existing.updated,
       lastUpdatedBy: existing.updated_by?.display_value ?? null,
       patch,
-      scheduleOps: scheduleOps(existing, have.schedules, wanted.schedules),
+      ...upsert ? { upsert: { ...createBody(d, wanted, options), ...wanted.concurrency_limit === null && have.concurrency_limit !== null ? { concurrency_limit: null } : {} } } : {},
+      scheduleOps: ops,
       replaceTriggers: jsonEqual(have.triggers, wanted.triggers) ? null : desiredTriggers(d.name, d.manifest.triggers),
       changes: showTriggers(changes, d.name, automationsOf(existing), desiredTriggers(d.name, d.manifest.triggers)),
       jsonPatch: import_fast_json_patch.default.compare(comparable(have), comparable(wanted))
@@ -75615,7 +75701,7 @@ function plan(desired, live, options) {
   if (!live.automations && desired.some((d) => (d.manifest.triggers ?? []).length > 0)) {
     warnings2.push("this Prefect server cannot tag automations (needs 3.4.7+), so triggers are created with new deployments but not compared or updated");
   }
-  const owned = [...live.deployments.values()].filter((l) => ownerOf(l) === options.owner);
+  const owned = [...live.deployments.values()].filter((l) => ownerOf(l, marker) === options.owner);
   const keyById = new Map([...live.deployments].map(([key, l]) => [l.id, key]));
   const keyOf = (l) => keyById.get(l.id) ?? `?/${l.name}`;
   const undeclared = owned.filter((l) => !declared.has(keyOf(l))).sort((a, b3) => keyOf(a).localeCompare(keyOf(b3)));
@@ -75747,19 +75833,13 @@ function setAt2(root, segments, value2) {
   if (value2 === void 0) delete node[last2];
   else node[last2] = value2;
 }
-function serverCanStore(want, have, key, options, warnings2) {
+function serverCanStore(want, have, options) {
   let out2 = want;
   const f2 = options.features;
   if (!f2.concurrencyOptions && !jsonEqual(want.concurrency_options, have.concurrency_options)) {
-    warnings2.push(`${key}: this Prefect server (${options.serverVersion}) has no concurrency options (needs 3.1+); collision_strategy is not applied`);
     out2 = { ...out2, concurrency_options: have.concurrency_options };
   } else if (!f2.gracePeriod && out2.concurrency_options && out2.concurrency_options.grace_period_seconds !== (have.concurrency_options?.grace_period_seconds ?? null)) {
-    warnings2.push(`${key}: this Prefect server (${options.serverVersion}) has no grace_period_seconds (needs 3.6.6+); it is not applied`);
     out2 = { ...out2, concurrency_options: { ...out2.concurrency_options, grace_period_seconds: have.concurrency_options?.grace_period_seconds ?? null } };
-  }
-  if (!f2.patchPullSteps && !jsonEqual(want.pull_steps, have.pull_steps)) {
-    warnings2.push(`${key}: this Prefect server (${options.serverVersion}) cannot update pull steps (needs 3.2+)`);
-    out2 = { ...out2, pull_steps: have.pull_steps };
   }
   return out2;
 }
@@ -75795,16 +75875,35 @@ function scheduleView({ slug: _slug, ...rest }) {
   if (spec.anchor_date === "") delete spec.anchor_date;
   return { ...rest, schedule: spec };
 }
-function scheduleBody(s3) {
+function scheduleBody(s3, slugs) {
   const schedule = { ...s3.schedule };
   if (schedule.anchor_date === "") delete schedule.anchor_date;
   return {
     schedule,
     active: s3.active,
     ...s3.max_scheduled_runs !== null ? { max_scheduled_runs: s3.max_scheduled_runs } : {},
-    parameters: s3.parameters,
-    slug: s3.slug
+    ...slugs ? { parameters: s3.parameters, slug: s3.slug } : {}
   };
+}
+function withContentSlugs(live, want) {
+  const free = new Map(want.schedules.map((w2) => [w2.slug, w2]));
+  const slugOf = /* @__PURE__ */ new Map();
+  for (const raw of live.schedules) {
+    for (const [slug, w2] of free) {
+      if (jsonEqual({ ...liveSchedule({ ...raw, slug }, w2), slug }, w2)) {
+        free.delete(slug);
+        slugOf.set(raw.id, slug);
+        break;
+      }
+    }
+  }
+  const rest = live.schedules.filter((s3) => !slugOf.has(s3.id)).sort((a, b3) => (a.created ?? "").localeCompare(b3.created ?? "") || a.id.localeCompare(b3.id));
+  const freeSlugs = [...free.keys()];
+  rest.forEach((s3, i3) => {
+    const slug = freeSlugs[i3];
+    if (slug !== void 0) slugOf.set(s3.id, slug);
+  });
+  return { ...live, schedules: live.schedules.map((s3) => ({ ...s3, slug: slugOf.get(s3.id) ?? null })) };
 }
 function concurrencyFields(want, options) {
   const out2 = { concurrency_limit: want.concurrency_limit };
@@ -75824,7 +75923,8 @@ function createBody(d, want, options) {
     entrypoint: want.entrypoint,
     path: want.path,
     tags: desiredTags(d, options.owner),
-    labels: { [OWNER_LABEL]: options.owner },
+    // Without labels (before Prefect 3.1.5) the owner tag in `tags` is the marker.
+    ...options.features.labels ? { labels: { [OWNER_LABEL]: options.owner } } : {},
     parameters: want.parameters,
     enforce_parameter_schema: want.enforce_parameter_schema,
     parameter_openapi_schema: Object.keys(want.parameter_openapi_schema).length ? want.parameter_openapi_schema : EMPTY_PARAMETER_SCHEMA,
@@ -75864,7 +75964,7 @@ function patchBody(d, have, want, options, warnings2) {
   if (differs("pull_steps")) patch.pull_steps = want.pull_steps;
   return patch;
 }
-function scheduleOps(live, have, want) {
+function scheduleOps(live, have, want, slugs) {
   const liveBySlug = new Map(live.schedules.filter((s3) => s3.slug).map((s3) => [s3.slug, s3]));
   const haveBySlug = new Map(have.map((s3) => [s3.slug, s3]));
   const create = [];
@@ -75877,12 +75977,12 @@ function scheduleOps(live, have, want) {
   for (const s3 of want) {
     const current = haveBySlug.get(s3.slug);
     const liveSchedule2 = liveBySlug.get(s3.slug);
-    if (!current || !liveSchedule2) create.push(scheduleBody(s3));
+    if (!current || !liveSchedule2) create.push(scheduleBody(s3, slugs));
     else if (!jsonEqual(current, s3)) {
       if (current.max_scheduled_runs !== null && s3.max_scheduled_runs === null) {
         remove2.push({ id: liveSchedule2.id, slug: s3.slug });
-        create.push(scheduleBody(s3));
-      } else update.push({ id: liveSchedule2.id, slug: s3.slug, body: scheduleBody(s3) });
+        create.push(scheduleBody(s3, slugs));
+      } else update.push({ id: liveSchedule2.id, slug: s3.slug, body: scheduleBody(s3, slugs) });
     }
   }
   return { create, update, delete: remove2 };
@@ -75928,15 +76028,13 @@ function escapeControl(text, options = {}) {
 }
 var LAYOUT_KEYS = /* @__PURE__ */ new Set(["before", "after"]);
 function escapeControlDeep(value2) {
-  const visit2 = (v2, keepLayout) => {
+  const visit = (v2, keepLayout) => {
     if (typeof v2 === "string") return escapeControl(v2, { keepLayout });
-    if (Array.isArray(v2)) return v2.map((item) => visit2(item, keepLayout));
-    if (v2 && typeof v2 === "object") {
-      return Object.fromEntries(Object.entries(v2).map(([k3, child]) => [escapeControl(k3), visit2(child, keepLayout || LAYOUT_KEYS.has(k3))]));
-    }
+    if (Array.isArray(v2)) return shareUnchanged(v2, (item) => visit(item, keepLayout));
+    if (v2 && typeof v2 === "object") return mapEntries(v2, (k3, child) => visit(child, keepLayout || LAYOUT_KEYS.has(k3)), escapeControl);
     return v2;
   };
-  return visit2(value2, false);
+  return visit(value2, false);
 }
 function jsonSafe(json) {
   return json.replace(/[\u007f-\u009f]/g, (c4) => `\\u${c4.charCodeAt(0).toString(16).padStart(4, "0")}`);
@@ -76001,6 +76099,7 @@ function createLogger(options = {}) {
 
 // src/plan/drift.ts
 function driftReport(plan2, live, declaredFlows) {
+  const marker = live.ownership ?? "label";
   const changed = plan2.actions.flatMap(
     (a) => a.kind === "update" ? [{ key: a.key, id: a.id, declaredAt: a.declaredAt, changes: a.changes, updated: a.liveUpdated, updatedBy: a.lastUpdatedBy }] : []
   );
@@ -76013,7 +76112,7 @@ function driftReport(plan2, live, declaredFlows) {
   const unmanaged = [
     ...plan2.conflicts.map((c4) => ({ key: c4.key, id: c4.id, owner: c4.owner, declared: true })),
     ...plan2.actions.flatMap((a) => a.kind === "adopt" ? [{ key: a.key, id: a.id, owner: a.previousOwner, declared: true }] : []),
-    ...[...live.deployments.entries()].filter(([key, d]) => !declared.has(key) && ownerOf(d) !== plan2.owner && declaredFlows.has(key.slice(0, key.indexOf("/")))).map(([key, d]) => ({ key, id: d.id, owner: ownerOf(d) ?? null, declared: false }))
+    ...[...live.deployments.entries()].filter(([key, d]) => !declared.has(key) && ownerOf(d, marker) !== plan2.owner && declaredFlows.has(key.slice(0, key.indexOf("/")))).map(([key, d]) => ({ key, id: d.id, owner: ownerOf(d, marker) ?? null, declared: false }))
   ].sort((a, b3) => a.key.localeCompare(b3.key));
   return {
     owner: plan2.owner,
@@ -76076,7 +76175,7 @@ function matchSavedPlan(saved, fresh) {
 }
 
 // src/reconcile.ts
-import { readFile as readFile3 } from "node:fs/promises";
+import { readFile as readFile2 } from "node:fs/promises";
 
 // src/validate/schema.ts
 var import_ajv = __toESM(require_ajv(), 1);
@@ -76118,15 +76217,18 @@ var loadSchema = (name2) => JSON.parse(readFileSync(new URL(name2, schemaDir), "
 var ajv = new import_ajv.Ajv({ allErrors: true, verbose: true, allowUnionTypes: true, strict: false });
 var addFormats = import_ajv_formats.default.default ?? import_ajv_formats.default;
 addFormats(ajv);
-var deploymentSchema = loadSchema("deployment.schema.json");
-var validators = {
-  deployment: ajv.compile(deploymentSchema),
-  partialDeployment: ajv.compile({ ...deploymentSchema, $id: `${String(deploymentSchema.$id)}#partial`, required: [] }),
-  config: ajv.compile(loadSchema("config.schema.json")),
-  savedPlan: ajv.compile(loadSchema("plan.schema.json"))
+var deploymentSchema;
+var deployment = () => deploymentSchema ??= loadSchema("deployment.schema.json");
+var sources = {
+  deployment: () => deployment(),
+  partialDeployment: () => ({ ...deployment(), $id: `${String(deployment().$id)}#partial`, required: [] }),
+  config: () => loadSchema("config.schema.json"),
+  savedPlan: () => loadSchema("plan.schema.json")
 };
+var validators = /* @__PURE__ */ new Map();
 function checkSchema(name2, value2) {
-  const validate = validators[name2];
+  let validate = validators.get(name2);
+  if (!validate) validators.set(name2, validate = ajv.compile(sources[name2]()));
   if (validate(value2)) return [];
   return toProblems(validate.errors ?? []);
 }
@@ -83749,12 +83851,12 @@ async function gitBranch(dir) {
 
 // src/manifests/load.ts
 var import_ignore = __toESM(require_ignore(), 1);
-import { readFile as readFile2, realpath as realpath2, stat as stat2 } from "node:fs/promises";
+import { readFile, realpath as realpath2, stat as stat2 } from "node:fs/promises";
 import { basename as basename2, delimiter, dirname as dirname2, extname, isAbsolute, join as join2, relative as relative3, resolve as resolve3, sep as sep3 } from "node:path";
 
 // src/manifests/source.ts
 var import_yaml2 = __toESM(require_dist5(), 1);
-import { readFile } from "node:fs/promises";
+import { readFileSync as readFileSync5 } from "node:fs";
 
 // src/manifests/yaml-checks.ts
 var import_yaml = __toESM(require_dist5(), 1);
@@ -83820,13 +83922,17 @@ function yamlDocumentProblems(doc) {
       problems.push({ offset, message: `${source} is out of range: numbers must lie between -${MAX_SAFE} and ${MAX_SAFE} (2^53 - 1) to be sent exactly; quote it ("${source}") if it is text` });
     }
   };
-  (0, import_yaml.visit)(doc, (_key, node) => {
+  const walk = (node) => {
     if ((0, import_yaml.isAlias)(node)) return onAlias(node);
     if (((0, import_yaml.isScalar)(node) || (0, import_yaml.isMap)(node) || (0, import_yaml.isSeq)(node)) && node.anchor) anchors.set(node.anchor, node);
-    if ((0, import_yaml.isPair)(node)) onPair(node);
-    else if ((0, import_yaml.isScalar)(node)) onScalar(node);
-    return void 0;
-  });
+    if ((0, import_yaml.isPair)(node)) {
+      onPair(node);
+      walk(node.key);
+      walk(node.value);
+    } else if ((0, import_yaml.isScalar)(node)) onScalar(node);
+    else if ((0, import_yaml.isMap)(node) || (0, import_yaml.isSeq)(node)) for (const item of node.items) walk(item);
+  };
+  walk(doc.contents);
   return problems;
 }
 function isMergeKey(key) {
@@ -83951,7 +84057,7 @@ async function parseYamlFile(absolutePath, displayPath) {
 async function readTextFile(absolutePath, displayPath) {
   let bytes;
   try {
-    bytes = await readFile(absolutePath);
+    bytes = readFileSync5(absolutePath);
   } catch (error2) {
     return { issue: { file: displayPath, line: 0, column: 0, path: "", message: `cannot read the file: ${describeFsError(error2)}`, severity: "error" } };
   }
@@ -84143,18 +84249,58 @@ function collectStepFunctions(sections) {
   return [...new Set(functions)];
 }
 
+// src/convert/recognise.ts
+var PREFECT2_KEYS = ["work_queue_name", "work_pool_name", "schedule", "is_schedule_active", "infra_overrides", "infrastructure", "storage", "manifest_path", "timestamp"];
+function isPrefect2DeploymentYaml(value2) {
+  if (!value2 || typeof value2 !== "object" || Array.isArray(value2)) return false;
+  const keys = new Set(Object.keys(value2));
+  return PREFECT2_KEYS.filter((key) => keys.has(key)).length >= 2;
+}
+function prefect2DeploymentYamlMessage(file) {
+  return `this is a Prefect 2 deployment.yaml (written by \`prefect deployment build\`), which Prefect 3 and prefect-gitops do not read; convert it into prefect-gitops manifests with: prefect-gitops convert ${file} --out <dir> --owner <id>`;
+}
+
 // src/manifests/flow-source.ts
 import { posix as posix2 } from "node:path";
 
 // src/manifests/entrypoint.ts
 import { posix, win32 } from "node:path";
+
+// src/manifests/source-memo.ts
+function sourceMemo(limit = 256) {
+  const cache = /* @__PURE__ */ new Map();
+  return (source, key, compute) => {
+    let byKey = cache.get(source);
+    if (!byKey) {
+      if (cache.size >= limit) cache.clear();
+      cache.set(source, byKey = /* @__PURE__ */ new Map());
+    }
+    if (byKey.has(key)) return byKey.get(key);
+    const result = deepFreeze(compute());
+    byKey.set(key, result);
+    return result;
+  };
+}
+function deepFreeze(value2) {
+  if (value2 && typeof value2 === "object" && !Object.isFrozen(value2)) {
+    Object.freeze(value2);
+    for (const child of Object.values(value2)) deepFreeze(child);
+  }
+  return value2;
+}
+
+// src/manifests/entrypoint.ts
 var FORBIDDEN_NAME_CHARACTERS = /[/%&<>]/;
 function entrypointPath(relativeDir, file) {
   if (posix.isAbsolute(file) || win32.isAbsolute(file)) return void 0;
   const joined = posix.normalize(posix.join(relativeDir || ".", file));
   return joined === ".." || joined.startsWith("../") ? void 0 : joined;
 }
+var lookups = sourceMemo();
 function lookupFlow(source, func2) {
+  return lookups(source, func2, () => scanForFlow(source, func2));
+}
+function scanForFlow(source, func2) {
   const lines = source.split(/\r?\n/);
   const defPattern = new RegExp(`^(?:async\\s+)?def\\s+${func2}\\s*\\(`);
   for (let i3 = 0; i3 < lines.length; i3++) {
@@ -84292,10 +84438,22 @@ function follow(step) {
   return pending ? { kind: "pending" } : found();
 }
 var escape2 = (s3) => s3.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+var topLevelDefs = sourceMemo();
+var assignments = sourceMemo();
+var imports = sourceMemo();
 function hasTopLevelDef(source, func2) {
-  return new RegExp(`^(?:async\\s+)?def\\s+${escape2(func2)}\\s*\\(`, "m").test(source);
+  return topLevelDefs(source, func2, () => scanForDef(source, func2));
 }
 function flowAssignment(source, name2) {
+  return assignments(source, name2, () => scanForAssignment(source, name2));
+}
+function importOf(source, name2) {
+  return imports(source, name2, () => scanForImport(source, name2));
+}
+function scanForDef(source, func2) {
+  return new RegExp(`^(?:async\\s+)?def\\s+${escape2(func2)}\\s*\\(`, "m").test(source);
+}
+function scanForAssignment(source, name2) {
   const lines = source.split(/\r?\n/);
   const call = new RegExp(`^${escape2(name2)}\\s*(?::[^=]+)?=\\s*(?:${IDENT}\\.)*flow\\s*\\((.*)\\)\\s*(?:#.*)?$`);
   for (let i3 = 0; i3 < lines.length; i3++) {
@@ -84311,7 +84469,7 @@ function flowAssignment(source, name2) {
   }
   return void 0;
 }
-function importOf(source, name2) {
+function scanForImport(source, name2) {
   const statement = /^from\s+(\.*)([\w.]*)\s+import\s+(\([^)]*\)|[^\n#]*)/gm;
   for (const match of source.matchAll(statement)) {
     const names = match[3].replace(/[()\\]/g, " ").split(",").map((n) => n.trim().split(/\s+as\s+/));
@@ -84457,10 +84615,10 @@ async function discoverManifests(options) {
     }
     for (const entry of entries) {
       if (entry.isSymbolicLink()) pendingLinks.push({ entry, logical, real, ancestors });
-      else await visit2(entry, logical, real, ancestors);
+      else await visit(entry, logical, real, ancestors);
     }
   };
-  const visit2 = async (entry, logical, real, ancestors) => {
+  const visit = async (entry, logical, real, ancestors) => {
     const abs = join(logical, entry.name);
     const rel = posix3(relative2(dir, abs));
     const name2 = entry.name;
@@ -84543,7 +84701,7 @@ async function discoverManifests(options) {
   await walk(dir, rootReal, [rootReal]);
   while (pendingLinks.length > 0) {
     const { entry, logical, real, ancestors } = pendingLinks.shift();
-    await visit2(entry, logical, real, ancestors);
+    await visit(entry, logical, real, ancestors);
   }
   return { files: files.sort(), skipped, unread: await scanNames(scanQueue, display), issues };
 }
@@ -84685,6 +84843,10 @@ async function loadManifests(dir, options = {}) {
     }
     if (PREFECT_YAML.test(basename2(file)) || file === prefectFile) {
       for (const doc of parsed.documents) {
+        if (isPrefect2DeploymentYaml(doc.value)) {
+          documents.push(doc);
+          continue;
+        }
         const expanded = expandPrefectYaml(doc, dirname2(file), projectRoot, { explicit: file === prefectFile });
         documents.push(...expanded.documents);
         issues.push(...expanded.issues);
@@ -84702,7 +84864,7 @@ async function loadManifests(dir, options = {}) {
       pythonSources.set(file, null);
       return;
     }
-    pythonSources.set(file, await readFile2(absolute, "utf8").catch(() => null));
+    pythonSources.set(file, await readFile(absolute, "utf8").catch(() => null));
   };
   const pythonPath = await pythonPathInside(env.PYTHONPATH, cwd, realRoot);
   const entrypoints = [
@@ -84784,17 +84946,17 @@ function resolveProjectRoot(dir, config) {
 }
 function collectStrings(values, extra, key) {
   const found = [];
-  const visit2 = (v2) => {
-    if (Array.isArray(v2)) v2.forEach(visit2);
+  const visit = (v2) => {
+    if (Array.isArray(v2)) v2.forEach(visit);
     else if (v2 && typeof v2 === "object") {
       for (const [k3, child] of Object.entries(v2)) {
         if (k3 === key && typeof child === "string") found.push(child);
-        else visit2(child);
+        else visit(child);
       }
     }
   };
-  values.forEach(visit2);
-  visit2(extra);
+  values.forEach(visit);
+  visit(extra);
   return found;
 }
 async function readGitInfo(dir, env) {
@@ -84808,7 +84970,7 @@ var import_undici = __toESM(require_undici(), 1);
 import { randomUUID as randomUUID2 } from "node:crypto";
 
 // src/version.ts
-import { readFileSync as readFileSync5 } from "node:fs";
+import { readFileSync as readFileSync6 } from "node:fs";
 import { dirname as dirname3, join as join3 } from "node:path";
 import { fileURLToPath as fileURLToPath2 } from "node:url";
 var VERSION = typeof __PREFECT_GITOPS_VERSION__ === "string" ? __PREFECT_GITOPS_VERSION__ : readOwnVersion();
@@ -84817,7 +84979,7 @@ function readOwnVersion() {
     let dir = dirname3(fileURLToPath2(import.meta.url));
     for (let i3 = 0; i3 < 6; i3 += 1) {
       try {
-        const pkg = JSON.parse(readFileSync5(join3(dir, "package.json"), "utf8"));
+        const pkg = JSON.parse(readFileSync6(join3(dir, "package.json"), "utf8"));
         if (pkg.name === "prefect-gitops" && typeof pkg.version === "string") return pkg.version;
       } catch {
       }
@@ -84830,16 +84992,167 @@ function readOwnVersion() {
   return "unknown";
 }
 
-// src/prefect/client.ts
-var FEATURE_MIN_VERSION = {
-  "concurrency-options": "3.1.0",
+// src/prefect/capabilities.ts
+var CAPABILITY_MIN_VERSION = {
+  deploymentConcurrencyLimit: "3.0.0",
+  concurrencyOptions: "3.0.3",
   labels: "3.1.5",
-  "schedule-slugs": "3.2.0",
-  "patch-pull-steps": "3.2.0",
-  "global-concurrency-limit-id": "3.4.0",
-  "automation-tags": "3.4.7",
-  "grace-period": "3.6.6"
+  scheduleSlugs: "3.2.0",
+  patchPullSteps: "3.2.0",
+  automationTags: "3.4.7",
+  deploymentIdNotAny: "3.4.7",
+  triggerScheduleAfter: "3.4.15",
+  variableNameDashes: "3.4.1",
+  gracePeriod: "3.6.6"
 };
+var CAPABILITIES = Object.keys(CAPABILITY_MIN_VERSION);
+var NEWEST_CAPABILITIES = Object.freeze(Object.fromEntries(CAPABILITIES.map((c4) => [c4, true])));
+function capabilitiesFor(version) {
+  const have = parseVersion(version);
+  const out2 = {};
+  for (const c4 of CAPABILITIES) {
+    const need = parseVersion(CAPABILITY_MIN_VERSION[c4]);
+    out2[c4] = have !== void 0 && compareVersions(have, need) >= 0;
+  }
+  return out2;
+}
+var minimumVersion = (c4) => CAPABILITY_MIN_VERSION[c4];
+function parseVersion(text) {
+  const match = /^v?(\d+)\.(\d+)(?:\.(\d+))?(.*)$/.exec(text.trim());
+  if (!match) return void 0;
+  const rest = match[4] ?? "";
+  return {
+    major: Number(match[1]),
+    minor: Number(match[2]),
+    patch: Number(match[3] ?? 0),
+    prerelease: /^[.-]?(a|b|c|rc|alpha|beta|pre|preview|dev)\d*/i.test(rest)
+  };
+}
+function compareVersions(a, b3) {
+  return a.major - b3.major || a.minor - b3.minor || a.patch - b3.patch || (a.prerelease === b3.prerelease ? 0 : a.prerelease ? -1 : 1);
+}
+
+// src/prefect/cloud.ts
+var UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}";
+var WORKSPACE_PATH = new RegExp(`/api/accounts/${UUID}/workspaces/${UUID}/?$`, "i");
+var CLOUD_SERVER_VERSION = "Prefect Cloud";
+function isPrefectCloudPath(pathname) {
+  return WORKSPACE_PATH.test(pathname);
+}
+
+// src/prefect/adaptive-concurrency.ts
+var LATENCY_TOLERANCE = 1.3;
+var LATENCY_BACKOFF_RATIO = 2;
+var BASELINE_DRIFT = 0.1;
+var OVERLOAD_FACTOR = 0.5;
+var DEFAULT_CONCURRENCY_BOUNDS = { initial: 4, min: 1, max: 16 };
+function boundsFor(cap) {
+  if (cap === void 0) return DEFAULT_CONCURRENCY_BOUNDS;
+  const max = Math.max(1, Math.floor(cap));
+  return { initial: Math.min(max, DEFAULT_CONCURRENCY_BOUNDS.initial), min: 1, max };
+}
+function initialConcurrency(bounds) {
+  const min = Math.max(1, Math.floor(bounds.min));
+  const max = Math.max(min, Math.floor(bounds.max));
+  const limit = clamp(Math.floor(bounds.initial), min, max);
+  return { bounds: { initial: limit, min, max }, limit, round: [], bestMs: void 0, holdoff: 0, increases: 0, decreases: 0, peak: limit };
+}
+function nextConcurrency(state, sample) {
+  const { min, max } = state.bounds;
+  const holdoff = Math.max(0, state.holdoff - 1);
+  if (sample.kind === "overload") {
+    if (state.holdoff > 0) return { ...state, holdoff };
+    const limit2 = clamp(Math.floor(state.limit * OVERLOAD_FACTOR), min, max);
+    return { ...state, limit: limit2, round: [], holdoff: state.limit, decreases: state.decreases + (limit2 < state.limit ? 1 : 0) };
+  }
+  if (sample.kind === "untimed") return { ...state, holdoff };
+  const round = [...state.round, sample.ms];
+  if (round.length < state.limit) return { ...state, round, holdoff };
+  const median = medianOf(round);
+  const bestMs = state.bestMs === void 0 ? median : median < state.bestMs ? median : state.bestMs + (median - state.bestMs) * BASELINE_DRIFT;
+  let limit = state.limit;
+  if (median <= bestMs * LATENCY_TOLERANCE) limit = clamp(limit + 1, min, max);
+  else if (median > bestMs * LATENCY_BACKOFF_RATIO) limit = clamp(limit - 1, min, max);
+  return {
+    ...state,
+    limit,
+    round: [],
+    bestMs,
+    holdoff,
+    increases: state.increases + (limit > state.limit ? 1 : 0),
+    decreases: state.decreases + (limit < state.limit ? 1 : 0),
+    peak: Math.max(state.peak, limit)
+  };
+}
+function clamp(n, min, max) {
+  return Math.min(max, Math.max(min, n));
+}
+function medianOf(xs) {
+  const sorted2 = [...xs].sort((a, b3) => a - b3);
+  const mid = Math.floor(sorted2.length / 2);
+  return sorted2.length % 2 === 1 ? sorted2[mid] : (sorted2[mid - 1] + sorted2[mid]) / 2;
+}
+
+// src/prefect/v2.ts
+var OLDEST_PREFECT_2 = "2.19.0";
+var NO_SUCH_DEPLOYMENT_FIELD = ["concurrency_limit", "concurrency_options", "global_concurrency_limit_id", "version_info"];
+var NOT_PATCHABLE = ["pull_steps", "parameter_openapi_schema"];
+var V2_ONLY_RESPONSE_FIELDS = ["infra_overrides", "schedule", "is_schedule_active"];
+function deploymentCreateForV2(body2) {
+  const { labels: _labels, ...rest } = body2;
+  return withoutUnknown(rest, NO_SUCH_DEPLOYMENT_FIELD, "POST /deployments/");
+}
+function deploymentUpdateForV2(body2) {
+  return withoutUnknown(body2, [...NO_SUCH_DEPLOYMENT_FIELD, ...NOT_PATCHABLE, "labels"], "PATCH /deployments/{id}");
+}
+function scheduleForV2(body2) {
+  const { slug: _slug, parameters, ...rest } = body2;
+  if (parameters !== void 0 && parameters !== null && !(typeof parameters === "object" && Object.keys(parameters).length === 0)) {
+    throw new InternalError("a schedule with parameters reached a Prefect 2.x server; the plan should have refused it");
+  }
+  return rest;
+}
+function deploymentFromV2(raw) {
+  const out2 = { ...raw };
+  for (const key of V2_ONLY_RESPONSE_FIELDS) delete out2[key];
+  out2.job_variables = raw.job_variables ?? raw.infra_overrides ?? {};
+  out2.labels = null;
+  out2.global_concurrency_limit = null;
+  out2.concurrency_options = null;
+  if (Array.isArray(raw.schedules)) {
+    out2.schedules = raw.schedules.map((s3) => isRecord(s3) ? { ...s3, slug: null, parameters: {} } : s3);
+  }
+  return out2;
+}
+function scheduleFromV2(raw) {
+  return isRecord(raw) ? { ...raw, slug: null, parameters: {} } : raw;
+}
+function variableNameForV2(name2) {
+  return name2.replace(/-/g, "_");
+}
+function variableValueForV2(value2) {
+  return typeof value2 === "string" ? value2 : JSON.stringify(value2);
+}
+function variableValueFromV2(value2) {
+  if (typeof value2 !== "string" || !/^\s*[[{]/.test(value2)) return value2;
+  try {
+    return JSON.parse(value2);
+  } catch {
+    return value2;
+  }
+}
+function withoutUnknown(body2, fields, where) {
+  const present = fields.filter((f2) => body2[f2] !== void 0 && body2[f2] !== null);
+  if (present.length > 0) {
+    throw new InternalError(`${where} for a Prefect 2.x server carries ${present.join(", ")}, which 2.x does not accept; the plan should have refused or rewritten it`);
+  }
+  return Object.fromEntries(Object.entries(body2).filter(([k3]) => !fields.includes(k3)));
+}
+function isRecord(value2) {
+  return typeof value2 === "object" && value2 !== null && !Array.isArray(value2);
+}
+
+// src/prefect/client.ts
 var NOT_PROCESSED_STATUSES = /* @__PURE__ */ new Set([429, 503]);
 var AMBIGUOUS_STATUSES = /* @__PURE__ */ new Set([408, 500, 502, 504]);
 var AMBIGUOUS_ERROR_CODES = /* @__PURE__ */ new Set([
@@ -84871,6 +85184,16 @@ var ConnectionFailure = class {
 };
 var PrefectClient = class _PrefectClient {
   version = "";
+  /**
+   * What the connected server accepts (src/prefect/capabilities.ts), from its version at connect.
+   * Before connect, or for a server whose version is not asked (Cloud), the newest API.
+   */
+  get capabilities() {
+    return this.serverCapabilities;
+  }
+  serverCapabilities = NEWEST_CAPABILITIES;
+  /** A Prefect 2.19/2.20 server: bodies and responses go through src/prefect/v2.ts. */
+  v2 = false;
   /** Requests sent since creation or the last {@link resetStats}. */
   stats = { reads: 0, writes: 0, retries: 0 };
   origin;
@@ -84886,11 +85209,17 @@ var PrefectClient = class _PrefectClient {
   logger;
   dispatcher;
   slots;
+  /** The AIMD controller behind the in-flight bound; undefined when it is fixed. */
+  concurrencyState;
   csrfClientId = randomUUID2();
   csrf;
   csrfPending;
   /** Connect errors are retried only after the server has answered once (see CONNECT_ERROR_CODES). */
   reachedServer = false;
+  /** Whether the server is Prefect 2 (2.19/2.20), whose dialect src/prefect/v2.ts translates. */
+  get prefect2() {
+    return this.v2;
+  }
   /** The Prefect package version reported by `GET /admin/version` at connect, e.g. `3.8.3`. */
   get serverVersion() {
     return this.version;
@@ -84913,17 +85242,29 @@ var PrefectClient = class _PrefectClient {
     this.maxRetryDelayMs = options.maxRetryDelayMs ?? 3e4;
     this.logger = options.logger;
     this.dispatcher = options.dispatcher;
-    this.slots = new Semaphore(Math.max(1, options.concurrency ?? 8));
-    this.csrf = url.hostname === CLOUD_API_HOST ? { kind: "disabled" } : { kind: "unknown" };
+    if (options.adaptiveConcurrency === false) {
+      this.slots = new Semaphore(Math.max(1, options.concurrency ?? 8));
+    } else {
+      this.concurrencyState = initialConcurrency(boundsFor(options.concurrency));
+      this.slots = new Semaphore(this.concurrencyState.limit);
+    }
+    this.csrf = url.hostname === CLOUD_API_HOST || isPrefectCloudPath(url.pathname) ? { kind: "disabled" } : { kind: "unknown" };
   }
   /**
-   * Creates a client and checks the server version with `GET /admin/version`.
+   * Creates a client and checks the server version with `GET /admin/version`; on Prefect Cloud
+   * (src/prefect/cloud.ts) instead one authenticated read, and the current API is assumed.
    * @throws {UnsupportedServerError} when the server is older than 3.0 or reports a version we cannot parse.
    * @throws {RemoteError} when the server cannot be reached or rejects the credentials.
    * @throws {UserInputError} when `apiUrl` is not an http(s) URL or carries credentials.
    */
   static async connect(options) {
     const client = new _PrefectClient(options);
+    if (isPrefectCloudPath(client.basePath)) {
+      await client.request("POST", "/deployments/filter", { limit: 1 });
+      client.version = CLOUD_SERVER_VERSION;
+      client.serverCapabilities = NEWEST_CAPABILITIES;
+      return client;
+    }
     const version = await client.readVersion().catch((error2) => {
       if (!/\/api$/.test(client.basePath) && error2 instanceof RemoteError && error2.status !== void 0 && (error2.status === 404 || error2.status < 400)) {
         throw new UserInputError(
@@ -84934,25 +85275,39 @@ var PrefectClient = class _PrefectClient {
       throw error2;
     });
     const parsed = parseVersion(version);
-    if (!parsed || parsed.major < 3) {
-      const hint = parsed?.major === 2 ? " (Prefect 2.x servers have a different deployment API)" : "";
+    const oldest2 = parseVersion(OLDEST_PREFECT_2);
+    if (!parsed || parsed.major < 2 || parsed.major === 2 && compareVersions(parsed, oldest2) < 0) {
       throw new UnsupportedServerError(
-        `Prefect server ${version.slice(0, 60)} is not supported yet: prefect-gitops needs Prefect 3.x${hint}`,
+        `Prefect server ${version.slice(0, 60)} is not supported: prefect-gitops needs Prefect 3.x, or ${OLDEST_PREFECT_2.replace(/\.0$/, "")}+ of Prefect 2`,
         "GET",
         "/admin/version"
       );
     }
+    client.v2 = parsed.major === 2;
     if (parsed.major > 3) {
       client.logger?.warn({ serverVersion: version }, "Prefect server is newer than 3.x; continuing, but it is untested");
     }
     client.version = version;
+    client.serverCapabilities = capabilitiesFor(version);
     return client;
   }
-  /** Whether the connected server is recent enough for a feature (reference §6.4). */
-  supports(feature) {
-    const have = parseVersion(this.serverVersion);
-    const need = parseVersion(FEATURE_MIN_VERSION[feature]);
-    return have !== void 0 && need !== void 0 && compareVersions(have, need) >= 0;
+  /**
+   * The in-flight bound: its current `limit`, the highest it reached, its cap `max`, and how often
+   * the controller raised or lowered it (both 0 when it is fixed).
+   */
+  get concurrency() {
+    const s3 = this.concurrencyState;
+    if (!s3) return { limit: this.slots.limit, peak: this.slots.limit, max: this.slots.limit, increases: 0, decreases: 0 };
+    return { limit: s3.limit, peak: s3.peak, max: s3.bounds.max, increases: s3.increases, decreases: s3.decreases };
+  }
+  observe(sample) {
+    if (!this.concurrencyState) return;
+    const before = this.concurrencyState.limit;
+    this.concurrencyState = nextConcurrency(this.concurrencyState, sample);
+    if (this.concurrencyState.limit !== before) {
+      this.slots.setLimit(this.concurrencyState.limit);
+      this.logger?.debug({ from: before, to: this.concurrencyState.limit, signal: sample.kind }, "prefect request concurrency changed");
+    }
   }
   /** Zeroes the counters in place, so a reference to {@link stats} stays valid. */
   resetStats() {
@@ -84977,17 +85332,21 @@ var PrefectClient = class _PrefectClient {
     const deployments = {};
     const tags = {};
     if (filter.tagsAll && filter.tagsAll.length > 0) tags.all_ = filter.tagsAll;
-    if (filter.tagsAny) tags.any_ = filter.tagsAny;
+    const tagsAnyHere = this.v2 ? filter.tagsAny : void 0;
+    if (filter.tagsAny && !tagsAnyHere) tags.any_ = filter.tagsAny;
     if (Object.keys(tags).length > 0) deployments.tags = tags;
-    if (filter.ids || filter.excludeIds?.length) {
-      deployments.id = { ...filter.ids ? { any_: filter.ids } : {}, ...filter.excludeIds?.length ? { not_any_: filter.excludeIds } : {} };
+    const excludeHere = this.capabilities.deploymentIdNotAny ? [] : filter.excludeIds ?? [];
+    const excludeOnServer = this.capabilities.deploymentIdNotAny ? filter.excludeIds ?? [] : [];
+    if (filter.ids || excludeOnServer.length) {
+      deployments.id = { ...filter.ids ? { any_: filter.ids } : {}, ...excludeOnServer.length ? { not_any_: excludeOnServer } : {} };
     }
     const base = Object.keys(deployments).length > 0 ? { deployments } : {};
     if (filter.workPools) base.work_pools = { name: { any_: filter.workPools } };
     const bodies = filter.flowNames ? chunk(filter.flowNames, PAGE_SIZE).map((names) => ({ ...base, flows: { name: { any_: names } } })) : [base];
     const byId = /* @__PURE__ */ new Map();
-    for (const body2 of bodies) await this.scan("/deployments/filter", body2, checkDeployment, byId);
-    return [...byId.values()];
+    for (const body2 of bodies) await this.scan("/deployments/filter", body2, this.checkDeployment, byId);
+    const excluded = new Set(excludeHere);
+    return [...byId.values()].filter((d) => !excluded.has(d.id) && (!tagsAnyHere || tagsAnyHere.some((t2) => d.tags.includes(t2))));
   }
   /** All flows with any of the given ids and any of the given names (`POST /flows/filter`, paged, deduplicated). */
   async listFlows(filter) {
@@ -85004,14 +85363,14 @@ var PrefectClient = class _PrefectClient {
     const path3 = `/deployments/${encodeURIComponent(id)}`;
     const reply = await this.send("GET", path3, void 0);
     if (reply.status === 404) return void 0;
-    return checkDeployment(this.json("GET", path3, this.expect("GET", path3, reply, [200])), "GET", path3);
+    return this.checkDeployment(this.json("GET", path3, this.expect("GET", path3, reply, [200])), "GET", path3);
   }
   /** `GET /deployments/name/{flow}/{name}`; `undefined` when it does not exist. Names containing `/` or `%` cannot be addressed. */
   async readDeploymentByName(flowName, name2) {
     const path3 = `/deployments/name/${encodeURIComponent(flowName)}/${encodeURIComponent(name2)}`;
     const reply = await this.send("GET", path3, void 0);
     if (reply.status === 404) return void 0;
-    return checkDeployment(this.json("GET", path3, this.expect("GET", path3, reply, [200])), "GET", path3);
+    return this.checkDeployment(this.json("GET", path3, this.expect("GET", path3, reply, [200])), "GET", path3);
   }
   /** `POST /flows/ {name}`: idempotent by name, returns the new or existing flow. */
   async ensureFlow(name2) {
@@ -85021,21 +85380,22 @@ var PrefectClient = class _PrefectClient {
   }
   /**
    * `POST /deployments/`. The server upserts on (flow_id, name): a 200 instead of 201 means the
-   * deployment already existed and was overwritten, which is logged as a warning.
+   * deployment already existed and was overwritten, which is logged as a warning unless `overwrite`
+   * says that is the intent (an update written as an upsert).
    */
-  async createDeployment(body2) {
+  async createDeployment(body2, options = {}) {
     const path3 = "/deployments/";
-    const reply = this.expect("POST", path3, await this.send("POST", path3, body2), [200, 201]);
-    const deployment = checkDeployment(this.json("POST", path3, reply), "POST", path3);
-    if (reply.status === 200 && !reply.maybeProcessedBefore) {
-      this.logger?.warn({ deploymentId: deployment.id, name: deployment.name }, "deployment already existed; the create updated it");
+    const reply = this.expect("POST", path3, await this.send("POST", path3, this.v2 ? deploymentCreateForV2(body2) : body2), [200, 201]);
+    const deployment2 = this.checkDeployment(this.json("POST", path3, reply), "POST", path3);
+    if (reply.status === 200 && !reply.maybeProcessedBefore && !options.overwrite) {
+      this.logger?.warn({ deploymentId: deployment2.id, name: deployment2.name }, "deployment already existed; the create updated it");
     }
-    return deployment;
+    return deployment2;
   }
   /** `PATCH /deployments/{id}` (204). Every PATCH wipes future auto-scheduled runs, so callers skip no-op updates. */
   async updateDeployment(id, body2) {
     const path3 = `/deployments/${encodeURIComponent(id)}`;
-    this.expect("PATCH", path3, await this.send("PATCH", path3, body2), [204]);
+    this.expect("PATCH", path3, await this.send("PATCH", path3, this.v2 ? deploymentUpdateForV2(body2) : body2), [204]);
   }
   /** `DELETE /deployments/{id}` (204); a 404 means it is already gone and is not an error. */
   async deleteDeployment(id) {
@@ -85051,20 +85411,22 @@ var PrefectClient = class _PrefectClient {
     const path3 = `/deployments/${encodeURIComponent(deploymentId)}/schedules`;
     const slugs = schedules.map((s3) => s3.slug);
     const find = async () => {
+      if (slugs.some((slug) => slug === void 0)) return void 0;
       const live = await this.readDeployment(deploymentId);
       const found = slugs.map((slug) => live?.schedules.find((s3) => s3.slug === slug));
       return found.every((s3) => s3 !== void 0) ? found : void 0;
     };
-    return this.createOnce(path3, schedules, [201], (reply) => {
+    const sent = this.v2 ? schedules.map(scheduleForV2) : schedules;
+    return this.createOnce(path3, sent, [201], (reply) => {
       const items = this.json("POST", path3, reply);
       if (!Array.isArray(items)) throw unexpected("POST", path3, "expected an array of schedules");
-      return items.map((item, i3) => checkSchedule(item, "POST", path3, `item ${i3}`));
+      return items.map((item, i3) => checkSchedule(this.v2 ? scheduleFromV2(item) : item, "POST", path3, `item ${i3}`));
     }, find);
   }
   /** `PATCH /deployments/{id}/schedules/{scheduleId}` (204). Note that an omitted `parameters` is written as `{}`. */
   async updateSchedule(deploymentId, scheduleId, body2) {
     const path3 = `/deployments/${encodeURIComponent(deploymentId)}/schedules/${encodeURIComponent(scheduleId)}`;
-    this.expect("PATCH", path3, await this.send("PATCH", path3, body2), [204]);
+    this.expect("PATCH", path3, await this.send("PATCH", path3, this.v2 ? scheduleForV2(body2) : body2), [204]);
   }
   /**
    * `DELETE /deployments/{id}/schedules/{scheduleId}` (204). A 404 is an error (the plan did not see
@@ -85093,7 +85455,8 @@ var PrefectClient = class _PrefectClient {
     const names = Array.isArray(filter) ? void 0 : filter.names;
     if (names?.length === 0) return [];
     const automations = {};
-    if (tagsAll) automations.tags = { all_: tagsAll };
+    const tagsHere = this.capabilities.automationTags ? void 0 : tagsAll;
+    if (tagsAll && !tagsHere) automations.tags = { all_: tagsAll };
     if (names) automations.name = { any_: names };
     const body2 = Object.keys(automations).length > 0 ? { automations } : {};
     const byId = /* @__PURE__ */ new Map();
@@ -85103,6 +85466,7 @@ var PrefectClient = class _PrefectClient {
       if (error2 instanceof RemoteError && error2.status === 404) return [];
       throw error2;
     }
+    if (tagsHere) return [...byId.values()].filter((a) => tagsHere.every((t2) => a.tags.includes(t2)));
     return [...byId.values()];
   }
   /** `GET /variables/name/{name}`: the variable's value; `undefined` when there is no such variable. */
@@ -85111,7 +85475,7 @@ var PrefectClient = class _PrefectClient {
     const reply = await this.send("GET", path3, void 0);
     if (reply.status === 404) return void 0;
     const value2 = this.json("GET", path3, this.expect("GET", path3, reply, [200]));
-    if (!isRecord(value2) || !("value" in value2)) throw unexpected("GET", path3, "the variable has no value");
+    if (!isRecord2(value2) || !("value" in value2)) throw unexpected("GET", path3, "the variable has no value");
     return value2.value;
   }
   /**
@@ -85124,14 +85488,15 @@ var PrefectClient = class _PrefectClient {
       if (typeof body2.name !== "string") return void 0;
       const tags = Array.isArray(body2.tags) ? body2.tags.filter((t2) => typeof t2 === "string") : [];
       const targets = (a) => a.actions.map((x3) => String(x3.deployment_id ?? ""));
-      const wanted = targets({ actions: Array.isArray(body2.actions) ? body2.actions.filter(isRecord) : [] });
+      const wanted = targets({ actions: Array.isArray(body2.actions) ? body2.actions.filter(isRecord2) : [] });
       const candidates = await this.listAutomations({ names: [body2.name] });
       const same = candidates.find((a) => a.name === body2.name && tags.every((t2) => a.tags.includes(t2)) && JSON.stringify(targets(a)) === JSON.stringify(wanted));
       return same ? { id: same.id } : void 0;
     };
-    return this.createOnce(path3, body2, [201], (reply) => {
+    const sent = this.capabilities.automationTags ? body2 : tagsIntoDescription(body2);
+    return this.createOnce(path3, sent, [201], (reply) => {
       const value2 = this.json("POST", path3, reply);
-      if (!isRecord(value2) || typeof value2.id !== "string") throw unexpected("POST", path3, "the automation has no string id");
+      if (!isRecord2(value2) || typeof value2.id !== "string") throw unexpected("POST", path3, "the automation has no string id");
       return { id: value2.id };
     }, find);
   }
@@ -85148,7 +85513,7 @@ var PrefectClient = class _PrefectClient {
     const reply = await this.send("GET", path3, void 0);
     if (reply.status === 404) return void 0;
     const value2 = this.json("GET", path3, this.expect("GET", path3, reply, [200]));
-    if (!isRecord(value2)) throw unexpected("GET", path3, "work queue is not an object");
+    if (!isRecord2(value2)) throw unexpected("GET", path3, "work queue is not an object");
     requireStrings(value2, ["id", "name"], "GET", path3, "work queue");
     return { id: value2.id, name: value2.name };
   }
@@ -85176,7 +85541,9 @@ var PrefectClient = class _PrefectClient {
       if (!found) return void 0;
       return sameJson(found.variable.value, body2.value) ? found.variable : null;
     };
-    const created = await this.createOnce(path3, body2, [201, 409], (reply) => reply.status === 409 ? null : checkVariable(this.json("POST", path3, reply), "POST", path3), find);
+    const named = this.capabilities.variableNameDashes ? body2 : { ...body2, name: variableNameForV2(body2.name) };
+    const sent = this.v2 ? { ...named, value: variableValueForV2(body2.value) } : named;
+    const created = await this.createOnce(path3, sent, [201, 409], (reply) => reply.status === 409 ? null : this.checkVariable(this.json("POST", path3, reply), "POST", path3), find);
     return created ?? void 0;
   }
   /**
@@ -85184,10 +85551,10 @@ var PrefectClient = class _PrefectClient {
    * (ms since the epoch; `undefined` when absent), to compare with `updated` without trusting our own clock.
    */
   async readVariableRecord(name2) {
-    const path3 = `/variables/name/${encodeURIComponent(name2)}`;
+    const path3 = `/variables/name/${encodeURIComponent(this.capabilities.variableNameDashes ? name2 : variableNameForV2(name2))}`;
     const reply = await this.send("GET", path3, void 0);
     if (reply.status === 404) return void 0;
-    const variable = checkVariable(this.json("GET", path3, this.expect("GET", path3, reply, [200])), "GET", path3);
+    const variable = this.checkVariable(this.json("GET", path3, this.expect("GET", path3, reply, [200])), "GET", path3);
     const date = reply.headers.date;
     const serverTime = typeof date === "string" ? Date.parse(date) : Number.NaN;
     return { variable, serverTime: Number.isNaN(serverTime) ? void 0 : serverTime };
@@ -85195,7 +85562,7 @@ var PrefectClient = class _PrefectClient {
   /** `PATCH /variables/{id}` with a new value (204, which also moves `updated`); `false` when the variable is gone (404). */
   async updateVariableValue(id, value2) {
     const path3 = `/variables/${encodeURIComponent(id)}`;
-    const reply = this.expect("PATCH", path3, await this.send("PATCH", path3, { value: value2 }), [204, 404]);
+    const reply = this.expect("PATCH", path3, await this.send("PATCH", path3, { value: this.v2 ? variableValueForV2(value2) : value2 }), [204, 404]);
     return reply.status === 204;
   }
   /** `DELETE /variables/{id}` (204); by id, so it never removes a newer variable of the same name. 404 means already gone. */
@@ -85225,6 +85592,13 @@ var PrefectClient = class _PrefectClient {
     return this.json(upper, relative5, this.expect(upper, relative5, reply, "any-2xx"));
   }
   // ---------------------------------------------------------------------------------------------
+  /** A deployment as it arrived, checked, in the 3.x shape whatever the server's version. */
+  checkDeployment = (value2, method, path3, where) => checkDeployment(this.v2 && isRecord2(value2) ? deploymentFromV2(value2) : value2, method, path3, where);
+  /** A variable record; on 2.x the JSON a string value holds (see variableValueFromV2). */
+  checkVariable(value2, method, path3) {
+    const variable = checkVariable(value2, method, path3);
+    return this.v2 ? { ...variable, value: variableValueFromV2(variable.value) } : variable;
+  }
   /** Offset-pages one filter body until a short page, adding items to `into` keyed (and so deduplicated) by id. */
   async scan(path3, filter, check, into) {
     for (let offset = 0; ; offset += PAGE_SIZE) {
@@ -85382,12 +85756,15 @@ var PrefectClient = class _PrefectClient {
       const text = await response.body.text();
       const ms = Math.round(performance.now() - started);
       this.logger?.debug({ method, path: path3, status: response.statusCode, ms }, "prefect request");
+      const timed = MUTATING_METHODS.has(method) && !READ_POST_PATH.test(path3.split("?")[0] ?? "") && response.statusCode < 300;
+      this.observe(NOT_PROCESSED_STATUSES.has(response.statusCode) ? { kind: "overload" } : timed ? { kind: "ok", ms } : { kind: "untimed" });
       return { status: response.statusCode, headers: response.headers, text };
     } catch (error2) {
       const ms = Math.round(performance.now() - started);
       const code2 = controller.signal.aborted ? limitedByDeadline ? "deadline" : "timeout" : errorCode(error2);
       if (code2 === void 0) throw error2;
       this.logger?.debug({ method, path: path3, error: code2, ms }, "prefect request failed");
+      this.observe(RESET_ERROR_CODES.has(code2) || code2 === "ECONNREFUSED" || code2 === "timeout" ? { kind: "overload" } : { kind: "untimed" });
       return new ConnectionFailure(code2);
     } finally {
       clearTimeout(timer);
@@ -85453,31 +85830,48 @@ var PrefectClient = class _PrefectClient {
       return;
     }
     const value2 = this.json("GET", path3, this.expect("GET", path3, reply, [200]));
-    if (!isRecord(value2) || typeof value2.token !== "string") throw unexpected("GET", "/csrf-token", "the token is not a string");
+    if (!isRecord2(value2) || typeof value2.token !== "string") throw unexpected("GET", "/csrf-token", "the token is not a string");
     const expiresAt = typeof value2.expiration === "string" ? Date.parse(value2.expiration) : Number.NaN;
     this.csrf = { kind: "enabled", token: value2.token, expiresAt: Number.isNaN(expiresAt) ? void 0 : expiresAt };
   }
 };
 var Semaphore = class {
-  available;
-  waiting = [];
   constructor(size) {
-    this.available = size;
+    this.size = size;
+  }
+  size;
+  inFlight = 0;
+  waiting = [];
+  get limit() {
+    return this.size;
+  }
+  /** A new bound: a larger one admits waiters at once, a smaller one lets the excess finish. */
+  setLimit(size) {
+    this.size = Math.max(1, size);
+    this.admit();
   }
   async acquire() {
-    if (this.available > 0) {
-      this.available -= 1;
+    if (this.inFlight < this.size && this.waiting.length === 0) {
+      this.inFlight += 1;
     } else {
-      await new Promise((resolve7) => this.waiting.push(resolve7));
+      await new Promise((resolve7) => {
+        this.waiting.push(resolve7);
+        this.admit();
+      });
     }
     let released = false;
     return () => {
       if (released) return;
       released = true;
-      const next = this.waiting.shift();
-      if (next) next();
-      else this.available += 1;
+      this.inFlight -= 1;
+      this.admit();
     };
+  }
+  admit() {
+    while (this.inFlight < this.size && this.waiting.length > 0) {
+      this.inFlight += 1;
+      this.waiting.shift()();
+    }
   }
 };
 var USER_AGENT = `prefect-gitops/${VERSION}`;
@@ -85502,27 +85896,13 @@ function parseApiUrl(apiUrl) {
   }
   return url;
 }
-function parseVersion(text) {
-  const match = /^v?(\d+)\.(\d+)(?:\.(\d+))?(.*)$/.exec(text.trim());
-  if (!match) return void 0;
-  const rest = match[4] ?? "";
-  return {
-    major: Number(match[1]),
-    minor: Number(match[2]),
-    patch: Number(match[3] ?? 0),
-    prerelease: /^[.-]?(a|b|c|rc|alpha|beta|pre|preview|dev)\d*/i.test(rest)
-  };
-}
-function compareVersions(a, b3) {
-  return a.major - b3.major || a.minor - b3.minor || a.patch - b3.patch || (a.prerelease === b3.prerelease ? 0 : a.prerelease ? -1 : 1);
-}
 function isIdempotent(method, route) {
   if (IDEMPOTENT_METHODS.has(method)) return true;
   return method === "POST" && (READ_POST_PATH.test(route) || UPSERT_POST_PATH.test(route));
 }
 function sameJson(a, b3) {
   if (Array.isArray(a) || Array.isArray(b3)) return Array.isArray(a) && Array.isArray(b3) && a.length === b3.length && a.every((x3, i3) => sameJson(x3, b3[i3]));
-  if (isRecord(a) && isRecord(b3)) {
+  if (isRecord2(a) && isRecord2(b3)) {
     const keys = Object.keys(a);
     return keys.length === Object.keys(b3).length && keys.every((k3) => Object.prototype.hasOwnProperty.call(b3, k3) && sameJson(a[k3], b3[k3]));
   }
@@ -85540,12 +85920,12 @@ function parseRetryAfter(value2) {
 }
 function errorCode(error2) {
   const candidates = [error2];
-  if (isRecord(error2)) {
+  if (isRecord2(error2)) {
     candidates.push(error2.cause);
     if (Array.isArray(error2.errors)) candidates.push(...error2.errors);
   }
   for (const candidate of candidates) {
-    const code2 = isRecord(candidate) ? candidate.code : void 0;
+    const code2 = isRecord2(candidate) ? candidate.code : void 0;
     if (typeof code2 === "string" && (/^E[A-Z_]+$/.test(code2) || code2.startsWith("UND_ERR_"))) return code2;
   }
   return void 0;
@@ -85575,7 +85955,7 @@ function shortBody(text) {
   try {
     const value2 = JSON.parse(text);
     if (typeof value2 === "string") summary = value2;
-    else if (isRecord(value2)) {
+    else if (isRecord2(value2)) {
       summary = (typeof value2.detail === "string" ? value2.detail : void 0) ?? pydanticErrors(value2.exception_detail) ?? pydanticErrors(value2.detail) ?? (typeof value2.exception_message === "string" ? value2.exception_message : void 0) ?? text;
     }
   } catch {
@@ -85586,7 +85966,7 @@ function shortBody(text) {
 function pydanticErrors(value2) {
   if (!Array.isArray(value2) || value2.length === 0) return void 0;
   const parts2 = value2.map((item) => {
-    if (!isRecord(item)) return String(item);
+    if (!isRecord2(item)) return String(item);
     const loc = Array.isArray(item.loc) ? item.loc.filter((part, i3) => !(i3 === 0 && part === "body")).join(".") : "";
     const msg = typeof item.msg === "string" ? item.msg : JSON.stringify(item);
     return loc ? `${loc}: ${msg}` : msg;
@@ -85596,7 +85976,7 @@ function pydanticErrors(value2) {
 function unexpected(method, path3, what, status) {
   return new RemoteError(`unexpected response from the Prefect API: ${what}`, method, path3, status);
 }
-function isRecord(value2) {
+function isRecord2(value2) {
   return typeof value2 === "object" && value2 !== null && !Array.isArray(value2);
 }
 function chunk(items, size) {
@@ -85610,13 +85990,13 @@ function requireStrings(value2, keys, method, path3, what) {
   }
 }
 function checkSchedule(value2, method, path3, where = "schedule") {
-  if (!isRecord(value2)) throw unexpected(method, path3, `${where} is not an object`);
+  if (!isRecord2(value2)) throw unexpected(method, path3, `${where} is not an object`);
   requireStrings(value2, ["id"], method, path3, where);
-  if (!isRecord(value2.schedule)) throw unexpected(method, path3, `${where} has no schedule object`);
+  if (!isRecord2(value2.schedule)) throw unexpected(method, path3, `${where} has no schedule object`);
   return value2;
 }
 function checkDeployment(value2, method, path3, where = "deployment") {
-  if (!isRecord(value2)) throw unexpected(method, path3, `${where} is not an object`);
+  if (!isRecord2(value2)) throw unexpected(method, path3, `${where} is not an object`);
   requireStrings(value2, ["id", "name", "flow_id"], method, path3, where);
   if (!Array.isArray(value2.schedules)) throw unexpected(method, path3, `${where} has no schedules array`);
   value2.schedules.forEach((schedule, i3) => checkSchedule(schedule, method, path3, `${where} schedule ${i3}`));
@@ -85624,43 +86004,110 @@ function checkDeployment(value2, method, path3, where = "deployment") {
   return value2;
 }
 function checkFlow(value2, method, path3, where = "flow") {
-  if (!isRecord(value2)) throw unexpected(method, path3, `${where} is not an object`);
+  if (!isRecord2(value2)) throw unexpected(method, path3, `${where} is not an object`);
   requireStrings(value2, ["id", "name"], method, path3, where);
   return value2;
 }
 function checkAutomation(value2, method, path3, where = "automation") {
-  if (!isRecord(value2)) throw unexpected(method, path3, `${where} is not an object`);
+  if (!isRecord2(value2)) throw unexpected(method, path3, `${where} is not an object`);
   requireStrings(value2, ["id", "name"], method, path3, where);
   if (!Array.isArray(value2.actions)) throw unexpected(method, path3, `${where} has no actions list`);
-  const actions = (list) => Array.isArray(list) ? list.filter(isRecord) : [];
+  const actions = (list) => Array.isArray(list) ? list.filter(isRecord2) : [];
+  const described = typeof value2.description === "string" ? tagsFromDescription(value2.description) : void 0;
+  const tags = Array.isArray(value2.tags) ? value2.tags.filter((t2) => typeof t2 === "string") : [];
   return {
     id: value2.id,
     name: value2.name,
     enabled: value2.enabled !== false,
-    tags: Array.isArray(value2.tags) ? value2.tags.filter((t2) => typeof t2 === "string") : [],
+    tags: [.../* @__PURE__ */ new Set([...tags, ...described?.tags ?? []])],
     actions: actions(value2.actions),
     actions_on_trigger: actions(value2.actions_on_trigger),
     actions_on_resolve: actions(value2.actions_on_resolve),
-    ...typeof value2.description === "string" ? { description: value2.description } : {},
-    ...isRecord(value2.trigger) ? { trigger: value2.trigger } : {}
+    ...described ? { description: described.description } : {},
+    ...isRecord2(value2.trigger) ? { trigger: value2.trigger } : {}
   };
 }
+var TAGS_LINE = "prefect-gitops-tags: ";
+function tagsIntoDescription(body2) {
+  const { tags, ...rest } = body2;
+  if (!Array.isArray(tags) || tags.length === 0) return rest;
+  const description = typeof rest.description === "string" && rest.description !== "" ? `${rest.description}
+` : "";
+  return { ...rest, description: `${description}${TAGS_LINE}${JSON.stringify(tags)}` };
+}
+function tagsFromDescription(description) {
+  const at2 = description.lastIndexOf(TAGS_LINE);
+  if (at2 < 0 || at2 > 0 && description[at2 - 1] !== "\n") return { description, tags: [] };
+  try {
+    const tags = JSON.parse(description.slice(at2 + TAGS_LINE.length));
+    if (!Array.isArray(tags) || !tags.every((t2) => typeof t2 === "string")) return { description, tags: [] };
+    return { description: description.slice(0, Math.max(0, at2 - 1)), tags };
+  } catch {
+    return { description, tags: [] };
+  }
+}
 function checkVariable(value2, method, path3) {
-  if (!isRecord(value2)) throw unexpected(method, path3, "the variable is not an object");
+  if (!isRecord2(value2)) throw unexpected(method, path3, "the variable is not an object");
   requireStrings(value2, ["id", "name", "updated"], method, path3, "the variable");
   return { id: value2.id, name: value2.name, value: value2.value ?? null, updated: value2.updated };
 }
 function checkWorkPool(value2, method, path3, where = "work pool") {
-  if (!isRecord(value2)) throw unexpected(method, path3, `${where} is not an object`);
+  if (!isRecord2(value2)) throw unexpected(method, path3, `${where} is not an object`);
   requireStrings(value2, ["id", "name", "type"], method, path3, where);
   return value2;
+}
+
+// src/plan/server-support.ts
+function serverSupportIssues(desired, features, serverVersion) {
+  const issues = [];
+  const needs = (c4) => `needs Prefect >= ${minimumVersion(c4)} (this server runs ${serverVersion})`;
+  const prefect2 = parseVersion(serverVersion)?.major === 2;
+  for (const d of desired) {
+    const at2 = (path3) => d.fieldsAt?.[path3] ?? d.declaredAt;
+    const push = (path3, severity, message) => {
+      issues.push({ ...at2(path3), path: path3.replace(/\.(\d+)/g, "[$1]"), severity, message: `${d.key}: ${message}` });
+    };
+    const m = d.manifest;
+    if (!features.scheduleSlugs) {
+      (m.schedules ?? []).forEach((s3, i3) => {
+        if (s3.parameters !== void 0 && Object.keys(s3.parameters).length > 0) {
+          push(`schedules.${i3}.parameters`, "error", `schedule parameters ${needs("scheduleSlugs")}: its schedules cannot hold parameters; remove them (or set deployment parameters) or upgrade the server`);
+        }
+        if (s3.slug !== void 0) {
+          push(`schedules.${i3}.slug`, "warning", `schedule slugs ${needs("scheduleSlugs")}: the slug is not stored; schedules are matched by their content, and a changed schedule is replaced (new id)`);
+        }
+      });
+    }
+    const concurrency = m.concurrency_limit;
+    if (!features.deploymentConcurrencyLimit && concurrency !== void 0 && concurrency !== null) {
+      push("concurrency_limit", "error", `deployment concurrency limits ${needs("deploymentConcurrencyLimit")}; remove concurrency_limit for this server (on Prefect 2 a work pool or work queue concurrency limit does this)`);
+    } else if (concurrency !== null && typeof concurrency === "object") {
+      if (!features.concurrencyOptions && concurrency.collision_strategy !== void 0) {
+        push("concurrency_limit", "warning", `collision_strategy ${needs("concurrencyOptions")}; it is not applied`);
+      } else if (!features.gracePeriod && concurrency.grace_period_seconds !== void 0) {
+        push("concurrency_limit", "warning", `grace_period_seconds ${needs("gracePeriod")}; it is not applied`);
+      }
+    }
+    if (prefect2 && (m.triggers ?? []).length > 0) {
+      push(
+        "triggers.0",
+        "error",
+        `triggers need Prefect 3 (this server runs ${serverVersion}): Prefect 2 automations are experimental, off unless the server sets PREFECT_EXPERIMENTAL_EVENTS, so creating them could fail half-way through an apply; remove triggers for this server`
+      );
+    } else if (!features.triggerScheduleAfter) {
+      (m.triggers ?? []).forEach((t2, i3) => {
+        if (t2.schedule_after !== void 0) push(`triggers.${i3}`, "error", `a trigger's schedule_after ${needs("triggerScheduleAfter")}; remove it or upgrade the server`);
+      });
+    }
+  }
+  return issues;
 }
 
 // src/validate/validate.ts
 import { basename as basename4, resolve as resolvePath } from "node:path";
 
 // src/manifests/parameter-schema.ts
-import { existsSync as existsSync2, readFileSync as readFileSync6 } from "node:fs";
+import { existsSync as existsSync2, readFileSync as readFileSync7 } from "node:fs";
 import { createRequire } from "node:module";
 import { fileURLToPath as fileURLToPath3 } from "node:url";
 
@@ -87437,10 +87884,10 @@ async function Module2(moduleArg = {}) {
     return getBinarySync(binaryFile);
   }
   __name(getWasmBinary, "getWasmBinary");
-  async function instantiateArrayBuffer(binaryFile, imports) {
+  async function instantiateArrayBuffer(binaryFile, imports2) {
     try {
       var binary2 = await getWasmBinary(binaryFile);
-      var instance2 = await WebAssembly.instantiate(binary2, imports);
+      var instance2 = await WebAssembly.instantiate(binary2, imports2);
       return instance2;
     } catch (reason) {
       err(`failed to asynchronously prepare wasm: ${reason}`);
@@ -87448,20 +87895,20 @@ async function Module2(moduleArg = {}) {
     }
   }
   __name(instantiateArrayBuffer, "instantiateArrayBuffer");
-  async function instantiateAsync(binary2, binaryFile, imports) {
+  async function instantiateAsync(binary2, binaryFile, imports2) {
     if (!binary2 && !isFileURI(binaryFile) && !ENVIRONMENT_IS_NODE) {
       try {
         var response = fetch(binaryFile, {
           credentials: "same-origin"
         });
-        var instantiationResult = await WebAssembly.instantiateStreaming(response, imports);
+        var instantiationResult = await WebAssembly.instantiateStreaming(response, imports2);
         return instantiationResult;
       } catch (reason) {
         err(`wasm streaming compile failed: ${reason}`);
         err("falling back to ArrayBuffer instantiation");
       }
     }
-    return instantiateArrayBuffer(binaryFile, imports);
+    return instantiateArrayBuffer(binaryFile, imports2);
   }
   __name(instantiateAsync, "instantiateAsync");
   function getWasmImports() {
@@ -89709,23 +90156,11 @@ var Query2 = class {
 
 // src/manifests/parameter-schema.ts
 function parameterSchemaFromSource(source, functionName) {
-  return structuredClone(remember(schemaResults, source, functionName, () => schemaFromSource(source, functionName)));
+  return schemaResults(source, functionName, () => schemaFromSource(source, functionName));
 }
-var schemaResults = /* @__PURE__ */ new Map();
-var docstrings = /* @__PURE__ */ new Map();
-var SOURCE_CACHE_LIMIT = 256;
+var schemaResults = sourceMemo();
+var docstrings = sourceMemo();
 var sourceParses = 0;
-function remember(cache, source, functionName, compute) {
-  let byFunction = cache.get(source);
-  if (!byFunction) {
-    if (cache.size >= SOURCE_CACHE_LIMIT) cache.clear();
-    cache.set(source, byFunction = /* @__PURE__ */ new Map());
-  }
-  if (byFunction.has(functionName)) return byFunction.get(functionName);
-  const result = compute();
-  byFunction.set(functionName, result);
-  return result;
-}
 function schemaFromSource(source, functionName) {
   if ("error" in python) return { error: `the Python parser could not be loaded: ${python.error}` };
   sourceParses++;
@@ -89742,7 +90177,7 @@ function schemaFromSource(source, functionName) {
   }
 }
 function functionDocstring(source, functionName) {
-  return remember(docstrings, source, functionName, () => docstringFromSource(source, functionName));
+  return docstrings(source, functionName, () => docstringFromSource(source, functionName));
 }
 function docstringFromSource(source, functionName) {
   if ("error" in python) return void 0;
@@ -89767,7 +90202,7 @@ async function loadPythonParser() {
     };
     const runtime = locate("web-tree-sitter.wasm", "web-tree-sitter");
     await Parser.init({ locateFile: () => runtime });
-    const language = await Language.load(readFileSync6(locate("tree-sitter-python.wasm", "tree-sitter-python")));
+    const language = await Language.load(readFileSync7(locate("tree-sitter-python.wasm", "tree-sitter-python")));
     const parser4 = new Parser();
     parser4.setLanguage(language);
     return { parser: parser4 };
@@ -90007,7 +90442,7 @@ function readModule(root) {
       bindings.set(name2, { kind: "unknown", why: `"${name2}" is bound more than once` });
     }
   };
-  const visit2 = (statements, mode) => {
+  const visit = (statements, mode) => {
     for (const statement of statements) {
       switch (statement.type) {
         case "future_import_statement":
@@ -90064,7 +90499,7 @@ function readModule(root) {
           const condition = statement.childForFieldName("condition")?.text ?? "";
           const typeChecking = /^(?:[A-Za-z_][A-Za-z0-9_]*\.)?TYPE_CHECKING$/.test(condition);
           const consequence = statement.childForFieldName("consequence");
-          if (consequence) visit2(consequence.namedChildren, typeChecking && mode !== "conditional" ? "type-checking" : "conditional");
+          if (consequence) visit(consequence.namedChildren, typeChecking && mode !== "conditional" ? "type-checking" : "conditional");
           for (const alternative of statement.childrenForFieldName("alternative")) visitBlocks(alternative, "conditional");
           break;
         }
@@ -90075,7 +90510,7 @@ function readModule(root) {
   };
   const visitBlocks = (node, mode) => {
     for (const child of node.namedChildren) {
-      if (child.type === "block") visit2(child.namedChildren, mode);
+      if (child.type === "block") visit(child.namedChildren, mode);
       else if (/_clause$/.test(child.type)) visitBlocks(child, mode);
     }
   };
@@ -90094,7 +90529,7 @@ function readModule(root) {
       bind(name2.text, { kind: "unknown", why: `"${name2.text}" is assigned a computed value` }, mode);
     }
   };
-  visit2(root.namedChildren, "runtime");
+  visit(root.namedChildren, "runtime");
   return { futureAnnotations, starImport, bindings, functions };
 }
 function chainedValue(assignment) {
@@ -91263,7 +91698,7 @@ function mergeInto(base, over, topLevel) {
     const prior = out2[key];
     if (topLevel && key === "tags" && Array.isArray(prior) && Array.isArray(value2)) {
       out2[key] = [.../* @__PURE__ */ new Set([...prior, ...value2])];
-    } else if (isPlainObject(prior) && isPlainObject(value2)) {
+    } else if (isPlainObject2(prior) && isPlainObject2(value2)) {
       out2[key] = mergeInto(prior, value2, false);
     } else {
       out2[key] = value2;
@@ -91271,7 +91706,7 @@ function mergeInto(base, over, topLevel) {
   }
   return out2;
 }
-function isPlainObject(v2) {
+function isPlainObject2(v2) {
   return v2 !== null && typeof v2 === "object" && !Array.isArray(v2);
 }
 
@@ -91327,19 +91762,40 @@ var keepsUnresolved = (path3) => path3[0] === "pull" || path3[0] === "triggers" 
 var GIT_KEYS = /* @__PURE__ */ new Set(["sha", "short_sha", "branch", "tag"]);
 function renderTemplates(value2, context) {
   const problems = [];
-  const visit2 = (v2, path3) => {
+  const path3 = [];
+  const visit = (v2) => {
     if (typeof v2 === "string") {
-      const rendered = renderString(v2, path3, context, problems);
+      if (!v2.includes("{{") && !v2.includes(NOTHING)) return v2;
+      const rendered = renderString(v2, [...path3], context, problems);
       if (rendered === NOTHING && PREFECT_WHOLE.test(v2)) return DROP;
       return rendered.split(NOTHING).join("");
     }
-    if (Array.isArray(v2)) return v2.map((item, i3) => droppedFromList(item, [...path3, i3], context, problems) ? DROP : visit2(item, [...path3, i3])).filter((item) => item !== DROP);
+    if (Array.isArray(v2)) {
+      const out3 = [];
+      for (let i3 = 0; i3 < v2.length; i3++) {
+        const item = v2[i3];
+        path3.push(i3);
+        const child = typeof item === "string" && item.includes("{{") && droppedFromList(item, [...path3], context, problems) ? DROP : visit(item);
+        path3.pop();
+        if (child !== DROP) out3.push(child);
+      }
+      return out3;
+    }
     if (v2 && typeof v2 === "object") {
-      return Object.fromEntries(Object.entries(v2).map(([k3, child]) => [k3, visit2(child, [...path3, k3])]).filter(([, child]) => child !== DROP));
+      const out3 = {};
+      for (const key of Object.keys(v2)) {
+        path3.push(key);
+        const child = visit(v2[key]);
+        path3.pop();
+        if (child === DROP) continue;
+        if (key === "__proto__") Object.defineProperty(out3, key, { value: child, enumerable: true, writable: true, configurable: true });
+        else out3[key] = child;
+      }
+      return out3;
     }
     return v2;
   };
-  const out2 = visit2(value2, []);
+  const out2 = visit(value2);
   return { value: out2 === DROP ? void 0 : out2, problems };
 }
 var ANY_PLACEHOLDER = new RegExp(`${PLACEHOLDER.source}|${PREFECT_PLACEHOLDER.source}`, "g");
@@ -91448,6 +91904,7 @@ function validateProject(project, options) {
     const problems = checkDocument(doc, environments, config !== void 0);
     problems.forEach((p2) => issues.add(p2));
     if (hasErrors(problems)) {
+      if (isPrefect2Document(doc)) continue;
       if (isMapping(doc.value)) checkDeployment2(plainLocator(doc), doc.value).forEach((p2) => issues.add(p2));
     } else usable.push(doc);
   }
@@ -91554,11 +92011,13 @@ function validateConfig(project, issues, ownerFlag) {
   return toProjectConfig(value2);
 }
 var NOT_A_MANIFEST_HINT = "; if this file is not a manifest, list it under `ignore:` in prefect-gitops.yaml (or in .gitopsignore)";
+var isPrefect2Document = (doc) => !doc.prefectYaml && isPrefect2DeploymentYaml(doc.value);
 function checkDocument(doc, environments, haveConfig) {
   if (!doc.value || typeof doc.value !== "object" || Array.isArray(doc.value)) {
     return [issueAt(doc.start, [], `a manifest document must be a mapping describing one deployment (name, entrypoint, ...)${NOT_A_MANIFEST_HINT}`)];
   }
   const value2 = doc.value;
+  if (isPrefect2Document(doc)) return [issueAt(doc.start, [], prefect2DeploymentYamlMessage(doc.file))];
   if (!doc.prefectYaml && !("name" in value2) && !("entrypoint" in value2) && !("deployments" in value2)) {
     const keys = Object.keys(value2).slice(0, 3).join(", ");
     return [issueAt(doc.start, [], `this document is not a deployment manifest (no name or entrypoint; it has ${keys || "no keys"})${NOT_A_MANIFEST_HINT}`)];
@@ -91672,11 +92131,19 @@ function resolveEnvironment(project, config, docs, environment, options, issues)
 }
 function fieldPositions(locator, manifest) {
   const out2 = {};
-  for (const path3 of [["work_pool", "name"], ["work_pool", "work_queue_name"]]) {
-    if (!manifest.work_pool?.[path3[1]]) continue;
+  const add = (path3) => {
     const p2 = locator.locate(path3);
     out2[path3.join(".")] = { file: p2.file, line: p2.line, column: p2.column };
+  };
+  for (const path3 of [["work_pool", "name"], ["work_pool", "work_queue_name"]]) {
+    if (manifest.work_pool?.[path3[1]]) add(path3);
   }
+  (manifest.schedules ?? []).forEach((s3, i3) => {
+    if (s3.slug !== void 0) add(["schedules", i3, "slug"]);
+    if (s3.parameters !== void 0) add(["schedules", i3, "parameters"]);
+  });
+  if (manifest.concurrency_limit !== void 0) add(["concurrency_limit"]);
+  (manifest.triggers ?? []).forEach((_t, i3) => add(["triggers", i3]));
   return out2;
 }
 function flowDefaults(project, locator, manifest, issues, flow, prefectYaml) {
@@ -91966,6 +92433,12 @@ async function reconcile(options) {
   if (hasErrors(resolvedProblems)) throw new ValidationFailedError(resolvedProblems);
   const poolProblems = poolIssues(desired, await readPoolInventory(client, desired), options.allowMissingPools ?? false);
   if (hasErrors(poolProblems)) throw new ValidationFailedError(poolProblems);
+  const supportProblems = serverSupportIssues(desired, client.capabilities, client.serverVersion);
+  if (hasErrors(supportProblems)) {
+    const errors = supportProblems.filter((i3) => i3.severity === "error");
+    const more = errors.length > 1 ? ` (and ${errors.length - 1} more)` : "";
+    throw new ValidationFailedError(supportProblems, `this Prefect server (${client.serverVersion}) cannot hold what the manifests declare: ${errors[0].message}${more}; nothing was written`);
+  }
   const fetched = await fetchLiveState(client, desired, owner);
   const live = isTarget ? { ...fetched, deployments: new Map([...fetched.deployments].filter(([key]) => isTarget(key))) } : fetched;
   options.logger.debug({ live: live.deployments.size, reads: client.stats.reads }, "live state fetched");
@@ -91980,12 +92453,11 @@ async function reconcile(options) {
     allowMassDelete: options.allowMassDelete,
     adoptAll: options.adoptAll,
     unread: project.unread,
-    features: {
-      concurrencyOptions: client.supports("concurrency-options"),
-      gracePeriod: client.supports("grace-period"),
-      patchPullSteps: client.supports("patch-pull-steps")
-    }
+    features: client.capabilities
   });
+  if (supportProblems.length > 0) {
+    result = { ...result, warnings: [...supportProblems.map((i3) => `${i3.file}:${i3.line}:${i3.column}: ${i3.message}`), ...result.warnings] };
+  }
   if (isTarget) {
     const note = `--target ${options.targets.join(" ")}: ${deployments.length} of ${validation.deployments.length} declared deployments planned; prune is off under --target`;
     result = { ...result, warnings: [note, ...result.warnings] };
@@ -92003,9 +92475,9 @@ async function fetchLiveState(client, desired, owner) {
   const flowName = new Map(flows.map((f2) => [f2.id, f2.name]));
   const deployments = /* @__PURE__ */ new Map();
   for (const d of byId.values()) deployments.set(`${flowName.get(d.flow_id) ?? d.flow_id}/${d.name}`, d);
-  if (!client.supports("automation-tags")) return { deployments };
+  const ownership = ownershipMarker(client.capabilities);
   const automations = automationsByDeployment(await client.listAutomations([ownerTag(owner)]));
-  return { deployments, automations, orphanedAutomations: await findOrphanedAutomations(client, automations, byId) };
+  return { deployments, automations, orphanedAutomations: await findOrphanedAutomations(client, automations, byId), ownership };
 }
 async function findOrphanedAutomations(client, automations, listed) {
   const out2 = [];
@@ -92069,7 +92541,7 @@ async function resolveServerVariables(desired, client) {
 async function readSavedPlan(path3) {
   let value2;
   try {
-    value2 = JSON.parse(await readFile3(path3, "utf8"));
+    value2 = JSON.parse(await readFile2(path3, "utf8"));
   } catch (error2) {
     throw new UserInputError(`cannot read the saved plan ${path3}: ${error2 instanceof Error ? error2.message : String(error2)}`, "make one with: prefect-gitops plan DIR --out plan.json");
   }
@@ -92641,8 +93113,16 @@ function htmlCode(s3) {
   return `<code>${escaped}</code>`;
 }
 function yamlText(value2) {
-  return (0, import_yaml4.stringify)(value2, { lineWidth: 0, blockQuote: "literal" });
+  const key = JSON.stringify(value2, negativeZero);
+  let text = yamlTexts.get(key);
+  if (text === void 0) {
+    if (yamlTexts.size >= 5e3) yamlTexts.clear();
+    yamlTexts.set(key, text = (0, import_yaml4.stringify)(value2, { lineWidth: 0, blockQuote: "literal" }));
+  }
+  return text;
 }
+var yamlTexts = /* @__PURE__ */ new Map();
+var negativeZero = (_key, v2) => v2 === 0 && Object.is(v2, -0) ? "\0-0" : v2;
 function yamlInline(value2, width = 60) {
   if (value2 === void 0) return "(none)";
   if (typeof value2 === "string" && /[\r\n]/.test(value2)) return void 0;
@@ -92934,7 +93414,9 @@ function renderPlanMarkdown(input, mode, maxLength, measure, options) {
   };
   const limit = Math.max(0, Math.floor(maxLength));
   for (const level of ["full", "compact"]) {
-    const text = redact(renderLevel(ctx, level), secrets);
+    const rendered = renderLevel(ctx, level, { limit, measure });
+    if (rendered === void 0) continue;
+    const text = redact(rendered, secrets);
     if (measure(text) <= limit) return text;
   }
   return cut(redact(renderNames(ctx, limit, measure), secrets), limit, measure);
@@ -92952,11 +93434,19 @@ function cut(text, limit, measure) {
   return text.slice(0, end);
 }
 var hasNothingToDo = (plan2) => plan2.actions.length === 0 && plan2.conflicts.length === 0 && plan2.pruneRefused === null;
-function renderLevel(ctx, level) {
+function renderLevel(ctx, level, budget) {
   const blocks = [...head2(ctx), ...callouts(ctx, level), ...warnings(ctx, level)];
   if (ctx.plan.actions.length > 0) {
     if (level === "full") {
-      blocks.push("#### Changes", ...ctx.plan.actions.flatMap((a, i3) => a.kind === "delete" ? [] : [details(ctx, a, i3)]));
+      blocks.push("#### Changes");
+      let size = 0;
+      for (const [i3, a] of ctx.plan.actions.entries()) {
+        if (a.kind === "delete") continue;
+        const block = details(ctx, a, i3);
+        size += budget ? budget.measure(block) : 0;
+        if (budget && size > budget.limit) return void 0;
+        blocks.push(block);
+      }
     } else {
       blocks.push(pointer(ctx), "#### Changes", ctx.plan.actions.map((a, i3) => listItem(ctx, a, i3)).join("\n"));
     }
@@ -93094,8 +93584,7 @@ function details(ctx, a, i3) {
   const changes = facts?.changes ?? [];
   const original = ctx.original.actions[i3];
   const originalChanges = original && original.kind !== "delete" ? shownChanges(original) : [];
-  const fields = changes.map((c4) => c4.field).join(", ");
-  const summary = `${escapeHtml(SIGN[a.kind])} ${htmlCode(a.key)} (${escapeHtml(a.declaredAt.file)}:${a.declaredAt.line}) — ${a.kind === "create" ? "new" : a.kind === "adopt" ? "adopt" : "update"}${fields ? `: ${escapeHtml(fields)}` : ""}${escapeHtml(scheduledNote(ctx, i3))}`;
+  const summary = detailsSummary(ctx, a, i3);
   const body2 = [];
   const diff = changes.flatMap(diffChange);
   if (diff.length > 0) body2.push(codeBlock("diff", diff));
@@ -93105,14 +93594,18 @@ function details(ctx, a, i3) {
 ${lines.map((l) => `- ${prose(l)}`).join("\n")}`);
   return [`<details><summary>${summary}</summary>`, ...body2, "</details>"].join("\n\n");
 }
+function detailsSummary(ctx, a, i3) {
+  const fields = (ctx.facts.actions[i3]?.changes ?? []).map((c4) => c4.field).join(", ");
+  return `${escapeHtml(SIGN[a.kind])} ${htmlCode(a.key)} (${escapeHtml(a.declaredAt.file)}:${a.declaredAt.line}) — ${a.kind === "create" ? "new" : a.kind === "adopt" ? "adopt" : "update"}${fields ? `: ${escapeHtml(fields)}` : ""}${escapeHtml(scheduledNote(ctx, i3))}`;
+}
 function changedSecrets(before, after, path3) {
-  const isRecord2 = (v2) => typeof v2 === "object" && v2 !== null && !Array.isArray(v2);
-  if (isRecord2(before) || isRecord2(after)) {
-    const b3 = isRecord2(before) ? before : {};
-    const a = isRecord2(after) ? after : {};
+  const isRecord3 = (v2) => typeof v2 === "object" && v2 !== null && !Array.isArray(v2);
+  if (isRecord3(before) || isRecord3(after)) {
+    const b3 = isRecord3(before) ? before : {};
+    const a = isRecord3(after) ? after : {};
     return [.../* @__PURE__ */ new Set([...Object.keys(b3), ...Object.keys(a)])].flatMap((key) => {
       const child = `${path3}.${key}`;
-      if (isSensitiveKey(key) && !isRecord2(b3[key]) && !isRecord2(a[key]) && !Array.isArray(b3[key]) && !Array.isArray(a[key])) {
+      if (isSensitiveKey(key) && !isRecord3(b3[key]) && !isRecord3(a[key]) && !Array.isArray(b3[key]) && !Array.isArray(a[key])) {
         return b3[key] !== a[key] && b3[key] !== void 0 && a[key] !== void 0 ? [child] : [];
       }
       return changedSecrets(b3[key], a[key], child);
@@ -93252,7 +93745,7 @@ function emitAnnotations(core, annotations) {
 }
 
 // src/action/context.ts
-import { readFile as readFile4 } from "node:fs/promises";
+import { readFile as readFile3 } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { isAbsolute as isAbsolute2, relative as relative4, resolve as resolve5 } from "node:path";
 var PULL_REQUEST_EVENTS = /* @__PURE__ */ new Set(["pull_request", "pull_request_target"]);
@@ -93261,7 +93754,7 @@ async function readRunContext(env, cwd) {
   const eventName = env.GITHUB_EVENT_NAME ?? "";
   let pullRequest;
   if (isPullRequestEvent(eventName) && env.GITHUB_EVENT_PATH) {
-    const payload = JSON.parse(await readFile4(env.GITHUB_EVENT_PATH, "utf8"));
+    const payload = JSON.parse(await readFile3(env.GITHUB_EVENT_PATH, "utf8"));
     const number = payload.pull_request?.number ?? payload.number;
     if (typeof number === "number") pullRequest = number;
   }
