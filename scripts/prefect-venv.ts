@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -140,7 +140,7 @@ export async function ensurePrefectVenv(opts: EnsurePrefectVenvOptions = {}): Pr
 
   const release = await acquireLock(paths.dir, log);
   try {
-    if ((await readStamp(paths.dir)) === hash && existsSync(paths.prefect)) {
+    if ((await readStamp(paths.dir)) === hash && launcherWorks(paths.prefect)) {
       log(`prefect venv: reused ${paths.dir} (prefect ${version}) in ${seconds()}s`);
       return result;
     }
@@ -148,7 +148,9 @@ export async function ensurePrefectVenv(opts: EnsurePrefectVenvOptions = {}): Pr
     const python = process.env['PREFECT_GITOPS_PYTHON'] ?? 'python3';
     const echo = opts.verbose ? log : undefined;
     log(`prefect venv: installing prefect ${version} into ${paths.dir}`);
-    await run(python, ['-m', 'venv', paths.dir], echo);
+    // pip writes the venv's own path into every launcher's #! line: create it at its real path, so
+    // a venv made through a symlink (a git worktree sharing the cache) works from every checkout.
+    await run(python, ['-m', 'venv', realpathSync(paths.dir)], echo);
     const file = join(paths.dir, 'requirements.txt');
     await writeFile(file, requirements);
     await run(paths.python, [
@@ -159,6 +161,16 @@ export async function ensurePrefectVenv(opts: EnsurePrefectVenvOptions = {}): Pr
     return result;
   } finally {
     await release();
+  }
+}
+
+/** The launcher exists and its `#!` interpreter too (a venv moved or made through a removed link has neither). */
+function launcherWorks(launcher: string): boolean {
+  try {
+    const interpreter = /^#!(\S+)/.exec(readFileSync(launcher, 'utf8').slice(0, 500))?.[1];
+    return interpreter !== undefined && existsSync(interpreter);
+  } catch {
+    return false;
   }
 }
 
