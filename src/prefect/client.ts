@@ -385,11 +385,19 @@ export class PrefectClient {
   async createSchedules(deploymentId: string, schedules: ScheduleCreateBody[]): Promise<LiveSchedule[]> {
     const path = `/deployments/${encodeURIComponent(deploymentId)}/schedules`;
     const slugs = schedules.map((s) => s.slug);
+    // Without slugs (Prefect 2, and 3.x before 3.2) nothing in a schedule says it is ours: note the
+    // ids there before sending, so that after a lost answer the schedules added since are ours
+    // (the apply lock keeps other applies out; one POST creates all of them or none).
+    const slugless = slugs.some((slug) => slug === undefined);
+    const before = slugless ? new Set((await this.readDeployment(deploymentId))?.schedules.map((s) => s.id) ?? []) : undefined;
     const find = async (): Promise<LiveSchedule[] | undefined> => {
-      // Without slugs (before Prefect 3.2) nothing says which live schedule is ours: send again;
-      // a duplicate left by that is an extra schedule, which the next plan deletes.
-      if (slugs.some((slug) => slug === undefined)) return undefined;
       const live = await this.readDeployment(deploymentId);
+      if (before) {
+        const added = live?.schedules.filter((s) => !before.has(s.id)) ?? [];
+        // None added: the server did not act, send again. Another count: someone else added
+        // schedules meanwhile; sending again may leave an extra one, which the next plan shows.
+        return added.length === schedules.length ? added : undefined;
+      }
       const found = slugs.map((slug) => live?.schedules.find((s) => s.slug === slug));
       return found.every((s) => s !== undefined) ? (found as LiveSchedule[]) : undefined;
     };

@@ -104,7 +104,7 @@ export interface ServerDeployment {
   paused: boolean;
   tags: string[];
   labels: Record<string, string>;
-  schedules: { id: string; slug: string | null; updated: string }[];
+  schedules: { id: string; slug: string | null; updated: string; schedule: Record<string, unknown> }[];
   [key: string]: unknown;
 }
 
