@@ -85410,9 +85410,14 @@ var PrefectClient = class _PrefectClient {
   async createSchedules(deploymentId, schedules) {
     const path3 = `/deployments/${encodeURIComponent(deploymentId)}/schedules`;
     const slugs = schedules.map((s3) => s3.slug);
+    const slugless = slugs.some((slug) => slug === void 0);
+    const before = slugless ? new Set((await this.readDeployment(deploymentId))?.schedules.map((s3) => s3.id) ?? []) : void 0;
     const find = async () => {
-      if (slugs.some((slug) => slug === void 0)) return void 0;
       const live = await this.readDeployment(deploymentId);
+      if (before) {
+        const added = live?.schedules.filter((s3) => !before.has(s3.id)) ?? [];
+        return added.length === schedules.length ? added : void 0;
+      }
       const found = slugs.map((slug) => live?.schedules.find((s3) => s3.slug === slug));
       return found.every((s3) => s3 !== void 0) ? found : void 0;
     };
