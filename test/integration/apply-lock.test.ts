@@ -13,6 +13,7 @@ import { PrefectClient } from '../../src/prefect/client.js';
 import { runCli, startCli } from '../helpers/cli-process.js';
 import { ensurePool, makeProject, planProject, readDeployment, type Project } from '../helpers/gitops.js';
 import { api, prefectApiUrl } from '../helpers/prefect.js';
+import { startFaultProxy } from '../helpers/fault-proxy.js';
 
 const POOL = 'gitops-it-pool';
 
@@ -248,12 +249,21 @@ describe('concurrent applies', () => {
     const project = await makeProject('lock-lost');
     const list = names('d', 8);
     await project.write(deployments(list));
-    // Renews every second, so it notices the removal within about a second.
-    const run = startCli(['apply', project.dir, '--concurrency', '1'], { PREFECT_GITOPS_LOCK_TTL_SECONDS: '3' });
-    await run.waitFor(/^\[1\/8\] /m);
-    const record = await api<{ id: string }>('GET', `/variables/name/${lockName(project.owner)}`);
-    await api('DELETE', `/variables/${record.id}`);
-    const exit = await run.exited;
+    // Each create takes 1.5 s (a proxy delays it), and the holder renews every second, so it
+    // notices the removal long before the 8 creates could finish.
+    const proxy = await startFaultProxy(prefectApiUrl());
+    proxy.addRule({ method: 'POST', path: '/deployments/', times: 8, fault: { kind: 'delay', ms: 1500 } });
+    const run = startCli(['apply', project.dir, '--concurrency', '1'], { PREFECT_GITOPS_LOCK_TTL_SECONDS: '3', PREFECT_API_URL: proxy.apiUrl });
+    const exit = await (async () => {
+      try {
+        await run.waitFor(/^\[1\/8\] /m);
+        const record = await api<{ id: string }>('GET', `/variables/name/${lockName(project.owner)}`);
+        await api('DELETE', `/variables/${record.id}`);
+        return await run.exited;
+      } finally {
+        await proxy.close();
+      }
+    })();
     expect(exit.code).toBe(1);
     expect(exit.stdout).toMatch(/^lost the apply lock prefect-gitops-lock-lock-lost-\w+: its record was removed .*: \d+ of 8 actions done; run apply again to finish$/m);
     expect(exit.stdout).toMatch(/skipped \(not started: lost the apply lock/);
