@@ -10,6 +10,7 @@ import { existsSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { compareVersions, parseVersion } from '../src/prefect/capabilities.js';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const requirementsFile = join(repoRoot, 'scripts', 'prefect-requirements.txt');
@@ -35,13 +36,9 @@ export async function readMatrixVersions(): Promise<string[]> {
 }
 
 function compareDotted(a: string, b: string): number {
-  const pa = a.split('.').map(Number);
-  const pb = b.split('.').map(Number);
-  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
-    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
-    if (d !== 0) return d;
-  }
-  return 0;
+  const pa = parseVersion(a);
+  const pb = parseVersion(b);
+  return pa && pb ? compareVersions(pa, pb) : a.localeCompare(b);
 }
 
 /** The version asked for by PREFECT_GITOPS_PREFECT_VERSION, or undefined for the pinned one. */

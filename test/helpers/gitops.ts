@@ -125,3 +125,7 @@ export async function ensurePool(name: string, type = 'process'): Promise<void> 
     if (!(error instanceof Error && / -> 409:/.test(error.message))) throw error;
   }
 }
+
+/** A schedule by its content (`cron 0 * * * *`, `interval 600`): what identifies it where servers keep no slugs. */
+export const scheduleText = (s: { schedule: Record<string, unknown> }): string =>
+  s.schedule['cron'] !== undefined ? `cron ${String(s.schedule['cron'])}` : `interval ${String(s.schedule['interval'])}`;

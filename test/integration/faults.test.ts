@@ -2,7 +2,7 @@
 // the server acted, gateway errors on reads, resets. The checks read the server directly.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { api, prefectApiUrl } from '../helpers/prefect.js';
-import { applyProject, ensurePool, makeProject, planProject, readDeployment } from '../helpers/gitops.js';
+import { applyProject, ensurePool, makeProject, planProject, readDeployment, scheduleText } from '../helpers/gitops.js';
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
 import { main } from '../../src/cli/main.js';
 
@@ -21,9 +21,6 @@ interface Automation {
   name: string;
 }
 const automationsOf = (deploymentId: string): Promise<Automation[]> => api<Automation[]>('GET', `/automations/related-to/prefect.deployment.${deploymentId}`);
-
-const scheduleText = (s: { schedule: Record<string, unknown> }): string =>
-  s.schedule['cron'] !== undefined ? `cron ${String(s.schedule['cron'])}` : `interval ${String(s.schedule['interval'])}`;
 
 const trigger = { enabled: true, match: { 'prefect.resource.id': 'acme.upstream.*' }, expect: ['acme.file.landed'] };
 

@@ -3,7 +3,7 @@
 // by the ids that were there before it sent (src/prefect/client.ts createSchedules).
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { prefectApiUrl } from '../helpers/prefect.js';
-import { applyProject, ensurePool, makeProject, planProject, readDeployment } from '../helpers/gitops.js';
+import { applyProject, ensurePool, makeProject, planProject, readDeployment, scheduleText } from '../helpers/gitops.js';
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
 
 const POOL = 'gitops-matrix-faults';
@@ -14,9 +14,6 @@ beforeAll(async () => {
   await ensurePool(POOL);
 });
 afterAll(() => proxy.close());
-
-const scheduleText = (s: { schedule: Record<string, unknown> }): string =>
-  s.schedule['cron'] !== undefined ? `cron ${String(s.schedule['cron'])}` : `interval ${String(s.schedule['interval'])}`;
 
 it('a reset after POST /deployments/{id}/schedules leaves exactly the declared schedules, and the next plan is empty', async () => {
   const project = await makeProject('matrix-lost');
