@@ -40,12 +40,14 @@ export async function api<T = unknown>(method: string, path: string, body?: unkn
   let response: Response;
   let text: string;
   // SQLite answers 503 when busy (the scheduler writes often in tests); retry like a real client.
+  // On a loaded CI machine one answer once took over 30 s (a worker starting while `prefect
+  // deploy` wrote in another file), so the per-request timeout is generous.
   for (let attempt = 0; ; attempt++) {
     response = await fetch(`${prefectApiUrl()}${path}`, {
       method,
       headers: body === undefined ? {} : { 'content-type': 'application/json' },
       body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(30_000),
+      signal: AbortSignal.timeout(90_000),
     });
     text = await response.text();
     if (response.status !== 503 || attempt >= 5) break;

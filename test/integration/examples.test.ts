@@ -68,7 +68,7 @@ describe('examples/ against a real server', () => {
     const worker = await startPrefectWorker(prefectTarget(), { pool: 'local-process' });
     try {
       const deployment = (await readDeployment('etl-pipeline', 'customers-weekday'))!;
-      const run = await api<{ id: string }>('POST', `/deployments/${deployment.id}/create_flow_run`, { parameters: { output: 'out/it-active.json' } });
+      const run = await api<{ id: string }>('POST', `/deployments/${deployment.id}/create_flow_run`, { parameters: { output: 'out/it-active.json' }, idempotency_key: 'examples-it-active' });
       let state = '';
       const deadline = Date.now() + 150_000;
       while (Date.now() < deadline) {
@@ -85,5 +85,5 @@ describe('examples/ against a real server', () => {
     } finally {
       await worker.stop();
     }
-  });
+  }, 360_000);
 });
