@@ -1,0 +1,108 @@
+/**
+ * Workspace kinds (issue 13): objects a deployment depends on, declared beside deployments.
+ *
+ * A manifest document with a top-level `kind:` other than `deployment` is a workspace object; a
+ * document without `kind` stays a deployment, so existing manifests and prefect.yaml files are
+ * unchanged. Each kind is one {@link KindHandler}: offline validation, a live read, a pure diff,
+ * and the writes. The framework (src/workspace/plan.ts, apply.ts, inventory.ts) orders kinds by
+ * {@link KindHandler.order}, keeps ownership, and puts every kind into the one plan.
+ *
+ * Types only: the contract between the framework and the kinds.
+ */
+import type { DeclaredAt } from '../manifests/types.js';
+import type { FieldChange } from '../plan/types.js';
+import type { ServerCapabilities } from '../prefect/capabilities.js';
+import type { PrefectClient } from '../prefect/client.js';
+import type { Json, JsonObject } from '../prefect/types.js';
+import type { Issue } from '../validate/issue.js';
+
+/** The `kind:` values. `deployment` (or no `kind`) is a deployment, handled by the existing code. */
+export const WORKSPACE_KINDS = ['work-pool', 'work-queue', 'global-concurrency-limit', 'variable', 'automation'] as const;
+export type WorkspaceKind = (typeof WORKSPACE_KINDS)[number];
+
+/** One declared workspace object, after templating (`{{ env.NAME }}`) for the selected environment. */
+export interface DesiredObject {
+  readonly kind: WorkspaceKind;
+  /** Unique within its kind on a server: the name; for a work queue `POOL/QUEUE`. */
+  readonly key: string;
+  /** The document's fields in Prefect's own names, without `kind` and without `gitops`. */
+  readonly spec: JsonObject;
+  readonly declaredAt: DeclaredAt;
+  /** Where each field (`base_job_template.variables.properties.image.default`, `limit`) is written. */
+  readonly fieldsAt: Readonly<Record<string, DeclaredAt>>;
+  /** `gitops.adopt: true`: take an existing unowned object of this name. */
+  readonly adopt: boolean;
+  /** Values redacted everywhere (a variable marked `sensitive: true`). */
+  readonly sensitive: boolean;
+}
+
+/** One object on the server, as a kind reads it. */
+export interface LiveObject {
+  readonly kind: WorkspaceKind;
+  readonly key: string;
+  readonly id: string;
+  /** The server's `updated`, where the kind has one. */
+  readonly updated: string | null;
+  /** The server's record, as read (a kind's diff compares against this). */
+  readonly raw: JsonObject;
+  /** For kinds with tags (variables; automations on >= 3.4.7): the owner the tags name; else null. */
+  readonly taggedOwner: string | null;
+}
+
+/** What a kind's handlers may use. */
+export interface KindContext {
+  readonly owner: string;
+  readonly features: ServerCapabilities;
+  readonly serverVersion: string;
+  /** The other declared objects (a queue checks its pool; an automation resolves names). */
+  readonly desired: readonly DesiredObject[];
+  /** The declared deployments' keys (`flow/name`), for automations that name deployments. */
+  readonly deploymentKeys: readonly string[];
+}
+
+/** A write to one object. `body` is exactly what the apply sends (the plan tells the truth). */
+export interface ObjectAction {
+  readonly action: 'create' | 'update' | 'delete' | 'adopt';
+  readonly kind: WorkspaceKind;
+  readonly key: string;
+  /** The live id (update, delete, adopt). */
+  readonly id?: string;
+  readonly declaredAt?: DeclaredAt;
+  /** The request body: POST body for create/adopt, PATCH body (changed fields only) for update. */
+  readonly body?: JsonObject;
+  readonly changes: readonly FieldChange[];
+  /** Extra lines for the plan, e.g. "used by 3 deployments" or why a delete is held back. */
+  readonly notes: readonly string[];
+  readonly sensitive: boolean;
+}
+
+/**
+ * One kind. `validate` and `diff` are pure; `readLive` reads; `write` is the only thing that writes.
+ * Server calls go through `client.request(method, path, body)` in the kind's own module (e.g.
+ * src/workspace/kinds/work-pool.ts), so client.ts stays the one HTTP port without growing per kind.
+ */
+export interface KindHandler {
+  readonly kind: WorkspaceKind;
+  /** Applied in ascending order, deleted in descending: pools 10, queues 20, limits and variables 30, deployments 50, automations 60. */
+  readonly order: number;
+  /** The JSON Schema file in schemas/ for a document of this kind. */
+  readonly schemaFile: string;
+  /** How ownership is kept: tags on the object (variables), or the owner's inventory on the server. */
+  readonly ownership: 'tags' | 'inventory';
+  /** Offline checks beyond the schema (a queue naming an undeclared pool is only known with live state: see `planIssues`). */
+  validate(objects: readonly DesiredObject[], ctx: KindContext): Issue[];
+  /** Why this server cannot hold the kind (or a field of it), as issues at file:line; [] when it can. */
+  serverIssues(objects: readonly DesiredObject[], ctx: KindContext): Issue[];
+  /** Every object of this kind the server has that could be ours or collide with ours. */
+  readLive(client: PrefectClient, ctx: KindContext): Promise<LiveObject[]>;
+  /** Issues that need live state (a queue's pool neither declared nor on the server). */
+  planIssues(objects: readonly DesiredObject[], live: readonly LiveObject[], ctx: KindContext): Issue[];
+  /** The create body for a declared object. */
+  createBody(object: DesiredObject, ctx: KindContext): JsonObject;
+  /** The changed fields and the PATCH body; null when nothing differs (no write). Server defaults are not differences. */
+  diff(object: DesiredObject, live: LiveObject, ctx: KindContext): { readonly body: JsonObject; readonly changes: readonly FieldChange[] } | null;
+  /** Performs one action; returns the object's id (create/adopt) for the inventory. */
+  write(client: PrefectClient, action: ObjectAction, ctx: KindContext): Promise<{ readonly id: string | undefined }>;
+  /** The manifest document `export --kind` writes for a live object; export-then-plan is empty. */
+  exportDocument(live: LiveObject): { readonly kind: WorkspaceKind } & Record<string, Json>;
+}
