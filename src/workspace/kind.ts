@@ -58,6 +58,14 @@ export interface KindContext {
   readonly desired: readonly DesiredObject[];
   /** The declared deployments' keys (`flow/name`), for automations that name deployments. */
   readonly deploymentKeys: readonly string[];
+  /**
+   * Every live object read in this run, all kinds (a queue's diff needs its siblings: the server
+   * renumbers the other queues of a pool when one queue's priority changes). Optional: set by the
+   * framework once it has read live state (`planIssues`, `createBody`, `diff`, `holdDelete`).
+   */
+  readonly live?: readonly LiveObject[];
+  /** What each kind's {@link KindHandler.readReference} returned in this run (a pool type's default base job template). */
+  readonly reference?: Readonly<Partial<Record<WorkspaceKind, Json>>>;
 }
 
 /** A write to one object. `body` is exactly what the apply sends (the plan tells the truth). */
@@ -101,6 +109,26 @@ export interface KindHandler {
   createBody(object: DesiredObject, ctx: KindContext): JsonObject;
   /** The changed fields and the PATCH body; null when nothing differs (no write). Server defaults are not differences. */
   diff(object: DesiredObject, live: LiveObject, ctx: KindContext): { readonly body: JsonObject; readonly changes: readonly FieldChange[] } | null;
+  /**
+   * Optional: read-only server data the kind's pure functions need besides its objects (work pools:
+   * the default base job template of each declared type). The framework calls it once per run
+   * before `planIssues`, and passes the result as `ctx.reference[kind]`.
+   */
+  readReference?(client: PrefectClient, ctx: KindContext): Promise<Json>;
+  /** Optional: plan notes for an object (create or update), e.g. "used by 3 deployments". */
+  notes?(object: DesiredObject, live: LiveObject | undefined, ctx: KindContext): readonly string[];
+  /**
+   * Optional: why an owned object must not be deleted now (a pool still used by a live deployment
+   * that this plan does not delete), as plan notes; [] when it may be deleted. A held-back delete
+   * is not in the plan's actions; the plan says why.
+   */
+  holdDelete?(live: LiveObject, ctx: KindContext & { readonly deletingDeploymentIds: ReadonlySet<string> }): readonly string[];
+  /**
+   * Optional: the order this kind's creates and updates are sent in (the framework keeps its own
+   * order otherwise). Work queues: ascending priority, so the server's renumbering of a pool's
+   * queues converges in one apply.
+   */
+  orderActions?(actions: readonly ObjectAction[]): readonly ObjectAction[];
   /** Performs one action; returns the object's id (create/adopt) for the inventory. */
   write(client: PrefectClient, action: ObjectAction, ctx: KindContext): Promise<{ readonly id: string | undefined }>;
   /** The manifest document `export --kind` writes for a live object; export-then-plan is empty. */
