@@ -112,7 +112,7 @@ export interface KindHandler {
   /**
    * Optional: read-only server data the kind's pure functions need besides its objects (work pools:
    * the default base job template of each declared type). The framework calls it once per run
-   * before `planIssues`, and passes the result as `ctx.reference[kind]`.
+   * before `readLive`, and passes the result as `ctx.reference[kind]`.
    */
   readReference?(client: PrefectClient, ctx: KindContext): Promise<Json>;
   /** Optional: plan notes for an object (create or update), e.g. "used by 3 deployments". */
@@ -123,6 +123,11 @@ export interface KindHandler {
    * is not in the plan's actions; the plan says why.
    */
   holdDelete?(live: LiveObject, ctx: KindContext & { readonly deletingDeploymentIds: ReadonlySet<string> }): readonly string[];
+  /**
+   * Optional: objects a prune leaves on the server and drops from the inventory, with no write (a
+   * pool's `default` queue: Prefect keeps it as long as the pool, and deletes it with the pool).
+   */
+  forgetOnPrune?(live: LiveObject): boolean;
   /**
    * Optional: the order this kind's creates and updates are sent in (the framework keeps its own
    * order otherwise). Work queues: ascending priority, so the server's renumbering of a pool's
