@@ -20,6 +20,8 @@ import { checkResolvedParameters, hasErrors, validateProject } from './validate/
 import { poolIssues, readPoolInventory } from './work-pools.js';
 import { targetMatcher } from './target.js';
 import { VERSION } from './version.js';
+import { fetchWorkspaceState, planWithWorkspace, type WorkspaceState } from './workspace/reconcile.js';
+import { ownerOf as deploymentOwner } from './plan/ownership.js';
 
 /** Everything a plan needs, as one typed value: the CLI and the Action both build this. */
 export interface ReconcileOptions {
@@ -57,6 +59,8 @@ export interface Reconciliation {
   /** Warnings from validation (errors stop before this point). */
   readonly warnings: readonly Issue[];
   readonly config: ProjectConfig;
+  /** Workspace objects declared and live (src/workspace/); absent under --target. */
+  readonly workspace?: WorkspaceState;
 }
 
 /**
@@ -84,7 +88,9 @@ export async function reconcile(options: ReconcileOptions): Promise<Reconciliati
   options.logger.debug({ deployments: deployments.length, files: project.files.length, owner }, 'manifests loaded');
 
   const client = await PrefectClient.connect({ ...options.client, logger: options.logger });
-  const desired = await resolveServerVariables(deployments, client);
+  // A variable declared in the manifests is what `{{ prefect.variables.x }}` resolves to, even before it exists.
+  const declaredVariables = new Map(validation.workspace.filter((o) => o.kind === 'variable').map((o) => [o.key, (o.spec.value ?? null) as Json]));
+  const desired = await resolveServerVariables(deployments, client, declaredVariables);
   const resolvedProblems = desired.filter((d, i) => d !== deployments[i]).flatMap((d) => checkResolvedParameters(d, /(^|\/)prefect\.ya?ml$/.test(d.declaredAt.file)));
   if (hasErrors(resolvedProblems)) throw new ValidationFailedError(resolvedProblems);
   const poolProblems = poolIssues(desired, await readPoolInventory(client, desired), options.allowMissingPools ?? false);
@@ -96,6 +102,8 @@ export async function reconcile(options: ReconcileOptions): Promise<Reconciliati
     const more = errors.length > 1 ? ` (and ${errors.length - 1} more)` : '';
     throw new ValidationFailedError(supportProblems, `this Prefect server (${client.serverVersion}) cannot hold what the manifests declare: ${errors[0]!.message}${more}; nothing was written`);
   }
+  // Under --target only the targeted deployments are planned: workspace objects are left out.
+  const workspace = isTarget ? undefined : await fetchWorkspaceState(client, validation.workspace, owner, desired.map((d) => d.key));
   const fetched = await fetchLiveState(client, desired, owner);
   const live = isTarget ? { ...fetched, deployments: new Map([...fetched.deployments].filter(([key]) => isTarget(key))) } : fetched;
   options.logger.debug({ live: live.deployments.size, reads: client.stats.reads }, 'live state fetched');
@@ -112,6 +120,17 @@ export async function reconcile(options: ReconcileOptions): Promise<Reconciliati
     unread: project.unread,
     features: client.capabilities,
   });
+  if (workspace) {
+    result = planWithWorkspace(result, workspace, {
+      prune: options.prune ?? config.prune.enabled,
+      adoptAll: options.adoptAll,
+      maxDeletes: options.maxDeletes ?? config.prune.maxDeletes,
+      maxDeleteRatio: config.prune.maxDeleteRatio,
+      allowMassDelete: options.allowMassDelete,
+      declaredDeployments: desired.length,
+      ownedDeployments: [...live.deployments.values()].filter((d) => deploymentOwner(d, live.ownership ?? 'label') === owner).length,
+    });
+  }
   if (supportProblems.length > 0) {
     // In the plan itself (text, markdown, JSON, saved plans): what this server will not hold.
     result = { ...result, warnings: [...supportProblems.map((i) => `${i.file}:${i.line}:${i.column}: ${i.message}`), ...result.warnings] };
@@ -120,7 +139,7 @@ export async function reconcile(options: ReconcileOptions): Promise<Reconciliati
     const note = `--target ${options.targets!.join(' ')}: ${deployments.length} of ${validation.deployments.length} declared deployments planned; prune is off under --target`;
     result = { ...result, warnings: [note, ...result.warnings] };
   }
-  return { plan: result, client, project, desired, live, warnings: [...validation.issues.filter((i) => i.severity === 'warning'), ...poolProblems], config };
+  return { plan: result, client, project, desired, live, warnings: [...validation.issues.filter((i) => i.severity === 'warning'), ...poolProblems], config, ...(workspace ? { workspace } : {}) };
 }
 
 /**
@@ -189,7 +208,7 @@ const VARIABLE = /\{\{\s*prefect\.variables\.([\w-]+)\s*\}\}/g;
  *
  * @throws UserInputError naming the deployment and the variable when it does not exist.
  */
-export async function resolveServerVariables(desired: readonly DesiredDeployment[], client: PrefectClient): Promise<DesiredDeployment[]> {
+export async function resolveServerVariables(desired: readonly DesiredDeployment[], client: PrefectClient, declared: ReadonlyMap<string, Json> = new Map()): Promise<DesiredDeployment[]> {
   const names = new Set<string>();
   const scan = (v: unknown): void => {
     if (typeof v === 'string') for (const m of v.matchAll(VARIABLE)) names.add(m[1]!);
@@ -200,7 +219,7 @@ export async function resolveServerVariables(desired: readonly DesiredDeployment
   if (names.size === 0) return [...desired];
   const values = new Map<string, Json>();
   for (const name of names) {
-    const value = await client.readVariable(name);
+    const value = declared.has(name) ? declared.get(name) : await client.readVariable(name);
     if (value === undefined) {
       const where = desired.find((d) => JSON.stringify(d.manifest).includes(`prefect.variables.${name}`));
       throw new UserInputError(

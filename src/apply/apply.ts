@@ -7,6 +7,8 @@ import { ownerOf, ownershipMarker, ownerTag } from '../plan/ownership.js';
 import { automationBody, FINGERPRINT_TAG, type DesiredTrigger } from '../plan/triggers.js';
 import { claimDeploymentName, DEFAULT_LOCK_TTL_MS } from './lock.js';
 import type { Plan, PlanAction } from '../plan/types.js';
+import type { WorkspaceKind } from '../workspace/kind.js';
+import { applyContext, recordIntents, recordOutcome, resultOf, runWorkspaceActions, workspaceSteps } from '../workspace/apply.js';
 
 export type ActionStatus = 'ok' | 'failed' | 'skipped';
 
@@ -17,6 +19,8 @@ export interface ActionResult {
   readonly id?: string;
   /** Why it failed or was skipped. */
   readonly message?: string;
+  /** Set for a workspace object (then `key` reads `variable "name"`). */
+  readonly objectKind?: WorkspaceKind;
 }
 
 export interface ApplyResult {
@@ -68,9 +72,11 @@ export async function apply(plan: Plan, client: PrefectClient, options: ApplyOpt
     // A half-applied rename (new deployment created, old one kept) runs both schedules: refuse all.
     const message = `apply refused: ${plan.pruneRefused}`;
     logger.warn({ reason: plan.pruneRefused }, 'apply refused by a prune safeguard');
-    return { results: plan.actions.map((a) => ({ kind: a.kind, key: a.key, status: 'skipped', message })), ok: false };
+    return { results: [...plan.actions.map((a) => ({ kind: a.kind, key: a.key, status: 'skipped' as const, message })), ...(plan.workspace?.actions ?? []).map((a) => resultOf(a, 'skipped', { message }))], ok: false };
   }
-  const total = plan.actions.length;
+  const ws = workspaceSteps(plan);
+  const wsActions = plan.workspace?.actions ?? [];
+  const total = plan.actions.length + wsActions.length;
   let done = 0;
   const flows = new Map<string, Promise<LiveFlow>>();
   const ensureFlow = (name: string): Promise<LiveFlow> => {
@@ -115,13 +121,65 @@ export async function apply(plan: Plan, client: PrefectClient, options: ApplyOpt
   const workers = options.concurrency ?? client.concurrency.max;
   const writes = plan.actions.filter((a) => a.kind !== 'delete');
   const deletes = plan.actions.filter((a) => a.kind === 'delete');
-  const results = await mapBounded(writes, workers, runUnlessStopped);
+  // Workspace objects (src/workspace/apply.ts): kinds before deployments, then deployments, then later kinds.
+  const wsCtx = applyContext(client, plan.owner);
+  const wsRun = (actions: Parameters<typeof runWorkspaceActions>[0]): Promise<ActionResult[]> =>
+    runWorkspaceActions(actions, client, wsCtx, {
+      logger,
+      concurrency: workers,
+      ...(signal ? { signal } : {}),
+      onResult: (r) => options.onProgress?.(++done, total, r),
+    });
+  const wsSkip = (actions: Parameters<typeof runWorkspaceActions>[0], message: string): ActionResult[] =>
+    actions.map((a) => {
+      const r = resultOf(a, 'skipped', { message });
+      options.onProgress?.(++done, total, r);
+      return r;
+    });
+  const results: ActionResult[] = [];
+  if (wsActions.length > 0) {
+    try {
+      await recordIntents(client, plan.owner, wsActions);
+    } catch (error) {
+      // Nothing is created that the inventory would not list: stop before any write.
+      const message = `not started: the owner's inventory could not be written: ${describeError(error)}`;
+      logger.error({ error: describeError(error) }, 'inventory write failed');
+      return { results: [...plan.actions.map((a) => skip(a, message)), ...wsSkip(wsActions, message)], ok: false };
+    }
+  }
+  results.push(...(await wsRun(ws.writesBefore)));
+  const blockedBy = (): string | undefined => results.find((r) => r.status !== 'ok')?.key;
+  if (blockedBy() === undefined) results.push(...(await mapBounded(writes, workers, runUnlessStopped)));
+  else for (const action of writes) results.push(skip(action, `not started because ${blockedBy()} failed; it comes first in the plan's order`));
+  if (blockedBy() === undefined && !signal?.aborted) results.push(...(await wsRun(ws.writesAfter)));
+  else results.push(...wsSkip(ws.writesAfter, signal?.aborted ? stopped() : `not started because ${blockedBy()} failed; it comes first in the plan's order`));
+  const allDeletes = ws.deletesFirst.length + deletes.length + ws.deletesLast.length;
   if (signal?.aborted) {
+    results.push(...wsSkip(ws.deletesFirst, stopped()));
     for (const action of deletes) results.push(skip(action, stopped()));
+    results.push(...wsSkip(ws.deletesLast, stopped()));
   } else if (results.every((r) => r.status === 'ok')) {
-    results.push(...(await mapBounded(deletes, workers, runUnlessStopped)));
+    if (allDeletes > 0) {
+      const first = await wsRun(ws.deletesFirst);
+      results.push(...first);
+      const mid = first.every((r) => r.status === 'ok') ? await mapBounded(deletes, workers, runUnlessStopped) : deletes.map((a) => skip(a, 'not deleted because an earlier delete failed'));
+      results.push(...mid);
+      if (mid.every((r) => r.status === 'ok') && first.every((r) => r.status === 'ok')) results.push(...(await wsRun(ws.deletesLast)));
+      else results.push(...wsSkip(ws.deletesLast, 'not deleted because an earlier delete failed'));
+    }
   } else {
-    for (const action of deletes) results.push(skip(action, 'not deleted because an earlier action failed; deletes run only after every create and update succeeded'));
+    const message = 'not deleted because an earlier action failed; deletes run only after every create and update succeeded';
+    results.push(...wsSkip(ws.deletesFirst, message));
+    for (const action of deletes) results.push(skip(action, message));
+    results.push(...wsSkip(ws.deletesLast, message));
+  }
+  if (wsActions.length > 0) {
+    try {
+      await recordOutcome(client, plan.owner, wsActions, results);
+    } catch (error) {
+      // What was written is listed as an intent already: the next apply finds it and completes the record.
+      logger.warn({ error: describeError(error) }, 'inventory not updated after the apply; the next apply completes it');
+    }
   }
   const ok = results.every((r) => r.status === 'ok') && plan.pruneRefused === null;
   return { results, ok, ...(signal?.aborted ? { interrupted: true as const } : {}) };

@@ -199,7 +199,7 @@ function orphanedAutomationDeletes(live: LiveState, creates: readonly CreateActi
 }
 
 /** True when applying the plan would send at least one write. */
-export const planHasChanges = (p: Plan): boolean => p.actions.length > 0;
+export const planHasChanges = (p: Plan): boolean => p.actions.length > 0 || (p.workspace?.actions.length ?? 0) > 0;
 
 
 function splitKey(key: string): [string, string] {

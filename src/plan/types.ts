@@ -3,6 +3,7 @@ import type { DeclaredAt, UnreadSource } from '../manifests/types.js';
 import type { DesiredTrigger } from './triggers.js';
 import type { DeploymentUpdateBody, Json, JsonObject, ScheduleCreateBody, ScheduleUpdateBody } from '../prefect/types.js';
 import type { ServerCapabilities } from '../prefect/capabilities.js';
+import type { WorkspacePlan } from '../workspace/types.js';
 
 /** One field that differs, with the live value and the value the apply will write. */
 export interface FieldChange {
@@ -136,7 +137,10 @@ export interface Plan {
    */
   readonly pruneRefused: string | null;
   readonly warnings: readonly string[];
+  /** Summary over every kind (deployments and workspace objects). */
   readonly summary: PlanSummary;
+  /** Workspace objects (variables, work pools, ...: src/workspace/); absent in plans without any. */
+  readonly workspace?: WorkspacePlan;
 }
 
 export interface PlanOptions {

@@ -72,6 +72,10 @@ export function redact<T>(value: T, secrets: readonly string[] = []): T {
     if (Array.isArray(v)) return shareUnchanged(v, (item) => visit(item, undefined));
     if (v && typeof v === 'object') {
       const record = v as Record<string, unknown>;
+      // A workspace action of a sensitive object (a variable with `sensitive: true`): the value it writes is never shown.
+      if (record.sensitive === true && isPlainRecord(record.body) && record.body.value !== undefined) {
+        return mapEntries({ ...record, body: { ...record.body, value: REDACTED } }, (k, child) => visit(child, k));
+      }
       // A JSON Patch operation names its field in `path`: `{op, path: '/env/API_TOKEN', value}`.
       const patchKey = typeof record.path === 'string' && 'op' in record ? record.path.split('/').at(-1) : undefined;
       return mapEntries(record, (k, child) => visit(child, k === 'value' && patchKey !== undefined ? patchKey : k));
@@ -105,6 +109,8 @@ export function redactText(text: string, secrets: readonly string[] = []): strin
   }
   return scrubSecrets(text, secrets);
 }
+
+const isPlainRecord = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 /**
  * Every text `redact` would hide in `value`: the strings under sensitive keys (at any depth) and

@@ -6,6 +6,7 @@ import type { DriftReport } from '../plan/drift.js';
 import type { FieldChange, Plan, PlanAction } from '../plan/types.js';
 import { planFacts, warningText, type ActionFacts, type ShownChange } from './facts.js';
 import { redact } from './redact.js';
+import { objectLabel, type WorkspacePlan } from '../workspace/types.js';
 
 export interface TextOptions {
   readonly color: boolean;
@@ -51,10 +52,11 @@ export function renderPlanText(input: Plan, options: TextOptions): string {
   out.push(paint(DIM, `Owner ${plan.owner}${env}; Prefect server ${plan.serverVersion}${plan.toolVersion ? `; prefect-gitops ${plan.toolVersion}` : ''}.`));
   // Up front: none of the actions below will be applied.
   if (plan.pruneRefused) out.push('', paint(RED, `Apply refused: ${plan.pruneRefused}.`));
-  if (plan.actions.length > 0) {
+  if (planHasChanges(plan)) {
     out.push('', 'prefect-gitops will perform these actions:', `  ${paint(GREEN, '+')} create   ${paint(YELLOW, '~')} update in place   ${paint(CYAN, '>')} adopt   ${paint(RED, '-')} delete`);
   }
   plan.actions.forEach((action, i) => out.push('', ...renderAction(action, facts.actions[i]!, paint)));
+  if (plan.workspace) out.push(...renderWorkspaceText(plan.workspace, paint));
   for (const conflict of plan.conflicts) {
     out.push('', `${paint(RED, '!')} ${paint(BOLD, conflict.key)} ${paint(DIM, `(${conflict.declaredAt.file}:${conflict.declaredAt.line})`)}`, `    conflict: ${conflict.message}`);
   }
@@ -74,8 +76,11 @@ export function renderPlanText(input: Plan, options: TextOptions): string {
 
 export function summaryLine(plan: Plan, paint: Paint = painter(false)): string {
   const s = plan.summary;
-  if (plan.actions.length === 0 && s.conflicts === 0 && !plan.pruneRefused) {
-    return paint(BOLD, `No changes. ${s.unchanged} deployment${s.unchanged === 1 ? '' : 's'} up to date.`);
+  if (!planHasChanges(plan) && s.conflicts === 0 && !plan.pruneRefused) {
+    const objects = plan.workspace?.unchanged.length ?? 0;
+    const deployments = s.unchanged - objects;
+    const also = objects ? ` and ${objects} workspace object${objects === 1 ? '' : 's'}` : '';
+    return paint(BOLD, `No changes. ${deployments} deployment${deployments === 1 ? '' : 's'}${also} up to date.`);
   }
   const adopt = s.adopt ? `, ${s.adopt} to adopt` : '';
   const conflicts = s.conflicts ? `, ${s.conflicts} conflict${s.conflicts === 1 ? '' : 's'}` : '';
@@ -127,6 +132,31 @@ function renderAction(action: PlanAction, facts: ActionFacts, paint: Paint): str
         ...(action.whyUndeclared ? [`    ${action.whyUndeclared}`] : []),
       ];
   }
+}
+
+const planHasChanges = (p: Plan): boolean => p.actions.length > 0 || (p.workspace?.actions.length ?? 0) > 0;
+
+/** The workspace objects' actions, conflicts and orphans (every kind but deployments). */
+function renderWorkspaceText(ws: WorkspacePlan, paint: Paint): string[] {
+  const out: string[] = [];
+  for (const a of ws.actions) {
+    const label = paint(BOLD, objectLabel(a));
+    const where = a.declaredAt ? ` ${paint(DIM, `(${a.declaredAt.file}:${a.declaredAt.line})`)}` : '';
+    const notes = a.notes.map((n) => `    ${paint(DIM, n)}`);
+    const changes = a.changes.flatMap((c) => renderChange(c as ShownChange, paint));
+    if (a.action === 'create') out.push('', `${paint(GREEN, '+')} ${label}${where} will be created`, ...changes, ...notes);
+    else if (a.action === 'update') out.push('', `${paint(YELLOW, '~')} ${label}${where} will be updated in place`, ...changes, ...notes);
+    else if (a.action === 'adopt') out.push('', `${paint(CYAN, '>')} ${label}${where} will be adopted (${a.notes[0] ?? 'not created by prefect-gitops'})`, ...changes, ...notes.slice(1));
+    else out.push('', `${paint(RED, '-')} ${label} will be deleted (owned, no longer declared)`, ...notes);
+  }
+  for (const c of ws.conflicts) out.push('', `${paint(RED, '!')} ${paint(BOLD, objectLabel(c))} ${paint(DIM, `(${c.declaredAt.file}:${c.declaredAt.line})`)}`, `    conflict: ${c.message}`);
+  const why: Record<string, string> = {
+    'prune-disabled': 'owned but no longer declared; not deleted because prune is off (enable prune in prefect-gitops.yaml or pass --prune)',
+    protected: 'owned but no longer declared; not deleted because it is protected (tag prefect-gitops:protected)',
+    'prune-refused': 'owned but no longer declared; not deleted because a prune safeguard refused the apply',
+  };
+  for (const o of ws.orphans) out.push('', `${paint(DIM, '?')} ${objectLabel(o)}`, `    ${why[o.reason]}`);
+  return out;
 }
 
 /** One value, YAML style: on the field's line when it fits, else as an indented block. */

@@ -45,6 +45,23 @@ export function checkSchema(name: SchemaName, value: unknown): SchemaProblem[] {
   return toProblems(validate.errors ?? []);
 }
 
+const fileValidators = new Map<string, ValidateFunction>();
+
+/**
+ * Validates `value` against a shipped schema by file name (the workspace kinds' schemas:
+ * `variable.schema.json`); `partial` drops the top-level `required` (an environment override).
+ */
+export function checkSchemaFile(file: string, value: unknown, options: { partial?: boolean } = {}): SchemaProblem[] {
+  const id = `${file}${options.partial ? '#partial' : ''}`;
+  let validate = fileValidators.get(id);
+  if (!validate) {
+    const schema = loadSchema(file);
+    fileValidators.set(id, (validate = ajv.compile(options.partial ? { ...schema, $id: `${String(schema.$id)}#partial`, required: [] } : schema)));
+  }
+  if (validate(value)) return [];
+  return toProblems(validate.errors ?? []);
+}
+
 /** Validates data against a user-supplied JSON Schema (parameters vs parameter_openapi_schema). */
 const userAjv = new Ajv({ allErrors: true, verbose: true, strict: false, allowUnionTypes: true, validateSchema: true, validateFormats: false, addUsedSchema: false });
 type Compiled = ValidateFunction | { invalidSchema: string };

@@ -18,6 +18,8 @@ import { escapeControl, firstControlCharacter, hasControlCharacter } from '../re
 import { redactUrlPasswords } from '../render/redact.js';
 import { checkAgainst, checkSchema, type SchemaProblem } from './schema.js';
 import { isPrefect2DeploymentYaml, prefect2DeploymentYamlMessage } from '../convert/recognise.js';
+import type { DesiredObject } from '../workspace/kind.js';
+import { splitByKind, validateWorkspaceDocuments } from '../workspace/documents.js';
 
 export interface ValidateOptions {
   /** The environment to resolve deployments for (`--environment`). */
@@ -40,6 +42,8 @@ export interface ValidationResult {
   readonly owner?: string;
   /** Deployments declared for the selected environment (complete only when there are no errors). */
   readonly deployments: DesiredDeployment[];
+  /** Workspace objects (documents with `kind:`, src/workspace/) declared for the selected environment. */
+  readonly workspace: DesiredObject[];
 }
 
 export const hasErrors = (issues: readonly Issue[]): boolean => issues.some((i) => i.severity === 'error');
@@ -68,8 +72,11 @@ export function validateProject(project: LoadedProject, options: ValidateOptions
   // run reports every problem; the missing config is an error and nothing is resolved for a plan.
   const checkConfig = config ?? (!project.configFile && !project.configDocument ? toProjectConfig({ owner: 'unset' }) : undefined);
 
+  // Documents with a workspace `kind:` (variable, work-pool, ...) are checked by src/workspace/.
+  const split = splitByKind(project.documents);
+  split.issues.forEach((i) => issues.add(i));
   const usable: SourceDocument[] = [];
-  for (const doc of project.documents) {
+  for (const doc of split.deployments) {
     const problems = checkDocument(doc, environments, config !== undefined);
     problems.forEach((p) => issues.add(p));
     if (hasErrors(problems)) {
@@ -89,10 +96,26 @@ export function validateProject(project: LoadedProject, options: ValidateOptions
       if (environment === options.environment) selected = resolved;
     }
   }
+  let workspace: DesiredObject[] = [];
+  if (checkConfig && split.workspace.length > 0) {
+    const checked = validateWorkspaceDocuments(split.workspace, {
+      env: options.env,
+      ...(project.git ? { git: project.git } : {}),
+      ...(project.gitError ? { gitError: project.gitError } : {}),
+      environments,
+      ...(options.environment !== undefined ? { environment: options.environment } : {}),
+      ...(options.allEnvironments ? { allEnvironments: true } : {}),
+      owner: effectiveOwner(checkConfig, options.environment),
+      deploymentKeys: selected.map((d) => d.key),
+    });
+    checked.issues.forEach((i) => issues.add(i));
+    workspace = checked.objects;
+  }
   return {
     issues: issues.sorted(),
     ...(config ? { config, owner: effectiveOwner(config, options.environment) } : {}),
     deployments: config ? selected : [],
+    workspace: config ? workspace : [],
   };
 }
 

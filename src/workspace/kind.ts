@@ -34,6 +34,8 @@ export interface DesiredObject {
   readonly adopt: boolean;
   /** Values redacted everywhere (a variable marked `sensitive: true`). */
   readonly sensitive: boolean;
+  /** `gitops.protected: true`: never pruned (kinds with tags also carry the tag prefect-gitops:protected). */
+  readonly protected?: boolean;
 }
 
 /** One object on the server, as a kind reads it. */
@@ -54,6 +56,11 @@ export interface KindContext {
   readonly owner: string;
   readonly features: ServerCapabilities;
   readonly serverVersion: string;
+  /**
+   * This owner's inventory on the server (src/workspace/inventory.ts): what earlier applies
+   * created or adopted, every kind. `readLive` reads at least the declared keys and these.
+   */
+  readonly inventory: readonly InventoryEntry[];
   /** The other declared objects (a queue checks its pool; an automation resolves names). */
   readonly desired: readonly DesiredObject[];
   /** The declared deployments' keys (`flow/name`), for automations that name deployments. */
@@ -68,6 +75,13 @@ export interface KindContext {
   readonly reference?: Readonly<Partial<Record<WorkspaceKind, Json>>>;
 }
 
+/** One object this owner created or adopted, as its inventory lists it. `id` is null between the intent and the create. */
+export interface InventoryEntry {
+  readonly kind: WorkspaceKind;
+  readonly key: string;
+  readonly id: string | null;
+}
+
 /** A write to one object. `body` is exactly what the apply sends (the plan tells the truth). */
 export interface ObjectAction {
   readonly action: 'create' | 'update' | 'delete' | 'adopt';
@@ -75,8 +89,14 @@ export interface ObjectAction {
   readonly key: string;
   /** The live id (update, delete, adopt). */
   readonly id?: string;
+  /** The live object's `updated` when planned (update, delete, adopt): a saved plan refuses to apply if it moved. */
+  readonly liveUpdated?: string | null;
   readonly declaredAt?: DeclaredAt;
-  /** The request body: POST body for create/adopt, PATCH body (changed fields only) for update. */
+  /**
+   * The request body: the POST body for create; the PATCH body (changed fields only, from
+   * {@link KindHandler.diff}) for update and adopt (an adopt of an inventory kind may have none:
+   * adopting it is recording it in the owner's inventory).
+   */
   readonly body?: JsonObject;
   readonly changes: readonly FieldChange[];
   /** Extra lines for the plan, e.g. "used by 3 deployments" or why a delete is held back. */
@@ -93,8 +113,10 @@ export interface KindHandler {
   readonly kind: WorkspaceKind;
   /** Applied in ascending order, deleted in descending: pools 10, queues 20, limits and variables 30, deployments 50, automations 60. */
   readonly order: number;
-  /** The JSON Schema file in schemas/ for a document of this kind. */
+  /** The JSON Schema file in schemas/ for a document of this kind (e.g. `variable.schema.json`). */
   readonly schemaFile: string;
+  /** The object's key from its (schema-valid, templated) spec: the name; for a work queue `POOL/QUEUE`. */
+  keyOf(spec: JsonObject): string;
   /** How ownership is kept: tags on the object (variables), or the owner's inventory on the server. */
   readonly ownership: 'tags' | 'inventory';
   /** Offline checks beyond the schema (a queue naming an undeclared pool is only known with live state: see `planIssues`). */
@@ -134,7 +156,11 @@ export interface KindHandler {
    * queues converges in one apply.
    */
   orderActions?(actions: readonly ObjectAction[]): readonly ObjectAction[];
-  /** Performs one action; returns the object's id (create/adopt) for the inventory. */
+  /**
+   * Performs one action; returns the object's id (create/adopt) for the inventory. A create whose
+   * name is taken (409) must not take the object over: unless it is provably the one this create
+   * made (its answer was lost), it throws.
+   */
   write(client: PrefectClient, action: ObjectAction, ctx: KindContext): Promise<{ readonly id: string | undefined }>;
   /** The manifest document `export --kind` writes for a live object; export-then-plan is empty. */
   exportDocument(live: LiveObject): { readonly kind: WorkspaceKind } & Record<string, Json>;

@@ -42,8 +42,9 @@ describe('examples/ against a real server', () => {
     expect(second.result.results).toEqual([]);
     expect(second.writes).toBe(0);
     // Reads: the server version, the CSRF probe, two deployment lists, the flows and our automations;
-    // then the one work pool and its two named queues the examples use (one read each).
-    expect(second.reads).toBe(9);
+    // then the owner's inventory of workspace objects (one GET, a 404 when it has none), and the one work
+    // pool and its two named queues the examples use (one read each).
+    expect(second.reads).toBe(10);
 
     const after = await snapshot();
     for (const key of KEYS) {

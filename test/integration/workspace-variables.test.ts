@@ -1,0 +1,127 @@
+// Workspace objects (issue 13), the `variable` kind against the real server: create, empty plan,
+// a 0-write re-apply, change, prune of owned variables only, conflicts and adoption.
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { api } from '../helpers/prefect.js';
+import { applyProject, makeProject, planProject, type Project } from '../helpers/gitops.js';
+
+interface ServerVariable {
+  id: string;
+  name: string;
+  value: unknown;
+  tags: string[];
+}
+
+const varName = (prefix: string): string => `${prefix}_${randomBytes(4).toString('hex')}`;
+
+async function readVariable(name: string): Promise<ServerVariable | undefined> {
+  try {
+    return await api<ServerVariable>('GET', `/variables/name/${name}`);
+  } catch (error) {
+    if (error instanceof Error && / -> 404:/.test(error.message)) return undefined;
+    throw error;
+  }
+}
+
+/** Writes the project with no deployments and these workspace documents in workspace/vars.yaml. */
+async function writeObjects(project: Project, docs: Record<string, unknown>[], config: Record<string, unknown> = {}): Promise<void> {
+  await project.write([], config);
+  await mkdir(join(project.dir, 'workspace'), { recursive: true });
+  await writeFile(join(project.dir, 'workspace', 'vars.yaml'), docs.map((d) => stringify(d)).join('---\n'));
+}
+
+describe('kind: variable', () => {
+  it('is created with the owner tag, plans empty after, re-applies with 0 writes, changes in place, and is pruned', async () => {
+    const project = await makeProject('wsvar');
+    const a = varName('a');
+    const b = varName('b');
+    await writeObjects(project, [
+      { kind: 'variable', name: a, value: { region: 'eu', replicas: 3 }, tags: ['team-x'] },
+      { kind: 'variable', name: b, value: 'plain' },
+    ]);
+    const first = await applyProject(project.dir);
+    expect(first.result.ok).toBe(true);
+    expect(first.plan.workspace?.actions.map((x) => `${x.action} ${x.key}`)).toEqual([`create ${a}`, `create ${b}`]);
+    expect(first.plan.summary.add).toBe(2);
+    const live = await readVariable(a);
+    expect(live?.value).toEqual({ region: 'eu', replicas: 3 });
+    expect(live?.tags.sort()).toEqual([`prefect-gitops:${project.owner}`, 'team-x']);
+
+    const again = await planProject(project.dir);
+    expect(again.plan.workspace?.actions).toEqual([]);
+    expect(again.plan.workspace?.unchanged.map((u) => u.key)).toEqual([a, b]);
+    const noop = await applyProject(project.dir);
+    expect(noop.writes).toBe(0);
+
+    await writeObjects(project, [
+      { kind: 'variable', name: a, value: { region: 'us', replicas: 3 }, tags: ['team-x'] },
+      { kind: 'variable', name: b, value: 'plain' },
+    ]);
+    const change = await applyProject(project.dir);
+    expect(change.result.ok).toBe(true);
+    expect(change.plan.workspace?.actions.map((x) => [x.action, x.key, x.body])).toEqual([['update', a, { value: { region: 'us', replicas: 3 } }]]);
+    expect((await readVariable(a))?.id).toBe(live?.id);
+    expect((await readVariable(a))?.value).toEqual({ region: 'us', replicas: 3 });
+
+    await writeObjects(project, [{ kind: 'variable', name: b, value: 'plain' }]);
+    const prune = await applyProject(project.dir);
+    expect(prune.result.ok).toBe(true);
+    expect(prune.plan.workspace?.actions.map((x) => `${x.action} ${x.key}`)).toEqual([`delete ${a}`]);
+    expect(await readVariable(a)).toBeUndefined();
+    expect(await readVariable(b)).toBeDefined();
+    expect((await planProject(project.dir)).plan.workspace?.actions).toEqual([]);
+  });
+
+  it('never prunes an unowned variable or another owner\'s; a declared unowned one is a conflict until adopted', async () => {
+    const project = await makeProject('wsvar-own');
+    const other = await makeProject('wsvar-other');
+    const mine = varName('mine');
+    const theirs = varName('theirs');
+    const unowned = varName('unowned');
+    await writeObjects(other, [{ kind: 'variable', name: theirs, value: 1 }]);
+    expect((await applyProject(other.dir)).result.ok).toBe(true);
+    await api('POST', '/variables/', { name: unowned, value: 'by hand', tags: [] });
+
+    await writeObjects(project, [{ kind: 'variable', name: mine, value: 1 }]);
+    expect((await applyProject(project.dir)).result.ok).toBe(true);
+    // Declared: the unowned one and the other owner's are conflicts, nothing written to them.
+    await writeObjects(project, [
+      { kind: 'variable', name: mine, value: 1 },
+      { kind: 'variable', name: unowned, value: 'from git' },
+      { kind: 'variable', name: theirs, value: 2 },
+    ]);
+    const conflicted = await applyProject(project.dir);
+    expect(conflicted.plan.workspace?.conflicts.map((c) => [c.key, c.owner])).toEqual([
+      [theirs, other.owner],
+      [unowned, null],
+    ].sort((x, y) => String(x[0]).localeCompare(String(y[0]))));
+    expect(conflicted.writes).toBe(0);
+    expect((await readVariable(unowned))?.value).toBe('by hand');
+
+    // gitops.adopt takes the unowned one (not the other owner's); --adopt would take both.
+    await writeObjects(project, [
+      { kind: 'variable', name: mine, value: 1 },
+      { kind: 'variable', name: unowned, value: 'from git', gitops: { adopt: true } },
+      { kind: 'variable', name: theirs, value: 2, gitops: { adopt: true } },
+    ]);
+    const adopted = await applyProject(project.dir);
+    expect(adopted.plan.workspace?.actions.map((x) => `${x.action} ${x.key}`)).toEqual([`adopt ${unowned}`]);
+    expect(adopted.plan.workspace?.conflicts.map((c) => c.key)).toEqual([theirs]);
+    const taken = await readVariable(unowned);
+    expect(taken?.value).toBe('from git');
+    expect(taken?.tags).toContain(`prefect-gitops:${project.owner}`);
+
+    // Nothing declared of the other owner's or unowned: prune removes only ours.
+    const stranger = varName('stranger');
+    await api('POST', '/variables/', { name: stranger, value: 'x', tags: [] });
+    await writeObjects(project, [{ kind: 'variable', name: mine, value: 1 }]);
+    const pruned = await applyProject(project.dir);
+    expect(pruned.plan.workspace?.actions.map((x) => `${x.action} ${x.key}`)).toEqual([`delete ${unowned}`]);
+    expect(await readVariable(unowned)).toBeUndefined();
+    expect(await readVariable(theirs)).toBeDefined();
+    expect(await readVariable(stranger)).toBeDefined();
+  });
+});
