@@ -138,7 +138,7 @@ describe('work pools and queues against the real server', () => {
 
   it('plan time: job_variables are checked against the type\'s default template the server has (offline here), with the known names', async () => {
     const name = uniqueName('wsp-k8s');
-    const ok = doc('work-pool', { name, type: 'kubernetes', job_variables: { image: 'acme/etl:1', namespace: 'data', cpu_request: '500m' } });
+    const ok = doc('work-pool', { name, type: 'kubernetes', job_variables: { image: 'acme/etl:1', namespace: 'data' } });
     const { ctx } = await run([]);
     expect(workPoolKind.planIssues([ok], [], ctx)).toEqual([]);
     const typo = doc('work-pool', { name, type: 'kubernetes', job_variables: { imagee: 'x' } });
