@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { LineCounter, isMap, isPair, isScalar, isSeq, parseAllDocuments, type Document, type Node } from 'yaml';
 import type { Issue } from '../validate/issue.js';
 import { decodeUtf8, MAX_ALIAS_EXPANSION, yamlDocumentProblems } from './yaml-checks.js';
+import { parseYamlFast, type FastNode } from './yaml-fast.js';
 
 export type PathSegment = string | number;
 
@@ -36,40 +37,27 @@ export interface PrefectYamlContext {
   readonly explicit?: boolean;
 }
 
-export class SourceDocument {
-  constructor(
-    /** The path as shown to users (relative to the working directory). */
-    readonly file: string,
-    /** 0-based index of the document inside its file. */
-    readonly index: number,
-    private readonly document: Document.Parsed,
-    private readonly lineCounter: LineCounter,
-    readonly value: unknown,
-    /** Where this view's value sits inside the YAML document (a `deployments:` entry of a prefect.yaml). */
-    private readonly base: readonly PathSegment[] = [],
-    readonly prefectYaml?: PrefectYamlContext,
-    /** Maps a path of `value` to where it is written, when `value` was reshaped (legacy `schedule`). */
-    private readonly rewrite: (path: readonly PathSegment[]) => readonly PathSegment[] = (p) => p,
-  ) {}
+/**
+ * Where the nodes of one YAML document begin, as offsets into its text: backed by the `yaml`
+ * library's Document, or by the offsets the fast reader (yaml-fast.ts) keeps instead of a tree.
+ */
+interface NodeOffsets {
+  /** Offset of the document's content. */
+  readonly contentStart: number;
+  /** Offset of the value at `path` (of its key, with `key`), else of its nearest existing ancestor. */
+  locate(path: readonly PathSegment[], key: boolean): number;
+}
 
-  /** A view of one part of this document, e.g. one entry of `deployments:`. */
-  view(base: readonly PathSegment[], value: unknown, prefectYaml: PrefectYamlContext | undefined, rewrite?: (path: readonly PathSegment[]) => readonly PathSegment[]): SourceDocument {
-    return new SourceDocument(this.file, this.index, this.document, this.lineCounter, value, [...this.base, ...base], prefectYaml, rewrite);
+class YamlDocumentOffsets implements NodeOffsets {
+  constructor(private readonly document: Document.Parsed) {}
+
+  get contentStart(): number {
+    return this.document.contents?.range?.[0] ?? 0;
   }
 
-  /** The start of the document's content. */
-  get start(): Position {
-    return this.base.length ? this.locate([]) : this.positionOfOffset(this.document.contents?.range?.[0] ?? 0);
-  }
-
-  /**
-   * Position of the value at `path`; with `key: true`, of the key that holds it (for "unknown key"
-   * messages). Falls back to the nearest existing ancestor so a report always has a line.
-   */
-  locate(relativePath: readonly PathSegment[], options: { key?: boolean } = {}): Position {
-    const path = [...this.base, ...this.rewrite(relativePath)];
+  locate(path: readonly PathSegment[], key: boolean): number {
     let node: unknown = this.document.contents;
-    let best = this.document.contents?.range?.[0] ?? 0;
+    let best = this.contentStart;
     for (let i = 0; i < path.length; i++) {
       const segment = path[i];
       const last = i === path.length - 1;
@@ -77,7 +65,7 @@ export class SourceDocument {
         const pair = node.items.find((item) => isScalar(item.key) && String(item.key.value) === String(segment));
         if (!pair) break;
         const keyNode = pair.key as Node;
-        if (last && options.key && keyNode.range) return this.positionOfOffset(keyNode.range[0]);
+        if (last && key && keyNode.range) return keyNode.range[0];
         node = pair.value;
         const range = (pair.value as Node | null)?.range ?? keyNode.range;
         if (range) best = range[0];
@@ -90,7 +78,76 @@ export class SourceDocument {
         break;
       }
     }
-    return this.positionOfOffset(best);
+    return best;
+  }
+}
+
+/** The same walk as YamlDocumentOffsets, over the fast reader's offsets (same answers: yaml-fast.test.ts). */
+class FastDocumentOffsets implements NodeOffsets {
+  constructor(private readonly root: FastNode) {}
+
+  get contentStart(): number {
+    return startOf(this.root);
+  }
+
+  locate(path: readonly PathSegment[], key: boolean): number {
+    let node: FastNode | undefined = this.root;
+    let best = startOf(this.root);
+    for (let i = 0; i < path.length; i++) {
+      const segment = path[i]!;
+      if (typeof node === 'object' && 'keys' in node) {
+        const at = node.keys.indexOf(String(segment));
+        if (at < 0) break;
+        if (i === path.length - 1 && key) return node.keyStarts[at]!;
+        node = node.values[at]!;
+        best = startOf(node);
+      } else if (typeof node === 'object' && typeof segment === 'number') {
+        const item: FastNode | undefined = node.items[segment];
+        if (item === undefined) break;
+        node = item;
+        best = startOf(item);
+      } else {
+        break;
+      }
+    }
+    return best;
+  }
+}
+
+const startOf = (node: FastNode): number => (typeof node === 'number' ? node : node.start);
+
+export class SourceDocument {
+  constructor(
+    /** The path as shown to users (relative to the working directory). */
+    readonly file: string,
+    /** 0-based index of the document inside its file. */
+    readonly index: number,
+    private readonly offsets: NodeOffsets,
+    private readonly lineCounter: LineCounter,
+    readonly value: unknown,
+    /** Where this view's value sits inside the YAML document (a `deployments:` entry of a prefect.yaml). */
+    private readonly base: readonly PathSegment[] = [],
+    readonly prefectYaml?: PrefectYamlContext,
+    /** Maps a path of `value` to where it is written, when `value` was reshaped (legacy `schedule`). */
+    private readonly rewrite: (path: readonly PathSegment[]) => readonly PathSegment[] = (p) => p,
+  ) {}
+
+  /** A view of one part of this document, e.g. one entry of `deployments:`. */
+  view(base: readonly PathSegment[], value: unknown, prefectYaml: PrefectYamlContext | undefined, rewrite?: (path: readonly PathSegment[]) => readonly PathSegment[]): SourceDocument {
+    return new SourceDocument(this.file, this.index, this.offsets, this.lineCounter, value, [...this.base, ...base], prefectYaml, rewrite);
+  }
+
+  /** The start of the document's content. */
+  get start(): Position {
+    return this.base.length ? this.locate([]) : this.positionOfOffset(this.offsets.contentStart);
+  }
+
+  /**
+   * Position of the value at `path`; with `key: true`, of the key that holds it (for "unknown key"
+   * messages). Falls back to the nearest existing ancestor so a report always has a line.
+   */
+  locate(relativePath: readonly PathSegment[], options: { key?: boolean } = {}): Position {
+    return this.positionOfOffset(this.offsets.locate([...this.base, ...this.rewrite(relativePath)], options.key === true));
   }
 
   private positionOfOffset(offset: number): Position {
@@ -147,6 +204,23 @@ export function describeFsError(error: unknown): string {
 }
 
 export function parseYamlText(text: string, displayPath: string): ParsedFile {
+  // Most manifests are plain block YAML, which the fast reader takes at a tenth of yaml's cost;
+  // anything else (and every error) is yaml's, as before.
+  const fast = parseYamlFast(text);
+  if (fast) {
+    const lineCounter = new LineCounter();
+    lineCounter.lineStarts = fast.lineStarts;
+    const documents: SourceDocument[] = [];
+    fast.documents.forEach((doc, index) => {
+      if (doc.node !== undefined && doc.value !== null) documents.push(new SourceDocument(displayPath, index, new FastDocumentOffsets(doc.node), lineCounter, doc.value));
+    });
+    return { documents, issues: [] };
+  }
+  return parseYamlTextWithYaml(text, displayPath);
+}
+
+/** parseYamlText through the `yaml` library alone: the reference the fast reader is tested against. */
+export function parseYamlTextWithYaml(text: string, displayPath: string): ParsedFile {
   const lineCounter = new LineCounter();
   // `merge` resolves YAML 1.1 `<<:` merge keys, as Prefect's prefect.yaml `definitions:` convention uses them.
   const parsed = parseAllDocuments(text, { lineCounter, prettyErrors: false, uniqueKeys: true, merge: true });
@@ -189,7 +263,7 @@ export function parseYamlText(text: string, displayPath: string): ParsedFile {
     }
     // A document that is only comments or `---` separators carries nothing.
     if (value === null || value === undefined) return;
-    documents.push(new SourceDocument(displayPath, index, doc, lineCounter, value));
+    documents.push(new SourceDocument(displayPath, index, new YamlDocumentOffsets(doc), lineCounter, value));
   });
   return { documents, issues };
 }
