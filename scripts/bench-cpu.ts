@@ -13,6 +13,16 @@
 //     CPU and peak RSS and their medians. --bin picks the CLI (default: this checkout's
 //     bin/prefect-gitops.js, which runs src/ through tsx; pass a packed copy's bin to measure the
 //     compiled lib/ that npm users get).
+//   npx tsx scripts/bench-cpu.ts compare --dirs /tmp/plan-1k,/tmp/plan-10k --refs main,. [--runs 5]
+//     the before/after figure in one run: builds each git ref (`.` = this working tree, uncommitted
+//     changes included) as npm users get it (its files in a scratch folder, its own `npm run build`,
+//     src/ removed so bin/ runs lib/; node_modules linked from this checkout), then replays each
+//     recorded plan with each build, runs interleaved (A B A B ...) so load changes hit both alike,
+//     and prints the medians side by side with the load average. --bins a.js,b.js instead of --refs
+//     compares CLIs already built. --cpu-prof DIR (replay) writes a V8 CPU profile of each run.
+//   npx tsx scripts/bench-cpu.ts phases --dir /tmp/plan-1k
+//     in this process (src/ through tsx), against the replay: CPU of each stage of a no-op plan
+//     (load, validate, connect, live reads, plan, text render), to see where the time goes.
 //   npx tsx scripts/bench-cpu.ts validate --dir /tmp/v10k [--runs 5] [--bin ...]
 //     the same measurement for `validate` of a project made by bench-validate.ts --generate-only.
 //   npx tsx scripts/bench-cpu.ts scale --dir /tmp/scale [--sizes 1000,2000,4000,8000]
@@ -21,16 +31,17 @@
 //     each grows linearly (per-deployment figures stay flat as N grows).
 //
 // The replay is a benchmark device only: integration tests always talk to a real server.
-import { spawn } from 'node:child_process';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import { loadavg } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadManifests } from '../src/manifests/load.js';
 import { plan } from '../src/plan/plan.js';
 import { NEWEST_CAPABILITIES } from '../src/prefect/capabilities.js';
 import { PrefectClient } from '../src/prefect/client.js';
+import { fetchLiveState } from '../src/reconcile.js';
 import { renderPlanComment, renderPlanSummary } from '../src/render/markdown.js';
 import { renderPlanText } from '../src/render/text.js';
 import { validateProject } from '../src/validate/validate.js';
@@ -133,12 +144,12 @@ async function replayServer(exchanges: readonly Exchange[]): Promise<{ url: stri
 }
 
 /** Runs the CLI as a child process; its CPU and peak RSS as the kernel accounted them. */
-function runCli(bin: string, args: readonly string[], env: Record<string, string>): Promise<RunFigures & { stdout: string; stderr: string }> {
+function runCli(bin: string, args: readonly string[], env: Record<string, string>, nodeArgs: readonly string[] = []): Promise<RunFigures & { stdout: string; stderr: string }> {
   return new Promise((done, fail) => {
     // A tiny wrapper reports the child's rusage: node's own resourceUsage of a finished child is
     // not exposed, so the child reports its own at exit (whole process: startup included).
     const started = performance.now();
-    const child = spawn(process.execPath, ['--import', `data:text/javascript,${encodeURIComponent(RUSAGE_AT_EXIT)}`, bin, ...args], {
+    const child = spawn(process.execPath, [...nodeArgs, '--import', `data:text/javascript,${encodeURIComponent(RUSAGE_AT_EXIT)}`, bin, ...args], {
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
     });
@@ -186,7 +197,9 @@ async function record(dir: string, count: number, concurrency: string): Promise<
   const project = join(dir, 'project');
   await mkdir(dir, { recursive: true });
   await generateProject(project, count);
-  const server = await startPrefectServer();
+  // No scheduler or other services: at 10,000 scheduled deployments the scheduler's flow runs
+  // would keep the (shared) machine busy for nothing; the plan reads only deployments and flows.
+  const server = await startPrefectServer({ scheduler: false, services: false });
   try {
     const client = await PrefectClient.connect({ apiUrl: server.apiUrl });
     if (!(await client.readWorkPool('bench-pool'))) await client.createWorkPool({ name: 'bench-pool', type: 'process' });
@@ -210,13 +223,13 @@ async function record(dir: string, count: number, concurrency: string): Promise<
   }
 }
 
-async function replay(dir: string, bin: string, runs: number): Promise<void> {
+async function replay(dir: string, bin: string, runs: number, profileDir?: string): Promise<void> {
   const { exchanges } = JSON.parse(await readFile(join(dir, 'recording.json'), 'utf8')) as { exchanges: Exchange[] };
   const server = await replayServer(exchanges);
   try {
     const figures: RunFigures[] = [];
     for (let i = 0; i < runs; i++) {
-      const r = await runCli(bin, ['plan', join(dir, 'project'), '--no-color'], { PREFECT_API_URL: server.url, NO_COLOR: '1' });
+      const r = await runCli(bin, ['plan', join(dir, 'project'), '--no-color'], { PREFECT_API_URL: server.url, NO_COLOR: '1' }, profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []);
       if (r.exitCode !== 0 || server.unknown.length > 0) throw new Error(`plan against the replay failed (exit ${r.exitCode}); unrecorded: ${server.unknown.slice(0, 3).join(' | ')}\n${r.stderr.slice(-2000)}`);
       if (i === 0) console.log(`plan says: ${r.stdout.trim().split('\n').at(-1)}`);
       figures.push(r);
@@ -225,6 +238,97 @@ async function replay(dir: string, bin: string, runs: number): Promise<void> {
   } finally {
     server.close();
   }
+}
+
+/**
+ * A scratch copy of the package at `ref` (`.`: this working tree) built as npm users get it: its
+ * own `npm run build`, then src/ removed so bin/prefect-gitops.js runs lib/. Returns its bin.
+ */
+async function stage(ref: string, into: string): Promise<string> {
+  await mkdir(into, { recursive: true });
+  const files = ref === '.'
+    ? execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: repoRoot }).toString('utf8').split('\0').filter(Boolean)
+    : undefined;
+  const archive = files
+    ? execFileSync('tar', ['-c', '--null', '--ignore-failed-read', '-T', '-', '-f', '-'], { cwd: repoRoot, input: files.join('\0'), maxBuffer: 1 << 30 })
+    : execFileSync('git', ['archive', ref], { cwd: repoRoot, maxBuffer: 1 << 30 });
+  execFileSync('tar', ['-x', '-f', '-'], { cwd: into, input: archive });
+  await symlink(join(repoRoot, 'node_modules'), join(into, 'node_modules'));
+  execFileSync('npm', ['run', '-s', 'build'], { cwd: into, stdio: ['ignore', 'ignore', 'inherit'] });
+  await rm(join(into, 'src'), { recursive: true, force: true });
+  return join(into, 'bin', 'prefect-gitops.js');
+}
+
+async function compare(dirs: readonly string[], bins: readonly { label: string; bin: string }[], runs: number): Promise<void> {
+  const rows: string[] = [];
+  for (const dir of dirs) {
+    const { deployments, exchanges } = JSON.parse(await readFile(join(dir, 'recording.json'), 'utf8')) as { deployments: number; exchanges: Exchange[] };
+    const figures = new Map<string, RunFigures[]>(bins.map((b) => [b.label, []]));
+    for (let i = 0; i < runs; i++) {
+      for (const { label, bin } of bins) {
+        // A fresh replay per run: repeated identical requests are answered in recorded order.
+        const server = await replayServer(exchanges);
+        try {
+          const r = await runCli(bin, ['plan', join(dir, 'project'), '--no-color'], { PREFECT_API_URL: server.url, NO_COLOR: '1' });
+          if (r.exitCode !== 0 || server.unknown.length > 0) throw new Error(`${label}: plan against the replay of ${dir} failed (exit ${r.exitCode}); unrecorded: ${server.unknown.slice(0, 3).join(' | ')}\n${r.stderr.slice(-2000)}`);
+          if (!/No changes\./.test(r.stdout)) throw new Error(`${label}: the plan of ${dir} is not a no-op: ${r.stdout.slice(-500)}`);
+          figures.get(label)!.push(r);
+          console.log(`${deployments} deployments, ${label}, run ${i + 1}: CPU ${r.cpuSeconds.toFixed(2)} s, peak RSS ${r.peakRssMiB.toFixed(0)} MiB (load ${loadavg()[0]!.toFixed(2)})`);
+        } finally {
+          server.close();
+        }
+      }
+    }
+    for (const { label } of bins) {
+      const f = figures.get(label)!;
+      rows.push(`| ${deployments} | ${label} | ${median(f.map((r) => r.cpuSeconds)).toFixed(2)} s | ${median(f.map((r) => r.userSeconds)).toFixed(2)} / ${median(f.map((r) => r.systemSeconds)).toFixed(2)} | ${median(f.map((r) => r.peakRssMiB)).toFixed(0)} MiB | ${median(f.map((r) => r.wallSeconds)).toFixed(2)} s |`);
+    }
+  }
+  console.log(`\nno-op plan, whole process, medians of ${runs} runs (load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}; ${navigatorCpus()}):`);
+  console.log('| deployments | CLI | CPU | user / sys | peak RSS | wall |\n|---|---|---|---|---|---|');
+  for (const row of rows) console.log(row);
+}
+
+const navigatorCpus = (): string => `${availableParallelism()} CPUs, Node ${process.version}`;
+
+async function phases(dir: string): Promise<void> {
+  const { exchanges } = JSON.parse(await readFile(join(dir, 'recording.json'), 'utf8')) as { exchanges: Exchange[] };
+  const server = await replayServer(exchanges);
+  const stages: [string, number][] = [];
+  let last = process.cpuUsage();
+  const mark = (stage: string): void => {
+    const used = process.cpuUsage(last);
+    stages.push([stage, (used.user + used.system) / 1e6]);
+    last = process.cpuUsage();
+  };
+  try {
+    const project = await loadManifests(join(dir, 'project'), { env: {} });
+    mark('load manifests');
+    const validated = validateProject(project, { env: {} });
+    mark('validate');
+    const client = await PrefectClient.connect({ apiUrl: server.url });
+    mark('connect');
+    const live = await fetchLiveState(client, validated.deployments, validated.owner!);
+    mark('live reads');
+    const planned = plan(validated.deployments, live, {
+      owner: validated.owner!,
+      serverVersion: client.serverVersion,
+      prune: true,
+      maxDeletes: 10,
+      maxDeleteRatio: 0.5,
+      allowMassDelete: false,
+      adoptAll: false,
+      features: client.capabilities,
+    });
+    mark('plan');
+    const text = renderPlanText(planned, { color: false, now: new Date() });
+    mark('render text');
+    if (server.unknown.length > 0 || !text.includes('No changes.')) throw new Error(`not a no-op plan: ${server.unknown.slice(0, 3).join(' | ')} ${text.slice(-300)}`);
+  } finally {
+    server.close();
+  }
+  for (const [stage, seconds] of stages) console.log(`${stage.padEnd(16)} ${seconds.toFixed(3)} s`);
+  console.log(`load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 }
 
 async function validate(dir: string, bin: string, runs: number): Promise<void> {
@@ -287,18 +391,42 @@ async function main(): Promise<void> {
       bin: { type: 'string' },
       concurrency: { type: 'string', default: '4' },
       sizes: { type: 'string', default: '1000,2000,4000,8000' },
+      'cpu-prof': { type: 'string' },
+      dirs: { type: 'string' },
+      refs: { type: 'string' },
+      bins: { type: 'string' },
     },
     strict: true,
   });
   const mode = positionals[0];
-  if (!values.dir || !['record', 'replay', 'validate', 'scale'].includes(mode ?? '')) {
-    throw new Error('usage: tsx scripts/bench-cpu.ts record|replay|validate|scale --dir DIR [--deployments N] [--runs R] [--bin path/to/bin/prefect-gitops.js] [--sizes 1000,2000]');
+  if (mode === 'compare') {
+    if (!values.dirs || (!values.refs && !values.bins)) throw new Error('usage: tsx scripts/bench-cpu.ts compare --dirs DIR,DIR (recorded) --refs REF,REF (. = working tree) | --bins BIN,BIN [--runs R]');
+    const dirs = values.dirs.split(',').map((d) => resolve(d));
+    let bins = (values.bins ?? '').split(',').filter(Boolean).map((b) => ({ label: b, bin: resolve(b) }));
+    const scratch = await mkdtemp(join(tmpdir(), 'bench-cpu-builds-'));
+    try {
+      if (values.refs) {
+        bins = [];
+        for (const [i, ref] of values.refs.split(',').entries()) {
+          const commit = ref === '.' ? 'working tree' : execFileSync('git', ['rev-parse', '--short', ref], { cwd: repoRoot }).toString().trim();
+          bins.push({ label: `${ref} (${commit})`, bin: await stage(ref, join(scratch, String(i))) });
+        }
+      }
+      await compare(dirs, bins, Number(values.runs));
+    } finally {
+      await rm(scratch, { recursive: true, force: true });
+    }
+    return;
+  }
+  if (!values.dir || !['record', 'replay', 'validate', 'scale', 'phases'].includes(mode ?? '')) {
+    throw new Error('usage: tsx scripts/bench-cpu.ts record|replay|validate|scale|compare --dir DIR [--deployments N] [--runs R] [--bin path/to/bin/prefect-gitops.js] [--sizes 1000,2000]');
   }
   const dir = resolve(values.dir);
   const bin = resolve(values.bin ?? join(repoRoot, 'bin', 'prefect-gitops.js'));
   if (mode === 'record') await record(dir, Number(values.deployments), values.concurrency);
-  else if (mode === 'replay') await replay(dir, bin, Number(values.runs));
+  else if (mode === 'replay') await replay(dir, bin, Number(values.runs), values['cpu-prof'] ? resolve(values['cpu-prof']) : undefined);
   else if (mode === 'validate') await validate(dir, bin, Number(values.runs));
+  else if (mode === 'phases') await phases(dir);
   else await scale(dir, values.sizes.split(',').map(Number));
 }
 

@@ -8,6 +8,7 @@ import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { cliBundleOptions } from './build-lib.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -28,21 +29,12 @@ export async function buildSingle(): Promise<SingleBuild> {
   await mkdir(dir, { recursive: true });
   const script = join(dir, 'prefect-gitops.mjs');
   await build({
-    absWorkingDir: root,
+    ...cliBundleOptions,
     entryPoints: ['src/cli/run.ts'],
     outfile: script,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
     // Without a package.json beside it the bundle cannot read its version: bake it in.
     define: { __PREFECT_GITOPS_VERSION__: JSON.stringify(version) },
-    // CommonJS dependencies (pino, ...) call require() for Node built-ins, which an ES module lacks.
-    banner: { js: "#!/usr/bin/env node\nimport { createRequire as __gitopsCreateRequire } from 'node:module';\nconst require = __gitopsCreateRequire(import.meta.url);" },
-    legalComments: 'eof',
-    charset: 'utf8',
-    minify: false,
-    logLevel: 'warning',
+    banner: { js: `#!/usr/bin/env node\n${cliBundleOptions.banner.js}` },
   });
   // The bundle looks for both beside itself (src/validate/schema.ts, src/manifests/parameter-schema.ts).
   await cp(join(root, 'schemas'), join(dir, 'schemas'), { recursive: true });

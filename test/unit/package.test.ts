@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { copyFile, cp, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { isBuiltin } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -9,6 +10,7 @@ import { renderPlanText } from '../../src/render/text.js';
 import { renderPlanSummary } from '../../src/render/markdown.js';
 import type { Plan } from '../../src/plan/types.js';
 import { VERSION } from '../../src/version.js';
+import { buildLib } from '../../scripts/build-lib.js';
 
 const run = promisify(execFile);
 const repo = resolve(import.meta.dirname, '../..');
@@ -77,4 +79,36 @@ describe('bin/prefect-gitops.js', () => {
     const { stdout } = await run(process.execPath, [join(dir, 'bin', 'prefect-gitops.js')]);
     expect(stdout).toBe('compiled');
   });
+});
+
+describe('npm run build (lib/)', () => {
+  let dir: string;
+  beforeAll(async () => {
+    // The package as npm users get it: bin/, lib/, schemas/, package.json, dependencies; no src/.
+    dir = await mkdtemp(join(tmpdir(), 'gitops-lib-'));
+    await mkdir(join(dir, 'bin'));
+    await copyFile(join(repo, 'bin', 'prefect-gitops.js'), join(dir, 'bin', 'prefect-gitops.js'));
+    await copyFile(join(repo, 'package.json'), join(dir, 'package.json'));
+    await cp(join(repo, 'schemas'), join(dir, 'schemas'), { recursive: true });
+    await symlink(join(repo, 'node_modules'), join(dir, 'node_modules'));
+    await buildLib(join(dir, 'lib'));
+  }, 60_000);
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+
+  it('is one bundled file that imports only Node built-ins (startup loads no module files)', async () => {
+    expect(await readdir(join(dir, 'lib'), { recursive: true })).toEqual(['cli', join('cli', 'main.js')]);
+    const bundle = await readFile(join(dir, 'lib', 'cli', 'main.js'), 'utf8');
+    const imported = [...bundle.matchAll(/^import\b[^;]*?\bfrom\s*["']([^"']+)["']/gm)].map((m) => m[1]!);
+    expect(imported.length).toBeGreaterThan(0);
+    expect(imported.filter((s) => !isBuiltin(s))).toEqual([]);
+  });
+
+  it('runs from the package: version, schemas and the Python parser found', async () => {
+    const version = await run(process.execPath, [join(dir, 'bin', 'prefect-gitops.js'), '--version'], { cwd: dir });
+    expect(version.stdout).toBe(`${VERSION}\n`);
+    const validate = await run(process.execPath, [join(dir, 'bin', 'prefect-gitops.js'), 'validate', join(repo, 'examples')], { cwd: dir, env: { ...process.env, NO_COLOR: '1' } });
+    expect(validate.stdout).toMatch(/OK: \d+ deployments? in \d+ files?\./);
+    // A warning would say the Python parser (wasm) could not be loaded and parameter schemas were skipped.
+    expect(validate.stdout).not.toContain('warning');
+  }, 60_000);
 });
