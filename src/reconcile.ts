@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Logger } from './log.js';
-import { matchSavedPlan, type SavedPlan, type SavedPlanOptions, type StaleEntry } from './plan/saved.js';
+import type { ObjectAction } from './workspace/kind.js';
+import { matchSavedPlan, matchSavedWorkspace, type SavedPlan, type SavedPlanOptions, type StaleEntry } from './plan/saved.js';
 import type { PlanAction } from './plan/types.js';
 import { checkSchema } from './validate/schema.js';
 import { UserInputError, ValidationFailedError } from './errors.js';
@@ -270,6 +271,8 @@ export interface SavedReconciliation extends Reconciliation {
   readonly stale: readonly StaleEntry[];
   /** Actions a plan made now has that the saved plan did not: not applied either. */
   readonly unplanned: readonly PlanAction[];
+  /** The same for workspace objects. */
+  readonly unplannedObjects: readonly ObjectAction[];
   readonly savedActions: number;
 }
 
@@ -296,16 +299,19 @@ export async function reconcileSavedPlan(
     ...(o.targets?.length ? { targets: o.targets } : {}),
   });
   const matched = matchSavedPlan(saved, r.plan);
-  const count = (kind: PlanAction['kind']): number => matched.apply.filter((a) => a.kind === kind).length;
+  const ws = matchSavedWorkspace(saved, r.plan);
+  const count = (kind: PlanAction['kind']): number => matched.apply.filter((a) => a.kind === kind).length + ws.apply.filter((a) => a.action === kind).length;
   return {
     ...r,
     plan: {
       ...r.plan,
       actions: matched.apply,
+      ...(r.plan.workspace ? { workspace: { ...r.plan.workspace, actions: ws.apply } } : {}),
       summary: { ...r.plan.summary, add: count('create'), change: count('update'), delete: count('delete'), adopt: count('adopt') },
     },
-    stale: matched.stale,
+    stale: [...matched.stale, ...ws.stale],
     unplanned: matched.unplanned,
+    unplannedObjects: ws.unplanned,
     savedActions: Object.keys(saved.fingerprints).length,
   };
 }

@@ -195,7 +195,7 @@ async function applyUnderLock(s: Session, r: Reconciliation | SavedReconciliatio
     s.core.error(`refused (stale): ${entry.reason}; plan again to review the new change`, at ? { file: s.toPath(at.file), line: at.line } : undefined);
     if (entry.fresh) s.core.logUntrusted(renderActionText(entry.fresh, { color: true, secrets: s.secrets }));
   }
-  if (saved) s.core.info(`applying ${plan.actions.length} of ${saved.savedActions} saved actions from ${s.inputs.planFile}`);
+  if (saved) s.core.info(`applying ${plan.actions.length + (plan.workspace?.actions.length ?? 0)} of ${saved.savedActions} saved actions from ${s.inputs.planFile}`);
   else s.core.logUntrusted(renderPlanText(plan, { color: true, secrets: s.secrets, now: s.now }));
   await reportPlan(s, r);
   let result: ApplyResult = { results: [], ok: plan.pruneRefused === null };
@@ -219,7 +219,7 @@ async function applyUnderLock(s: Session, r: Reconciliation | SavedReconciliatio
   const failed = result.results.filter((x) => x.status !== 'ok').length;
   const problems = [
     ...(failed ? [`${failed} of ${result.results.length} actions failed or were skipped`] : []),
-    ...(plan.conflicts.length ? [`${plan.conflicts.length} conflict${plan.conflicts.length === 1 ? '' : 's'} left unresolved`] : []),
+    ...(plan.summary.conflicts ? [`${plan.summary.conflicts} conflict${plan.summary.conflicts === 1 ? '' : 's'} left unresolved`] : []),
     ...(plan.pruneRefused ? [`apply refused: ${plan.pruneRefused}`] : []),
     ...(saved?.stale.length ? [`${saved.stale.length} saved action${saved.stale.length === 1 ? '' : 's'} refused as stale`] : []),
     ...(result.interrupted ? [interrupt.aborted ? 'interrupted' : (lock?.lost.reason as Error | undefined)?.message ?? 'stopped'] : []),

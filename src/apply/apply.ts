@@ -175,7 +175,7 @@ export async function apply(plan: Plan, client: PrefectClient, options: ApplyOpt
   }
   if (wsActions.length > 0) {
     try {
-      await recordOutcome(client, plan.owner, wsActions, results);
+      await recordOutcome(client, plan.owner, wsActions, results, plan.workspace?.forget ?? []);
     } catch (error) {
       // What was written is listed as an intent already: the next apply finds it and completes the record.
       logger.warn({ error: describeError(error) }, 'inventory not updated after the apply; the next apply completes it');

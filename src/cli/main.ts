@@ -290,7 +290,7 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
         if (!flags.json) io.stdout(`Saved the plan to ${flags.out}; apply exactly this plan with: prefect-gitops apply ${flags.out}\n`);
       }
       if (plan.pruneRefused) exitCode = ExitCode.failure;
-      else if (flags.detailedExitcode && (planHasChanges(plan) || plan.conflicts.length > 0)) exitCode = ExitCode.invalidOrChanges;
+      else if (flags.detailedExitcode && (planHasChanges(plan) || plan.summary.conflicts > 0)) exitCode = ExitCode.invalidOrChanges;
     });
 
   addServerOptions(program.command('apply').description('plan, then make the Prefect server match the manifests; or apply a saved plan file'))
@@ -355,15 +355,16 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
         io.stderr(`refused (stale): ${escapeControl(entry.reason)}\n`);
         if (entry.fresh) io.stderr(renderActionText(entry.fresh, { color, secrets }));
       }
-      if (saved.unplanned.length) io.stderr(`not in the saved plan (run plan again to review): ${escapeControl(saved.unplanned.map((a) => `${a.kind} ${a.key}`).join(', '))}\n`);
+      const unplanned = [...saved.unplanned.map((a) => `${a.kind} ${a.key}`), ...saved.unplannedObjects.map((a) => `${a.action} ${a.kind} ${a.key}`)];
+      if (unplanned.length) io.stderr(`not in the saved plan (run plan again to review): ${escapeControl(unplanned.join(', '))}\n`);
       stale = saved.stale.length;
       const total = saved.savedActions;
-      if (!flags.json) io.stdout(`Applying ${plan.actions.length} of ${total} saved action${total === 1 ? '' : 's'} from ${target}${stale ? `; ${stale} refused as stale` : ''}.\n`);
+      if (!flags.json) io.stdout(`Applying ${plan.actions.length + (plan.workspace?.actions.length ?? 0)} of ${total} saved action${total === 1 ? '' : 's'} from ${target}${stale ? `; ${stale} refused as stale` : ''}.\n`);
     } else if (!flags.json) io.stdout(renderPlanText(plan, { color, secrets, now: new Date(), scheduledRuns: await scheduledRunsOf(reconciliation.client, plan, io, secrets) }));
     // A refused prune refuses the whole apply: the plan above says so; nothing is sent.
     if (!planHasChanges(plan) || plan.pruneRefused) {
       if (flags.json) io.stdout(jsonSafe(JSON.stringify({ plan: JSON.parse(renderPlanJson(plan, secrets)), results: [] }, null, 2)) + '\n');
-      return plan.conflicts.length > 0 || plan.pruneRefused || stale ? ExitCode.failure : ExitCode.ok;
+      return plan.summary.conflicts > 0 || plan.pruneRefused || stale ? ExitCode.failure : ExitCode.ok;
     }
     // A saved plan was reviewed already (as with terraform apply PLANFILE): no prompt for it.
     if (c.interactive && !saved && !(await approved(io, c.interrupt))) {
@@ -381,7 +382,7 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
       else io.stdout(line);
       if (c.interrupt.aborted) return ExitCode.interrupted;
     }
-    return result.ok && plan.conflicts.length === 0 && stale === 0 ? ExitCode.ok : ExitCode.failure;
+    return result.ok && plan.summary.conflicts === 0 && stale === 0 ? ExitCode.ok : ExitCode.failure;
   }
 
   addServerOptions(program.command('drift').description('compare the live server with git; exits 2 when they differ')).action(async (dir: string, flags: ServerFlags) => {

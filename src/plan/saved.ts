@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { canonicalJson } from './canonical-json.js';
 import type { Plan, PlanAction } from './types.js';
+import type { ObjectAction } from '../workspace/kind.js';
 
 /**
  * A plan saved for a later apply (`plan --out`). It holds the redacted plan to show and one
@@ -46,6 +47,37 @@ export function fingerprint(action: PlanAction): string {
   return createHash('sha256').update(canonicalJson(sent)).digest('hex');
 }
 
+/** A workspace object's action in `fingerprints`: `workspace:update:variable:db_host`. */
+export const objectActionId = (a: ObjectAction): string => `workspace:${a.action}:${a.kind}:${a.key}`;
+
+/** {@link fingerprint} of a workspace action: what it sends and the live object it was planned against. */
+export function objectFingerprint(action: ObjectAction): string {
+  const { declaredAt: _at, changes: _changes, notes: _notes, ...sent } = action;
+  return createHash('sha256').update(canonicalJson(sent)).digest('hex');
+}
+
+/**
+ * The saved workspace actions that are exactly today's (by fingerprint); the others are stale, and
+ * today's actions the saved plan did not have are left out.
+ */
+export function matchSavedWorkspace(saved: SavedPlan, fresh: Plan): { apply: ObjectAction[]; stale: StaleEntry[]; unplanned: ObjectAction[] } {
+  const today = fresh.workspace?.actions ?? [];
+  const freshById = new Map(today.map((a) => [objectActionId(a), a]));
+  const apply: ObjectAction[] = [];
+  const stale: StaleEntry[] = [];
+  for (const [id, expected] of Object.entries(saved.fingerprints)) {
+    if (!id.startsWith('workspace:')) continue;
+    const now = freshById.get(id);
+    const key = id.split(':').slice(2).join(' ');
+    if (!now) stale.push({ id, key, reason: `${key} no longer needs this change (it was applied or changed since the plan)` });
+    else if (objectFingerprint(now) === expected) apply.push(now);
+    else stale.push({ id, key, reason: `${key} changed since the plan (on the server or in the manifests)` });
+  }
+  const order = new Map(today.map((a, i) => [objectActionId(a), i]));
+  apply.sort((a, b) => order.get(objectActionId(a))! - order.get(objectActionId(b))!);
+  return { apply, stale, unplanned: today.filter((a) => !(objectActionId(a) in saved.fingerprints)) };
+}
+
 export function toSavedPlan(plan: Plan, redacted: Plan, meta: { manifests: string; now: Date; options: SavedPlan['options'] }): SavedPlan {
   return {
     kind: 'prefect-gitops-plan',
@@ -55,7 +87,7 @@ export function toSavedPlan(plan: Plan, redacted: Plan, meta: { manifests: strin
     environment: plan.environment,
     options: meta.options,
     plan: redacted,
-    fingerprints: Object.fromEntries(plan.actions.map((a) => [actionId(a), fingerprint(a)])),
+    fingerprints: Object.fromEntries([...plan.actions.map((a) => [actionId(a), fingerprint(a)]), ...(plan.workspace?.actions ?? []).map((a) => [objectActionId(a), objectFingerprint(a)])]),
   };
 }
 
@@ -77,6 +109,7 @@ export function matchSavedPlan(saved: SavedPlan, fresh: Plan): { apply: PlanActi
   const apply: PlanAction[] = [];
   const stale: StaleEntry[] = [];
   for (const [id, expected] of Object.entries(saved.fingerprints)) {
+    if (id.startsWith('workspace:')) continue;
     const before = savedById.get(id);
     const now = freshById.get(id);
     const key = before?.key ?? id.slice(id.indexOf(':') + 1);

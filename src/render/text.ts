@@ -154,8 +154,9 @@ function renderWorkspaceText(ws: WorkspacePlan, paint: Paint): string[] {
     'prune-disabled': 'owned but no longer declared; not deleted because prune is off (enable prune in prefect-gitops.yaml or pass --prune)',
     protected: 'owned but no longer declared; not deleted because it is protected (tag prefect-gitops:protected)',
     'prune-refused': 'owned but no longer declared; not deleted because a prune safeguard refused the apply',
+    held: 'owned but no longer declared; not deleted now:',
   };
-  for (const o of ws.orphans) out.push('', `${paint(DIM, '?')} ${objectLabel(o)}`, `    ${why[o.reason]}`);
+  for (const o of ws.orphans) out.push('', `${paint(DIM, '?')} ${objectLabel(o)}`, `    ${why[o.reason]}`, ...(o.notes ?? []).map((n) => `      ${n}`));
   return out;
 }
 

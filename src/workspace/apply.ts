@@ -152,15 +152,15 @@ export async function recordIntents(client: PrefectClient, owner: string, action
  * After the writes: the ids of what was created, and the entries of what was deleted dropped
  * (deletes only after they succeeded). Nothing is written when nothing changed.
  */
-export async function recordOutcome(client: PrefectClient, owner: string, actions: readonly ObjectAction[], results: readonly ActionResult[]): Promise<void> {
+export async function recordOutcome(client: PrefectClient, owner: string, actions: readonly ObjectAction[], results: readonly ActionResult[], forget: readonly { kind: string; key: string }[] = []): Promise<void> {
   const byLabel = new Map(results.filter((r) => r.objectKind !== undefined && r.status === 'ok').map((r) => [`${r.kind}:${r.key}`, r]));
   const done = (a: ObjectAction): ActionResult | undefined => byLabel.get(`${a.action}:${objectLabel(a)}`);
   const created = actions.filter((a) => a.action === 'create' && done(a)?.id !== undefined);
   const deleted = actions.filter((a) => a.action === 'delete' && done(a) !== undefined);
-  if (created.length === 0 && deleted.length === 0) return;
+  if (created.length === 0 && deleted.length === 0 && forget.length === 0) return;
   await updateInventory(client, owner, (entries) => {
     const ids = new Map(created.map((a) => [`${a.kind}\u0000${a.key}`, done(a)!.id!]));
-    const gone = new Set(deleted.map((a) => `${a.kind}\u0000${a.key}`));
+    const gone = new Set([...deleted, ...forget].map((a) => `${a.kind}\u0000${a.key}`));
     return entries
       .filter((e) => !gone.has(`${e.kind}\u0000${e.key}`))
       .map((e) => (ids.has(`${e.kind}\u0000${e.key}`) ? { ...e, id: ids.get(`${e.kind}\u0000${e.key}`)! } : e));

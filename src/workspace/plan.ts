@@ -24,6 +24,8 @@ export interface WorkspacePlanOptions {
   readonly ctx: KindContext;
   /** Handlers to plan with (default: every registered kind, in order). */
   readonly handlers?: readonly KindHandler[];
+  /** Deployments this plan deletes (a pool they use may go with them: KindHandler.holdDelete). */
+  readonly deletingDeploymentIds?: ReadonlySet<string>;
 }
 
 /** The workspace plan before the prune safeguards: `deletable` still to be judged with the deployments' deletes. */
@@ -33,6 +35,8 @@ export interface WorkspaceDraft {
   readonly unchanged: readonly { readonly kind: WorkspaceKind; readonly key: string }[];
   readonly conflicts: readonly WorkspaceConflict[];
   readonly orphans: readonly WorkspaceOrphan[];
+  /** Inventory entries to drop at the next write: listed but gone (and undeclared), or left to the server on prune (forgetOnPrune). */
+  readonly forget: readonly { readonly kind: WorkspaceKind; readonly key: string }[];
   /** Owned objects on the server (for the delete ratio). */
   readonly owned: number;
   readonly declared: number;
@@ -59,8 +63,10 @@ export function planWorkspace(desired: readonly DesiredObject[], live: Workspace
   const unchanged: { kind: WorkspaceKind; key: string }[] = [];
   const conflicts: WorkspaceConflict[] = [];
   const orphans: WorkspaceOrphan[] = [];
+  const forget: { kind: WorkspaceKind; key: string }[] = [];
   let owned = 0;
   for (const handler of handlers) {
+    const kindWrites: ObjectAction[] = [];
     const mine = desired.filter((d) => d.kind === handler.kind).sort((a, b) => a.key.localeCompare(b.key));
     const lives = live.objects.get(handler.kind) ?? [];
     const byKey = new Map(lives.map((l) => [l.key, l]));
@@ -70,20 +76,20 @@ export function planWorkspace(desired: readonly DesiredObject[], live: Workspace
       const base = { kind: d.kind, key: d.key, declaredAt: d.declaredAt, sensitive: d.sensitive };
       if (!existing) {
         const body = handler.createBody(d, options.ctx);
-        writes.push({ ...base, action: 'create', body, changes: safeChanges(d, Object.entries(body).map(([field, after]) => ({ field, before: undefined, after }))), notes: [] });
+        kindWrites.push({ ...base, action: 'create', body, changes: safeChanges(d, Object.entries(body).map(([field, after]) => ({ field, before: undefined, after }))), notes: handler.notes?.(d, undefined, options.ctx) ?? [] });
         continue;
       }
       if (ownsObject(handler, existing, options.owner, live.inventory)) {
         const diff = handler.diff(d, existing, options.ctx);
         if (!diff) unchanged.push({ kind: d.kind, key: d.key });
-        else writes.push({ ...base, action: 'update', id: existing.id, liveUpdated: existing.updated, body: diff.body, changes: safeChanges(d, diff.changes), notes: [] });
+        else kindWrites.push({ ...base, action: 'update', id: existing.id, liveUpdated: existing.updated, body: diff.body, changes: safeChanges(d, diff.changes), notes: handler.notes?.(d, existing, options.ctx) ?? [] });
         continue;
       }
       const owner = existing.taggedOwner;
       if ((d.adopt && owner === null) || options.adoptAll) {
         const diff = handler.diff(d, existing, options.ctx);
         const from = owner === null ? 'not created by prefect-gitops' : `taken over from owner "${owner}"`;
-        writes.push({ ...base, action: 'adopt', id: existing.id, liveUpdated: existing.updated, body: diff?.body ?? {}, changes: safeChanges(d, diff?.changes ?? []), notes: [from] });
+        kindWrites.push({ ...base, action: 'adopt', id: existing.id, liveUpdated: existing.updated, body: diff?.body ?? {}, changes: safeChanges(d, diff?.changes ?? []), notes: [from, ...(handler.notes?.(d, existing, options.ctx) ?? [])] });
         continue;
       }
       const whose = owner === null ? 'was not created by prefect-gitops' : `is owned by another prefect-gitops owner ("${owner}")`;
@@ -101,15 +107,22 @@ export function planWorkspace(desired: readonly DesiredObject[], live: Workspace
       owned++;
       if (declared.has(l.key)) continue;
       const tags = Array.isArray(l.raw.tags) ? l.raw.tags : [];
+      const held = options.prune ? (handler.holdDelete?.(l, { ...options.ctx, deletingDeploymentIds: options.deletingDeploymentIds ?? new Set() }) ?? []) : [];
       if (!options.prune) orphans.push({ kind: l.kind, key: l.key, id: l.id, reason: 'prune-disabled' });
       else if (tags.includes(PROTECTED_TAG)) orphans.push({ kind: l.kind, key: l.key, id: l.id, reason: 'protected' });
+      else if (handler.forgetOnPrune?.(l)) forget.push({ kind: l.kind, key: l.key });
+      else if (held.length > 0) orphans.push({ kind: l.kind, key: l.key, id: l.id, reason: 'held', notes: held });
       else deletable.push({ action: 'delete', kind: l.kind, key: l.key, id: l.id, liveUpdated: l.updated, changes: [], notes: [], sensitive: false });
     }
+    writes.push(...(handler.orderActions ? handler.orderActions(kindWrites) : kindWrites));
+    // Listed in the inventory but gone from the server, and not declared: nothing to do but forget it.
+    const liveKeys = new Set(lives.map((l) => l.key));
+    for (const e of live.inventory) if (e.kind === handler.kind && !liveKeys.has(e.key) && !declared.has(e.key)) forget.push({ kind: e.kind, key: e.key });
   }
   // Deletes run in reverse kind order: automations before deployments before queues before pools.
   const rank = new Map(handlers.map((h, i) => [h.kind, i]));
   deletable.sort((a, b) => rank.get(b.kind)! - rank.get(a.kind)! || a.key.localeCompare(b.key));
-  return { writes, deletable, unchanged, conflicts, orphans, owned, declared: desired.length };
+  return { writes, deletable, unchanged, conflicts, orphans, forget, owned, declared: desired.length };
 }
 
 export interface GuardOptions {
@@ -151,7 +164,7 @@ export function withWorkspace(plan: Plan, draft: WorkspaceDraft, options: GuardO
   }
   const deletes = pruneRefused === null ? draft.deletable : [];
   const wsOrphans = pruneRefused === null ? draft.orphans : [...draft.orphans, ...draft.deletable.map((d) => ({ kind: d.kind, key: d.key, id: d.id!, reason: 'prune-refused' as const }))];
-  const workspace: WorkspacePlan = { actions: [...draft.writes, ...deletes], unchanged: draft.unchanged, conflicts: draft.conflicts, orphans: wsOrphans };
+  const workspace: WorkspacePlan = { actions: [...draft.writes, ...deletes], unchanged: draft.unchanged, conflicts: draft.conflicts, orphans: wsOrphans, ...(draft.forget.length ? { forget: draft.forget } : {}) };
   const removedDeletes = plan.actions.length - actions.length;
   const count = (a: ObjectAction['action']): number => workspace.actions.filter((x) => x.action === a).length;
   const s = plan.summary;

@@ -6,6 +6,7 @@
 import { ValidationFailedError } from '../errors.js';
 import type { PrefectClient } from '../prefect/client.js';
 import type { Plan } from '../plan/types.js';
+import type { Json } from '../prefect/types.js';
 import type { Issue } from '../validate/issue.js';
 import type { DesiredObject, KindContext, LiveObject, WorkspaceKind } from './kind.js';
 import { readInventory } from './inventory.js';
@@ -36,12 +37,14 @@ export async function fetchWorkspaceState(client: PrefectClient, desired: readon
   }
   throwIfErrors(problems, client.serverVersion);
   const inventory = await readInventory(client, owner);
-  const ctx: KindContext = { ...base, inventory: inventory.entries };
+  const wanted = (kind: WorkspaceKind): boolean => desired.some((d) => d.kind === kind) || inventory.entries.some((e) => e.kind === kind);
+  const reference: Partial<Record<WorkspaceKind, Json>> = {};
+  for (const h of handlers) if (h.readReference && wanted(h.kind)) reference[h.kind] = await h.readReference(client, { ...base, inventory: inventory.entries });
+  const reading: KindContext = { ...base, inventory: inventory.entries, reference };
   const objects = new Map<WorkspaceKind, readonly LiveObject[]>();
-  for (const h of handlers) {
-    const wanted = desired.some((d) => d.kind === h.kind) || inventory.entries.some((e) => e.kind === h.kind);
-    objects.set(h.kind, wanted ? await h.readLive(client, ctx) : []);
-  }
+  for (const h of handlers) objects.set(h.kind, wanted(h.kind) ? await h.readLive(client, reading) : []);
+  // Every live object read, all kinds: a kind's pure functions may need its siblings (queues of a pool).
+  const ctx: KindContext = { ...reading, live: [...objects.values()].flat() };
   for (const h of handlers) {
     const mine = desired.filter((d) => d.kind === h.kind);
     if (mine.length > 0) problems.push(...h.planIssues(mine, objects.get(h.kind) ?? [], ctx));
@@ -59,6 +62,7 @@ function throwIfErrors(problems: readonly Issue[], serverVersion: string): void 
 
 /** Adds the workspace part to a deployments' plan (see withWorkspace). */
 export function planWithWorkspace(plan: Plan, state: WorkspaceState, options: Omit<GuardOptions, 'ownedDeployments'> & { readonly prune: boolean; readonly adoptAll: boolean; readonly ownedDeployments: number }): Plan {
-  const draft = planWorkspace(state.desired, state.live, { owner: plan.owner, prune: options.prune, adoptAll: options.adoptAll, ctx: state.ctx });
+  const deletingDeploymentIds = new Set(plan.actions.flatMap((a) => (a.kind === 'delete' && a.orphanedAutomationOf === undefined ? [a.id] : [])));
+  const draft = planWorkspace(state.desired, state.live, { owner: plan.owner, prune: options.prune, adoptAll: options.adoptAll, ctx: state.ctx, deletingDeploymentIds });
   return withWorkspace(plan, draft, options);
 }

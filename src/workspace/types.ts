@@ -17,7 +17,9 @@ export interface WorkspaceOrphan {
   readonly kind: WorkspaceKind;
   readonly key: string;
   readonly id: string;
-  readonly reason: 'prune-disabled' | 'protected' | 'prune-refused';
+  /** `held`: its kind holds the delete back (a pool still used by a live deployment), `notes` say why. */
+  readonly reason: 'prune-disabled' | 'protected' | 'prune-refused' | 'held';
+  readonly notes?: readonly string[];
 }
 
 /**
@@ -30,6 +32,12 @@ export interface WorkspacePlan {
   readonly unchanged: readonly { readonly kind: WorkspaceKind; readonly key: string }[];
   readonly conflicts: readonly WorkspaceConflict[];
   readonly orphans: readonly WorkspaceOrphan[];
+  /**
+   * Inventory entries the next inventory write drops, with no write of their own: objects listed but
+   * gone from the server (and not declared), and objects a prune leaves to the server (a pool's
+   * default queue, deleted with its pool).
+   */
+  readonly forget?: readonly { readonly kind: WorkspaceKind; readonly key: string }[];
 }
 
 /** How a workspace object is named in plans, logs and results: `variable "db_host"`. */

@@ -1,11 +1,13 @@
 // Workspace objects (issue 13), the `variable` kind against the real server: create, empty plan,
 // a 0-write re-apply, change, prune of owned variables only, conflicts and adoption.
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { api } from '../helpers/prefect.js';
+import { main } from '../../src/cli/main.js';
+import { startFaultProxy } from '../helpers/fault-proxy.js';
+import { api, prefectApiUrl } from '../helpers/prefect.js';
 import { applyProject, makeProject, planProject, type Project } from '../helpers/gitops.js';
 
 interface ServerVariable {
@@ -123,5 +125,108 @@ describe('kind: variable', () => {
     expect(await readVariable(unowned)).toBeUndefined();
     expect(await readVariable(theirs)).toBeDefined();
     expect(await readVariable(stranger)).toBeDefined();
+  });
+});
+
+async function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const code = await main(args, { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t), env: { PREFECT_API_URL: prefectApiUrl(), ...env }, cwd: process.cwd(), isTty: false });
+  return { code, stdout, stderr };
+}
+
+describe('kind: variable through the CLI', () => {
+  it('a sensitive value from {{ env.X }} never shows (text, JSON, saved plan), and a saved plan applies exactly its workspace actions', async () => {
+    const project = await makeProject('wsvar-cli');
+    const secret = `s3cr3t-${randomBytes(6).toString('hex')}`;
+    const token = varName('api_token');
+    const plain = varName('plain');
+    const hidden = varName('hidden');
+    await writeObjects(project, [
+      { kind: 'variable', name: token, value: '{{ env.TOKEN }}' },
+      { kind: 'variable', name: hidden, value: { password: secret, host: 'db' }, sensitive: true },
+      { kind: 'variable', name: plain, value: 'visible-value' },
+    ]);
+    const env = { TOKEN: secret };
+    const text = await cli(['plan', project.dir], env);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toContain(`+ variable "${token}"`);
+    expect(text.stdout).toContain('visible-value');
+    expect(text.stdout).not.toContain(secret);
+    expect(text.stdout).toMatch(/Plan: 3 to add, 0 to change, 0 to delete, 0 unchanged\./);
+    const json = await cli(['plan', project.dir, '--json'], env);
+    expect(json.stdout).not.toContain(secret);
+    const planFile = join(project.dir, 'plan.json');
+    const saved = await cli(['plan', project.dir, '--out', planFile], env);
+    expect(saved.code).toBe(0);
+    expect(await readFile(planFile, 'utf8')).not.toContain(secret);
+
+    // Applying the saved plan writes exactly its three creates, with the real values.
+    const applied = await cli(['apply', planFile, '--auto-approve'], env);
+    expect(applied.stderr + applied.stdout).not.toContain(secret);
+    expect(applied.code).toBe(0);
+    expect((await readVariable(token))?.value).toBe(secret);
+    expect((await readVariable(hidden))?.tags).toContain('prefect-gitops:sensitive');
+    // Once applied, the saved plan is stale: nothing is applied twice.
+    const again = await cli(['apply', planFile, '--auto-approve'], env);
+    expect(again.stderr).toMatch(/refused \(stale\)/);
+    expect((await cli(['plan', project.dir, '--detailed-exitcode'], env)).code).toBe(0);
+
+    // A changed sensitive value shows as changed, never as itself.
+    const changed = await cli(['plan', project.dir], { TOKEN: `${secret}-rotated` });
+    expect(changed.stdout).toContain(`~ variable "${token}"`);
+    expect(changed.stdout).not.toContain(secret);
+  });
+
+  it('environments: gitops.environments selects, gitops.overrides replaces fields, reported where written', async () => {
+    const project = await makeProject('wsvar-env');
+    const name = varName('region');
+    const only = varName('prod_only');
+    await project.write([], { environments: { staging: {}, prod: {} } });
+    await mkdir(join(project.dir, 'workspace'), { recursive: true });
+    await writeFile(
+      join(project.dir, 'workspace', 'vars.yaml'),
+      [stringify({ kind: 'variable', name, value: 'eu', gitops: { overrides: { prod: { value: 'us' } } } }), stringify({ kind: 'variable', name: only, value: 1, gitops: { environments: ['prod'] } })].join('---\n'),
+    );
+    const staging = await planProject(project.dir, { environment: 'staging' });
+    expect(staging.plan.workspace?.actions.map((a) => [a.key, a.body?.value])).toEqual([[name, 'eu']]);
+    const prod = await planProject(project.dir, { environment: 'prod' });
+    expect(prod.plan.workspace?.actions.map((a) => [a.key, a.body?.value]).sort()).toEqual([[name, 'us'], [only, 1]].sort());
+  });
+});
+
+describe('an interrupted apply is completed by a re-run', () => {
+  it('a create whose answer is lost (the server made it) is found again through the inventory intent: the re-run plans it unchanged, and prune still removes it', async () => {
+    const proxy = await startFaultProxy(prefectApiUrl());
+    try {
+      const project = await makeProject('wsvar-crash');
+      const a = varName('a');
+      const b = varName('b');
+      await writeObjects(project, [
+        { kind: 'variable', name: a, value: 1 },
+        { kind: 'variable', name: b, value: 2 },
+      ]);
+      // The create of b reaches the server, which makes it; its answer never arrives (every retry too).
+      proxy.addRule({ method: 'POST', path: '/variables/', times: 20, onlyWhenServerActed: true, fault: { kind: 'reset-after' } });
+      proxy.addRule({ method: 'POST', path: '/variables/', times: 20, fault: { kind: 'status-before', status: 503 } });
+      const first = await applyProject(project.dir, { apiUrl: proxy.apiUrl });
+      expect(first.result.ok).toBe(false);
+      expect(await readVariable(a)).toBeDefined();
+      proxy.reset();
+      // Whatever was written, the re-run converges: after it the plan is empty.
+      const rerun = await applyProject(project.dir, { apiUrl: proxy.apiUrl });
+      expect(rerun.result.ok).toBe(true);
+      expect((await planProject(project.dir)).plan.workspace?.actions).toEqual([]);
+      expect((await readVariable(a))?.value).toBe(1);
+      expect((await readVariable(b))?.value).toBe(2);
+      // Both are ours: removing them from the manifests prunes both.
+      await writeObjects(project, [{ kind: 'variable', name: varName('keep'), value: 0 }]);
+      const pruned = await applyProject(project.dir, { allowMassDelete: true });
+      expect(pruned.plan.workspace?.actions.filter((x) => x.action === 'delete').map((x) => x.key).sort()).toEqual([a, b].sort());
+      expect(await readVariable(a)).toBeUndefined();
+      expect(await readVariable(b)).toBeUndefined();
+    } finally {
+      await proxy.close();
+    }
   });
 });
