@@ -65,7 +65,9 @@ function options(dir: string, run: RunOptions): ReconcileOptions {
     manifests: dir,
     cwd: process.cwd(),
     env: run.env ?? {},
-    client: { apiUrl: run.apiUrl ?? prefectApiUrl(), retryBaseMs: 200 },
+    // Straight to the test server: a generous timeout, as a loaded CI machine once took over 30 s
+    // to answer a POST /deployments/. Through a fault proxy the default stays (faults time out on purpose).
+    client: { apiUrl: run.apiUrl ?? prefectApiUrl(), retryBaseMs: 200, ...(run.apiUrl ? {} : { timeoutMs: 90_000 }) },
     allowMassDelete: run.allowMassDelete ?? false,
     adoptAll: run.adoptAll ?? false,
     ...(run.prune !== undefined ? { prune: run.prune } : {}),
