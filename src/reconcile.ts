@@ -94,7 +94,9 @@ export async function reconcile(options: ReconcileOptions): Promise<Reconciliati
   const desired = await resolveServerVariables(deployments, client, declaredVariables);
   const resolvedProblems = desired.filter((d, i) => d !== deployments[i]).flatMap((d) => checkResolvedParameters(d, /(^|\/)prefect\.ya?ml$/.test(d.declaredAt.file)));
   if (hasErrors(resolvedProblems)) throw new ValidationFailedError(resolvedProblems);
-  const poolProblems = poolIssues(desired, await readPoolInventory(client, desired), options.allowMissingPools ?? false);
+  // Pools and queues declared beside the deployments are created before them by the same apply (not under --target: then only deployments are planned).
+  const declaredPools = isTarget ? undefined : { pools: new Set(validation.workspace.filter((o) => o.kind === 'work-pool').map((o) => o.key)), queues: new Set(validation.workspace.filter((o) => o.kind === 'work-queue').map((o) => o.key)) };
+  const poolProblems = poolIssues(desired, await readPoolInventory(client, desired, declaredPools), options.allowMissingPools ?? false);
   if (hasErrors(poolProblems)) throw new ValidationFailedError(poolProblems);
   // What this server version cannot hold is an error or a warning now, never a failure half-way through an apply.
   const supportProblems = serverSupportIssues(desired, client.capabilities, client.serverVersion);

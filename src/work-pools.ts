@@ -12,20 +12,34 @@ export interface PoolInventory {
 
 const queueKey = (pool: string, queue: string): string => `${pool}\u0000${queue}`;
 
+/** Pools and queues declared as workspace objects (`kind: work-pool`, `kind: work-queue` `POOL/QUEUE`): the same apply creates them first. */
+export interface DeclaredPools {
+  readonly pools: ReadonlySet<string>;
+  readonly queues: ReadonlySet<string>;
+}
+
 /**
  * Reads the work pools the manifests name, one request per distinct pool, then the named work
- * queues of the pools that exist, one request per distinct pool and queue. Reads only.
+ * queues of the pools that exist, one request per distinct pool and queue. Declared pools and
+ * queues count as existing and are not read. Reads only.
  */
-export async function readPoolInventory(client: Pick<PrefectClient, 'readWorkPool' | 'readWorkQueue'>, desired: readonly DesiredDeployment[]): Promise<PoolInventory> {
+export async function readPoolInventory(
+  client: Pick<PrefectClient, 'readWorkPool' | 'readWorkQueue'>,
+  desired: readonly DesiredDeployment[],
+  declared: DeclaredPools = { pools: new Set(), queues: new Set() },
+): Promise<PoolInventory> {
   const poolNames = [...new Set(desired.flatMap((d) => (d.manifest.work_pool?.name ? [d.manifest.work_pool.name] : [])))].sort();
-  const pools = new Map(await Promise.all(poolNames.map(async (name) => [name, (await client.readWorkPool(name)) !== undefined] as const)));
+  const pools = new Map(await Promise.all(poolNames.map(async (name) => [name, declared.pools.has(name) || (await client.readWorkPool(name)) !== undefined] as const)));
   const wanted = new Map<string, [string, string]>();
+  const known = new Map<string, boolean>();
   for (const d of desired) {
     const pool = d.manifest.work_pool?.name;
     const queue = d.manifest.work_pool?.work_queue_name;
-    if (pool && queue && pools.get(pool)) wanted.set(queueKey(pool, queue), [pool, queue]);
+    if (!pool || !queue || !pools.get(pool)) continue;
+    if (declared.queues.has(`${pool}/${queue}`) || (queue === 'default' && declared.pools.has(pool))) known.set(queueKey(pool, queue), true);
+    else wanted.set(queueKey(pool, queue), [pool, queue]);
   }
-  const queues = new Map(await Promise.all([...wanted].map(async ([key, [pool, queue]]) => [key, (await client.readWorkQueue(pool, queue)) !== undefined] as const)));
+  const queues = new Map([...known, ...(await Promise.all([...wanted].map(async ([key, [pool, queue]]) => [key, (await client.readWorkQueue(pool, queue)) !== undefined] as const)))]);
   return { pools, queues };
 }
 

@@ -123,7 +123,9 @@ export async function runWorkspaceActions(actions: readonly ObjectAction[], clie
         out[i] = await run(group[i]!);
       }
     };
-    await Promise.all(Array.from({ length: Math.max(1, Math.min(options.concurrency, group.length)) }, worker));
+    // A kind that orders its writes (work queues: the server renumbers priorities) gets them one at a time.
+    const concurrency = handlerFor(group[0]!.kind)?.orderActions && group[0]!.action !== 'delete' ? 1 : options.concurrency;
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, group.length)) }, worker));
     results.push(...out);
     const bad = out.find((r) => r.status !== 'ok');
     if (bad) failed = bad.key;

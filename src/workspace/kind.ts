@@ -151,8 +151,8 @@ export interface KindHandler {
    */
   forgetOnPrune?(live: LiveObject): boolean;
   /**
-   * Optional: the order this kind's creates and updates are sent in (the framework keeps its own
-   * order otherwise). Work queues: ascending priority, so the server's renumbering of a pool's
+   * Optional: the order this kind's creates and updates are sent in, one at a time (otherwise the
+   * framework sends them concurrently). Work queues: ascending priority, so the server's renumbering of a pool's
    * queues converges in one apply.
    */
   orderActions?(actions: readonly ObjectAction[]): readonly ObjectAction[];

@@ -4,8 +4,12 @@
  */
 import type { KindHandler, WorkspaceKind } from './kind.js';
 import { variableKind } from './kinds/variable.js';
+import { workPoolKind } from './kinds/work-pool.js';
+import { workQueueKind } from './kinds/work-queue.js';
 
 export const KIND_HANDLERS: readonly KindHandler[] = [
+  workPoolKind,
+  workQueueKind,
   variableKind,
 ];
 
