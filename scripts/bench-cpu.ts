@@ -7,6 +7,8 @@
 //     starts a real Prefect server (the pinned version, throwaway home), writes a project of N
 //     deployments (scripts/bench-validate.ts), applies it with the CLI, then runs `plan` once
 //     through a recording proxy and writes every request and response to DIR/recording.json.
+//     The server's database stays in DIR/prefect.db: when the CLI starts sending another request,
+//     `record` again re-records in minutes (the apply finds everything in place).
 //   npx tsx scripts/bench-cpu.ts replay --dir /tmp/plan-1k [--runs 5] [--bin lib/path/bin.js]
 //     serves DIR/recording.json from a local HTTP server (a request it did not record is a 599
 //     and fails the run) and runs `plan` of DIR/project against it RUNS times, printing each run's
@@ -199,7 +201,9 @@ async function record(dir: string, count: number, concurrency: string): Promise<
   await generateProject(project, count);
   // No scheduler or other services: at 10,000 scheduled deployments the scheduler's flow runs
   // would keep the (shared) machine busy for nothing; the plan reads only deployments and flows.
-  const server = await startPrefectServer({ scheduler: false, services: false });
+  // The server's database is kept in DIR: recording again (when a new version of the CLI sends
+  // another request) reuses it, and the apply then only confirms what is there.
+  const server = await startPrefectServer({ scheduler: false, services: false, env: { PREFECT_SERVER_DATABASE_CONNECTION_URL: `sqlite+aiosqlite:///${join(dir, 'prefect.db')}` } });
   try {
     const client = await PrefectClient.connect({ apiUrl: server.apiUrl });
     if (!(await client.readWorkPool('bench-pool'))) await client.createWorkPool({ name: 'bench-pool', type: 'process' });

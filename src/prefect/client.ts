@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { request as undiciRequest, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+import { request as undiciRequest } from './http.js';
 import { AmbiguousWriteError, RemoteError, TimeLimitError, UnsupportedServerError, UserInputError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { redactText } from '../render/redact.js';

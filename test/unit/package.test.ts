@@ -103,6 +103,12 @@ describe('npm run build (lib/)', () => {
     expect(imported.filter((s) => !isBuiltin(s))).toEqual([]);
   });
 
+  it('holds the undici request API but not the rest of undici (fetch, WebSocket, mocks: loading them cost every start ~60 ms)', async () => {
+    const bundle = await readFile(join(dir, 'lib', 'cli', 'main.js'), 'utf8');
+    expect(bundle).toContain('undici/lib/api/api-request.js');
+    for (const unused of ['undici/lib/web/fetch/index.js', 'undici/lib/web/websocket/websocket.js', 'undici/lib/mock/mock-agent.js']) expect(bundle).not.toContain(unused);
+  });
+
   it('runs from the package: version, schemas and the Python parser found', async () => {
     const version = await run(process.execPath, [join(dir, 'bin', 'prefect-gitops.js'), '--version'], { cwd: dir });
     expect(version.stdout).toBe(`${VERSION}\n`);
