@@ -52,9 +52,17 @@ export function planAnnotations(input: Plan, toPath: ToPath, options: { secrets:
         return { level: 'notice', message: `${action.key} will be deleted: owned by ${plan.owner} and no longer declared` };
     }
   });
+  // Workspace objects (variables, work pools, ...): one notice each, at the document that declares it.
+  for (const a of plan.workspace?.actions ?? []) {
+    const what = a.action === 'create' ? 'will be created' : a.action === 'update' ? `will be updated in place${fields(a.changes)}` : a.action === 'adopt' ? `will be adopted${fields(a.changes)}` : `will be deleted: owned by ${plan.owner} and no longer declared`;
+    notices.push({ level: 'notice', message: `${a.kind} "${a.key}" ${what}`, ...(a.declaredAt ? { where: at(a.declaredAt, toPath) } : {}) });
+  }
   const shown = notices.slice(0, MAX_NOTICES);
   if (notices.length > MAX_NOTICES) shown.push({ level: 'notice', message: `…and ${notices.length - MAX_NOTICES} more planned changes; the job summary lists them all` });
-  const warnings: Annotation[] = plan.conflicts.map((c) => ({ level: 'warning', message: `${c.key}: ${c.message}`, where: at(c.declaredAt, toPath) }));
+  const warnings: Annotation[] = [
+    ...plan.conflicts.map((c) => ({ level: 'warning' as const, message: `${c.key}: ${c.message}`, where: at(c.declaredAt, toPath) })),
+    ...(plan.workspace?.conflicts ?? []).map((c) => ({ level: 'warning' as const, message: c.message, where: at(c.declaredAt, toPath) })),
+  ];
   if (plan.pruneRefused) warnings.push({ level: 'warning', message: `Apply refused: ${plan.pruneRefused}.` });
   return [...warnings, ...shown];
 }

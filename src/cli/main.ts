@@ -22,6 +22,8 @@ import { loadManifests } from '../manifests/load.js';
 import { compareProject } from '../compare/run.js';
 import { comparisonIsEqual, renderComparisonText } from '../render/compare.js';
 import { planHasChanges } from '../plan/plan.js';
+import { WORKSPACE_KINDS, type WorkspaceKind } from '../workspace/kind.js';
+import { exportWorkspace } from '../workspace/export.js';
 import type { PlanAction } from '../plan/types.js';
 import { assertBranchMayApply, readSavedPlan, reconcile, reconcileSavedPlan, savedPlanOptions, type Reconciliation, type ReconcileOptions, type SavedReconciliation } from '../reconcile.js';
 import { renderFilesText, renderIssueLines, renderIssuesJson, renderIssuesText } from '../render/issues.js';
@@ -424,15 +426,23 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
     .option('--tag <tag>', 'only deployments with this tag (repeatable; any of them)', collectList, [])
     .option('--work-pool <name>', 'only deployments in this work pool (repeatable)', collectList, [])
     .option('--all', 'export every deployment on the server')
+    .option('--kind <kind>', 'what to export: deployment (the default), or a workspace kind: variable, work-pool, ... (repeatable; every object of the kind)', collectList, [])
     .addOption(new Option('--layout <layout>', 'one file per deployment or per flow').choices(['per-deployment', 'per-flow']).default('per-deployment'))
     .option('--adopt', 'mark exported deployments for adoption (gitops.adopt) so the first apply takes them over')
     .option('--owner <id>', 'owner id for the prefect-gitops.yaml written when the directory has none')
     .option('--api-url <url>', 'Prefect API URL (default: $PREFECT_API_URL)')
     .option('--api-key <key>', 'Prefect Cloud API key (default: $PREFECT_API_KEY)')
     .option('--auth-string <user:pass>', 'basic auth (default: $PREFECT_API_AUTH_STRING)')
-    .action(async (opts: { out: string; flow: string[]; tag: string[]; workPool: string[]; all?: boolean; layout: ExportLayout; adopt?: boolean; owner?: string; apiUrl?: string; apiKey?: string; authString?: string }) => {
+    .action(async (opts: { out: string; flow: string[]; tag: string[]; workPool: string[]; all?: boolean; kind: string[]; layout: ExportLayout; adopt?: boolean; owner?: string; apiUrl?: string; apiKey?: string; authString?: string }) => {
       command = 'export';
       secrets = secretsOf(io, opts);
+      const unknownKind = opts.kind.find((k) => k !== 'deployment' && !(WORKSPACE_KINDS as readonly string[]).includes(k));
+      if (unknownKind !== undefined) throw new UsageError(`unknown --kind ${unknownKind}; kinds: deployment, ${WORKSPACE_KINDS.join(', ')}`);
+      const objectKinds = opts.kind.filter((k): k is WorkspaceKind => k !== 'deployment');
+      if (objectKinds.length > 0 && !opts.kind.includes('deployment')) {
+        await exportObjects(io, opts, objectKinds);
+        return;
+      }
       if (!opts.all && opts.flow.length + opts.tag.length + opts.workPool.length === 0) {
         throw new UsageError('say what to export: --flow, --tag or --work-pool (repeatable), or --all');
       }
@@ -461,6 +471,7 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
         io.stdout(`wrote ${join(opts.out, 'prefect-gitops.yaml')} (owner ${owner})\n`);
       }
       for (const notice of notices) io.stderr(`notice: ${escapeControl(scrubSecrets(notice, secrets))}\n`);
+      if (objectKinds.length > 0) await exportObjects(io, opts, objectKinds, client);
       const summary = `Exported ${fetched.deployments.length} deployment${fetched.deployments.length === 1 ? '' : 's'} in ${files.length} file${files.length === 1 ? '' : 's'}.`;
       if (owner || hasConfig) io.stdout(`${summary} Check with: prefect-gitops plan ${opts.out}\n`);
       else {
@@ -472,6 +483,36 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
         );
       }
     });
+
+  /** `export --kind variable` (and every workspace kind): workspace/<kind>.yaml per kind. */
+  const exportObjects = async (
+    io: Io,
+    opts: { out: string; adopt?: boolean; owner?: string; apiUrl?: string; apiKey?: string; authString?: string },
+    kinds: readonly WorkspaceKind[],
+    connected?: PrefectClient,
+  ): Promise<void> => {
+    const apiKey = opts.apiKey ?? prefectSetting(io, 'PREFECT_API_KEY');
+    const authString = opts.authString ?? prefectSetting(io, 'PREFECT_API_AUTH_STRING');
+    const client =
+      connected ??
+      (await PrefectClient.connect({ apiUrl: opts.apiUrl ?? prefectSetting(io, 'PREFECT_API_URL') ?? '', ...(apiKey ? { apiKey } : {}), ...(authString ? { authString } : {}), logger: createLogger({ secrets, write: io.stderr }) }));
+    const out = resolve(io.cwd, opts.out);
+    const configPath = join(out, 'prefect-gitops.yaml');
+    const hasConfig = Boolean(await stat(configPath).catch(() => undefined));
+    const files = await exportWorkspace(client, kinds, { adopt: opts.adopt ?? false, ...(opts.owner ? { owner: opts.owner } : {}) });
+    for (const file of files) {
+      await mkdir(dirname(join(out, file.path)), { recursive: true });
+      await writeFile(join(out, file.path), file.content);
+      io.stdout(escapeControl(`wrote ${join(opts.out, file.path)} (${file.keys.length} ${file.kind}${file.keys.length === 1 ? '' : 's'})`) + '\n');
+    }
+    const owners = [...new Set(files.flatMap((f) => f.owners))];
+    const owner = opts.owner ?? (owners.length === 1 ? owners[0] : undefined);
+    if (owner && !hasConfig && !connected) {
+      await writeFile(configPath, `# Written by prefect-gitops export.\nowner: ${owner}\n`);
+      io.stdout(`wrote ${join(opts.out, 'prefect-gitops.yaml')} (owner ${owner})\n`);
+    }
+    if (!connected) io.stdout(`Exported ${files.reduce((n, f) => n + f.keys.length, 0)} workspace objects (${kinds.join(', ')}). Check with: prefect-gitops plan ${opts.out}\n`);
+  };
 
   program
     .command('compare')

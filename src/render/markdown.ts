@@ -157,7 +157,8 @@ function cut(text: string, limit: number, measure: Measure): string {
   return text.slice(0, end);
 }
 
-const hasNothingToDo = (plan: Plan): boolean => plan.actions.length === 0 && plan.conflicts.length === 0 && plan.pruneRefused === null;
+const hasNothingToDo = (plan: Plan): boolean =>
+  plan.actions.length === 0 && plan.conflicts.length === 0 && plan.pruneRefused === null && (plan.workspace?.actions.length ?? 0) === 0 && (plan.workspace?.conflicts.length ?? 0) === 0;
 
 /**
  * One level of detail; undefined when the full level's diffs alone already overflow `budget.limit`
@@ -219,7 +220,8 @@ function head(ctx: Context): string[] {
   const meta = `Owner ${code(plan.owner)}${plan.environment ? ` · environment ${code(plan.environment)}` : ''} · Prefect ${prose(plan.serverVersion)}${plan.toolVersion ? ` · prefect-gitops ${prose(plan.toolVersion)}` : ''} · planned ${when}`;
   if (hasNothingToDo(plan)) {
     const s = plan.summary;
-    out.push(`✅ **No changes.** ${plural(s.unchanged, 'deployment')} up to date.`, `<sub>${meta}</sub>`);
+    const objects = plan.workspace?.unchanged.length ?? 0;
+    out.push(`✅ **No changes.** ${plural(s.unchanged - objects, 'deployment')}${objects ? ` and ${plural(objects, 'workspace object')}` : ''} up to date.`, `<sub>${meta}</sub>`);
     return out;
   }
   const s = plan.summary;
@@ -276,6 +278,7 @@ function callouts(ctx: Context, level: Level): string[] {
       ]),
     );
   }
+  out.push(...workspaceBlocks(plan, names));
   if (plan.orphans.length > 0) {
     out.push(
       quote([
@@ -284,6 +287,44 @@ function callouts(ctx: Context, level: Level): string[] {
         ...(names ? plan.orphans.map((o) => `- ${code(o.key)}: ${ORPHAN_REASON[o.reason]}${o.whyUndeclared ? `; ${prose(o.whyUndeclared)}` : ''}`) : []),
       ]),
     );
+  }
+  return out;
+}
+
+const WS_ORPHAN_REASON = { ...ORPHAN_REASON, held: 'held back' } as const;
+
+/** A workspace change on one line: `value: "eu" → "us"`. */
+const shortChange = (c: { field: string; before?: Json | undefined; after?: Json | undefined }): string => {
+  const show = (v: Json | undefined): string => (v === undefined ? '∅' : code(truncate(JSON.stringify(v), 80)));
+  return c.before === undefined ? `${prose(c.field)}: ${show(c.after)}` : `${prose(c.field)}: ${show(c.before)} → ${show(c.after)}`;
+};
+const truncate = (s: string, n: number): string => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
+
+/** Workspace objects (variables, work pools, ...): deletes and adoptions as cautions, the rest as one list; counts only at the `names` level. */
+function workspaceBlocks(plan: Plan, names: boolean): string[] {
+  const ws = plan.workspace;
+  if (!ws || ws.actions.length + ws.conflicts.length + ws.orphans.length === 0) return [];
+  const out: string[] = [];
+  const label = (o: { kind: string; key: string }): string => `${prose(o.kind)} ${code(o.key)}`;
+  const deletes = ws.actions.filter((a) => a.action === 'delete');
+  if (deletes.length > 0) {
+    out.push(quote(['[!CAUTION]', `**${plural(deletes.length, 'workspace object')} will be deleted** (owned by ${code(plan.owner)}, no longer declared)${names ? ':' : '.'}`, ...(names ? deletes.map((a) => `- ${label(a)}`) : [])]));
+  }
+  const writes = ws.actions.filter((a) => a.action !== 'delete');
+  if (writes.length > 0) {
+    const lines = writes.map((a) => {
+      const where = a.declaredAt ? ` (${prose(a.declaredAt.file)}:${a.declaredAt.line})` : '';
+      const notes = a.notes.length ? `; ${a.notes.map(prose).join('; ')}` : '';
+      const changes = a.action === 'create' ? '' : a.changes.length ? `: ${a.changes.map(shortChange).join(', ')}` : '';
+      return `- \`${SIGN[a.action]}\` ${label(a)} will be ${a.action === 'create' ? 'created' : a.action === 'update' ? 'updated in place' : 'adopted'}${where}${changes}${notes}`;
+    });
+    out.push([`**Workspace objects**: ${plural(writes.length, 'change')}`, ...(names ? lines : [])].join('\n'));
+  }
+  if (ws.conflicts.length > 0) {
+    out.push(quote(['[!WARNING]', `**${plural(ws.conflicts.length, 'workspace conflict')}**: not owned by ${code(plan.owner)}; nothing is done to ${ws.conflicts.length === 1 ? 'it' : 'them'}.`, ...(names ? ws.conflicts.map((c) => `- ${label(c)} (${prose(c.declaredAt.file)}:${c.declaredAt.line}): ${prose(c.message)}`) : [])]));
+  }
+  if (ws.orphans.length > 0) {
+    out.push(quote(['[!NOTE]', `**${plural(ws.orphans.length, 'owned workspace object')} no longer declared ${ws.orphans.length === 1 ? 'is' : 'are'} not deleted**${names ? ':' : '.'}`, ...(names ? ws.orphans.map((o) => `- ${label(o)}: ${WS_ORPHAN_REASON[o.reason]}${o.notes?.length ? `; ${o.notes.map(prose).join('; ')}` : ''}`) : [])]));
   }
   return out;
 }

@@ -71,6 +71,8 @@ export interface KindContext {
    * framework once it has read live state (`planIssues`, `createBody`, `diff`, `holdDelete`).
    */
   readonly live?: readonly LiveObject[];
+  /** `export --kind`: `readLive` reads every object of the kind on the server, not only declared and inventoried ones. */
+  readonly all?: boolean;
   /** What each kind's {@link KindHandler.readReference} returned in this run (a pool type's default base job template). */
   readonly reference?: Readonly<Partial<Record<WorkspaceKind, Json>>>;
 }

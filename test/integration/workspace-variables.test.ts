@@ -230,3 +230,43 @@ describe('an interrupted apply is completed by a re-run', () => {
     }
   });
 });
+
+describe('drift and export cover variables', () => {
+  it('drift reports a variable changed on the server and one missing; export --kind variable writes documents that plan empty (sensitive as a placeholder)', async () => {
+    const project = await makeProject('wsvar-drift');
+    const a = varName('a');
+    const b = varName('b');
+    const pass = varName('db_password');
+    await writeObjects(project, [
+      { kind: 'variable', name: a, value: { n: 1 }, tags: ['x'] },
+      { kind: 'variable', name: b, value: 'two' },
+      { kind: 'variable', name: pass, value: 'hunter2-secret' },
+    ]);
+    expect((await applyProject(project.dir)).result.ok).toBe(true);
+    expect((await cli(['drift', project.dir])).code).toBe(0);
+    const live = await readVariable(a);
+    await api('PATCH', `/variables/${live!.id}`, { value: { n: 2 } });
+    await api('DELETE', `/variables/${(await readVariable(b))!.id}`);
+    const drift = await cli(['drift', project.dir]);
+    expect(drift.code).toBe(2);
+    expect(drift.stdout).toContain(`variable "${a}" changed on the server`);
+    expect(drift.stdout).toContain(`variable "${b}" is missing`);
+    expect((await applyProject(project.dir)).result.ok).toBe(true);
+
+    // Export everything of the kind into a fresh directory with this owner: the owned ones plan empty.
+    const out = join(project.dir, 'exported');
+    const exported = await cli(['export', '--kind', 'variable', '--out', out, '--owner', project.owner]);
+    expect(exported.code).toBe(0);
+    const text = await readFile(join(out, 'workspace', 'variable.yaml'), 'utf8');
+    expect(text).toContain(`name: ${a}`);
+    expect(text).not.toContain('hunter2-secret');
+    expect(text).toContain(`{{ env.PREFECT_VARIABLE_${pass.toUpperCase()} }}`);
+    expect(text).not.toContain('prefect-gitops-lock');
+    // Only this owner's variables (others on the shared server would be conflicts): keep ours.
+    const docs = text.split(/^---$/m).filter((d) => [a, b, pass].some((n) => d.includes(`name: ${n}\n`)));
+    await writeFile(join(out, 'workspace', 'variable.yaml'), docs.join('---\n'));
+    const plan = await planProject(out, { env: { [`PREFECT_VARIABLE_${pass.toUpperCase()}`]: 'hunter2-secret' } });
+    expect(plan.plan.workspace?.actions).toEqual([]);
+    expect(plan.plan.workspace?.unchanged.map((u) => u.key).sort()).toEqual([a, b, pass].sort());
+  });
+});

@@ -86,22 +86,11 @@ export const variableKind: KindHandler = {
   },
 
   async readLive(client, ctx) {
+    if (ctx.all) return (await listVariables(client, {})).filter((l) => !isReservedVariableName(l.key));
     const names = sortedUnique([...ctx.desired.filter((d) => d.kind === 'variable').map((d) => d.key), ...ctx.inventory.filter((e) => e.kind === 'variable').map((e) => e.key)]).filter((n) => !isReservedVariableName(n));
-    const out = new Map<string, LiveObject>();
-    for (let i = 0; i < names.length; i += PAGE) {
-      const chunk = names.slice(i, i + PAGE);
-      for (let offset = 0; ; offset += PAGE) {
-        const page = await client.request<unknown>('POST', '/variables/filter', { variables: { name: { any_: chunk } }, limit: PAGE, offset });
-        if (!Array.isArray(page)) throw new RemoteError('POST /variables/filter: expected an array', 'POST', '/variables/filter');
-        for (const raw of page as JsonObject[]) {
-          if (typeof raw.id !== 'string' || typeof raw.name !== 'string') throw new RemoteError('POST /variables/filter: a variable without a string id and name', 'POST', '/variables/filter');
-          const tags = Array.isArray(raw.tags) ? raw.tags.filter((t): t is string => typeof t === 'string') : [];
-          out.set(raw.name, { kind: 'variable', key: raw.name, id: raw.id, updated: typeof raw.updated === 'string' ? raw.updated : null, raw, taggedOwner: ownerFromTags(tags) });
-        }
-        if (page.length < PAGE) break;
-      }
-    }
-    return [...out.values()];
+    const out: LiveObject[] = [];
+    for (let i = 0; i < names.length; i += PAGE) out.push(...(await listVariables(client, { variables: { name: { any_: names.slice(i, i + PAGE) } } })));
+    return out;
   },
 
   planIssues: () => [],
@@ -168,6 +157,22 @@ export const variableKind: KindHandler = {
     };
   },
 };
+
+/** `POST /variables/filter`, paged until a short page. */
+async function listVariables(client: PrefectClient, filter: JsonObject): Promise<LiveObject[]> {
+  const out = new Map<string, LiveObject>();
+  for (let offset = 0; ; offset += PAGE) {
+    const page = await client.request<unknown>('POST', '/variables/filter', { ...filter, sort: 'NAME_ASC', limit: PAGE, offset });
+    if (!Array.isArray(page)) throw new RemoteError('POST /variables/filter: expected an array', 'POST', '/variables/filter');
+    for (const raw of page as JsonObject[]) {
+      if (typeof raw.id !== 'string' || typeof raw.name !== 'string') throw new RemoteError('POST /variables/filter: a variable without a string id and name', 'POST', '/variables/filter');
+      const tags = Array.isArray(raw.tags) ? raw.tags.filter((t): t is string => typeof t === 'string') : [];
+      out.set(raw.name, { kind: 'variable', key: raw.name, id: raw.id, updated: typeof raw.updated === 'string' ? raw.updated : null, raw, taggedOwner: ownerFromTags(tags) });
+    }
+    if (page.length < PAGE) break;
+  }
+  return [...out.values()];
+}
 
 /**
  * POST /variables/ (201). A 409 is a variable of that name made since the plan, or ours whose
