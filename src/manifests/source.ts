@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { LineCounter, isMap, isPair, isScalar, isSeq, parseAllDocuments, type Document, type Node } from 'yaml';
 import type { Issue } from '../validate/issue.js';
 import { decodeUtf8, MAX_ALIAS_EXPANSION, yamlDocumentProblems } from './yaml-checks.js';
-import { parseYamlFast, type FastNode } from './yaml-fast.js';
+import { FastMap, FastSeq, parseYamlFast, type FastNode } from './yaml-fast.js';
 
 export type PathSegment = string | number;
 
@@ -95,13 +95,16 @@ class FastDocumentOffsets implements NodeOffsets {
     let best = startOf(this.root);
     for (let i = 0; i < path.length; i++) {
       const segment = path[i]!;
-      if (typeof node === 'object' && 'keys' in node) {
-        const at = node.keys.indexOf(String(segment));
-        if (at < 0) break;
-        if (i === path.length - 1 && key) return node.keyStarts[at]!;
-        node = node.values[at]!;
+      if (node instanceof FastMap) {
+        const entries = node.entries;
+        const name = String(segment);
+        let at = 0;
+        while (at < entries.length && entries[at] !== name) at += 3;
+        if (at >= entries.length) break;
+        if (i === path.length - 1 && key) return entries[at + 1] as number;
+        node = entries[at + 2] as FastNode;
         best = startOf(node);
-      } else if (typeof node === 'object' && typeof segment === 'number') {
+      } else if (node instanceof FastSeq && typeof segment === 'number') {
         const item: FastNode | undefined = node.items[segment];
         if (item === undefined) break;
         node = item;

@@ -20,16 +20,21 @@ import { Document, isScalar } from 'yaml';
 /** Offsets of one node, as `yaml` ranges start: a scalar's first character, a collection's first key or dash. */
 export type FastNode = number | FastMap | FastSeq;
 
-export interface FastMap {
-  readonly start: number;
-  readonly keys: readonly string[];
-  readonly keyStarts: readonly number[];
-  readonly values: readonly FastNode[];
+// Kept for every document of a project (10,000 manifests: every one), so each collection is two
+// objects with arrays of exactly their length rather than growable arrays per field.
+export class FastMap {
+  constructor(
+    readonly start: number,
+    /** Three per key, in order: the key, its offset, its value's node. */
+    readonly entries: readonly (string | FastNode)[],
+  ) {}
 }
 
-export interface FastSeq {
-  readonly start: number;
-  readonly items: readonly FastNode[];
+export class FastSeq {
+  constructor(
+    readonly start: number,
+    readonly items: readonly FastNode[],
+  ) {}
 }
 
 export interface FastDocument {
@@ -96,7 +101,7 @@ export function parseYamlFast(text: string): FastParse | undefined {
 }
 
 class FastParser {
-  private readonly lineStarts: number[] = [0];
+  private readonly lineStarts: number[];
   /** Per line: its text (without the newline). */
   private readonly lines: string[];
   /** Per line: count of leading spaces, or -1 for a blank or comment-only line. */
@@ -108,10 +113,11 @@ class FastParser {
   constructor(private readonly text: string) {
     this.lines = text.split('\n');
     this.indents = new Array<number>(this.lines.length);
+    this.lineStarts = new Array<number>(this.lines.length);
     let offset = 0;
     for (let i = 0; i < this.lines.length; i++) {
       const line = this.lines[i]!;
-      if (i > 0) this.lineStarts.push(offset);
+      this.lineStarts[i] = offset;
       offset += line.length + 1;
       let n = 0;
       while (n < line.length && line.charCodeAt(n) === 32) n++;
@@ -177,9 +183,7 @@ class FastParser {
    */
   private mapping(indent: number, firstColumn: number): { value: unknown; node: FastMap } {
     const value: Record<string, unknown> = {};
-    const keys: string[] = [];
-    const keyStarts: number[] = [];
-    const values: FastNode[] = [];
+    const entries: (string | FastNode)[] = [];
     const start = this.offset(this.line, firstColumn);
     let column = firstColumn;
     for (;;) {
@@ -188,11 +192,10 @@ class FastParser {
       if (colon < 0) giveUp();
       const key = this.key(text, column, colon);
       if (Object.prototype.hasOwnProperty.call(value, key)) giveUp(); // yaml reports the duplicate
-      keys.push(key);
-      keyStarts.push(this.offset(this.line, column));
+      const keyStart = this.offset(this.line, column);
       const entry = this.valueAfter(text, colon + 1, indent, true);
       value[key] = entry.value;
-      values.push(entry.node);
+      entries.push(key, keyStart, entry.node);
       const next = this.nextContent(this.line + 1, this.end);
       if (next >= this.end || this.indents[next]! < indent) break;
       // More indented, or a dash at the keys' indentation (a sequence written as a value was
@@ -201,7 +204,7 @@ class FastParser {
       this.line = next;
       column = indent;
     }
-    return { value, node: { start, keys, keyStarts, values } };
+    return { value, node: new FastMap(start, entries.slice()) };
   }
 
   /** A block sequence of dashes at `indent`, starting at the current line. */
@@ -223,7 +226,7 @@ class FastParser {
       if (!isDash(this.lines[next]!, indent)) break;
       this.line = next;
     }
-    return { value, node: { start, items } };
+    return { value, node: new FastSeq(start, items.slice()) };
   }
 
   /**
@@ -312,11 +315,10 @@ class FastParser {
     const close = isMap ? '}' : ']';
     const start = this.offset(this.line, at);
     const value: unknown[] | Record<string, unknown> = isMap ? {} : [];
-    const keys: string[] = [];
-    const keyStarts: number[] = [];
-    const nodes: FastNode[] = [];
+    const nodes: (string | FastNode)[] = [];
+    const done = (end: number) => ({ value, node: isMap ? new FastMap(start, nodes.slice()) : new FastSeq(start, nodes.slice() as FastNode[]), end });
     let i = skipSpaces(text, at + 1);
-    if (text[i] === close) return { value, node: isMap ? { start, keys, keyStarts, values: nodes } : { start, items: nodes }, end: i + 1 };
+    if (text[i] === close) return done(i + 1);
     for (;;) {
       if (isMap) {
         const keyAt = i;
@@ -326,9 +328,7 @@ class FastParser {
         i = skipSpaces(text, key.end + 1);
         const item = this.flowItem(text, i, false);
         (value as Record<string, unknown>)[key.value as string] = item.value;
-        keys.push(key.value as string);
-        keyStarts.push(this.offset(this.line, keyAt));
-        nodes.push(item.node);
+        nodes.push(key.value as string, this.offset(this.line, keyAt), item.node);
         i = skipSpaces(text, item.end);
       } else {
         const item = this.flowItem(text, i, false);
@@ -336,7 +336,7 @@ class FastParser {
         nodes.push(item.node);
         i = skipSpaces(text, item.end);
       }
-      if (text[i] === close) return { value, node: isMap ? { start, keys, keyStarts, values: nodes } : { start, items: nodes }, end: i + 1 };
+      if (text[i] === close) return done(i + 1);
       if (text[i] !== ',') giveUp();
       i = skipSpaces(text, i + 1);
       if (text[i] === close || text[i] === ',') giveUp(); // a trailing or empty entry
