@@ -1,6 +1,7 @@
 import type { PrefectClient } from '../prefect/client.js';
 import type { Json, JsonObject, LiveAutomation, LiveDeployment } from '../prefect/types.js';
 import { OWNER_LABEL, isMarkerTag } from '../plan/ownership.js';
+import { isStandaloneAutomation } from '../workspace/kinds/automation-spec.js';
 
 /** One deployment as both tools are responsible for it, keyed by `flow/name` in a {@link Snapshot}. */
 export type ComparableDeployment = JsonObject;
@@ -24,7 +25,8 @@ const byJson = (a: unknown, b: unknown): number => JSON.stringify(a).localeCompa
 export async function snapshotDeployments(client: PrefectClient, flowNames?: readonly string[]): Promise<Snapshot> {
   const deployments = await client.listDeployments(flowNames ? { flowNames: [...flowNames] } : {});
   const flows = await client.listFlows({ ids: [...new Set(deployments.map((d) => d.flow_id))] });
-  const automations = deployments.length > 0 ? await client.listAutomations() : [];
+  // Standalone automations (kind: automation) are not part of a deployment, whichever it runs.
+  const automations = deployments.length > 0 ? (await client.listAutomations()).filter((a) => !isStandaloneAutomation(a)) : [];
   const flowName = new Map(flows.map((f) => [f.id, f.name]));
   const out: Snapshot = {};
   for (const deployment of deployments) {

@@ -2,6 +2,7 @@ import type { PrefectClient } from '../prefect/client.js';
 import { ownershipMarker, type OwnershipMarker } from '../plan/ownership.js';
 import type { ExportDeployment, ExportSelection } from './export.js';
 import type { ExportAutomation } from './triggers.js';
+import { isStandaloneAutomation } from '../workspace/kinds/automation-spec.js';
 
 /**
  * Reads what `exportManifests` needs: the selected deployments (one server-side filter, paged),
@@ -28,6 +29,8 @@ export async function fetchForExport(client: PrefectClient, selection: ExportSel
   const flowName = new Map(flows.map((f) => [f.id, f.name]));
   const byDeployment = new Map<string, ExportAutomation[]>();
   for (const a of automations) {
+    // A standalone automation (kind: automation) that runs the deployment is not one of its triggers.
+    if (isStandaloneAutomation(a)) continue;
     const targets = new Set([...a.actions, ...(a.actions_on_trigger ?? []), ...(a.actions_on_resolve ?? [])].flatMap((action) => (typeof action.deployment_id === 'string' ? [action.deployment_id] : [])));
     for (const id of targets) byDeployment.set(id, [...(byDeployment.get(id) ?? []), a]);
   }

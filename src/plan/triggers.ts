@@ -67,7 +67,7 @@ export function automationsByDeployment(automations: readonly LiveAutomation[]):
  * the keys when left out) and, for event triggers, `posture: Reactive`, which the server requires.
  * Nested triggers of compound and sequence triggers get the same treatment.
  */
-function withTriggerDefaults(trigger: JsonObject): JsonObject {
+export function withTriggerDefaults(trigger: JsonObject): JsonObject {
   const out: JsonObject = { ...trigger };
   if (out.type === undefined) {
     out.type = out.posture === 'Metric' ? 'metric' : Array.isArray(out.triggers) ? ('require' in out ? 'compound' : 'sequence') : 'event';

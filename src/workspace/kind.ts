@@ -75,6 +75,11 @@ export interface KindContext {
   readonly all?: boolean;
   /** What each kind's {@link KindHandler.readReference} returned in this run (a pool type's default base job template). */
   readonly reference?: Readonly<Partial<Record<WorkspaceKind, Json>>>;
+  /**
+   * True when there is no server to ask (`validate`): `validate` then reports what only the server
+   * could settle (an automation naming a deployment these manifests do not declare) and says so.
+   */
+  readonly offline?: boolean;
 }
 
 /** One object this owner created or adopted, as its inventory lists it. `id` is null between the intent and the create. */
