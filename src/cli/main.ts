@@ -263,6 +263,7 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
       const result = validateProject(project, {
         env,
         allEnvironments: opts.environment === undefined,
+        offline: true,
         stepOutputs: opts.set,
         ...(opts.environment ? { environment: opts.environment } : {}),
         ...(opts.owner ? { owner: opts.owner } : {}),

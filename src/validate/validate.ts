@@ -32,6 +32,8 @@ export interface ValidateOptions {
   readonly owner?: string;
   /** Values of prefect.yaml build/push step outputs (`--set id.key=value`), over the config's `step_outputs`. */
   readonly stepOutputs?: Readonly<Record<string, string>>;
+  /** No server will be asked (the `validate` command): checks that need one say what they could not settle. */
+  readonly offline?: boolean;
 }
 
 export interface ValidationResult {
@@ -105,6 +107,7 @@ export function validateProject(project: LoadedProject, options: ValidateOptions
       environments,
       ...(options.environment !== undefined ? { environment: options.environment } : {}),
       ...(options.allEnvironments ? { allEnvironments: true } : {}),
+      ...(options.offline ? { offline: true } : {}),
       owner: effectiveOwner(checkConfig, options.environment),
       deploymentKeys: selected.map((d) => d.key),
     });

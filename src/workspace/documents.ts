@@ -64,6 +64,8 @@ export interface WorkspaceValidateOptions {
   readonly owner: string;
   /** The declared deployments' keys (`flow/name`). */
   readonly deploymentKeys: readonly string[];
+  /** No server will be asked (the `validate` command): KindContext.offline. */
+  readonly offline?: boolean;
 }
 
 /**
@@ -159,7 +161,7 @@ function resolveObjects(docs: readonly SourceDocument[], environment: string | u
   // The kinds' own rules, offline (no server yet: the newest API).
   const byKind = new Map<WorkspaceKind, DesiredObject[]>();
   for (const o of objects) byKind.set(o.kind, [...(byKind.get(o.kind) ?? []), o]);
-  const ctx: KindContext = { owner: options.owner, features: NEWEST_CAPABILITIES, serverVersion: '', inventory: [], desired: objects, deploymentKeys: options.deploymentKeys };
+  const ctx: KindContext = { owner: options.owner, features: NEWEST_CAPABILITIES, serverVersion: '', inventory: [], desired: objects, deploymentKeys: options.deploymentKeys, ...(options.offline ? { offline: true } : {}) };
   for (const [kind, list] of byKind) {
     const found = handlerFor(kind)!.validate(list, ctx).map((i) => (scope && !i.message.includes(scope) ? { ...i, message: `${i.message}${scope}` } : i));
     issues.push(...found);

@@ -3,6 +3,8 @@
  * not registered here is refused at its `kind:` line ("not supported yet").
  */
 import type { KindHandler, WorkspaceKind } from './kind.js';
+import { automationHandler } from './kinds/automation.js';
+import { globalConcurrencyLimitHandler } from './kinds/global-concurrency-limit.js';
 import { variableKind } from './kinds/variable.js';
 import { workPoolKind } from './kinds/work-pool.js';
 import { workQueueKind } from './kinds/work-queue.js';
@@ -11,6 +13,8 @@ export const KIND_HANDLERS: readonly KindHandler[] = [
   workPoolKind,
   workQueueKind,
   variableKind,
+  globalConcurrencyLimitHandler,
+  automationHandler,
 ];
 
 const byKind = new Map<WorkspaceKind, KindHandler>(KIND_HANDLERS.map((h) => [h.kind, h]));

@@ -26,7 +26,7 @@ function automation(spec: JsonObject, fieldsAt: DesiredObject['fieldsAt'] = {}):
 }
 
 function context(overrides: Partial<KindContext> = {}): KindContext {
-  return { owner: 'team-a', features: capabilitiesFor('3.8.8'), serverVersion: '3.8.8', desired: [], deploymentKeys: [], ...overrides };
+  return { owner: 'team-a', features: capabilitiesFor('3.8.8'), serverVersion: '3.8.8', inventory: [], desired: [], deploymentKeys: [], ...overrides };
 }
 
 const DEPLOYMENT_ID = '7a1c9a52-9d32-4a6c-8a56-0e9b2f1d4a10';

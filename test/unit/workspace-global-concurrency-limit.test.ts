@@ -5,7 +5,7 @@ import type { DesiredObject, KindContext, LiveObject } from '../../src/workspace
 import { globalConcurrencyLimitHandler as handler, isDeploymentLimitName } from '../../src/workspace/kinds/global-concurrency-limit.js';
 
 const at = { file: 'workspace/limits.yaml', line: 1, column: 1 };
-const ctx: KindContext = { owner: 'team-a', features: capabilitiesFor('3.8.8'), serverVersion: '3.8.8', desired: [], deploymentKeys: [] };
+const ctx: KindContext = { owner: 'team-a', features: capabilitiesFor('3.8.8'), serverVersion: '3.8.8', inventory: [], desired: [], deploymentKeys: [] };
 
 function limit(spec: JsonObject, fieldsAt: DesiredObject['fieldsAt'] = {}): DesiredObject {
   return { kind: 'global-concurrency-limit', key: String(spec.name), spec, declaredAt: at, fieldsAt, adopt: false, sensitive: false };

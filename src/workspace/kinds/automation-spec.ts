@@ -10,6 +10,7 @@
  * contain `:`, so neither marker can be read as the other.
  */
 import { jsonEqual } from '../../plan/canonical.js';
+import { PROTECTED_TAG } from '../../plan/ownership.js';
 import { withTriggerDefaults } from '../../plan/triggers.js';
 import type { Json, JsonObject } from '../../prefect/types.js';
 
@@ -111,14 +112,18 @@ export interface AutomationFields {
   readonly actions_on_resolve: readonly JsonObject[];
 }
 
-export function desiredFields(name: string, spec: JsonObject, owner: string, references: Readonly<Record<string, string | null>>): AutomationFields {
+/**
+ * @param protect `gitops.protected`, or the protected tag already on the live automation (added in
+ * the UI): never taken away by an apply.
+ */
+export function desiredFields(name: string, spec: JsonObject, owner: string, references: Readonly<Record<string, string | null>>, protect = false): AutomationFields {
   const list = (key: ActionList): JsonObject[] => (Array.isArray(spec[key]) ? (spec[key] as Json[]).filter(isObject).map((a) => resolveAction(a, references)) : []);
   const tags = Array.isArray(spec.tags) ? spec.tags.filter((t): t is string => typeof t === 'string') : [];
   return {
     name,
     description: typeof spec.description === 'string' ? spec.description : '',
     enabled: spec.enabled !== false,
-    tags: [...new Set([...tags, standaloneOwnerTag(owner)])].sort(),
+    tags: [...new Set([...tags, standaloneOwnerTag(owner), ...(protect ? [PROTECTED_TAG] : [])])].sort(),
     trigger: normaliseTrigger(isObject(spec.trigger) ? spec.trigger : {}),
     actions: list('actions'),
     actions_on_trigger: list('actions_on_trigger'),

@@ -14,6 +14,7 @@ import { GitopsError, InternalError, RemoteError } from '../../errors.js';
 import { mapAutomation } from '../../export/triggers.js';
 import type { PrefectClient } from '../../prefect/client.js';
 import type { Json, JsonObject, LiveAutomation } from '../../prefect/types.js';
+import { PROTECTED_TAG } from '../../plan/ownership.js';
 import { FINGERPRINT_TAG } from '../../plan/triggers.js';
 import type { FieldChange } from '../../plan/types.js';
 import type { Issue } from '../../validate/issue.js';
@@ -32,7 +33,6 @@ import {
   nameReferences,
   sameActions,
   sameTrigger,
-  STANDALONE_MARKER,
   standaloneOwnerOf,
   unresolvedNames,
   WORK_POOL_ACTIONS,
@@ -54,6 +54,7 @@ export const automationHandler: KindHandler = {
   order: 60,
   schemaFile: 'automation.schema.json',
   ownership: 'tags',
+  keyOf: (spec) => String(spec.name),
 
   validate(objects, ctx) {
     const declaredPools = new Set(ctx.desired.filter((o) => o.kind === 'work-pool').map((o) => o.key));
@@ -121,8 +122,8 @@ export const automationHandler: KindHandler = {
     return issues;
   },
 
-  async readLive(client) {
-    const automations = (await client.listAutomations()).filter(isStandaloneCandidate);
+  async readLive(client, ctx) {
+    const automations = oneByName((await client.listAutomations()).filter(isStandaloneCandidate), ctx.owner);
     const names = await readNames(client, automations);
     return automations.map((a): LiveObject => {
       const ids = referencedIds(a);
@@ -156,21 +157,20 @@ export const automationHandler: KindHandler = {
   },
 
   createBody(object, ctx) {
-    return automationBody(desiredFields(object.key, object.spec, ctx.owner, referencesOf(ctx)), ctx.features.automationTags);
+    return automationBody(desiredFields(object.key, object.spec, ctx.owner, referencesOf(ctx), object.protected === true), ctx.features.automationTags);
   },
 
   diff(object, live, ctx) {
-    const fields = desiredFields(object.key, object.spec, ctx.owner, referencesOf(ctx));
     const raw = live.raw;
+    const liveTags = (Array.isArray(raw.tags) ? raw.tags : []).filter((t): t is string => typeof t === 'string');
+    const fields = desiredFields(object.key, object.spec, ctx.owner, referencesOf(ctx), object.protected === true || liveTags.includes(PROTECTED_TAG));
     const names = isObject(raw[NAMES_KEY]) ? (raw[NAMES_KEY] as Record<string, string>) : {};
     const changes: FieldChange[] = [];
     const liveDescription = typeof raw.description === 'string' ? raw.description : '';
     if (fields.description !== liveDescription) changes.push({ field: 'description', before: liveDescription, after: fields.description });
     const liveEnabled = raw.enabled !== false;
     if (fields.enabled !== liveEnabled) changes.push({ field: 'enabled', before: liveEnabled, after: fields.enabled });
-    const liveTags = (Array.isArray(raw.tags) ? raw.tags : []).filter((t): t is string => typeof t === 'string');
-    const userTags = (tags: readonly string[]): string[] => tags.filter((t) => !t.startsWith(STANDALONE_MARKER)).sort();
-    if (JSON.stringify([...new Set(liveTags)].sort()) !== JSON.stringify(fields.tags)) changes.push({ field: 'tags', before: userTags(liveTags), after: userTags(fields.tags) });
+    if (JSON.stringify([...new Set(liveTags)].sort()) !== JSON.stringify(fields.tags)) changes.push({ field: 'tags', before: [...new Set(liveTags)].sort(), after: [...fields.tags] });
     if (!sameTrigger(fields.trigger, raw.trigger)) changes.push({ field: 'trigger', before: isObject(raw.trigger) ? minimalTrigger(raw.trigger) : null, after: declaredValue(object.spec.trigger) });
     for (const list of ACTION_LISTS) {
       if (sameActions(fields[list], raw[list])) continue;
@@ -228,6 +228,20 @@ function isStandaloneCandidate(a: LiveAutomation): boolean {
   if (a.tags.some((t) => t.startsWith(FINGERPRINT_TAG))) return false;
   const target = a.actions[0]?.deployment_id;
   return !(typeof target === 'string' && mapAutomation(a, target).ok);
+}
+
+/**
+ * One automation per name (the kinds' key): Prefect does not keep automation names unique, so an
+ * automation of this owner wins over namesakes (made by hand, or another owner's), else the oldest.
+ */
+function oneByName(automations: readonly LiveAutomation[], owner: string): LiveAutomation[] {
+  const out = new Map<string, LiveAutomation>();
+  // listAutomations pages newest first: the last seen of a name is the oldest.
+  for (const a of [...automations].reverse()) {
+    const kept = out.get(a.name);
+    if (!kept || (standaloneOwnerOf(kept.tags) !== owner && standaloneOwnerOf(a.tags) === owner)) out.set(a.name, a);
+  }
+  return [...out.values()];
 }
 
 function referencedIds(a: LiveAutomation): Set<string> {

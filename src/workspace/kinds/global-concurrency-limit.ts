@@ -11,7 +11,7 @@
  * Updates PATCH only the changed fields: the server writes exactly the fields sent
  * (`exclude_unset`, on every version from 2.19), so a new `limit` keeps the slots in use.
  */
-import { AmbiguousWriteError, InternalError, RemoteError } from '../../errors.js';
+import { AmbiguousWriteError, GitopsError, InternalError, RemoteError } from '../../errors.js';
 import type { PrefectClient } from '../../prefect/client.js';
 import type { Json, JsonObject } from '../../prefect/types.js';
 import type { FieldChange } from '../../plan/types.js';
@@ -46,6 +46,7 @@ export const globalConcurrencyLimitHandler: KindHandler = {
   order: 30,
   schemaFile: 'global-concurrency-limit.schema.json',
   ownership: 'inventory',
+  keyOf: (spec) => String(spec.name),
 
   validate(objects) {
     return objects
@@ -139,11 +140,20 @@ async function createLimit(client: PrefectClient, body: JsonObject): Promise<str
     const created = await client.request<unknown>('POST', `${BASE}/`, body);
     return checkLimit(created, 'POST', `${BASE}/`).id;
   } catch (error) {
+    // 409: the name was taken since the plan. Never taken over.
+    if (error instanceof RemoteError && !(error instanceof AmbiguousWriteError) && error.status === 409) {
+      throw new LimitConflictError(`conflict: global concurrency limit "${String(body.name)}" was created by someone else after the plan; not overwritten, plan again`);
+    }
     if (!(error instanceof AmbiguousWriteError) || typeof body.name !== 'string') throw error;
     const existing = await readLimit(client, body.name);
-    if (existing && existing.limit === body.limit) return existing.id;
+    if (existing && existing.limit === body.limit && existing.active === body.active && existing.slot_decay_per_second === body.slot_decay_per_second) return existing.id;
     throw error;
   }
+}
+
+/** A create found the name taken: reported as a failed action. */
+export class LimitConflictError extends GitopsError {
+  override readonly name = 'LimitConflictError';
 }
 
 async function readLimit(client: PrefectClient, name: string): Promise<(JsonObject & { id: string; name: string }) | undefined> {
