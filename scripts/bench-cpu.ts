@@ -325,6 +325,8 @@ async function phases(dir: string): Promise<void> {
       features: client.capabilities,
     });
     mark('plan');
+    for (let i = 0; i < Number(process.env.PCP_PLAN_LOOPS ?? 0); i++) plan(validated.deployments, live, { owner: validated.owner!, serverVersion: client.serverVersion, prune: true, maxDeletes: 10, maxDeleteRatio: 0.5, allowMassDelete: false, adoptAll: false, features: client.capabilities });
+    if (process.env.PCP_PLAN_LOOPS) mark(`plan x${process.env.PCP_PLAN_LOOPS}`);
     const text = renderPlanText(planned, { color: false, now: new Date() });
     mark('render text');
     if (server.unknown.length > 0 || !text.includes('No changes.')) throw new Error(`not a no-op plan: ${server.unknown.slice(0, 3).join(' | ')} ${text.slice(-300)}`);

@@ -193,16 +193,17 @@ export function bySlug(a: { slug: string }, b: { slug: string }): number {
 /** Structural equality of JSON values, ignoring object key order. */
 export function jsonEqual(a: Json | unknown, b: Json | unknown): boolean {
   if (a === b) return true;
-  if (typeof a === 'number' && typeof b === 'number') return a === b;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  // Plain loops: this runs over every field of every deployment (parameter schemas are large).
   if (Array.isArray(a) || Array.isArray(b)) {
     if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
-    return a.every((item, i) => jsonEqual(item, b[i]));
+    for (let i = 0; i < a.length; i++) if (!jsonEqual(a[i], b[i])) return false;
+    return true;
   }
-  if (a && b && typeof a === 'object' && typeof b === 'object') {
-    const ka = Object.keys(a as object);
-    const kb = Object.keys(b as object);
-    if (ka.length !== kb.length) return false;
-    return ka.every((k) => Object.prototype.hasOwnProperty.call(b, k) && jsonEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
-  }
-  return false;
+  const ka = Object.keys(a);
+  if (ka.length !== Object.keys(b).length) return false;
+  const ra = a as Record<string, unknown>;
+  const rb = b as Record<string, unknown>;
+  for (const k of ka) if (!Object.prototype.hasOwnProperty.call(rb, k) || !jsonEqual(ra[k], rb[k])) return false;
+  return true;
 }
