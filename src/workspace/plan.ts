@@ -168,12 +168,14 @@ export function withWorkspace(plan: Plan, draft: WorkspaceDraft, options: GuardO
   const removedDeletes = plan.actions.length - actions.length;
   const count = (a: ObjectAction['action']): number => workspace.actions.filter((x) => x.action === a).length;
   const s = plan.summary;
+  const empty = workspace.actions.length + workspace.unchanged.length + workspace.conflicts.length + workspace.orphans.length + (workspace.forget?.length ?? 0) === 0;
   return {
     ...plan,
     actions,
     orphans,
     pruneRefused,
-    workspace,
+    // Absent when the manifests declare no workspace object and the owner has none: plans of deployments only keep their shape.
+    ...(empty ? {} : { workspace }),
     summary: {
       add: s.add + count('create'),
       change: s.change + count('update'),
