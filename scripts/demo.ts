@@ -40,16 +40,14 @@ async function run(): Promise<void> {
     server = await startPrefectServer({ scheduler: false });
     process.stdout.write(`Prefect ${server.version} is up at ${server.apiUrl}\n`);
     const env = { PREFECT_API_URL: server.apiUrl, EXAMPLES_DIR: join(repoRoot, 'examples') };
-    await fetch(`${server.apiUrl}/work_pools/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'local-process', type: 'process' }) });
-    process.stdout.write('Created the process work pool "local-process" that the examples use.\n');
 
     step('2. Validate the manifests (offline)', 'Every file is checked before anything talks to Prefect.');
     await cli(['validate', 'examples'], env);
 
-    step('3. Plan against the empty server', 'Nothing exists yet, so every declared deployment is a create. With --detailed-exitcode, exit code 2 means "there are changes" (0: none, 1: error), for CI.');
+    step('3. Plan against the empty server', 'Nothing exists yet, so every declared deployment, the work pool and its queues are creates. With --detailed-exitcode, exit code 2 means "there are changes" (0: none, 1: error), for CI.');
     await cli(['plan', 'examples', '--detailed-exitcode'], env);
 
-    step('4. Apply', 'Creates the deployments, each marked with the ownership label of owner "acme-data".');
+    step('4. Apply', 'Creates the work pool "local-process" and its queues that examples/workspace/ declares (recorded in owner "acme-data"\'s inventory), then the deployments, each marked with the ownership label of owner "acme-data".');
     await cli(['apply', 'examples'], env);
 
     step('5. Plan again', 'The server now matches git: no changes, and an apply now would send no write at all.');

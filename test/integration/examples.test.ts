@@ -1,9 +1,9 @@
 import { resolve } from 'node:path';
 import { rm } from 'node:fs/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { startPrefectWorker } from '../../scripts/prefect-server.js';
 import { api, prefectTarget } from '../helpers/prefect.js';
-import { applyProject, ensurePool, planProject, readDeployment, type ServerDeployment } from '../helpers/gitops.js';
+import { applyProject, planProject, readDeployment, type ServerDeployment } from '../helpers/gitops.js';
 
 const examples = resolve('examples');
 const env = { EXAMPLES_DIR: examples };
@@ -19,17 +19,21 @@ async function snapshot(): Promise<Record<string, ServerDeployment>> {
 }
 
 describe('examples/ against a real server', () => {
-  beforeAll(async () => {
-    await ensurePool('local-process');
-  });
   afterAll(async () => {
     await rm(resolve(examples, 'out'), { recursive: true, force: true });
   });
 
   it('applies to an empty server, then plans 0 changes and a second apply sends 0 writes', async () => {
+    // examples/ declares its work pool and queues (examples/workspace/work-pool.yaml): nothing is made by hand.
     const first = await applyProject(examples, { env });
-    expect(first.plan.summary).toMatchObject({ add: 6, change: 0, delete: 0, conflicts: 0 });
-    expect(first.result.results.map((r) => r.status)).toEqual(Array(6).fill('ok'));
+    expect(first.plan.summary).toMatchObject({ add: 9, change: 0, delete: 0, conflicts: 0 });
+    expect(first.plan.workspace?.actions.map((a) => `${a.action} ${a.key}`)).toEqual(['create local-process', 'create local-process/etl', 'create local-process/reports']);
+    expect(first.result.results.map((r) => `${r.key} ${r.status} ${r.message ?? ''}`.trim())).toEqual([
+      'work-pool "local-process" ok',
+      'work-queue "local-process/etl" ok',
+      'work-queue "local-process/reports" ok',
+      ...KEYS.map((k) => `${k} ok`),
+    ]);
 
     const planned = await planProject(examples, { env });
     expect(planned.plan.actions).toEqual([]);
@@ -57,9 +61,11 @@ describe('examples/ against a real server', () => {
     const first = await applyProject(examples, { env, environment: 'prod' });
     expect(first.result.ok).toBe(true);
     // prod has its own owner (acme-data.prod), so the default environment's deployments are
-    // conflicts, not updates; `gitops.adopt` does not take them from another owner.
-    expect(first.plan.summary.conflicts).toBe(6);
+    // conflicts, not updates; `gitops.adopt` does not take them from another owner. So are the
+    // pool and queues the default environment declared (in its inventory, not in prod's).
+    expect(first.plan.summary.conflicts).toBe(9);
     expect(first.plan.conflicts.every((c) => c.owner === 'acme-data')).toBe(true);
+    expect(first.plan.workspace?.conflicts.map((c) => c.key)).toEqual(['local-process', 'local-process/etl', 'local-process/reports']);
     expect(first.plan.actions.map((a) => a.key)).toEqual(['healthcheck/prod-canary']);
     const again = await planProject(examples, { env, environment: 'prod' });
     expect(again.plan.actions).toEqual([]);

@@ -34,7 +34,6 @@ beforeAll(async () => {
   version = await api<string>('GET', '/admin/version');
   prefect2 = version.startsWith('2.');
   await ensurePool(POOL);
-  await ensurePool('local-process');
 });
 
 /** examples/ copied, under a new owner and deployment names, without what Prefect 2 lacks. */
@@ -43,12 +42,16 @@ async function examplesForPrefect2(): Promise<{ dir: string; owner: string; keys
   await cp(examples, dir, { recursive: true });
   const owner = uniqueName('ex2');
   const suffix = owner.slice(-6);
+  // The examples declare their pool (examples/workspace/): the copy runs on a pool of its own, made here.
+  const pool = uniqueName('ex2-pool');
+  await ensurePool(pool);
+  await rm(join(dir, 'workspace'), { recursive: true, force: true });
   const config = await readFile(join(dir, 'prefect-gitops.yaml'), 'utf8');
-  await writeFile(join(dir, 'prefect-gitops.yaml'), config.replace(/^owner: .*$/m, `owner: ${owner}`));
+  await writeFile(join(dir, 'prefect-gitops.yaml'), config.replace(/^owner: .*$/m, `owner: ${owner}`).replaceAll('local-process', pool));
   const keys: string[] = [];
   const folder = join(dir, 'deployments');
   for (const file of (await readdir(folder)).filter((f) => f.endsWith('.yaml'))) {
-    const docs = parseAllDocuments(await readFile(join(folder, file), 'utf8')).map((doc) => {
+    const docs = parseAllDocuments((await readFile(join(folder, file), 'utf8')).replaceAll('local-process', pool)).map((doc) => {
       const d = doc.toJS() as Record<string, unknown> & { name: string; schedules?: Record<string, unknown>[]; flow_name?: string; entrypoint: string };
       delete d.concurrency_limit;
       delete d.triggers;

@@ -308,10 +308,10 @@ if (atLeast(version, SUPPORTED_FROM.gracePeriod)) {
       // In place: the manifests read the git context ({{ git.short_sha }}); the server is this run's own.
       const examples = resolve('examples');
       try {
-        await ensurePool('local-process');
+        // examples/ declares its work pool and two queues: created by the same apply.
         const examplesEnv = { EXAMPLES_DIR: examples };
         const first = await applyProject(examples, { env: examplesEnv });
-        expect(first.plan.summary).toMatchObject({ add: 6, change: 0, delete: 0, conflicts: 0 });
+        expect(first.plan.summary).toMatchObject({ add: 9, change: 0, delete: 0, conflicts: 0 });
         expect(first.result.ok, JSON.stringify(first.result.results)).toBe(true);
         const planned = await planProject(examples, { env: examplesEnv });
         expect(planned.plan.actions).toEqual([]);
