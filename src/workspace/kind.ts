@@ -136,6 +136,11 @@ export interface KindHandler {
   planIssues(objects: readonly DesiredObject[], live: readonly LiveObject[], ctx: KindContext): Issue[];
   /** The create body for a declared object. */
   createBody(object: DesiredObject, ctx: KindContext): JsonObject;
+  /**
+   * Optional: how a create is shown, when the body's fields are not the best reading (a work pool's
+   * base job template as the defaults of its variables, not the whole template). Default: the body's fields.
+   */
+  createChanges?(object: DesiredObject, body: JsonObject, ctx: KindContext): readonly FieldChange[];
   /** The changed fields and the PATCH body; null when nothing differs (no write). Server defaults are not differences. */
   diff(object: DesiredObject, live: LiveObject, ctx: KindContext): { readonly body: JsonObject; readonly changes: readonly FieldChange[] } | null;
   /**

@@ -76,7 +76,7 @@ export function planWorkspace(desired: readonly DesiredObject[], live: Workspace
       const base = { kind: d.kind, key: d.key, declaredAt: d.declaredAt, sensitive: d.sensitive };
       if (!existing) {
         const body = handler.createBody(d, options.ctx);
-        kindWrites.push({ ...base, action: 'create', body, changes: safeChanges(d, Object.entries(body).map(([field, after]) => ({ field, before: undefined, after }))), notes: handler.notes?.(d, undefined, options.ctx) ?? [] });
+        kindWrites.push({ ...base, action: 'create', body, changes: safeChanges(d, handler.createChanges?.(d, body, options.ctx) ?? Object.entries(body).map(([field, after]) => ({ field, before: undefined, after }))), notes: handler.notes?.(d, undefined, options.ctx) ?? [] });
         continue;
       }
       if (ownsObject(handler, existing, options.owner, live.inventory)) {

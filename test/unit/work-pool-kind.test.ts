@@ -8,6 +8,7 @@ import {
   exportPool,
   planPoolIssues,
   poolCreateBody,
+  poolCreateChanges,
   poolDeleteHold,
   typesFromWorkerMetadata,
   validatePool,
@@ -141,6 +142,20 @@ describe('work pool plan', () => {
   it('creates with the type\'s default template and the job_variables as its defaults', () => {
     const body = poolCreateBody(pool({ name: 'p', type: 'process', concurrency_limit: 3, job_variables: { env: { A: '1' } } }), ctx);
     expect(body).toEqual({ name: 'p', type: 'process', is_paused: false, concurrency_limit: 3, base_job_template: withDefaults(PROCESS, { env: { A: '1' } }) });
+  });
+
+  it('a create reads as the variables\' defaults over the type\'s template, not the whole template', () => {
+    const object = pool({ name: 'p', type: 'process', job_variables: { env: { A: '1' } } });
+    expect(poolCreateChanges(object, poolCreateBody(object, ctx))).toEqual([
+      { field: 'name', before: undefined, after: 'p' },
+      { field: 'type', before: undefined, after: 'process' },
+      { field: 'paused', before: undefined, after: false },
+      { field: 'base_job_template', before: undefined, after: 'the default template of type "process" on this server (variables: name, env, command, stream_output)' },
+      { field: 'job_variables.env', before: undefined, after: { A: '1' } },
+      { field: 'job_variables.stream_output', before: undefined, after: true },
+    ]);
+    const whole = pool({ name: 'p', type: 'x', base_job_template: {} });
+    expect(poolCreateChanges(whole, poolCreateBody(whole, ctx)).at(-1)).toEqual({ field: 'base_job_template', before: undefined, after: {} });
   });
 
   it('what the server fills in (status, default queue, storage configuration, null description) is no difference', () => {

@@ -168,6 +168,27 @@ export function poolCreateBody(object: DesiredObject, ctx: Pick<KindContext, 're
   };
 }
 
+/**
+ * How a create reads in the plan: the declared fields, and the template as the defaults of its
+ * variables over the type's default (the whole template only when it is declared whole).
+ */
+export function poolCreateChanges(object: DesiredObject, body: JsonObject): FieldChange[] {
+  const changes: FieldChange[] = [];
+  for (const [key, value] of Object.entries(body)) {
+    if (key === 'base_job_template') continue;
+    changes.push({ field: key === 'is_paused' ? 'paused' : key, before: undefined, after: value });
+  }
+  const template = body['base_job_template'];
+  if (!isObject(template)) return changes;
+  if (isObject(object.spec['base_job_template'])) return [...changes, { field: 'base_job_template', before: undefined, after: template }];
+  const variables = variableSchemas(template);
+  changes.push({ field: 'base_job_template', before: undefined, after: `the default template of type "${String(body['type'])}" on this server (variables: ${Object.keys(variables).join(', ')})` });
+  for (const [name, schema] of Object.entries(variables)) {
+    if ('default' in schema) changes.push({ field: `job_variables.${name}`, before: undefined, after: schema['default'] });
+  }
+  return changes;
+}
+
 /** What differs from the live pool: changed fields and the PATCH body; null when nothing does. Fields not declared are Prefect's defaults. */
 export function diffPool(object: DesiredObject, live: LiveObject, ctx: Pick<KindContext, 'reference'>): { body: JsonObject; changes: FieldChange[] } | null {
   const fields = scalarFields(object.spec);
@@ -358,6 +379,7 @@ export const workPoolKind: KindHandler & { keyOf(spec: JsonObject): string } = {
   readLive: (client, ctx) => readLivePools(client, ctx),
   planIssues: (objects, live, ctx) => planPoolIssues(objects, live, ctx),
   createBody: (object, ctx) => poolCreateBody(object, ctx),
+  createChanges: (object, body) => poolCreateChanges(object, body),
   diff: (object, live, ctx) => diffPool(object, live, ctx),
   notes: (_object, live) => poolNotes(live),
   holdDelete: (live, ctx) => poolDeleteHold(live, ctx.deletingDeploymentIds),
