@@ -37,7 +37,8 @@ describe('examples/ against a real server', () => {
 
     const planned = await planProject(examples, { env });
     expect(planned.plan.actions).toEqual([]);
-    expect(planned.plan.summary.unchanged).toBe(6);
+    expect(planned.plan.workspace?.actions).toEqual([]);
+    expect(planned.plan.summary.unchanged).toBe(9);
     expect(planned.writes).toBe(0);
 
     const before = await snapshot();
@@ -46,9 +47,10 @@ describe('examples/ against a real server', () => {
     expect(second.result.results).toEqual([]);
     expect(second.writes).toBe(0);
     // Reads: the server version, the CSRF probe, two deployment lists, the flows and our automations;
-    // then the owner's inventory of workspace objects (one GET, a 404 when it has none), and the one work
-    // pool and its two named queues the examples use (one read each).
-    expect(second.reads).toBe(10);
+    // then the owner's inventory of workspace objects (one GET), and for the declared pool and queues:
+    // the pool types' default templates, the pools, the pool's deployment count and the queues (one
+    // each). The pool and queues the deployments name are declared, so they are not read again.
+    expect(second.reads).toBe(11);
 
     const after = await snapshot();
     for (const key of KEYS) {
