@@ -1,20 +1,20 @@
-import { Document, isScalar } from 'yaml';
+import { Document, isScalar, parseDocument } from 'yaml';
 
 /**
  * A fast reader for the plain subset of YAML that manifests are almost always written in: block
- * mappings and block sequences of single-line plain or quoted scalars, comments, `---` between
- * documents. It returns the same JavaScript values as the `yaml` library (scalars are resolved by
- * that library's own YAML 1.2 core schema tags) and the offsets `yaml` gives the nodes, which is
+ * mappings and block sequences of single-line plain or quoted scalars, single-line flow
+ * collections, `|`/`>` block scalars, comments, `---` between documents. It returns the same
+ * JavaScript values as the `yaml` library (plain scalars are resolved by that library's own YAML 1.2
+ * core schema tags, block scalars by yaml itself) and the offsets `yaml` gives the nodes, which is
  * all a SourceDocument needs to report file:line:col.
  *
- * Anything outside that subset (flow collections, block scalars, multi-line scalars, anchors,
- * aliases, tags, merge keys, escapes, tabs, directives, duplicate keys, non-string keys, numbers
- * JSON cannot carry, anything `yaml` might call an error) makes it return undefined, and the caller
- * parses the text with `yaml` as before: every error message and position still comes from `yaml`.
- * The subset is what bench-validate writes and what most hand-written manifests look like; it
- * reads them about ten times faster than `yaml`'s parseAllDocuments and keeps no syntax tree.
- * test/unit/yaml-fast.test.ts checks values and positions against `yaml` on every YAML fixture of
- * the repository and on each construct at the edge of the subset.
+ * Anything outside that subset (multi-line plain, quoted or flow values, keep-chomped block
+ * scalars, anchors, aliases, tags, merge keys, escapes, tabs, directives, duplicate or non-string
+ * keys, numbers JSON cannot carry, anything `yaml` might call an error) makes it return undefined,
+ * and the caller parses the text with `yaml` as before: every error message and position still
+ * comes from `yaml`. It reads the subset several times faster than `yaml`'s parseAllDocuments and
+ * keeps no syntax tree. test/unit/yaml-fast.test.ts checks values and positions against `yaml` on
+ * every YAML fixture of the repository and on each construct at the edge of the subset.
  */
 
 /** Offsets of one node, as `yaml` ranges start: a scalar's first character, a collection's first key or dash. */
@@ -65,11 +65,20 @@ const INDICATOR = new Set(['?', ':', ',', '[', ']', '{', '}', '#', '&', '*', '!'
 
 /** The scalar tags `yaml` resolves plain scalars with, with the same options parseYamlText uses. */
 const schemaDocument = new Document(null, { merge: true, uniqueKeys: true });
-const SCALAR_TAGS = schemaDocument.schema.tags.filter((tag) => tag.default === true && tag.test !== undefined && !tag.collection);
+export const SCALAR_TAGS = schemaDocument.schema.tags.filter((tag) => tag.default === true && tag.test !== undefined && !tag.collection);
 const SCALAR_OPTIONS = schemaDocument.options;
 
+/**
+ * First characters with which a plain scalar can be anything but a string under the core schema
+ * (null `~`/`null`, booleans, numbers, `.inf`/`.nan`). Any other start is a string without testing
+ * every tag's pattern, which most keys and values would otherwise pay (test/unit/yaml-fast.test.ts
+ * checks this set against the tags of the pinned yaml).
+ */
+export const MAY_RESOLVE = '~nNtTfF+-.0123456789';
+
 /** A plain scalar's value as `yaml` resolves it (first default tag whose test matches, else a string). */
-function resolvePlain(source: string): unknown {
+export function resolvePlain(source: string): unknown {
+  if (source.length > 0 && !MAY_RESOLVE.includes(source[0]!)) return source;
   for (const tag of SCALAR_TAGS) {
     if (tag.test!.test(source)) {
       let failed = false;
@@ -242,6 +251,7 @@ class FastParser {
       if (at === from) giveUp(); // `key:value` is not a key; `-x` is not an item
       if (!inMapping && keyEnd(text, at) >= 0) return this.mapping(at, at);
       if (isDash(text, at)) giveUp(); // `key: - x`, `- - x`
+      if (text[at] === '|' || text[at] === '>') return this.blockScalar(text, at, indent);
       const scalar = this.scalar(text, at);
       const next = this.nextContent(this.line + 1, this.end);
       // A more indented line after a scalar continues it (a multi-line scalar) or is an error.
@@ -258,6 +268,45 @@ class FastParser {
       return this.block(nextIndent);
     }
     return empty;
+  }
+
+  /**
+   * A literal or folded block scalar (`description: >-` and the lines below it) whose header is
+   * `|`, `|-`, `>` or `>-` alone. Folding and chomping are yaml's: the scalar's own lines, unchanged,
+   * are read by yaml as the value of a one-key document, which gives the same text as long as the
+   * lines below the header are what yaml would take as the scalar (checked here: every non-blank
+   * line more indented than the parent and at least as indented as the first one, no leading blank
+   * line more indented than it). Keep chomping (`|+`), indentation indicators and comments after
+   * the header go to yaml with the whole file.
+   */
+  private blockScalar(text: string, at: number, indent: number): { value: unknown; node: FastNode } {
+    const header = text.slice(at).trimEnd();
+    if (header !== '|' && header !== '|-' && header !== '>' && header !== '>-') giveUp();
+    let content = -1;
+    let last = -1;
+    let leadingBlank = 0;
+    for (let j = this.line + 1; j < this.end; j++) {
+      const line = this.lines[j]!;
+      let spaces = 0;
+      while (spaces < line.length && line.charCodeAt(spaces) === 32) spaces++;
+      if (spaces === line.length) {
+        if (content < 0) leadingBlank = Math.max(leadingBlank, spaces);
+        continue;
+      }
+      if (spaces <= indent) break;
+      if (content < 0) content = spaces;
+      else if (spaces < content) giveUp();
+      last = j;
+    }
+    if (content < 0 || leadingBlank > content) giveUp();
+    const lines = this.lines.slice(this.line + 1, last + 1).join('\n');
+    // As in the file: a line break after the last line only when the file has one there.
+    const single = parseDocument(`x: ${header}\n${lines}${last < this.lines.length - 1 ? '\n' : ''}`, { uniqueKeys: true, merge: true });
+    const value = single.errors.length === 0 && single.warnings.length === 0 ? (single.toJS() as { x?: unknown } | null)?.x : undefined;
+    if (typeof value !== 'string') giveUp();
+    const node = this.offset(this.line, at);
+    this.line = last;
+    return { value, node };
   }
 
   /** The key written from `column` to the colon at `colon`: a string, as yaml reads it. */

@@ -3,7 +3,7 @@ import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parseYamlText, parseYamlTextWithYaml, type ParsedFile, type PathSegment, type SourceDocument } from '../../src/manifests/source.js';
-import { parseYamlFast } from '../../src/manifests/yaml-fast.js';
+import { MAY_RESOLVE, parseYamlFast, SCALAR_TAGS } from '../../src/manifests/yaml-fast.js';
 
 /**
  * The fast YAML reader (src/manifests/yaml-fast.ts) must give, for every text it accepts, exactly
@@ -95,8 +95,18 @@ describe('fast YAML reader', () => {
     ['url: http://example.com/a#frag\nentry: flows/a.py:etl\nhash: a #comment\nk#: v\n', true],
     ['"quoted key": 1\n\'single\': 2\nplain key with spaces: 3\n', true],
     ['a: b: c\n', false],
-    ['a: |\n  text\n', false],
-    ['a: >\n  text\n', false],
+    ['a: |\n  text\n', true],
+    ['a: >\n  text\n', true],
+    ['a:\n  b: >-\n    one\n    two\n\n      more\n    three\n\n  c: |\n    x\n    # not a comment\n\n\n  d: |-\n    y\n  # a comment\ne: >\n  last', true],
+    ['- |\n  a\n-  >-\n   b\n   c\n- x\n', true],
+    ['a: |+\n  kept\n\nb: 1\n', false],
+    ['a: |2\n    x\n', false],
+    ['a: | # c\n  x\n', false],
+    ['a: |\n\n      x\n    y\n', false],
+    ['a: |\n    x\n  y\n', false],
+    ['a: |\nb: 1\n', false],
+    ['a: >-\n\n   x\n', true],
+    ['a: >-\n     \n   x\n', false],
     ['a: [1, 2]\n', true],
     ['a: {b: 1}\n', true],
     ['a: []\nb: {}\nc: [ ]\nd: [x, "y", \'z\', [1, {k: v}], -1, http://h/p]   # c\ne: {name: p, n: 3, "q": "x y"}\n- [a]\n', false],
@@ -155,6 +165,19 @@ describe('fast YAML reader', () => {
     ['emoji: "café ☕"\nplain: naïve\n', true],
     [`${'k'.repeat(1100)}: 1\n`, false],
   ];
+
+  it('takes a plain scalar for a string without testing the tags only where no tag can match', () => {
+    const suffixes = ['', 'rue', 'RUE', 'alse', 'ull', 'ULL', '1', '12', '.5', '5e3', 'e3', 'x1F', 'o17', 'inf', 'Inf', 'nan', 'NaN', 'NAN', '.inf', '.nan', '<', '0'];
+    for (let code = 0x20; code < 0x7f; code++) {
+      const first = String.fromCharCode(code);
+      if (MAY_RESOLVE.includes(first)) continue;
+      for (const suffix of suffixes) {
+        for (const tag of SCALAR_TAGS) expect(tag.test!.test(first + suffix), `${tag.tag} matches ${first + suffix}`).toBe(false);
+      }
+    }
+    // And each tag does match something: the set is not vacuous.
+    for (const tag of SCALAR_TAGS) expect(['~', 'null', 'true', '0o17', '12', '0x1F', '.nan', '1e3', '1.5'].some((s) => tag.test!.test(s)), tag.tag).toBe(true);
+  });
 
   it.each(cases)('%j: fast path %s, same result as yaml', (text, accepted) => {
     expect(agreesWithYaml(text)).toBe(accepted);
