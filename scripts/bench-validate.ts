@@ -12,11 +12,21 @@
 //   npx tsx scripts/bench-validate.ts --deployments 10000 --dir /tmp/v10k --generate-only
 //   /usr/bin/time -v node bin/prefect-gitops.js validate /tmp/v10k
 //
+// `--compare REF,REF` is the before/after figure in one run: it builds each git ref (`.` = this
+// working tree, uncommitted changes included) as npm users get it (its files in a scratch folder,
+// lib/ bundled by this checkout's scripts/build-lib.ts so every ref starts alike, src/ removed,
+// node_modules linked from this checkout), then runs `validate DIR` with each build, interleaved
+// (A B A B ...) so load changes hit both alike, and prints each run's wall time, CPU (user + system)
+// and peak RSS of the whole process, their medians side by side and the load average:
+//
+//   npx tsx scripts/bench-validate.ts --dir /tmp/v10k --compare fde344c,. --runs 5
+//
 // It asserts nothing about time; it exits 1 only when the generated project does not validate.
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { execFileSync, spawn } from 'node:child_process';
+import { copyFile, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
 import { loadManifests } from '../src/manifests/load.js';
@@ -77,11 +87,108 @@ export async function generateProject(dir: string, count: number): Promise<void>
   }
 }
 
+const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+/**
+ * Builds `ref` (`.` = the working tree) into `into` as npm users get it, lib/ bundled by this
+ * checkout's build-lib.ts (refs from before the bundle would otherwise start differently); returns
+ * its bin.
+ */
+async function stage(ref: string, into: string): Promise<string> {
+  await mkdir(into, { recursive: true });
+  const archive = ref === '.'
+    ? execFileSync('tar', ['-c', '--null', '--ignore-failed-read', '-T', '-', '-f', '-'], {
+        cwd: repoRoot,
+        input: execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: repoRoot }),
+        maxBuffer: 1 << 30,
+      })
+    : execFileSync('git', ['archive', ref], { cwd: repoRoot, maxBuffer: 1 << 30 });
+  execFileSync('tar', ['-x', '-f', '-'], { cwd: into, input: archive, maxBuffer: 1 << 30 });
+  await mkdir(join(into, 'scripts'), { recursive: true });
+  await copyFile(join(repoRoot, 'scripts', 'build-lib.ts'), join(into, 'scripts', 'build-lib.ts'));
+  await symlink(join(repoRoot, 'node_modules'), join(into, 'node_modules'));
+  execFileSync(process.execPath, ['--import', 'tsx', join(into, 'scripts', 'build-lib.ts')], { cwd: into, stdio: ['ignore', 'ignore', 'inherit'] });
+  await rm(join(into, 'src'), { recursive: true, force: true });
+  return join(into, 'bin', 'prefect-gitops.js');
+}
+
+interface Run {
+  readonly wall: number;
+  readonly cpu: number;
+  readonly rssMiB: number;
+}
+
+/** Written to fd 3 when the measured process exits: its own whole-process rusage. */
+const RUSAGE_AT_EXIT = `import { writeSync } from 'node:fs';
+process.on('exit', () => { try { const u = process.resourceUsage(); writeSync(3, JSON.stringify([u.userCPUTime + u.systemCPUTime, u.maxRSS])); } catch {} });`;
+
+function runValidate(bin: string, dir: string): Promise<Run> {
+  return new Promise((done, fail) => {
+    const started = performance.now();
+    const child = spawn(process.execPath, ['--import', `data:text/javascript,${encodeURIComponent(RUSAGE_AT_EXIT)}`, bin, 'validate', dir], { env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });
+    let out = '';
+    let usage = '';
+    child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
+    (child.stdio[3] as NodeJS.ReadableStream).on('data', (c: Buffer) => (usage += c.toString()));
+    child.on('error', fail);
+    child.on('close', (code) => {
+      if (code !== 0) return fail(new Error(`${bin} validate ${dir} exited ${code}: ${out.slice(-1000)}`));
+      const [cpu, rss] = JSON.parse(usage) as [number, number];
+      done({ wall: (performance.now() - started) / 1000, cpu: cpu / 1e6, rssMiB: rss / 1024 });
+    });
+  });
+}
+
+const median = (xs: readonly number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+const load = (): string => loadavg().map((l) => l.toFixed(2)).join(' ');
+
+async function compare(dir: string, refs: readonly string[], runs: number): Promise<void> {
+  const scratch = await mkdtemp(join(tmpdir(), 'bench-validate-builds-'));
+  try {
+    const bins: { label: string; bin: string }[] = [];
+    for (const [i, ref] of refs.entries()) {
+      const commit = ref === '.' ? 'working tree' : execFileSync('git', ['rev-parse', '--short', ref], { cwd: repoRoot }).toString().trim();
+      bins.push({ label: `${ref} (${commit})`, bin: await stage(ref, join(scratch, String(i))) });
+    }
+    console.log(`validate ${dir}, ${runs} runs each, interleaved; load average at start ${load()}`);
+    const figures = new Map<string, Run[]>(bins.map((b) => [b.label, []]));
+    for (let i = 0; i < runs; i++) {
+      for (const { label, bin } of bins) {
+        const r = await runValidate(bin, dir);
+        figures.get(label)!.push(r);
+        console.log(`${label} run ${i + 1}: wall ${r.wall.toFixed(2)} s, CPU ${r.cpu.toFixed(2)} s, peak RSS ${r.rssMiB.toFixed(0)} MiB (load ${loadavg()[0]!.toFixed(2)})`);
+      }
+    }
+    console.log(`\n| build | median wall s | median CPU s | median peak RSS MiB |\n|---|---|---|---|`);
+    for (const [label, rs] of figures) {
+      console.log(`| ${label} | ${median(rs.map((r) => r.wall)).toFixed(2)} | ${median(rs.map((r) => r.cpu)).toFixed(2)} | ${median(rs.map((r) => r.rssMiB)).toFixed(0)} |`);
+    }
+    console.log(`load average at end ${load()}`);
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<number> {
   const { values } = parseArgs({
-    options: { deployments: { type: 'string', default: '10000' }, dir: { type: 'string' }, 'generate-only': { type: 'boolean' } },
+    options: {
+      deployments: { type: 'string', default: '10000' },
+      dir: { type: 'string' },
+      'generate-only': { type: 'boolean' },
+      compare: { type: 'string' },
+      runs: { type: 'string', default: '5' },
+    },
     strict: true,
   });
+  if (values.compare) {
+    if (!values.dir) throw new Error('--compare needs --dir (a project written with --generate-only)');
+    await compare(resolve(values.dir), values.compare.split(','), Number(values.runs));
+    return 0;
+  }
   const count = Number(values.deployments);
   if (!Number.isInteger(count) || count < 1) throw new Error(`--deployments must be a positive integer, got ${values.deployments}`);
   const dir = values.dir ? resolve(values.dir) : await mkdtemp(join(tmpdir(), 'bench-validate-'));
