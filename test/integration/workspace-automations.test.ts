@@ -2,12 +2,13 @@
 // 0-write re-apply, change in place, prune of owned automations only; names of deployments and
 // pools resolved (a deployment created by the same apply); never mistaken for a deployment's
 // trigger automations, nor they for it.
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { main } from '../../src/cli/main.js';
 import { fetchForExport } from '../../src/export/export.js';
+import { capabilitiesFor } from '../../src/prefect/capabilities.js';
 import { PrefectClient } from '../../src/prefect/client.js';
 import type { Json } from '../../src/prefect/types.js';
 import { applyProject, ensurePool, makeProject, planProject, readDeployment, type Project } from '../helpers/gitops.js';
@@ -25,6 +26,7 @@ interface ServerAutomation {
   actions: Record<string, Json>[];
 }
 
+const serverVersion = async (): Promise<string> => String(await api<string>('GET', '/admin/version'));
 const readAutomation = (id: string): Promise<ServerAutomation> => api<ServerAutomation>('GET', `/automations/${id}`);
 const byName = async (name: string): Promise<ServerAutomation[]> => api<ServerAutomation[]>('POST', '/automations/filter', { automations: { name: { any_: [name] } } });
 
@@ -71,7 +73,9 @@ describe('kind: automation', () => {
     const deployment = (await readDeployment(project.flow, 'cleanup'))!;
     const [made] = await byName(rerun);
     expect(made!.actions[0]).toMatchObject({ type: 'run-deployment', source: 'selected', deployment_id: deployment.id, parameters: { n: 1 } });
-    expect(made!.tags).toEqual([`prefect-gitops:automation:${project.owner}`]);
+    // The owner marker: a tag from Prefect 3.4.7, before that the description's last line.
+    if (capabilitiesFor(await serverVersion()).automationTags) expect(made!.tags).toEqual([`prefect-gitops:automation:${project.owner}`]);
+    else expect(made!.description).toBe(`rerun on failure\nprefect-gitops-tags: ["prefect-gitops:automation:${project.owner}"]`);
 
     const again = await planProject(project.dir);
     expect(again.plan.actions).toEqual([]);
@@ -172,5 +176,46 @@ describe('kind: automation', () => {
     const validate = await cli(['validate', project.dir]);
     expect(validate.code).toBe(2);
     expect(validate.stdout).toMatch(/workspace\/automations\.yaml:\d+:\d+: error: .*names deployment "no-such-flow\/nothing", which these manifests do not declare; validated offline, so the server was not asked/);
+  });
+
+  it('drift reports a UI edit; export --kind automation/global-concurrency-limit writes documents (names, not ids) that plan empty', async () => {
+    await ensurePool(POOL);
+    const project = await makeProject('wsauto-export');
+    const name = uniqueName('notify');
+    const gcl = uniqueName('slots');
+    const deployments = [{ name: 'target', work_pool: { name: POOL } }];
+    await writeProject(project, deployments, [
+      { kind: 'automation', name, description: 'two lists', enabled: false, trigger: { require: 'any', within: 120, triggers: [{ expect: ['a.b'] }, { posture: 'Proactive', expect: ['c.d'], for_each: ['prefect.resource.id'] }] }, actions: [{ type: 'pause-deployment', deployment: `${project.flow}/target` }], actions_on_resolve: [{ type: 'resume-deployment', deployment: `${project.flow}/target` }] },
+      { kind: 'global-concurrency-limit', name: gcl, limit: 7, slot_decay_per_second: 0.25 },
+    ]);
+    expect((await applyProject(project.dir)).result.ok).toBe(true);
+    expect((await cli(['drift', project.dir])).code).toBe(0);
+    const [made] = await byName(name);
+    // Before Prefect 3.4.7 the owner marker is the description's last line: the edit keeps it.
+    await api('PUT', `/automations/${made!.id}`, { ...made, id: undefined, created: undefined, updated: undefined, description: made!.description.replace('two lists', 'edited in the UI') });
+    const drift = await cli(['drift', project.dir]);
+    expect(drift.code).toBe(2);
+    expect(drift.stdout).toContain(name);
+    expect((await applyProject(project.dir)).result.ok).toBe(true);
+    expect((await readAutomation(made!.id)).description).toBe(made!.description);
+
+    const out = join(project.dir, 'exported');
+    const exported = await cli(['export', '--kind', 'automation', '--kind', 'global-concurrency-limit', '--out', out, '--owner', project.owner]);
+    expect(exported.code).toBe(0);
+    // Keep only this test's objects (the shared server has others, which would be conflicts).
+    const keep = async (file: string, key: string): Promise<string> => {
+      const docs = (await readFile(join(out, 'workspace', file), 'utf8')).split(/^---$/m).filter((d) => d.includes(`name: ${key}\n`));
+      expect(docs).toHaveLength(1);
+      await writeFile(join(out, 'workspace', file), docs[0]!);
+      return docs[0]!;
+    };
+    const automation = await keep('automation.yaml', name);
+    expect(automation).toContain(`deployment: ${project.flow}/target`);
+    expect(automation).not.toContain('deployment_id');
+    expect(automation).not.toContain('prefect-gitops');
+    await keep('global-concurrency-limit.yaml', gcl);
+    const plan = await planProject(out);
+    expect(plan.plan.workspace?.actions).toEqual([]);
+    expect(plan.plan.workspace?.unchanged.map((u) => u.key).sort()).toEqual([name, gcl].sort());
   });
 });

@@ -34,6 +34,7 @@ import {
   sameActions,
   sameTrigger,
   standaloneOwnerOf,
+  standaloneOwnerTag,
   unresolvedNames,
   WORK_POOL_ACTIONS,
   workPoolRef,
@@ -123,7 +124,7 @@ export const automationHandler: KindHandler = {
   },
 
   async readLive(client, ctx) {
-    const automations = oneByName((await client.listAutomations()).filter(isStandaloneCandidate), ctx.owner);
+    const automations = oneByName((await readCandidates(client, ctx)).filter(isStandaloneCandidate), ctx.owner);
     const names = await readNames(client, automations);
     return automations.map((a): LiveObject => {
       const ids = referencedIds(a);
@@ -231,13 +232,27 @@ function isStandaloneCandidate(a: LiveAutomation): boolean {
 }
 
 /**
+ * Every automation for `export --kind` (`ctx.all`); else this owner's (by its marker: a server-side
+ * tags filter from 3.4.7) and those of a declared name (collisions), so a plan does not page
+ * through every deployment trigger on the server.
+ */
+async function readCandidates(client: PrefectClient, ctx: KindContext): Promise<LiveAutomation[]> {
+  if (ctx.all) return client.listAutomations();
+  const declared = [...new Set(ctx.desired.filter((d) => d.kind === KIND).map((d) => d.key))];
+  const [owned, named] = await Promise.all([client.listAutomations({ tagsAll: [standaloneOwnerTag(ctx.owner)] }), client.listAutomations({ names: declared })]);
+  const byId = new Map<string, LiveAutomation>();
+  for (const a of [...owned, ...named]) byId.set(a.id, a);
+  return [...byId.values()];
+}
+
+/**
  * One automation per name (the kinds' key): Prefect does not keep automation names unique, so an
- * automation of this owner wins over namesakes (made by hand, or another owner's), else the oldest.
+ * automation of this owner wins over namesakes (made by hand, or another owner's), else the one
+ * with the smallest id (any fixed choice: it is a conflict either way).
  */
 function oneByName(automations: readonly LiveAutomation[], owner: string): LiveAutomation[] {
   const out = new Map<string, LiveAutomation>();
-  // listAutomations pages newest first: the last seen of a name is the oldest.
-  for (const a of [...automations].reverse()) {
+  for (const a of [...automations].sort((x, y) => (x.id < y.id ? -1 : x.id > y.id ? 1 : 0))) {
     const kept = out.get(a.name);
     if (!kept || (standaloneOwnerOf(kept.tags) !== owner && standaloneOwnerOf(a.tags) === owner)) out.set(a.name, a);
   }
