@@ -14,7 +14,10 @@
 import { rm } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build, type BuildOptions } from 'esbuild';
+import { _, Ajv } from 'ajv';
+import standalone from 'ajv/dist/standalone/index.js';
+import { build, type BuildOptions, type Plugin } from 'esbuild';
+import { addFormats, SHIPPED_SCHEMA_OPTIONS, shippedSchemas } from '../src/validate/schema.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -36,10 +39,38 @@ export const cliBundleOptions = {
 } as const satisfies BuildOptions;
 
 /** Builds into `outDir` (default: the package's lib/), which it empties first; returns the bundle's path. */
+/**
+ * src/validate/precompiled-schemas.ts is empty (src/ compiles the shipped schemas on first use);
+ * in lib/ it is ajv standalone code of each shipped schema, made here with the options and format
+ * checks src/validate/schema.ts uses at run time, so both validate alike.
+ */
+export function precompiledSchemasModule(): string {
+  const ajv = addFormats(new Ajv({ ...SHIPPED_SCHEMA_OPTIONS, code: { source: true, esm: true, formats: _`require("ajv-formats/dist/formats").fullFormats` } }));
+  const refs: Record<string, string> = {};
+  for (const [name, source] of Object.entries(shippedSchemas)) {
+    const schema = source();
+    ajv.compile(schema);
+    refs[name] = String(schema.$id);
+  }
+  const names = Object.keys(refs);
+  return `${standaloneCode(ajv, refs)}\nexport const precompiledValidators = { ${names.join(', ')} };\n`;
+}
+
+// CommonJS with __esModule: under Node's ESM interop the function is the module's `default`.
+const standaloneCode = (standalone as unknown as { default: (ajv: Ajv, refs: Record<string, string>) => string }).default;
+
+const precompiledSchemas: Plugin = {
+  name: 'precompiled-schemas',
+  setup(b) {
+    b.onResolve({ filter: /\/precompiled-schemas\.js$/ }, () => ({ path: 'src/validate/precompiled-schemas.generated.js', namespace: 'precompiled-schemas' }));
+    b.onLoad({ filter: /.*/, namespace: 'precompiled-schemas' }, () => ({ contents: precompiledSchemasModule(), loader: 'js', resolveDir: join(root, 'src', 'validate') }));
+  },
+};
+
 export async function buildLib(outDir = join(root, 'lib')): Promise<string> {
   await rm(outDir, { recursive: true, force: true });
   const outfile = join(outDir, 'cli', 'main.js');
-  await build({ ...cliBundleOptions, entryPoints: ['src/cli/main.ts'], outfile });
+  await build({ ...cliBundleOptions, entryPoints: ['src/cli/main.ts'], outfile, plugins: [precompiledSchemas] });
   return outfile;
 }
 

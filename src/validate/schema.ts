@@ -3,6 +3,7 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import type { PathSegment } from '../manifests/source.js';
 import { isSensitiveKey, REDACTED, redactUrlPasswords } from '../render/redact.js';
+import { precompiledValidators } from './precompiled-schemas.js';
 import { didYouMean } from './suggest.js';
 
 // schemas/ beside the module in the single-file build (scripts/build-single.ts); else the package's
@@ -18,29 +19,35 @@ export interface SchemaProblem {
   readonly atKey: boolean;
 }
 
-const ajv = new Ajv({ allErrors: true, verbose: true, allowUnionTypes: true, strict: false });
+/** The options of the shipped schemas' validators (scripts/build-lib.ts precompiles them with these). */
+export const SHIPPED_SCHEMA_OPTIONS = { allErrors: true, verbose: true, allowUnionTypes: true, strict: false } as const;
 // ajv-formats is CommonJS; its default export arrives wrapped under Node's ESM interop.
 type AddFormats = (instance: Ajv) => Ajv;
-const addFormats = ((addFormatsModule as unknown as { default?: AddFormats }).default ?? addFormatsModule) as unknown as AddFormats;
-addFormats(ajv);
+export const addFormats = ((addFormatsModule as unknown as { default?: AddFormats }).default ?? addFormatsModule) as unknown as AddFormats;
+let shippedAjv: Ajv | undefined;
+/** Made on first use: where the shipped schemas are precompiled, a run may never need it. */
+const ajv = (): Ajv => (shippedAjv ??= addFormats(new Ajv(SHIPPED_SCHEMA_OPTIONS)));
 let deploymentSchema: Record<string, unknown> | undefined;
 const deployment = (): Record<string, unknown> => (deploymentSchema ??= loadSchema('deployment.schema.json'));
-/** The shipped schemas, each compiled on first use: a command compiles only what it checks (a plan never needs savedPlan). */
-const sources = {
+/**
+ * The shipped schemas, each compiled on first use: a command compiles only what it checks (a plan
+ * never needs savedPlan). lib/ (scripts/build-lib.ts) has them precompiled to standalone code.
+ */
+export const shippedSchemas = {
   deployment: () => deployment(),
   partialDeployment: () => ({ ...deployment(), $id: `${String(deployment().$id)}#partial`, required: [] }),
   config: () => loadSchema('config.schema.json'),
   savedPlan: () => loadSchema('plan.schema.json'),
 } satisfies Record<string, () => Record<string, unknown>>;
 
-export type SchemaName = keyof typeof sources;
+export type SchemaName = keyof typeof shippedSchemas;
 
 const validators = new Map<SchemaName, ValidateFunction>();
 
 /** Validates `value` against one of the shipped schemas; returns readable problems, never throws. */
 export function checkSchema(name: SchemaName, value: unknown): SchemaProblem[] {
   let validate = validators.get(name);
-  if (!validate) validators.set(name, (validate = ajv.compile(sources[name]())));
+  if (!validate) validators.set(name, (validate = precompiledValidators[name] ?? ajv().compile(shippedSchemas[name]())));
   if (validate(value)) return [];
   return toProblems(validate.errors ?? []);
 }
@@ -56,7 +63,7 @@ export function checkSchemaFile(file: string, value: unknown, options: { partial
   let validate = fileValidators.get(id);
   if (!validate) {
     const schema = loadSchema(file);
-    fileValidators.set(id, (validate = ajv.compile(options.partial ? { ...schema, $id: `${String(schema.$id)}#partial`, required: [] } : schema)));
+    fileValidators.set(id, (validate = ajv().compile(options.partial ? { ...schema, $id: `${String(schema.$id)}#partial`, required: [] } : schema)));
   }
   if (validate(value)) return [];
   return toProblems(validate.errors ?? []);

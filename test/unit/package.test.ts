@@ -11,6 +11,7 @@ import { renderPlanSummary } from '../../src/render/markdown.js';
 import type { Plan } from '../../src/plan/types.js';
 import { VERSION } from '../../src/version.js';
 import { buildLib } from '../../scripts/build-lib.js';
+import { precompiledValidators } from '../../src/validate/precompiled-schemas.js';
 
 const run = promisify(execFile);
 const repo = resolve(import.meta.dirname, '../..');
@@ -108,6 +109,29 @@ describe('npm run build (lib/)', () => {
     expect(bundle).toContain('undici/lib/api/api-request.js');
     for (const unused of ['undici/lib/web/fetch/index.js', 'undici/lib/web/websocket/websocket.js', 'undici/lib/mock/mock-agent.js']) expect(bundle).not.toContain(unused);
   });
+
+  it('holds the shipped schemas precompiled (ajv standalone), and src/ has none', async () => {
+    const bundle = await readFile(join(dir, 'lib', 'cli', 'main.js'), 'utf8');
+    expect(bundle).toContain('// precompiled-schemas:src/validate/precompiled-schemas.generated.js');
+    expect(bundle).toContain('precompiledValidators = { deployment, partialDeployment, config, savedPlan };');
+    expect(precompiledValidators).toEqual({});
+  });
+
+  // The precompiled validators must answer exactly as the ones src/ compiles at run time.
+  it.each([
+    '03-unknown-key-schedule', '05-work-pool-unknown-key', '07-paused-string', '08-tags-not-list', '09-missing-name', '35-collision-strategy-invalid',
+    '41-config-unknown-key', '42-config-defaults-wrong-type', '51-schedule-slug-pattern', '54-override-wrong-type', '60-config-owner-pattern', '62-prune-ratio-above-one',
+  ])('validate test/fixtures/invalid/%s says the same from lib/ as from src/', async (fixture) => {
+    const fixtureDir = join(repo, 'test', 'fixtures', 'invalid', fixture);
+    let expected = '';
+    const code = await main(['validate', fixtureDir], { stdout: (t) => void (expected += t), stderr: (t) => void (expected += t), env: {}, cwd: repo, isTty: false });
+    const fromLib = await run(process.execPath, [join(dir, 'bin', 'prefect-gitops.js'), 'validate', fixtureDir], { cwd: repo, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', NO_COLOR: '1' } }).then(
+      (r) => ({ code: 0, out: r.stdout + r.stderr }),
+      (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, out: e.stdout + e.stderr }),
+    );
+    expect(code).not.toBe(0);
+    expect(fromLib).toEqual({ code, out: expected });
+  }, 30_000);
 
   it('runs from the package: version, schemas and the Python parser found', async () => {
     const version = await run(process.execPath, [join(dir, 'bin', 'prefect-gitops.js'), '--version'], { cwd: dir });
