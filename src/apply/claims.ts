@@ -193,8 +193,8 @@ async function decide(
       if (options.lockHeld && claim.holder?.owner === holder.owner) continue;
       if (observed.expired(claim.variable, serverTime, claim.ttlMs)) {
         options.logger.warn({ claim: claim.variable.name, holder: claim.holder ? describeHolder(claim.holder) : undefined }, 'breaking an expired deployment name claim: its holder stopped renewing it');
-        // By id: a newer record of that name is never removed.
-        await client.deleteVariableById(claim.variable.id);
+        // By id: a newer record of that name is never removed. Cleanup only: expired is expired.
+        await client.deleteVariableById(claim.variable.id).catch((error: unknown) => options.logger.warn({ claim: claim.variable.name, error: String(error) }, 'could not remove an expired deployment name claim'));
         continue;
       }
       // A per-name claim (an older version) never waits for us; a decided set creates what it still names.
@@ -341,7 +341,8 @@ class HeldClaims {
   }
 
   async write(parts: readonly string[][]): Promise<void> {
-    await Promise.all(
+    // Settled, not all: a set still being written when another failed must be known to release().
+    const written = await Promise.allSettled(
       parts.map(async (hashes, part) => {
         const name = `${CLAIM_SET_PREFIX}${this.run}-${String(part).padStart(4, '0')}`;
         const value: ClaimSetValue = { ...this.holder, part, parts: parts.length, decided: false, names: hashes.join('') };
@@ -351,6 +352,8 @@ class HeldClaims {
         this.sets.push({ name, id: created.id, value, confirmedAt: sent });
       }),
     );
+    const failed = written.find((w): w is PromiseRejectedResult => w.status === 'rejected');
+    if (failed) throw failed.reason;
     this.timer = setInterval(() => {
       this.chain = this.chain.then(() => this.renew());
     }, Math.max(100, this.ttlMs / 3));

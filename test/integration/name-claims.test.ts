@@ -229,4 +229,28 @@ describe('claims left behind', () => {
     const v = await api<{ id: string }>('GET', `/variables/name/${name}`);
     await api('DELETE', `/variables/${v.id}`);
   });
+
+  it("a thousand names fit in a few claim sets under the server's limit on a variable's value; all are released", async () => {
+    const client = await PrefectClient.connect({ apiUrl: proxy.apiUrl });
+    const owner = `claims-many-${randomUUID().slice(0, 8)}`;
+    const wanted = Array.from({ length: 1000 }, (_, i) => ({ key: `f/n${i}`, flowName: `${owner}-flow`, name: `n${i}` }));
+    const claims = await claimNames(client, owner, wanted, {
+      ttlMs: 600_000,
+      env: {},
+      logger: silentLogger(),
+      lockHeld: false,
+      // A long CI URL leaves less room for names; the server still accepts every set.
+      holder: { ciRunUrl: `https://ci.example.com/${'x'.repeat(300)}`, host: 'h'.repeat(100) },
+    });
+    try {
+      expect(claims.conflicts.size).toBe(0);
+      const sets = await claimsOf(owner);
+      expect(sets).toHaveLength(4);
+      expect(sets.reduce((n, v) => n + String(v.value.names).length / 16, 0)).toBe(1000);
+      for (const v of sets) expect(Buffer.byteLength(JSON.stringify(v.value))).toBeLessThanOrEqual(5000);
+    } finally {
+      await claims.release();
+    }
+    expect(await claimsOf(owner)).toEqual([]);
+  });
 });
