@@ -1,5 +1,5 @@
 import type { Logger } from '../log.js';
-import { describeError, GitopsError } from '../errors.js';
+import { describeError, GitopsError, InternalError } from '../errors.js';
 import { hiddenValues, scrubSecrets } from '../render/redact.js';
 import type { PrefectClient } from '../prefect/client.js';
 import type { JsonObject, LiveAutomation, LiveFlow, ScheduleCreateBody } from '../prefect/types.js';
@@ -273,6 +273,7 @@ async function guardCreates(plan: Plan, client: PrefectClient, options: ApplyOpt
 async function createNew(client: PrefectClient, action: Extract<PlanAction, { kind: 'create' }>, body: JsonObject, flow: () => Promise<LiveFlow>, owner: string, guard: CreateGuard): Promise<string> {
   const refused = guard.refused.get(action.key);
   if (refused !== undefined) throw new CreateConflictError(refused);
+  if (!guard.claims) throw new InternalError(`a create of ${action.key} without name claims`);
   const flowId = (await flow()).id;
   // Claims that could have expired no longer keep another owner from creating this name.
   const lost = guard.claims?.lost();
