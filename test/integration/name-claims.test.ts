@@ -41,7 +41,7 @@ async function otherOwner(project: Project, list: readonly string[]): Promise<{ 
 }
 
 async function planThrough(dir: string): Promise<{ plan: Plan; client: PrefectClient }> {
-  return reconcile({ manifests: dir, cwd: process.cwd(), env: {}, client: { apiUrl: proxy.apiUrl, retryBaseMs: 200 }, allowMassDelete: false, adoptAll: false, logger: silentLogger() });
+  return reconcile({ manifests: dir, cwd: process.cwd(), env: {}, client: { apiUrl: proxy.apiUrl, retryBaseMs: 200, timeoutMs: 90_000 }, allowMassDelete: false, adoptAll: false, logger: silentLogger() });
 }
 
 const applyPlan = (p: { plan: Plan; client: PrefectClient }, logger: Logger = silentLogger()): Promise<ApplyResult> => apply(p.plan, p.client, { logger, concurrency: 4 });
@@ -99,7 +99,8 @@ describe('two owners creating the same names at once', () => {
     const [ra, rb] = await Promise.all([applyPlan(a), applyPlan(b)]);
     const okA = ra.results.filter((r) => r.status === 'ok').length;
     const okB = rb.results.filter((r) => r.status === 'ok').length;
-    expect([okA, okB].sort()).toEqual([0, 6]);
+    const notOk = [...ra.results, ...rb.results].filter((r) => r.status !== 'ok').map((r) => `${r.key}: ${r.message}`);
+    expect([okA, okB].sort(), notOk.join('\n')).toEqual([0, 6]);
     const [winner, loser, loserResult] = okA === 6 ? [project.owner, other.owner, rb] : [other.owner, project.owner, ra];
     for (const r of loserResult.results) {
       expect(r).toMatchObject({ kind: 'create', status: 'failed', message: expect.stringMatching(new RegExp(`^conflict: another apply is creating ${project.flow}/d\\d right now: owner "${winner}" on host `)) });
