@@ -22,6 +22,8 @@ export interface ActionResult {
   readonly message?: string;
   /** Set for a workspace object (then `key` reads `variable "name"`). */
   readonly objectKind?: WorkspaceKind;
+  /** A workspace create that failed without creating anything (its inventory intent is dropped). */
+  readonly notCreated?: true;
 }
 
 export interface ApplyResult {

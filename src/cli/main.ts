@@ -272,7 +272,7 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
       io.stdout(
         opts.format === 'json'
           ? renderIssuesJson(result.issues, files)
-          : renderFilesText({ ...files, verbose: opts.verbose ?? false }) + renderIssuesText(result.issues, project.files.length + (project.configFile ? 1 : 0), result.deployments.length),
+          : renderFilesText({ ...files, verbose: opts.verbose ?? false }) + renderIssuesText(result.issues, project.files.length + (project.configFile ? 1 : 0), result.deployments.length, result.workspace.length),
       );
       exitCode = hasErrors(result.issues) ? ExitCode.invalidOrChanges : ExitCode.ok;
     });

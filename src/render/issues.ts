@@ -42,13 +42,13 @@ export function renderIssueLines(issues: readonly Issue[]): string {
   return issues.map((i) => `${formatIssue(i)}\n`).join('');
 }
 
-export function renderIssuesText(issues: readonly Issue[], filesChecked: number, deployments: number): string {
+export function renderIssuesText(issues: readonly Issue[], filesChecked: number, deployments: number, objects = 0): string {
   const errors = issues.filter((i) => i.severity === 'error').length;
   const warnings = issues.length - errors;
   const lines = issues.map(formatIssue);
   const summary =
     errors === 0
-      ? `OK: ${deployments} deployment${deployments === 1 ? '' : 's'} in ${filesChecked} file${filesChecked === 1 ? '' : 's'}${warnings ? `, ${warnings} warning${warnings === 1 ? '' : 's'}` : ''}.`
+      ? `OK: ${deployments} deployment${deployments === 1 ? '' : 's'}${objects ? ` and ${objects} workspace object${objects === 1 ? '' : 's'}` : ''} in ${filesChecked} file${filesChecked === 1 ? '' : 's'}${warnings ? `, ${warnings} warning${warnings === 1 ? '' : 's'}` : ''}.`
       : `${errors} error${errors === 1 ? '' : 's'}${warnings ? `, ${warnings} warning${warnings === 1 ? '' : 's'}` : ''} in ${filesChecked} file${filesChecked === 1 ? '' : 's'}; nothing was sent to Prefect.`;
   return [...lines, summary].join('\n') + '\n';
 }

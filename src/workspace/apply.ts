@@ -10,12 +10,12 @@
  * reported as skipped), as a failed create stops the deletes today.
  */
 import type { ActionResult } from '../apply/apply.js';
-import { describeError } from '../errors.js';
+import { AmbiguousWriteError, describeError, RemoteError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { PrefectClient } from '../prefect/client.js';
 import type { Plan } from '../plan/types.js';
 import { hiddenValues, scrubSecrets } from '../render/redact.js';
-import type { InventoryEntry, KindContext, ObjectAction } from './kind.js';
+import { ObjectConflictError, type InventoryEntry, type KindContext, type ObjectAction } from './kind.js';
 import { updateInventory } from './inventory.js';
 import { DEPLOYMENT_ORDER, handlerFor } from './registry.js';
 import { objectLabel } from './types.js';
@@ -109,7 +109,9 @@ export async function runWorkspaceActions(actions: readonly ObjectAction[], clie
         options.logger.info({ action: a.action, object: objectLabel(a), id }, 'action applied');
       } catch (error) {
         const message = scrubSecrets(describeError(error), hiddenIn(a));
-        r = resultOf(a, 'failed', { message });
+        // Known not to have created anything: a name taken by someone else's object, or a create the server refused outright.
+        const notCreated = a.action === 'create' && (error instanceof ObjectConflictError || (error instanceof RemoteError && !(error instanceof AmbiguousWriteError) && error.status !== undefined && error.status >= 400 && error.status < 500));
+        r = { ...resultOf(a, 'failed', { message }), ...(notCreated ? { notCreated: true as const } : {}) };
         options.logger.error({ action: a.action, object: objectLabel(a), error: message }, 'action failed');
       }
       options.onResult(r);
@@ -156,15 +158,19 @@ export async function recordIntents(client: PrefectClient, owner: string, action
  */
 export async function recordOutcome(client: PrefectClient, owner: string, actions: readonly ObjectAction[], results: readonly ActionResult[], forget: readonly { kind: string; key: string }[] = []): Promise<void> {
   const byLabel = new Map(results.filter((r) => r.objectKind !== undefined && r.status === 'ok').map((r) => [`${r.kind}:${r.key}`, r]));
+  const refused = new Set(results.filter((r) => r.notCreated).map((r) => r.key));
   const done = (a: ObjectAction): ActionResult | undefined => byLabel.get(`${a.action}:${objectLabel(a)}`);
   const created = actions.filter((a) => a.action === 'create' && done(a)?.id !== undefined);
   const deleted = actions.filter((a) => a.action === 'delete' && done(a) !== undefined);
-  if (created.length === 0 && deleted.length === 0 && forget.length === 0) return;
+  // Intents of creates that made nothing: the name is someone else's (an inventory kind would otherwise count it as ours).
+  const notCreated = actions.filter((a) => a.action === 'create' && refused.has(objectLabel(a)));
+  if (created.length === 0 && deleted.length === 0 && forget.length === 0 && notCreated.length === 0) return;
   await updateInventory(client, owner, (entries) => {
     const ids = new Map(created.map((a) => [`${a.kind}\u0000${a.key}`, done(a)!.id!]));
     const gone = new Set([...deleted, ...forget].map((a) => `${a.kind}\u0000${a.key}`));
+    const intents = new Set(notCreated.map((a) => `${a.kind}\u0000${a.key}`));
     return entries
-      .filter((e) => !gone.has(`${e.kind}\u0000${e.key}`))
+      .filter((e) => !gone.has(`${e.kind}\u0000${e.key}`) && !(e.id === null && intents.has(`${e.kind}\u0000${e.key}`)))
       .map((e) => (ids.has(`${e.kind}\u0000${e.key}`) ? { ...e, id: ids.get(`${e.kind}\u0000${e.key}`)! } : e));
   });
 }

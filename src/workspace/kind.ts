@@ -16,6 +16,17 @@ import type { PrefectClient } from '../prefect/client.js';
 import type { Json, JsonObject } from '../prefect/types.js';
 import type { Issue } from '../validate/issue.js';
 
+import { GitopsError } from '../errors.js';
+
+/**
+ * Thrown by a kind's `write` when a create finds its name taken by an object that is not the one
+ * it made (a 409 read back as someone else's): the object is not ours, so the framework drops the
+ * create's intent from the inventory (a create refused with a 4xx is treated the same).
+ */
+export class ObjectConflictError extends GitopsError {
+  override readonly name: string = 'ObjectConflictError';
+}
+
 /** The `kind:` values. `deployment` (or no `kind`) is a deployment, handled by the existing code. */
 export const WORKSPACE_KINDS = ['work-pool', 'work-queue', 'global-concurrency-limit', 'variable', 'automation'] as const;
 export type WorkspaceKind = (typeof WORKSPACE_KINDS)[number];

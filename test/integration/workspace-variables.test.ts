@@ -5,7 +5,12 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
+import { apply } from '../../src/apply/apply.js';
 import { main } from '../../src/cli/main.js';
+import { silentLogger } from '../../src/log.js';
+import { reconcile } from '../../src/reconcile.js';
+import { PrefectClient } from '../../src/prefect/client.js';
+import { readInventory, updateInventory } from '../../src/workspace/inventory.js';
 import { startFaultProxy } from '../helpers/fault-proxy.js';
 import { api, prefectApiUrl } from '../helpers/prefect.js';
 import { applyProject, makeProject, planProject, type Project } from '../helpers/gitops.js';
@@ -268,5 +273,52 @@ describe('drift and export cover variables', () => {
     const plan = await planProject(out, { env: { [`PREFECT_VARIABLE_${pass.toUpperCase()}`]: 'hunter2-secret' } });
     expect(plan.plan.workspace?.actions).toEqual([]);
     expect(plan.plan.workspace?.unchanged.map((u) => u.key).sort()).toEqual([a, b, pass].sort());
+  });
+});
+
+describe('a create that finds its name taken since the plan', () => {
+  it('fails as a conflict without touching the other variable, and its intent leaves the inventory', async () => {
+    const project = await makeProject('wsvar-race');
+    const a = varName('a');
+    const raced = varName('raced');
+    await writeObjects(project, [
+      { kind: 'variable', name: a, value: 1 },
+      { kind: 'variable', name: raced, value: 'ours' },
+    ]);
+    const { plan, client } = await reconcile({ manifests: project.dir, cwd: process.cwd(), env: {}, client: { apiUrl: prefectApiUrl(), retryBaseMs: 200 }, allowMassDelete: false, adoptAll: false, logger: silentLogger() });
+    await api('POST', '/variables/', { name: raced, value: 'theirs', tags: [] });
+    const result = await apply(plan, client, { logger: silentLogger(), concurrency: 1 });
+    const failed = result.results.find((r) => r.key === `variable "${raced}"`);
+    expect(failed?.status).toBe('failed');
+    expect(failed?.message).toMatch(/conflict: variable ".*" was created by someone else after the plan; not overwritten/);
+    expect((await readVariable(raced))?.value).toBe('theirs');
+    const inventory = await readVariable(`prefect-gitops-inventory-${project.owner}`);
+    const keys = (inventory?.value as { entries: [string, string, string | null][] }).entries.map((e) => e[1]);
+    expect(keys).toEqual([a]);
+    // The next plan: the raced name is a conflict, ours is unchanged.
+    const next = await planProject(project.dir);
+    expect(next.plan.workspace?.conflicts.map((c) => c.key)).toEqual([raced]);
+    expect(next.plan.workspace?.actions).toEqual([]);
+  });
+});
+
+describe('the owner\'s inventory on the server', () => {
+  it('is chunked under Prefect\'s 5000-character limit, read back whole, and shrinks (surplus chunks deleted)', async () => {
+    const owner = `inv-${randomBytes(4).toString('hex')}`;
+    const client = await PrefectClient.connect({ apiUrl: prefectApiUrl(), retryBaseMs: 200 });
+    const many = Array.from({ length: 150 }, (_, i) => ({ kind: 'work-pool' as const, key: `pool-${String(i).padStart(3, '0')}-${'x'.repeat(20)}`, id: `00000000-0000-0000-0000-${String(i).padStart(12, '0')}` }));
+    await updateInventory(client, owner, () => many);
+    const base = `prefect-gitops-inventory-${owner}`;
+    const second = await readVariable(`${base}-2`);
+    expect(second).toBeDefined();
+    expect(JSON.stringify((await readVariable(base))!.value).length).toBeLessThan(5000);
+    expect((await readInventory(client, owner)).entries).toEqual(many);
+    await updateInventory(client, owner, (entries) => entries.slice(0, 1));
+    expect((await readInventory(client, owner)).entries).toEqual(many.slice(0, 1));
+    expect(await readVariable(`${base}-2`)).toBeUndefined();
+    // Nothing changed: nothing written.
+    client.resetStats();
+    await updateInventory(client, owner, (entries) => [...entries]);
+    expect(client.stats.writes).toBe(0);
   });
 });

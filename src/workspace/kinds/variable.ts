@@ -4,13 +4,13 @@
  * marked `sensitive` (or whose name looks like a secret) also carries `prefect-gitops:sensitive`,
  * and its value is never shown: plans show "(sensitive)", export writes an `{{ env.X }}` placeholder.
  */
-import { GitopsError, RemoteError } from '../../errors.js';
+import { RemoteError } from '../../errors.js';
 import type { PrefectClient } from '../../prefect/client.js';
 import type { Json, JsonObject } from '../../prefect/types.js';
 import type { FieldChange } from '../../plan/types.js';
 import { REDACTED } from '../../render/redact.js';
 import type { Issue } from '../../validate/issue.js';
-import type { DesiredObject, KindContext, KindHandler, LiveObject, ObjectAction } from '../kind.js';
+import { ObjectConflictError, type DesiredObject, type KindContext, type KindHandler, type LiveObject, type ObjectAction } from '../kind.js';
 import { isReservedVariableName, ownerFromTags, ownerTag, PROTECTED_TAG, SENSITIVE_TAG, userTags } from '../ownership.js';
 
 /** Prefect's limit on a variable's value, as JSON text (MAX_VARIABLE_VALUE_LENGTH). */
@@ -18,7 +18,7 @@ export const MAX_VALUE_LENGTH = 5000;
 const PAGE = 200;
 
 /** A create that would take over a variable someone else made: reported as a failed action. */
-export class VariableConflictError extends GitopsError {
+export class VariableConflictError extends ObjectConflictError {
   override readonly name = 'VariableConflictError';
 }
 
