@@ -29,8 +29,8 @@ function doc(kind: 'work-pool' | 'work-queue', spec: JsonObject): DesiredObject 
 const HANDLERS: readonly KindHandler[] = [workPoolKind, workQueueKind];
 
 /** What the framework does with these two kinds, in small: read, plan (create/update, with the kinds' hooks), and optionally apply. */
-async function run(desired: DesiredObject[], options: { apply?: boolean; only?: (l: LiveObject) => boolean } = {}): Promise<{ actions: ObjectAction[]; live: LiveObject[]; ctx: KindContext; writes: number }> {
-  const base = { owner: 'it', features: NEWEST_CAPABILITIES, serverVersion: client.serverVersion, desired, deploymentKeys: [], inventory: [] } as KindContext;
+async function run(desired: DesiredObject[], options: { apply?: boolean; inventory?: KindContext['inventory'] } = {}): Promise<{ actions: ObjectAction[]; live: LiveObject[]; ctx: KindContext; writes: number }> {
+  const base = { owner: 'it', features: NEWEST_CAPABILITIES, serverVersion: client.serverVersion, desired, deploymentKeys: [], inventory: options.inventory ?? [] } as KindContext;
   const reference = { 'work-pool': await workPoolKind.readReference!(client, base) };
   const withRef = { ...base, reference } as KindContext;
   const live = (await Promise.all(HANDLERS.map((h) => h.readLive(client, withRef)))).flat();
@@ -106,19 +106,24 @@ describe('work pools and queues against the real server', () => {
     expect(after.actions).toEqual([]);
   });
 
-  it('a pool used by a deployment: the plan counts it, and a delete is held back until that deployment goes', async () => {
+  it('a pool and a queue used by a deployment: the plan counts it, and a delete is held back until that deployment goes', async () => {
     const name = uniqueName('wsp-used');
     await run([doc('work-pool', { name, type: 'process' })], { apply: true });
     const flow = await api<{ id: string }>('POST', '/flows/', { name: uniqueName('wsp-flow') });
-    const deployment = await api<{ id: string }>('POST', '/deployments/', { name: 'uses-pool', flow_id: flow.id, work_pool_name: name, entrypoint: 'f.py:f' });
+    const deployment = await api<{ id: string }>('POST', '/deployments/', { name: 'uses-pool', flow_id: flow.id, work_pool_name: name, work_queue_name: 'busy', entrypoint: 'f.py:f' });
     const declared = await run([doc('work-pool', { name, type: 'process' })]);
     expect(workPoolKind.notes!(doc('work-pool', { name, type: 'process' }), poolOf(declared.live, name), declared.ctx)).toEqual(['used by 1 deployment']);
-    // Not declared any more: a prune candidate, read with its users.
-    const undeclared = await run([]);
+    // Not declared any more and ours (in the inventory): a prune candidate, read with its users; so is its queue.
+    const undeclared = await run([], { inventory: [{ kind: 'work-pool', key: name, id: null }, { kind: 'work-queue', key: `${name}/busy`, id: null }] });
     const live = poolOf(undeclared.live, name);
-    const hold = workPoolKind.holdDelete!(live, { ...undeclared.ctx, deletingDeploymentIds: new Set() });
-    expect(hold).toEqual([expect.stringMatching(new RegExp(`^not deleted: still used by 1 live deployment this plan does not delete \\(wsp-flow-[0-9a-f]+/uses-pool\\)`))]);
+    const holding = new RegExp(`^not deleted: still used by 1 live deployment this plan does not delete \\(wsp-flow-[0-9a-f]+/uses-pool\\)`);
+    expect(workPoolKind.holdDelete!(live, { ...undeclared.ctx, deletingDeploymentIds: new Set() })).toEqual([expect.stringMatching(holding)]);
     expect(workPoolKind.holdDelete!(live, { ...undeclared.ctx, deletingDeploymentIds: new Set([deployment.id]) })).toEqual([]);
+    const queue = undeclared.live.find((l) => l.key === `${name}/busy`)!;
+    expect(workQueueKind.holdDelete!(queue, { ...undeclared.ctx, deletingDeploymentIds: new Set() })).toEqual([expect.stringMatching(holding)]);
+    expect(workQueueKind.holdDelete!(queue, { ...undeclared.ctx, deletingDeploymentIds: new Set([deployment.id]) })).toEqual([]);
+    // Not ours: its deployments are not even read.
+    expect(poolOf((await run([])).live, name).deployments).toEqual([]);
     await workPoolKind.write(client, { action: 'delete', kind: 'work-pool', key: name, id: live.id, changes: [], notes: [], sensitive: false }, undeclared.ctx);
     await expect(api('GET', `/work_pools/${name}`)).rejects.toThrow(/404/);
   });

@@ -223,11 +223,7 @@ export function poolDeleteHold(live: LiveObject, deletingDeploymentIds: Readonly
   const pool = live as LivePool;
   const users = pool.deployments;
   if (!users) return pool.deploymentCount > 0 ? [`not deleted: still used by ${plural(pool.deploymentCount, 'deployment')}`] : [];
-  const staying = users.filter((d) => !deletingDeploymentIds.has(d.id));
-  if (staying.length === 0) return [];
-  const keys = staying.map((d) => d.key).sort();
-  const shown = keys.slice(0, SHOWN_USERS).join(', ') + (keys.length > SHOWN_USERS ? ` and ${keys.length - SHOWN_USERS} more` : '');
-  return [`not deleted: still used by ${plural(staying.length, 'live deployment')} this plan does not delete (${shown}); move or delete them first`];
+  return usersHold(users, deletingDeploymentIds);
 }
 
 /** The document `export --kind work-pool` writes: overrides of the type's template when that says it all, else the template whole. */
@@ -287,22 +283,42 @@ async function pages(client: Pick<PrefectClient, 'request'>, path: string, body:
  * Every work pool on the server, each with how many deployments use it; for pools that are not
  * declared (the ones a prune could delete) also which deployments, by `flow/name`.
  */
-export async function readLivePools(client: Pick<PrefectClient, 'request'>, ctx: Pick<KindContext, 'desired' | 'reference'>): Promise<LivePool[]> {
+/** The deployments a filter selects, with their `flow/name`, pool and queue (two paged reads). */
+export async function readDeploymentUsers(client: Pick<PrefectClient, 'request'>, filter: JsonObject): Promise<{ id: string; key: string; pool: string; queue: string }[]> {
+  const deployments = await pages(client, '/deployments/filter', filter);
+  const flowIds = [...new Set(deployments.map((d) => String(d['flow_id'])))];
+  const flows = flowIds.length > 0 ? await pages(client, '/flows/filter', { flows: { id: { any_: flowIds } } }) : [];
+  const flowName = new Map(flows.map((f) => [String(f['id']), String(f['name'])]));
+  return deployments.map((d) => ({
+    id: String(d['id']),
+    key: `${flowName.get(String(d['flow_id'])) ?? String(d['flow_id'])}/${String(d['name'])}`,
+    pool: String(d['work_pool_name']),
+    queue: String(d['work_queue_name']),
+  }));
+}
+
+/** Why an object must not be deleted: the deployments using it that this plan does not delete. */
+export function usersHold(users: readonly { readonly id: string; readonly key: string }[], deletingDeploymentIds: ReadonlySet<string>): string[] {
+  const staying = users.filter((d) => !deletingDeploymentIds.has(d.id));
+  if (staying.length === 0) return [];
+  const keys = staying.map((d) => d.key).sort();
+  const shown = keys.slice(0, SHOWN_USERS).join(', ') + (keys.length > SHOWN_USERS ? ` and ${keys.length - SHOWN_USERS} more` : '');
+  return [`not deleted: still used by ${plural(staying.length, 'live deployment')} this plan does not delete (${shown}); move or delete them first`];
+}
+
+export async function readLivePools(client: Pick<PrefectClient, 'request'>, ctx: Pick<KindContext, 'desired' | 'reference'> & { readonly inventory?: KindContext['inventory'] }): Promise<LivePool[]> {
   const types = ctx.reference?.[KIND] !== undefined ? poolTypes(ctx) : await readPoolTypes(client);
   const declared = new Set(ctx.desired.filter((d) => d.kind === KIND).map((d) => d.key));
   const pools = await pages(client, '/work_pools/filter', {});
-  const undeclared = pools.map((p) => String(p['name'])).filter((name) => !declared.has(name));
+  // Only pools a prune could delete (ours, no longer declared) need their deployments listed.
+  const owned = ctx.inventory ? new Set(ctx.inventory.filter((e) => e.kind === KIND).map((e) => e.key)) : undefined;
+  const undeclared = pools.map((p) => String(p['name'])).filter((name) => !declared.has(name) && (!owned || owned.has(name)));
   const users = new Map<string, { id: string; key: string }[]>();
   if (undeclared.length > 0) {
-    const deployments = await pages(client, '/deployments/filter', { work_pools: { name: { any_: undeclared } } });
-    const flowIds = [...new Set(deployments.map((d) => String(d['flow_id'])))];
-    const flows = flowIds.length > 0 ? await pages(client, '/flows/filter', { flows: { id: { any_: flowIds } } }) : [];
-    const flowName = new Map(flows.map((f) => [String(f['id']), String(f['name'])]));
-    for (const d of deployments) {
-      const pool = String(d['work_pool_name']);
-      const list = users.get(pool) ?? [];
-      list.push({ id: String(d['id']), key: `${flowName.get(String(d['flow_id'])) ?? String(d['flow_id'])}/${String(d['name'])}` });
-      users.set(pool, list);
+    for (const d of await readDeploymentUsers(client, { work_pools: { name: { any_: undeclared } } })) {
+      const list = users.get(d.pool) ?? [];
+      list.push({ id: d.id, key: d.key });
+      users.set(d.pool, list);
     }
   }
   return Promise.all(

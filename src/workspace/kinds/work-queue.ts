@@ -17,6 +17,7 @@ import type { Json, JsonObject } from '../../prefect/types.js';
 import type { Issue } from '../../validate/issue.js';
 import type { DesiredObject, KindContext, KindHandler, LiveObject, ObjectAction, WorkspaceKind } from '../kind.js';
 import { issueAt } from './positions.js';
+import { readDeploymentUsers, usersHold } from './work-pool.js';
 
 const KIND = 'work-queue' as const satisfies WorkspaceKind;
 const PAGE = 200;
@@ -199,8 +200,32 @@ export function exportQueue(live: LiveObject): { kind: WorkspaceKind } & Record<
   };
 }
 
-/** Every work queue of every pool on the server (legacy queues without a pool are not ours to manage). */
-export async function readLiveQueues(client: Pick<PrefectClient, 'request'>): Promise<LiveObject[]> {
+/** A live queue, with the deployments that use it when a prune could delete it (ours, no longer declared). */
+export interface LiveQueue extends LiveObject {
+  readonly deployments?: readonly { readonly id: string; readonly key: string }[];
+}
+
+/**
+ * Every work queue of every pool on the server (legacy queues without a pool are not ours to
+ * manage); for the owned ones no longer declared, the deployments that use them.
+ */
+export async function readLiveQueues(client: Pick<PrefectClient, 'request'>, ctx?: Pick<KindContext, 'desired' | 'inventory'>): Promise<LiveQueue[]> {
+  const queues = await readQueues(client);
+  const declared = new Set((ctx?.desired ?? []).filter((d) => d.kind === KIND).map((d) => d.key));
+  const owned = new Set((ctx?.inventory ?? []).filter((e) => e.kind === KIND).map((e) => e.key));
+  const candidates = queues.filter((q) => owned.has(q.key) && !declared.has(q.key) && q.raw['name'] !== DEFAULT_QUEUE);
+  if (candidates.length === 0) return queues;
+  const users = await readDeploymentUsers(client, {
+    work_pools: { name: { any_: [...new Set(candidates.map(livePool))] } },
+    deployments: { work_queue_name: { any_: [...new Set(candidates.map((q) => String(q.raw['name'])))] } },
+  });
+  const byQueue = new Map<string, { id: string; key: string }[]>();
+  for (const u of users) byQueue.set(queueKey(u.pool, u.queue), [...(byQueue.get(queueKey(u.pool, u.queue)) ?? []), { id: u.id, key: u.key }]);
+  const wanted = new Set(candidates.map((q) => q.key));
+  return queues.map((q) => (wanted.has(q.key) ? { ...q, deployments: byQueue.get(q.key) ?? [] } : q));
+}
+
+async function readQueues(client: Pick<PrefectClient, 'request'>): Promise<LiveObject[]> {
   const out: LiveObject[] = [];
   for (let offset = 0; ; offset += PAGE) {
     const page = await client.request<unknown>('POST', '/work_queues/filter', { limit: PAGE, offset });
@@ -272,11 +297,12 @@ export const workQueueKind: KindHandler & { keyOf(spec: JsonObject): string } = 
   ownership: 'inventory',
   validate: (objects) => validateQueues(objects),
   serverIssues: () => [],
-  readLive: (client) => readLiveQueues(client),
+  readLive: (client, ctx) => readLiveQueues(client, ctx),
   planIssues: (objects, live, ctx) => planQueueIssues(objects, live, ctx),
   createBody: (object) => queueCreateBody(object),
   diff: (object, live, ctx) => diffQueue(object, live, ctx),
   notes: (object, live, ctx) => queueNotes(object, live, ctx),
+  holdDelete: (live, ctx) => usersHold((live as LiveQueue).deployments ?? [], ctx.deletingDeploymentIds),
   forgetOnPrune: (live) => String(live.raw['name']) === DEFAULT_QUEUE,
   orderActions: (actions) => orderQueueActions(actions),
   write: (client, action) => writeQueue(client, action),
