@@ -156,8 +156,9 @@ describe('concurrent applies', () => {
     const project = await makeProject('lock-kill');
     const list = names('d', 6);
     await project.write(deployments(list));
-    // A TTL long enough that the next apply starts while the record is still fresh, and waits.
-    const holder = startCli(['apply', project.dir, '--concurrency', '1'], { PREFECT_GITOPS_LOCK_TTL_SECONDS: '10' });
+    // A TTL long enough that the next apply starts while the record is still fresh, and waits
+    // (10 s was too short once: on a machine at load 20 the next CLI took longer than that to start).
+    const holder = startCli(['apply', project.dir, '--concurrency', '1'], { PREFECT_GITOPS_LOCK_TTL_SECONDS: '25' });
     await holder.waitFor(/^\[1\/6\] /m);
     holder.child.kill('SIGKILL');
     expect((await holder.exited).signal).toBe('SIGKILL');
