@@ -5,6 +5,9 @@ import { parseYamlText } from '../../src/manifests/source.js';
 import { NEWEST_CAPABILITIES } from '../../src/prefect/capabilities.js';
 import type { Plan } from '../../src/plan/types.js';
 import { redact } from '../../src/render/redact.js';
+import { renderPlanJson, renderPlanText } from '../../src/render/text.js';
+import { renderPlanComment, renderPlanSummary } from '../../src/render/markdown.js';
+import { planAnnotations } from '../../src/action/annotations.js';
 import { splitByKind, validateWorkspaceDocuments } from '../../src/workspace/documents.js';
 import { inventoryName } from '../../src/workspace/inventory.js';
 import type { DesiredObject, InventoryEntry, KindContext, KindHandler, LiveObject } from '../../src/workspace/kind.js';
@@ -224,5 +227,38 @@ describe('the owner\'s inventory', () => {
   it('is named like the apply lock, apart for owners whose slugs collide', () => {
     expect(inventoryName('team-a')).toBe('prefect-gitops-inventory-team-a');
     expect(inventoryName('Team.A')).toMatch(/^prefect-gitops-inventory-team-a-[0-9a-f]{8}$/);
+  });
+});
+
+describe('every output shows workspace objects, sensitive values never', () => {
+  const secretValue = 'very-secret-value-123';
+  const plan = (): Plan => {
+    const draft = planWorkspace(
+      [variable('region', 'eu'), variable('tok', secretValue, { sensitive: true }), variable('free', 1)],
+      live([liveVariable('region', 'us', mineTags), liveVariable('free', 1, []), liveVariable('old', 1, mineTags)]),
+      opts(),
+    );
+    const base: Plan = { formatVersion: 1, owner: OWNER, environment: null, serverVersion: '3.8.8', actions: [], unchanged: [], conflicts: [], orphans: [], pruneRefused: null, warnings: [], summary: { add: 0, change: 0, delete: 0, adopt: 0, unchanged: 0, conflicts: 0 } };
+    return withWorkspace(base, draft, { maxDeletes: 10, maxDeleteRatio: 1, allowMassDelete: false, declaredDeployments: 0, ownedDeployments: 0 });
+  };
+
+  it('text, JSON, PR comment, job summary and annotations', () => {
+    const p = plan();
+    const text = renderPlanText(p, { color: false });
+    expect(text).toContain('+ variable "tok"');
+    expect(text).toContain('~ variable "region"');
+    expect(text).toContain('value: us -> eu');
+    expect(text).toContain('- variable "old" will be deleted');
+    expect(text).toContain('! variable "free"');
+    expect(text).toContain('Plan: 1 to add, 1 to change, 1 to delete, 0 unchanged, 1 conflict.');
+    const comment = renderPlanComment(p, { title: 'Plan', now: new Date(0) });
+    expect(comment).toContain('`region`');
+    expect(comment).toMatch(/1 workspace object will be deleted/);
+    expect(comment).toMatch(/1 workspace conflict/);
+    const summary = renderPlanSummary(p, { title: 'Plan', now: new Date(0) });
+    expect(summary).toContain('`tok`');
+    const annotations = planAnnotations(p, (f) => f, { secrets: [] });
+    expect(annotations.map((a) => a.message)).toEqual(expect.arrayContaining(['variable "tok" will be created', expect.stringMatching(/^variable "free" already exists on the server/)]));
+    for (const out of [text, renderPlanJson(p), comment, summary, JSON.stringify(annotations)]) expect(out).not.toContain(secretValue);
   });
 });
