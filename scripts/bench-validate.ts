@@ -14,7 +14,8 @@
 //
 // `--compare REF,REF` is the before/after figure in one run: it builds each git ref (`.` = this
 // working tree, uncommitted changes included) as npm users get it (its files in a scratch folder,
-// lib/ bundled by this checkout's scripts/build-lib.ts so every ref starts alike, src/ removed,
+// lib/ bundled by its own scripts/build-lib.ts, or the first one for a ref from before the bundle,
+// so every ref starts alike, src/ removed,
 // node_modules linked from this checkout), then runs `validate DIR` with each build, interleaved
 // (A B A B ...) so load changes hit both alike, and prints each run's wall time, CPU (user + system)
 // and peak RSS of the whole process, their medians side by side and the load average:
@@ -23,7 +24,8 @@
 //
 // It asserts nothing about time; it exits 1 only when the generated project does not validate.
 import { execFileSync, spawn } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -90,9 +92,8 @@ export async function generateProject(dir: string, count: number): Promise<void>
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 /**
- * Builds `ref` (`.` = the working tree) into `into` as npm users get it, lib/ bundled by this
- * checkout's build-lib.ts (refs from before the bundle would otherwise start differently); returns
- * its bin.
+ * Builds `ref` (`.` = the working tree) into `into` as npm users get it, lib/ bundled (refs from
+ * before the bundle with the first build-lib.ts, so they do not start differently); returns its bin.
  */
 async function stage(ref: string, into: string): Promise<string> {
   await mkdir(into, { recursive: true });
@@ -104,8 +105,12 @@ async function stage(ref: string, into: string): Promise<string> {
       })
     : execFileSync('git', ['archive', ref], { cwd: repoRoot, maxBuffer: 1 << 30 });
   execFileSync('tar', ['-x', '-f', '-'], { cwd: into, input: archive, maxBuffer: 1 << 30 });
-  await mkdir(join(into, 'scripts'), { recursive: true });
-  await copyFile(join(repoRoot, 'scripts', 'build-lib.ts'), join(into, 'scripts', 'build-lib.ts'));
+  // A ref from before the bundle gets the first build-lib.ts (later ones need that ref's newer src/).
+  if (!existsSync(join(into, 'scripts', 'build-lib.ts'))) {
+    await mkdir(join(into, 'scripts'), { recursive: true });
+    const first = execFileSync('git', ['log', '--diff-filter=A', '--format=%H', '--', 'scripts/build-lib.ts'], { cwd: repoRoot }).toString().trim().split('\n').at(-1)!;
+    await writeFile(join(into, 'scripts', 'build-lib.ts'), execFileSync('git', ['show', `${first}:scripts/build-lib.ts`], { cwd: repoRoot }));
+  }
   await symlink(join(repoRoot, 'node_modules'), join(into, 'node_modules'));
   execFileSync(process.execPath, ['--import', 'tsx', join(into, 'scripts', 'build-lib.ts')], { cwd: into, stdio: ['ignore', 'ignore', 'inherit'] });
   await rm(join(into, 'src'), { recursive: true, force: true });
