@@ -137,7 +137,7 @@ describe('npm run build (lib/)', () => {
     const version = await run(process.execPath, [join(dir, 'bin', 'prefect-gitops.js'), '--version'], { cwd: dir });
     expect(version.stdout).toBe(`${VERSION}\n`);
     const validate = await run(process.execPath, [join(dir, 'bin', 'prefect-gitops.js'), 'validate', join(repo, 'examples')], { cwd: dir, env: { ...process.env, NO_COLOR: '1' } });
-    expect(validate.stdout).toMatch(/OK: \d+ deployments? in \d+ files?\./);
+    expect(validate.stdout).toMatch(/OK: \d+ deployments?( and \d+ workspace objects?)? in \d+ files?\./);
     // A warning would say the Python parser (wasm) could not be loaded and parameter schemas were skipped.
     expect(validate.stdout).not.toContain('warning');
   }, 60_000);
