@@ -8,7 +8,9 @@
 //     deployments (scripts/bench-validate.ts), applies it with the CLI, then runs `plan` once
 //     through a recording proxy and writes every request and response to DIR/recording.json.
 //     The server's database stays in DIR/prefect.db: when the CLI starts sending another request,
-//     `record` again re-records in minutes (the apply finds everything in place).
+//     `record` again re-records in minutes (the apply finds everything in place). --no-apply
+//     records the plan of the server as it stands (e.g. a copy of a database with part of the
+//     deployments: a plan of updates and creates); compare then checks each CLI says the same.
 //   npx tsx scripts/bench-cpu.ts replay --dir /tmp/plan-1k [--runs 5] [--bin lib/path/bin.js]
 //     serves DIR/recording.json from a local HTTP server (a request it did not record is a 599
 //     and fails the run) and runs `plan` of DIR/project against it RUNS times, printing each run's
@@ -195,7 +197,7 @@ function report(label: string, runs: readonly RunFigures[]): void {
   console.log(`${label} median: CPU ${median(runs.map((r) => r.cpuSeconds)).toFixed(2)} s, peak RSS ${median(runs.map((r) => r.peakRssMiB)).toFixed(0)} MiB, wall ${median(runs.map((r) => r.wallSeconds)).toFixed(2)} s (load average ${loadavg().map((l) => l.toFixed(2)).join(' ')})`);
 }
 
-async function record(dir: string, count: number, concurrency: string): Promise<void> {
+async function record(dir: string, count: number, concurrency: string, applyFirst = true): Promise<void> {
   const project = join(dir, 'project');
   await mkdir(dir, { recursive: true });
   await generateProject(project, count);
@@ -210,7 +212,7 @@ async function record(dir: string, count: number, concurrency: string): Promise<
     const bin = join(repoRoot, 'bin', 'prefect-gitops.js');
     const env = { PREFECT_API_URL: server.apiUrl, NO_COLOR: '1' };
     // A loaded SQLite server sheds load with 503s: apply again (it creates only what is missing).
-    for (let attempt = 1; ; attempt++) {
+    for (let attempt = 1; applyFirst; attempt++) {
       const applied = await runCli(bin, ['apply', project, '--auto-approve', '--concurrency', concurrency, '--no-lock'], env);
       console.log(`apply of ${count} (attempt ${attempt}): exit ${applied.exitCode}, wall ${applied.wallSeconds.toFixed(1)} s`);
       if (applied.exitCode === 0) break;
@@ -220,8 +222,9 @@ async function record(dir: string, count: number, concurrency: string): Promise<
     const planned = await runCli(bin, ['plan', project, '--no-color'], { ...env, PREFECT_API_URL: proxy.url });
     proxy.close();
     if (planned.exitCode !== 0) throw new Error(`plan through the recorder failed (exit ${planned.exitCode}): ${planned.stderr.slice(-2000)}${planned.stdout.slice(-2000)}`);
-    await writeFile(join(dir, 'recording.json'), JSON.stringify({ deployments: count, prefect: server.apiUrl, exchanges: proxy.exchanges }));
-    console.log(`recorded ${proxy.exchanges.length} exchanges of a no-op plan (${planned.stdout.trim().split('\n').at(-1)}) into ${join(dir, 'recording.json')}`);
+    const summary = planned.stdout.trim().split('\n').at(-1) ?? '';
+    await writeFile(join(dir, 'recording.json'), JSON.stringify({ deployments: count, prefect: server.apiUrl, summary, exchanges: proxy.exchanges }));
+    console.log(`recorded ${proxy.exchanges.length} exchanges of a plan (${summary}) into ${join(dir, 'recording.json')}`);
   } finally {
     await server.stop();
   }
@@ -266,7 +269,7 @@ async function stage(ref: string, into: string): Promise<string> {
 async function compare(dirs: readonly string[], bins: readonly { label: string; bin: string }[], runs: number): Promise<void> {
   const rows: string[] = [];
   for (const dir of dirs) {
-    const { deployments, exchanges } = JSON.parse(await readFile(join(dir, 'recording.json'), 'utf8')) as { deployments: number; exchanges: Exchange[] };
+    const { deployments, summary, exchanges } = JSON.parse(await readFile(join(dir, 'recording.json'), 'utf8')) as { deployments: number; summary?: string; exchanges: Exchange[] };
     const figures = new Map<string, RunFigures[]>(bins.map((b) => [b.label, []]));
     for (let i = 0; i < runs; i++) {
       for (const { label, bin } of bins) {
@@ -275,7 +278,10 @@ async function compare(dirs: readonly string[], bins: readonly { label: string; 
         try {
           const r = await runCli(bin, ['plan', join(dir, 'project'), '--no-color'], { PREFECT_API_URL: server.url, NO_COLOR: '1' });
           if (r.exitCode !== 0 || server.unknown.length > 0) throw new Error(`${label}: plan against the replay of ${dir} failed (exit ${r.exitCode}); unrecorded: ${server.unknown.slice(0, 3).join(' | ')}\n${r.stderr.slice(-2000)}`);
-          if (!/No changes\./.test(r.stdout)) throw new Error(`${label}: the plan of ${dir} is not a no-op: ${r.stdout.slice(-500)}`);
+          // Every CLI must say what the recorded plan said (a no-op unless recorded with --no-apply).
+          if (r.stdout.trim().split('\n').at(-1) !== (summary ?? 'No changes.') && !(summary === undefined && /No changes\./.test(r.stdout))) {
+            throw new Error(`${label}: the plan of ${dir} is not the recorded one (${summary ?? 'no changes'}): ${r.stdout.slice(-500)}`);
+          }
           figures.get(label)!.push(r);
           console.log(`${deployments} deployments, ${label}, run ${i + 1}: CPU ${r.cpuSeconds.toFixed(2)} s, peak RSS ${r.peakRssMiB.toFixed(0)} MiB (load ${loadavg()[0]!.toFixed(2)})`);
         } finally {
@@ -398,6 +404,7 @@ async function main(): Promise<void> {
       concurrency: { type: 'string', default: '4' },
       sizes: { type: 'string', default: '1000,2000,4000,8000' },
       'cpu-prof': { type: 'string' },
+      'no-apply': { type: 'boolean' },
       dirs: { type: 'string' },
       refs: { type: 'string' },
       bins: { type: 'string' },
@@ -429,7 +436,7 @@ async function main(): Promise<void> {
   }
   const dir = resolve(values.dir);
   const bin = resolve(values.bin ?? join(repoRoot, 'bin', 'prefect-gitops.js'));
-  if (mode === 'record') await record(dir, Number(values.deployments), values.concurrency);
+  if (mode === 'record') await record(dir, Number(values.deployments), values.concurrency, !values['no-apply']);
   else if (mode === 'replay') await replay(dir, bin, Number(values.runs), values['cpu-prof'] ? resolve(values['cpu-prof']) : undefined);
   else if (mode === 'validate') await validate(dir, bin, Number(values.runs));
   else if (mode === 'phases') await phases(dir);
