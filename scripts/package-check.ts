@@ -80,7 +80,7 @@ async function main(): Promise<void> {
     check(help.code === 0 && help.stdout.includes(`Version ${version}`) && help.stdout.includes('--version'), 'npx prefect-gitops --help names the version', help);
     const validate = await npx(['validate', examples]);
     // No warning: one would say the Python parser (wasm) could not be loaded and schemas were skipped.
-    check(validate.code === 0 && /OK: \d+ deployments in \d+ files\.\n$/.test(validate.stdout) && !validate.stdout.includes('warning'), 'npx prefect-gitops validate examples/ (flow files parsed by the wasm parser)', validate);
+    check(validate.code === 0 && /OK: \d+ deployments( and \d+ workspace objects?)? in \d+ files\.\n$/.test(validate.stdout) && !validate.stdout.includes('warning'), 'npx prefect-gitops validate examples/ (flow files parsed by the wasm parser)', validate);
 
     // 2. The single-file build, unpacked where no node_modules can be found.
     const single = await buildSingle();
@@ -92,7 +92,7 @@ async function main(): Promise<void> {
     const sv = await exec(process.execPath, [script, '--version'], { cwd: work });
     check(sv.code === 0 && sv.stdout.trim() === version, `node prefect-gitops.mjs --version prints ${version}`, sv);
     const sValidate = await exec(process.execPath, [script, 'validate', examples], { cwd: work });
-    check(sValidate.code === 0 && /OK: \d+ deployments in \d+ files\.\n$/.test(sValidate.stdout) && !sValidate.stdout.includes('warning'), 'node prefect-gitops.mjs validate examples/ (wasm found beside the bundle)', sValidate);
+    check(sValidate.code === 0 && /OK: \d+ deployments( and \d+ workspace objects?)? in \d+ files\.\n$/.test(sValidate.stdout) && !sValidate.stdout.includes('warning'), 'node prefect-gitops.mjs validate examples/ (wasm found beside the bundle)', sValidate);
 
     // 3. One plan against a real Prefect server through the installed binary.
     server = await startPrefectServer({ scheduler: false, services: false });
