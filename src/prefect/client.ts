@@ -1182,6 +1182,7 @@ function checkAutomation(value: unknown, method: string, path: string, where = '
     actions_on_resolve: actions(value.actions_on_resolve),
     ...(described ? { description: described.description } : {}),
     ...(isRecord(value.trigger) ? { trigger: value.trigger as JsonObject } : {}),
+    ...(typeof value.updated === 'string' ? { updated: value.updated } : {}),
   };
 }
 

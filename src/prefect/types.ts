@@ -109,6 +109,8 @@ export interface LiveAutomation {
   trigger?: JsonObject;
   actions_on_trigger?: JsonObject[];
   actions_on_resolve?: JsonObject[];
+  /** The server's time of the last write (a saved plan is stale once it moved). */
+  updated?: string;
 }
 
 /** The subset of AutomationFilter we use in POST /automations/filter; an omitted field does not restrict. */

@@ -129,7 +129,7 @@ export const automationHandler: KindHandler = {
     return automations.map((a): LiveObject => {
       const ids = referencedIds(a);
       const known = Object.fromEntries([...ids].flatMap((id) => (names.has(id) ? [[id, names.get(id)!]] : [])));
-      return { kind: KIND, key: a.name, id: a.id, updated: null, raw: { ...(a as unknown as JsonObject), [NAMES_KEY]: known }, taggedOwner: standaloneOwnerOf(a.tags) };
+      return { kind: KIND, key: a.name, id: a.id, updated: a.updated ?? null, raw: { ...(a as unknown as JsonObject), [NAMES_KEY]: known }, taggedOwner: standaloneOwnerOf(a.tags) };
     });
   },
 
