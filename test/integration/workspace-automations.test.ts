@@ -218,4 +218,22 @@ describe('kind: automation', () => {
     expect(plan.plan.workspace?.actions).toEqual([]);
     expect(plan.plan.workspace?.unchanged.map((u) => u.key).sort()).toEqual([name, gcl].sort());
   });
+
+  it('a saved plan\'s update of an automation edited on the server since is refused as stale, nothing written', async () => {
+    const project = await makeProject('wsauto-saved');
+    const name = uniqueName('saved');
+    const doc = (label: string): Record<string, unknown> => ({ kind: 'automation', name, trigger: { expect: ['acme.saved'] }, actions: [{ type: 'send-notification', block_document_id: '00000000-0000-4000-8000-000000000000', body: label }] });
+    await writeProject(project, [], [doc('first')]);
+    expect((await applyProject(project.dir)).result.ok).toBe(true);
+    await writeProject(project, [], [doc('second')]);
+    const planFile = join(project.dir, 'plan.json');
+    expect((await cli(['plan', project.dir, '--out', planFile])).code).toBe(0);
+    const [live] = await byName(name);
+    await api('PATCH', `/automations/${live!.id}`, { enabled: false });
+    const applied = await cli(['apply', planFile, '--auto-approve']);
+    expect(applied.stderr).toMatch(/refused \(stale\)/);
+    const after = await readAutomation(live!.id);
+    expect(after.enabled).toBe(false);
+    expect(after.actions[0]).toMatchObject({ body: 'first' });
+  });
 });
