@@ -5,7 +5,10 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
+import { apply } from '../../src/apply/apply.js';
+import { silentLogger } from '../../src/log.js';
 import { PrefectClient } from '../../src/prefect/client.js';
+import { reconcile } from '../../src/reconcile.js';
 import { globalConcurrencyLimitHandler } from '../../src/workspace/kinds/global-concurrency-limit.js';
 import { applyProject, ensurePool, makeProject, planProject, readDeployment, type Project } from '../helpers/gitops.js';
 import { api, prefectApiUrl, uniqueName } from '../helpers/prefect.js';
@@ -133,5 +136,21 @@ describe('kind: global-concurrency-limit', () => {
     expect(pruned.result.ok).toBe(true);
     expect(pruned.plan.workspace?.actions.map((a) => `${a.action} ${a.key}`)).toEqual([`delete ${mine}`]);
     expect(await readLimit(`deployment:${deployment.id}`)).toMatchObject({ limit: 2 });
+  });
+
+  it('a create raced by a limit of the same name made by hand fails as a conflict: never taken over, the inventory left clean', async () => {
+    const project = await makeProject('wsgcl-race');
+    const raced = uniqueName('raced');
+    await writeProject(project, [limit(raced, { limit: 9 })]);
+    const { plan, client } = await reconcile({ manifests: project.dir, cwd: process.cwd(), env: {}, client: { apiUrl: prefectApiUrl(), retryBaseMs: 200 }, allowMassDelete: false, adoptAll: false, logger: silentLogger() });
+    await api('POST', '/v2/concurrency_limits/', { name: raced, limit: 1 });
+    const result = await apply(plan, client, { logger: silentLogger(), concurrency: 1 });
+    const failed = result.results.find((r) => r.key.includes(raced));
+    expect(failed?.status).toBe('failed');
+    expect(failed?.message).toMatch(/conflict: global concurrency limit ".*" was created by someone else after the plan; not overwritten/);
+    expect((await readLimit(raced))?.limit).toBe(1);
+    const next = await planProject(project.dir);
+    expect(next.plan.workspace?.conflicts.map((c) => c.key)).toEqual([raced]);
+    expect(next.plan.workspace?.actions).toEqual([]);
   });
 });

@@ -10,7 +10,7 @@
  * last line before Prefect 3.4.7). Updates PUT the whole automation (PATCH only toggles `enabled`),
  * which keeps its id. Prefect 2 is refused: its automations API is experimental and off by default.
  */
-import { GitopsError, InternalError, RemoteError } from '../../errors.js';
+import { InternalError, RemoteError } from '../../errors.js';
 import { mapAutomation } from '../../export/triggers.js';
 import type { PrefectClient } from '../../prefect/client.js';
 import type { Json, JsonObject, LiveAutomation } from '../../prefect/types.js';
@@ -18,7 +18,7 @@ import { PROTECTED_TAG } from '../../plan/ownership.js';
 import { FINGERPRINT_TAG } from '../../plan/triggers.js';
 import type { FieldChange } from '../../plan/types.js';
 import type { Issue } from '../../validate/issue.js';
-import type { DesiredObject, KindContext, KindHandler, LiveObject, ObjectAction, WorkspaceKind } from '../kind.js';
+import { ObjectConflictError, type DesiredObject, type KindContext, type KindHandler, type LiveObject, type ObjectAction, type WorkspaceKind } from '../kind.js';
 import { issueAt } from './positions.js';
 import {
   ACTION_LISTS,
@@ -46,7 +46,7 @@ const KIND = 'automation' satisfies WorkspaceKind;
 export const NAMES_KEY = 'prefect-gitops:names';
 
 /** A name an action gives was found nowhere when the apply needed its id. */
-export class UnresolvedNameError extends GitopsError {
+export class UnresolvedNameError extends ObjectConflictError {
   override readonly name = 'UnresolvedNameError';
 }
 

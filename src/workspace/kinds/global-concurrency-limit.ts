@@ -11,12 +11,12 @@
  * Updates PATCH only the changed fields: the server writes exactly the fields sent
  * (`exclude_unset`, on every version from 2.19), so a new `limit` keeps the slots in use.
  */
-import { AmbiguousWriteError, GitopsError, InternalError, RemoteError } from '../../errors.js';
+import { AmbiguousWriteError, InternalError, RemoteError } from '../../errors.js';
 import type { PrefectClient } from '../../prefect/client.js';
 import type { Json, JsonObject } from '../../prefect/types.js';
 import type { FieldChange } from '../../plan/types.js';
 import { issueAt } from './positions.js';
-import type { KindHandler, LiveObject, ObjectAction, WorkspaceKind } from '../kind.js';
+import { ObjectConflictError, type KindHandler, type LiveObject, type ObjectAction, type WorkspaceKind } from '../kind.js';
 
 const KIND = 'global-concurrency-limit' satisfies WorkspaceKind;
 const BASE = '/v2/concurrency_limits';
@@ -152,7 +152,7 @@ async function createLimit(client: PrefectClient, body: JsonObject): Promise<str
 }
 
 /** A create found the name taken: reported as a failed action. */
-export class LimitConflictError extends GitopsError {
+export class LimitConflictError extends ObjectConflictError {
   override readonly name = 'LimitConflictError';
 }
 
