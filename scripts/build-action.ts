@@ -10,6 +10,7 @@ import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { nodeBundleOptions } from './esbuild-options.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const outDir = join(root, 'dist', 'action');
@@ -18,23 +19,10 @@ export async function buildAction(): Promise<string[]> {
   await rm(outDir, { recursive: true, force: true });
   await mkdir(outDir, { recursive: true });
   const result = await build({
-    absWorkingDir: root,
+    ...nodeBundleOptions,
     entryPoints: ['src/action/index.ts'],
     outfile: 'dist/action/index.js',
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    // The oldest Node the package supports; the runner runs node24.
-    target: 'node20',
-    // CommonJS dependencies (pino, @actions/core, ...) call require() for Node built-ins, which an
-    // ES module does not have: give them one.
-    banner: { js: "import { createRequire as __gitopsCreateRequire } from 'node:module';\nconst require = __gitopsCreateRequire(import.meta.url);" },
-    legalComments: 'eof',
-    charset: 'utf8',
-    sourcemap: false,
-    minify: false,
     treeShaking: true,
-    logLevel: 'warning',
     metafile: true,
   });
   // The Python parser behind parameter schemas loads two wasm files from beside the module

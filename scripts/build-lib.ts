@@ -16,27 +16,14 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { _, Ajv } from 'ajv';
 import standalone from 'ajv/dist/standalone/index.js';
-import { build, type BuildOptions, type Plugin } from 'esbuild';
+import { build, type Plugin } from 'esbuild';
 import { addFormats, SHIPPED_SCHEMA_OPTIONS, shippedSchemas } from '../src/validate/schema.js';
+import { nodeBundleOptions } from './esbuild-options.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
-/** The esbuild options shared by lib/ and the single-file build (scripts/build-single.ts). */
-export const cliBundleOptions = {
-  absWorkingDir: root,
-  bundle: true,
-  platform: 'node',
-  format: 'esm',
-  // The oldest Node the package supports (package.json engines).
-  target: 'node20',
-  // CommonJS dependencies (pino, ...) call require() for Node built-ins, which an ES module lacks.
-  banner: { js: "import { createRequire as __gitopsCreateRequire } from 'node:module';\nconst require = __gitopsCreateRequire(import.meta.url);" },
-  legalComments: 'eof',
-  charset: 'utf8',
-  sourcemap: false,
-  minify: false,
-  logLevel: 'warning',
-} as const satisfies BuildOptions;
+/** The esbuild options of lib/, shared with the single-file build (scripts/build-single.ts). */
+export const cliBundleOptions = nodeBundleOptions;
 
 /** Builds into `outDir` (default: the package's lib/), which it empties first; returns the bundle's path. */
 /**
