@@ -11,6 +11,7 @@
  * Updates PATCH only the changed fields: the server writes exactly the fields sent
  * (`exclude_unset`, on every version from 2.19), so a new `limit` keeps the slots in use.
  */
+import { deleteIfPresent, readIfPresent } from './requests.js';
 import { AmbiguousWriteError, InternalError, RemoteError } from '../../errors.js';
 import type { PrefectClient } from '../../prefect/client.js';
 import type { Json, JsonObject } from '../../prefect/types.js';
@@ -111,12 +112,7 @@ export const globalConcurrencyLimitHandler: KindHandler = {
         return { id };
       }
       case 'delete': {
-        try {
-          await client.request('DELETE', `${BASE}/${encodeURIComponent(requireId(action))}`);
-        } catch (error) {
-          // Already gone: deleted as asked.
-          if (!(error instanceof RemoteError && error.status === 404)) throw error;
-        }
+        await deleteIfPresent(client, `${BASE}/${encodeURIComponent(requireId(action))}`);
         return { id: action.id };
       }
     }
@@ -157,13 +153,9 @@ export class LimitConflictError extends ObjectConflictError {
 }
 
 async function readLimit(client: PrefectClient, name: string): Promise<(JsonObject & { id: string; name: string }) | undefined> {
-  try {
-    const path = `${BASE}/${encodeURIComponent(name)}`;
-    return checkLimit(await client.request<unknown>('GET', path), 'GET', path);
-  } catch (error) {
-    if (error instanceof RemoteError && error.status === 404) return undefined;
-    throw error;
-  }
+  const path = `${BASE}/${encodeURIComponent(name)}`;
+  const found = await readIfPresent<unknown>(client, path);
+  return found === undefined ? undefined : checkLimit(found, 'GET', path);
 }
 
 function requireId(action: ObjectAction): string {

@@ -4,6 +4,7 @@
  * marked `sensitive` (or whose name looks like a secret) also carries `prefect-gitops:sensitive`,
  * and its value is never shown: plans show "(sensitive)", export writes an `{{ env.X }}` placeholder.
  */
+import { deleteIfPresent } from './requests.js';
 import { RemoteError } from '../../errors.js';
 import type { PrefectClient } from '../../prefect/client.js';
 import type { Json, JsonObject } from '../../prefect/types.js';
@@ -134,12 +135,7 @@ export const variableKind: KindHandler = {
         return { id: action.id };
       }
       case 'delete':
-        try {
-          await client.request('DELETE', `/variables/${encodeURIComponent(action.id!)}`);
-        } catch (error) {
-          // Already gone: what the delete wanted.
-          if (!(error instanceof RemoteError && error.status === 404)) throw error;
-        }
+        await deleteIfPresent(client, `/variables/${encodeURIComponent(action.id!)}`);
         return { id: action.id };
     }
   },

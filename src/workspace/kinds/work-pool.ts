@@ -7,6 +7,7 @@
  *
  * Ownership: pools have no tags or labels, so the owner's inventory on the server says which are ours.
  */
+import { deleteIfPresent, readIfPresent } from './requests.js';
 import { AmbiguousWriteError, RemoteError } from '../../errors.js';
 import { canonicalJson } from '../../plan/canonical-json.js';
 import type { FieldChange } from '../../plan/types.js';
@@ -363,23 +364,13 @@ export async function writePool(client: Pick<PrefectClient, 'request'>, action: 
       return { id: action.id };
     }
     case 'delete':
-      try {
-        await client.request('DELETE', path);
-      } catch (error) {
-        // Gone already (deleted by hand, or a retried delete whose answer was lost): what was planned holds.
-        if (!(error instanceof RemoteError && error.status === 404)) throw error;
-      }
+      await deleteIfPresent(client, path);
       return { id: action.id };
   }
 }
 
 async function readPool(client: Pick<PrefectClient, 'request'>, name: string): Promise<JsonObject | undefined> {
-  try {
-    return await client.request<JsonObject>('GET', poolPath(name));
-  } catch (error) {
-    if (error instanceof RemoteError && error.status === 404) return undefined;
-    throw error;
-  }
+  return readIfPresent<JsonObject>(client, poolPath(name));
 }
 
 /** `keyOf` is the framework's (ws-core) addition to the contract; declared here until it lands. */

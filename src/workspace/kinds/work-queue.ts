@@ -9,6 +9,7 @@
  * A pool's `default` queue exists as long as its pool: declaring it updates it (on a pool created in
  * the same apply, too), and a prune never deletes it (Prefect refuses, and deletes it with the pool).
  */
+import { deleteIfPresent, readIfPresent } from './requests.js';
 import { AmbiguousWriteError, RemoteError } from '../../errors.js';
 import { canonicalJson } from '../../plan/canonical-json.js';
 import type { FieldChange } from '../../plan/types.js';
@@ -271,22 +272,13 @@ export async function writeQueue(client: Pick<PrefectClient, 'request'>, action:
       if (Object.keys(patch).length > 0) await client.request('PATCH', path, patch);
       return { id: action.id };
     case 'delete':
-      try {
-        await client.request('DELETE', path);
-      } catch (error) {
-        if (!(error instanceof RemoteError && error.status === 404)) throw error;
-      }
+      await deleteIfPresent(client, path);
       return { id: action.id };
   }
 }
 
 async function readQueue(client: Pick<PrefectClient, 'request'>, path: string): Promise<JsonObject | undefined> {
-  try {
-    return await client.request<JsonObject>('GET', path);
-  } catch (error) {
-    if (error instanceof RemoteError && error.status === 404) return undefined;
-    throw error;
-  }
+  return readIfPresent<JsonObject>(client, path);
 }
 
 export const workQueueKind: KindHandler & { keyOf(spec: JsonObject): string } = {
