@@ -56,3 +56,18 @@ export async function api<T = unknown>(method: string, path: string, body?: unkn
   if (!response.ok) throw new PrefectApiError(method, path, response.status, text);
   return (text === '' ? undefined : JSON.parse(text)) as T;
 }
+
+/**
+ * Polls a flow run until it reaches a final state (or `timeoutMs` passes) and returns its state
+ * type: 'COMPLETED', 'FAILED', 'CRASHED', 'CANCELLED', or the last one seen.
+ */
+export async function waitForFlowRun(runId: string, timeoutMs = 150_000): Promise<string> {
+  let state = '';
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    state = (await api<{ state_type: string | null }>('GET', `/flow_runs/${runId}`)).state_type ?? '';
+    if (['COMPLETED', 'FAILED', 'CRASHED', 'CANCELLED'].includes(state)) break;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  return state;
+}

@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { rm } from 'node:fs/promises';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startPrefectWorker } from '../../scripts/prefect-server.js';
-import { api, prefectTarget } from '../helpers/prefect.js';
+import { api, prefectTarget, waitForFlowRun } from '../helpers/prefect.js';
 import { applyProject, planProject, readDeployment, type ServerDeployment } from '../helpers/gitops.js';
 
 const examples = resolve('examples');
@@ -78,15 +78,7 @@ describe('examples/ against a real server', () => {
     try {
       const deployment = (await readDeployment('etl-pipeline', 'customers-weekday'))!;
       const run = await api<{ id: string }>('POST', `/deployments/${deployment.id}/create_flow_run`, { parameters: { output: 'out/it-active.json' }, idempotency_key: 'examples-it-active' });
-      let state = '';
-      const deadline = Date.now() + 150_000;
-      while (Date.now() < deadline) {
-        const current = await api<{ state_type: string | null; state_name: string | null }>('GET', `/flow_runs/${run.id}`);
-        state = current.state_type ?? '';
-        if (['COMPLETED', 'FAILED', 'CRASHED', 'CANCELLED'].includes(state)) break;
-        await new Promise((r) => setTimeout(r, 1000));
-      }
-      expect(state).toBe('COMPLETED');
+      expect(await waitForFlowRun(run.id)).toBe('COMPLETED');
       const { readFile } = await import('node:fs/promises');
       const written = JSON.parse(await readFile(resolve(examples, 'out/it-active.json'), 'utf8')) as { active: boolean }[];
       expect(written.length).toBeGreaterThan(0);

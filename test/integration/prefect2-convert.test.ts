@@ -10,7 +10,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { BUILD_DIR, syncFlows } from '../../scripts/build-prefect2-fixtures.js';
 import { startPrefectWorker } from '../../scripts/prefect-server.js';
-import { api, prefectApiUrl, prefectTarget, uniqueName } from '../helpers/prefect.js';
+import { api, prefectApiUrl, prefectTarget, uniqueName, waitForFlowRun } from '../helpers/prefect.js';
 import { applyProject, ensurePool, planProject, readDeployment } from '../helpers/gitops.js';
 
 const fixtures = resolve('test/fixtures/prefect2-deployment-yaml/project');
@@ -85,14 +85,7 @@ describe('Prefect 2 deployment.yaml files built by Prefect 2.20, converted and a
     const worker = await startPrefectWorker(prefectTarget(), { pool: processPool });
     try {
       const run = await api<{ id: string }>('POST', `/deployments/${processDeployment.id}/create_flow_run`, {});
-      let state = '';
-      const deadline = Date.now() + 150_000;
-      while (Date.now() < deadline) {
-        state = (await api<{ state_type: string | null }>('GET', `/flow_runs/${run.id}`)).state_type ?? '';
-        if (['COMPLETED', 'FAILED', 'CRASHED', 'CANCELLED'].includes(state)) break;
-        await new Promise((r) => setTimeout(r, 1000));
-      }
-      expect(state).toBe('COMPLETED');
+      expect(await waitForFlowRun(run.id)).toBe('COMPLETED');
     } finally {
       await worker.stop();
     }

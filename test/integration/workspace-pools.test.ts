@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { startPrefectWorker } from '../../scripts/prefect-server.js';
-import { api, prefectTarget, uniqueName } from '../helpers/prefect.js';
+import { api, prefectTarget, uniqueName, waitForFlowRun } from '../helpers/prefect.js';
 import { applyProject, makeProject, planProject, readDeployment, type Project } from '../helpers/gitops.js';
 
 /** Writes the deployments and, in workspace/pools.yaml, the workspace documents. */
@@ -63,14 +63,7 @@ describe('kind: work-pool and kind: work-queue through plan and apply', () => {
     try {
       const d = (await readDeployment(project.flow, 'run-me'))!;
       const run = await api<{ id: string }>('POST', `/deployments/${d.id}/create_flow_run`, { parameters: { n: 2 }, idempotency_key: `wspool-${pool}` });
-      let state = '';
-      const deadline = Date.now() + 150_000;
-      while (Date.now() < deadline) {
-        state = (await api<{ state_type: string | null }>('GET', `/flow_runs/${run.id}`)).state_type ?? '';
-        if (['COMPLETED', 'FAILED', 'CRASHED', 'CANCELLED'].includes(state)) break;
-        await new Promise((r) => setTimeout(r, 1000));
-      }
-      expect(state).toBe('COMPLETED');
+      expect(await waitForFlowRun(run.id)).toBe('COMPLETED');
     } finally {
       await worker.stop();
     }

@@ -19,7 +19,7 @@ import { ValidationFailedError, describeError } from '../../src/errors.js';
 import { driftReport } from '../../src/plan/drift.js';
 import { reconcile, type ReconcileOptions } from '../../src/reconcile.js';
 import { silentLogger } from '../../src/log.js';
-import { api, prefectApiUrl, prefectTarget } from '../helpers/prefect.js';
+import { api, prefectApiUrl, prefectTarget, waitForFlowRun } from '../helpers/prefect.js';
 import { applyProject, ensurePool, makeProject, planProject, readDeployment, type ServerDeployment } from '../helpers/gitops.js';
 
 const FIXTURE = resolve('test/matrix/fixtures/portable');
@@ -200,15 +200,7 @@ describe('the portable project (every matrix version)', () => {
       try {
         const nightly = await live('compat-etl', 'nightly');
         const run = await api<{ id: string }>('POST', `/deployments/${nightly.id}/create_flow_run`, { parameters: { batch: 7 } });
-        let state = '';
-        const deadline = Date.now() + 150_000;
-        while (Date.now() < deadline) {
-          const current = await api<{ state_type: string | null }>('GET', `/flow_runs/${run.id}`);
-          state = current.state_type ?? '';
-          if (['COMPLETED', 'FAILED', 'CRASHED', 'CANCELLED'].includes(state)) break;
-          await new Promise((r) => setTimeout(r, 1000));
-        }
-        expect(state).toBe('COMPLETED');
+        expect(await waitForFlowRun(run.id)).toBe('COMPLETED');
       } finally {
         await worker.stop();
       }
