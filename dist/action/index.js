@@ -59690,6 +59690,24 @@ function requireId(action) {
   return action.id;
 }
 
+// src/workspace/kinds/requests.ts
+var isNotFound = (error2) => error2 instanceof RemoteError && error2.status === 404;
+async function readIfPresent(client, path3) {
+  try {
+    return await client.request("GET", path3);
+  } catch (error2) {
+    if (isNotFound(error2)) return void 0;
+    throw error2;
+  }
+}
+async function deleteIfPresent(client, path3) {
+  try {
+    await client.request("DELETE", path3);
+  } catch (error2) {
+    if (!isNotFound(error2)) throw error2;
+  }
+}
+
 // src/workspace/kinds/global-concurrency-limit.ts
 var KIND2 = "global-concurrency-limit";
 var BASE = "/v2/concurrency_limits";
@@ -59762,11 +59780,7 @@ var globalConcurrencyLimitHandler = {
         return { id };
       }
       case "delete": {
-        try {
-          await client.request("DELETE", `${BASE}/${encodeURIComponent(requireId2(action))}`);
-        } catch (error2) {
-          if (!(error2 instanceof RemoteError && error2.status === 404)) throw error2;
-        }
+        await deleteIfPresent(client, `${BASE}/${encodeURIComponent(requireId2(action))}`);
         return { id: action.id };
       }
     }
@@ -59797,13 +59811,9 @@ var LimitConflictError = class extends ObjectConflictError {
   name = "LimitConflictError";
 };
 async function readLimit(client, name2) {
-  try {
-    const path3 = `${BASE}/${encodeURIComponent(name2)}`;
-    return checkLimit(await client.request("GET", path3), "GET", path3);
-  } catch (error2) {
-    if (error2 instanceof RemoteError && error2.status === 404) return void 0;
-    throw error2;
-  }
+  const path3 = `${BASE}/${encodeURIComponent(name2)}`;
+  const found = await readIfPresent(client, path3);
+  return found === void 0 ? void 0 : checkLimit(found, "GET", path3);
 }
 function requireId2(action) {
   if (!action.id) throw new InternalError(`a ${action.action} of ${action.kind} "${action.key}" without the live id: this is a bug`);
@@ -59931,11 +59941,7 @@ var variableKind = {
         return { id: action.id };
       }
       case "delete":
-        try {
-          await client.request("DELETE", `/variables/${encodeURIComponent(action.id)}`);
-        } catch (error2) {
-          if (!(error2 instanceof RemoteError && error2.status === 404)) throw error2;
-        }
+        await deleteIfPresent(client, `/variables/${encodeURIComponent(action.id)}`);
         return { id: action.id };
     }
   },
@@ -60517,21 +60523,12 @@ async function writePool(client, action) {
       return { id: action.id };
     }
     case "delete":
-      try {
-        await client.request("DELETE", path3);
-      } catch (error2) {
-        if (!(error2 instanceof RemoteError && error2.status === 404)) throw error2;
-      }
+      await deleteIfPresent(client, path3);
       return { id: action.id };
   }
 }
 async function readPool(client, name2) {
-  try {
-    return await client.request("GET", poolPath(name2));
-  } catch (error2) {
-    if (error2 instanceof RemoteError && error2.status === 404) return void 0;
-    throw error2;
-  }
+  return readIfPresent(client, poolPath(name2));
 }
 var workPoolKind = {
   kind: KIND3,
@@ -60744,21 +60741,12 @@ async function writeQueue(client, action) {
       if (Object.keys(patch).length > 0) await client.request("PATCH", path3, patch);
       return { id: action.id };
     case "delete":
-      try {
-        await client.request("DELETE", path3);
-      } catch (error2) {
-        if (!(error2 instanceof RemoteError && error2.status === 404)) throw error2;
-      }
+      await deleteIfPresent(client, path3);
       return { id: action.id };
   }
 }
 async function readQueue(client, path3) {
-  try {
-    return await client.request("GET", path3);
-  } catch (error2) {
-    if (error2 instanceof RemoteError && error2.status === 404) return void 0;
-    throw error2;
-  }
+  return readIfPresent(client, path3);
 }
 var workQueueKind = {
   kind: KIND4,
