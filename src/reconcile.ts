@@ -131,6 +131,7 @@ export async function reconcile(options: ReconcileOptions): Promise<Reconciliati
       maxDeleteRatio: config.prune.maxDeleteRatio,
       allowMassDelete: options.allowMassDelete,
       declaredDeployments: desired.length,
+      declaredPlacements: new Map(desired.map((d) => [d.key, { pool: d.manifest.work_pool?.name ?? null, queue: d.manifest.work_pool?.work_queue_name ?? null }])),
       ownedDeployments: [...live.deployments.values()].filter((d) => deploymentOwner(d, live.ownership ?? 'label') === owner).length,
     });
   }

@@ -167,7 +167,7 @@ export interface KindHandler {
    * that this plan does not delete), as plan notes; [] when it may be deleted. A held-back delete
    * is not in the plan's actions; the plan says why.
    */
-  holdDelete?(live: LiveObject, ctx: KindContext & { readonly deletingDeploymentIds: ReadonlySet<string> }): readonly string[];
+  holdDelete?(live: LiveObject, ctx: HoldContext): readonly string[];
   /**
    * Optional: objects a prune leaves on the server and drops from the inventory, with no write (a
    * pool's `default` queue: Prefect keeps it as long as the pool, and deletes it with the pool).
@@ -187,4 +187,18 @@ export interface KindHandler {
   write(client: PrefectClient, action: ObjectAction, ctx: KindContext): Promise<{ readonly id: string | undefined }>;
   /** The manifest document `export --kind` writes for a live object; export-then-plan is empty. */
   exportDocument(live: LiveObject): { readonly kind: WorkspaceKind } & Record<string, Json>;
+}
+
+/** Where a declared deployment runs once this plan is applied: its work pool and queue as declared. */
+export interface DeclaredPlacement {
+  readonly pool: string | null;
+  readonly queue: string | null;
+}
+
+/** What {@link KindHandler.holdDelete} knows about the deployments after this plan. */
+export interface HoldContext extends KindContext {
+  /** Live deployments this plan deletes. */
+  readonly deletingDeploymentIds: ReadonlySet<string>;
+  /** Declared deployment key (`flow/name`) -> where it runs after the apply (it may move off, or onto, a pool or queue). */
+  readonly declaredPlacements: ReadonlyMap<string, DeclaredPlacement>;
 }

@@ -5,7 +5,7 @@
  */
 import type { DeleteAction, FieldChange, Plan, PlanAction } from '../plan/types.js';
 import { REDACTED } from '../render/redact.js';
-import type { DesiredObject, InventoryEntry, KindContext, KindHandler, LiveObject, ObjectAction, WorkspaceKind } from './kind.js';
+import type { DeclaredPlacement, DesiredObject, InventoryEntry, KindContext, KindHandler, LiveObject, ObjectAction, WorkspaceKind } from './kind.js';
 import { PROTECTED_TAG } from './ownership.js';
 import { handlersInOrder } from './registry.js';
 import { objectLabel, type WorkspaceConflict, type WorkspaceOrphan, type WorkspacePlan } from './types.js';
@@ -26,6 +26,8 @@ export interface WorkspacePlanOptions {
   readonly handlers?: readonly KindHandler[];
   /** Deployments this plan deletes (a pool they use may go with them: KindHandler.holdDelete). */
   readonly deletingDeploymentIds?: ReadonlySet<string>;
+  /** Declared deployments' pools and queues after the apply (KindHandler.holdDelete). */
+  readonly declaredPlacements?: ReadonlyMap<string, DeclaredPlacement>;
 }
 
 /** The workspace plan before the prune safeguards: `deletable` still to be judged with the deployments' deletes. */
@@ -107,7 +109,7 @@ export function planWorkspace(desired: readonly DesiredObject[], live: Workspace
       owned++;
       if (declared.has(l.key)) continue;
       const tags = Array.isArray(l.raw.tags) ? l.raw.tags : [];
-      const held = options.prune ? (handler.holdDelete?.(l, { ...options.ctx, deletingDeploymentIds: options.deletingDeploymentIds ?? new Set() }) ?? []) : [];
+      const held = options.prune ? (handler.holdDelete?.(l, { ...options.ctx, deletingDeploymentIds: options.deletingDeploymentIds ?? new Set(), declaredPlacements: options.declaredPlacements ?? new Map() }) ?? []) : [];
       if (!options.prune) orphans.push({ kind: l.kind, key: l.key, id: l.id, reason: 'prune-disabled' });
       else if (tags.includes(PROTECTED_TAG)) orphans.push({ kind: l.kind, key: l.key, id: l.id, reason: 'protected' });
       else if (handler.forgetOnPrune?.(l)) forget.push({ kind: l.kind, key: l.key });

@@ -8,7 +8,7 @@ import type { PrefectClient } from '../prefect/client.js';
 import type { Plan } from '../plan/types.js';
 import type { Json } from '../prefect/types.js';
 import type { Issue } from '../validate/issue.js';
-import type { DesiredObject, KindContext, LiveObject, WorkspaceKind } from './kind.js';
+import type { DeclaredPlacement, DesiredObject, KindContext, LiveObject, WorkspaceKind } from './kind.js';
 import { readInventory } from './inventory.js';
 import { planWorkspace, withWorkspace, type GuardOptions, type WorkspaceLive } from './plan.js';
 import { handlersInOrder } from './registry.js';
@@ -61,8 +61,12 @@ function throwIfErrors(problems: readonly Issue[], serverVersion: string): void 
 }
 
 /** Adds the workspace part to a deployments' plan (see withWorkspace). */
-export function planWithWorkspace(plan: Plan, state: WorkspaceState, options: Omit<GuardOptions, 'ownedDeployments'> & { readonly prune: boolean; readonly adoptAll: boolean; readonly ownedDeployments: number }): Plan {
+export function planWithWorkspace(
+  plan: Plan,
+  state: WorkspaceState,
+  options: Omit<GuardOptions, 'ownedDeployments'> & { readonly prune: boolean; readonly adoptAll: boolean; readonly ownedDeployments: number; readonly declaredPlacements?: ReadonlyMap<string, DeclaredPlacement> },
+): Plan {
   const deletingDeploymentIds = new Set(plan.actions.flatMap((a) => (a.kind === 'delete' && a.orphanedAutomationOf === undefined ? [a.id] : [])));
-  const draft = planWorkspace(state.desired, state.live, { owner: plan.owner, prune: options.prune, adoptAll: options.adoptAll, ctx: state.ctx, deletingDeploymentIds });
+  const draft = planWorkspace(state.desired, state.live, { owner: plan.owner, prune: options.prune, adoptAll: options.adoptAll, ctx: state.ctx, deletingDeploymentIds, ...(options.declaredPlacements ? { declaredPlacements: options.declaredPlacements } : {}) });
   return withWorkspace(plan, draft, options);
 }

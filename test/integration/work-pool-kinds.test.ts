@@ -116,12 +116,12 @@ describe('work pools and queues against the real server', () => {
     // Not declared any more and ours (in the inventory): a prune candidate, read with its users; so is its queue.
     const undeclared = await run([], { inventory: [{ kind: 'work-pool', key: name, id: null }, { kind: 'work-queue', key: `${name}/busy`, id: null }] });
     const live = poolOf(undeclared.live, name);
-    const holding = new RegExp(`^not deleted: still used by 1 live deployment this plan does not delete \\(wsp-flow-[0-9a-f]+/uses-pool\\)`);
-    expect(workPoolKind.holdDelete!(live, { ...undeclared.ctx, deletingDeploymentIds: new Set() })).toEqual([expect.stringMatching(holding)]);
-    expect(workPoolKind.holdDelete!(live, { ...undeclared.ctx, deletingDeploymentIds: new Set([deployment.id]) })).toEqual([]);
+    const holding = new RegExp(`^not deleted: still used by 1 deployment after this plan \\(wsp-flow-[0-9a-f]+/uses-pool\\)`);
+    expect(workPoolKind.holdDelete!(live, { ...undeclared.ctx, deletingDeploymentIds: new Set(), declaredPlacements: new Map() })).toEqual([expect.stringMatching(holding)]);
+    expect(workPoolKind.holdDelete!(live, { ...undeclared.ctx, deletingDeploymentIds: new Set([deployment.id]), declaredPlacements: new Map() })).toEqual([]);
     const queue = undeclared.live.find((l) => l.key === `${name}/busy`)!;
-    expect(workQueueKind.holdDelete!(queue, { ...undeclared.ctx, deletingDeploymentIds: new Set() })).toEqual([expect.stringMatching(holding)]);
-    expect(workQueueKind.holdDelete!(queue, { ...undeclared.ctx, deletingDeploymentIds: new Set([deployment.id]) })).toEqual([]);
+    expect(workQueueKind.holdDelete!(queue, { ...undeclared.ctx, deletingDeploymentIds: new Set(), declaredPlacements: new Map() })).toEqual([expect.stringMatching(holding)]);
+    expect(workQueueKind.holdDelete!(queue, { ...undeclared.ctx, deletingDeploymentIds: new Set([deployment.id]), declaredPlacements: new Map() })).toEqual([]);
     // Not ours: its deployments are not even read.
     expect(poolOf((await run([])).live, name).deployments).toEqual([]);
     await workPoolKind.write(client, { action: 'delete', kind: 'work-pool', key: name, id: live.id, changes: [], notes: [], sensitive: false }, undeclared.ctx);

@@ -2,7 +2,8 @@
 // concurrency limit, two variables (one sensitive), an automation naming the deployment and the
 // pool, and a deployment -> one apply -> a run Completed on a worker of the declared pool; the
 // plan is then empty and a second apply sends 0 writes; removing each kind prunes it, and only
-// what this owner made (another owner's objects and hand-made ones stay).
+// what this owner made (another owner's objects and hand-made ones stay); a pool still named by a
+// declared deployment is never deleted.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -30,7 +31,7 @@ const exists = async (path: string): Promise<boolean> => {
 const automationsNamed = async (name: string): Promise<{ id: string }[]> => api('POST', '/automations/filter', { automations: { name: { any_: [name] } } });
 
 describe('every workspace kind in one manifest directory', () => {
-  it('one apply creates them all in dependency order; a run completes on the declared pool; 0 writes after; each kind pruned, owned only', async () => {
+  it('one apply creates them all in dependency order; a run completes on the declared pool; 0 writes after; each kind pruned, owned only; a pool still named is kept', async () => {
     const project = await makeProject('wsall');
     const other = await makeProject('wsall-other');
     const pool = uniqueName('wsall-pool');
@@ -110,23 +111,26 @@ describe('every workspace kind in one manifest directory', () => {
     }
 
     // Remove the queue, the limit, the variables and the automation: each is pruned. The pool stays
-    // declared (the deployment runs on it). The deployment moves off the queue in the same apply; the
-    // queue's delete is checked against the live deployments as planned, so it is held back once (the
-    // plan says why) and deleted by the next apply.
+    // declared (the deployment runs on it). The deployment moves off the queue in the same apply, so
+    // the queue is deleted with the rest (its users are judged as they are after the apply).
     await writeAll(project, [{ ...deployment, work_pool: { name: pool } }], [docs.pool]);
     const pruned = await applyProject(project.dir, { allowMassDelete: true });
     expect(pruned.result.ok).toBe(true);
     expect(pruned.plan.workspace?.actions.map((a) => `${a.action} ${a.kind} ${a.key}`).sort()).toEqual(
-      [`delete global-concurrency-limit ${limit}`, `delete variable ${variable}`, `delete variable ${secret}`, `delete automation ${automation}`].sort(),
+      [`delete work-queue ${pool}/batch`, `delete global-concurrency-limit ${limit}`, `delete variable ${variable}`, `delete variable ${secret}`, `delete automation ${automation}`].sort(),
     );
-    expect(pruned.plan.workspace?.orphans.map((o) => [o.kind, o.key, o.reason])).toEqual([['work-queue', `${pool}/batch`, 'held']]);
-    const queueGone = await applyProject(project.dir, { allowMassDelete: true });
-    expect(queueGone.plan.workspace?.actions.map((a) => `${a.action} ${a.kind} ${a.key}`)).toEqual([`delete work-queue ${pool}/batch`]);
+    expect(pruned.plan.workspace?.orphans).toEqual([]);
     expect(await exists(`/work_pools/${pool}/queues/batch`)).toBe(false);
     expect(await exists(`/v2/concurrency_limits/${limit}`)).toBe(false);
     expect(await exists(`/variables/name/${variable}`)).toBe(false);
     expect(await exists(`/variables/name/${secret}`)).toBe(false);
     expect(await automationsNamed(automation)).toEqual([]);
+
+    // The pool's document goes but a declared deployment (new here) still names it: held, not deleted.
+    await writeAll(project, [{ ...deployment, work_pool: { name: pool } }, { name: 'newcomer', work_pool: { name: pool } }], []);
+    const held = await planProject(project.dir, { allowMassDelete: true });
+    expect(held.plan.workspace?.actions).toEqual([]);
+    expect(held.plan.workspace?.orphans.map((o) => [o.kind, o.key, o.reason])).toEqual([['work-pool', pool, 'held']]);
 
     // Remove the deployment and the pool: both deleted, the deployment first.
     await writeAll(project, [], []);

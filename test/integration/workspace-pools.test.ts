@@ -115,7 +115,7 @@ describe('kind: work-pool and kind: work-queue through plan and apply', () => {
     expect(pruned.plan.actions.map((a) => `${a.kind} ${a.key}`)).toEqual([`delete ${ours.flow}/on-pool`]);
     expect(pruned.plan.workspace?.actions.map((a) => `${a.action} ${a.key}`)).toEqual([`delete ${pool}`]);
     expect(pruned.plan.workspace?.orphans).toEqual([
-      { kind: 'work-pool', key: busy, id: expect.any(String), reason: 'held', notes: [expect.stringMatching(/^not deleted: still used by 1 live deployment this plan does not delete \(wsp-hand-flow-[0-9a-f]+\/by-hand\); move or delete them first$/)] },
+      { kind: 'work-pool', key: busy, id: expect.any(String), reason: 'held', notes: [expect.stringMatching(/^not deleted: still used by 1 deployment after this plan \(wsp-hand-flow-[0-9a-f]+\/by-hand\); move or delete them first$/)] },
     ]);
     expect(await poolExists(pool)).toBe(false);
     expect(await poolExists(busy)).toBe(true);

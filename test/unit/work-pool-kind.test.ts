@@ -188,10 +188,22 @@ describe('work pool plan', () => {
       { id: 'd1', key: 'etl/a' },
       { id: 'd2', key: 'etl/b' },
     ];
-    expect(poolDeleteHold(live(serverPool(), { deploymentCount: 2, deployments: users }), new Set(['d1']))).toEqual([
-      'not deleted: still used by 1 live deployment this plan does not delete (etl/b); move or delete them first',
+    const none = new Map();
+    expect(poolDeleteHold(live(serverPool(), { deploymentCount: 2, deployments: users }), { deletingDeploymentIds: new Set(['d1']), declaredPlacements: none })).toEqual([
+      'not deleted: still used by 1 deployment after this plan (etl/b); move or delete them first',
     ]);
-    expect(poolDeleteHold(live(serverPool(), { deploymentCount: 2, deployments: users }), new Set(['d1', 'd2']))).toEqual([]);
+    expect(poolDeleteHold(live(serverPool(), { deploymentCount: 2, deployments: users }), { deletingDeploymentIds: new Set(['d1', 'd2']), declaredPlacements: none })).toEqual([]);
+  });
+
+  it('judges by where declared deployments run after the apply: one moved off releases the pool, one placed on it holds it', () => {
+    const pool = live(serverPool(), { deploymentCount: 1, deployments: [{ id: 'd1', key: 'etl/a' }] });
+    const name = pool.key;
+    // etl/a is declared on another pool now: it moves off in this apply, so the pool may go.
+    expect(poolDeleteHold(pool, { deletingDeploymentIds: new Set(), declaredPlacements: new Map([['etl/a', { pool: 'elsewhere', queue: null }]]) })).toEqual([]);
+    // A declared deployment (new, or moving in) placed on the pool holds it, even with no live user.
+    expect(poolDeleteHold(pool, { deletingDeploymentIds: new Set(['d1']), declaredPlacements: new Map([['etl/new', { pool: name, queue: null }]]) })).toEqual([
+      'not deleted: still used by 1 deployment after this plan (etl/new); move or delete them first',
+    ]);
   });
 
   it('export writes overrides of the type\'s template, or the template whole; both plan empty', () => {

@@ -15,7 +15,7 @@ import type { PrefectClient } from '../../prefect/client.js';
 import type { Json, JsonObject } from '../../prefect/types.js';
 import { checkAgainst } from '../../validate/schema.js';
 import type { Issue } from '../../validate/issue.js';
-import type { DesiredObject, KindContext, KindHandler, LiveObject, ObjectAction, WorkspaceKind } from '../kind.js';
+import type { DeclaredPlacement, DesiredObject, HoldContext, KindContext, KindHandler, LiveObject, ObjectAction, WorkspaceKind } from '../kind.js';
 import { overridesOf, placeholderNames, templateChanges, variableSchemas, withDefaults } from './job-template.js';
 import { issueAt } from './positions.js';
 
@@ -220,11 +220,11 @@ export function poolNotes(live: LiveObject | undefined): string[] {
 }
 
 /** Why an owned pool must not be deleted now: deployments that use it and that this plan does not delete. */
-export function poolDeleteHold(live: LiveObject, deletingDeploymentIds: ReadonlySet<string>): string[] {
+export function poolDeleteHold(live: LiveObject, ctx: Pick<HoldContext, 'deletingDeploymentIds' | 'declaredPlacements'>): string[] {
   const pool = live as LivePool;
   const users = pool.deployments;
   if (!users) return pool.deploymentCount > 0 ? [`not deleted: still used by ${plural(pool.deploymentCount, 'deployment')}`] : [];
-  return usersHold(users, deletingDeploymentIds);
+  return usersHold(users, ctx, (placed) => placed.pool === live.key);
 }
 
 /** The document `export --kind work-pool` writes: overrides of the type's template when that says it all, else the template whole. */
@@ -299,12 +299,22 @@ export async function readDeploymentUsers(client: Pick<PrefectClient, 'request'>
 }
 
 /** Why an object must not be deleted: the deployments using it that this plan does not delete. */
-export function usersHold(users: readonly { readonly id: string; readonly key: string }[], deletingDeploymentIds: ReadonlySet<string>): string[] {
-  const staying = users.filter((d) => !deletingDeploymentIds.has(d.id));
-  if (staying.length === 0) return [];
-  const keys = staying.map((d) => d.key).sort();
+/**
+ * Why a pool or queue must stay: the deployments that use it after this plan is applied. Those are
+ * the live users this plan neither deletes nor moves elsewhere (a declared deployment runs where it
+ * is declared), plus every declared deployment placed on it (created or moved onto it by this plan).
+ */
+export function usersHold(
+  users: readonly { readonly id: string; readonly key: string }[],
+  ctx: Pick<HoldContext, 'deletingDeploymentIds' | 'declaredPlacements'>,
+  placedHere: (placement: DeclaredPlacement) => boolean,
+): string[] {
+  const staying = new Set(users.filter((d) => !ctx.deletingDeploymentIds.has(d.id) && (!ctx.declaredPlacements.has(d.key) || placedHere(ctx.declaredPlacements.get(d.key)!))).map((d) => d.key));
+  for (const [key, placement] of ctx.declaredPlacements) if (placedHere(placement)) staying.add(key);
+  if (staying.size === 0) return [];
+  const keys = [...staying].sort();
   const shown = keys.slice(0, SHOWN_USERS).join(', ') + (keys.length > SHOWN_USERS ? ` and ${keys.length - SHOWN_USERS} more` : '');
-  return [`not deleted: still used by ${plural(staying.length, 'live deployment')} this plan does not delete (${shown}); move or delete them first`];
+  return [`not deleted: still used by ${plural(staying.size, 'deployment')} after this plan (${shown}); move or delete them first`];
 }
 
 export async function readLivePools(client: Pick<PrefectClient, 'request'>, ctx: Pick<KindContext, 'desired' | 'reference'> & { readonly inventory?: KindContext['inventory'] }): Promise<LivePool[]> {
@@ -389,7 +399,7 @@ export const workPoolKind: KindHandler & { keyOf(spec: JsonObject): string } = {
   createChanges: (object, body) => poolCreateChanges(object, body),
   diff: (object, live, ctx) => diffPool(object, live, ctx),
   notes: (_object, live) => poolNotes(live),
-  holdDelete: (live, ctx) => poolDeleteHold(live, ctx.deletingDeploymentIds),
+  holdDelete: (live, ctx) => poolDeleteHold(live, ctx),
   write: (client, action) => writePool(client, action),
   exportDocument: (live) => exportPool(live),
 };

@@ -294,7 +294,7 @@ export const workQueueKind: KindHandler & { keyOf(spec: JsonObject): string } = 
   createBody: (object) => queueCreateBody(object),
   diff: (object, live, ctx) => diffQueue(object, live, ctx),
   notes: (object, live, ctx) => queueNotes(object, live, ctx),
-  holdDelete: (live, ctx) => usersHold((live as LiveQueue).deployments ?? [], ctx.deletingDeploymentIds),
+  holdDelete: (live, ctx) => usersHold((live as LiveQueue).deployments ?? [], ctx, (placed) => `${placed.pool}/${placed.queue ?? DEFAULT_QUEUE}` === live.key),
   forgetOnPrune: (live) => String(live.raw['name']) === DEFAULT_QUEUE,
   orderActions: (actions) => orderQueueActions(actions),
   write: (client, action) => writeQueue(client, action),
