@@ -60402,11 +60402,11 @@ function diffPool(object, live, ctx) {
 function poolNotes(live) {
   return live && "deploymentCount" in live ? [`used by ${plural(live.deploymentCount, "deployment")}`] : [];
 }
-function poolDeleteHold(live, deletingDeploymentIds) {
+function poolDeleteHold(live, ctx) {
   const pool = live;
   const users = pool.deployments;
   if (!users) return pool.deploymentCount > 0 ? [`not deleted: still used by ${plural(pool.deploymentCount, "deployment")}`] : [];
-  return usersHold(users, deletingDeploymentIds);
+  return usersHold(users, ctx, (placed) => placed.pool === live.key);
 }
 function exportPool(live) {
   const raw = live.raw;
@@ -60465,12 +60465,13 @@ async function readDeploymentUsers(client, filter) {
     queue: String(d["work_queue_name"])
   }));
 }
-function usersHold(users, deletingDeploymentIds) {
-  const staying = users.filter((d) => !deletingDeploymentIds.has(d.id));
-  if (staying.length === 0) return [];
-  const keys = staying.map((d) => d.key).sort();
+function usersHold(users, ctx, placedHere) {
+  const staying = new Set(users.filter((d) => !ctx.deletingDeploymentIds.has(d.id) && (!ctx.declaredPlacements.has(d.key) || placedHere(ctx.declaredPlacements.get(d.key)))).map((d) => d.key));
+  for (const [key, placement] of ctx.declaredPlacements) if (placedHere(placement)) staying.add(key);
+  if (staying.size === 0) return [];
+  const keys = [...staying].sort();
   const shown2 = keys.slice(0, SHOWN_USERS).join(", ") + (keys.length > SHOWN_USERS ? ` and ${keys.length - SHOWN_USERS} more` : "");
-  return [`not deleted: still used by ${plural(staying.length, "live deployment")} this plan does not delete (${shown2}); move or delete them first`];
+  return [`not deleted: still used by ${plural(staying.size, "deployment")} after this plan (${shown2}); move or delete them first`];
 }
 async function readLivePools(client, ctx) {
   const types = ctx.reference?.[KIND3] !== void 0 ? poolTypes(ctx) : await readPoolTypes(client);
@@ -60545,7 +60546,7 @@ var workPoolKind = {
   createChanges: (object, body2) => poolCreateChanges(object, body2),
   diff: (object, live, ctx) => diffPool(object, live, ctx),
   notes: (_object, live) => poolNotes(live),
-  holdDelete: (live, ctx) => poolDeleteHold(live, ctx.deletingDeploymentIds),
+  holdDelete: (live, ctx) => poolDeleteHold(live, ctx),
   write: (client, action) => writePool(client, action),
   exportDocument: (live) => exportPool(live)
 };
@@ -60761,7 +60762,7 @@ var workQueueKind = {
   createBody: (object) => queueCreateBody(object),
   diff: (object, live, ctx) => diffQueue(object, live, ctx),
   notes: (object, live, ctx) => queueNotes(object, live, ctx),
-  holdDelete: (live, ctx) => usersHold(live.deployments ?? [], ctx.deletingDeploymentIds),
+  holdDelete: (live, ctx) => usersHold(live.deployments ?? [], ctx, (placed) => `${placed.pool}/${placed.queue ?? DEFAULT_QUEUE2}` === live.key),
   forgetOnPrune: (live) => String(live.raw["name"]) === DEFAULT_QUEUE2,
   orderActions: (actions) => orderQueueActions(actions),
   write: (client, action) => writeQueue(client, action),
@@ -78460,7 +78461,7 @@ function planWorkspace(desired, live, options) {
       owned++;
       if (declared2.has(l.key)) continue;
       const tags = Array.isArray(l.raw.tags) ? l.raw.tags : [];
-      const held = options.prune ? handler.holdDelete?.(l, { ...options.ctx, deletingDeploymentIds: options.deletingDeploymentIds ?? /* @__PURE__ */ new Set() }) ?? [] : [];
+      const held = options.prune ? handler.holdDelete?.(l, { ...options.ctx, deletingDeploymentIds: options.deletingDeploymentIds ?? /* @__PURE__ */ new Set(), declaredPlacements: options.declaredPlacements ?? /* @__PURE__ */ new Map() }) ?? [] : [];
       if (!options.prune) orphans.push({ kind: l.kind, key: l.key, id: l.id, reason: "prune-disabled" });
       else if (tags.includes(PROTECTED_TAG)) orphans.push({ kind: l.kind, key: l.key, id: l.id, reason: "protected" });
       else if (handler.forgetOnPrune?.(l)) forget.push({ kind: l.kind, key: l.key });
@@ -78555,7 +78556,7 @@ function throwIfErrors(problems, serverVersion) {
 }
 function planWithWorkspace(plan2, state, options) {
   const deletingDeploymentIds = new Set(plan2.actions.flatMap((a) => a.kind === "delete" && a.orphanedAutomationOf === void 0 ? [a.id] : []));
-  const draft = planWorkspace(state.desired, state.live, { owner: plan2.owner, prune: options.prune, adoptAll: options.adoptAll, ctx: state.ctx, deletingDeploymentIds });
+  const draft = planWorkspace(state.desired, state.live, { owner: plan2.owner, prune: options.prune, adoptAll: options.adoptAll, ctx: state.ctx, deletingDeploymentIds, ...options.declaredPlacements ? { declaredPlacements: options.declaredPlacements } : {} });
   return withWorkspace(plan2, draft, options);
 }
 
@@ -78615,6 +78616,7 @@ async function reconcile(options) {
       maxDeleteRatio: config.prune.maxDeleteRatio,
       allowMassDelete: options.allowMassDelete,
       declaredDeployments: desired.length,
+      declaredPlacements: new Map(desired.map((d) => [d.key, { pool: d.manifest.work_pool?.name ?? null, queue: d.manifest.work_pool?.work_queue_name ?? null }])),
       ownedDeployments: [...live.deployments.values()].filter((d) => ownerOf(d, live.ownership ?? "label") === owner).length
     });
   }
