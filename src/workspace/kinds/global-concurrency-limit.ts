@@ -11,7 +11,7 @@
  * Updates PATCH only the changed fields: the server writes exactly the fields sent
  * (`exclude_unset`, on every version from 2.19), so a new `limit` keeps the slots in use.
  */
-import { deleteIfPresent, readIfPresent } from './requests.js';
+import { deleteIfPresent, readIfPresent, readPages } from './requests.js';
 import { AmbiguousWriteError, InternalError, RemoteError } from '../../errors.js';
 import type { PrefectClient } from '../../prefect/client.js';
 import type { Json, JsonObject } from '../../prefect/types.js';
@@ -22,7 +22,6 @@ import { ObjectConflictError, type KindHandler, type LiveObject, type ObjectActi
 const KIND = 'global-concurrency-limit' satisfies WorkspaceKind;
 const BASE = '/v2/concurrency_limits';
 /** The filter endpoint's largest page (Prefect's default `limit` bound). */
-const PAGE_SIZE = 200;
 
 /** Names Prefect gives the limits it makes for deployments' `concurrency_limit`. */
 export const DEPLOYMENT_LIMIT_PREFIX = 'deployment:';
@@ -64,17 +63,13 @@ export const globalConcurrencyLimitHandler: KindHandler = {
 
   async readLive(client) {
     const out: LiveObject[] = [];
-    // Sorted by name on the server; offset paging.
-    for (let offset = 0; ; offset += PAGE_SIZE) {
-      const page = await client.request<unknown>('POST', `${BASE}/filter`, { limit: PAGE_SIZE, offset });
-      if (!Array.isArray(page)) throw unexpected('POST', `${BASE}/filter`, 'expected an array of concurrency limits');
-      for (const item of page) {
-        const limit = checkLimit(item, 'POST', `${BASE}/filter`);
-        if (isDeploymentLimitName(limit.name)) continue;
-        out.push({ kind: KIND, key: limit.name, id: limit.id, updated: typeof limit.updated === 'string' ? limit.updated : null, raw: limit, taggedOwner: null });
-      }
-      if (page.length < PAGE_SIZE) return out;
+    // Sorted by name on the server.
+    for (const item of await readPages(client, `${BASE}/filter`)) {
+      const limit = checkLimit(item, 'POST', `${BASE}/filter`);
+      if (isDeploymentLimitName(limit.name)) continue;
+      out.push({ kind: KIND, key: limit.name, id: limit.id, updated: typeof limit.updated === 'string' ? limit.updated : null, raw: limit, taggedOwner: null });
     }
+    return out;
   },
 
   planIssues() {

@@ -1,5 +1,6 @@
 import { RemoteError } from '../../errors.js';
 import type { PrefectClient } from '../../prefect/client.js';
+import type { JsonObject } from '../../prefect/types.js';
 
 type Requester = Pick<PrefectClient, 'request'>;
 
@@ -24,5 +25,18 @@ export async function deleteIfPresent(client: Requester, path: string): Promise<
     await client.request('DELETE', path);
   } catch (error) {
     if (!isNotFound(error)) throw error;
+  }
+}
+
+const PAGE_SIZE = 200;
+
+/** Every item of a `POST …/filter` endpoint: `body` plus limit/offset, paged until a short page. */
+export async function readPages(client: Requester, path: string, body: JsonObject = {}): Promise<unknown[]> {
+  const out: unknown[] = [];
+  for (let offset = 0; ; offset += PAGE_SIZE) {
+    const page = await client.request<unknown>('POST', path, { ...body, limit: PAGE_SIZE, offset });
+    if (!Array.isArray(page)) throw new RemoteError(`unexpected answer from POST ${path}: expected an array`, 'POST', path);
+    out.push(...page);
+    if (page.length < PAGE_SIZE) return out;
   }
 }

@@ -4,7 +4,7 @@
  * marked `sensitive` (or whose name looks like a secret) also carries `prefect-gitops:sensitive`,
  * and its value is never shown: plans show "(sensitive)", export writes an `{{ env.X }}` placeholder.
  */
-import { deleteIfPresent } from './requests.js';
+import { deleteIfPresent, readPages } from './requests.js';
 import { RemoteError } from '../../errors.js';
 import type { PrefectClient } from '../../prefect/client.js';
 import type { Json, JsonObject } from '../../prefect/types.js';
@@ -157,15 +157,10 @@ export const variableKind: KindHandler = {
 /** `POST /variables/filter`, paged until a short page. */
 async function listVariables(client: PrefectClient, filter: JsonObject): Promise<LiveObject[]> {
   const out = new Map<string, LiveObject>();
-  for (let offset = 0; ; offset += PAGE) {
-    const page = await client.request<unknown>('POST', '/variables/filter', { ...filter, sort: 'NAME_ASC', limit: PAGE, offset });
-    if (!Array.isArray(page)) throw new RemoteError('POST /variables/filter: expected an array', 'POST', '/variables/filter');
-    for (const raw of page as JsonObject[]) {
-      if (typeof raw.id !== 'string' || typeof raw.name !== 'string') throw new RemoteError('POST /variables/filter: a variable without a string id and name', 'POST', '/variables/filter');
-      const tags = Array.isArray(raw.tags) ? raw.tags.filter((t): t is string => typeof t === 'string') : [];
-      out.set(raw.name, { kind: 'variable', key: raw.name, id: raw.id, updated: typeof raw.updated === 'string' ? raw.updated : null, raw, taggedOwner: ownerFromTags(tags) });
-    }
-    if (page.length < PAGE) break;
+  for (const raw of (await readPages(client, '/variables/filter', { ...filter, sort: 'NAME_ASC' })) as JsonObject[]) {
+    if (typeof raw.id !== 'string' || typeof raw.name !== 'string') throw new RemoteError('POST /variables/filter: a variable without a string id and name', 'POST', '/variables/filter');
+    const tags = Array.isArray(raw.tags) ? raw.tags.filter((t): t is string => typeof t === 'string') : [];
+    out.set(raw.name, { kind: 'variable', key: raw.name, id: raw.id, updated: typeof raw.updated === 'string' ? raw.updated : null, raw, taggedOwner: ownerFromTags(tags) });
   }
   return [...out.values()];
 }

@@ -7,7 +7,7 @@
  *
  * Ownership: pools have no tags or labels, so the owner's inventory on the server says which are ours.
  */
-import { deleteIfPresent, readIfPresent } from './requests.js';
+import { deleteIfPresent, readIfPresent, readPages } from './requests.js';
 import { AmbiguousWriteError, RemoteError } from '../../errors.js';
 import { canonicalJson } from '../../plan/canonical-json.js';
 import type { FieldChange } from '../../plan/types.js';
@@ -20,7 +20,6 @@ import { overridesOf, placeholderNames, templateChanges, variableSchemas, withDe
 import { issueAt } from './positions.js';
 
 const KIND = 'work-pool' as const satisfies WorkspaceKind;
-const PAGE = 200;
 /** How many deployment names a held-back delete lists before "and N more". */
 const SHOWN_USERS = 5;
 
@@ -269,16 +268,8 @@ export async function readPoolTypes(client: Pick<PrefectClient, 'request'>): Pro
   }
 }
 
-/** Pages a filter endpoint. */
-async function pages(client: Pick<PrefectClient, 'request'>, path: string, body: JsonObject): Promise<JsonObject[]> {
-  const out: JsonObject[] = [];
-  for (let offset = 0; ; offset += PAGE) {
-    const page = await client.request<unknown>('POST', path, { ...body, limit: PAGE, offset });
-    if (!Array.isArray(page)) throw new RemoteError(`unexpected answer from POST ${path}: expected an array`, 'POST', path);
-    out.push(...page.filter(isObject));
-    if (page.length < PAGE) return out;
-  }
-}
+/** Pages a filter endpoint: its items that are objects. */
+const pages = async (client: Pick<PrefectClient, 'request'>, path: string, body: JsonObject): Promise<JsonObject[]> => (await readPages(client, path, body)).filter(isObject);
 
 /**
  * Every work pool on the server, each with how many deployments use it; for pools that are not

@@ -9,8 +9,8 @@
  * A pool's `default` queue exists as long as its pool: declaring it updates it (on a pool created in
  * the same apply, too), and a prune never deletes it (Prefect refuses, and deletes it with the pool).
  */
-import { deleteIfPresent, readIfPresent } from './requests.js';
-import { AmbiguousWriteError, RemoteError } from '../../errors.js';
+import { deleteIfPresent, readIfPresent, readPages } from './requests.js';
+import { AmbiguousWriteError } from '../../errors.js';
 import { canonicalJson } from '../../plan/canonical-json.js';
 import type { FieldChange } from '../../plan/types.js';
 import type { PrefectClient } from '../../prefect/client.js';
@@ -21,7 +21,6 @@ import { issueAt } from './positions.js';
 import { readDeploymentUsers, usersHold } from './work-pool.js';
 
 const KIND = 'work-queue' as const satisfies WorkspaceKind;
-const PAGE = 200;
 export const DEFAULT_QUEUE = 'default';
 /** The description Prefect gives a pool's default queue. */
 export const DEFAULT_QUEUE_DESCRIPTION = "The work pool's default queue.";
@@ -228,15 +227,11 @@ export async function readLiveQueues(client: Pick<PrefectClient, 'request'>, ctx
 
 async function readQueues(client: Pick<PrefectClient, 'request'>): Promise<LiveObject[]> {
   const out: LiveObject[] = [];
-  for (let offset = 0; ; offset += PAGE) {
-    const page = await client.request<unknown>('POST', '/work_queues/filter', { limit: PAGE, offset });
-    if (!Array.isArray(page)) throw new RemoteError('unexpected answer from POST /work_queues/filter: expected an array', 'POST', '/work_queues/filter');
-    for (const raw of page.filter(isObject)) {
-      if (typeof raw['work_pool_name'] !== 'string') continue;
-      out.push({ kind: KIND, key: queueKey(raw['work_pool_name'], String(raw['name'])), id: String(raw['id']), updated: typeof raw['updated'] === 'string' ? raw['updated'] : null, raw, taggedOwner: null });
-    }
-    if (page.length < PAGE) return out;
+  for (const raw of (await readPages(client, '/work_queues/filter')).filter(isObject)) {
+    if (typeof raw['work_pool_name'] !== 'string') continue;
+    out.push({ kind: KIND, key: queueKey(raw['work_pool_name'], String(raw['name'])), id: String(raw['id']), updated: typeof raw['updated'] === 'string' ? raw['updated'] : null, raw, taggedOwner: null });
   }
+  return out;
 }
 
 const splitKey = (key: string): [string, string] => [key.slice(0, key.lastIndexOf('/')), key.slice(key.lastIndexOf('/') + 1)];
