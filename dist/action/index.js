@@ -59707,11 +59707,20 @@ async function deleteIfPresent(client, path3) {
     if (!isNotFound(error2)) throw error2;
   }
 }
+var PAGE_SIZE = 200;
+async function readPages(client, path3, body2 = {}) {
+  const out2 = [];
+  for (let offset = 0; ; offset += PAGE_SIZE) {
+    const page = await client.request("POST", path3, { ...body2, limit: PAGE_SIZE, offset });
+    if (!Array.isArray(page)) throw new RemoteError(`unexpected answer from POST ${path3}: expected an array`, "POST", path3);
+    out2.push(...page);
+    if (page.length < PAGE_SIZE) return out2;
+  }
+}
 
 // src/workspace/kinds/global-concurrency-limit.ts
 var KIND2 = "global-concurrency-limit";
 var BASE = "/v2/concurrency_limits";
-var PAGE_SIZE = 200;
 var DEPLOYMENT_LIMIT_PREFIX = "deployment:";
 var isDeploymentLimitName = (name2) => name2.startsWith(DEPLOYMENT_LIMIT_PREFIX);
 var DEFAULTS = { active: true, slot_decay_per_second: 0 };
@@ -59739,16 +59748,12 @@ var globalConcurrencyLimitHandler = {
   },
   async readLive(client) {
     const out2 = [];
-    for (let offset = 0; ; offset += PAGE_SIZE) {
-      const page = await client.request("POST", `${BASE}/filter`, { limit: PAGE_SIZE, offset });
-      if (!Array.isArray(page)) throw unexpected("POST", `${BASE}/filter`, "expected an array of concurrency limits");
-      for (const item of page) {
-        const limit = checkLimit(item, "POST", `${BASE}/filter`);
-        if (isDeploymentLimitName(limit.name)) continue;
-        out2.push({ kind: KIND2, key: limit.name, id: limit.id, updated: typeof limit.updated === "string" ? limit.updated : null, raw: limit, taggedOwner: null });
-      }
-      if (page.length < PAGE_SIZE) return out2;
+    for (const item of await readPages(client, `${BASE}/filter`)) {
+      const limit = checkLimit(item, "POST", `${BASE}/filter`);
+      if (isDeploymentLimitName(limit.name)) continue;
+      out2.push({ kind: KIND2, key: limit.name, id: limit.id, updated: typeof limit.updated === "string" ? limit.updated : null, raw: limit, taggedOwner: null });
     }
+    return out2;
   },
   planIssues() {
     return [];
@@ -59960,15 +59965,10 @@ var variableKind = {
 };
 async function listVariables(client, filter) {
   const out2 = /* @__PURE__ */ new Map();
-  for (let offset = 0; ; offset += PAGE) {
-    const page = await client.request("POST", "/variables/filter", { ...filter, sort: "NAME_ASC", limit: PAGE, offset });
-    if (!Array.isArray(page)) throw new RemoteError("POST /variables/filter: expected an array", "POST", "/variables/filter");
-    for (const raw of page) {
-      if (typeof raw.id !== "string" || typeof raw.name !== "string") throw new RemoteError("POST /variables/filter: a variable without a string id and name", "POST", "/variables/filter");
-      const tags = Array.isArray(raw.tags) ? raw.tags.filter((t2) => typeof t2 === "string") : [];
-      out2.set(raw.name, { kind: "variable", key: raw.name, id: raw.id, updated: typeof raw.updated === "string" ? raw.updated : null, raw, taggedOwner: ownerFromTags(tags) });
-    }
-    if (page.length < PAGE) break;
+  for (const raw of await readPages(client, "/variables/filter", { ...filter, sort: "NAME_ASC" })) {
+    if (typeof raw.id !== "string" || typeof raw.name !== "string") throw new RemoteError("POST /variables/filter: a variable without a string id and name", "POST", "/variables/filter");
+    const tags = Array.isArray(raw.tags) ? raw.tags.filter((t2) => typeof t2 === "string") : [];
+    out2.set(raw.name, { kind: "variable", key: raw.name, id: raw.id, updated: typeof raw.updated === "string" ? raw.updated : null, raw, taggedOwner: ownerFromTags(tags) });
   }
   return [...out2.values()];
 }
@@ -60253,7 +60253,6 @@ function overridesOf(live, typeDefault) {
 
 // src/workspace/kinds/work-pool.ts
 var KIND3 = "work-pool";
-var PAGE2 = 200;
 var SHOWN_USERS = 5;
 var isObject4 = (value2) => value2 !== null && typeof value2 === "object" && !Array.isArray(value2);
 var same2 = (a, b3) => canonicalJson(a) === canonicalJson(b3);
@@ -60444,15 +60443,7 @@ async function readPoolTypes(client) {
     throw error2;
   }
 }
-async function pages(client, path3, body2) {
-  const out2 = [];
-  for (let offset = 0; ; offset += PAGE2) {
-    const page = await client.request("POST", path3, { ...body2, limit: PAGE2, offset });
-    if (!Array.isArray(page)) throw new RemoteError(`unexpected answer from POST ${path3}: expected an array`, "POST", path3);
-    out2.push(...page.filter(isObject4));
-    if (page.length < PAGE2) return out2;
-  }
-}
+var pages = async (client, path3, body2) => (await readPages(client, path3, body2)).filter(isObject4);
 async function readDeploymentUsers(client, filter) {
   const deployments = await pages(client, "/deployments/filter", filter);
   const flowIds = [...new Set(deployments.map((d) => String(d["flow_id"])))];
@@ -60553,7 +60544,6 @@ var workPoolKind = {
 
 // src/workspace/kinds/work-queue.ts
 var KIND4 = "work-queue";
-var PAGE3 = 200;
 var DEFAULT_QUEUE2 = "default";
 var DEFAULT_QUEUE_DESCRIPTION = "The work pool's default queue.";
 var isObject5 = (value2) => value2 !== null && typeof value2 === "object" && !Array.isArray(value2);
@@ -60705,15 +60695,11 @@ async function readLiveQueues(client, ctx) {
 }
 async function readQueues(client) {
   const out2 = [];
-  for (let offset = 0; ; offset += PAGE3) {
-    const page = await client.request("POST", "/work_queues/filter", { limit: PAGE3, offset });
-    if (!Array.isArray(page)) throw new RemoteError("unexpected answer from POST /work_queues/filter: expected an array", "POST", "/work_queues/filter");
-    for (const raw of page.filter(isObject5)) {
-      if (typeof raw["work_pool_name"] !== "string") continue;
-      out2.push({ kind: KIND4, key: queueKey(raw["work_pool_name"], String(raw["name"])), id: String(raw["id"]), updated: typeof raw["updated"] === "string" ? raw["updated"] : null, raw, taggedOwner: null });
-    }
-    if (page.length < PAGE3) return out2;
+  for (const raw of (await readPages(client, "/work_queues/filter")).filter(isObject5)) {
+    if (typeof raw["work_pool_name"] !== "string") continue;
+    out2.push({ kind: KIND4, key: queueKey(raw["work_pool_name"], String(raw["name"])), id: String(raw["id"]), updated: typeof raw["updated"] === "string" ? raw["updated"] : null, raw, taggedOwner: null });
   }
+  return out2;
 }
 var splitKey = (key) => [key.slice(0, key.lastIndexOf("/")), key.slice(key.lastIndexOf("/") + 1)];
 async function writeQueue(client, action) {
