@@ -22,7 +22,8 @@ import { parseArgs } from 'node:util';
 import { parseAllDocuments, stringify } from 'yaml';
 import { apply, type ApplyResult } from '../src/apply/apply.js';
 import { describeError } from '../src/errors.js';
-import { silentLogger } from '../src/log.js';
+import { pino } from 'pino';
+import { silentLogger, type Logger } from '../src/log.js';
 import { PrefectClient } from '../src/prefect/client.js';
 import type { Plan } from '../src/plan/types.js';
 import { reconcile, type ReconcileOptions, type Reconciliation } from '../src/reconcile.js';
@@ -318,8 +319,29 @@ function clientOptions(ctx: Ctx, fixed?: number): ReconcileOptions['client'] {
   return { apiUrl: ctx.server.apiUrl, ...(ctx.options.concurrency !== undefined ? { concurrency: ctx.options.concurrency } : {}) };
 }
 
-function reconcileOptions(ctx: Ctx, dir: string, fixed?: number): ReconcileOptions {
-  return { manifests: dir, cwd: repoRoot, env: {}, client: clientOptions(ctx, fixed), allowMassDelete: false, adoptAll: false, logger: silentLogger() };
+function reconcileOptions(ctx: Ctx, dir: string, fixed?: number, logger: Logger = silentLogger()): ReconcileOptions {
+  return { manifests: dir, cwd: repoRoot, env: {}, client: clientOptions(ctx, fixed), allowMassDelete: false, adoptAll: false, logger };
+}
+
+/** A logger that keeps the latency (ms) of each request the client sent, by `METHOD /route` (its debug log). */
+function latencyLogger(into: Map<string, number[]>): Logger {
+  return pino(
+    { level: 'debug' },
+    {
+      write(line: string) {
+        if (!line.includes('"prefect request"')) return;
+        const r = JSON.parse(line) as { method?: string; path?: string; ms?: number; status?: number };
+        if (r.ms === undefined || r.status === undefined || r.status >= 300) return;
+        const key = `${r.method} ${(r.path ?? '').split('?')[0]!.replace(/[0-9a-f]{8}-[0-9a-f-]{27}/g, '{id}')}`;
+        into.set(key, [...(into.get(key) ?? []), r.ms]);
+      },
+    },
+  );
+}
+
+function percentile(xs: readonly number[], p: number): number {
+  const sorted = [...xs].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length - 1) * p))] ?? Number.NaN;
 }
 
 interface OurRun extends Sample {
@@ -335,9 +357,9 @@ async function ourPlan(ctx: Ctx, dir: string): Promise<OurRun> {
 }
 
 /** What `prefect-gitops apply` does: reconcile, then apply the plan (even when it is empty). */
-async function ourApply(ctx: Ctx, dir: string, fixed?: number): Promise<OurRun> {
+async function ourApply(ctx: Ctx, dir: string, fixed?: number, logger?: Logger): Promise<OurRun> {
   const { value, ms, cpuMs } = await measure(ctx.rss, async () => {
-    const rec = await reconcile(reconcileOptions(ctx, dir, fixed));
+    const rec = await reconcile(reconcileOptions(ctx, dir, fixed, logger));
     const result = await apply(rec.plan, rec.client, { logger: silentLogger(), ...(fixed !== undefined ? { concurrency: fixed } : {}) });
     return { rec, result };
   });
@@ -514,6 +536,11 @@ interface SweepRow {
   retries: number;
   peak: number;
   ok: boolean;
+  /** Requests (reads + writes) per created deployment. */
+  perCreate: number;
+  /** Server latency of POST /deployments/ as the client saw it: median and 90th percentile (ms). */
+  createP50: number;
+  createP90: number;
 }
 
 /** First applies of N fresh deployments at each fixed concurrency, then one adaptive: where does it stop getting faster? */
@@ -523,8 +550,23 @@ async function sweep(ctx: Ctx, db: Db, n: number, root: string, levels: number[]
   for (const level of runs) {
     const project = await oursProject(root, `s${n}-${level ?? 'a'}-${randomBytes(3).toString('hex')}`, n);
     ctx.log(`${db} N=${n}: sweep, first apply at concurrency ${level ?? 'adaptive'}`);
-    const run = await ourApply(ctx, project.dir, level);
-    rows.push({ db, n, concurrency: level === undefined ? `adaptive (${run.concurrency.limit} at end)` : String(level), ms: round1(run.ms), cpuMs: round1(run.cpuMs), writes: run.writes, retries: run.retries, peak: run.concurrency.peak, ok: run.result?.ok ?? false });
+    const latency = new Map<string, number[]>();
+    const run = await ourApply(ctx, project.dir, level, latencyLogger(latency));
+    const creates = latency.get('POST /deployments/') ?? [];
+    rows.push({
+      db,
+      n,
+      concurrency: level === undefined ? `adaptive (${run.concurrency.limit} at end)` : String(level),
+      ms: round1(run.ms),
+      cpuMs: round1(run.cpuMs),
+      writes: run.writes,
+      retries: run.retries,
+      peak: run.concurrency.peak,
+      ok: run.result?.ok ?? false,
+      perCreate: Math.round(((run.reads + run.writes) / n) * 100) / 100,
+      createP50: percentile(creates, 0.5),
+      createP90: percentile(creates, 0.9),
+    });
   }
   return rows;
 }
@@ -661,8 +703,10 @@ async function main(argv: string[]): Promise<number> {
     console.log('times in-process (our CPU = this process, user + system); prefect deploy runs as a child process through a counting proxy on 127.0.0.1; compare medians from the same run only.\n');
     if (results.length > 0) console.log('(per-size tables printed above as each finished)\n');
     if (sweeps.length > 0) {
-      const rows = [['db', 'N', 'concurrency', 'first apply', 'our CPU', 'writes', 'retries', 'peak in flight', 'ok']];
-      for (const s of sweeps) rows.push([s.db, String(s.n), s.concurrency, fmt(s.ms), fmt(s.cpuMs), String(s.writes), String(s.retries), String(s.peak), String(s.ok)]);
+      const rows = [['db', 'N', 'concurrency', 'first apply', 'creates / s', 'our CPU', 'writes', 'requests / create', 'POST /deployments/ p50 / p90', 'retries', 'peak in flight', 'ok']];
+      for (const s of sweeps) {
+        rows.push([s.db, String(s.n), s.concurrency, fmt(s.ms), ((s.n * 1000) / s.ms).toFixed(1), fmt(s.cpuMs), String(s.writes), String(s.perCreate), `${s.createP50} / ${s.createP90} ms`, String(s.retries), String(s.peak), String(s.ok)]);
+      }
       console.log(`${table(rows)}\n`);
     }
     console.log(`peak RSS of the benchmark process (whole run): ${mib(rss.overall)} MiB`);

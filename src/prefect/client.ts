@@ -576,6 +576,39 @@ export class PrefectClient {
     return reply.status === 204;
   }
 
+  /**
+   * One `POST /variables/filter` (no paging, so one snapshot of the server's state): the variables
+   * with all of `tagsAll`, any of `nameAny` and a name containing `nameLike` (SQL `LIKE`: `_` matches
+   * any one character), or with `anyCriterion` those matching any one of these; with the server's clock as in {@link readVariableRecord}. `complete` is false
+   * when the page came back full: there may be more, and the caller narrows the filter.
+   */
+  async filterVariablesOnce(filter: { tagsAll?: string[]; nameAny?: string[]; nameLike?: string; anyCriterion?: boolean }): Promise<{ variables: LiveVariable[]; serverTime: number | undefined; complete: boolean }> {
+    const path = '/variables/filter';
+    const variables: JsonObject = filter.anyCriterion ? { operator: 'or_' } : {};
+    if (filter.tagsAll) variables.tags = { all_: filter.tagsAll };
+    const name: JsonObject = {};
+    if (filter.nameAny) name.any_ = this.capabilities.variableNameDashes ? filter.nameAny : filter.nameAny.map(variableNameForV2);
+    if (filter.nameLike !== undefined) name.like_ = filter.nameLike;
+    if (Object.keys(name).length > 0) variables.name = name;
+    const reply = this.expect('POST', path, await this.send('POST', path, { variables, sort: 'NAME_ASC', limit: PAGE_SIZE, offset: 0 }), [200]);
+    const page = this.json('POST', path, reply);
+    if (!Array.isArray(page)) throw unexpected('POST', path, 'expected an array');
+    const date = reply.headers.date;
+    const serverTime = typeof date === 'string' ? Date.parse(date) : Number.NaN;
+    return { variables: page.map((v) => this.checkVariable(v, 'POST', path)), serverTime: Number.isNaN(serverTime) ? undefined : serverTime, complete: page.length < PAGE_SIZE };
+  }
+
+  /**
+   * One `POST /deployments/filter` (no paging, so one snapshot) of the deployments named any of
+   * `names` in any of `flowNames`; `complete` is false when the page came back full.
+   */
+  async filterDeploymentsByNameOnce(flowNames: string[], names: string[]): Promise<{ deployments: LiveDeployment[]; complete: boolean }> {
+    const path = '/deployments/filter';
+    const page = await this.request<unknown>('POST', path, { flows: { name: { any_: flowNames } }, deployments: { name: { any_: names } }, limit: PAGE_SIZE, offset: 0 });
+    if (!Array.isArray(page)) throw unexpected('POST', path, 'expected an array');
+    return { deployments: page.map((d, i) => this.checkDeployment(d, 'POST', path, `item ${i}`)), complete: page.length < PAGE_SIZE };
+  }
+
   /** `DELETE /variables/{id}` (204); by id, so it never removes a newer variable of the same name. 404 means already gone. */
   async deleteVariableById(id: string): Promise<void> {
     const path = `/variables/${encodeURIComponent(id)}`;

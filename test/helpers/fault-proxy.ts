@@ -17,8 +17,8 @@ export type Fault =
   | { readonly kind: 'reset-after' }
   /** Forward, let the server act, then answer `status` (502 or 504) instead of the server's answer. */
   | { readonly kind: 'status-after'; readonly status: 500 | 502 | 504 }
-  /** Wait `ms`, then forward normally. */
-  | { readonly kind: 'delay'; readonly ms: number }
+  /** Wait `ms` (and for `until`, when given), then forward normally. */
+  | { readonly kind: 'delay'; readonly ms: number; readonly until?: Promise<unknown> }
   /** Forward, let the server act, then never answer (until the client gives up or the proxy closes). */
   | { readonly kind: 'hang-after' }
   /** Never forward and never answer. */
@@ -176,6 +176,7 @@ export async function startFaultProxy(upstreamApiUrl: string): Promise<FaultProx
       case 'delay': {
         const { ms } = fault;
         await new Promise((r) => setTimeout(r, ms));
+        await fault.until;
         break;
       }
       default:
