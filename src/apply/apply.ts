@@ -1,8 +1,8 @@
 import type { Logger } from '../log.js';
-import { describeError, GitopsError, InternalError } from '../errors.js';
+import { describeError, GitopsError, GuardRefusedError, InternalError } from '../errors.js';
 import { hiddenValues, scrubSecrets } from '../render/redact.js';
 import type { PrefectClient } from '../prefect/client.js';
-import type { JsonObject, LiveAutomation, LiveFlow, ScheduleCreateBody } from '../prefect/types.js';
+import type { JsonObject, LiveAutomation, LiveDeployment, LiveFlow, ScheduleCreateBody } from '../prefect/types.js';
 import { ownerOf, ownershipMarker, ownerTag } from '../plan/ownership.js';
 import { automationBody, FINGERPRINT_TAG, type DesiredTrigger } from '../plan/triggers.js';
 import { DEFAULT_LOCK_TTL_MS } from './lock.js';
@@ -276,11 +276,17 @@ async function createNew(client: PrefectClient, action: Extract<PlanAction, { ki
   const refused = guard.refused.get(action.key);
   if (refused !== undefined) throw new CreateConflictError(refused);
   if (!guard.claims) throw new InternalError(`a create of ${action.key} without name claims`);
+  const claims = guard.claims;
   const flowId = (await flow()).id;
-  // Claims that could have expired no longer keep another owner from creating this name.
-  const lost = guard.claims?.lost();
-  if (lost !== undefined) throw new CreateConflictError(`not created: ${lost}; plan again`);
-  const created = await client.createDeployment({ ...body, name: action.name, flow_id: flowId });
+  // Claims that could have expired no longer keep another owner from creating this name: the
+  // client asks right before sending (after any wait for an in-flight slot), and on each retry.
+  let created: LiveDeployment;
+  try {
+    created = await client.createDeployment({ ...body, name: action.name, flow_id: flowId }, { guard: () => claims.guard() });
+  } catch (error) {
+    if (error instanceof GuardRefusedError) throw new CreateConflictError(`${error.message}; plan again`);
+    throw error;
+  }
   const marker = ownershipMarker(client.capabilities);
   const by = ownerOf(created, marker);
   if (by !== owner) throw new CreateConflictError(`conflict: ${action.key} was created but carries owner ${marker} ${by === undefined ? '(none)' : `"${by}"`}, not "${owner}"`);

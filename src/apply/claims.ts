@@ -66,6 +66,11 @@ export interface NameClaims {
   readonly conflicts: ReadonlyMap<string, string>;
   /** Why the claims can no longer be trusted (stop creating), or `undefined` while they hold. */
   lost(): string | undefined;
+  /**
+   * For the client to ask right before a create is sent ({@link SendOptions}): refused once the
+   * claims could have expired, else how long the request may take while they surely hold.
+   */
+  guard(): { readonly refused: string } | { readonly withinMs: number };
   /** Stops renewing and deletes the claim sets; never throws. */
   release(): Promise<void>;
 }
@@ -127,7 +132,7 @@ interface SeenClaim {
  * @throws RemoteError when the server cannot be used; the sets written so far are removed first.
  */
 export async function claimNames(client: PrefectClient, owner: string, wanted: readonly WantedName[], options: ClaimNamesOptions): Promise<NameClaims> {
-  if (wanted.length === 0) return { conflicts: new Map(), lost: () => undefined, release: async () => {} };
+  if (wanted.length === 0) return { conflicts: new Map(), lost: () => undefined, guard: () => ({ refused: 'no name was claimed' }), release: async () => {} };
   const holder: LockHolder = {
     owner,
     host: hostname(),
@@ -155,10 +160,10 @@ export async function claimNames(client: PrefectClient, owner: string, wanted: r
     for (const [hash, why] of byName) for (const w of byHash.get(hash) ?? []) conflicts.set(w.key, why(w));
     if (proceed.size === 0) {
       await held.release();
-      return { conflicts, lost: () => undefined, release: async () => {} };
+      return { conflicts, lost: () => undefined, guard: () => ({ refused: 'no name was claimed' }), release: async () => {} };
     }
     await held.publish(proceed);
-    return { conflicts, lost: () => held.lostReason(), release: () => held.release() };
+    return { conflicts, lost: () => held.lostReason(), guard: () => held.guard(), release: () => held.release() };
   } catch (error) {
     await held.release();
     throw error;
@@ -392,7 +397,8 @@ class HeldClaims {
     await Promise.all(
       this.sets.map(async (set) => {
         const sent = performance.now();
-        const kept = await this.client.updateVariableValue(set.id, set.value as unknown as Json);
+        // Ahead of the creates waiting for a slot: they wait on the very claims this keeps alive.
+        const kept = await this.client.updateVariableValue(set.id, set.value as unknown as Json, { priority: true });
         if (kept) set.confirmedAt = sent;
         else this.lose(`the claim ${set.name} was removed (it expired, or someone deleted it)`);
       }),
@@ -413,6 +419,21 @@ class HeldClaims {
       return `lost the deployment name claims: not renewed for ${formatDuration(performance.now() - oldest)} (TTL ${formatDuration(this.ttlMs)})`;
     }
     return undefined;
+  }
+
+  /**
+   * Whether a create may be sent now, and for how long it may take: another run breaks a set not
+   * renewed for its TTL, counted (conservatively) from when our last renewal of it was sent. A
+   * create goes out only while every set was renewed within two thirds of the TTL, and must be
+   * answered before five sixths of it; a slower answer counts as a timeout (and the retry asks
+   * again). Renewals skip the client's in-flight bound, so creates queued there never delay them.
+   */
+  guard(): { readonly refused: string } | { readonly withinMs: number } {
+    const lost = this.lostReason();
+    if (lost !== undefined) return { refused: `not sent: ${lost}` };
+    if (this.released) return { refused: 'not sent: the name claims were released' };
+    const oldest = Math.min(...this.sets.map((s) => s.confirmedAt));
+    return { withinMs: Math.max(0, oldest + (this.ttlMs * 5) / 6 - performance.now()) };
   }
 
   async release(): Promise<void> {

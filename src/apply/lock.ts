@@ -282,7 +282,8 @@ class HeldLock implements ApplyLock {
   private async renew(): Promise<void> {
     if (this.released || this.lost.aborted) return;
     try {
-      const renewed = await this.client.updateVariableValue(this.record.id, this.holder as unknown as Json);
+      // Ahead of the apply's own requests waiting for a slot: a lock lost to queueing stops the apply.
+      const renewed = await this.client.updateVariableValue(this.record.id, this.holder as unknown as Json, { priority: true });
       if (renewed) {
         this.lastRenewed = performance.now();
         return;

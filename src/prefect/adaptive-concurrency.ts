@@ -10,6 +10,12 @@
 //   median is compared with the baseline (the best round median, drifting slowly towards slower
 //   rounds): within LATENCY_TOLERANCE the limit rises by one; above LATENCY_BACKOFF_RATIO times
 //   the baseline it falls by one; in between it holds.
+// - A ceiling remembers where the server said it was overloaded: after an overload at limit L the
+//   limit stays at most L - 1 and probes L again only after PROBE_ROUNDS_INITIAL rounds there,
+//   doubling that wait each time the probe is answered by another overload (up to
+//   PROBE_ROUNDS_MAX). Without it, a server that cannot take two writes at once (Prefect on SQLite,
+//   whose writers lock the database and answer 503) saw a rise and a cut per round: 70 retries
+//   of about 2 s each in a first apply of 100 deployments.
 // - Bounded by [min, max]; `max` is the explicit --concurrency when given.
 
 export interface ConcurrencyBounds {
@@ -28,6 +34,12 @@ export interface ConcurrencyState {
   readonly bestMs: number | undefined;
   /** Overload signals are ignored until this many more samples have arrived (the cut's round). */
   readonly holdoff: number;
+  /** The highest limit since the last overload (L - 1 after an overload at L); `undefined` before any. */
+  readonly ceiling: number | undefined;
+  /** Rounds completed at the ceiling since it was set or last probed. */
+  readonly ceilingRounds: number;
+  /** Rounds at the ceiling before probing one above it. */
+  readonly probeRounds: number;
   /** Counters, for the benchmark and debug logs. */
   readonly increases: number;
   readonly decreases: number;
@@ -51,6 +63,10 @@ export const BASELINE_DRIFT = 0.1;
 /** Multiplicative decrease on overload. */
 export const OVERLOAD_FACTOR = 0.5;
 
+/** Rounds at the ceiling before the first probe above it, and the most it doubles to. */
+export const PROBE_ROUNDS_INITIAL = 8;
+export const PROBE_ROUNDS_MAX = 256;
+
 /** Defaults when --concurrency is not given: start moderate, never above 16. */
 export const DEFAULT_CONCURRENCY_BOUNDS: ConcurrencyBounds = { initial: 4, min: 1, max: 16 };
 
@@ -65,7 +81,7 @@ export function initialConcurrency(bounds: ConcurrencyBounds): ConcurrencyState 
   const min = Math.max(1, Math.floor(bounds.min));
   const max = Math.max(min, Math.floor(bounds.max));
   const limit = clamp(Math.floor(bounds.initial), min, max);
-  return { bounds: { initial: limit, min, max }, limit, round: [], bestMs: undefined, holdoff: 0, increases: 0, decreases: 0, peak: limit };
+  return { bounds: { initial: limit, min, max }, limit, round: [], bestMs: undefined, holdoff: 0, ceiling: undefined, ceilingRounds: 0, probeRounds: PROBE_ROUNDS_INITIAL, increases: 0, decreases: 0, peak: limit };
 }
 
 /** The next state after one finished request. */
@@ -75,8 +91,12 @@ export function nextConcurrency(state: ConcurrencyState, sample: ConcurrencySamp
   if (sample.kind === 'overload') {
     if (state.holdoff > 0) return { ...state, holdoff };
     const limit = clamp(Math.floor(state.limit * OVERLOAD_FACTOR), min, max);
+    const ceiling = Math.max(min, state.limit - 1);
+    // Overloaded again while probing just above the last ceiling: wait twice as long before the next probe.
+    const probing = state.ceiling !== undefined && state.limit <= state.ceiling + 1;
+    const probeRounds = probing ? Math.min(PROBE_ROUNDS_MAX, state.probeRounds * 2) : PROBE_ROUNDS_INITIAL;
     // Ignore the other requests of this round: they were sent at the old limit.
-    return { ...state, limit, round: [], holdoff: state.limit, decreases: state.decreases + (limit < state.limit ? 1 : 0) };
+    return { ...state, limit, round: [], holdoff: state.limit, ceiling, ceilingRounds: 0, probeRounds, decreases: state.decreases + (limit < state.limit ? 1 : 0) };
   }
   if (sample.kind === 'untimed') return { ...state, holdoff };
   const round = [...state.round, sample.ms];
@@ -87,11 +107,21 @@ export function nextConcurrency(state: ConcurrencyState, sample: ConcurrencySamp
   // overloaded and walk the limit down to 1 (seen in the PostgreSQL sweep).
   const bestMs = state.bestMs === undefined ? median : median < state.bestMs ? median : state.bestMs + (median - state.bestMs) * BASELINE_DRIFT;
   let limit = state.limit;
-  if (median <= bestMs * LATENCY_TOLERANCE) limit = clamp(limit + 1, min, max);
-  else if (median > bestMs * LATENCY_BACKOFF_RATIO) limit = clamp(limit - 1, min, max);
+  let { ceiling, ceilingRounds } = state;
+  if (median <= bestMs * LATENCY_TOLERANCE) {
+    if (ceiling === undefined || limit < ceiling) limit = clamp(limit + 1, min, max);
+    else if (++ceilingRounds >= state.probeRounds) {
+      // Held at the ceiling long enough: probe one above it.
+      ceiling += 1;
+      ceilingRounds = 0;
+      limit = clamp(limit + 1, min, max);
+    }
+  } else if (median > bestMs * LATENCY_BACKOFF_RATIO) limit = clamp(limit - 1, min, max);
   return {
     ...state,
     limit,
+    ceiling,
+    ceilingRounds,
     round: [],
     bestMs,
     holdoff,

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Dispatcher } from 'undici';
 import { request as undiciRequest } from './http.js';
-import { AmbiguousWriteError, RemoteError, TimeLimitError, UnsupportedServerError, UserInputError } from '../errors.js';
+import { AmbiguousWriteError, GuardRefusedError, RemoteError, TimeLimitError, UnsupportedServerError, UserInputError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { redactText } from '../render/redact.js';
 import { VERSION } from '../version.js';
@@ -355,9 +355,9 @@ export class PrefectClient {
    * deployment already existed and was overwritten, which is logged as a warning unless `overwrite`
    * says that is the intent (an update written as an upsert).
    */
-  async createDeployment(body: DeploymentCreateBody, options: { overwrite?: boolean } = {}): Promise<LiveDeployment> {
+  async createDeployment(body: DeploymentCreateBody, options: { overwrite?: boolean; guard?: SendOptions['guard'] } = {}): Promise<LiveDeployment> {
     const path = '/deployments/';
-    const reply = this.expect('POST', path, await this.send('POST', path, this.v2 ? deploymentCreateForV2(body) : body), [200, 201]);
+    const reply = this.expect('POST', path, await this.send('POST', path, this.v2 ? deploymentCreateForV2(body) : body, options.guard ? { guard: options.guard } : {}), [200, 201]);
     const deployment = this.checkDeployment(this.json('POST', path, reply), 'POST', path);
     // After a lost answer the 200 is most likely our own first attempt, not someone else's deployment.
     if (reply.status === 200 && !reply.maybeProcessedBefore && !options.overwrite) {
@@ -569,10 +569,13 @@ export class PrefectClient {
     return { variable, serverTime: Number.isNaN(serverTime) ? undefined : serverTime };
   }
 
-  /** `PATCH /variables/{id}` with a new value (204, which also moves `updated`); `false` when the variable is gone (404). */
-  async updateVariableValue(id: string, value: Json): Promise<boolean> {
+  /**
+   * `PATCH /variables/{id}` with a new value (204, which also moves `updated`); `false` when the
+   * variable is gone (404). `priority` skips the in-flight bound (lease renewals, see {@link SendOptions}).
+   */
+  async updateVariableValue(id: string, value: Json, options: { priority?: boolean } = {}): Promise<boolean> {
     const path = `/variables/${encodeURIComponent(id)}`;
-    const reply = this.expect('PATCH', path, await this.send('PATCH', path, { value: this.v2 ? variableValueForV2(value) : value }), [204, 404]);
+    const reply = this.expect('PATCH', path, await this.send('PATCH', path, { value: this.v2 ? variableValueForV2(value) : value }, options), [204, 404]);
     return reply.status === 204;
   }
 
@@ -703,7 +706,7 @@ export class PrefectClient {
    * sending the request twice is harmless; otherwise it throws {@link AmbiguousWriteError}, which the
    * create operations answer by reading back ({@link createOnce}).
    */
-  private async send(method: string, path: string, body: unknown): Promise<Reply> {
+  private async send(method: string, path: string, body: unknown, options: SendOptions = {}): Promise<Reply> {
     const mutating = MUTATING_METHODS.has(method);
     const route = path.split('?')[0] ?? '';
     const idempotent = isIdempotent(method, route);
@@ -721,7 +724,14 @@ export class PrefectClient {
       if (body !== undefined) headers['content-type'] = 'application/json';
       if (mutating) await this.addCsrfHeaders(headers);
 
-      const outcome = await this.attempt(method, path, body, headers);
+      let outcome: Awaited<ReturnType<PrefectClient['attempt']>>;
+      try {
+        outcome = await this.attempt(method, path, body, headers, options);
+      } catch (error) {
+        // An earlier attempt may have landed: then this is not "nothing sent".
+        if (error instanceof GuardRefusedError && maybeProcessed) throw new AmbiguousWriteError(`${error.message}; an earlier attempt may have been processed`, method, path);
+        throw error;
+      }
 
       if (outcome instanceof ConnectionFailure) {
         if (outcome.code === 'deadline') throw this.deadlineError(method, path);
@@ -821,17 +831,23 @@ export class PrefectClient {
     path: string,
     body: unknown,
     headers: Record<string, string>,
+    options: SendOptions = {},
   ): Promise<Omit<Reply, 'maybeProcessedBefore'> | ConnectionFailure> {
-    const release = await this.slots.acquire();
+    const release = options.priority ? () => {} : await this.slots.acquire();
     const remaining = this.remainingMs();
     if (remaining <= 0) {
       release();
       return new ConnectionFailure('deadline');
     }
+    const cleared = options.guard?.();
+    if (cleared && 'refused' in cleared) {
+      release();
+      throw new GuardRefusedError(cleared.refused, method, path);
+    }
     const started = performance.now();
     const controller = new AbortController();
     const limitedByDeadline = remaining < this.timeoutMs;
-    const timer = setTimeout(() => controller.abort(), Math.min(this.timeoutMs, remaining));
+    const timer = setTimeout(() => controller.abort(), Math.max(0, Math.min(this.timeoutMs, remaining, cleared?.withinMs ?? Number.POSITIVE_INFINITY)));
     try {
       const response = await undiciRequest(`${this.origin}${this.basePath}${path}`, {
         method: method as Dispatcher.HttpMethod,
@@ -945,6 +961,20 @@ export class PrefectClient {
     this.csrf = { kind: 'enabled', token: value.token, expiresAt: Number.isNaN(expiresAt) ? undefined : expiresAt };
   }
 
+}
+
+/**
+ * Per-request options of {@link PrefectClient.send}.
+ * - `guard` is asked right before each attempt goes out (after its in-flight slot, so time spent
+ *   queueing in the client counts): a `refused` reason stops the request with nothing sent
+ *   ({@link GuardRefusedError}); otherwise the attempt may take at most `withinMs`.
+ * - `priority` sends without waiting for an in-flight slot: for the few requests that keep a lease
+ *   alive (renewing the apply lock and the name claims), which must never queue behind the writes
+ *   the lease protects.
+ */
+export interface SendOptions {
+  readonly guard?: () => { readonly refused: string } | { readonly withinMs: number };
+  readonly priority?: boolean;
 }
 
 type CsrfState = { kind: 'unknown' } | { kind: 'disabled' } | { kind: 'enabled'; token: string; expiresAt: number | undefined };

@@ -255,3 +255,55 @@ describe('claims left behind', () => {
     expect(await claimsOf(owner)).toEqual([]);
   });
 });
+
+describe('claims while the creates queue (the apply is slower than the claims TTL)', () => {
+  /** A plan through the proxy whose client keeps exactly one request in flight. */
+  const planOneAtATime = (dir: string): Promise<{ plan: Plan; client: PrefectClient }> =>
+    reconcile({ manifests: dir, cwd: process.cwd(), env: {}, client: { apiUrl: proxy.apiUrl, retryBaseMs: 200, timeoutMs: 90_000, concurrency: 1, adaptiveConcurrency: false }, allowMassDelete: false, adoptAll: false, logger: silentLogger() });
+
+  it('renewals do not wait behind the queued creates: the claims stay fresh and every create is sent', async () => {
+    const list = names(10);
+    const project = await makeProject('claims-queue');
+    await project.write(manifests(list, 'mine'));
+    const p = await planOneAtATime(project.dir);
+    // 10 creates of 0.5 s each, one at a time: 5 s, while the claims' TTL is 3 s (renewed every second).
+    proxy.addRule({ method: 'POST', path: '/deployments/', times: 10, fault: { kind: 'delay', ms: 500 } });
+    // All ten queue in the client at once (ten actions in flight, one request at a time).
+    const result = await apply(p.plan, p.client, { logger: silentLogger(), concurrency: 10, lock: { held: false, ttlMs: 3000 } });
+    expect(result.results.map((r) => r.message ?? r.status)).toEqual(list.map(() => 'ok'));
+    // The claim sets were renewed (PATCHed) while the creates were going out, not after them.
+    const firstCreate = proxy.requests.findIndex((r) => r.method === 'POST' && r.path === '/deployments/');
+    const lastCreate = proxy.requests.findLastIndex((r) => r.method === 'POST' && r.path === '/deployments/');
+    const renewalsBetween = proxy.requests.slice(firstCreate, lastCreate).filter((r) => r.method === 'PATCH' && r.path.startsWith('/variables/'));
+    expect(renewalsBetween.length).toBeGreaterThanOrEqual(2);
+    expect(await claimsOf(project.owner)).toEqual([]);
+  });
+
+  it('once the claims could have expired (renewals not answered), no queued create is sent: each fails saying why', async () => {
+    const list = names(30);
+    const project = await makeProject('claims-stale-queue');
+    await project.write(manifests(list, 'mine'));
+    const p = await planOneAtATime(project.dir);
+    proxy.addRule({ method: 'POST', path: '/deployments/', times: 30, fault: { kind: 'delay', ms: 300 } });
+    let unblock = (): void => {};
+    const blocked = new Promise<void>((resolve) => (unblock = resolve));
+    // Without a refusal the test would hang on release(): fail it instead.
+    const failsafe = setTimeout(() => unblock(), 30_000);
+    // Once a create was refused, the hung renewals are let go (release() waits for them).
+    const applying = apply(p.plan, p.client, { logger: silentLogger(), concurrency: 30, lock: { held: false, ttlMs: 6000 }, onProgress: (_d, _t, r) => void (r.status === 'failed' && unblock()) });
+    // After the claims are published (the first create arrives), every renewal hangs.
+    await until(() => proxy.requests.some((r) => r.method === 'POST' && r.path === '/deployments/'));
+    proxy.addRule({ method: 'PATCH', path: /^\/variables\//, times: 100, fault: { kind: 'delay', ms: 0, until: blocked } });
+    const result = await applying;
+    clearTimeout(failsafe);
+    const ok = result.results.filter((r) => r.status === 'ok');
+    const refused = result.results.filter((r) => r.status !== 'ok');
+    // 30 creates x 0.3 s = 9 s one at a time; the claims are stale after two thirds of 6 s.
+    expect(ok.length).toBeGreaterThan(0);
+    expect(refused.length).toBeGreaterThan(0);
+    for (const r of refused) expect(r.message).toMatch(/^not sent: lost the deployment name claims: not renewed for \S+ \(TTL 6s\); plan again$/);
+    // Nothing refused was sent: the server got exactly the creates that succeeded.
+    expect(proxy.requests.filter((r) => r.method === 'POST' && r.path === '/deployments/')).toHaveLength(ok.length);
+    for (const r of refused) expect(await readDeployment(project.flow, r.key.split('/')[1]!)).toBeUndefined();
+  });
+});

@@ -4,6 +4,8 @@ import {
   DEFAULT_CONCURRENCY_BOUNDS,
   initialConcurrency,
   nextConcurrency,
+  PROBE_ROUNDS_INITIAL,
+  PROBE_ROUNDS_MAX,
   type ConcurrencySample,
   type ConcurrencyState,
 } from '../../src/prefect/adaptive-concurrency.js';
@@ -104,6 +106,45 @@ describe('adaptive request concurrency (AIMD)', () => {
     expect(after.limit).toBe(4);
     expect(after.round).toEqual([]);
     expect(after.bestMs).toBeUndefined();
+  });
+
+  it('remembers where the server was overloaded: holds below it and probes again after rounds that double per failed probe', () => {
+    let state = initialConcurrency({ initial: 8, min: 1, max: 16 });
+    state = run(nextConcurrency(state, overload), Array.from({ length: 8 }, () => untimed)).state; // overload at 8
+    expect(state.limit).toBe(4);
+    expect(state.ceiling).toBe(7);
+    const limits: number[] = [];
+    for (let i = 0; i < 3 + PROBE_ROUNDS_INITIAL; i++) {
+      state = round(state, 50);
+      limits.push(state.limit);
+    }
+    // Up to the ceiling, held there for PROBE_ROUNDS_INITIAL rounds, then one probe above it.
+    expect(limits).toEqual([5, 6, 7, ...Array.from({ length: PROBE_ROUNDS_INITIAL - 1 }, () => 7), 8]);
+    // The probe is answered by another overload: the next one waits twice as long.
+    state = run(nextConcurrency(state, overload), Array.from({ length: 8 }, () => untimed)).state;
+    expect(state.ceiling).toBe(7);
+    expect(state.probeRounds).toBe(2 * PROBE_ROUNDS_INITIAL);
+    let rounds = 0;
+    while (state.limit <= 7) {
+      state = round(state, 50);
+      rounds++;
+    }
+    expect(rounds).toBe(3 + 2 * PROBE_ROUNDS_INITIAL);
+  });
+
+  it('against a server that cannot take two writes at once (Prefect on SQLite) cuts a handful of times, not once per round', () => {
+    // Every request sent while 2 or more are allowed comes back 503; one at a time all succeed.
+    let state = initialConcurrency(DEFAULT_CONCURRENCY_BOUNDS);
+    let overloads = 0;
+    for (let i = 0; i < 1150; i++) {
+      const sample = state.limit >= 2 ? overload : ok(80);
+      if (sample.kind === 'overload') overloads++;
+      state = nextConcurrency(state, sample);
+    }
+    // Without the ceiling: hundreds (a rise and a cut every few requests); with it, the first cut (its round counted in full) and one per probe.
+    expect(overloads).toBeLessThanOrEqual(16);
+    expect(state.limit).toBe(1);
+    expect(state.probeRounds).toBeLessThanOrEqual(PROBE_ROUNDS_MAX);
   });
 
   it('is a pure function: the input state is not changed', () => {
