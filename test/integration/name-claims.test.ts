@@ -302,8 +302,9 @@ describe('claims while the creates queue (the apply is slower than the claims TT
     expect(ok.length).toBeGreaterThan(0);
     expect(refused.length).toBeGreaterThan(0);
     for (const r of refused) expect(r.message).toMatch(/^not sent: lost the deployment name claims: not renewed for \S+ \(TTL 6s\); plan again$/);
-    // Nothing refused was sent: the server got exactly the creates that succeeded.
-    expect(proxy.requests.filter((r) => r.method === 'POST' && r.path === '/deployments/')).toHaveLength(ok.length);
+    // Nothing refused was sent: the server has exactly the deployments that succeeded. (Under load a
+    // create may time out within its window and be sent again, so requests are not counted.)
+    for (const r of ok) expect(await readDeployment(project.flow, r.key.split('/')[1]!)).toBeDefined();
     for (const r of refused) expect(await readDeployment(project.flow, r.key.split('/')[1]!)).toBeUndefined();
   });
 });
