@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { _, Ajv } from 'ajv';
 import standalone from 'ajv/dist/standalone/index.js';
 import { build, type Plugin } from 'esbuild';
-import { addFormats, SHIPPED_SCHEMA_OPTIONS, shippedSchemas } from '../src/validate/schema.js';
+import { addFormats, SHIPPED_SCHEMA_OPTIONS, shippedSchemas, USER_META_SCHEMA_ID, USER_SCHEMA_OPTIONS } from '../src/validate/schema.js';
 import { nodeBundleOptions } from './esbuild-options.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -40,7 +40,16 @@ export function precompiledSchemasModule(): string {
     refs[name] = String(schema.$id);
   }
   const names = Object.keys(refs);
-  return `${standaloneCode(ajv, refs)}\nexport const precompiledValidators = { ${names.join(', ')} };\n`;
+  // The meta-schema of user schemas in a module of its own (standalone code of two ajv instances
+  // would declare the same names), re-exported from here.
+  return `${standaloneCode(ajv, refs)}\nexport const precompiledValidators = { ${names.join(', ')} };\nexport { precompiledUserMeta } from './precompiled-user-meta.generated.js';\n`;
+}
+
+/** ajv standalone code of draft-07 as src/validate/schema.ts checks user schemas against it (its USER_SCHEMA_OPTIONS). */
+export function precompiledUserMetaModule(): string {
+  const ajv = new Ajv({ ...USER_SCHEMA_OPTIONS, code: { source: true, esm: true } });
+  if (!ajv.getSchema(USER_META_SCHEMA_ID)) throw new Error(`ajv has no ${USER_META_SCHEMA_ID}`);
+  return standaloneCode(ajv, { precompiledUserMeta: USER_META_SCHEMA_ID });
 }
 
 // CommonJS with __esModule: under Node's ESM interop the function is the module's `default`.
@@ -50,7 +59,12 @@ const precompiledSchemas: Plugin = {
   name: 'precompiled-schemas',
   setup(b) {
     b.onResolve({ filter: /\/precompiled-schemas\.js$/ }, () => ({ path: 'src/validate/precompiled-schemas.generated.js', namespace: 'precompiled-schemas' }));
-    b.onLoad({ filter: /.*/, namespace: 'precompiled-schemas' }, () => ({ contents: precompiledSchemasModule(), loader: 'js', resolveDir: join(root, 'src', 'validate') }));
+    b.onResolve({ filter: /\/precompiled-user-meta\.generated\.js$/ }, () => ({ path: 'src/validate/precompiled-user-meta.generated.js', namespace: 'precompiled-schemas' }));
+    b.onLoad({ filter: /.*/, namespace: 'precompiled-schemas' }, (args) => ({
+      contents: args.path.endsWith('precompiled-user-meta.generated.js') ? precompiledUserMetaModule() : precompiledSchemasModule(),
+      loader: 'js',
+      resolveDir: join(root, 'src', 'validate'),
+    }));
   },
 };
 

@@ -214,10 +214,18 @@ const VARIABLE = /\{\{\s*prefect\.variables\.([\w-]+)\s*\}\}/g;
  */
 export async function resolveServerVariables(desired: readonly DesiredDeployment[], client: PrefectClient, declared: ReadonlyMap<string, Json> = new Map()): Promise<DesiredDeployment[]> {
   const names = new Set<string>();
+  // Deployments of one flow share its parameter schema object (most of what there is to walk): each object once.
+  const seen = new WeakSet<object>();
   const scan = (v: unknown): void => {
-    if (typeof v === 'string') for (const m of v.matchAll(VARIABLE)) names.add(m[1]!);
-    else if (Array.isArray(v)) v.forEach(scan);
-    else if (v && typeof v === 'object') Object.values(v).forEach(scan);
+    // Most strings hold no placeholder: a plain substring test before the regex.
+    if (typeof v === 'string') {
+      if (v.includes('prefect.variables.')) for (const m of v.matchAll(VARIABLE)) names.add(m[1]!);
+      return;
+    }
+    if (!v || typeof v !== 'object' || seen.has(v)) return;
+    seen.add(v);
+    if (Array.isArray(v)) for (const x of v) scan(x);
+    else for (const k in v) scan((v as Record<string, unknown>)[k]);
   };
   desired.forEach(({ manifest: { pull: _pull, ...rest } }) => scan(rest));
   if (names.size === 0) return [...desired];

@@ -8,3 +8,6 @@ import type { SchemaName } from './schema.js';
  * config schemas at every start (the largest single CPU cost of a small plan after loading code).
  */
 export const precompiledValidators: Partial<Record<SchemaName, ValidateFunction>> = {};
+
+/** The draft-07 meta-schema's validator for user schemas (see USER_SCHEMA_OPTIONS); lib/ has it precompiled. */
+export const precompiledUserMeta: ValidateFunction | undefined = undefined;

@@ -11,7 +11,7 @@ import { renderPlanSummary } from '../../src/render/markdown.js';
 import type { Plan } from '../../src/plan/types.js';
 import { VERSION } from '../../src/version.js';
 import { buildLib } from '../../scripts/build-lib.js';
-import { precompiledValidators } from '../../src/validate/precompiled-schemas.js';
+import { precompiledUserMeta, precompiledValidators } from '../../src/validate/precompiled-schemas.js';
 
 const run = promisify(execFile);
 const repo = resolve(import.meta.dirname, '../..');
@@ -115,12 +115,16 @@ describe('npm run build (lib/)', () => {
     expect(bundle).toContain('// precompiled-schemas:src/validate/precompiled-schemas.generated.js');
     expect(bundle).toContain('precompiledValidators = { deployment, partialDeployment, config, savedPlan };');
     expect(precompiledValidators).toEqual({});
+    // And the meta-schema that user schemas (parameter_openapi_schema) are checked against.
+    expect(bundle).toContain('// precompiled-schemas:src/validate/precompiled-user-meta.generated.js');
+    expect(precompiledUserMeta).toBeUndefined();
   });
 
   // The precompiled validators must answer exactly as the ones src/ compiles at run time.
   it.each([
     '03-unknown-key-schedule', '05-work-pool-unknown-key', '07-paused-string', '08-tags-not-list', '09-missing-name', '35-collision-strategy-invalid',
     '41-config-unknown-key', '42-config-defaults-wrong-type', '51-schedule-slug-pattern', '54-override-wrong-type', '60-config-owner-pattern', '62-prune-ratio-above-one',
+    '71-parameter-schema-invalid',
   ])('validate test/fixtures/invalid/%s says the same from lib/ as from src/', async (fixture) => {
     const fixtureDir = join(repo, 'test', 'fixtures', 'invalid', fixture);
     let expected = '';

@@ -127,3 +127,25 @@ describe('schedule previews', () => {
     expect(cronParseCount() - before).toBe(3);
   });
 });
+
+describe('the meta-schema check of a user schema (done by prefect-gitops, precompiled in lib/)', () => {
+  // Each says exactly what ajv's own compile says with validateSchema on (the check before this one).
+  it.each([
+    ['a bad type', { type: 'object', properties: { x: { type: 'nope' } } }],
+    ['a non-list required', { type: 'object', required: 'x' }],
+    ['a negative minLength', { type: 'string', minLength: -1 }],
+    ['properties not an object', { type: 'object', properties: [1] }],
+    ['several problems', { type: 'object', properties: { a: { type: 5 }, b: { enum: 'x' } }, additionalProperties: 3 }],
+  ])('%s: the message of ajv with validateSchema', async (_label, bad) => {
+    const { Ajv } = await import('ajv');
+    const { USER_SCHEMA_OPTIONS } = await import('../../src/validate/schema.js');
+    let expected = '';
+    try {
+      new Ajv({ ...USER_SCHEMA_OPTIONS, validateSchema: true }).compile(bad);
+    } catch (error) {
+      expected = (error as Error).message;
+    }
+    expect(expected).toMatch(/^schema is invalid: /);
+    expect(checkAgainst(bad, {}, { ignoreRequired: false })).toEqual({ invalidSchema: expected });
+  });
+});
