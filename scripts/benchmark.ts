@@ -7,8 +7,10 @@
 //
 // For each database (SQLite, and PostgreSQL in a throwaway cluster from scripts/postgres.ts) a
 // Prefect server is started, and for each N, in the same process and interleaved:
-// - first apply of N generated deployments (ours), then `prefect deploy --all` of the same N
-//   deployments from a generated prefect.yaml (other flow names, so both create), then its re-deploy;
+// - first apply of N generated deployments (ours); the raw-write floor (the same create bodies
+//   posted with plain HTTP under other flows: the server's own cost of N creates); then `prefect
+//   deploy --all` of the same N deployments from a generated prefect.yaml (other flow names, so
+//   both create), then its re-deploy;
 // - R rounds of: the raw-read floor (plain paginated `POST /deployments/filter` + JSON.parse of the
 //   same N deployments), our no-op `plan`, our no-op apply, our apply of a 10 % change.
 // It prints medians, ratios, requests and writes per deployment, our CPU and the whole process's
@@ -406,6 +408,54 @@ async function rawFloor(ctx: Ctx, flowNames: string[]): Promise<Sample & { rows:
   return { ms, cpuMs, reads: value.requests, writes: 0, retries: 0, rows: value.rows };
 }
 
+/**
+ * The write floor: the very bodies our first apply sent (each create with its schedules inline, as
+ * `POST /deployments/` takes them), posted with plain HTTP at a fixed concurrency, under flows of
+ * their own: no claims, no reads, no checks. What the server needs to create N such deployments;
+ * a 503 (Prefect on SQLite while another writer holds the database) is sent again after 50 ms.
+ */
+async function rawWriteFloor(ctx: Ctx, plan: Plan, prefix: string, concurrency: number): Promise<Sample & { created: number }> {
+  const creates = plan.actions.filter((a): a is Extract<Plan['actions'][number], { kind: 'create' }> => a.kind === 'create');
+  const post = async (path: string, body: unknown): Promise<{ status: number; text: string }> => {
+    const response = await fetch(`${ctx.server.apiUrl}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    return { status: response.status, text: await response.text() };
+  };
+  const { value, ms, cpuMs } = await measure(ctx.rss, async () => {
+    let requests = 0;
+    let retries = 0;
+    let created = 0;
+    const flowIds = new Map<string, string>();
+    for (const flowName of new Set(creates.map((a) => a.flowName))) {
+      const reply = await post('/flows/', { name: `${prefix}-${flowName}` });
+      requests += 1;
+      flowIds.set(flowName, (JSON.parse(reply.text) as { id: string }).id);
+    }
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < creates.length) {
+        const a = creates[next++]!;
+        const schedules = a.schedules.map(({ max_scheduled_runs: _m, ...rest }) => rest);
+        const body = { ...a.body, ...(schedules.length > 0 ? { schedules } : {}), name: a.name, flow_id: flowIds.get(a.flowName) };
+        for (;;) {
+          const reply = await post('/deployments/', body);
+          requests += 1;
+          if (reply.status === 503 || reply.status === 429) {
+            retries += 1;
+            await new Promise((r) => setTimeout(r, 50));
+            continue;
+          }
+          if (reply.status !== 201) throw new Error(`raw write floor: POST /deployments/ -> ${reply.status} ${reply.text.slice(0, 200)}`);
+          created += 1;
+          break;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: concurrency }, worker));
+    return { requests, retries, created };
+  });
+  return { ms, cpuMs, reads: 0, writes: value.requests, retries: value.retries, created: value.created };
+}
+
 function describePlan(plan: Plan, limit = 3): string {
   const parts = plan.actions.slice(0, limit).map((a) => {
     if (a.kind === 'delete') return `${a.kind} ${a.key}`;
@@ -423,6 +473,7 @@ interface SizeResult {
   db: Db;
   n: number;
   firstApply: Sample & { concurrency: PrefectClient['concurrency'] };
+  writeFloor: Sample & { concurrency: number };
   prefectDeploy?: Sample;
   prefectRedeploy?: Sample;
   floor: Summary;
@@ -449,6 +500,11 @@ async function benchSize(ctx: Ctx, db: Db, n: number, root: string): Promise<Siz
   const first = await ourApply(ctx, ours.dir);
   if (first.plan.summary.add !== n) findings.push(`first apply: expected ${n} creates, planned ${JSON.stringify(first.plan.summary)}`);
   if (!first.result?.ok) findings.push(`first apply failed: ${failures(first.result)}`);
+  // The server's own cost of the same creates, at the concurrency our adaptive client peaked at (and never below 4).
+  const writeFloorConcurrency = Math.max(4, first.concurrency.peak);
+  ctx.log(`${db} N=${n}: raw-write floor (the same ${n} create bodies, plain HTTP, ${writeFloorConcurrency} in flight)`);
+  const writeFloor = await rawWriteFloor(ctx, first.plan, `w${n}-${tag}`, writeFloorConcurrency);
+  if (writeFloor.created !== n) findings.push(`raw-write floor created ${writeFloor.created} deployments, expected ${n}`);
 
   let prefectFirst: Sample | undefined;
   let prefectRe: Sample | undefined;
@@ -513,6 +569,7 @@ async function benchSize(ctx: Ctx, db: Db, n: number, root: string): Promise<Siz
     db,
     n,
     firstApply: { ...strip(first), concurrency: first.concurrency },
+    writeFloor: { ...strip(writeFloor), concurrency: writeFloorConcurrency },
     ...(prefectFirst ? { prefectDeploy: strip(prefectFirst) } : {}),
     ...(prefectRe ? { prefectRedeploy: strip(prefectRe) } : {}),
     floor: summarize(floors),
@@ -603,6 +660,7 @@ function renderSize(r: SizeResult): string {
     perDep(median(s.writes), per),
   ];
   rows.push(one('our first apply', r.firstApply));
+  rows.push(one(`raw-write floor (${r.writeFloor.concurrency} in flight)`, r.writeFloor));
   if (r.prefectDeploy) rows.push(one('prefect deploy --all, first', r.prefectDeploy, false));
   if (r.prefectRedeploy) rows.push(one('prefect deploy --all, re-deploy', r.prefectRedeploy, false));
   rows.push(many(`raw-read floor (x${r.floor.runs})`, r.floor));
@@ -613,7 +671,8 @@ function renderSize(r: SizeResult): string {
   const c = r.firstApply.concurrency;
   const ratios = [
     `no-op plan / raw floor: ${ratio(r.plan.medianMs, r.floor.medianMs)}; no-op apply / raw floor: ${ratio(r.noopApply.medianMs, r.floor.medianMs)}`,
-    ...(r.prefectDeploy ? [`prefect deploy --all first / our first apply: ${ratio(r.prefectDeploy.ms, r.firstApply.ms)} (ours faster by that factor)`] : []),
+    ...(r.prefectDeploy ? [`prefect deploy --all first / our first apply: ${ratio(r.prefectDeploy.ms, r.firstApply.ms)} (ours faster by that factor); / raw-write floor: ${ratio(r.prefectDeploy.ms, r.writeFloor.ms)} (the most any client of this server could reach)`] : []),
+    `our first apply / raw-write floor: ${ratio(r.firstApply.ms, r.writeFloor.ms)}`,
     ...(r.prefectRedeploy ? [`prefect deploy --all re-deploy / our no-op apply: ${ratio(r.prefectRedeploy.ms, r.noopApply.medianMs)}; / our 10% change apply: ${ratio(r.prefectRedeploy.ms, r.changeApply.medianMs)}`] : []),
     `first apply concurrency: ended at ${c.limit}, peak ${c.peak}, cap ${c.max} (${c.increases} rises, ${c.decreases} cuts)`,
     `10% change: ${r.changeApply.changed} deployments changed`,
