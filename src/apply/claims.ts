@@ -426,7 +426,7 @@ class HeldClaims {
    * renewed for its TTL, counted (conservatively) from when our last renewal of it was sent. A
    * create goes out only while every set was renewed within two thirds of the TTL, and must be
    * answered before five sixths of it; a slower answer counts as a timeout (and the retry asks
-   * again). Renewals skip the client's in-flight bound, so creates queued there never delay them.
+   * again). Renewals take the client's next free request slot, ahead of the creates queued there.
    */
   guard(): { readonly refused: string } | { readonly withinMs: number } {
     const lost = this.lostReason();

@@ -571,7 +571,7 @@ export class PrefectClient {
 
   /**
    * `PATCH /variables/{id}` with a new value (204, which also moves `updated`); `false` when the
-   * variable is gone (404). `priority` skips the in-flight bound (lease renewals, see {@link SendOptions}).
+   * variable is gone (404). `priority` goes ahead of the requests waiting for a slot (lease renewals, see {@link SendOptions}).
    */
   async updateVariableValue(id: string, value: Json, options: { priority?: boolean } = {}): Promise<boolean> {
     const path = `/variables/${encodeURIComponent(id)}`;
@@ -833,7 +833,7 @@ export class PrefectClient {
     headers: Record<string, string>,
     options: SendOptions = {},
   ): Promise<Omit<Reply, 'maybeProcessedBefore'> | ConnectionFailure> {
-    const release = options.priority ? () => {} : await this.slots.acquire();
+    const release = await this.slots.acquire(options.priority === true);
     const remaining = this.remainingMs();
     if (remaining <= 0) {
       release();
@@ -968,9 +968,11 @@ export class PrefectClient {
  * - `guard` is asked right before each attempt goes out (after its in-flight slot, so time spent
  *   queueing in the client counts): a `refused` reason stops the request with nothing sent
  *   ({@link GuardRefusedError}); otherwise the attempt may take at most `withinMs`.
- * - `priority` sends without waiting for an in-flight slot: for the few requests that keep a lease
- *   alive (renewing the apply lock and the name claims), which must never queue behind the writes
- *   the lease protects.
+ * - `priority` takes the next free in-flight slot, ahead of every request waiting for one: for
+ *   the few requests that keep a lease alive (renewing the apply lock and the name claims), which
+ *   must never queue behind the writes the lease protects. Still within the bound, not beside it:
+ *   Prefect on SQLite takes one writer at a time, and a renewal sent beside a create got 503s
+ *   round after round (a first apply of 1,000 lost its claims after 40 s that way).
  */
 export interface SendOptions {
   readonly guard?: () => { readonly refused: string } | { readonly withinMs: number };
@@ -996,13 +998,15 @@ class Semaphore {
     this.admit();
   }
 
-  async acquire(): Promise<() => void> {
+  /** `first`: ahead of every waiter (still within the bound). */
+  async acquire(first = false): Promise<() => void> {
     if (this.inFlight < this.size && this.waiting.length === 0) {
       this.inFlight += 1;
     } else {
       // Counted in flight by admit() before it resolves, so a newcomer cannot overtake a waiter.
       await new Promise<void>((resolve) => {
-        this.waiting.push(resolve);
+        if (first) this.waiting.unshift(resolve);
+        else this.waiting.push(resolve);
         this.admit();
       });
     }

@@ -69,6 +69,11 @@ export interface FaultProxy {
   readonly apiUrl: string;
   /** Every request seen, in arrival order. */
   readonly requests: readonly ProxiedRequest[];
+  /**
+   * Like Prefect on SQLite, one writer at a time: a write (any method but GET, and not a
+   * `.../filter` read) that arrives while another write is being forwarded is answered 503 at once.
+   */
+  setSingleWriter(on: boolean): void;
   /** Adds a rule; rules are tried in the order they were added. */
   addRule(rule: FaultRule): void;
   /** Random faults for requests no rule matched; `undefined` switches them off. */
@@ -111,6 +116,9 @@ export async function startFaultProxy(upstreamApiUrl: string): Promise<FaultProx
   let random: RandomFaults | undefined;
   const requests: ProxiedRequest[] = [];
   const sockets = new Set<Socket>();
+  let singleWriter = false;
+  let writesForwarding = 0;
+  const isWrite = (method: string, path: string): boolean => method !== 'GET' && !/\/filter$/.test(path.split('?')[0] ?? '');
 
   const pick = (method: string, path: string): { fault: Fault; unpick?: () => void } | undefined => {
     const route = path.split('?')[0] ?? '';
@@ -144,7 +152,7 @@ export async function startFaultProxy(upstreamApiUrl: string): Promise<FaultProx
       out.end(body);
     });
 
-  const handle = async (req: IncomingMessage, res: ServerResponse, body: Buffer): Promise<void> => {
+  const handle = async (req: IncomingMessage, res: ServerResponse, body: Buffer, busy: boolean): Promise<void> => {
     const method = (req.method ?? 'GET').toUpperCase();
     const full = req.url ?? '/';
     if (!full.startsWith(`${base}/`) && full !== base) {
@@ -152,6 +160,11 @@ export async function startFaultProxy(upstreamApiUrl: string): Promise<FaultProx
       return;
     }
     const path = full.slice(base.length) || '/';
+    if (busy) {
+      requests.push({ method, path, fault: 'single-writer:503', forwarded: false });
+      res.writeHead(503, { 'content-type': 'text/plain' }).end('fault proxy: database is locked (one writer at a time)');
+      return;
+    }
     const picked = pick(method, path);
     let fault = picked?.fault;
     const log = (entry: Omit<ProxiedRequest, 'method' | 'path' | 'fault'>): void => {
@@ -213,7 +226,15 @@ export async function startFaultProxy(upstreamApiUrl: string): Promise<FaultProx
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      handle(req, res, Buffer.concat(chunks)).catch(() => req.socket.destroy());
+      // A write holds "the database" from its arrival (delays included) until it is answered.
+      const write = isWrite((req.method ?? 'GET').toUpperCase(), (req.url ?? '/').slice(base.length));
+      const busy = singleWriter && write && writesForwarding > 0;
+      if (write && !busy) writesForwarding += 1;
+      handle(req, res, Buffer.concat(chunks), busy)
+        .catch(() => req.socket.destroy())
+        .finally(() => {
+          if (write && !busy) writesForwarding -= 1;
+        });
     });
   });
   server.on('connection', (socket) => {
@@ -236,9 +257,13 @@ export async function startFaultProxy(upstreamApiUrl: string): Promise<FaultProx
     setRandom(next) {
       random = next;
     },
+    setSingleWriter(on) {
+      singleWriter = on;
+    },
     reset() {
       rules.length = 0;
       random = undefined;
+      singleWriter = false;
       requests.length = 0;
     },
     close: () =>

@@ -258,8 +258,8 @@ describe('claims left behind', () => {
 
 describe('claims while the creates queue (the apply is slower than the claims TTL)', () => {
   /** A plan through the proxy whose client keeps exactly one request in flight. */
-  const planOneAtATime = (dir: string): Promise<{ plan: Plan; client: PrefectClient }> =>
-    reconcile({ manifests: dir, cwd: process.cwd(), env: {}, client: { apiUrl: proxy.apiUrl, retryBaseMs: 200, timeoutMs: 90_000, concurrency: 1, adaptiveConcurrency: false }, allowMassDelete: false, adoptAll: false, logger: silentLogger() });
+  const planOneAtATime = (dir: string, inFlight = 1): Promise<{ plan: Plan; client: PrefectClient }> =>
+    reconcile({ manifests: dir, cwd: process.cwd(), env: {}, client: { apiUrl: proxy.apiUrl, retryBaseMs: 200, timeoutMs: 90_000, concurrency: inFlight, adaptiveConcurrency: false }, allowMassDelete: false, adoptAll: false, logger: silentLogger() });
 
   it('renewals do not wait behind the queued creates: the claims stay fresh and every create is sent', async () => {
     const list = names(10);
@@ -279,11 +279,29 @@ describe('claims while the creates queue (the apply is slower than the claims TT
     expect(await claimsOf(project.owner)).toEqual([]);
   });
 
+  it('on a server that takes one writer at a time (Prefect on SQLite), renewals take the next free slot instead of colliding with a create', async () => {
+    const list = names(16);
+    const project = await makeProject('claims-one-writer');
+    await project.write(manifests(list, 'mine'));
+    const p = await planOneAtATime(project.dir);
+    // A create is nearly always in flight: 16 x 0.3 s one after another, over a TTL of 3 s.
+    proxy.addRule({ method: 'POST', path: '/deployments/', times: 16, fault: { kind: 'delay', ms: 300 } });
+    proxy.setSingleWriter(true);
+    const result = await apply(p.plan, p.client, { logger: silentLogger(), concurrency: 16, lock: { held: false, ttlMs: 3000 } });
+    proxy.setSingleWriter(false);
+    expect(result.results.map((r) => r.message ?? r.status)).toEqual(list.map(() => 'ok'));
+    // Our own requests never met the lock: none was answered "database is locked".
+    expect(proxy.requests.filter((r) => r.fault === 'single-writer:503')).toEqual([]);
+    expect(proxy.requests.filter((r) => r.method === 'PATCH' && r.path.startsWith('/variables/')).length).toBeGreaterThanOrEqual(3);
+    expect(await claimsOf(project.owner)).toEqual([]);
+  });
+
   it('once the claims could have expired (renewals not answered), no queued create is sent: each fails saying why', async () => {
     const list = names(30);
     const project = await makeProject('claims-stale-queue');
     await project.write(manifests(list, 'mine'));
-    const p = await planOneAtATime(project.dir);
+    // Two slots: the hung renewal holds one, the creates go one at a time through the other.
+    const p = await planOneAtATime(project.dir, 2);
     proxy.addRule({ method: 'POST', path: '/deployments/', times: 30, fault: { kind: 'delay', ms: 300 } });
     let unblock = (): void => {};
     const blocked = new Promise<void>((resolve) => (unblock = resolve));
