@@ -53,7 +53,7 @@ import { CLAIM_TAG, ciRunUrl, claimDigest, claimName, currentUser, describeHolde
  * A set is renewed (PATCH, moving its server-side `updated`) every third of its TTL; another run
  * breaks a set not renewed for longer than its TTL (by the server's clock, or as watched by us)
  * and deletes it by id. So a run stops creating when its sets could have expired: when renewing
- * failed for two thirds of the TTL or a set was removed ({@link NameClaims.lost}). Sets of our own
+ * failed for two thirds of the TTL or a set was removed ({@link NameClaims.guard}, asked by the client right before each create is sent). Sets of our own
  * owner are ignored while we hold its apply lock: they can only be left by a killed run of ours,
  * as per-name claims were.
  *
@@ -64,8 +64,6 @@ import { CLAIM_TAG, ciRunUrl, claimDigest, claimName, currentUser, describeHolde
 export interface NameClaims {
   /** Creates this run must not make: `key` -> why (a conflict naming the holder). */
   readonly conflicts: ReadonlyMap<string, string>;
-  /** Why the claims can no longer be trusted (stop creating), or `undefined` while they hold. */
-  lost(): string | undefined;
   /**
    * For the client to ask right before a create is sent ({@link SendOptions}): refused once the
    * claims could have expired, else how long the request may take while they surely hold.
@@ -132,7 +130,7 @@ interface SeenClaim {
  * @throws RemoteError when the server cannot be used; the sets written so far are removed first.
  */
 export async function claimNames(client: PrefectClient, owner: string, wanted: readonly WantedName[], options: ClaimNamesOptions): Promise<NameClaims> {
-  if (wanted.length === 0) return { conflicts: new Map(), lost: () => undefined, guard: () => ({ refused: 'no name was claimed' }), release: async () => {} };
+  if (wanted.length === 0) return { conflicts: new Map(), guard: () => ({ refused: 'no name was claimed' }), release: async () => {} };
   const holder: LockHolder = {
     owner,
     host: hostname(),
@@ -160,10 +158,10 @@ export async function claimNames(client: PrefectClient, owner: string, wanted: r
     for (const [hash, why] of byName) for (const w of byHash.get(hash) ?? []) conflicts.set(w.key, why(w));
     if (proceed.size === 0) {
       await held.release();
-      return { conflicts, lost: () => undefined, guard: () => ({ refused: 'no name was claimed' }), release: async () => {} };
+      return { conflicts, guard: () => ({ refused: 'no name was claimed' }), release: async () => {} };
     }
     await held.publish(proceed);
-    return { conflicts, lost: () => held.lostReason(), guard: () => held.guard(), release: () => held.release() };
+    return { conflicts, guard: () => held.guard(), release: () => held.release() };
   } catch (error) {
     await held.release();
     throw error;
