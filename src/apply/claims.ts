@@ -1,10 +1,8 @@
-import { randomUUID } from 'node:crypto';
-import { hostname } from 'node:os';
 import { GitopsError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { PrefectClient } from '../prefect/client.js';
 import type { Json, JsonObject, LiveDeployment, LiveVariable } from '../prefect/types.js';
-import { CLAIM_TAG, ciRunUrl, claimDigest, claimName, currentUser, describeHolder, formatDuration, Observations, optional, parseHolder, sleep, type LockHolder } from './lock.js';
+import { CLAIM_TAG, claimDigest, claimName, describeHolder, formatDuration, newHolder, Observations, parseHolder, sleep, type LockHolder } from './lock.js';
 
 /**
  * Batched deployment name claims: what keeps two owners (or an owner and a concurrent run) from
@@ -131,17 +129,7 @@ interface SeenClaim {
  */
 export async function claimNames(client: PrefectClient, owner: string, wanted: readonly WantedName[], options: ClaimNamesOptions): Promise<NameClaims> {
   if (wanted.length === 0) return { conflicts: new Map(), guard: () => ({ refused: 'no name was claimed' }), release: async () => {} };
-  const holder: LockHolder = {
-    owner,
-    host: hostname(),
-    pid: process.pid,
-    ...currentUser(),
-    ...optional('ciRunUrl', ciRunUrl(options.env)),
-    since: new Date().toISOString(),
-    ttlSeconds: options.ttlMs / 1000,
-    nonce: randomUUID(),
-    ...options.holder,
-  };
+  const holder = newHolder(owner, options);
   const byHash = new Map<string, WantedName[]>();
   const perNameClaims = new Set<string>();
   for (const w of wanted) {

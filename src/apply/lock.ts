@@ -108,6 +108,21 @@ export function lockTtlMs(env: Env): number {
   return seconds > 0 ? Math.round(seconds * 1000) : DEFAULT_LOCK_TTL_MS;
 }
 
+/** What this process records as the holder of a lock or claim: who, where, since when, for how long. */
+export function newHolder(owner: string, options: { readonly ttlMs: number; readonly env: Env; readonly holder?: Partial<LockHolder> }): LockHolder {
+  return {
+    owner,
+    host: hostname(),
+    pid: process.pid,
+    ...currentUser(),
+    ...optional('ciRunUrl', ciRunUrl(options.env)),
+    since: new Date().toISOString(),
+    ttlSeconds: options.ttlMs / 1000,
+    nonce: randomUUID(),
+    ...options.holder,
+  };
+}
+
 export function describeHolder(holder: LockHolder | undefined): string {
   if (!holder) return 'an unknown holder (the lock record is not one prefect-gitops wrote)';
   const who = [`pid ${holder.pid}`, ...(holder.user ? [`user ${holder.user}`] : [])].join(', ');
@@ -149,17 +164,7 @@ export interface ApplyLock {
  */
 export async function acquireApplyLock(client: PrefectClient, owner: string, options: AcquireLockOptions): Promise<ApplyLock> {
   const name = lockName(owner);
-  const holder: LockHolder = {
-    owner,
-    host: hostname(),
-    pid: process.pid,
-    ...currentUser(),
-    ...optional('ciRunUrl', ciRunUrl(options.env)),
-    since: new Date().toISOString(),
-    ttlSeconds: options.ttlMs / 1000,
-    nonce: randomUUID(),
-    ...options.holder,
-  };
+  const holder = newHolder(owner, options);
   const started = performance.now();
   const observed = new Observations();
   let delayMs = 250;
@@ -339,7 +344,7 @@ export function parseHolder(value: Json): LockHolder | undefined {
   };
 }
 
-export function currentUser(): { user?: string } {
+function currentUser(): { user?: string } {
   try {
     return { user: userInfo().username };
   } catch {
@@ -347,7 +352,7 @@ export function currentUser(): { user?: string } {
   }
 }
 
-export function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
+function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
   return value === undefined ? {} : ({ [key]: value } as { [P in K]?: V });
 }
 
