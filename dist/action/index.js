@@ -15454,7 +15454,7 @@ var require_pino = __commonJS({
     } = symbols;
     var { epochTime, nullTime } = time;
     var { pid } = process;
-    var hostname3 = os2.hostname();
+    var hostname2 = os2.hostname();
     var defaultErrorSerializer = stdSerializers.err;
     var defaultOptions2 = {
       level: "info",
@@ -15464,7 +15464,7 @@ var require_pino = __commonJS({
       errorKey: "err",
       nestedKey: null,
       enabled: true,
-      base: { pid, hostname: hostname3 },
+      base: { pid, hostname: hostname2 },
       serializers: Object.assign(/* @__PURE__ */ Object.create(null), {
         err: defaultErrorSerializer
       }),
@@ -28990,14 +28990,14 @@ var require_connect = __commonJS({
       const sessionCache = new SessionCache(maxCachedSessions == null ? 100 : maxCachedSessions);
       timeout = timeout == null ? 1e4 : timeout;
       allowH2 = allowH2 != null ? allowH2 : false;
-      return function connect({ hostname: hostname3, host, protocol, port, servername, localAddress, httpSocket }, callback) {
+      return function connect({ hostname: hostname2, host, protocol, port, servername, localAddress, httpSocket }, callback) {
         let socket;
         if (protocol === "https:") {
           if (!tls) {
             tls = __require("node:tls");
           }
           servername = servername || options.servername || util.getServerName(host) || null;
-          const sessionKey = servername || hostname3;
+          const sessionKey = servername || hostname2;
           assert(sessionKey);
           const session = customSession || sessionCache.get(sessionKey) || null;
           port = port || 443;
@@ -29012,7 +29012,7 @@ var require_connect = __commonJS({
             socket: httpSocket,
             // upgrade socket connection
             port,
-            host: hostname3
+            host: hostname2
           });
           socket.on("session", function(session2) {
             sessionCache.set(sessionKey, session2);
@@ -29026,7 +29026,7 @@ var require_connect = __commonJS({
             ...options,
             localAddress,
             port,
-            host: hostname3
+            host: hostname2
           });
           if (useH2c === true) {
             socket.alpnProtocol = "h2";
@@ -29036,7 +29036,7 @@ var require_connect = __commonJS({
           const keepAliveInitialDelay = options.keepAliveInitialDelay === void 0 ? 6e4 : options.keepAliveInitialDelay;
           socket.setKeepAlive(true, keepAliveInitialDelay);
         }
-        const clearConnectTimeout = util.setupConnectTimeout(new WeakRef(socket), { timeout, hostname: hostname3, port });
+        const clearConnectTimeout = util.setupConnectTimeout(new WeakRef(socket), { timeout, hostname: hostname2, port });
         socket.setNoDelay(true).once(protocol === "https:" ? "secureConnect" : "connect", function() {
           queueMicrotask(clearConnectTimeout);
           if (callback) {
@@ -34326,8 +34326,8 @@ var require_client_h2 = __commonJS({
         }
       }
       let stream = null;
-      const { hostname: hostname3, port } = client[kUrl];
-      headers[HTTP2_HEADER_AUTHORITY] = host || `${hostname3}${port ? `:${port}` : ""}`;
+      const { hostname: hostname2, port } = client[kUrl];
+      headers[HTTP2_HEADER_AUTHORITY] = host || `${hostname2}${port ? `:${port}` : ""}`;
       headers[HTTP2_HEADER_METHOD] = method;
       const abort2 = (err2) => {
         if (request2.aborted || request2.completed) {
@@ -35064,20 +35064,20 @@ var require_client = __commonJS({
     function connect(client) {
       assert(!client[kConnecting]);
       assert(!client[kHTTPContext]);
-      let { host, hostname: hostname3, protocol, port } = client[kUrl];
-      if (hostname3[0] === "[") {
-        const idx = hostname3.indexOf("]");
+      let { host, hostname: hostname2, protocol, port } = client[kUrl];
+      if (hostname2[0] === "[") {
+        const idx = hostname2.indexOf("]");
         assert(idx !== -1);
-        const ip = hostname3.substring(1, idx);
+        const ip = hostname2.substring(1, idx);
         assert(net.isIPv6(ip));
-        hostname3 = ip;
+        hostname2 = ip;
       }
       client[kConnecting] = true;
       if (channels.beforeConnect.hasSubscribers) {
         channels.beforeConnect.publish({
           connectParams: {
             host,
-            hostname: hostname3,
+            hostname: hostname2,
             protocol,
             port,
             version: client[kHTTPContext]?.version,
@@ -35090,14 +35090,14 @@ var require_client = __commonJS({
       try {
         client[kConnector]({
           host,
-          hostname: hostname3,
+          hostname: hostname2,
           protocol,
           port,
           servername: client[kServerName],
           localAddress: client[kLocalAddress]
         }, (err2, socket) => {
           if (err2) {
-            handleConnectError(client, err2, { host, hostname: hostname3, protocol, port });
+            handleConnectError(client, err2, { host, hostname: hostname2, protocol, port });
             client[kResume]();
             return;
           }
@@ -35111,7 +35111,7 @@ var require_client = __commonJS({
             client[kHTTPContext] = socket.alpnProtocol === "h2" ? connectH2(client, socket) : connectH1(client, socket);
           } catch (err3) {
             socket.destroy().on("error", noop2);
-            handleConnectError(client, err3, { host, hostname: hostname3, protocol, port });
+            handleConnectError(client, err3, { host, hostname: hostname2, protocol, port });
             client[kResume]();
             return;
           }
@@ -35124,7 +35124,7 @@ var require_client = __commonJS({
             channels.connected.publish({
               connectParams: {
                 host,
-                hostname: hostname3,
+                hostname: hostname2,
                 protocol,
                 port,
                 version: client[kHTTPContext]?.version,
@@ -35139,11 +35139,11 @@ var require_client = __commonJS({
           client[kResume]();
         });
       } catch (err2) {
-        handleConnectError(client, err2, { host, hostname: hostname3, protocol, port });
+        handleConnectError(client, err2, { host, hostname: hostname2, protocol, port });
         client[kResume]();
       }
     }
-    function handleConnectError(client, err2, { host, hostname: hostname3, protocol, port }) {
+    function handleConnectError(client, err2, { host, hostname: hostname2, protocol, port }) {
       if (client.destroyed) {
         return;
       }
@@ -35152,7 +35152,7 @@ var require_client = __commonJS({
         channels.connectError.publish({
           connectParams: {
             host,
-            hostname: hostname3,
+            hostname: hostname2,
             protocol,
             port,
             version: client[kHTTPContext]?.version,
@@ -43544,14 +43544,14 @@ var require_connect2 = __commonJS({
       const sessionCache = new SessionCache(maxCachedSessions == null ? 100 : maxCachedSessions);
       timeout = timeout == null ? 1e4 : timeout;
       allowH2 = allowH2 != null ? allowH2 : false;
-      return function connect({ hostname: hostname3, host, protocol, port, servername, localAddress, httpSocket }, callback) {
+      return function connect({ hostname: hostname2, host, protocol, port, servername, localAddress, httpSocket }, callback) {
         let socket;
         if (protocol === "https:") {
           if (!tls) {
             tls = __require("tls");
           }
           servername = servername || options.servername || util.getServerName(host) || null;
-          const sessionKey = servername || hostname3;
+          const sessionKey = servername || hostname2;
           const session = sessionCache.get(sessionKey) || null;
           assert(sessionKey);
           socket = tls.connect({
@@ -43566,7 +43566,7 @@ var require_connect2 = __commonJS({
             socket: httpSocket,
             // upgrade socket connection
             port: port || 443,
-            host: hostname3
+            host: hostname2
           });
           socket.on("session", function(session2) {
             sessionCache.set(sessionKey, session2);
@@ -43579,7 +43579,7 @@ var require_connect2 = __commonJS({
             ...options,
             localAddress,
             port: port || 80,
-            host: hostname3
+            host: hostname2
           });
         }
         if (options.keepAlive == null || options.keepAlive) {
@@ -45043,20 +45043,20 @@ var require_client2 = __commonJS({
     async function connect(client) {
       assert(!client[kConnecting]);
       assert(!client[kSocket]);
-      let { host, hostname: hostname3, protocol, port } = client[kUrl];
-      if (hostname3[0] === "[") {
-        const idx = hostname3.indexOf("]");
+      let { host, hostname: hostname2, protocol, port } = client[kUrl];
+      if (hostname2[0] === "[") {
+        const idx = hostname2.indexOf("]");
         assert(idx !== -1);
-        const ip = hostname3.substring(1, idx);
+        const ip = hostname2.substring(1, idx);
         assert(net.isIP(ip));
-        hostname3 = ip;
+        hostname2 = ip;
       }
       client[kConnecting] = true;
       if (channels.beforeConnect.hasSubscribers) {
         channels.beforeConnect.publish({
           connectParams: {
             host,
-            hostname: hostname3,
+            hostname: hostname2,
             protocol,
             port,
             servername: client[kServerName],
@@ -45069,7 +45069,7 @@ var require_client2 = __commonJS({
         const socket = await new Promise((resolve7, reject) => {
           client[kConnector]({
             host,
-            hostname: hostname3,
+            hostname: hostname2,
             protocol,
             port,
             servername: client[kServerName],
@@ -45133,7 +45133,7 @@ var require_client2 = __commonJS({
           channels.connected.publish({
             connectParams: {
               host,
-              hostname: hostname3,
+              hostname: hostname2,
               protocol,
               port,
               servername: client[kServerName],
@@ -45153,7 +45153,7 @@ var require_client2 = __commonJS({
           channels.connectError.publish({
             connectParams: {
               host,
-              hostname: hostname3,
+              hostname: hostname2,
               protocol,
               port,
               servername: client[kServerName],
@@ -57452,14 +57452,8 @@ function lockTtlMs(env) {
   const seconds = raw && /^\d+(\.\d+)?$/.test(raw) ? Number(raw) : Number.NaN;
   return seconds > 0 ? Math.round(seconds * 1e3) : DEFAULT_LOCK_TTL_MS;
 }
-function describeHolder(holder) {
-  if (!holder) return "an unknown holder (the lock record is not one prefect-gitops wrote)";
-  const who = [`pid ${holder.pid}`, ...holder.user ? [`user ${holder.user}`] : []].join(", ");
-  return `owner "${holder.owner}" on host ${holder.host} (${who}) since ${holder.since}${holder.ciRunUrl ? `, CI run ${holder.ciRunUrl}` : ""}`;
-}
-async function acquireApplyLock(client, owner, options) {
-  const name2 = lockName(owner);
-  const holder = {
+function newHolder(owner, options) {
+  return {
     owner,
     host: hostname(),
     pid: process.pid,
@@ -57470,6 +57464,15 @@ async function acquireApplyLock(client, owner, options) {
     nonce: randomUUID(),
     ...options.holder
   };
+}
+function describeHolder(holder) {
+  if (!holder) return "an unknown holder (the lock record is not one prefect-gitops wrote)";
+  const who = [`pid ${holder.pid}`, ...holder.user ? [`user ${holder.user}`] : []].join(", ");
+  return `owner "${holder.owner}" on host ${holder.host} (${who}) since ${holder.since}${holder.ciRunUrl ? `, CI run ${holder.ciRunUrl}` : ""}`;
+}
+async function acquireApplyLock(client, owner, options) {
+  const name2 = lockName(owner);
+  const holder = newHolder(owner, options);
   const started = performance.now();
   const observed = new Observations();
   let delayMs = 250;
@@ -57652,8 +57655,6 @@ function sleep(ms, signal) {
 }
 
 // src/apply/claims.ts
-import { randomUUID as randomUUID2 } from "node:crypto";
-import { hostname as hostname2 } from "node:os";
 var CLAIM_SET_PREFIX = "prefect-gitops-claims-";
 var HASH_LENGTH = 16;
 var VALUE_BUDGET_BYTES = 4800;
@@ -57664,17 +57665,7 @@ var KEY_ALPHABET = "0123456789abcdef-";
 async function claimNames(client, owner, wanted, options) {
   if (wanted.length === 0) return { conflicts: /* @__PURE__ */ new Map(), guard: () => ({ refused: "no name was claimed" }), release: async () => {
   } };
-  const holder = {
-    owner,
-    host: hostname2(),
-    pid: process.pid,
-    ...currentUser(),
-    ...optional("ciRunUrl", ciRunUrl(options.env)),
-    since: (/* @__PURE__ */ new Date()).toISOString(),
-    ttlSeconds: options.ttlMs / 1e3,
-    nonce: randomUUID2(),
-    ...options.holder
-  };
+  const holder = newHolder(owner, options);
   const byHash = /* @__PURE__ */ new Map();
   const perNameClaims = /* @__PURE__ */ new Set();
   for (const w2 of wanted) {
@@ -71105,7 +71096,7 @@ async function readGitInfo(dir, env) {
 }
 
 // src/prefect/client.ts
-import { randomUUID as randomUUID3 } from "node:crypto";
+import { randomUUID as randomUUID2 } from "node:crypto";
 
 // src/prefect/http.ts
 var import_api_request = __toESM(require_api_request(), 1);
@@ -71372,7 +71363,7 @@ var PrefectClient = class _PrefectClient {
   slots;
   /** The AIMD controller behind the in-flight bound; undefined when it is fixed. */
   concurrencyState;
-  csrfClientId = randomUUID3();
+  csrfClientId = randomUUID2();
   csrf;
   csrfPending;
   /** Connect errors are retried only after the server has answered once (see CONNECT_ERROR_CODES). */
@@ -80409,7 +80400,7 @@ function workspacePath(file, cwd, workspace) {
 }
 
 // src/action/core.ts
-import { randomUUID as randomUUID4 } from "node:crypto";
+import { randomUUID as randomUUID3 } from "node:crypto";
 var actionsCore = __toESM(require_core4(), 1);
 import { appendFile } from "node:fs/promises";
 var toProperties = (where) => where ? {
@@ -80429,7 +80420,7 @@ function realCore(env = process.env) {
     notice: (message, where) => actionsCore.notice(message, toProperties(where)),
     info: (message) => actionsCore.info(message),
     logUntrusted: (text) => {
-      const token = randomUUID4();
+      const token = randomUUID3();
       actionsCore.info(`::stop-commands::${token}`);
       actionsCore.info(text);
       actionsCore.info(`::${token}::`);
