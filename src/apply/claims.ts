@@ -85,7 +85,7 @@ export interface ClaimNamesOptions {
   readonly lockHeld: boolean;
   /** Stops waiting for another run's decision; the names still undecided then count as conflicts. */
   readonly signal?: AbortSignal;
-  /** How long to wait for other runs to decide before giving those names up; default the TTL. */
+  /** How long to wait for other runs to decide before giving those names up; default three TTLs. */
   readonly maxWaitMs?: number;
   /** Test hook: the holder data to record (default: this process). */
   readonly holder?: Partial<LockHolder>;
@@ -171,7 +171,9 @@ async function decide(
   const pending = new Set(ours);
   const observed = new Observations();
   const started = performance.now();
-  const maxWaitMs = options.maxWaitMs ?? options.ttlMs;
+  // The runs waited for rank after us and never wait for us, so they decide; a busy server only
+  // makes that slow. Giving up early would make both sides yield the same name.
+  const maxWaitMs = options.maxWaitMs ?? 3 * options.ttlMs;
   let delayMs = 100;
   for (;;) {
     const { claims, serverTime } = await readClaims(client, perNameClaims);

@@ -833,7 +833,7 @@ export class PrefectClient {
     headers: Record<string, string>,
     options: SendOptions = {},
   ): Promise<Omit<Reply, 'maybeProcessedBefore'> | ConnectionFailure> {
-    const release = await this.slots.acquire(options.priority === true);
+    const release = await this.slots.acquire(options.priority === true, options.priority ? PRIORITY_SLOT_WAIT_MS : undefined);
     const remaining = this.remainingMs();
     if (remaining <= 0) {
       release();
@@ -970,10 +970,15 @@ export class PrefectClient {
  *   ({@link GuardRefusedError}); otherwise the attempt may take at most `withinMs`.
  * - `priority` takes the next free in-flight slot, ahead of every request waiting for one: for
  *   the few requests that keep a lease alive (renewing the apply lock and the name claims), which
- *   must never queue behind the writes the lease protects. Still within the bound, not beside it:
+ *   must never queue behind the writes the lease protects. Within the bound, not beside it:
  *   Prefect on SQLite takes one writer at a time, and a renewal sent beside a create got 503s
- *   round after round (a first apply of 1,000 lost its claims after 40 s that way).
+ *   round after round (a first apply of 1,000 lost its claims after 40 s that way). But when no
+ *   slot frees within {@link PRIORITY_SLOT_WAIT_MS} (a busy server answering every request in
+ *   flight slowly), it goes beside the bound rather than wait on.
  */
+/** How long a priority request waits for a free slot before it goes without one (see {@link SendOptions}). */
+export const PRIORITY_SLOT_WAIT_MS = 2000;
+
 export interface SendOptions {
   readonly guard?: () => { readonly refused: string } | { readonly withinMs: number };
   readonly priority?: boolean;
@@ -982,7 +987,7 @@ export interface SendOptions {
 type CsrfState = { kind: 'unknown' } | { kind: 'disabled' } | { kind: 'enabled'; token: string; expiresAt: number | undefined };
 
 /** A counting semaphore; FIFO so a burst of requests is served in order. */
-class Semaphore {
+export class Semaphore {
   private inFlight = 0;
   private readonly waiting: Array<() => void> = [];
 
@@ -998,17 +1003,34 @@ class Semaphore {
     this.admit();
   }
 
-  /** `first`: ahead of every waiter (still within the bound). */
-  async acquire(first = false): Promise<() => void> {
+  /**
+   * `first`: ahead of every waiter (still within the bound). `maxWaitMs`: when no slot frees within
+   * it, go without one (the release is then a no-op).
+   */
+  async acquire(first = false, maxWaitMs?: number): Promise<() => void> {
     if (this.inFlight < this.size && this.waiting.length === 0) {
       this.inFlight += 1;
     } else {
       // Counted in flight by admit() before it resolves, so a newcomer cannot overtake a waiter.
-      await new Promise<void>((resolve) => {
-        if (first) this.waiting.unshift(resolve);
-        else this.waiting.push(resolve);
+      const admitted = await new Promise<boolean>((resolve) => {
+        let timer: NodeJS.Timeout | undefined;
+        const waiter = (): void => {
+          if (timer) clearTimeout(timer);
+          resolve(true);
+        };
+        if (maxWaitMs !== undefined) {
+          timer = setTimeout(() => {
+            const at = this.waiting.indexOf(waiter);
+            if (at < 0) return; // admitted meanwhile: waiter() resolves
+            this.waiting.splice(at, 1);
+            resolve(false);
+          }, maxWaitMs);
+        }
+        if (first) this.waiting.unshift(waiter);
+        else this.waiting.push(waiter);
         this.admit();
       });
+      if (!admitted) return () => {};
     }
     let released = false;
     return () => {
