@@ -57697,7 +57697,7 @@ async function decide(client, held, holder, ours, perNameClaims, options) {
   const pending = new Set(ours);
   const observed = new Observations();
   const started = performance.now();
-  const maxWaitMs = options.maxWaitMs ?? options.ttlMs;
+  const maxWaitMs = options.maxWaitMs ?? 3 * options.ttlMs;
   let delayMs = 100;
   for (; ; ) {
     const { claims, serverTime } = await readClaims(client, perNameClaims);
@@ -71932,7 +71932,7 @@ var PrefectClient = class _PrefectClient {
   }
   /** One HTTP exchange under a semaphore slot; never throws for network trouble, returns a ConnectionFailure. */
   async attempt(method, path3, body2, headers, options = {}) {
-    const release = await this.slots.acquire(options.priority === true);
+    const release = await this.slots.acquire(options.priority === true, options.priority ? PRIORITY_SLOT_WAIT_MS : void 0);
     const remaining = this.remainingMs();
     if (remaining <= 0) {
       release();
@@ -72037,6 +72037,7 @@ var PrefectClient = class _PrefectClient {
     this.csrf = { kind: "enabled", token: value2.token, expiresAt: Number.isNaN(expiresAt) ? void 0 : expiresAt };
   }
 };
+var PRIORITY_SLOT_WAIT_MS = 2e3;
 var Semaphore = class {
   constructor(size) {
     this.size = size;
@@ -72052,16 +72053,34 @@ var Semaphore = class {
     this.size = Math.max(1, size);
     this.admit();
   }
-  /** `first`: ahead of every waiter (still within the bound). */
-  async acquire(first2 = false) {
+  /**
+   * `first`: ahead of every waiter (still within the bound). `maxWaitMs`: when no slot frees within
+   * it, go without one (the release is then a no-op).
+   */
+  async acquire(first2 = false, maxWaitMs) {
     if (this.inFlight < this.size && this.waiting.length === 0) {
       this.inFlight += 1;
     } else {
-      await new Promise((resolve7) => {
-        if (first2) this.waiting.unshift(resolve7);
-        else this.waiting.push(resolve7);
+      const admitted = await new Promise((resolve7) => {
+        let timer;
+        const waiter = () => {
+          if (timer) clearTimeout(timer);
+          resolve7(true);
+        };
+        if (maxWaitMs !== void 0) {
+          timer = setTimeout(() => {
+            const at3 = this.waiting.indexOf(waiter);
+            if (at3 < 0) return;
+            this.waiting.splice(at3, 1);
+            resolve7(false);
+          }, maxWaitMs);
+        }
+        if (first2) this.waiting.unshift(waiter);
+        else this.waiting.push(waiter);
         this.admit();
       });
+      if (!admitted) return () => {
+      };
     }
     let released = false;
     return () => {
