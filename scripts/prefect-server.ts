@@ -61,12 +61,13 @@ export async function startPrefectWorker(
   const worker = spawnGroup(prefect, args, { ...target.env, ...opts.env }, opts.log);
   const apiUrl = requireApiUrl(target);
   try {
-    await waitUntil(opts.readyTimeoutMs ?? 60_000, worker, 'Prefect worker', async () => {
+    await waitUntil(opts.readyTimeoutMs ?? 120_000, worker, 'Prefect worker', async () => {
       const response = await fetch(`${apiUrl}/work_pools/${encodeURIComponent(opts.pool)}/workers/filter`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: '{}',
-        signal: AbortSignal.timeout(2_000),
+        // A busy server (the whole suite on one) can take seconds to answer: a 2 s limit here once made a started worker never count as ready.
+        signal: AbortSignal.timeout(10_000),
       });
       if (!response.ok) return false;
       const workers = (await response.json()) as Array<{ name?: unknown }>;
