@@ -53,6 +53,14 @@ export class AmbiguousWriteError extends RemoteError {
   override readonly name = 'AmbiguousWriteError';
 }
 
+/**
+ * A request was not sent because what cleared it no longer holds (the name claims a create needs
+ * could have expired). Nothing was sent in that attempt.
+ */
+export class GuardRefusedError extends RemoteError {
+  override readonly name = 'GuardRefusedError';
+}
+
 /** The run's total time limit (`--timeout`) passed; no further request is sent. */
 export class TimeLimitError extends RemoteError {
   override readonly name = 'TimeLimitError';

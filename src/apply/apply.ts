@@ -1,11 +1,12 @@
 import type { Logger } from '../log.js';
-import { describeError, GitopsError } from '../errors.js';
+import { describeError, GitopsError, GuardRefusedError, InternalError } from '../errors.js';
 import { hiddenValues, scrubSecrets } from '../render/redact.js';
 import type { PrefectClient } from '../prefect/client.js';
-import type { JsonObject, LiveAutomation, LiveFlow, ScheduleCreateBody } from '../prefect/types.js';
+import type { JsonObject, LiveAutomation, LiveDeployment, LiveFlow, ScheduleCreateBody } from '../prefect/types.js';
 import { ownerOf, ownershipMarker, ownerTag } from '../plan/ownership.js';
 import { automationBody, FINGERPRINT_TAG, type DesiredTrigger } from '../plan/triggers.js';
-import { claimDeploymentName, DEFAULT_LOCK_TTL_MS } from './lock.js';
+import { DEFAULT_LOCK_TTL_MS } from './lock.js';
+import { claimNames, findExistingDeployments, type NameClaims } from './claims.js';
 import type { Plan, PlanAction } from '../plan/types.js';
 import type { WorkspaceKind } from '../workspace/kind.js';
 import { applyContext, recordIntents, recordOutcome, resultOf, runWorkspaceActions, workspaceSteps } from '../workspace/apply.js';
@@ -47,7 +48,7 @@ export interface ApplyOptions {
   readonly signal?: AbortSignal;
   /**
    * Whether this run holds the owner's apply lock (src/apply/lock.ts), and the TTL and environment
-   * recorded in the claim a create takes on its deployment name.
+   * recorded in the claims on the names of the deployments it creates (src/apply/claims.ts).
    */
   readonly lock?: { readonly held: boolean; readonly ttlMs?: number; readonly env?: Readonly<Record<string, string | undefined>> };
 }
@@ -62,10 +63,12 @@ class CreateConflictError extends GitopsError {
  * updates run with bounded concurrency; one failure does not stop the others. Deletes run last,
  * and only when everything before them succeeded (and the run was not interrupted).
  *
- * Its only reads are guards that can refuse an action, never change it: a create first claims the
- * deployment name and checks that no deployment of that name has appeared since the plan (the
- * server's POST is an upsert and would silently take it over), then checks that what it created
- * carries our owner label; otherwise that action fails as a conflict. Automations are looked up
+ * Its only reads are guards that can refuse an action, never change it: before any create, the
+ * names of all deployments to create are claimed at once (src/apply/claims.ts) and read back by
+ * name, so that no create takes over a deployment that another owner is creating or that has
+ * appeared since the plan (the server's POST is an upsert and would silently take it over); each
+ * create then checks that what it created carries our owner label; otherwise that action fails
+ * as a conflict. Automations are looked up
  * by name and fingerprint before they are created, so no interleaving or retry leaves two.
  */
 export async function apply(plan: Plan, client: PrefectClient, options: ApplyOptions): Promise<ApplyResult> {
@@ -92,11 +95,11 @@ export async function apply(plan: Plan, client: PrefectClient, options: ApplyOpt
     return flow;
   };
 
-  const run = async (action: PlanAction): Promise<ActionResult> => {
+  const run = async (action: PlanAction, guard: CreateGuard): Promise<ActionResult> => {
     options.onStart?.(action);
     let result: ActionResult;
     try {
-      const id = await execute(action, client, ensureFlow, plan.owner, options);
+      const id = await execute(action, client, ensureFlow, plan.owner, guard);
       result = { kind: action.kind, key: action.key, status: 'ok', id };
       logger.info({ action: action.kind, deployment: action.key, id }, 'action applied');
     } catch (error) {
@@ -118,7 +121,7 @@ export async function apply(plan: Plan, client: PrefectClient, options: ApplyOpt
     return skipped;
   };
   const stopped = (): string => `not started: ${signal?.reason instanceof Error ? signal.reason.message : 'interrupted'}`;
-  const runUnlessStopped = (action: PlanAction): Promise<ActionResult> => (signal?.aborted ? Promise.resolve(skip(action, stopped())) : run(action));
+  const runUnlessStopped = (action: PlanAction): Promise<ActionResult> => (signal?.aborted ? Promise.resolve(skip(action, stopped())) : run(action, NO_GUARD));
 
   const workers = options.concurrency ?? client.concurrency.max;
   const writes = plan.actions.filter((a) => a.kind !== 'delete');
@@ -138,6 +141,15 @@ export async function apply(plan: Plan, client: PrefectClient, options: ApplyOpt
       options.onProgress?.(++done, total, r);
       return r;
     });
+  // Deployment creates are guarded by name claims (src/apply/claims.ts), held until they are done.
+  const runDeploymentWrites = async (): Promise<ActionResult[]> => {
+    const guard = await guardCreates(plan, client, options);
+    try {
+      return await mapBounded(writes, workers, (action) => (signal?.aborted ? Promise.resolve(skip(action, stopped())) : run(action, guard)));
+    } finally {
+      await guard.claims?.release();
+    }
+  };
   const results: ActionResult[] = [];
   if (wsActions.length > 0) {
     try {
@@ -151,7 +163,7 @@ export async function apply(plan: Plan, client: PrefectClient, options: ApplyOpt
   }
   results.push(...(await wsRun(ws.writesBefore)));
   const blockedBy = (): string | undefined => results.find((r) => r.status !== 'ok')?.key;
-  if (blockedBy() === undefined) results.push(...(await mapBounded(writes, workers, runUnlessStopped)));
+  if (blockedBy() === undefined) results.push(...(await runDeploymentWrites()));
   else for (const action of writes) results.push(skip(action, `not started because ${blockedBy()} failed; it comes first in the plan's order`));
   if (blockedBy() === undefined && !signal?.aborted) results.push(...(await wsRun(ws.writesAfter)));
   else results.push(...wsSkip(ws.writesAfter, signal?.aborted ? stopped() : `not started because ${blockedBy()} failed; it comes first in the plan's order`));
@@ -212,35 +224,76 @@ function isAutomationOf(a: LiveAutomation, trigger: DesiredTrigger, deploymentId
   );
 }
 
+/** What the creates of one apply were cleared for: their claims, and why some must not happen. */
+interface CreateGuard {
+  readonly claims: NameClaims | undefined;
+  /** Create key -> why it must not happen (a conflict, or the guard itself failed). */
+  readonly refused: ReadonlyMap<string, string>;
+}
+
+const NO_GUARD: CreateGuard = { claims: undefined, refused: new Map() };
+
 /**
- * Creates a deployment that the plan found absent, without ever taking over one that appeared
- * since: claim the name, check it is still free, create, check the result is ours.
+ * Before any create: claims every name to create at once (src/apply/claims.ts), then reads which
+ * of them exist by now. A failure here fails every create (and nothing else); an interrupt while
+ * waiting leaves the creates to be skipped.
  */
-async function createNew(client: PrefectClient, action: Extract<PlanAction, { kind: 'create' }>, body: JsonObject, flow: () => Promise<LiveFlow>, owner: string, options: ApplyOptions): Promise<string> {
-  const outcome = await claimDeploymentName(client, owner, action.flowName, action.name, {
-    ttlMs: options.lock?.ttlMs ?? DEFAULT_LOCK_TTL_MS,
-    env: options.lock?.env ?? {},
-    logger: options.logger,
-    lockHeld: options.lock?.held ?? false,
-  });
-  if ('conflict' in outcome) throw new CreateConflictError(`conflict: ${outcome.conflict}; not created, plan again`);
+async function guardCreates(plan: Plan, client: PrefectClient, options: ApplyOptions): Promise<CreateGuard> {
+  const creates = plan.actions.filter((a): a is Extract<PlanAction, { kind: 'create' }> => a.kind === 'create');
+  if (creates.length === 0 || options.signal?.aborted) return NO_GUARD;
+  const wanted = creates.map((a) => ({ key: a.key, flowName: a.flowName, name: a.name }));
+  let claims: NameClaims | undefined;
   try {
-    const existing = await client.readDeploymentByName(action.flowName, action.name);
+    claims = await claimNames(client, plan.owner, wanted, {
+      ttlMs: options.lock?.ttlMs ?? DEFAULT_LOCK_TTL_MS,
+      env: options.lock?.env ?? {},
+      logger: options.logger,
+      lockHeld: options.lock?.held ?? false,
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    const refused = new Map<string, string>();
+    for (const [key, why] of claims.conflicts) refused.set(key, `conflict: ${why}; not created, plan again`);
+    const existing = await findExistingDeployments(client, wanted.filter((w) => !refused.has(w.key)));
     const marker = ownershipMarker(client.capabilities);
-    if (existing) {
-      const by = ownerOf(existing, marker);
-      throw new CreateConflictError(`conflict: ${action.key} was created by ${by ? `owner "${by}"` : 'someone else'} after the plan; not overwritten, plan again`);
+    for (const [key, deployment] of existing) {
+      const by = ownerOf(deployment, marker);
+      refused.set(key, `conflict: ${key} was created by ${by ? `owner "${by}"` : 'someone else'} after the plan; not overwritten, plan again`);
     }
-    const created = await client.createDeployment({ ...body, name: action.name, flow_id: (await flow()).id });
-    const by = ownerOf(created, marker);
-    if (by !== owner) throw new CreateConflictError(`conflict: ${action.key} was created but carries owner ${marker} ${by === undefined ? '(none)' : `"${by}"`}, not "${owner}"`);
-    return created.id;
-  } finally {
-    await outcome.claim.release();
+    return { claims, refused };
+  } catch (error) {
+    await claims?.release();
+    const why = `not created: claiming the deployment names failed: ${describeError(error)}`;
+    options.logger.error({ error: describeError(error) }, 'claiming the deployment names failed');
+    return { claims: undefined, refused: new Map(creates.map((a) => [a.key, why])) };
   }
 }
 
-async function execute(action: PlanAction, client: PrefectClient, ensureFlow: (name: string) => Promise<LiveFlow>, owner: string, options: ApplyOptions): Promise<string> {
+/**
+ * Creates a deployment that the plan found absent, without ever taking over one that appeared
+ * since: the guard (claims and a read by name) cleared its name; then check the result is ours.
+ */
+async function createNew(client: PrefectClient, action: Extract<PlanAction, { kind: 'create' }>, body: JsonObject, flow: () => Promise<LiveFlow>, owner: string, guard: CreateGuard): Promise<string> {
+  const refused = guard.refused.get(action.key);
+  if (refused !== undefined) throw new CreateConflictError(refused);
+  if (!guard.claims) throw new InternalError(`a create of ${action.key} without name claims`);
+  const claims = guard.claims;
+  const flowId = (await flow()).id;
+  // Claims that could have expired no longer keep another owner from creating this name: the
+  // client asks right before sending (after any wait for an in-flight slot), and on each retry.
+  let created: LiveDeployment;
+  try {
+    created = await client.createDeployment({ ...body, name: action.name, flow_id: flowId }, { guard: () => claims.guard() });
+  } catch (error) {
+    if (error instanceof GuardRefusedError) throw new CreateConflictError(`${error.message}; plan again`);
+    throw error;
+  }
+  const marker = ownershipMarker(client.capabilities);
+  const by = ownerOf(created, marker);
+  if (by !== owner) throw new CreateConflictError(`conflict: ${action.key} was created but carries owner ${marker} ${by === undefined ? '(none)' : `"${by}"`}, not "${owner}"`);
+  return created.id;
+}
+
+async function execute(action: PlanAction, client: PrefectClient, ensureFlow: (name: string) => Promise<LiveFlow>, owner: string, guard: CreateGuard): Promise<string> {
   switch (action.kind) {
     case 'create':
     case 'adopt': {
@@ -248,7 +301,7 @@ async function execute(action: PlanAction, client: PrefectClient, ensureFlow: (n
       const body: JsonObject = inline && action.schedules.length > 0 ? { ...action.body, schedules: action.schedules.map(inlineSchedule) } : action.body;
       const id =
         action.kind === 'create'
-          ? await createNew(client, action, body, () => ensureFlow(action.flowName), owner, options)
+          ? await createNew(client, action, body, () => ensureFlow(action.flowName), owner, guard)
           : (await client.createDeployment({ ...body, name: action.name, flow_id: (await ensureFlow(action.flowName)).id })).id;
       if (!inline && action.schedules.length > 0) await client.createSchedules(id, [...action.schedules]);
       // An adopted deployment may own automations made by `prefect deploy`: ours replace them. A new

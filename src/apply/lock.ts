@@ -21,6 +21,17 @@ import type { Json, JsonObject, LiveVariable } from '../prefect/types.js';
  * flow run, task run or deployment id, so the who-holds-it record needs a second object anyway.
  * A variable needs no background service, survives restarts, carries the holder atomically with
  * the lock and exists on every Prefect 3 server and on Prefect Cloud.
+ *
+ * The lock is per owner; deployment names are shared across owners. What keeps two owners from
+ * both creating one name is the name claims of src/apply/claims.ts: before its creates, an apply
+ * writes every name it will create as a few claim-set variables (tagged {@link CLAIM_TAG}, in
+ * this file's holder format), reads every claim with one filtered request, yields the names a
+ * claim that ranks first holds (or waits for a later-ranking run to publish its decision), reads
+ * the deployments by name, creates, and deletes its sets. That costs a constant number of
+ * requests per apply (about 3 writes and 2 reads per 280 names) where claiming each name on its
+ * own cost 3 requests per create (create a claim variable, read the deployment, delete the claim)
+ * besides the POST itself. The reasoning, why it is safe, and its one known limit (an older
+ * prefect-gitops's per-name claim made after our read) are in that file's doc comment.
  */
 
 export const LOCK_TAG = 'prefect-gitops:lock';
@@ -67,7 +78,12 @@ export function lockName(owner: string): string {
 
 /** The variable that claims the name of a deployment about to be created (see {@link claimDeploymentName}). */
 export function claimName(flowName: string, name: string): string {
-  return `prefect-gitops-claim-${createHash('sha256').update(`${flowName}\u0000${name}`).digest('hex').slice(0, 40)}`;
+  return `prefect-gitops-claim-${claimDigest(flowName, name).slice(0, 40)}`;
+}
+
+/** The SHA-256 (hex) of a deployment's flow and name, which per-name claims and claim sets both use. */
+export function claimDigest(flowName: string, name: string): string {
+  return createHash('sha256').update(`${flowName}\u0000${name}`).digest('hex');
 }
 
 /** The CI run URL from the environment of common CI systems; `undefined` outside CI. */
@@ -90,6 +106,21 @@ export function lockTtlMs(env: Env): number {
   const raw = env[LOCK_TTL_ENV]?.trim();
   const seconds = raw && /^\d+(\.\d+)?$/.test(raw) ? Number(raw) : Number.NaN;
   return seconds > 0 ? Math.round(seconds * 1000) : DEFAULT_LOCK_TTL_MS;
+}
+
+/** What this process records as the holder of a lock or claim: who, where, since when, for how long. */
+export function newHolder(owner: string, options: { readonly ttlMs: number; readonly env: Env; readonly holder?: Partial<LockHolder> }): LockHolder {
+  return {
+    owner,
+    host: hostname(),
+    pid: process.pid,
+    ...currentUser(),
+    ...optional('ciRunUrl', ciRunUrl(options.env)),
+    since: new Date().toISOString(),
+    ttlSeconds: options.ttlMs / 1000,
+    nonce: randomUUID(),
+    ...options.holder,
+  };
 }
 
 export function describeHolder(holder: LockHolder | undefined): string {
@@ -133,17 +164,7 @@ export interface ApplyLock {
  */
 export async function acquireApplyLock(client: PrefectClient, owner: string, options: AcquireLockOptions): Promise<ApplyLock> {
   const name = lockName(owner);
-  const holder: LockHolder = {
-    owner,
-    host: hostname(),
-    pid: process.pid,
-    ...currentUser(),
-    ...optional('ciRunUrl', ciRunUrl(options.env)),
-    since: new Date().toISOString(),
-    ttlSeconds: options.ttlMs / 1000,
-    nonce: randomUUID(),
-    ...options.holder,
-  };
+  const holder = newHolder(owner, options);
   const started = performance.now();
   const observed = new Observations();
   let delayMs = 250;
@@ -177,41 +198,6 @@ export async function acquireApplyLock(client: PrefectClient, owner: string, opt
     await sleep(Math.max(0, wait), options.signal);
     delayMs = Math.min(delayMs * 1.5, 10_000);
   }
-}
-
-export type ClaimOutcome = { readonly claim: { release(): Promise<void> } } | { readonly conflict: string };
-
-/**
- * Claims a deployment name before creating it, so two owners cannot both see the name free and
- * both POST it (the server's `POST /deployments/` is an upsert: the second would overwrite the
- * first). The claim is a variable named after the flow and deployment name, created atomically and
- * deleted right after the create. A claim by another owner that is still fresh is a conflict; one
- * older than its TTL (its holder died) is broken; our own owner's claim is taken over when we hold
- * the owner's apply lock (it can only be left from a killed run of ours).
- */
-export async function claimDeploymentName(
-  client: PrefectClient,
-  owner: string,
-  flowName: string,
-  name: string,
-  options: { ttlMs: number; env: Env; logger: Logger; lockHeld: boolean },
-): Promise<ClaimOutcome> {
-  const variable = claimName(flowName, name);
-  const holder: LockHolder = { owner, host: hostname(), pid: process.pid, ...currentUser(), ...optional('ciRunUrl', ciRunUrl(options.env)), since: new Date().toISOString(), ttlSeconds: options.ttlMs / 1000, nonce: randomUUID() };
-  const taken = await takeRecord(client, variable, holder, CLAIM_TAG, new Observations(), options.logger, (other) => options.lockHeld && other?.owner === owner);
-  if ('holder' in taken) return { conflict: `another apply is creating ${flowName}/${name} right now: ${describeHolder(taken.holder)}` };
-  const record = taken.acquired;
-  return {
-    claim: {
-      release: async () => {
-        try {
-          await client.deleteVariableById(record.id);
-        } catch (error) {
-          options.logger.warn({ claim: variable, error: String(error) }, 'could not remove the deployment name claim; it expires by itself');
-        }
-      },
-    },
-  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -258,7 +244,7 @@ function createRecord(client: PrefectClient, name: string, holder: LockHolder, t
  * (its `Date` header against the record's `updated`), or, when that is missing or skewed, by how
  * long we have watched the very same version of the record ourselves.
  */
-class Observations {
+export class Observations {
   private readonly firstSeen = new Map<string, number>();
 
   expired(record: LiveVariable, serverTime: number | undefined, ttlMs: number): boolean {
@@ -341,7 +327,7 @@ export class LockLostError extends GitopsError {
   override readonly name = 'LockLostError';
 }
 
-function parseHolder(value: Json): LockHolder | undefined {
+export function parseHolder(value: Json): LockHolder | undefined {
   if (!value || typeof value !== 'object' || Array.isArray(value)) return undefined;
   const v = value as Record<string, Json>;
   if (typeof v.owner !== 'string' || typeof v.host !== 'string' || typeof v.pid !== 'number' || typeof v.since !== 'string' || typeof v.nonce !== 'string') return undefined;
@@ -392,7 +378,7 @@ export function parseDuration(text: string): number | undefined {
   return parts.reduce((total, p) => total + Number(p[1]) * units[p[2]!]!, 0);
 }
 
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+export function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
   return new Promise((resolve) => {
     if (signal?.aborted) return resolve();
     const timer = setTimeout(done, ms);

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Dispatcher } from 'undici';
 import { request as undiciRequest } from './http.js';
-import { AmbiguousWriteError, RemoteError, TimeLimitError, UnsupportedServerError, UserInputError } from '../errors.js';
+import { AmbiguousWriteError, GuardRefusedError, RemoteError, TimeLimitError, UnsupportedServerError, UserInputError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { redactText } from '../render/redact.js';
 import { VERSION } from '../version.js';
@@ -355,9 +355,9 @@ export class PrefectClient {
    * deployment already existed and was overwritten, which is logged as a warning unless `overwrite`
    * says that is the intent (an update written as an upsert).
    */
-  async createDeployment(body: DeploymentCreateBody, options: { overwrite?: boolean } = {}): Promise<LiveDeployment> {
+  async createDeployment(body: DeploymentCreateBody, options: { overwrite?: boolean; guard?: SendOptions['guard'] } = {}): Promise<LiveDeployment> {
     const path = '/deployments/';
-    const reply = this.expect('POST', path, await this.send('POST', path, this.v2 ? deploymentCreateForV2(body) : body), [200, 201]);
+    const reply = this.expect('POST', path, await this.send('POST', path, this.v2 ? deploymentCreateForV2(body) : body, options.guard ? { guard: options.guard } : {}), [200, 201]);
     const deployment = this.checkDeployment(this.json('POST', path, reply), 'POST', path);
     // After a lost answer the 200 is most likely our own first attempt, not someone else's deployment.
     if (reply.status === 200 && !reply.maybeProcessedBefore && !options.overwrite) {
@@ -579,6 +579,39 @@ export class PrefectClient {
     return reply.status === 204;
   }
 
+  /**
+   * One `POST /variables/filter` (no paging, so one snapshot of the server's state): the variables
+   * with all of `tagsAll`, any of `nameAny` and a name containing `nameLike` (SQL `LIKE`: `_` matches
+   * any one character), or with `anyCriterion` those matching any one of these; with the server's clock as in {@link readVariableRecord}. `complete` is false
+   * when the page came back full: there may be more, and the caller narrows the filter.
+   */
+  async filterVariablesOnce(filter: { tagsAll?: string[]; nameAny?: string[]; nameLike?: string; anyCriterion?: boolean }): Promise<{ variables: LiveVariable[]; serverTime: number | undefined; complete: boolean }> {
+    const path = '/variables/filter';
+    const variables: JsonObject = filter.anyCriterion ? { operator: 'or_' } : {};
+    if (filter.tagsAll) variables.tags = { all_: filter.tagsAll };
+    const name: JsonObject = {};
+    if (filter.nameAny) name.any_ = this.capabilities.variableNameDashes ? filter.nameAny : filter.nameAny.map(variableNameForV2);
+    if (filter.nameLike !== undefined) name.like_ = filter.nameLike;
+    if (Object.keys(name).length > 0) variables.name = name;
+    const reply = this.expect('POST', path, await this.send('POST', path, { variables, sort: 'NAME_ASC', limit: PAGE_SIZE, offset: 0 }), [200]);
+    const page = this.json('POST', path, reply);
+    if (!Array.isArray(page)) throw unexpected('POST', path, 'expected an array');
+    const date = reply.headers.date;
+    const serverTime = typeof date === 'string' ? Date.parse(date) : Number.NaN;
+    return { variables: page.map((v) => this.checkVariable(v, 'POST', path)), serverTime: Number.isNaN(serverTime) ? undefined : serverTime, complete: page.length < PAGE_SIZE };
+  }
+
+  /**
+   * One `POST /deployments/filter` (no paging, so one snapshot) of the deployments named any of
+   * `names` in any of `flowNames`; `complete` is false when the page came back full.
+   */
+  async filterDeploymentsByNameOnce(flowNames: string[], names: string[]): Promise<{ deployments: LiveDeployment[]; complete: boolean }> {
+    const path = '/deployments/filter';
+    const page = await this.request<unknown>('POST', path, { flows: { name: { any_: flowNames } }, deployments: { name: { any_: names } }, limit: PAGE_SIZE, offset: 0 });
+    if (!Array.isArray(page)) throw unexpected('POST', path, 'expected an array');
+    return { deployments: page.map((d, i) => this.checkDeployment(d, 'POST', path, `item ${i}`)), complete: page.length < PAGE_SIZE };
+  }
+
   /** `DELETE /variables/{id}` (204); by id, so it never removes a newer variable of the same name. 404 means already gone. */
   async deleteVariableById(id: string): Promise<void> {
     const path = `/variables/${encodeURIComponent(id)}`;
@@ -691,7 +724,14 @@ export class PrefectClient {
       if (body !== undefined) headers['content-type'] = 'application/json';
       if (mutating) await this.addCsrfHeaders(headers);
 
-      const outcome = await this.attempt(method, path, body, headers, options);
+      let outcome: Awaited<ReturnType<PrefectClient['attempt']>>;
+      try {
+        outcome = await this.attempt(method, path, body, headers, options);
+      } catch (error) {
+        // An earlier attempt may have landed: then this is not "nothing sent".
+        if (error instanceof GuardRefusedError && maybeProcessed) throw new AmbiguousWriteError(`${error.message}; an earlier attempt may have been processed`, method, path);
+        throw error;
+      }
 
       if (outcome instanceof ConnectionFailure) {
         if (outcome.code === 'deadline') throw this.deadlineError(method, path);
@@ -799,10 +839,15 @@ export class PrefectClient {
       release();
       return new ConnectionFailure('deadline');
     }
+    const cleared = options.guard?.();
+    if (cleared && 'refused' in cleared) {
+      release();
+      throw new GuardRefusedError(cleared.refused, method, path);
+    }
     const started = performance.now();
     const controller = new AbortController();
     const limitedByDeadline = remaining < this.timeoutMs;
-    const timer = setTimeout(() => controller.abort(), Math.min(this.timeoutMs, remaining));
+    const timer = setTimeout(() => controller.abort(), Math.max(0, Math.min(this.timeoutMs, remaining, cleared?.withinMs ?? Number.POSITIVE_INFINITY)));
     try {
       const response = await undiciRequest(`${this.origin}${this.basePath}${path}`, {
         method: method as Dispatcher.HttpMethod,
@@ -918,19 +963,24 @@ export class PrefectClient {
 
 }
 
+/**
+ * Per-request options of {@link PrefectClient.send}.
+ * - `guard` is asked right before each attempt goes out (after its in-flight slot, so time spent
+ *   queueing in the client counts): a `refused` reason stops the request with nothing sent
+ *   ({@link GuardRefusedError}); otherwise the attempt may take at most `withinMs`.
+ * - `priority` takes the next free in-flight slot, ahead of every request waiting for one: for
+ *   the few requests that keep a lease alive (renewing the apply lock and the name claims), which
+ *   must never queue behind the writes the lease protects. Within the bound, not beside it:
+ *   Prefect on SQLite takes one writer at a time, and a renewal sent beside a create got 503s
+ *   round after round (a first apply of 1,000 lost its claims after 40 s that way). But when no
+ *   slot frees within {@link PRIORITY_SLOT_WAIT_MS} (a busy server answering every request in
+ *   flight slowly), it goes beside the bound rather than wait on.
+ */
 /** How long a priority request waits for a free slot before it goes without one (see {@link SendOptions}). */
 export const PRIORITY_SLOT_WAIT_MS = 2000;
 
-/**
- * Per-request options of {@link PrefectClient.send}.
- * - `priority` takes the next free in-flight slot, ahead of every request waiting for one: for
- *   renewing the apply lock, which must never queue behind the writes it protects. Within the
- *   bound, not beside it: Prefect on SQLite takes one writer at a time, and a renewal sent beside
- *   a write gets 503s round after round. But when no slot frees within
- *   {@link PRIORITY_SLOT_WAIT_MS} (a busy server answering every request in flight slowly), it
- *   goes beside the bound rather than wait on.
- */
 export interface SendOptions {
+  readonly guard?: () => { readonly refused: string } | { readonly withinMs: number };
   readonly priority?: boolean;
 }
 

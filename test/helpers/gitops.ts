@@ -58,6 +58,8 @@ export async function makeProject(prefix = 'proj'): Promise<Project> {
 export type RunOptions = Partial<Pick<ReconcileOptions, 'prune' | 'allowMassDelete' | 'adoptAll' | 'environment' | 'env' | 'allowMissingPools'>> & {
   /** Another API root for the code under test, e.g. a fault proxy's (test/helpers/fault-proxy.ts). */
   readonly apiUrl?: string;
+  /** The TTL of the name claims an apply takes (renewed every third of it); default 60 s. */
+  readonly claimTtlMs?: number;
 };
 
 function options(dir: string, run: RunOptions): ReconcileOptions {
@@ -95,7 +97,7 @@ export interface ApplyRun extends PlanRun {
 /** Plans and applies, as `prefect-gitops apply` does; counts every request the run sent. */
 export async function applyProject(dir: string, run: RunOptions = {}): Promise<ApplyRun> {
   const { plan, client } = await reconcile(options(dir, run));
-  const result = await apply(plan, client, { logger: silentLogger(), concurrency: 4 });
+  const result = await apply(plan, client, { logger: silentLogger(), concurrency: 4, ...(run.claimTtlMs ? { lock: { held: false, ttlMs: run.claimTtlMs } } : {}) });
   return { plan, result, reads: client.stats.reads, writes: client.stats.writes };
 }
 

@@ -51,25 +51,37 @@ const deployment = (name: string, extra: Record<string, unknown> = {}): Record<s
   ...extra,
 });
 
+/** Reads of one route (2xx answers only). */
+const reads = (requests: readonly ProxiedRequest[], route: string): number =>
+  requests.filter((r) => r.upstreamStatus !== undefined && r.upstreamStatus < 300 && r.path.split('?')[0] === route).length;
+
+/** Long enough that no claim renewal (every third of it) falls inside a test on a slow machine. */
+const claimTtlMs = 600_000;
+
 describe('requests per deployment', () => {
   it('a create is one POST /deployments/ carrying its schedules (slugs kept); no-op apply writes nothing; a change is one PATCH per changed deployment or schedule', async () => {
     const project = await makeProject('counts');
     await project.write([deployment('a'), deployment('b'), deployment('c')]);
 
     proxy.reset();
-    const first = await applyProject(project.dir, { apiUrl: proxy.apiUrl });
+    const first = await applyProject(project.dir, { apiUrl: proxy.apiUrl, claimTtlMs });
     expect(first.result.ok).toBe(true);
     expect(first.result.results.map((r) => r.kind)).toEqual(['create', 'create', 'create']);
-    // Per create: the name claim (a variable, created and removed) and the deployment with its
-    // schedules in the same request; no POST /deployments/{id}/schedules. One flow upsert.
+    // Per create: the deployment with its schedules in the same request; no POST
+    // /deployments/{id}/schedules. Per apply: one flow upsert and the names claimed at once (one
+    // claim set written, rewritten with the decision, removed).
     expect(writes(proxy.requests)).toEqual({
       'POST /flows/': 1,
-      'POST /variables/': 3,
-      'DELETE /variables/{id}': 3,
+      'POST /variables/': 1,
+      'PATCH /variables/{id}': 1,
+      'DELETE /variables/{id}': 1,
       'POST /deployments/': 3,
       ...(inline ? {} : { 'POST /deployments/{id}/schedules': 3 }),
     });
-    expect(first.writes).toBe(inline ? 10 : 13);
+    expect(first.writes).toBe(inline ? 7 : 10);
+    // One read of every claim; no read of a deployment by name per create.
+    expect(reads(proxy.requests, '/variables/filter')).toBe(1);
+    expect(proxy.requests.filter((r) => r.path.startsWith('/deployments/name/'))).toEqual([]);
     const live = await readDeployment(project.flow, 'a');
     expect(live?.schedules.map((s) => s.slug).sort()).toEqual(['hourly', 'morning']);
 
@@ -111,11 +123,12 @@ describe('requests per deployment', () => {
       deployment('m', { schedules: [{ interval: 600, anchor_date: '2024-01-01T00:00:00Z', slug: 'often', max_scheduled_runs: 3 }] }),
     ]);
     proxy.reset();
-    const first = await applyProject(project.dir, { apiUrl: proxy.apiUrl });
+    const first = await applyProject(project.dir, { apiUrl: proxy.apiUrl, claimTtlMs });
     expect(first.result.ok).toBe(true);
     expect(writes(proxy.requests)).toEqual({
       'POST /flows/': 1,
       'POST /variables/': 1,
+      'PATCH /variables/{id}': 1,
       'DELETE /variables/{id}': 1,
       'POST /deployments/': 1,
       'POST /deployments/{id}/schedules': 1,
@@ -126,5 +139,22 @@ describe('requests per deployment', () => {
     const noop = await applyProject(project.dir, { apiUrl: proxy.apiUrl });
     expect(noop.plan.actions).toEqual([]);
     expect(noop.writes).toBe(0);
+  });
+
+  it('the claim requests of a first apply do not grow with the number of creates: 1 or 40 creates cost the same claims', async () => {
+    const claimRequests = async (n: number): Promise<Record<string, number>> => {
+      const project = await makeProject(`counts-n${n}`);
+      await project.write(Array.from({ length: n }, (_, i) => ({ name: `d${i}`, work_pool: { name: POOL } })));
+      proxy.reset();
+      const run = await applyProject(project.dir, { apiUrl: proxy.apiUrl, claimTtlMs });
+      expect(run.result.ok).toBe(true);
+      const all = writes(proxy.requests);
+      expect(all['POST /deployments/']).toBe(n);
+      const claims = Object.fromEntries(Object.entries(all).filter(([k]) => k.includes('/variables/')));
+      return { ...claims, 'read POST /variables/filter': reads(proxy.requests, '/variables/filter') };
+    };
+    const one = await claimRequests(1);
+    expect(one).toEqual({ 'POST /variables/': 1, 'PATCH /variables/{id}': 1, 'DELETE /variables/{id}': 1, 'read POST /variables/filter': 1 });
+    expect(await claimRequests(40)).toEqual(one);
   });
 });
