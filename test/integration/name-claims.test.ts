@@ -128,6 +128,13 @@ describe('two owners creating the same names at once', () => {
     let decide = (): void => {};
     const decision = new Promise<void>((resolve) => (decide = resolve));
     proxy.addRule({ method: 'PATCH', path: /^\/variables\//, times: 1, fault: { kind: 'delay', ms: 0, until: decision } });
+    // A's creates are held until B has decided, so A's claim sets (deleted only after its creates) are
+    // still there, decided, when B reads again. Without this, A could publish, create and delete its
+    // sets between two of B's reads (they back off up to 2 s on a busy server); B then sees no claim,
+    // which is safe (a real apply reads the deployments by name next and finds A's) but not this case.
+    let bDecided = (): void => {};
+    const bDone = new Promise<void>((resolve) => (bDecided = resolve));
+    proxy.addRule({ method: 'POST', path: '/deployments/', times: list.length, fault: { kind: 'delay', ms: 0, until: bDone } });
     const applying = applyPlan(a);
     const filterReads = (): number => proxy.requests.filter((r) => r.path === '/variables/filter' && r.upstreamStatus === 200).length;
     await until(() => filterReads() === 1);
@@ -143,7 +150,7 @@ describe('two owners creating the same names at once', () => {
     });
     await until(() => filterReads() === 2);
     decide();
-    const claims = await claiming;
+    const claims = await claiming.finally(bDecided);
     try {
       // B saw A's claim undecided, read again until A decided, and then yields every name.
       const bReads = proxy.requests.slice(started).filter((r) => r.path === '/variables/filter');
