@@ -27192,15 +27192,15 @@ var require_readable = __commonJS({
        * @param {Buffer|null} chunk
        * @returns {boolean}
        */
-      push(chunk2) {
-        if (chunk2) {
-          this[kBytesRead] += chunk2.length;
+      push(chunk3) {
+        if (chunk3) {
+          this[kBytesRead] += chunk3.length;
           if (this[kConsume]) {
-            consumePush(this[kConsume], chunk2);
-            return this[kReading] ? super.push(chunk2) : true;
+            consumePush(this[kConsume], chunk3);
+            return this[kReading] ? super.push(chunk3) : true;
           }
         }
-        return super.push(chunk2);
+        return super.push(chunk3);
       }
       /**
        * Consumes and returns the body as a string.
@@ -27391,8 +27391,8 @@ var require_readable = __commonJS({
           consumePush(consume2, state.buffer[n]);
         }
       } else {
-        for (const chunk2 of state.buffer) {
-          consumePush(consume2, chunk2);
+        for (const chunk3 of state.buffer) {
+          consumePush(consume2, chunk3);
         }
       }
       if (state.endEmitted) {
@@ -27429,9 +27429,9 @@ var require_readable = __commonJS({
       const buffer = new Uint8Array(Buffer.allocUnsafeSlow(length).buffer);
       let offset = 0;
       for (let i3 = 0; i3 < chunks.length; ++i3) {
-        const chunk2 = chunks[i3];
-        buffer.set(chunk2, offset);
-        offset += chunk2.length;
+        const chunk3 = chunks[i3];
+        buffer.set(chunk3, offset);
+        offset += chunk3.length;
       }
       return buffer;
     }
@@ -27454,9 +27454,9 @@ var require_readable = __commonJS({
         stream.destroy(err2);
       }
     }
-    function consumePush(consume2, chunk2) {
-      consume2.length += chunk2.length;
-      consume2.body.push(chunk2);
+    function consumePush(consume2, chunk3) {
+      consume2.length += chunk3.length;
+      consume2.body.push(chunk3);
     }
     function consumeFinish(consume2, err2) {
       if (consume2.body === null) {
@@ -27601,8 +27601,8 @@ var require_api_request = __commonJS({
           }
         }
       }
-      onData(chunk2) {
-        return this.res.push(chunk2);
+      onData(chunk3) {
+        return this.res.push(chunk3);
       }
       onComplete(trailers) {
         util.parseHeaders(trailers, this.trailers);
@@ -28714,13 +28714,13 @@ var require_request = __commonJS({
           channels.create.publish({ request: this });
         }
       }
-      onBodySent(chunk2) {
+      onBodySent(chunk3) {
         if (channels.bodyChunkSent.hasSubscribers) {
-          channels.bodyChunkSent.publish({ request: this, chunk: chunk2 });
+          channels.bodyChunkSent.publish({ request: this, chunk: chunk3 });
         }
         if (this[kHandler].onBodySent) {
           try {
-            return this[kHandler].onBodySent(chunk2);
+            return this[kHandler].onBodySent(chunk3);
           } catch (err2) {
             this.abort(err2);
           }
@@ -28763,14 +28763,14 @@ var require_request = __commonJS({
           this.abort(err2);
         }
       }
-      onData(chunk2) {
+      onData(chunk3) {
         assert(!this.aborted);
         assert(!this.completed);
         if (channels.bodyChunkReceived.hasSubscribers) {
-          channels.bodyChunkReceived.publish({ request: this, chunk: chunk2 });
+          channels.bodyChunkReceived.publish({ request: this, chunk: chunk3 });
         }
         try {
-          return this[kHandler].onData(chunk2);
+          return this[kHandler].onData(chunk3);
         } catch (err2) {
           this.abort(err2);
           return false;
@@ -31596,17 +31596,17 @@ var require_util3 = __commonJS({
         const bytes = [];
         let byteLength = 0;
         do {
-          const { done, value: chunk2 } = await reader.read();
+          const { done, value: chunk3 } = await reader.read();
           if (done) {
             successSteps(Buffer.concat(bytes, byteLength));
             return;
           }
-          if (!isUint8Array(chunk2)) {
+          if (!isUint8Array(chunk3)) {
             failureSteps(new TypeError("Received non-Uint8Array chunk"));
             return;
           }
-          bytes.push(chunk2);
-          byteLength += chunk2.length;
+          bytes.push(chunk3);
+          byteLength += chunk3.length;
         } while (true);
       } catch (e) {
         failureSteps(e);
@@ -31712,18 +31712,18 @@ var require_util3 = __commonJS({
         super();
         this.#zlibOptions = zlibOptions;
       }
-      _transform(chunk2, encoding, callback) {
+      _transform(chunk3, encoding, callback) {
         if (!this._inflateStream) {
-          if (chunk2.length === 0) {
+          if (chunk3.length === 0) {
             callback();
             return;
           }
-          this._inflateStream = (chunk2[0] & 15) === 8 ? zlib.createInflate(this.#zlibOptions) : zlib.createInflateRaw(this.#zlibOptions);
+          this._inflateStream = (chunk3[0] & 15) === 8 ? zlib.createInflate(this.#zlibOptions) : zlib.createInflateRaw(this.#zlibOptions);
           this._inflateStream.on("data", this.push.bind(this));
           this._inflateStream.on("end", () => this.push(null));
           this._inflateStream.on("error", (err2) => this.destroy(err2));
         }
-        this._inflateStream.write(chunk2, encoding, callback);
+        this._inflateStream.write(chunk3, encoding, callback);
       }
       _final(callback) {
         if (this._inflateStream) {
@@ -32483,29 +32483,29 @@ Content-Disposition: form-data`;
         let hasUnknownSizeValue = false;
         for (const [name2, value2] of object) {
           if (typeof value2 === "string") {
-            const chunk3 = textEncoder2.encode(prefix + `; name="${formdataEscape(normalizeLinefeeds(name2))}"\r
+            const chunk4 = textEncoder2.encode(prefix + `; name="${formdataEscape(normalizeLinefeeds(name2))}"\r
 \r
 ${normalizeLinefeeds(value2)}\r
 `);
-            blobParts.push(chunk3);
-            length += chunk3.byteLength;
+            blobParts.push(chunk4);
+            length += chunk4.byteLength;
           } else {
-            const chunk3 = textEncoder2.encode(`${prefix}; name="${formdataEscape(normalizeLinefeeds(name2))}"` + (value2.name ? `; filename="${formdataEscape(value2.name)}"` : "") + `\r
+            const chunk4 = textEncoder2.encode(`${prefix}; name="${formdataEscape(normalizeLinefeeds(name2))}"` + (value2.name ? `; filename="${formdataEscape(value2.name)}"` : "") + `\r
 Content-Type: ${value2.type || "application/octet-stream"}\r
 \r
 `);
-            blobParts.push(chunk3, value2, rn);
+            blobParts.push(chunk4, value2, rn);
             if (typeof value2.size === "number") {
-              length += chunk3.byteLength + value2.size + rn.byteLength;
+              length += chunk4.byteLength + value2.size + rn.byteLength;
             } else {
               hasUnknownSizeValue = true;
             }
           }
         }
-        const chunk2 = textEncoder2.encode(`--${boundary}--\r
+        const chunk3 = textEncoder2.encode(`--${boundary}--\r
 `);
-        blobParts.push(chunk2);
-        length += chunk2.byteLength;
+        blobParts.push(chunk3);
+        length += chunk3.byteLength;
         if (hasUnknownSizeValue) {
           length = null;
         }
@@ -32925,41 +32925,41 @@ var require_client_h1 = __commonJS({
       }
       readMore() {
         while (!this.paused && this.ptr) {
-          const chunk2 = this.socket.read();
-          if (chunk2 === null) {
+          const chunk3 = this.socket.read();
+          if (chunk3 === null) {
             break;
           }
-          this.execute(chunk2);
+          this.execute(chunk3);
         }
       }
       /**
        * @param {Buffer} chunk
        */
-      execute(chunk2) {
+      execute(chunk3) {
         assert(currentParser === null);
         assert(this.ptr != null);
         assert(!this.paused);
         const { socket, llhttp } = this;
-        if (chunk2.length > currentBufferSize) {
+        if (chunk3.length > currentBufferSize) {
           if (currentBufferPtr) {
             llhttp.free(currentBufferPtr);
           }
-          currentBufferSize = Math.ceil(chunk2.length / 4096) * 4096;
+          currentBufferSize = Math.ceil(chunk3.length / 4096) * 4096;
           currentBufferPtr = llhttp.malloc(currentBufferSize);
         }
-        new Uint8Array(llhttp.memory.buffer, currentBufferPtr, currentBufferSize).set(chunk2);
+        new Uint8Array(llhttp.memory.buffer, currentBufferPtr, currentBufferSize).set(chunk3);
         try {
           let ret;
           try {
-            currentBufferRef = chunk2;
+            currentBufferRef = chunk3;
             currentParser = this;
-            ret = llhttp.llhttp_execute(this.ptr, currentBufferPtr, chunk2.length);
+            ret = llhttp.llhttp_execute(this.ptr, currentBufferPtr, chunk3.length);
           } finally {
             currentParser = null;
             currentBufferRef = null;
           }
           if (ret !== constants3.ERROR.OK) {
-            const data = chunk2.subarray(llhttp.llhttp_get_error_pos(this.ptr) - currentBufferPtr);
+            const data = chunk3.subarray(llhttp.llhttp_get_error_pos(this.ptr) - currentBufferPtr);
             if (ret === constants3.ERROR.PAUSED_UPGRADE) {
               this.onUpgrade(data);
             } else if (ret === constants3.ERROR.PAUSED) {
@@ -33674,12 +33674,12 @@ upgrade: ${upgrade}\r
       assert(contentLength !== 0 || client[kRunning] === 0, "stream body cannot be pipelined");
       let finished = false;
       const writer = new AsyncWriter({ abort: abort2, socket, request: request2, contentLength, client, expectsPayload, header });
-      const onData = function(chunk2) {
+      const onData = function(chunk3) {
         if (finished) {
           return;
         }
         try {
-          if (!writer.write(chunk2) && this.pause) {
+          if (!writer.write(chunk3) && this.pause) {
             this.pause();
           }
         } catch (err2) {
@@ -33814,11 +33814,11 @@ upgrade: ${upgrade}\r
       socket.on("close", onDrain).on("drain", onDrain);
       const writer = new AsyncWriter({ abort: abort2, socket, request: request2, contentLength, client, expectsPayload, header });
       try {
-        for await (const chunk2 of body2) {
+        for await (const chunk3 of body2) {
           if (socket[kError]) {
             throw socket[kError];
           }
-          if (!writer.write(chunk2)) {
+          if (!writer.write(chunk3)) {
             await waitForDrain();
           }
         }
@@ -33856,7 +33856,7 @@ upgrade: ${upgrade}\r
        * @param {Buffer} chunk
        * @returns
        */
-      write(chunk2) {
+      write(chunk3) {
         const { socket, request: request2, contentLength, client, bytesWritten, expectsPayload, header } = this;
         if (socket[kError]) {
           throw socket[kError];
@@ -33864,7 +33864,7 @@ upgrade: ${upgrade}\r
         if (socket.destroyed) {
           return false;
         }
-        const len = Buffer.byteLength(chunk2);
+        const len = Buffer.byteLength(chunk3);
         if (!len) {
           return true;
         }
@@ -33894,9 +33894,9 @@ ${len.toString(16)}\r
 `, "latin1");
         }
         this.bytesWritten += len;
-        const ret = socket.write(chunk2);
+        const ret = socket.write(chunk3);
         socket.uncork();
-        request2.onBodySent(chunk2);
+        request2.onBodySent(chunk3);
         if (!ret) {
           if (socket[kParser].timeout && socket[kParser].timeoutType === TIMEOUT_HEADERS) {
             if (socket[kParser].timeout.refresh) {
@@ -34483,11 +34483,11 @@ var require_client_h2 = __commonJS({
         if (request2.onHeaders(Number(statusCode), parseH2Headers(realHeaders), stream.resume.bind(stream), "") === false) {
           stream.pause();
         }
-        stream.on("data", (chunk2) => {
+        stream.on("data", (chunk3) => {
           if (request2.aborted || request2.completed) {
             return;
           }
-          if (request2.onData(chunk2) === false) {
+          if (request2.onData(chunk3) === false) {
             stream.pause();
           }
         });
@@ -34657,8 +34657,8 @@ var require_client_h2 = __commonJS({
         }
       );
       util.addListener(pipe, "data", onPipeData);
-      function onPipeData(chunk2) {
-        request2.onBodySent(chunk2);
+      function onPipeData(chunk3) {
+        request2.onBodySent(chunk3);
       }
     }
     async function writeBlob(abort2, h2stream, body2, client, request2, socket, contentLength, expectsPayload) {
@@ -34702,12 +34702,12 @@ var require_client_h2 = __commonJS({
       });
       h2stream.on("close", onDrain).on("drain", onDrain);
       try {
-        for await (const chunk2 of body2) {
+        for await (const chunk3 of body2) {
           if (socket[kError]) {
             throw socket[kError];
           }
-          const res = h2stream.write(chunk2);
-          request2.onBodySent(chunk2);
+          const res = h2stream.write(chunk3);
+          request2.onBodySent(chunk3);
           if (!res) {
             await waitForDrain();
           }
@@ -38491,8 +38491,8 @@ var require_util4 = __commonJS({
       };
     }
     async function* convertIterableToBuffer(iterable) {
-      for await (const chunk2 of iterable) {
-        yield Buffer.isBuffer(chunk2) ? chunk2 : Buffer.from(chunk2);
+      for await (const chunk3 of iterable) {
+        yield Buffer.isBuffer(chunk3) ? chunk3 : Buffer.from(chunk3);
       }
     }
     var ReadableStream2;
@@ -38732,15 +38732,15 @@ var require_sbmh = __commonJS({
       this.matches = 0;
       this._bufpos = 0;
     };
-    SBMH.prototype.push = function(chunk2, pos) {
-      if (!Buffer.isBuffer(chunk2)) {
-        chunk2 = Buffer.from(chunk2, "binary");
+    SBMH.prototype.push = function(chunk3, pos) {
+      if (!Buffer.isBuffer(chunk3)) {
+        chunk3 = Buffer.from(chunk3, "binary");
       }
-      const chlen = chunk2.length;
+      const chlen = chunk3.length;
       this._bufpos = pos || 0;
       let r2;
       while (r2 !== chlen && this.matches < this.maxMatches) {
-        r2 = this._sbmh_feed(chunk2);
+        r2 = this._sbmh_feed(chunk3);
       }
       return r2;
     };
@@ -40178,8 +40178,8 @@ var require_multipart = __commonJS({
         checkFinished();
       });
     }
-    Multipart.prototype.write = function(chunk2, cb) {
-      const r2 = this.parser.write(chunk2);
+    Multipart.prototype.write = function(chunk3, cb) {
+      const r2 = this.parser.write(chunk3);
       if (r2 && !this._pause) {
         cb();
       } else {
@@ -40676,8 +40676,8 @@ var require_main = __commonJS({
       }
       throw new Error("Unsupported Content-Type.");
     };
-    Busboy.prototype._write = function(chunk2, encoding, cb) {
-      this._parser.write(chunk2, cb);
+    Busboy.prototype._write = function(chunk3, encoding, cb) {
+      this._parser.write(chunk3, cb);
     };
     module2.exports = Busboy;
     module2.exports.default = Busboy;
@@ -41458,15 +41458,15 @@ var require_util5 = __commonJS({
       const bytes = [];
       let byteLength = 0;
       while (true) {
-        const { done, value: chunk2 } = await reader.read();
+        const { done, value: chunk3 } = await reader.read();
         if (done) {
           return Buffer.concat(bytes, byteLength);
         }
-        if (!isUint8Array(chunk2)) {
+        if (!isUint8Array(chunk3)) {
           throw new TypeError("Received non-Uint8Array chunk");
         }
-        bytes.push(chunk2);
-        byteLength += chunk2.length;
+        bytes.push(chunk3);
+        byteLength += chunk3.length;
       }
     }
     function urlIsLocal(url) {
@@ -42632,28 +42632,28 @@ Content-Disposition: form-data`;
         let hasUnknownSizeValue = false;
         for (const [name2, value2] of object) {
           if (typeof value2 === "string") {
-            const chunk3 = textEncoder2.encode(prefix + `; name="${escape3(normalizeLinefeeds(name2))}"\r
+            const chunk4 = textEncoder2.encode(prefix + `; name="${escape3(normalizeLinefeeds(name2))}"\r
 \r
 ${normalizeLinefeeds(value2)}\r
 `);
-            blobParts.push(chunk3);
-            length += chunk3.byteLength;
+            blobParts.push(chunk4);
+            length += chunk4.byteLength;
           } else {
-            const chunk3 = textEncoder2.encode(`${prefix}; name="${escape3(normalizeLinefeeds(name2))}"` + (value2.name ? `; filename="${escape3(value2.name)}"` : "") + `\r
+            const chunk4 = textEncoder2.encode(`${prefix}; name="${escape3(normalizeLinefeeds(name2))}"` + (value2.name ? `; filename="${escape3(value2.name)}"` : "") + `\r
 Content-Type: ${value2.type || "application/octet-stream"}\r
 \r
 `);
-            blobParts.push(chunk3, value2, rn);
+            blobParts.push(chunk4, value2, rn);
             if (typeof value2.size === "number") {
-              length += chunk3.byteLength + value2.size + rn.byteLength;
+              length += chunk4.byteLength + value2.size + rn.byteLength;
             } else {
               hasUnknownSizeValue = true;
             }
           }
         }
-        const chunk2 = textEncoder2.encode(`--${boundary}--`);
-        blobParts.push(chunk2);
-        length += chunk2.byteLength;
+        const chunk3 = textEncoder2.encode(`--${boundary}--`);
+        blobParts.push(chunk3);
+        length += chunk3.byteLength;
         if (hasUnknownSizeValue) {
           length = null;
         }
@@ -42807,8 +42807,8 @@ Content-Type: ${value2.type || "application/octet-stream"}\r
               const chunks = [];
               if (encoding === "base64" || encoding.toLowerCase() === "base64") {
                 let base64chunk = "";
-                value2.on("data", (chunk2) => {
-                  base64chunk += chunk2.toString().replace(/[\r\n]/gm, "");
+                value2.on("data", (chunk3) => {
+                  base64chunk += chunk3.toString().replace(/[\r\n]/gm, "");
                   const end = base64chunk.length - base64chunk.length % 4;
                   chunks.push(Buffer.from(base64chunk.slice(0, end), "base64"));
                   base64chunk = base64chunk.slice(end);
@@ -42818,8 +42818,8 @@ Content-Type: ${value2.type || "application/octet-stream"}\r
                   responseFormData.append(name2, new File2(chunks, filename, { type: mimeType }));
                 });
               } else {
-                value2.on("data", (chunk2) => {
-                  chunks.push(chunk2);
+                value2.on("data", (chunk3) => {
+                  chunks.push(chunk3);
                 });
                 value2.on("end", () => {
                   responseFormData.append(name2, new File2(chunks, filename, { type: mimeType }));
@@ -42830,7 +42830,7 @@ Content-Type: ${value2.type || "application/octet-stream"}\r
               busboy.on("finish", resolve7);
               busboy.on("error", (err2) => reject(new TypeError(err2)));
             });
-            if (this.body !== null) for await (const chunk2 of consumeBody(this[kState].body)) busboy.write(chunk2);
+            if (this.body !== null) for await (const chunk3 of consumeBody(this[kState].body)) busboy.write(chunk3);
             busboy.end();
             await busboyResolve;
             return responseFormData;
@@ -42839,11 +42839,11 @@ Content-Type: ${value2.type || "application/octet-stream"}\r
             try {
               let text = "";
               const streamingDecoder = new TextDecoder("utf-8", { ignoreBOM: true });
-              for await (const chunk2 of consumeBody(this[kState].body)) {
-                if (!isUint8Array(chunk2)) {
+              for await (const chunk3 of consumeBody(this[kState].body)) {
+                if (!isUint8Array(chunk3)) {
                   throw new TypeError("Expected Uint8Array chunk");
                 }
-                text += streamingDecoder.decode(chunk2, { stream: true });
+                text += streamingDecoder.decode(chunk3, { stream: true });
               }
               text += streamingDecoder.decode();
               entries = new URLSearchParams(text);
@@ -43092,10 +43092,10 @@ var require_request2 = __commonJS({
           channels.create.publish({ request: this });
         }
       }
-      onBodySent(chunk2) {
+      onBodySent(chunk3) {
         if (this[kHandler].onBodySent) {
           try {
-            return this[kHandler].onBodySent(chunk2);
+            return this[kHandler].onBodySent(chunk3);
           } catch (err2) {
             this.abort(err2);
           }
@@ -43135,11 +43135,11 @@ var require_request2 = __commonJS({
           this.abort(err2);
         }
       }
-      onData(chunk2) {
+      onData(chunk3) {
         assert(!this.aborted);
         assert(!this.completed);
         try {
-          return this[kHandler].onData(chunk2);
+          return this[kHandler].onData(chunk3);
         } catch (err2) {
           this.abort(err2);
           return false;
@@ -44058,10 +44058,10 @@ var require_RedirectHandler = __commonJS({
           this.opts.body = null;
         }
       }
-      onData(chunk2) {
+      onData(chunk3) {
         if (this.location) {
         } else {
-          return this.handler.onData(chunk2);
+          return this.handler.onData(chunk3);
         }
       }
       onComplete(trailers) {
@@ -44073,9 +44073,9 @@ var require_RedirectHandler = __commonJS({
           this.handler.onComplete(trailers);
         }
       }
-      onBodySent(chunk2) {
+      onBodySent(chunk3) {
         if (this.handler.onBodySent) {
-          this.handler.onBodySent(chunk2);
+          this.handler.onBodySent(chunk3);
         }
       }
     };
@@ -44671,11 +44671,11 @@ var require_client2 = __commonJS({
       }
       readMore() {
         while (!this.paused && this.ptr) {
-          const chunk2 = this.socket.read();
-          if (chunk2 === null) {
+          const chunk3 = this.socket.read();
+          if (chunk3 === null) {
             break;
           }
-          this.execute(chunk2);
+          this.execute(chunk3);
         }
       }
       execute(data) {
@@ -45492,8 +45492,8 @@ upgrade: ${upgrade}\r
       stream.once("end", () => {
         request2.onComplete([]);
       });
-      stream.on("data", (chunk2) => {
-        if (request2.onData(chunk2) === false) {
+      stream.on("data", (chunk3) => {
+        if (request2.onData(chunk3) === false) {
           stream.pause();
         }
       });
@@ -45583,8 +45583,8 @@ upgrade: ${upgrade}\r
     function writeStream({ h2stream, body: body2, client, request: request2, socket, contentLength, header, expectsPayload }) {
       assert(contentLength !== 0 || client[kRunning] === 0, "stream body cannot be pipelined");
       if (client[kHTTPConnVersion] === "h2") {
-        let onPipeData = function(chunk2) {
-          request2.onBodySent(chunk2);
+        let onPipeData = function(chunk3) {
+          request2.onBodySent(chunk3);
         };
         const pipe = pipeline(
           body2,
@@ -45607,12 +45607,12 @@ upgrade: ${upgrade}\r
       }
       let finished = false;
       const writer = new AsyncWriter({ socket, request: request2, contentLength, client, expectsPayload, header });
-      const onData = function(chunk2) {
+      const onData = function(chunk3) {
         if (finished) {
           return;
         }
         try {
-          if (!writer.write(chunk2) && this.pause) {
+          if (!writer.write(chunk3) && this.pause) {
             this.pause();
           }
         } catch (err2) {
@@ -45713,12 +45713,12 @@ upgrade: ${upgrade}\r
       if (client[kHTTPConnVersion] === "h2") {
         h2stream.on("close", onDrain).on("drain", onDrain);
         try {
-          for await (const chunk2 of body2) {
+          for await (const chunk3 of body2) {
             if (socket[kError]) {
               throw socket[kError];
             }
-            const res = h2stream.write(chunk2);
-            request2.onBodySent(chunk2);
+            const res = h2stream.write(chunk3);
+            request2.onBodySent(chunk3);
             if (!res) {
               await waitForDrain();
             }
@@ -45735,11 +45735,11 @@ upgrade: ${upgrade}\r
       socket.on("close", onDrain).on("drain", onDrain);
       const writer = new AsyncWriter({ socket, request: request2, contentLength, client, expectsPayload, header });
       try {
-        for await (const chunk2 of body2) {
+        for await (const chunk3 of body2) {
           if (socket[kError]) {
             throw socket[kError];
           }
-          if (!writer.write(chunk2)) {
+          if (!writer.write(chunk3)) {
             await waitForDrain();
           }
         }
@@ -45761,7 +45761,7 @@ upgrade: ${upgrade}\r
         this.header = header;
         socket[kWriting] = true;
       }
-      write(chunk2) {
+      write(chunk3) {
         const { socket, request: request2, contentLength, client, bytesWritten, expectsPayload, header } = this;
         if (socket[kError]) {
           throw socket[kError];
@@ -45769,7 +45769,7 @@ upgrade: ${upgrade}\r
         if (socket.destroyed) {
           return false;
         }
-        const len = Buffer.byteLength(chunk2);
+        const len = Buffer.byteLength(chunk3);
         if (!len) {
           return true;
         }
@@ -45799,9 +45799,9 @@ ${len.toString(16)}\r
 `, "latin1");
         }
         this.bytesWritten += len;
-        const ret = socket.write(chunk2);
+        const ret = socket.write(chunk3);
         socket.uncork();
-        request2.onBodySent(chunk2);
+        request2.onBodySent(chunk3);
         if (!ret) {
           if (socket[kParser].timeout && socket[kParser].timeoutType === TIMEOUT_HEADERS) {
             if (socket[kParser].timeout.refresh) {
@@ -46573,12 +46573,12 @@ var require_readable2 = __commonJS({
       removeListener(ev, ...args2) {
         return this.off(ev, ...args2);
       }
-      push(chunk2) {
-        if (this[kConsume] && chunk2 !== null && this.readableLength === 0) {
-          consumePush(this[kConsume], chunk2);
-          return this[kReading] ? super.push(chunk2) : true;
+      push(chunk3) {
+        if (this[kConsume] && chunk3 !== null && this.readableLength === 0) {
+          consumePush(this[kConsume], chunk3);
+          return this[kReading] ? super.push(chunk3) : true;
         }
-        return super.push(chunk2);
+        return super.push(chunk3);
       }
       // https://fetch.spec.whatwg.org/#dom-body-text
       async text() {
@@ -46642,8 +46642,8 @@ var require_readable2 = __commonJS({
             } else {
               resolve7(null);
             }
-          }).on("error", noop2).on("data", function(chunk2) {
-            limit -= chunk2.length;
+          }).on("error", noop2).on("data", function(chunk3) {
+            limit -= chunk3.length;
             if (limit <= 0) {
               this.destroy();
             }
@@ -46686,8 +46686,8 @@ var require_readable2 = __commonJS({
         return;
       }
       const { _readableState: state } = consume2.stream;
-      for (const chunk2 of state.buffer) {
-        consumePush(consume2, chunk2);
+      for (const chunk3 of state.buffer) {
+        consumePush(consume2, chunk3);
       }
       if (state.endEmitted) {
         consumeEnd(this[kConsume]);
@@ -46726,9 +46726,9 @@ var require_readable2 = __commonJS({
         stream.destroy(err2);
       }
     }
-    function consumePush(consume2, chunk2) {
-      consume2.length += chunk2.length;
-      consume2.body.push(chunk2);
+    function consumePush(consume2, chunk3) {
+      consume2.length += chunk3.length;
+      consume2.body.push(chunk3);
     }
     function consumeFinish(consume2, err2) {
       if (consume2.body === null) {
@@ -46761,9 +46761,9 @@ var require_util6 = __commonJS({
       assert(body2);
       let chunks = [];
       let limit = 0;
-      for await (const chunk2 of body2) {
-        chunks.push(chunk2);
-        limit += chunk2.length;
+      for await (const chunk3 of body2) {
+        chunks.push(chunk3);
+        limit += chunk3.length;
         if (limit > 128 * 1024) {
           chunks = null;
           break;
@@ -46941,9 +46941,9 @@ var require_api_request2 = __commonJS({
           }
         }
       }
-      onData(chunk2) {
+      onData(chunk3) {
         const { res } = this;
-        return res.push(chunk2);
+        return res.push(chunk3);
       }
       onComplete(trailers) {
         const { res } = this;
@@ -47115,9 +47115,9 @@ var require_api_stream = __commonJS({
         const needDrain = res.writableNeedDrain !== void 0 ? res.writableNeedDrain : res._writableState && res._writableState.needDrain;
         return needDrain !== true;
       }
-      onData(chunk2) {
+      onData(chunk3) {
         const { res } = this;
-        return res ? res.write(chunk2) : true;
+        return res ? res.write(chunk3) : true;
       }
       onComplete(trailers) {
         const { res } = this;
@@ -47255,9 +47255,9 @@ var require_api_pipeline = __commonJS({
               body2.resume();
             }
           },
-          write: (chunk2, encoding, callback) => {
+          write: (chunk3, encoding, callback) => {
             const { req } = this;
-            if (req.push(chunk2, encoding) || req._readableState.destroyed) {
+            if (req.push(chunk3, encoding) || req._readableState.destroyed) {
               callback();
             } else {
               req[kResume] = callback;
@@ -47321,9 +47321,9 @@ var require_api_pipeline = __commonJS({
         if (!body2 || typeof body2.on !== "function") {
           throw new InvalidReturnValueError("expected Readable");
         }
-        body2.on("data", (chunk2) => {
+        body2.on("data", (chunk3) => {
           const { ret, body: body3 } = this;
-          if (!ret.push(chunk2) && body3.pause) {
+          if (!ret.push(chunk3) && body3.pause) {
             body3.pause();
           }
         }).on("error", (err2) => {
@@ -47340,9 +47340,9 @@ var require_api_pipeline = __commonJS({
         });
         this.body = body2;
       }
-      onData(chunk2) {
+      onData(chunk3) {
         const { res } = this;
-        return res.push(chunk2);
+        return res.push(chunk3);
       }
       onComplete(trailers) {
         const { res } = this;
@@ -48191,8 +48191,8 @@ var require_pending_interceptors_formatter = __commonJS({
     module2.exports = class PendingInterceptorsFormatter {
       constructor({ disableColors } = {}) {
         this.transform = new Transform({
-          transform(chunk2, _enc, cb) {
-            cb(null, chunk2);
+          transform(chunk3, _enc, cb) {
+            cb(null, chunk3);
           }
         });
         this.logger = new Console({
@@ -48601,8 +48601,8 @@ var require_RetryHandler = __commonJS({
           this.abort = abort2;
         }
       }
-      onBodySent(chunk2) {
-        if (this.handler.onBodySent) return this.handler.onBodySent(chunk2);
+      onBodySent(chunk3) {
+        if (this.handler.onBodySent) return this.handler.onBodySent(chunk3);
       }
       static [kRetryHandlerDefaultRetry](err2, { state, opts }, cb) {
         const { statusCode, code: code2, headers } = err2;
@@ -48734,9 +48734,9 @@ var require_RetryHandler = __commonJS({
         this.abort(err2);
         return false;
       }
-      onData(chunk2) {
-        this.start += chunk2.length;
-        return this.handler.onData(chunk2);
+      onData(chunk3) {
+        this.start += chunk3.length;
+        return this.handler.onData(chunk3);
       }
       onComplete(rawTrailers) {
         this.retryCount = 0;
@@ -50726,8 +50726,8 @@ var require_fetch = __commonJS({
       if (response.body == null) {
         processResponseEndOfBody();
       } else {
-        const identityTransformAlgorithm = (chunk2, controller) => {
-          controller.enqueue(chunk2);
+        const identityTransformAlgorithm = (chunk3, controller) => {
+          controller.enqueue(chunk3);
         };
         const transformStream = new TransformStream({
           start() {
@@ -51233,11 +51233,11 @@ var require_fetch = __commonJS({
               });
               return true;
             },
-            onData(chunk2) {
+            onData(chunk3) {
               if (fetchParams.controller.dump) {
                 return;
               }
-              const bytes = chunk2;
+              const bytes = chunk3;
               timingInfo.encodedBodySize += bytes.byteLength;
               return this.body.push(bytes);
             },
@@ -51764,8 +51764,8 @@ var require_util7 = __commonJS({
           }
           dataURL += ";base64,";
           const decoder = new StringDecoder("latin1");
-          for (const chunk2 of bytes) {
-            dataURL += btoa2(decoder.write(chunk2));
+          for (const chunk3 of bytes) {
+            dataURL += btoa2(decoder.write(chunk3));
           }
           dataURL += btoa2(decoder.end());
           return dataURL;
@@ -51793,8 +51793,8 @@ var require_util7 = __commonJS({
         case "BinaryString": {
           let binaryString = "";
           const decoder = new StringDecoder("latin1");
-          for (const chunk2 of bytes) {
-            binaryString += decoder.write(chunk2);
+          for (const chunk3 of bytes) {
+            binaryString += decoder.write(chunk3);
           }
           binaryString += decoder.end();
           return binaryString;
@@ -53705,8 +53705,8 @@ var require_connection = __commonJS({
       });
       return controller;
     }
-    function onSocketData(chunk2) {
-      if (!this.ws[kByteParser].write(chunk2)) {
+    function onSocketData(chunk3) {
+      if (!this.ws[kByteParser].write(chunk3)) {
         this.pause();
       }
     }
@@ -53834,9 +53834,9 @@ var require_receiver = __commonJS({
        * @param {Buffer} chunk
        * @param {() => void} callback
        */
-      _write(chunk2, _3, callback) {
-        this.#buffers.push(chunk2);
-        this.#byteOffset += chunk2.length;
+      _write(chunk3, _3, callback) {
+        this.#buffers.push(chunk3);
+        this.#byteOffset += chunk3.length;
         this.run(callback);
       }
       /**
@@ -54728,8 +54728,8 @@ var require_lib = __commonJS({
         return __awaiter(this, void 0, void 0, function* () {
           return new Promise((resolve7) => __awaiter(this, void 0, void 0, function* () {
             let output = Buffer.alloc(0);
-            this.message.on("data", (chunk2) => {
-              output = Buffer.concat([output, chunk2]);
+            this.message.on("data", (chunk3) => {
+              output = Buffer.concat([output, chunk3]);
             });
             this.message.on("end", () => {
               resolve7(output.toString());
@@ -54741,8 +54741,8 @@ var require_lib = __commonJS({
         return __awaiter(this, void 0, void 0, function* () {
           return new Promise((resolve7) => __awaiter(this, void 0, void 0, function* () {
             const chunks = [];
-            this.message.on("data", (chunk2) => {
-              chunks.push(chunk2);
+            this.message.on("data", (chunk3) => {
+              chunks.push(chunk3);
             });
             this.message.on("end", () => {
               resolve7(Buffer.concat(chunks));
@@ -57152,6 +57152,9 @@ var RemoteError = class extends GitopsError {
 var AmbiguousWriteError = class extends RemoteError {
   name = "AmbiguousWriteError";
 };
+var GuardRefusedError = class extends RemoteError {
+  name = "GuardRefusedError";
+};
 var TimeLimitError = class extends RemoteError {
   name = "TimeLimitError";
 };
@@ -57426,7 +57429,10 @@ function lockName(owner) {
   return slug === owner ? `prefect-gitops-lock-${slug}` : `prefect-gitops-lock-${slug}-${shortHash(owner)}`;
 }
 function claimName(flowName, name2) {
-  return `prefect-gitops-claim-${createHash2("sha256").update(`${flowName}\0${name2}`).digest("hex").slice(0, 40)}`;
+  return `prefect-gitops-claim-${claimDigest(flowName, name2).slice(0, 40)}`;
+}
+function claimDigest(flowName, name2) {
+  return createHash2("sha256").update(`${flowName}\0${name2}`).digest("hex");
 }
 function ciRunUrl(env) {
   if (env.GITHUB_RUN_ID && env.GITHUB_REPOSITORY) {
@@ -57446,14 +57452,8 @@ function lockTtlMs(env) {
   const seconds = raw && /^\d+(\.\d+)?$/.test(raw) ? Number(raw) : Number.NaN;
   return seconds > 0 ? Math.round(seconds * 1e3) : DEFAULT_LOCK_TTL_MS;
 }
-function describeHolder(holder) {
-  if (!holder) return "an unknown holder (the lock record is not one prefect-gitops wrote)";
-  const who = [`pid ${holder.pid}`, ...holder.user ? [`user ${holder.user}`] : []].join(", ");
-  return `owner "${holder.owner}" on host ${holder.host} (${who}) since ${holder.since}${holder.ciRunUrl ? `, CI run ${holder.ciRunUrl}` : ""}`;
-}
-async function acquireApplyLock(client, owner, options) {
-  const name2 = lockName(owner);
-  const holder = {
+function newHolder(owner, options) {
+  return {
     owner,
     host: hostname(),
     pid: process.pid,
@@ -57464,6 +57464,15 @@ async function acquireApplyLock(client, owner, options) {
     nonce: randomUUID(),
     ...options.holder
   };
+}
+function describeHolder(holder) {
+  if (!holder) return "an unknown holder (the lock record is not one prefect-gitops wrote)";
+  const who = [`pid ${holder.pid}`, ...holder.user ? [`user ${holder.user}`] : []].join(", ");
+  return `owner "${holder.owner}" on host ${holder.host} (${who}) since ${holder.since}${holder.ciRunUrl ? `, CI run ${holder.ciRunUrl}` : ""}`;
+}
+async function acquireApplyLock(client, owner, options) {
+  const name2 = lockName(owner);
+  const holder = newHolder(owner, options);
   const started = performance.now();
   const observed = new Observations();
   let delayMs = 250;
@@ -57494,24 +57503,6 @@ async function acquireApplyLock(client, owner, options) {
     await sleep(Math.max(0, wait), options.signal);
     delayMs = Math.min(delayMs * 1.5, 1e4);
   }
-}
-async function claimDeploymentName(client, owner, flowName, name2, options) {
-  const variable = claimName(flowName, name2);
-  const holder = { owner, host: hostname(), pid: process.pid, ...currentUser(), ...optional("ciRunUrl", ciRunUrl(options.env)), since: (/* @__PURE__ */ new Date()).toISOString(), ttlSeconds: options.ttlMs / 1e3, nonce: randomUUID() };
-  const taken = await takeRecord(client, variable, holder, CLAIM_TAG, new Observations(), options.logger, (other) => options.lockHeld && other?.owner === owner);
-  if ("holder" in taken) return { conflict: `another apply is creating ${flowName}/${name2} right now: ${describeHolder(taken.holder)}` };
-  const record2 = taken.acquired;
-  return {
-    claim: {
-      release: async () => {
-        try {
-          await client.deleteVariableById(record2.id);
-        } catch (error2) {
-          options.logger.warn({ claim: variable, error: String(error2) }, "could not remove the deployment name claim; it expires by itself");
-        }
-      }
-    }
-  };
 }
 async function takeRecord(client, name2, holder, tag, observed, logger, takeOver = () => false) {
   for (; ; ) {
@@ -57661,6 +57652,308 @@ function sleep(ms, signal) {
     }
     signal?.addEventListener("abort", done, { once: true });
   });
+}
+
+// src/apply/claims.ts
+var CLAIM_SET_PREFIX = "prefect-gitops-claims-";
+var HASH_LENGTH = 16;
+var VALUE_BUDGET_BYTES = 4800;
+var PER_NAME_CLAIM = /^prefect[-_]gitops[-_]claim[-_]([0-9a-f]{40})$/;
+var CLAIM_SET = /^prefect[-_]gitops[-_]claims[-_]/;
+var CLAIM_SET_LIKE = "prefect_gitops_claims_";
+var KEY_ALPHABET = "0123456789abcdef-";
+async function claimNames(client, owner, wanted, options) {
+  if (wanted.length === 0) return { conflicts: /* @__PURE__ */ new Map(), guard: () => ({ refused: "no name was claimed" }), release: async () => {
+  } };
+  const holder = newHolder(owner, options);
+  const byHash = /* @__PURE__ */ new Map();
+  const perNameClaims = /* @__PURE__ */ new Set();
+  for (const w2 of wanted) {
+    const digest = claimDigest(w2.flowName, w2.name);
+    const hash = digest.slice(0, HASH_LENGTH);
+    byHash.set(hash, [...byHash.get(hash) ?? [], w2]);
+    perNameClaims.add(claimName(w2.flowName, w2.name));
+  }
+  const held = new HeldClaims(client, holder, options.ttlMs, options.logger);
+  try {
+    await held.write(chunkHashes([...byHash.keys()], holder));
+    const { conflicts: byName2, proceed } = await decide(client, held, holder, new Set(byHash.keys()), [...perNameClaims], options);
+    const conflicts2 = /* @__PURE__ */ new Map();
+    for (const [hash, why] of byName2) for (const w2 of byHash.get(hash) ?? []) conflicts2.set(w2.key, why(w2));
+    if (proceed.size === 0) {
+      await held.release();
+      return { conflicts: conflicts2, guard: () => ({ refused: "no name was claimed" }), release: async () => {
+      } };
+    }
+    await held.publish(proceed);
+    return { conflicts: conflicts2, guard: () => held.guard(), release: () => held.release() };
+  } catch (error2) {
+    await held.release();
+    throw error2;
+  }
+}
+async function decide(client, held, holder, ours, perNameClaims, options) {
+  const conflicts2 = /* @__PURE__ */ new Map();
+  const pending = new Set(ours);
+  const observed = new Observations();
+  const started = performance.now();
+  const maxWaitMs = options.maxWaitMs ?? 3 * options.ttlMs;
+  let delayMs = 100;
+  for (; ; ) {
+    const { claims, serverTime } = await readClaims(client, perNameClaims);
+    const waitingFor = /* @__PURE__ */ new Map();
+    for (const claim of claims) {
+      if (claim.kind === "set" && claim.holder?.nonce === holder.nonce) continue;
+      const overlap = [...claim.hashes].filter((h2) => pending.has(h2));
+      if (overlap.length === 0) continue;
+      if (options.lockHeld && claim.holder?.owner === holder.owner) continue;
+      if (observed.expired(claim.variable, serverTime, claim.ttlMs)) {
+        options.logger.warn({ claim: claim.variable.name, holder: claim.holder ? describeHolder(claim.holder) : void 0 }, "breaking an expired deployment name claim: its holder stopped renewing it");
+        await client.deleteVariableById(claim.variable.id).catch((error2) => options.logger.warn({ claim: claim.variable.name, error: String(error2) }, "could not remove an expired deployment name claim"));
+        continue;
+      }
+      const wins = claim.kind === "name" || claim.decided || claim.holder === void 0 || ranksBefore(claim.holder, holder);
+      for (const h2 of overlap) {
+        if (wins) {
+          pending.delete(h2);
+          waitingFor.delete(h2);
+          conflicts2.set(h2, (w2) => `another apply is creating ${w2.flowName}/${w2.name} right now: ${describeHolder(claim.holder)}`);
+        } else {
+          waitingFor.set(h2, claim);
+        }
+      }
+    }
+    if (waitingFor.size === 0) return { conflicts: conflicts2, proceed: pending };
+    const elapsed = performance.now() - started;
+    const lost = held.lostReason();
+    if (lost || options.signal?.aborted || elapsed >= maxWaitMs) {
+      for (const [h2, claim] of waitingFor) {
+        pending.delete(h2);
+        conflicts2.set(
+          h2,
+          (w2) => lost ? `not created: ${lost}` : `another apply claimed ${w2.flowName}/${w2.name} at the same time and had not decided ${options.signal?.aborted ? "when this run was interrupted" : `within ${formatDuration(elapsed)}`}: ${describeHolder(claim.holder)}`
+        );
+      }
+      return { conflicts: conflicts2, proceed: pending };
+    }
+    options.logger.debug({ names: waitingFor.size, waitMs: Math.round(delayMs) }, "waiting for another apply to decide on names both claimed");
+    await sleep(delayMs, options.signal);
+    delayMs = Math.min(delayMs * 1.5, 2e3);
+  }
+}
+function ranksBefore(a, b3) {
+  const ta = Date.parse(a.since);
+  const tb = Date.parse(b3.since);
+  if (!Number.isNaN(ta) && !Number.isNaN(tb) && ta !== tb) return ta < tb;
+  return a.nonce < b3.nonce;
+}
+async function readClaims(client, perNameClaims) {
+  const byId = /* @__PURE__ */ new Map();
+  let serverTime;
+  const add = (read) => {
+    for (const v2 of read.variables) byId.set(v2.id, v2);
+    serverTime = read.serverTime ?? serverTime;
+  };
+  const [first2 = [], ...rest] = chunk(perNameClaims, 500);
+  const all = await client.filterVariablesOnce({ tagsAll: [CLAIM_TAG], nameAny: first2, anyCriterion: true });
+  add(all);
+  if (!all.complete) {
+    await readPerName(client, first2, add);
+    await narrowSets(client, "", add);
+  }
+  for (const names of rest) await readPerName(client, names, add);
+  const claims = [];
+  for (const variable of byId.values()) {
+    const seen = parseClaim(variable);
+    if (seen) claims.push(seen);
+  }
+  return { claims, serverTime };
+}
+async function readPerName(client, names, add) {
+  if (names.length === 0) return;
+  const read = await client.filterVariablesOnce({ nameAny: [...names] });
+  if (read.complete || names.length === 1) return add(read);
+  const half = Math.ceil(names.length / 2);
+  await readPerName(client, names.slice(0, half), add);
+  await readPerName(client, names.slice(half), add);
+}
+async function narrowSets(client, key, add) {
+  const read = await client.filterVariablesOnce({ tagsAll: [CLAIM_TAG], nameLike: `${CLAIM_SET_LIKE}${key.replace(/-/g, "_")}` });
+  add(read);
+  if (read.complete) return;
+  if (key.length > 40) throw new Error(`bug: cannot narrow the claim sets under ${CLAIM_SET_PREFIX}${key}`);
+  for (const c4 of KEY_ALPHABET) await narrowSets(client, `${key}${c4}`, add);
+}
+function parseClaim(variable) {
+  const holder = parseHolder(variable.value);
+  const ttlMs = (holder?.ttlSeconds ?? 60) * 1e3;
+  const perName = PER_NAME_CLAIM.exec(variable.name);
+  if (perName) return { variable, holder, kind: "name", decided: true, hashes: /* @__PURE__ */ new Set([perName[1].slice(0, HASH_LENGTH)]), ttlMs };
+  if (!CLAIM_SET.test(variable.name)) return void 0;
+  const v2 = variable.value;
+  if (!holder || !v2 || typeof v2 !== "object" || Array.isArray(v2)) return void 0;
+  const names = v2.names;
+  if (typeof names !== "string" || names.length % HASH_LENGTH !== 0) return void 0;
+  const hashes = /* @__PURE__ */ new Set();
+  for (let i3 = 0; i3 < names.length; i3 += HASH_LENGTH) hashes.add(names.slice(i3, i3 + HASH_LENGTH));
+  return { variable, holder, kind: "set", decided: v2.decided === true, hashes, ttlMs };
+}
+function chunkHashes(hashes, holder) {
+  const empty = { ...holder, part: 99999, parts: 99999, decided: false, names: "" };
+  const room = VALUE_BUDGET_BYTES - Buffer.byteLength(JSON.stringify(empty));
+  const perPart = Math.max(1, Math.floor(room / HASH_LENGTH));
+  return chunk(hashes, perPart);
+}
+function chunk(items, size) {
+  const out2 = [];
+  for (let i3 = 0; i3 < items.length; i3 += size) out2.push(items.slice(i3, i3 + size));
+  return out2;
+}
+var HeldClaims = class {
+  constructor(client, holder, ttlMs, logger) {
+    this.client = client;
+    this.holder = holder;
+    this.ttlMs = ttlMs;
+    this.logger = logger;
+    this.run = holder.nonce.replace(/[^0-9a-f]/gi, "").toLowerCase().slice(0, 32);
+  }
+  client;
+  holder;
+  ttlMs;
+  logger;
+  sets = [];
+  timer;
+  chain = Promise.resolve();
+  lost;
+  released = false;
+  run;
+  async write(parts2) {
+    const written = await Promise.allSettled(
+      parts2.map(async (hashes, part) => {
+        const name2 = `${CLAIM_SET_PREFIX}${this.run}-${String(part).padStart(4, "0")}`;
+        const value2 = { ...this.holder, part, parts: parts2.length, decided: false, names: hashes.join("") };
+        const sent = performance.now();
+        const created = await this.client.createVariable({ name: name2, value: value2, tags: [CLAIM_TAG] });
+        if (!created) throw new Error(`bug: the claim set ${name2} already exists`);
+        this.sets.push({ name: name2, id: created.id, value: value2, confirmedAt: sent });
+      })
+    );
+    const failed = written.find((w2) => w2.status === "rejected");
+    if (failed) throw failed.reason;
+    this.timer = setInterval(() => {
+      this.chain = this.chain.then(() => this.renew());
+    }, Math.max(100, this.ttlMs / 3));
+    this.timer.unref();
+  }
+  /** Rewrites each set with only the names this run creates, marked decided. */
+  async publish(proceed) {
+    for (const set of this.sets) {
+      let names = "";
+      for (let i3 = 0; i3 < set.value.names.length; i3 += HASH_LENGTH) {
+        const h2 = set.value.names.slice(i3, i3 + HASH_LENGTH);
+        if (proceed.has(h2)) names += h2;
+      }
+      set.value = { ...set.value, decided: true, names };
+    }
+    const done = this.chain.then(() => this.writeAll());
+    this.chain = done.catch(() => {
+    });
+    await done;
+    if (this.lost) throw new ClaimsLostError(this.lost);
+  }
+  async renew() {
+    if (this.released || this.lost) return;
+    try {
+      await this.writeAll();
+    } catch (error2) {
+      const stale = this.sets.some((s3) => performance.now() - s3.confirmedAt > this.ttlMs * 2 / 3);
+      if (stale) this.lose(`renewing them failed for two thirds of their TTL: ${String(error2)}`);
+      else this.logger.warn({ error: String(error2) }, "could not renew the deployment name claims; retrying");
+    }
+  }
+  async writeAll() {
+    await Promise.all(
+      this.sets.map(async (set) => {
+        const sent = performance.now();
+        const kept = await this.client.updateVariableValue(set.id, set.value, { priority: true });
+        if (kept) set.confirmedAt = sent;
+        else this.lose(`the claim ${set.name} was removed (it expired, or someone deleted it)`);
+      })
+    );
+  }
+  lose(why) {
+    if (this.lost || this.released) return;
+    this.lost = `lost the deployment name claims: ${why}`;
+    this.logger.error({ why }, "lost the deployment name claims");
+  }
+  /** Why creating is no longer safe: a set is gone, or could have expired (not renewed for two thirds of the TTL). */
+  lostReason() {
+    if (this.lost) return this.lost;
+    const oldest = Math.min(...this.sets.map((s3) => s3.confirmedAt));
+    if (this.sets.length > 0 && performance.now() - oldest > this.ttlMs * 2 / 3) {
+      return `lost the deployment name claims: not renewed for ${formatDuration(performance.now() - oldest)} (TTL ${formatDuration(this.ttlMs)})`;
+    }
+    return void 0;
+  }
+  /**
+   * Whether a create may be sent now, and for how long it may take: another run breaks a set not
+   * renewed for its TTL, counted (conservatively) from when our last renewal of it was sent. A
+   * create goes out only while every set was renewed within two thirds of the TTL, and must be
+   * answered before five sixths of it; a slower answer counts as a timeout (and the retry asks
+   * again). Renewals take the client's next free request slot, ahead of the creates queued there.
+   */
+  guard() {
+    const lost = this.lostReason();
+    if (lost !== void 0) return { refused: `not sent: ${lost}` };
+    if (this.released) return { refused: "not sent: the name claims were released" };
+    const oldest = Math.min(...this.sets.map((s3) => s3.confirmedAt));
+    return { withinMs: Math.max(0, oldest + this.ttlMs * 5 / 6 - performance.now()) };
+  }
+  async release() {
+    if (this.released) return;
+    this.released = true;
+    if (this.timer) clearInterval(this.timer);
+    await this.chain.catch(() => {
+    });
+    await Promise.all(
+      this.sets.map(async (set) => {
+        try {
+          await this.client.deleteVariableById(set.id);
+        } catch (error2) {
+          this.logger.warn({ claim: set.name, error: String(error2) }, "could not remove a deployment name claim; it expires by itself");
+        }
+      })
+    );
+  }
+};
+var ClaimsLostError = class extends GitopsError {
+  name = "ClaimsLostError";
+};
+async function findExistingDeployments(client, wanted) {
+  const matched = /* @__PURE__ */ new Map();
+  const readGroup = async (group) => {
+    const read = await client.filterDeploymentsByNameOnce([...new Set(group.map((w2) => w2.flowName))], [...new Set(group.map((w2) => w2.name))]);
+    if (!read.complete && group.length > 1) {
+      const half = Math.ceil(group.length / 2);
+      await readGroup(group.slice(0, half));
+      await readGroup(group.slice(half));
+      return;
+    }
+    if (!read.complete) throw new Error(`bug: more than a page of deployments named ${group[0].flowName}/${group[0].name}`);
+    for (const d of read.deployments) matched.set(d.id, d);
+  };
+  const sorted2 = [...wanted].sort((a, b3) => a.flowName < b3.flowName ? -1 : a.flowName > b3.flowName ? 1 : 0);
+  for (const group of chunk(sorted2, 150)) await readGroup(group);
+  const found = /* @__PURE__ */ new Map();
+  if (matched.size === 0) return found;
+  const flows = await client.listFlows({ ids: [...new Set([...matched.values()].map((d) => d.flow_id))] });
+  const flowName = new Map(flows.map((f2) => [f2.id, f2.name]));
+  const byPair = new Map(wanted.map((w2) => [`${w2.flowName}\0${w2.name}`, w2.key]));
+  for (const d of matched.values()) {
+    const key = byPair.get(`${flowName.get(d.flow_id)}\0${d.name}`);
+    if (key !== void 0) found.set(key, d);
+  }
+  return found;
 }
 
 // src/workspace/kind.ts
@@ -60913,11 +61206,11 @@ async function apply(plan2, client, options) {
     }
     return flow;
   };
-  const run3 = async (action) => {
+  const run3 = async (action, guard) => {
     options.onStart?.(action);
     let result;
     try {
-      const id = await execute(action, client, ensureFlow, plan2.owner, options);
+      const id = await execute(action, client, ensureFlow, plan2.owner, guard);
       result = { kind: action.kind, key: action.key, status: "ok", id };
       logger.info({ action: action.kind, deployment: action.key, id }, "action applied");
     } catch (error2) {
@@ -60937,7 +61230,7 @@ async function apply(plan2, client, options) {
     return skipped;
   };
   const stopped = () => `not started: ${signal?.reason instanceof Error ? signal.reason.message : "interrupted"}`;
-  const runUnlessStopped = (action) => signal?.aborted ? Promise.resolve(skip(action, stopped())) : run3(action);
+  const runUnlessStopped = (action) => signal?.aborted ? Promise.resolve(skip(action, stopped())) : run3(action, NO_GUARD);
   const workers = options.concurrency ?? client.concurrency.max;
   const writes = plan2.actions.filter((a) => a.kind !== "delete");
   const deletes = plan2.actions.filter((a) => a.kind === "delete");
@@ -60953,6 +61246,14 @@ async function apply(plan2, client, options) {
     options.onProgress?.(++done, total, r2);
     return r2;
   });
+  const runDeploymentWrites = async () => {
+    const guard = await guardCreates(plan2, client, options);
+    try {
+      return await mapBounded(writes, workers, (action) => signal?.aborted ? Promise.resolve(skip(action, stopped())) : run3(action, guard));
+    } finally {
+      await guard.claims?.release();
+    }
+  };
   const results = [];
   if (wsActions.length > 0) {
     try {
@@ -60965,7 +61266,7 @@ async function apply(plan2, client, options) {
   }
   results.push(...await wsRun(ws.writesBefore));
   const blockedBy = () => results.find((r2) => r2.status !== "ok")?.key;
-  if (blockedBy() === void 0) results.push(...await mapBounded(writes, workers, runUnlessStopped));
+  if (blockedBy() === void 0) results.push(...await runDeploymentWrites());
   else for (const action of writes) results.push(skip(action, `not started because ${blockedBy()} failed; it comes first in the plan's order`));
   if (blockedBy() === void 0 && !signal?.aborted) results.push(...await wsRun(ws.writesAfter));
   else results.push(...wsSkip(ws.writesAfter, signal?.aborted ? stopped() : `not started because ${blockedBy()} failed; it comes first in the plan's order`));
@@ -61014,36 +61315,61 @@ async function ensureAutomations(client, deploymentId, triggers, owner) {
 function isAutomationOf(a, trigger, deploymentId, owner) {
   return a.name === trigger.name && a.tags.includes(ownerTag(owner)) && a.tags.includes(`${FINGERPRINT_TAG}${trigger.fingerprint}`) && a.actions.some((x3) => x3.type === "run-deployment" && x3.deployment_id === deploymentId);
 }
-async function createNew(client, action, body2, flow, owner, options) {
-  const outcome = await claimDeploymentName(client, owner, action.flowName, action.name, {
-    ttlMs: options.lock?.ttlMs ?? DEFAULT_LOCK_TTL_MS,
-    env: options.lock?.env ?? {},
-    logger: options.logger,
-    lockHeld: options.lock?.held ?? false
-  });
-  if ("conflict" in outcome) throw new CreateConflictError(`conflict: ${outcome.conflict}; not created, plan again`);
+var NO_GUARD = { claims: void 0, refused: /* @__PURE__ */ new Map() };
+async function guardCreates(plan2, client, options) {
+  const creates = plan2.actions.filter((a) => a.kind === "create");
+  if (creates.length === 0 || options.signal?.aborted) return NO_GUARD;
+  const wanted = creates.map((a) => ({ key: a.key, flowName: a.flowName, name: a.name }));
+  let claims;
   try {
-    const existing = await client.readDeploymentByName(action.flowName, action.name);
+    claims = await claimNames(client, plan2.owner, wanted, {
+      ttlMs: options.lock?.ttlMs ?? DEFAULT_LOCK_TTL_MS,
+      env: options.lock?.env ?? {},
+      logger: options.logger,
+      lockHeld: options.lock?.held ?? false,
+      ...options.signal ? { signal: options.signal } : {}
+    });
+    const refused = /* @__PURE__ */ new Map();
+    for (const [key, why] of claims.conflicts) refused.set(key, `conflict: ${why}; not created, plan again`);
+    const existing = await findExistingDeployments(client, wanted.filter((w2) => !refused.has(w2.key)));
     const marker = ownershipMarker(client.capabilities);
-    if (existing) {
-      const by2 = ownerOf(existing, marker);
-      throw new CreateConflictError(`conflict: ${action.key} was created by ${by2 ? `owner "${by2}"` : "someone else"} after the plan; not overwritten, plan again`);
+    for (const [key, deployment2] of existing) {
+      const by = ownerOf(deployment2, marker);
+      refused.set(key, `conflict: ${key} was created by ${by ? `owner "${by}"` : "someone else"} after the plan; not overwritten, plan again`);
     }
-    const created = await client.createDeployment({ ...body2, name: action.name, flow_id: (await flow()).id });
-    const by = ownerOf(created, marker);
-    if (by !== owner) throw new CreateConflictError(`conflict: ${action.key} was created but carries owner ${marker} ${by === void 0 ? "(none)" : `"${by}"`}, not "${owner}"`);
-    return created.id;
-  } finally {
-    await outcome.claim.release();
+    return { claims, refused };
+  } catch (error2) {
+    await claims?.release();
+    const why = `not created: claiming the deployment names failed: ${describeError(error2)}`;
+    options.logger.error({ error: describeError(error2) }, "claiming the deployment names failed");
+    return { claims: void 0, refused: new Map(creates.map((a) => [a.key, why])) };
   }
 }
-async function execute(action, client, ensureFlow, owner, options) {
+async function createNew(client, action, body2, flow, owner, guard) {
+  const refused = guard.refused.get(action.key);
+  if (refused !== void 0) throw new CreateConflictError(refused);
+  if (!guard.claims) throw new InternalError(`a create of ${action.key} without name claims`);
+  const claims = guard.claims;
+  const flowId = (await flow()).id;
+  let created;
+  try {
+    created = await client.createDeployment({ ...body2, name: action.name, flow_id: flowId }, { guard: () => claims.guard() });
+  } catch (error2) {
+    if (error2 instanceof GuardRefusedError) throw new CreateConflictError(`${error2.message}; plan again`);
+    throw error2;
+  }
+  const marker = ownershipMarker(client.capabilities);
+  const by = ownerOf(created, marker);
+  if (by !== owner) throw new CreateConflictError(`conflict: ${action.key} was created but carries owner ${marker} ${by === void 0 ? "(none)" : `"${by}"`}, not "${owner}"`);
+  return created.id;
+}
+async function execute(action, client, ensureFlow, owner, guard) {
   switch (action.kind) {
     case "create":
     case "adopt": {
       const inline = schedulesInCreateBody(client, action.schedules);
       const body2 = inline && action.schedules.length > 0 ? { ...action.body, schedules: action.schedules.map(inlineSchedule) } : action.body;
-      const id = action.kind === "create" ? await createNew(client, action, body2, () => ensureFlow(action.flowName), owner, options) : (await client.createDeployment({ ...body2, name: action.name, flow_id: (await ensureFlow(action.flowName)).id })).id;
+      const id = action.kind === "create" ? await createNew(client, action, body2, () => ensureFlow(action.flowName), owner, guard) : (await client.createDeployment({ ...body2, name: action.name, flow_id: (await ensureFlow(action.flowName)).id })).id;
       if (!inline && action.schedules.length > 0) await client.createSchedules(id, [...action.schedules]);
       if (action.kind === "adopt") await replaceAutomations(client, id, action.triggers, owner);
       else await ensureAutomations(client, id, action.triggers, owner);
@@ -62899,9 +63225,9 @@ var getStreamContents = async (stream, { init: init2, convertChunk, getSize, tru
   const state = init2();
   state.length = 0;
   try {
-    for await (const chunk2 of stream) {
-      const chunkType = getChunkType(chunk2);
-      const convertedChunk = convertChunk[chunkType](chunk2, state);
+    for await (const chunk3 of stream) {
+      const chunkType = getChunkType(chunk3);
+      const convertedChunk = convertChunk[chunkType](chunk3, state);
       appendChunk({ convertedChunk, state, getSize, truncateChunk, addChunk, maxBuffer });
     }
     appendFinalChunk({ state, convertChunk, getSize, truncateChunk, addChunk, getFinalChunk, maxBuffer });
@@ -62935,25 +63261,25 @@ var addNewChunk = (convertedChunk, state, addChunk, newLength) => {
   state.length = newLength;
 };
 var isAsyncIterable = (stream) => typeof stream === "object" && stream !== null && typeof stream[Symbol.asyncIterator] === "function";
-var getChunkType = (chunk2) => {
-  const typeOfChunk = typeof chunk2;
+var getChunkType = (chunk3) => {
+  const typeOfChunk = typeof chunk3;
   if (typeOfChunk === "string") {
     return "string";
   }
-  if (typeOfChunk !== "object" || chunk2 === null) {
+  if (typeOfChunk !== "object" || chunk3 === null) {
     return "others";
   }
-  if (globalThis.Buffer?.isBuffer(chunk2)) {
+  if (globalThis.Buffer?.isBuffer(chunk3)) {
     return "buffer";
   }
-  const prototypeName = objectToString.call(chunk2);
+  const prototypeName = objectToString.call(chunk3);
   if (prototypeName === "[object ArrayBuffer]") {
     return "arrayBuffer";
   }
   if (prototypeName === "[object DataView]") {
     return "dataView";
   }
-  if (Number.isInteger(chunk2.byteLength) && Number.isInteger(chunk2.byteOffset) && objectToString.call(chunk2.buffer) === "[object ArrayBuffer]") {
+  if (Number.isInteger(chunk3.byteLength) && Number.isInteger(chunk3.byteOffset) && objectToString.call(chunk3.buffer) === "[object ArrayBuffer]") {
     return "typedArray";
   }
   return "others";
@@ -62970,8 +63296,8 @@ var MaxBufferError = class extends Error {
 var identity = (value2) => value2;
 var noop = () => void 0;
 var getContentsProp = ({ contents }) => contents;
-var throwObjectStream = (chunk2) => {
-  throw new Error(`Streams in object mode are not supported: ${String(chunk2)}`);
+var throwObjectStream = (chunk3) => {
+  throw new Error(`Streams in object mode are not supported: ${String(chunk3)}`);
 };
 var getLengthProp = (convertedChunk) => convertedChunk.length;
 
@@ -62980,10 +63306,10 @@ async function getStreamAsArrayBuffer(stream, options) {
   return getStreamContents(stream, arrayBufferMethods, options);
 }
 var initArrayBuffer = () => ({ contents: new ArrayBuffer(0) });
-var useTextEncoder = (chunk2) => textEncoder.encode(chunk2);
+var useTextEncoder = (chunk3) => textEncoder.encode(chunk3);
 var textEncoder = new TextEncoder();
-var useUint8Array = (chunk2) => new Uint8Array(chunk2);
-var useUint8ArrayWithOffset = (chunk2) => new Uint8Array(chunk2.buffer, chunk2.byteOffset, chunk2.byteLength);
+var useUint8Array = (chunk3) => new Uint8Array(chunk3);
+var useUint8ArrayWithOffset = (chunk3) => new Uint8Array(chunk3.buffer, chunk3.byteOffset, chunk3.byteLength);
 var truncateArrayBufferChunk = (convertedChunk, chunkSize) => convertedChunk.slice(0, chunkSize);
 var addArrayBufferChunk = (convertedChunk, { contents, length: previousLength }, length) => {
   const newContents = hasArrayBufferResize() ? resizeArrayBuffer(contents, length) : resizeArrayBufferSlow(contents, length);
@@ -63049,7 +63375,7 @@ async function getStreamAsString(stream, options) {
   return getStreamContents(stream, stringMethods, options);
 }
 var initString = () => ({ contents: "", textDecoder: new TextDecoder() });
-var useTextDecoder = (chunk2, { textDecoder }) => textDecoder.decode(chunk2, { stream: true });
+var useTextDecoder = (chunk3, { textDecoder }) => textDecoder.decode(chunk3, { stream: true });
 var addStringChunk = (convertedChunk, { contents }) => contents + convertedChunk;
 var truncateStringChunk = (convertedChunk, chunkSize) => convertedChunk.slice(0, chunkSize);
 var getFinalStringChunk = ({ textDecoder }) => {
@@ -69029,8 +69355,8 @@ function progressMonitorPlugin(progress) {
       if (!context.commands.includes(progressCommand)) {
         return;
       }
-      context.spawned.stderr?.on("data", (chunk2) => {
-        const message = /^([\s\S]+?):\s*(\d+)% \((\d+)\/(\d+)\)/.exec(chunk2.toString("utf8"));
+      context.spawned.stderr?.on("data", (chunk3) => {
+        const message = /^([\s\S]+?):\s*(\d+)% \((\d+)\/(\d+)\)/.exec(chunk3.toString("utf8"));
         if (!message) {
           return;
         }
@@ -71168,7 +71494,7 @@ var PrefectClient = class _PrefectClient {
     }
     const base = Object.keys(deployments).length > 0 ? { deployments } : {};
     if (filter.workPools) base.work_pools = { name: { any_: filter.workPools } };
-    const bodies = filter.flowNames ? chunk(filter.flowNames, PAGE_SIZE2).map((names) => ({ ...base, flows: { name: { any_: names } } })) : [base];
+    const bodies = filter.flowNames ? chunk2(filter.flowNames, PAGE_SIZE2).map((names) => ({ ...base, flows: { name: { any_: names } } })) : [base];
     const byId = /* @__PURE__ */ new Map();
     for (const body2 of bodies) await this.scan("/deployments/filter", body2, this.checkDeployment, byId);
     const excluded = new Set(excludeHere);
@@ -71179,7 +71505,7 @@ var PrefectClient = class _PrefectClient {
     if (filter.ids?.length === 0 || filter.names?.length === 0) return [];
     const flows = {};
     if (filter.ids) flows.id = { any_: filter.ids };
-    const bodies = filter.names ? chunk(filter.names, PAGE_SIZE2).map((names) => ({ flows: { ...flows, name: { any_: names } } })) : [Object.keys(flows).length > 0 ? { flows } : {}];
+    const bodies = filter.names ? chunk2(filter.names, PAGE_SIZE2).map((names) => ({ flows: { ...flows, name: { any_: names } } })) : [Object.keys(flows).length > 0 ? { flows } : {}];
     const byId = /* @__PURE__ */ new Map();
     for (const body2 of bodies) await this.scan("/flows/filter", body2, checkFlow, byId);
     return [...byId.values()];
@@ -71211,7 +71537,7 @@ var PrefectClient = class _PrefectClient {
    */
   async createDeployment(body2, options = {}) {
     const path3 = "/deployments/";
-    const reply = this.expect("POST", path3, await this.send("POST", path3, this.v2 ? deploymentCreateForV2(body2) : body2), [200, 201]);
+    const reply = this.expect("POST", path3, await this.send("POST", path3, this.v2 ? deploymentCreateForV2(body2) : body2, options.guard ? { guard: options.guard } : {}), [200, 201]);
     const deployment2 = this.checkDeployment(this.json("POST", path3, reply), "POST", path3);
     if (reply.status === 200 && !reply.maybeProcessedBefore && !options.overwrite) {
       this.logger?.warn({ deploymentId: deployment2.id, name: deployment2.name }, "deployment already existed; the create updated it");
@@ -71399,6 +71725,37 @@ var PrefectClient = class _PrefectClient {
     const reply = this.expect("PATCH", path3, await this.send("PATCH", path3, { value: this.v2 ? variableValueForV2(value2) : value2 }, options), [204, 404]);
     return reply.status === 204;
   }
+  /**
+   * One `POST /variables/filter` (no paging, so one snapshot of the server's state): the variables
+   * with all of `tagsAll`, any of `nameAny` and a name containing `nameLike` (SQL `LIKE`: `_` matches
+   * any one character), or with `anyCriterion` those matching any one of these; with the server's clock as in {@link readVariableRecord}. `complete` is false
+   * when the page came back full: there may be more, and the caller narrows the filter.
+   */
+  async filterVariablesOnce(filter) {
+    const path3 = "/variables/filter";
+    const variables = filter.anyCriterion ? { operator: "or_" } : {};
+    if (filter.tagsAll) variables.tags = { all_: filter.tagsAll };
+    const name2 = {};
+    if (filter.nameAny) name2.any_ = this.capabilities.variableNameDashes ? filter.nameAny : filter.nameAny.map(variableNameForV2);
+    if (filter.nameLike !== void 0) name2.like_ = filter.nameLike;
+    if (Object.keys(name2).length > 0) variables.name = name2;
+    const reply = this.expect("POST", path3, await this.send("POST", path3, { variables, sort: "NAME_ASC", limit: PAGE_SIZE2, offset: 0 }), [200]);
+    const page = this.json("POST", path3, reply);
+    if (!Array.isArray(page)) throw unexpected2("POST", path3, "expected an array");
+    const date = reply.headers.date;
+    const serverTime = typeof date === "string" ? Date.parse(date) : Number.NaN;
+    return { variables: page.map((v2) => this.checkVariable(v2, "POST", path3)), serverTime: Number.isNaN(serverTime) ? void 0 : serverTime, complete: page.length < PAGE_SIZE2 };
+  }
+  /**
+   * One `POST /deployments/filter` (no paging, so one snapshot) of the deployments named any of
+   * `names` in any of `flowNames`; `complete` is false when the page came back full.
+   */
+  async filterDeploymentsByNameOnce(flowNames, names) {
+    const path3 = "/deployments/filter";
+    const page = await this.request("POST", path3, { flows: { name: { any_: flowNames } }, deployments: { name: { any_: names } }, limit: PAGE_SIZE2, offset: 0 });
+    if (!Array.isArray(page)) throw unexpected2("POST", path3, "expected an array");
+    return { deployments: page.map((d, i3) => this.checkDeployment(d, "POST", path3, `item ${i3}`)), complete: page.length < PAGE_SIZE2 };
+  }
   /** `DELETE /variables/{id}` (204); by id, so it never removes a newer variable of the same name. 404 means already gone. */
   async deleteVariableById(id) {
     const path3 = `/variables/${encodeURIComponent(id)}`;
@@ -71489,7 +71846,13 @@ var PrefectClient = class _PrefectClient {
       if (this.authorization) headers.authorization = this.authorization;
       if (body2 !== void 0) headers["content-type"] = "application/json";
       if (mutating) await this.addCsrfHeaders(headers);
-      const outcome = await this.attempt(method, path3, body2, headers, options);
+      let outcome;
+      try {
+        outcome = await this.attempt(method, path3, body2, headers, options);
+      } catch (error2) {
+        if (error2 instanceof GuardRefusedError && maybeProcessed) throw new AmbiguousWriteError(`${error2.message}; an earlier attempt may have been processed`, method, path3);
+        throw error2;
+      }
       if (outcome instanceof ConnectionFailure) {
         if (outcome.code === "deadline") throw this.deadlineError(method, path3);
         const ambiguous = AMBIGUOUS_ERROR_CODES.has(outcome.code);
@@ -71575,10 +71938,15 @@ var PrefectClient = class _PrefectClient {
       release();
       return new ConnectionFailure("deadline");
     }
+    const cleared = options.guard?.();
+    if (cleared && "refused" in cleared) {
+      release();
+      throw new GuardRefusedError(cleared.refused, method, path3);
+    }
     const started = performance.now();
     const controller = new AbortController();
     const limitedByDeadline = remaining < this.timeoutMs;
-    const timer = setTimeout(() => controller.abort(), Math.min(this.timeoutMs, remaining));
+    const timer = setTimeout(() => controller.abort(), Math.max(0, Math.min(this.timeoutMs, remaining, cleared?.withinMs ?? Number.POSITIVE_INFINITY)));
     try {
       const response = await request(`${this.origin}${this.basePath}${path3}`, {
         method,
@@ -71834,7 +72202,7 @@ function unexpected2(method, path3, what, status) {
 function isRecord2(value2) {
   return typeof value2 === "object" && value2 !== null && !Array.isArray(value2);
 }
-function chunk(items, size) {
+function chunk2(items, size) {
   const out2 = [];
   for (let i3 = 0; i3 < items.length; i3 += size) out2.push(items.slice(i3, i3 + size));
   return out2;
@@ -78912,10 +79280,10 @@ function* rruleCandidates(rule, timezone, start2) {
   for (const d of parsed.exdates()) floating.exdate(d);
   let lower = startWall - 3 * HOUR2;
   const horizon = new Date(startWall + 50 * 366 * DAY2);
-  for (let chunk2 = 64; ; chunk2 = Math.min(chunk2 * 4, 4096)) {
-    const batch = floating.between(new Date(lower), horizon, true, (_date, length) => length < chunk2);
+  for (let chunk3 = 64; ; chunk3 = Math.min(chunk3 * 4, 4096)) {
+    const batch = floating.between(new Date(lower), horizon, true, (_date, length) => length < chunk3);
     for (const d of batch) yield fromWall(d.getTime(), timezone, "earlier");
-    if (batch.length < chunk2) return;
+    if (batch.length < chunk3) return;
     lower = batch[batch.length - 1].getTime() + 1;
   }
 }
