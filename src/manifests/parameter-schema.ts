@@ -65,26 +65,40 @@ export function parameterSchemaFromSource(
 /** Results by file content and function name (see sourceMemo). */
 const schemaResults = sourceMemo<ParameterSchemaResult | { error: string }>();
 const docstrings = sourceMemo<string | undefined>();
+/**
+ * Each source read once, by content: the schema and the docstring of a flow come from one parse.
+ * Only the last few modules are kept (they are large, and the results above are what is asked
+ * again): a deployment asks for both right after each other.
+ */
+const modules = sourceMemo<ModuleInfo | { error: string }>(16);
 let sourceParses = 0;
 
-/** How many times a Python source has been parsed in this process (to show that a shared flow file is parsed once). */
+/** How many times a Python source has been parsed in this process (to show that a flow file is parsed once). */
 export const pythonParseCount = (): number => sourceParses;
 
+/** The module read from `source` (plain data: the syntax tree is deleted before it returns). */
+function moduleOf(source: string): ModuleInfo | { error: string } {
+  return modules(source, '', () => {
+    if ('error' in python) return { error: `the Python parser could not be loaded: ${python.error}` };
+    sourceParses++;
+    // Python reads source files with universal newlines, so string literals never contain \r\n.
+    const tree = python.parser.parse(source.replace(/\r\n?/g, '\n'));
+    if (!tree) return { error: 'the Python parser returned no tree' };
+    try {
+      return readModule(tree.rootNode);
+    } finally {
+      tree.delete();
+    }
+  });
+}
+
 function schemaFromSource(source: string, functionName: string): ParameterSchemaResult | { error: string } {
-  if ('error' in python) return { error: `the Python parser could not be loaded: ${python.error}` };
-  sourceParses++;
-  // Python reads source files with universal newlines, so string literals never contain \r\n.
-  const tree = python.parser.parse(source.replace(/\r\n?/g, '\n'));
-  if (!tree) return { error: 'the Python parser returned no tree' };
-  try {
-    const module = readModule(tree.rootNode);
-    const fn = module.functions.get(functionName);
-    if (!fn) return { error: `no top-level function "${functionName}"` };
-    if ('error' in fn) return { error: fn.error };
-    return buildSchema(fn, module);
-  } finally {
-    tree.delete();
-  }
+  const module = moduleOf(source);
+  if ('error' in module) return module;
+  const fn = module.functions.get(functionName);
+  if (!fn) return { error: `no top-level function "${functionName}"` };
+  if ('error' in fn) return { error: fn.error };
+  return buildSchema(fn, module);
 }
 
 /**
@@ -96,17 +110,11 @@ export function functionDocstring(source: string, functionName: string): string 
 }
 
 function docstringFromSource(source: string, functionName: string): string | undefined {
-  if ('error' in python) return undefined;
-  sourceParses++;
-  const tree = python.parser.parse(source.replace(/\r\n?/g, '\n'));
-  if (!tree) return undefined;
-  try {
-    const fn = readModule(tree.rootNode).functions.get(functionName);
-    if (!fn || 'error' in fn || fn.docstring === undefined) return undefined;
-    return cleandoc(fn.docstring);
-  } finally {
-    tree.delete();
-  }
+  const module = moduleOf(source);
+  if ('error' in module) return undefined;
+  const fn = module.functions.get(functionName);
+  if (!fn || 'error' in fn || fn.docstring === undefined) return undefined;
+  return cleandoc(fn.docstring);
 }
 
 // ---------------------------------------------------------------------------------------------
