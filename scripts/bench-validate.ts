@@ -1,11 +1,14 @@
 // Offline benchmark (not a test) of `validate` on N generated manifests: no server needed.
 //
 //   npx tsx scripts/bench-validate.ts [--deployments N] [--dir DIR] [--generate-only]
+//                                     [--flow-files F] [--tasks-per-file T]
 //
 // Writes a project of N deployments (one manifest file each) whose entrypoints go into a handful
 // of shared flow files with typed parameters (so each deployment gets a parameter schema built
 // from its flow's signature), with parameters, and cron / rrule / interval schedules over a few
-// repeated expressions and timezones. Then loads and validates it in this process and prints wall
+// repeated expressions and timezones. `--flow-files 400 --tasks-per-file 25` instead spreads them
+// over 400 distinct flow files of ~420 lines each (a repo of many long flow files: each is parsed;
+// their flows take the description from the docstring, as most flows do). Then loads and validates it in this process and prints wall
 // time, this process's CPU time and peak RSS. `--generate-only` stops after writing, so the
 // project can be validated by the CLI as a whole process (e.g. under `/usr/bin/time -v`):
 //
@@ -36,13 +39,33 @@ import { hasErrors, validateProject } from '../src/validate/validate.js';
 
 const FLOW_FILES = 6;
 
-const flowSource = (f: number): string => `"""Generated benchmark flows, file ${f}."""
+/** A task of a generated flow file: what real flow files mostly hold besides the flows (~18 lines). */
+const taskSource = (t: number): string => `
+@task(retries=2, retry_delay_seconds=10)
+def step_${t}(rows: list[dict], factor: float = ${t}.5, label: str = "s${t}") -> list[dict]:
+    """Step ${t}: transforms rows.
+
+    Args:
+        rows: the input rows
+        factor: a factor
+    """
+    out = []
+    for r in rows:
+        if r.get("skip"):
+            continue
+        out.append({**r, "v": r.get("v", 0) * factor + ${t}, "label": label})
+    return out
+
+`;
+
+const flowSource = (f: number, tasks = 0): string => `"""Generated benchmark flows, file ${f}."""
 from typing import Literal, Optional
 
-from prefect import flow
+from prefect import flow, task
+${Array.from({ length: tasks }, (_, t) => taskSource(t)).join('')}
 
 
-@flow(name="bench-etl-${f}", description="Extract, transform and load batch ${f}")
+@flow(name="bench-etl-${f}"${tasks > 0 ? '' : `, description="Extract, transform and load batch ${f}"`})
 def etl(
     batch_size: int = 100,
     region: Literal["eu", "us", "ap"] = "eu",
@@ -64,14 +87,20 @@ const CRONS = ['0 * * * *', '*/15 * * * 1-5', '30 2 * * *', '0 6 1 * *', '0 0/3 
 const RRULES = ['FREQ=WEEKLY;BYDAY=MO,WE,FR;BYHOUR=7', 'FREQ=DAILY;INTERVAL=2'];
 const TIMEZONES = ['Europe/Berlin', 'America/New_York', 'UTC', 'Asia/Tokyo'];
 
-export async function generateProject(dir: string, count: number): Promise<void> {
+/**
+ * `flowFiles`: how many distinct flow files the deployments spread over (default 6: many
+ * deployments per file); `tasksPerFile`: task functions written into each (default 0), for repos
+ * whose flow files are many and long.
+ */
+export async function generateProject(dir: string, count: number, shape: { flowFiles?: number; tasksPerFile?: number } = {}): Promise<void> {
+  const flowFiles = shape.flowFiles ?? FLOW_FILES;
   await mkdir(join(dir, 'flows'), { recursive: true });
   await mkdir(join(dir, 'deployments'), { recursive: true });
   await writeFile(join(dir, 'prefect-gitops.yaml'), stringify({ owner: 'bench-validate', defaults: { tags: ['bench'], work_pool: { name: 'bench-pool' } } }));
-  for (let f = 1; f <= FLOW_FILES; f++) await writeFile(join(dir, 'flows', `batch_${f}.py`), flowSource(f));
+  for (let f = 1; f <= flowFiles; f++) await writeFile(join(dir, 'flows', `batch_${f}.py`), flowSource(f, shape.tasksPerFile));
   const regions = ['eu', 'us', 'ap'];
   for (let i = 0; i < count; i++) {
-    const f = (i % FLOW_FILES) + 1;
+    const f = (i % flowFiles) + 1;
     const report = i % 4 === 3;
     const name = `bench-${String(i).padStart(5, '0')}`;
     const schedules: Record<string, unknown>[] = [{ cron: CRONS[i % CRONS.length], timezone: TIMEZONES[i % TIMEZONES.length] }];
@@ -186,6 +215,8 @@ async function main(): Promise<number> {
       'generate-only': { type: 'boolean' },
       compare: { type: 'string' },
       runs: { type: 'string', default: '5' },
+      'flow-files': { type: 'string' },
+      'tasks-per-file': { type: 'string' },
     },
     strict: true,
   });
@@ -196,9 +227,17 @@ async function main(): Promise<number> {
   }
   const count = Number(values.deployments);
   if (!Number.isInteger(count) || count < 1) throw new Error(`--deployments must be a positive integer, got ${values.deployments}`);
+  const whole = (name: string, raw: string | undefined, min: number): number | undefined => {
+    if (raw === undefined) return undefined;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer >= ${min}, got ${raw}`);
+    return n;
+  };
+  const flowFiles = whole('flow-files', values['flow-files'], 1);
+  const tasksPerFile = whole('tasks-per-file', values['tasks-per-file'], 0);
   const dir = values.dir ? resolve(values.dir) : await mkdtemp(join(tmpdir(), 'bench-validate-'));
   try {
-    await generateProject(dir, count);
+    await generateProject(dir, count, { ...(flowFiles !== undefined ? { flowFiles } : {}), ...(tasksPerFile !== undefined ? { tasksPerFile } : {}) });
     if (values['generate-only']) {
       console.log(`wrote ${count} deployments to ${dir}`);
       return 0;
