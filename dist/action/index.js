@@ -76384,37 +76384,38 @@ function parameterSchemaFromSource(source, functionName) {
 }
 var schemaResults = sourceMemo();
 var docstrings = sourceMemo();
+var modules = sourceMemo(16);
 var sourceParses = 0;
+function moduleOf(source) {
+  return modules(source, "", () => {
+    if ("error" in python) return { error: `the Python parser could not be loaded: ${python.error}` };
+    sourceParses++;
+    const tree = python.parser.parse(source.replace(/\r\n?/g, "\n"));
+    if (!tree) return { error: "the Python parser returned no tree" };
+    try {
+      return readModule(tree.rootNode);
+    } finally {
+      tree.delete();
+    }
+  });
+}
 function schemaFromSource(source, functionName) {
-  if ("error" in python) return { error: `the Python parser could not be loaded: ${python.error}` };
-  sourceParses++;
-  const tree = python.parser.parse(source.replace(/\r\n?/g, "\n"));
-  if (!tree) return { error: "the Python parser returned no tree" };
-  try {
-    const module2 = readModule(tree.rootNode);
-    const fn = module2.functions.get(functionName);
-    if (!fn) return { error: `no top-level function "${functionName}"` };
-    if ("error" in fn) return { error: fn.error };
-    return buildSchema(fn, module2);
-  } finally {
-    tree.delete();
-  }
+  const module2 = moduleOf(source);
+  if ("error" in module2) return module2;
+  const fn = module2.functions.get(functionName);
+  if (!fn) return { error: `no top-level function "${functionName}"` };
+  if ("error" in fn) return { error: fn.error };
+  return buildSchema(fn, module2);
 }
 function functionDocstring(source, functionName) {
   return docstrings(source, functionName, () => docstringFromSource(source, functionName));
 }
 function docstringFromSource(source, functionName) {
-  if ("error" in python) return void 0;
-  sourceParses++;
-  const tree = python.parser.parse(source.replace(/\r\n?/g, "\n"));
-  if (!tree) return void 0;
-  try {
-    const fn = readModule(tree.rootNode).functions.get(functionName);
-    if (!fn || "error" in fn || fn.docstring === void 0) return void 0;
-    return cleandoc(fn.docstring);
-  } finally {
-    tree.delete();
-  }
+  const module2 = moduleOf(source);
+  if ("error" in module2) return void 0;
+  const fn = module2.functions.get(functionName);
+  if (!fn || "error" in fn || fn.docstring === void 0) return void 0;
+  return cleandoc(fn.docstring);
 }
 var python = await loadPythonParser();
 async function loadPythonParser() {
