@@ -32,27 +32,37 @@ export class PrefectApiError extends Error {
 }
 
 /**
+ * `fetch` against a test server, retrying its 503s like a real client: SQLite answers 503 when
+ * busy (the scheduler writes often in tests, and on CI the whole suite shares one server). On a
+ * loaded CI machine one answer once took over 30 s (a worker starting while `prefect deploy`
+ * wrote in another file), so the per-request timeout is generous. Returns the last response.
+ */
+export async function fetchRetrying(url: string, init: RequestInit = {}): Promise<Response> {
+  for (let attempt = 0; ; attempt++) {
+    const response = await fetch(url, { ...init, signal: AbortSignal.timeout(90_000) });
+    if (response.status !== 503 || attempt >= 6) return response;
+    await response.arrayBuffer();
+    await new Promise((r) => setTimeout(r, 250 * 2 ** attempt));
+  }
+}
+
+/** A JSON POST through fetchRetrying(), e.g. to arrange state on a server other than the shared one. */
+export function postJson(url: string, body: unknown): Promise<Response> {
+  return fetchRetrying(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+}
+
+/**
  * A raw JSON call to the test server, e.g. `api('POST', '/deployments/filter', {})`.
  * `path` is relative to the API root (`/api`). Throws PrefectApiError on a non-2xx status;
  * resolves to undefined for an empty body (204).
  */
 export async function api<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
-  let response: Response;
-  let text: string;
-  // SQLite answers 503 when busy (the scheduler writes often in tests); retry like a real client.
-  // On a loaded CI machine one answer once took over 30 s (a worker starting while `prefect
-  // deploy` wrote in another file), so the per-request timeout is generous.
-  for (let attempt = 0; ; attempt++) {
-    response = await fetch(`${prefectApiUrl()}${path}`, {
-      method,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(90_000),
-    });
-    text = await response.text();
-    if (response.status !== 503 || attempt >= 5) break;
-    await new Promise((r) => setTimeout(r, 250 * 2 ** attempt));
-  }
+  const response = await fetchRetrying(`${prefectApiUrl()}${path}`, {
+    method,
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
   if (!response.ok) throw new PrefectApiError(method, path, response.status, text);
   return (text === '' ? undefined : JSON.parse(text)) as T;
 }

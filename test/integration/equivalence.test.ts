@@ -7,7 +7,7 @@ import { compareDeployments } from '../../src/compare/compare.js';
 import { ALWAYS_EXPECTED, DELIBERATE_DIFFERENCES, type DeliberateDifference } from '../../src/compare/diff.js';
 import { silentLogger } from '../../src/log.js';
 import { reconcile } from '../../src/reconcile.js';
-import { prefectApiUrl } from '../helpers/prefect.js';
+import { fetchRetrying, postJson, prefectApiUrl } from '../helpers/prefect.js';
 
 /**
  * Every directory of test/fixtures/equivalence is a prefect.yaml project. Each is deployed with the
@@ -55,18 +55,18 @@ function readConfig(dir: string): FixtureConfig {
 
 async function createVariables(apiUrl: string, variables: Record<string, unknown>): Promise<void> {
   for (const [name, value] of Object.entries(variables)) {
-    const response = await fetch(`${apiUrl}/variables/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name, value }) });
+    const response = await postJson(`${apiUrl}/variables/`, { name, value });
     if (!response.ok && response.status !== 409) throw new Error(`variable ${name}: ${response.status} ${await response.text()}`);
   }
 }
 
 async function createSecrets(apiUrl: string, secrets: Record<string, string>): Promise<void> {
   const post = async <T>(path: string, body: unknown): Promise<T> => {
-    const response = await fetch(`${apiUrl}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const response = await postJson(`${apiUrl}${path}`, body);
     if (!response.ok && response.status !== 409) throw new Error(`${path}: ${response.status} ${await response.text()}`);
     return (await response.json()) as T;
   };
-  const type = (await (await fetch(`${apiUrl}/block_types/slug/secret`)).json()) as { id: string };
+  const type = (await (await fetchRetrying(`${apiUrl}/block_types/slug/secret`)).json()) as { id: string };
   const [schema] = await post<{ id: string }[]>('/block_schemas/filter', { block_schemas: { block_type_id: { any_: [type.id] } }, limit: 1 });
   for (const [name, value] of Object.entries(secrets)) {
     await post('/block_documents/', { name, data: { value }, block_schema_id: schema!.id, block_type_id: type.id });

@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPrefectServer, type PrefectServerHandle } from '../../scripts/prefect-server.js';
 import { main } from '../../src/cli/main.js';
+import { fetchRetrying, postJson } from '../helpers/prefect.js';
 
 /**
  * Issue 9 part A: every prefect.yaml that `prefect deploy --all` deploys is accepted. For each
@@ -48,7 +49,7 @@ describe('prefect.yaml files that prefect deploy accepts', () => {
 
   beforeAll(async () => {
     server = await startPrefectServer({ scheduler: false });
-    const response = await fetch(`${server.apiUrl}/work_pools/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'eq-pool', type: 'process' }) });
+    const response = await postJson(`${server.apiUrl}/work_pools/`, { name: 'eq-pool', type: 'process' });
     expect([201, 409]).toContain(response.status);
   });
   afterAll(async () => {
@@ -63,7 +64,7 @@ describe('prefect.yaml files that prefect deploy accepts', () => {
     const config = fixtureConfig(name);
     const dir = join('test/fixtures/equivalence', name, config.manifests ?? '.');
     for (const [variable, value] of Object.entries(config.variables ?? {})) {
-      const response = await fetch(`${server.apiUrl}/variables/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: variable, value }) });
+      const response = await postJson(`${server.apiUrl}/variables/`, { name: variable, value });
       expect([201, 409]).toContain(response.status);
     }
     const extra = [
@@ -89,13 +90,13 @@ describe('prefect.yaml files that prefect deploy accepts', () => {
     const flowFile = join(dir, 'flows', 'sample.py');
     writeFileSync(flowFile, readFileSync(flowFile, 'utf8').replace('def acc_sample(', 'def acc_sample_text('));
     writeFileSync(join(dir, 'prefect.yaml'), readFileSync(join(dir, 'prefect.yaml'), 'utf8').replace(':acc_sample', ':acc_sample_text'));
-    const response = await fetch(`${server.apiUrl}/variables/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'acc_n_text', value: 'three' }) });
+    const response = await postJson(`${server.apiUrl}/variables/`, { name: 'acc_n_text', value: 'three' });
     expect(response.status).toBe(201);
     expect((await cli(['validate', dir])).code).toBe(0);
     const applied = await cli(['apply', dir]);
     expect(applied.code, applied.stderr + applied.stdout).toBe(1);
     expect(applied.stderr + applied.stdout).toContain('acc-sample-text/sample: parameter n must be integer, got string "three" (after resolving Prefect variables)');
-    const created = await fetch(`${server.apiUrl}/deployments/name/acc-sample-text/sample`);
+    const created = await fetchRetrying(`${server.apiUrl}/deployments/name/acc-sample-text/sample`);
     expect(created.status).toBe(404);
   });
 
@@ -114,7 +115,7 @@ describe('prefect.yaml files that prefect deploy accepts', () => {
     expect(validated.stdout + validated.stderr).not.toMatch(/relative to the project root|auto-detected/);
     const applied = await cli(['apply', ...args], {}, root);
     expect(applied.code, applied.stdout + applied.stderr).toBe(0);
-    expect((await fetch(`${server.apiUrl}/deployments/name/acc-nightly-pf/nightly`)).status).toBe(200);
+    expect((await fetchRetrying(`${server.apiUrl}/deployments/name/acc-nightly-pf/nightly`)).status).toBe(200);
     const planned = await cli(['plan', ...args, '--detailed-exitcode'], {}, root);
     expect(planned.code, planned.stdout + planned.stderr).toBe(0);
     const missing = await cli(['validate', '--prefect-file', 'nope/prefect.yaml'], {}, root);

@@ -9,7 +9,7 @@ import { reconcile } from '../../src/reconcile.js';
 import { silentLogger } from '../../src/log.js';
 import type { UpdateAction } from '../../src/plan/types.js';
 import { applyProject, ensurePool, makeProject, planProject, readDeployment, type ServerDeployment } from '../helpers/gitops.js';
-import { api, prefectApiUrl, uniqueName } from '../helpers/prefect.js';
+import { api, fetchRetrying, prefectApiUrl, uniqueName } from '../helpers/prefect.js';
 
 let version = '';
 let caps: ServerCapabilities;
@@ -32,7 +32,7 @@ const schedulesOf = (d: ServerDeployment): Schedule[] => d.schedules as unknown 
 
 describe('capabilities of the server under test', () => {
   it('the gates agree with what this server\'s /api/openapi.json accepts', async () => {
-    const doc = (await (await fetch(`${prefectApiUrl()}/openapi.json`)).json()) as OpenApiDocument;
+    const doc = (await (await fetchRetrying(`${prefectApiUrl()}/openapi.json`)).json()) as OpenApiDocument;
     const expected: Record<string, boolean> = { ...caps };
     for (const c of NOT_IN_OPENAPI) delete expected[c];
     expect(capabilitiesFromOpenApi(trimOpenApi(doc, version))).toEqual(expected);
