@@ -1,4 +1,5 @@
-import { DEFAULT_LOCK_TIMEOUT_MS, parseDuration } from '../apply/lock.js';
+import { DEFAULT_LOCK_TIMEOUT_MS } from '../apply/lock.js';
+import { parseDuration } from '../duration.js';
 import { UserInputError } from '../errors.js';
 import { collectSecrets } from '../render/redact.js';
 import type { LogLevel, Logger } from '../log.js';
@@ -26,6 +27,8 @@ export const INPUT_NAMES = [
   'set',
   'allow-missing-pools',
   'lock-timeout',
+  'timeout',
+  'request-timeout',
 ] as const;
 
 /** Every output the Action sets. */
@@ -59,6 +62,10 @@ export interface ActionInputs {
   readonly allowMissingPools: boolean;
   /** `apply` only: how long to wait for another apply of the same owner (ms); default 5 minutes. */
   readonly lockTimeoutMs: number;
+  /** Give up on the Prefect server after this long in total (ms), as the CLI's `--timeout`. */
+  readonly timeoutMs?: number;
+  /** Give up on one request after this long (ms; retried once), as the CLI's `--request-timeout`. */
+  readonly requestTimeoutMs?: number;
 }
 
 /** Requests in flight at most: the CLI's default `--concurrency`. */
@@ -126,6 +133,15 @@ export function readInputs(core: ActionsCore, env: Env): ActionInputs {
   const lockTimeoutRaw = get('lock-timeout');
   const lockTimeoutMs = lockTimeoutRaw === undefined ? DEFAULT_LOCK_TIMEOUT_MS : parseDuration(lockTimeoutRaw);
   if (lockTimeoutMs === undefined) problems.push(`input lock-timeout must be a duration such as 30s, 5m or 0, not "${lockTimeoutRaw}"`);
+  const positive = (name: string): number | undefined => {
+    const raw = get(name);
+    if (raw === undefined) return undefined;
+    const ms = parseDuration(raw);
+    if (ms === undefined || ms < 1) problems.push(`input ${name} must be a duration such as 90s, 10m or 1m30s, not "${raw}"`);
+    return ms;
+  };
+  const timeoutMs = positive('timeout');
+  const requestTimeoutMs = positive('request-timeout');
   if (planFile && command && command !== 'apply') problems.push(`input plan-file applies only to command: apply, not ${command}`);
 
   if (problems.length > 0 || !command || !logLevel || !prefectApiUrl || lockTimeoutMs === undefined) {
@@ -149,6 +165,8 @@ export function readInputs(core: ActionsCore, env: Env): ActionInputs {
     stepOutputs,
     allowMissingPools,
     lockTimeoutMs,
+    ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+    ...(requestTimeoutMs !== undefined ? { requestTimeoutMs } : {}),
   };
 }
 
@@ -189,6 +207,8 @@ export function toReconcileOptions(inputs: ActionInputs, context: { cwd: string;
       ...(inputs.prefectApiKey ? { apiKey: inputs.prefectApiKey } : {}),
       ...(inputs.prefectApiAuthString ? { authString: inputs.prefectApiAuthString } : {}),
       concurrency: CONCURRENCY,
+      ...(inputs.timeoutMs !== undefined ? { totalTimeoutMs: inputs.timeoutMs } : {}),
+      ...(inputs.requestTimeoutMs !== undefined ? { timeoutMs: inputs.requestTimeoutMs } : {}),
     },
     ...(prune !== undefined ? { prune } : {}),
     ...(inputs.maxDeletes !== undefined ? { maxDeletes: inputs.maxDeletes } : {}),

@@ -1,7 +1,8 @@
 import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { apply, type ApplyResult } from '../apply/apply.js';
-import { describeHolder, formatDuration, lockTtlMs, type ApplyLock } from '../apply/lock.js';
+import { describeHolder, lockTtlMs, type ApplyLock } from '../apply/lock.js';
+import { formatDuration } from '../duration.js';
 import { planUnderLock } from '../apply/under-lock.js';
 import { describeError, InterruptedError, UserInputError, ValidationFailedError } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';

@@ -2,7 +2,8 @@ import { GitopsError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { PrefectClient } from '../prefect/client.js';
 import type { Json, JsonObject, LiveDeployment, LiveVariable } from '../prefect/types.js';
-import { CLAIM_TAG, claimDigest, claimName, describeHolder, formatDuration, newHolder, Observations, parseHolder, sleep, type LockHolder } from './lock.js';
+import { formatDuration } from '../duration.js';
+import { CLAIM_TAG, claimDigest, claimName, describeHolder, newHolder, Observations, parseHolder, sleep, type LockHolder } from './lock.js';
 
 /**
  * Batched deployment name claims: what keeps two owners (or an owner and a concurrent run) from

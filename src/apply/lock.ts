@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { formatDuration } from '../duration.js';
 import { hostname, userInfo } from 'node:os';
 import { GitopsError, InterruptedError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -358,24 +359,6 @@ function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]
 
 function shortHash(text: string): string {
   return createHash('sha256').update(text).digest('hex').slice(0, 8);
-}
-
-/** `1m30s`, `45s`, `800ms`. */
-export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)}ms`;
-  const s = Math.round(ms / 1000);
-  const m = Math.floor(s / 60);
-  return m > 0 ? `${m}m${s % 60 ? `${s % 60}s` : ''}` : `${s}s`;
-}
-
-/** `--lock-timeout` values: `0`, `90` (seconds), `500ms`, `30s`, `5m`, `1h`, `1m30s`. */
-export function parseDuration(text: string): number | undefined {
-  const trimmed = text.trim();
-  if (/^\d+(\.\d+)?$/.test(trimmed)) return Number(trimmed) * 1000;
-  const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-  const parts = [...trimmed.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)];
-  if (parts.length === 0 || parts.map((p) => p[0]).join('') !== trimmed) return undefined;
-  return parts.reduce((total, p) => total + Number(p[1]) * units[p[2]!]!, 0);
 }
 
 export function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {

@@ -4,10 +4,10 @@ import { escapeControl, jsonSafe } from '../render/escape.js';
 import { dirname, join, resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { apply, type ActionResult, type ApplyOptions, type ApplyResult } from '../apply/apply.js';
-import { DEFAULT_LOCK_TIMEOUT_MS, describeHolder, formatDuration, lockTtlMs, parseDuration as parseLockTimeout, type ApplyLock } from '../apply/lock.js';
+import { DEFAULT_LOCK_TIMEOUT_MS, describeHolder, lockTtlMs, type ApplyLock } from '../apply/lock.js';
+import { formatDuration, parseDuration } from '../duration.js';
 import { planUnderLock } from '../apply/under-lock.js';
 import { describeError, exitCodeFor, ExitCode, InterruptedError, UsageError, UserInputError, ValidationFailedError } from '../errors.js';
-import { parseDuration } from './duration.js';
 import { createLogger, type LogFormat, type LogLevel, type Logger } from '../log.js';
 import { PrefectClient } from '../prefect/client.js';
 import { resolvePrefectSettings, type PrefectSettingName } from '../prefect/settings.js';
@@ -147,8 +147,8 @@ function addServerOptions(command: Command): Command {
     .addOption(new Option('--log-level <level>', 'diagnostics level (stderr)').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('warn'))
     .addOption(new Option('--log-format <format>', 'diagnostics format').choices(['text', 'json']).default('text'))
     .option('--concurrency <n>', 'requests in flight at most (default: adapts to the server, up to 16)', wholeNumber(1))
-    .option('--timeout <duration>', 'give up on the Prefect server after this long in total, e.g. 10m (default: no limit)', parseDuration)
-    .option('--request-timeout <duration>', 'give up on one request after this long (retried once), e.g. 30s', parseDuration);
+    .option('--timeout <duration>', 'give up on the Prefect server after this long in total, e.g. 10m (default: no limit)', positiveDuration)
+    .option('--request-timeout <duration>', 'give up on one request after this long (retried once), e.g. 30s', positiveDuration);
 }
 
 /** PREFECT_API_URL / _KEY / _AUTH_STRING from the environment or Prefect's settings files and profile, as the prefect CLI reads them. */
@@ -201,8 +201,15 @@ const collectList = (value: string, previous: string[]): string[] => [...previou
 
 /** `--lock-timeout`: a duration such as 30s, 5m, 1m30s or 0; a bare number is seconds. */
 function lockTimeout(value: string): number {
-  const ms = parseLockTimeout(value);
+  const ms = parseDuration(value);
   if (ms === undefined) throw new InvalidArgumentError(`expected a duration such as 30s, 5m or 0, got "${value}"`);
+  return ms;
+}
+
+/** `--timeout`, `--request-timeout`: a duration such as 90s, 5m, 1m30s or 500ms; not zero. */
+function positiveDuration(value: string): number {
+  const ms = parseDuration(value);
+  if (ms === undefined || ms < 1) throw new InvalidArgumentError(`expected a duration such as 90s, 5m or 500ms, got "${value}"`);
   return ms;
 }
 
@@ -522,13 +529,17 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
     .option('--prefect <path>', 'the Prefect CLI to run (default: prefect on PATH)', 'prefect')
     .option('--owner <id>', 'owner id for a bare prefect.yaml project (no prefect-gitops.yaml)')
     .option('--set <id.key=value>', 'value of a prefect.yaml build/push step output for prefect-gitops (repeatable)', collectSet, {})
-    .action(async (dir: string, opts: { prefect: string; owner?: string; set: Record<string, string> }) => {
+    .option('--prefect-file <path>', 'deploy only this prefect.yaml, relative to [dir]: prefect deploy --all --prefect-file <path> run from [dir], and prefect-gitops reading it the same way')
+    .option('--python <path>', 'a Python with your Prefect installed, for prefect-gitops to load flows it cannot read statically (it runs your flow modules)')
+    .action(async (dir: string, opts: { prefect: string; owner?: string; set: Record<string, string>; prefectFile?: string; python?: string }) => {
       const result = await compareProject({
         dir: resolve(io.cwd, dir),
         cwd: io.cwd,
         env: io.env,
         prefect: opts.prefect,
         ...(opts.owner ? { owner: opts.owner } : {}),
+        ...(opts.prefectFile ? { prefectFile: opts.prefectFile } : {}),
+        ...(opts.python ? { python: resolve(io.cwd, opts.python) } : {}),
         stepOutputs: opts.set,
         logger: createLogger({ write: io.stderr }),
         progress: (line) => io.stderr(`${line}\n`),

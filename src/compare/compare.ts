@@ -28,6 +28,8 @@ export interface CompareOptions {
   readonly owner?: string;
   /** `--python`: a Python with Prefect, asked for flows static reading cannot resolve. */
   readonly python?: string;
+  /** `--prefect-file`: read only this prefect.yaml (relative to `dir`), as `prefect deploy --prefect-file` does; `theirs.deploy` must pass it too. */
+  readonly prefectFile?: string;
   /** The server `prefect deploy` writes to, and how to run it there. */
   readonly theirs: { readonly client: PrefectClientOptions; readonly deploy: () => Promise<CommandOutput> };
   /** The server prefect-gitops applies to. */
@@ -59,7 +61,7 @@ export interface ComparisonResult {
  */
 export async function compareDeployments(options: CompareOptions): Promise<ComparisonResult> {
   const { logger } = options;
-  const project = await loadManifests(options.dir, { cwd: options.cwd, env: options.env, ...(options.python ? { python: options.python } : {}) });
+  const project = await loadManifests(options.dir, { cwd: options.cwd, env: options.env, ...(options.python ? { python: options.python } : {}), ...(options.prefectFile ? { prefectFile: options.prefectFile } : {}) });
   const validation = validateProject(project, { env: options.env, ...(options.owner ? { owner: options.owner } : {}), ...(options.stepOutputs ? { stepOutputs: options.stepOutputs } : {}) });
   if (hasErrors(validation.issues)) throw new ValidationFailedError(validation.issues);
 
@@ -85,6 +87,7 @@ export async function compareDeployments(options: CompareOptions): Promise<Compa
     ...(options.owner ? { owner: options.owner } : {}),
     ...(options.stepOutputs ? { stepOutputs: options.stepOutputs } : {}),
     ...(options.python ? { python: options.python } : {}),
+    ...(options.prefectFile ? { prefectFile: options.prefectFile } : {}),
     logger,
   });
   const applied = await apply(reconciled.plan, reconciled.client, { logger });

@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import type { Logger } from '../log.js';
 import { runPrefectCli, startLocalPrefectServer, type PrefectServerHandle } from '../prefect/local-server.js';
 import { compareDeployments, type ComparisonResult } from './compare.js';
@@ -11,6 +12,10 @@ export interface CompareProjectOptions {
   readonly prefect: string;
   readonly stepOutputs?: Readonly<Record<string, string>>;
   readonly owner?: string;
+  /** A Python with the project's Prefect, for flows static reading cannot resolve (`--python`). */
+  readonly python?: string;
+  /** Only this prefect.yaml, relative to `dir`: `prefect deploy --all --prefect-file` for them, the same for us. */
+  readonly prefectFile?: string;
   readonly logger: Logger;
   /** Called with progress lines ("starting two local Prefect servers..."). */
   readonly progress?: (line: string) => void;
@@ -38,9 +43,11 @@ export async function compareProject(options: CompareProjectOptions): Promise<Co
       env: options.env,
       ...(options.stepOutputs ? { stepOutputs: options.stepOutputs } : {}),
       ...(options.owner ? { owner: options.owner } : {}),
+      ...(options.python ? { python: options.python } : {}),
+      ...(options.prefectFile ? { prefectFile: resolve(options.dir, options.prefectFile) } : {}),
       theirs: {
         client: { apiUrl: theirs.apiUrl },
-        deploy: () => runPrefectCli(options.prefect, theirs, ['--no-prompt', 'deploy', '--all'], { cwd: options.dir, env, timeoutMs: 600_000 }),
+        deploy: () => runPrefectCli(options.prefect, theirs, ['--no-prompt', 'deploy', '--all', ...(options.prefectFile ? ['--prefect-file', options.prefectFile] : [])], { cwd: options.dir, env, timeoutMs: 600_000 }),
       },
       ours: { apiUrl: ours.apiUrl },
       logger: options.logger,

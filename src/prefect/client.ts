@@ -905,7 +905,7 @@ export class PrefectClient {
 
   private deadlineError(method: string, path: string): TimeLimitError {
     const limit = this.totalTimeoutMs === undefined ? '' : ` of ${formatMs(this.totalTimeoutMs)}`;
-    return new TimeLimitError(`gave up: the total time limit${limit} (--timeout) was reached; later requests were not sent`, method, path);
+    return new TimeLimitError(`gave up: the total time limit${limit} was reached (--timeout, or the timeout input of the Action); later requests were not sent`, method, path);
   }
 
   /** @param unsafe the request may have been processed and was not retried because it is not idempotent. */

@@ -15,6 +15,7 @@ import { reconcile } from '../../src/reconcile.js';
 import { checkSchema } from '../../src/validate/schema.js';
 import { DRIFT_LABEL, DRIFT_MARKER } from '../../src/action/drift-markdown.js';
 import { api, prefectApiUrl } from '../helpers/prefect.js';
+import { startFaultProxy } from '../helpers/fault-proxy.js';
 import { applyProject, ensurePool, makeProject, planProject, readDeployment, type Project } from '../helpers/gitops.js';
 import { FakeGitHub, REPOSITORY } from './fake-github.js';
 import { PrefectProxy, REPO_ROOT, pullRequestPayload, runAction, withoutMaskCommands, type ActionRun, type RunActionOptions } from './run-action.js';
@@ -335,6 +336,30 @@ describe('apply on push', () => {
     const result = await run(project, { event: 'push', inputs: inputs('apply', { 'lock-timeout': '0' }) });
     expect(result.code).toBe(0);
     expect(await readDeployment(project.flow, 'a')).toBeDefined();
+  });
+
+  it('timeout and request-timeout bound the run as the CLI flags do, and a bad one is an input error', async () => {
+    const project = await makeProject('act-timeout');
+    await project.write([{ name: 'a', work_pool: { name: POOL } }]);
+    const proxy = await startFaultProxy(prefectApiUrl());
+    try {
+      proxy.addRule({ path: '/deployments/filter', times: 100, fault: { kind: 'hang-before' } });
+      const total = await run(project, { event: 'push', inputs: inputs('apply', { 'prefect-api-url': proxy.apiUrl, timeout: '2s' }) });
+      expect(total.code).toBe(1);
+      expect(total.stdout).toMatch(/^::error::gave up: the total time limit of 2 s was reached \(--timeout, or the timeout input of the Action\); later requests were not sent/m);
+      proxy.reset();
+      proxy.addRule({ path: '/deployments/filter', times: 100, fault: { kind: 'hang-before' } });
+      const one = await run(project, { event: 'push', inputs: inputs('plan', { 'prefect-api-url': proxy.apiUrl, 'request-timeout': '500ms' }) });
+      expect(one.code).toBe(1);
+      expect(one.stdout).toMatch(/did not answer within 500 ms \(after 1 retries\)/);
+      expect(proxy.requests.filter((r) => r.path.startsWith('/deployments/filter'))).toHaveLength(2);
+    } finally {
+      await proxy.close();
+    }
+    expect(await readDeployment(project.flow, 'a')).toBeUndefined();
+    const bad = await run(project, { event: 'push', inputs: inputs('plan', { timeout: '0', 'request-timeout': 'soon' }) });
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toContain('input timeout must be a duration such as 90s, 10m or 1m30s, not "0"; input request-timeout must be a duration such as 90s, 10m or 1m30s, not "soon"');
   });
 
   it("applies a plan run's saved plan exactly, refusing the entry whose deployment changed since", async () => {

@@ -108,6 +108,9 @@ describe('inputs', () => {
     const inputs = readInputs(core, {});
     expect(inputs).toEqual({ command: 'apply', manifests: 'deploy', environment: 'prod', prefectApiUrl: 'http://p/api', prefectApiKey: KEY, prune: false, maxDeletes: 3, failOnDrift: false, driftIssue: false, logLevel: 'debug', stepOutputs: {}, allowMissingPools: false, lockTimeoutMs: 90_000 });
     expect(readInputs(new FakeCore({ command: 'apply', 'prefect-api-url': 'u' }), {}).lockTimeoutMs).toBe(5 * 60_000);
+    const timed = readInputs(new FakeCore({ command: 'plan', 'prefect-api-url': 'u', timeout: '10m', 'request-timeout': '1m30s' }), {});
+    expect([timed.timeoutMs, timed.requestTimeoutMs]).toEqual([600_000, 90_000]);
+    expect(toReconcileOptions(timed, { cwd: '/w', env: {}, logger: silentLogger() }).client).toEqual({ apiUrl: 'u', concurrency: 4, totalTimeoutMs: 600_000, timeoutMs: 90_000 });
     const logger = silentLogger();
     expect(toReconcileOptions(inputs, { cwd: '/w', env: {}, logger })).toEqual({
       manifests: 'deploy',

@@ -30,4 +30,13 @@ describe('prefect-gitops compare', () => {
     expect(result.stdout).toContain('job_variables.env.CHANNEL: prefect deploy "beta", prefect-gitops "gamma"');
     expect(result.stdout).toMatch(/0 of 1 deployment field-by-field equal/);
   }, 600_000);
+
+  it('--prefect-file deploys only that prefect.yaml, run from the project directory, for both tools', async () => {
+    // The prefect.yaml sits in flows/ with entrypoints relative to the project root, as
+    // `prefect deploy --prefect-file flows/prefect.yaml` run from the root reads it.
+    const result = await compare([resolve('test/fixtures/equivalence/acc-prefect-file'), '--prefect-file', 'flows/prefect.yaml', '--owner', 'cmp-pf']);
+    expect(result.code, result.stdout + result.stderr).toBe(0);
+    expect(result.stdout).toContain('= acc-nightly/nightly');
+    expect(result.stdout).toMatch(/1 of 1 deployment field-by-field equal/);
+  }, 600_000);
 });

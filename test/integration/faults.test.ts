@@ -103,7 +103,7 @@ describe('a hanging server', () => {
     proxy.addRule({ path: '/deployments/filter', times: 100, fault: { kind: 'hang-before' } });
     const run = await cli(['plan', project.dir, '--timeout', '2s']);
     expect(run.code).toBe(1);
-    expect(run.stderr).toBe('error: gave up: the total time limit of 2 s (--timeout) was reached; later requests were not sent (POST /deployments/filter)\n');
+    expect(run.stderr).toBe('error: gave up: the total time limit of 2 s was reached (--timeout, or the timeout input of the Action); later requests were not sent (POST /deployments/filter)\n');
   });
 
   it('--request-timeout bounds one request: a hung one is tried twice, then reported without blaming PREFECT_API_URL', async () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ciRunUrl, claimName, describeHolder, formatDuration, lockName, lockTtlMs, parseDuration } from '../../src/apply/lock.js';
+import { ciRunUrl, claimName, describeHolder, lockName, lockTtlMs } from '../../src/apply/lock.js';
+import { formatDuration, parseDuration } from '../../src/duration.js';
 
 describe('the apply lock helpers', () => {
   it.each([
@@ -11,6 +12,9 @@ describe('the apply lock helpers', () => {
     ['1h', 3_600_000],
     ['1m30s', 90_000],
     [' 2m ', 120_000],
+    ['0.5', 500],
+    ['1.5s', 1500],
+    ['1h2m3s', 3_723_000],
   ])('parses the duration %j', (text, ms) => {
     expect(parseDuration(text)).toBe(ms);
   });

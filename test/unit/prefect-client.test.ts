@@ -483,7 +483,7 @@ describe('the retry matrix: what is sent again, what is read back', () => {
     pool.intercept({ path: '/api/work_pools/p', method: 'GET' }).reply(200, {}).delay(2_000);
     const error = await caught(client.readWorkPool('p'));
     expect(error).toBeInstanceOf(TimeLimitError);
-    expect((error as Error).message).toBe('gave up: the total time limit of 150 ms (--timeout) was reached; later requests were not sent');
+    expect((error as Error).message).toBe('gave up: the total time limit of 150 ms was reached (--timeout, or the timeout input of the Action); later requests were not sent');
     expect(error).toMatchObject({ method: 'GET', path: '/work_pools/p' });
     const later = await caught(client.readWorkPool('q'));
     expect(later).toBeInstanceOf(TimeLimitError);
