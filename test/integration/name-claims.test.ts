@@ -15,7 +15,7 @@ import type { Plan } from '../../src/plan/types.js';
 import { reconcile } from '../../src/reconcile.js';
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
 import { ensurePool, makeProject, readDeployment, type Project } from '../helpers/gitops.js';
-import { api, prefectApiUrl } from '../helpers/prefect.js';
+import { api, fetchRetrying, prefectApiUrl } from '../helpers/prefect.js';
 
 const POOL = 'gitops-it-pool';
 let proxy: FaultProxy;
@@ -70,6 +70,16 @@ async function writeClaimSet(flow: string, list: readonly string[], holder: { ow
   };
   await api('POST', '/variables/', { name, value, tags: [CLAIM_TAG] });
   return name;
+}
+
+/** Resolves once the test server's own clock (its Date header) is past `instant`. */
+async function serverClockPast(instant: number): Promise<void> {
+  for (;;) {
+    const response = await fetchRetrying(`${prefectApiUrl()}/health`);
+    await response.arrayBuffer();
+    if (Date.parse(response.headers.get('date') ?? '') > instant) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
 }
 
 const variableExists = async (name: string): Promise<boolean> => {
@@ -189,8 +199,9 @@ describe('claims left behind', () => {
     const list = names(3);
     const project = await makeProject('claims-stale');
     await project.write(manifests(list, 'mine'));
-    // A killed run that had decided to create d1 and d2 (TTL 2 s, never renewed again).
-    const set = await writeClaimSet(project.flow, ['d1', 'd2'], { owner: 'killed-owner', ttlSeconds: 2, decided: true });
+    // A run that has decided to create d1 and d2. Its TTL is long enough that a busy server cannot
+    // make it expire during this first apply (a 2 s TTL once did, in a full CI run).
+    const set = await writeClaimSet(project.flow, ['d1', 'd2'], { owner: 'killed-owner', ttlSeconds: 120, decided: true });
     const fresh = await applyPlan(await planThrough(project.dir));
     expect(fresh.results.map((r) => r.message ?? r.status)).toEqual([
       expect.stringMatching(new RegExp(`^conflict: another apply is creating ${project.flow}/d1 right now: owner "killed-owner" on host elsewhere \\(pid 4242`)),
@@ -198,13 +209,18 @@ describe('claims left behind', () => {
       'ok',
     ]);
     expect(await variableExists(set)).toBe(true);
-    // Past its TTL by the server's clock (whose Date header has whole seconds).
-    await new Promise((r) => setTimeout(r, 3500));
+    // Then it is killed after a last renewal that set a 1 s TTL. Expiry is judged by the server's
+    // clock, its Date header: whole seconds, and late when its event loop is busy (as in a full CI
+    // run), so wait until that header itself is past the TTL.
+    const record = await api<{ value: Record<string, unknown> }>('GET', `/variables/name/${set}`);
+    await api('PATCH', `/variables/name/${set}`, { value: { ...record.value, ttlSeconds: 1 } });
+    const renewed = await api<{ updated: string }>('GET', `/variables/name/${set}`);
+    await serverClockPast(Date.parse(renewed.updated) + 2000);
     const warnings: string[] = [];
     const logger = silentLogger();
     logger.warn = ((_data: unknown, message: string) => void warnings.push(message)) as Logger['warn'];
     const later = await applyPlan(await planThrough(project.dir), logger);
-    expect(later.results.map((r) => `${r.key} ${r.status}`)).toEqual([`${project.flow}/d1 ok`, `${project.flow}/d2 ok`]);
+    expect(later.results.map((r) => `${r.key} ${r.message ?? r.status}`)).toEqual([`${project.flow}/d1 ok`, `${project.flow}/d2 ok`]);
     expect(warnings).toContain('breaking an expired deployment name claim: its holder stopped renewing it');
     expect(await variableExists(set)).toBe(false);
     expect(await claimsOf(project.owner)).toEqual([]);
@@ -214,8 +230,10 @@ describe('claims left behind', () => {
     const list = names(2);
     const project = await makeProject('claims-wait');
     await project.write(manifests(list, 'mine'));
+    // Planned first: the set's 2 s run from just before the apply reads it, however busy the server.
+    const plan = await planThrough(project.dir);
     const set = await writeClaimSet(project.flow, list, { owner: 'undecided-owner', since: '2999-01-01T00:00:00.000Z', ttlSeconds: 2, decided: false });
-    const result = await applyPlan(await planThrough(project.dir));
+    const result = await applyPlan(plan);
     expect(result.results.map((r) => r.status)).toEqual(['ok', 'ok']);
     // It read the claims until the set expired.
     expect(proxy.requests.filter((r) => r.path === '/variables/filter').length).toBeGreaterThan(1);
