@@ -57410,6 +57410,24 @@ function automationBody(trigger, deploymentId, owner) {
 
 // src/apply/lock.ts
 import { createHash as createHash2, randomUUID } from "node:crypto";
+
+// src/duration.ts
+var UNIT_MS = { ms: 1, s: 1e3, m: 6e4, h: 36e5 };
+function parseDuration(text) {
+  const trimmed2 = text.trim();
+  if (/^\d+(\.\d+)?$/.test(trimmed2)) return Math.round(Number(trimmed2) * 1e3);
+  const parts2 = [...trimmed2.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)];
+  if (parts2.length === 0 || parts2.map((p2) => p2[0]).join("") !== trimmed2) return void 0;
+  return Math.round(parts2.reduce((total, p2) => total + Number(p2[1]) * UNIT_MS[p2[2]], 0));
+}
+function formatDuration(ms) {
+  if (ms < 1e3) return `${Math.round(ms)}ms`;
+  const s3 = Math.round(ms / 1e3);
+  const m = Math.floor(s3 / 60);
+  return m > 0 ? `${m}m${s3 % 60 ? `${s3 % 60}s` : ""}` : `${s3}s`;
+}
+
+// src/apply/lock.ts
 import { hostname, userInfo } from "node:os";
 var LOCK_TAG = "prefect-gitops:lock";
 var CLAIM_TAG = "prefect-gitops:claim";
@@ -57626,20 +57644,6 @@ function optional(key, value2) {
 }
 function shortHash(text) {
   return createHash2("sha256").update(text).digest("hex").slice(0, 8);
-}
-function formatDuration(ms) {
-  if (ms < 1e3) return `${Math.round(ms)}ms`;
-  const s3 = Math.round(ms / 1e3);
-  const m = Math.floor(s3 / 60);
-  return m > 0 ? `${m}m${s3 % 60 ? `${s3 % 60}s` : ""}` : `${s3}s`;
-}
-function parseDuration(text) {
-  const trimmed2 = text.trim();
-  if (/^\d+(\.\d+)?$/.test(trimmed2)) return Number(trimmed2) * 1e3;
-  const units = { ms: 1, s: 1e3, m: 6e4, h: 36e5 };
-  const parts2 = [...trimmed2.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)];
-  if (parts2.length === 0 || parts2.map((p2) => p2[0]).join("") !== trimmed2) return void 0;
-  return parts2.reduce((total, p2) => total + Number(p2[1]) * units[p2[2]], 0);
 }
 function sleep(ms, signal) {
   return new Promise((resolve7) => {
@@ -71988,7 +71992,7 @@ var PrefectClient = class _PrefectClient {
   }
   deadlineError(method, path3) {
     const limit = this.totalTimeoutMs === void 0 ? "" : ` of ${formatMs(this.totalTimeoutMs)}`;
-    return new TimeLimitError(`gave up: the total time limit${limit} (--timeout) was reached; later requests were not sent`, method, path3);
+    return new TimeLimitError(`gave up: the total time limit${limit} was reached (--timeout, or the timeout input of the Action); later requests were not sent`, method, path3);
   }
   /** @param unsafe the request may have been processed and was not retried because it is not idempotent. */
   connectionError(method, path3, code2, retries, unsafe) {
@@ -80790,6 +80794,15 @@ function readInputs(core, env) {
   const lockTimeoutRaw = get("lock-timeout");
   const lockTimeoutMs = lockTimeoutRaw === void 0 ? DEFAULT_LOCK_TIMEOUT_MS : parseDuration(lockTimeoutRaw);
   if (lockTimeoutMs === void 0) problems.push(`input lock-timeout must be a duration such as 30s, 5m or 0, not "${lockTimeoutRaw}"`);
+  const positive = (name2) => {
+    const raw = get(name2);
+    if (raw === void 0) return void 0;
+    const ms = parseDuration(raw);
+    if (ms === void 0 || ms < 1) problems.push(`input ${name2} must be a duration such as 90s, 10m or 1m30s, not "${raw}"`);
+    return ms;
+  };
+  const timeoutMs = positive("timeout");
+  const requestTimeoutMs = positive("request-timeout");
   if (planFile && command && command !== "apply") problems.push(`input plan-file applies only to command: apply, not ${command}`);
   if (problems.length > 0 || !command || !logLevel || !prefectApiUrl || lockTimeoutMs === void 0) {
     throw new UserInputError(problems.join("; "), "see the inputs in action.yml and the README");
@@ -80811,7 +80824,9 @@ function readInputs(core, env) {
     logLevel,
     stepOutputs,
     allowMissingPools,
-    lockTimeoutMs
+    lockTimeoutMs,
+    ...timeoutMs !== void 0 ? { timeoutMs } : {},
+    ...requestTimeoutMs !== void 0 ? { requestTimeoutMs } : {}
   };
 }
 function parseSetLines(text, problems) {
@@ -80839,7 +80854,9 @@ function toReconcileOptions(inputs, context) {
       apiUrl: inputs.prefectApiUrl,
       ...inputs.prefectApiKey ? { apiKey: inputs.prefectApiKey } : {},
       ...inputs.prefectApiAuthString ? { authString: inputs.prefectApiAuthString } : {},
-      concurrency: CONCURRENCY
+      concurrency: CONCURRENCY,
+      ...inputs.timeoutMs !== void 0 ? { totalTimeoutMs: inputs.timeoutMs } : {},
+      ...inputs.requestTimeoutMs !== void 0 ? { timeoutMs: inputs.requestTimeoutMs } : {}
     },
     ...prune !== void 0 ? { prune } : {},
     ...inputs.maxDeletes !== void 0 ? { maxDeletes: inputs.maxDeletes } : {},
