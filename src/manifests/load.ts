@@ -4,6 +4,7 @@ import ignore from 'ignore';
 import { simpleGit } from 'simple-git';
 import type { Issue } from '../validate/issue.js';
 import { UserInputError } from '../errors.js';
+import { resolvePrefectSettings } from '../prefect/settings.js';
 import { CONFIG_FILE_NAMES } from './config.js';
 import { parseYamlFile, readTextFile, type SourceDocument } from './source.js';
 import { expandPrefectYaml } from './prefect-yaml.js';
@@ -52,6 +53,13 @@ export interface LoadedProject {
   readonly issues: readonly Issue[];
   /** Absolute project root entrypoints are relative to (from config `project_root`, else `dir`). */
   readonly projectRoot: string;
+  /**
+   * Prefect's default work pool (`PREFECT_DEFAULT_WORK_POOL_NAME`, from the environment or Prefect's
+   * settings files, as `prefect deploy` reads it), when a prefect.yaml was read and one is set.
+   */
+  readonly prefectDefaultWorkPool?: { readonly value: string; readonly source: string };
+  /** Every prefect.yaml read, whole, with its directory relative to the project root: also those that declare no deployment. */
+  readonly prefectYamlFiles?: readonly { readonly file: SourceDocument; readonly relativeDir: string }[];
   /** `PYTHONPATH` folders inside the project, relative to its root: module entrypoints are also looked up there. */
   readonly pythonPath?: readonly string[];
 }
@@ -140,6 +148,7 @@ export async function loadManifests(dir: string, options: LoadOptions = {}): Pro
   const prefectProject = prefectFile === undefined && configFile === undefined && found.some((f) => PREFECT_YAML.test(basename(f)));
   const files = found.filter((f) => !prefectProject || PREFECT_YAML.test(basename(f)));
   const documents: SourceDocument[] = [];
+  const prefectYamlFiles: { file: SourceDocument; relativeDir: string }[] = [];
   for (const file of files) {
     const parsed = await parseYamlFile(file, display(file));
     issues.push(...parsed.issues);
@@ -160,9 +169,17 @@ export async function loadManifests(dir: string, options: LoadOptions = {}): Pro
           documents.push(doc);
           continue;
         }
+        prefectYamlFiles.push({ file: doc, relativeDir: relative(projectRoot, dirname(file)).split(sep).join('/') });
         const expanded = expandPrefectYaml(doc, dirname(file), projectRoot, { explicit: file === prefectFile });
         documents.push(...expanded.documents);
         issues.push(...expanded.issues);
+        if (expanded.documents.length === 0) {
+          // `deployments: []`, or only unnamed entries: it declares nothing, as an emptied file.
+          // Pruning what it declared before is refused like an emptied file's (a list cut by
+          // mistake is likelier than a way to remove deployments: deleting the entries is).
+          const history = await namesFromHistory(boundary, file);
+          if (history.length > 0) unread.push({ file: display(file), why: 'declares no deployment now', names: history, emptied: true });
+        }
       }
     } else documents.push(...parsed.documents);
   }
@@ -225,6 +242,7 @@ export async function loadManifests(dir: string, options: LoadOptions = {}): Pro
     }
   }
 
+  const defaultWorkPool = prefectYamlFiles.length > 0 ? prefectDefaultWorkPool(env, cwd) : undefined;
   return {
     dir: absDir,
     display,
@@ -242,7 +260,18 @@ export async function loadManifests(dir: string, options: LoadOptions = {}): Pro
     issues,
     projectRoot,
     ...(pythonPath.length > 0 ? { pythonPath } : {}),
+    ...(prefectYamlFiles.length > 0 ? { prefectYamlFiles } : {}),
+    ...(defaultWorkPool ? { prefectDefaultWorkPool: defaultWorkPool } : {}),
   };
+}
+
+/** `PREFECT_DEFAULT_WORK_POOL_NAME` as Prefect resolves it; unreadable settings files count as unset (plan reports them for the API URL). */
+function prefectDefaultWorkPool(env: Readonly<Record<string, string | undefined>>, cwd: string): { value: string; source: string } | undefined {
+  try {
+    return resolvePrefectSettings(env, cwd).PREFECT_DEFAULT_WORK_POOL_NAME;
+  } catch {
+    return undefined;
+  }
 }
 
 /**

@@ -19,7 +19,8 @@ const GITOPS_KEYS = new Set(['gitops']);
 const PREFECT_WORK_POOL_KEYS = new Set(['name', 'work_queue_name', 'job_variables']);
 /**
  * Optional fields whose `null` means "not given" to Prefect. `flow_name` is always replaced by the
- * flow's own name; `schedules: null` is no schedule. (`parameters: null` or `job_variables: null`
+ * flow's own name (validation does that, and keeps flow_name only where the flow cannot be read);
+ * `schedules: null` is no schedule. (`parameters: null` or `job_variables: null`
  * fail Prefect's model, so they stay errors here too.)
  */
 const NULL_MEANS_UNSET = ['flow_name', 'tags', 'paused', 'enforce_parameter_schema', 'schedules', 'triggers', 'work_pool', 'version_type', 'sla'] as const;
@@ -65,6 +66,10 @@ export function expandPrefectYaml(doc: SourceDocument, dir: string, projectRoot:
     const at = doc.locate(path, { key });
     issues.push({ file: at.file, line: at.line, column: at.column, path: formatPath(path), message, severity: 'warning' });
   };
+  if (value.deployments !== undefined && value.deployments !== null && !Array.isArray(value.deployments)) {
+    const at = doc.locate(['deployments']);
+    issues.push({ file: at.file, line: at.line, column: at.column, path: 'deployments', message: `deployments must be a list, one \`- name: ...\` entry per deployment, got ${typeof value.deployments === 'object' ? 'a mapping' : typeof value.deployments}; prefect deploy skips this whole file ("Skipping deployment configuration due to validation errors")`, severity: 'error' });
+  }
   const entries = Array.isArray(value.deployments) ? value.deployments : [];
   const documents: SourceDocument[] = [];
   entries.forEach((entry: unknown, i: number) => {
@@ -85,6 +90,8 @@ export function expandPrefectYaml(doc: SourceDocument, dir: string, projectRoot:
         continue;
       }
       if (child === null && (NULL_MEANS_UNSET as readonly string[]).includes(key)) continue;
+      // Prefect replaces flow_name with the flow's own name: an empty one is no more than absent.
+      if (key === 'flow_name' && child === '') continue;
       kept[key] = child;
     }
     if (kept.work_pool && typeof kept.work_pool === 'object' && !Array.isArray(kept.work_pool)) {

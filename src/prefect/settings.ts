@@ -7,18 +7,26 @@ import { UserInputError } from '../errors.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
-/** The connection settings prefect-gitops takes from Prefect's settings. */
-export const PREFECT_SETTING_NAMES = ['PREFECT_API_URL', 'PREFECT_API_KEY', 'PREFECT_API_AUTH_STRING'] as const;
+/**
+ * The settings prefect-gitops takes from Prefect's: the connection, and the work pool `prefect
+ * deploy` gives deployments that name none.
+ */
+export const PREFECT_SETTING_NAMES = ['PREFECT_API_URL', 'PREFECT_API_KEY', 'PREFECT_API_AUTH_STRING', 'PREFECT_DEFAULT_WORK_POOL_NAME'] as const;
 export type PrefectSettingName = (typeof PREFECT_SETTING_NAMES)[number];
 
 /** Each setting with where it came from (for messages; never the value of a secret). */
 export type PrefectSettings = Partial<Record<PrefectSettingName, { readonly value: string; readonly source: string }>>;
 
-/** prefect.toml / pyproject.toml spell them as nested keys: [api] url, key, auth_string. */
-const TOML_KEY: Record<PrefectSettingName, string> = { PREFECT_API_URL: 'url', PREFECT_API_KEY: 'key', PREFECT_API_AUTH_STRING: 'auth_string' };
+/** prefect.toml / pyproject.toml spell them as nested keys: [api] url, key, auth_string; [deployments] default_work_pool_name. */
+const TOML_KEY: Record<PrefectSettingName, readonly [string, string]> = {
+  PREFECT_API_URL: ['api', 'url'],
+  PREFECT_API_KEY: ['api', 'key'],
+  PREFECT_API_AUTH_STRING: ['api', 'auth_string'],
+  PREFECT_DEFAULT_WORK_POOL_NAME: ['deployments', 'default_work_pool_name'],
+};
 
 /**
- * Resolves the API URL, key and auth string as the `prefect` CLI does (Prefect 3's
+ * Resolves the API URL, key and auth string (and the default work pool) as the `prefect` CLI does (Prefect 3's
  * `PrefectBaseSettings.settings_customise_sources`), highest priority first: environment variables;
  * `.env` in the working directory; `prefect.toml` (`[api]`); `pyproject.toml` (`[tool.prefect.api]`);
  * the active profile of profiles.toml (`PREFECT_PROFILE`, else the file's `active`). The profiles file
@@ -39,8 +47,8 @@ export function resolvePrefectSettings(env: Env, cwd: string, home: string = hom
   const sources: { name: string; get: (key: PrefectSettingName) => unknown }[] = [
     { name: 'the environment', get: (key) => env[key] },
     { name: '.env', get: (key) => dotenv[key] },
-    { name: 'prefect.toml', get: (key) => table(prefectToml, 'api')[TOML_KEY[key]] },
-    { name: 'pyproject.toml', get: (key) => table(pyprojectPrefect, 'api')[TOML_KEY[key]] },
+    { name: 'prefect.toml', get: (key) => table(prefectToml, TOML_KEY[key][0])[TOML_KEY[key][1]] },
+    { name: 'pyproject.toml', get: (key) => table(pyprojectPrefect, TOML_KEY[key][0])[TOML_KEY[key][1]] },
     ...(profile ? [{ name: `profile "${profile.name}" in ${profile.file}`, get: (key: PrefectSettingName) => profile.values[key] }] : []),
   ];
   const settings: PrefectSettings = {};

@@ -209,8 +209,10 @@ function validateConfig(project: LoadedProject, issues: IssueList, ownerFlag: st
   const doc = project.configDocument;
   // The owner of a bare project: the root prefect.yaml's name, else the only prefect.yaml's
   // (`prefect deploy --prefect-file flows/prefect.yaml` projects keep it in a folder).
-  const prefectFiles = [...new Set(project.documents.flatMap((d) => (d.prefectYaml ? [d.prefectYaml.file] : [])))];
-  const prefectYaml = (project.documents.find((d) => d.prefectYaml && d.prefectYaml.relativeDir === '') ?? (prefectFiles.length === 1 ? project.documents.find((d) => d.prefectYaml) : undefined))?.prefectYaml;
+  // Every prefect.yaml read counts, also one that declares no deployment (`deployments: []`, or
+  // only the unnamed entry of `prefect init`): prefect deploy --all deploys nothing from it.
+  const prefectFiles = project.prefectYamlFiles ?? [...new Map(project.documents.flatMap((d) => (d.prefectYaml ? [[d.prefectYaml.file, d.prefectYaml] as const] : []))).values()];
+  const prefectYaml = prefectFiles.find((f) => f.relativeDir === '') ?? (prefectFiles.length === 1 ? prefectFiles[0] : undefined);
   if (!doc && !project.configFile && (prefectYaml || ownerFlag)) {
     // A bare prefect.yaml project: the owner comes from --owner, else from the project's `name`.
     const name = (prefectYaml?.file.value as { name?: unknown } | undefined)?.name;
@@ -297,6 +299,10 @@ function resolveEnvironment(
   const deployments: DesiredDeployment[] = [];
   const seen = new Map<string, DesiredDeployment>();
   const scope = environment ? ` in environment "${environment}"` : '';
+  // How many deployments each prefect.yaml declares: `prefect deploy` fills in its default work
+  // pool differently for one and for several.
+  const entriesOf = new Map<SourceDocument, number>();
+  for (const d of docs) if (d.prefectYaml) entriesOf.set(d.prefectYaml.file, (entriesOf.get(d.prefectYaml.file) ?? 0) + 1);
   for (const doc of docs) {
     const { gitops, ...written } = doc.value as Record<string, unknown> & { gitops?: GitopsSettings };
     // A prefect.yaml entry's `pull` is decided with the file's (prefectYamlProjectLayer), as Prefect does.
@@ -322,6 +328,7 @@ function resolveEnvironment(
     });
     const local: Issue[] = rendered.problems.map((p) => issueAt(locator.locate(p.path), p.path, p.message + locator.scopeOf(p.path), p.severity ?? 'error'));
     const manifest = rendered.value as DeploymentManifest;
+    if (doc.prefectYaml && project.prefectDefaultWorkPool) defaultWorkPool(manifest, project.prefectDefaultWorkPool, entriesOf.get(doc.prefectYaml.file) ?? 0, locator, local);
     const relativeDir = doc.prefectYaml?.relativeDir ?? '';
     const flow = typeof manifest.entrypoint === 'string' ? locateFlow(manifest.entrypoint, entrypointBases(manifest.entrypoint, relativeDir, doc.prefectYaml?.explicit, project.pythonPath), (path) => project.pythonSources.get(path) ?? null) : undefined;
     // Entrypoints relative to the project root, not to the prefect.yaml's folder: `prefect deploy
@@ -345,12 +352,12 @@ function resolveEnvironment(
     const asked = typeof manifest.entrypoint === 'string' ? project.pythonFlows?.get(pythonFlowKey(flow?.kind === 'found' ? flow.base : relativeDir, manifest.entrypoint)) : undefined;
     let flowName: string | undefined;
     if (asked === undefined) {
-      flowName = resolveFlowName(project, locator, manifest, local, flow);
+      flowName = resolveFlowName(project, locator, manifest, local, flow, doc.prefectYaml !== undefined);
       Object.assign(manifest, flowDefaults(project, locator, manifest, local, flow, doc.prefectYaml !== undefined));
     } else if ('error' in asked) {
       local.push(issueAt(locator.locate(['entrypoint']), ['entrypoint'], `--python could not load the flow of entrypoint "${manifest.entrypoint}": ${asked.error}` + locator.scopeOf(['entrypoint'])));
     } else {
-      flowName = manifest.flow_name ?? asked.name;
+      flowName = doc.prefectYaml ? flowNameAsPrefectDeploys(locator, manifest, asked.name, `the flow --python loaded`, local) : (manifest.flow_name ?? asked.name);
       if (manifest.parameter_openapi_schema === undefined) manifest.parameter_openapi_schema = asked.parameterSchema as DeploymentManifest['parameter_openapi_schema'];
       if (doc.prefectYaml ? !manifest.description : manifest.description === undefined) manifest.description = asked.description;
     }
@@ -453,7 +460,34 @@ function prefectYamlProjectLayer(doc: SourceDocument, context: PrefectYamlContex
   return { value: { pull: choice.steps }, doc: choice.at === 'entry' ? doc : context.file, base: [] };
 }
 
-function resolveFlowName(project: LoadedProject, locator: Locator, manifest: DeploymentManifest, issues: Issue[], flow: FlowLocation | undefined): string | undefined {
+/**
+ * Prefect's default work pool (`PREFECT_DEFAULT_WORK_POOL_NAME`) for a prefect.yaml entry, as
+ * `prefect deploy` applies it (deploy/_commands.py): an entry without `work_pool.name` gets it.
+ * With one deployment in the file Prefect goes further and puts it in the default pool even when
+ * the file names another; that overrides what the file says, so we keep the file's pool and warn.
+ */
+function defaultWorkPool(manifest: DeploymentManifest, pool: { value: string; source: string }, entries: number, locator: Locator, issues: Issue[]): void {
+  const current = isMapping(manifest.work_pool) ? manifest.work_pool : undefined;
+  if (!current?.name) {
+    manifest.work_pool = { ...(current ?? {}), name: pool.value } as DeploymentManifest['work_pool'];
+  } else if (entries === 1 && current.name !== pool.value) {
+    issues.push(issueAt(locator.locate(['work_pool', 'name']), ['work_pool', 'name'], `PREFECT_DEFAULT_WORK_POOL_NAME is "${pool.value}" (${pool.source}): prefect deploy, deploying the one deployment of this file, would put it in that pool instead of "${current.name}"; prefect-gitops keeps "${current.name}" as the file says`, 'warning'));
+  }
+}
+
+/**
+ * `prefect deploy` names a deployment's flow by the flow it loads and ignores `flow_name`
+ * (deploy/_core.py: `deploy_config["flow_name"] = flow.name`), so a prefect.yaml's flow_name that
+ * differs is a warning and the flow's own name wins.
+ */
+function flowNameAsPrefectDeploys(locator: Locator, manifest: DeploymentManifest, actual: string, where: string, issues: Issue[]): string {
+  if (manifest.flow_name !== undefined && manifest.flow_name !== actual) {
+    issues.push(issueAt(locator.locate(['flow_name']), ['flow_name'], `flow_name "${manifest.flow_name}" is ignored, as prefect deploy ignores it: the deployment belongs to the flow's own name "${actual}" (${where}); remove flow_name or make it "${actual}"`, 'warning'));
+  }
+  return actual;
+}
+
+function resolveFlowName(project: LoadedProject, locator: Locator, manifest: DeploymentManifest, issues: Issue[], flow: FlowLocation | undefined, prefectYaml: boolean): string | undefined {
   const at = locator.locate(['entrypoint']);
   const scope = locator.scopeOf(['entrypoint']);
   if (!flow || flow.kind === 'malformed') {
@@ -479,8 +513,9 @@ function resolveFlowName(project: LoadedProject, locator: Locator, manifest: Dep
   if (flow.assigned) {
     // `etl = flow(load, name=...)`: Flow(fn, name) is named by `name`, else fn.__name__ with `_` -> `-`.
     const name = flow.assigned.name;
-    if (name === undefined) return manifest.flow_name ?? entry.func.replace(/_/g, '-');
-    if (name.literal !== undefined) return manifest.flow_name ?? name.literal;
+    const assignedAt = `${flow.assigned.file}:${flow.assigned.line}`;
+    if (name === undefined) return prefectYaml ? flowNameAsPrefectDeploys(locator, manifest, entry.func.replace(/_/g, '-'), assignedAt, issues) : (manifest.flow_name ?? entry.func.replace(/_/g, '-'));
+    if (name.literal !== undefined) return prefectYaml ? flowNameAsPrefectDeploys(locator, manifest, name.literal, assignedAt, issues) : (manifest.flow_name ?? name.literal);
     if (manifest.flow_name) return manifest.flow_name;
     issues.push(issueAt(at, ['entrypoint'], `cannot resolve the flow name statically: ${flow.assigned.file}:${flow.assigned.line} names the flow with ${name.expression}; add flow_name, or pass --python to ask your Prefect installation` + scope));
     return undefined;
@@ -498,6 +533,7 @@ function resolveFlowName(project: LoadedProject, locator: Locator, manifest: Dep
       issues.push(issueAt(at, ['entrypoint'], `cannot resolve the flow name statically: ${entry.file}:${found.line} sets @flow(name=${found.expression}); add flow_name, or pass --python to ask your Prefect installation` + scope));
       return undefined;
     case 'flow':
+      if (prefectYaml) return flowNameAsPrefectDeploys(locator, manifest, found.flowName, `${entry.file}:${found.line}`, issues);
       if (manifest.flow_name && manifest.flow_name !== found.flowName) {
         issues.push(issueAt(locator.locate(['flow_name']), ['flow_name'], `flow_name "${manifest.flow_name}" differs from the flow's name "${found.flowName}" in ${entry.file}:${found.line}; runs would report a different flow`, 'warning'));
         return manifest.flow_name;

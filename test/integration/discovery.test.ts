@@ -196,6 +196,27 @@ describe('a deployment no longer declared because its file is not read', () => {
     expect(applied.stdout).toContain(`- ${r.flow}/emptied will be deleted (owned, no longer declared)\n    no longer declared: ${emptied}, which declared it, is now empty`);
     expect(await names(r, 'keep', 'emptied', 'ignored', 'hidden')).toEqual({ keep: true, emptied: false, ignored: false, hidden: false });
   });
+
+  it('a prefect.yaml whose deployments list was emptied (or left with only unnamed entries) refuses the prune, as an emptied file does', async () => {
+    const r = await makeRepo();
+    await r.manifest('deploy/deployments/keep.yaml', 'keep');
+    const prefectYaml = join(r.deploy, 'prefect.yaml');
+    const entry = (name: string | null) => ({ name, entrypoint: 'flows/job.py:job', work_pool: { name: POOL } });
+    await writeFile(prefectYaml, stringify({ name: 'p', deployments: [entry('listed-a'), entry('listed-b')] }));
+    expect((await cli(['apply', r.deploy])).code).toBe(0);
+    r.commit();
+
+    for (const deployments of [[], [entry(null)]]) {
+      await writeFile(prefectYaml, stringify({ name: 'p', deployments }));
+      const planned = await cli(['plan', r.deploy, '--prune', '--json']);
+      expect(planned.code, planned.stderr).toBe(1);
+      const plan = JSON.parse(planned.stdout) as { pruneRefused: string; orphans: { name: string; whyUndeclared?: string }[] };
+      expect(plan.pruneRefused).toBe(`prune would delete ${r.flow}/listed-a (${prefectYaml}), ${r.flow}/listed-b (${prefectYaml}), declared in a manifest file that is now empty; nothing will be written; restore the file, or delete it to remove them, or use --allow-mass-delete`);
+      expect(plan.orphans.map((o) => o.whyUndeclared)).toEqual([0, 1].map(() => `no longer declared: ${prefectYaml}, which declared it, declares no deployment now`));
+    }
+    expect((await cli(['apply', r.deploy, '--prune'])).code).toBe(1);
+    expect(await names(r, 'keep', 'listed-a', 'listed-b')).toEqual({ keep: true, 'listed-a': true, 'listed-b': true });
+  });
 });
 
 describe('a refused prune refuses the whole apply', () => {

@@ -105,3 +105,35 @@ describe('the CLI reads them', () => {
     expect(run.stderr).not.toContain('pnu_profile_secret_123456');
   });
 });
+
+describe('the default work pool prefect deploy gives prefect.yaml entries without one', () => {
+  it('PREFECT_DEFAULT_WORK_POOL_NAME: the environment, then prefect.toml [deployments], pyproject.toml, the profile', async () => {
+    await writeFile(join(home, '.prefect', 'profiles.toml'), PROFILES.replace('[profiles.local]', 'PREFECT_DEFAULT_WORK_POOL_NAME = "from-profile"\n\n[profiles.local]'));
+    const pool = (env: Record<string, string> = {}) => resolvePrefectSettings(env, cwd, home).PREFECT_DEFAULT_WORK_POOL_NAME;
+    expect(pool()?.value).toBe('from-profile');
+    await writeFile(join(cwd, 'pyproject.toml'), '[tool.prefect.deployments]\ndefault_work_pool_name = "from-pyproject"\n');
+    expect(pool()?.value).toBe('from-pyproject');
+    await writeFile(join(cwd, 'prefect.toml'), '[deployments]\ndefault_work_pool_name = "from-prefect-toml"\n');
+    expect(pool()).toEqual({ value: 'from-prefect-toml', source: 'prefect.toml' });
+    expect(pool({ PREFECT_DEFAULT_WORK_POOL_NAME: 'from-env' })).toEqual({ value: 'from-env', source: 'the environment' });
+  });
+
+  it('fills in a prefect.yaml entry without work_pool.name; with one deployment in the file, a named pool is kept with a warning', async () => {
+    await writeFile(join(cwd, 'flows.py'), 'from prefect import flow\n\n@flow\ndef etl():\n    pass\n');
+    const out = async (yaml: string, env: Record<string, string>) => {
+      await writeFile(join(cwd, 'prefect.yaml'), yaml);
+      let stdout = '';
+      const code = await main(['validate', '.', '--json'], { stdout: (t) => void (stdout += t), stderr: () => {}, env: { HOME: home, ...env }, cwd, isTty: false });
+      return { code, result: JSON.parse(stdout) as { issues: { message: string; severity: string }[]; deployments?: unknown } };
+    };
+    const two = 'name: p\ndeployments:\n  - name: a\n    entrypoint: flows.py:etl\n  - name: b\n    entrypoint: flows.py:etl\n    work_pool: {work_queue_name: low}\n';
+    const without = await out(two, {});
+    expect(without.result.issues.map((i) => i.message)).toEqual([expect.stringContaining('deployment "a" has no work pool'), expect.stringContaining('deployment "b" has no work pool')]);
+    const filled = await out(two, { PREFECT_DEFAULT_WORK_POOL_NAME: 'shared' });
+    expect(filled.result.issues).toEqual([]);
+    const one = await out('name: p\ndeployments:\n  - name: a\n    entrypoint: flows.py:etl\n    work_pool: {name: mine}\n', { PREFECT_DEFAULT_WORK_POOL_NAME: 'shared' });
+    expect(one.result.issues.map((i) => `${i.severity}: ${i.message}`)).toEqual([
+      'warning: PREFECT_DEFAULT_WORK_POOL_NAME is "shared" (the environment): prefect deploy, deploying the one deployment of this file, would put it in that pool instead of "mine"; prefect-gitops keeps "mine" as the file says',
+    ]);
+  });
+});

@@ -168,3 +168,46 @@ describe('an unset {{ $VAR }}: what prefect deploy 3.8 does', () => {
     expect((await check(dir)).issues.filter((i) => i.severity === 'error').map((i) => i.message)).toEqual([expect.stringContaining('environment variable PG_UNSET_A is not set')]);
   });
 });
+
+describe('survey of public prefect.yaml files: flow_name', () => {
+  it('a flow_name other than the flow own name is ignored with a warning, as prefect deploy ignores it; in our manifests it still names the flow', async () => {
+    const dir = await project({
+      'prefect.yaml': entry('    flow_name: my_etl\n').replace('deployments:\n', 'deployments:\n  - name: b\n    entrypoint: flows/etl.py:etl\n    flow_name: ""\n    work_pool: {name: x}\n'),
+    });
+    const result = await check(dir);
+    expect(result.lines).toEqual([
+      `prefect.yaml:10:16: warning: flow_name "my_etl" is ignored, as prefect deploy ignores it: the deployment belongs to the flow's own name "etl" (flows/etl.py:4); remove flow_name or make it "etl"`,
+    ]);
+    expect(result.deployments.map((d) => `${d.key} ${d.manifest.flow_name}`)).toEqual(['etl/b etl', 'etl/a etl']);
+    const ours = await project({ 'prefect-gitops.yaml': 'owner: o\n', 'deployments/a.yaml': 'name: a\nentrypoint: flows/etl.py:etl\nflow_name: my-etl\n' });
+    expect((await check(ours)).deployments.map((d) => d.key)).toEqual(['my-etl/a']);
+  });
+
+  it('a flow made by a call is named as Prefect names it, whatever flow_name says', async () => {
+    const dir = await project({
+      'flows/made.py': 'from prefect import flow\n\ndef load_all(n: int = 1):\n    return n\n\nmade = flow(load_all, name="made-by-call")\n',
+      'prefect.yaml': 'name: p\ndeployments:\n  - name: a\n    entrypoint: flows/made.py:made\n    flow_name: made\n    work_pool: {name: x}\n',
+    });
+    const result = await check(dir);
+    expect(result.deployments.map((d) => d.key)).toEqual(['made-by-call/a']);
+    expect(result.lines).toEqual([expect.stringContaining('warning: flow_name "made" is ignored')]);
+  });
+});
+
+describe('survey of public prefect.yaml files: files that declare no deployment', () => {
+  it.each([
+    ['deployments: []', 'name: p\ndeployments: []\n'],
+    ['only the unnamed entry of prefect init', 'name: p\ndeployments:\n- name: null\n  entrypoint: null\n'],
+    ['no deployments key', 'name: p\npull: []\n'],
+  ])('%s: a bare project with nothing to deploy, as prefect deploy --all deploys nothing', async (_label, text) => {
+    const result = await check(await project({ 'prefect.yaml': text }));
+    expect(result.issues.filter((i) => i.severity === 'error')).toEqual([]);
+    expect(result.deployments).toEqual([]);
+    expect(result.config?.owner).toBe('p');
+  });
+
+  it('deployments written as a mapping is an error at its line: prefect deploy skips the whole file', async () => {
+    const result = await check(await project({ 'prefect.yaml': 'name: p\ndeployments:\n  name: a\n  entrypoint: flows/etl.py:etl\n' }));
+    expect(result.lines).toEqual(['prefect.yaml:3:3: error: deployments must be a list, one `- name: ...` entry per deployment, got a mapping; prefect deploy skips this whole file ("Skipping deployment configuration due to validation errors")']);
+  });
+});
