@@ -66,9 +66,12 @@ export function expandPrefectYaml(doc: SourceDocument, dir: string, projectRoot:
     const at = doc.locate(path, { key });
     issues.push({ file: at.file, line: at.line, column: at.column, path: formatPath(path), message, severity: 'warning' });
   };
+  const fail = (path: readonly PathSegment[], message: string, key = true): void => {
+    const at = doc.locate(path, { key });
+    issues.push({ file: at.file, line: at.line, column: at.column, path: formatPath(path), message, severity: 'error' });
+  };
   if (value.deployments !== undefined && value.deployments !== null && !Array.isArray(value.deployments)) {
-    const at = doc.locate(['deployments']);
-    issues.push({ file: at.file, line: at.line, column: at.column, path: 'deployments', message: `deployments must be a list, one \`- name: ...\` entry per deployment, got ${typeof value.deployments === 'object' ? 'a mapping' : typeof value.deployments}; prefect deploy skips this whole file ("Skipping deployment configuration due to validation errors")`, severity: 'error' });
+    fail(['deployments'], `deployments must be a list, one \`- name: ...\` entry per deployment, got ${typeof value.deployments === 'object' ? 'a mapping' : typeof value.deployments}; prefect deploy skips this whole file ("Skipping deployment configuration due to validation errors")`, false);
   }
   const entries = Array.isArray(value.deployments) ? value.deployments : [];
   const documents: SourceDocument[] = [];
@@ -82,6 +85,7 @@ export function expandPrefectYaml(doc: SourceDocument, dir: string, projectRoot:
       warn(['deployments', i], 'unnamed deployment: prefect deploy --all skips it ("Discovered unnamed deployment. Skipping..."), and so does prefect-gitops; give it a name to deploy it', false);
       return;
     }
+    checkPrefectOnly(raw, ['deployments', i], warn, fail);
     const kept: Record<string, unknown> = {};
     for (const [key, child] of Object.entries(raw)) {
       if (!PREFECT_DEPLOYMENT_KEYS.has(key) && !GITOPS_KEYS.has(key)) {
@@ -113,6 +117,49 @@ export function expandPrefectYaml(doc: SourceDocument, dir: string, projectRoot:
     documents.push(doc.view(['deployments', i], reshaped, { ...context, build: entryBuild ? build : value.build }, rewrite));
   });
   return { documents, issues };
+}
+
+/** Python's truthiness, which `prefect deploy` applies to a legacy `schedule`. */
+const truthy = (v: unknown): boolean =>
+  v !== null && v !== undefined && v !== false && v !== 0 && v !== '' && !(Array.isArray(v) && v.length === 0) && !(typeof v === 'object' && !Array.isArray(v) && Object.keys(v as object).length === 0);
+
+/**
+ * What `prefect deploy` refuses or does not carry over in one entry, which our own manifest format
+ * would take: said at its line, so the file means the same to both tools.
+ */
+function checkPrefectOnly(
+  raw: Record<string, unknown>,
+  base: readonly PathSegment[],
+  warn: (path: readonly PathSegment[], message: string, key?: boolean) => void,
+  fail: (path: readonly PathSegment[], message: string, key?: boolean) => void,
+): void {
+  // deploy/_config.py `_handle_deprecated_schedule_fields`: a legacy schedule beside `schedules`
+  // (even `schedules: []` or null) fails that deployment.
+  if (truthy(raw.schedule) && 'schedules' in raw) {
+    fail([...base, 'schedule'], 'both `schedule` and `schedules` are given: prefect deploy refuses this deployment ("Both \'schedule\' and \'schedules\' keys are present"); move the schedule into `schedules:` and remove `schedule`');
+  }
+  // Its schedule model (RawScheduleConfig) forbids keys it does not know and skips the whole file.
+  const schedules: [readonly PathSegment[], unknown][] = [
+    ...(Array.isArray(raw.schedules) ? raw.schedules.map((s, j) => [[...base, 'schedules', j], s] as [readonly PathSegment[], unknown]) : []),
+    ...(raw.schedule && typeof raw.schedule === 'object' ? [[[...base, 'schedule'], raw.schedule] as [readonly PathSegment[], unknown]] : []),
+  ];
+  for (const [path, schedule] of schedules) {
+    if (schedule && typeof schedule === 'object' && 'max_scheduled_runs' in schedule) {
+      fail([...path, 'max_scheduled_runs'], 'max_scheduled_runs is not a prefect.yaml schedule field: prefect deploy skips this whole file over it ("Skipping deployment configuration due to validation errors"); remove it, or declare the deployment in a prefect-gitops manifest, where it is a field');
+    }
+  }
+  // Carried by prefect deploy, not by us: say so rather than drop them silently.
+  if (Array.isArray(raw.sla) ? raw.sla.length > 0 : raw.sla !== undefined && raw.sla !== null) {
+    warn([...base, 'sla'], 'sla is not applied by prefect-gitops: prefect deploy creates these SLAs (Prefect Cloud); manage them in the Prefect UI');
+  }
+  if (raw.version_type !== undefined && raw.version_type !== null) {
+    warn([...base, 'version_type'], 'version_type is not applied by prefect-gitops: the deployment gets `version` as written, without version info from your VCS');
+  }
+  // ConcurrencyOptions requires a collision strategy once concurrency_limit is a mapping.
+  const concurrency = raw.concurrency_limit;
+  if (concurrency && typeof concurrency === 'object' && !Array.isArray(concurrency) && (concurrency as Record<string, unknown>).collision_strategy == null) {
+    warn([...base, 'concurrency_limit'], 'concurrency_limit as a mapping without collision_strategy: prefect deploy fails on it (its concurrency options need a collision strategy); prefect-gitops sets only the limit; add `collision_strategy: ENQUEUE` (or CANCEL_NEW) so both tools agree');
+  }
 }
 
 const isNoSchedule = (v: unknown): boolean => v === null || (typeof v === 'object' && !Array.isArray(v) && Object.keys(v as object).length === 0);

@@ -211,3 +211,26 @@ describe('survey of public prefect.yaml files: files that declare no deployment'
     expect(result.lines).toEqual(['prefect.yaml:3:3: error: deployments must be a list, one `- name: ...` entry per deployment, got a mapping; prefect deploy skips this whole file ("Skipping deployment configuration due to validation errors")']);
   });
 });
+
+describe('survey of public prefect.yaml files: what prefect deploy refuses or does not carry over', () => {
+  it('a legacy schedule beside schedules is an error (prefect deploy refuses it), an empty one is not', async () => {
+    const result = await check(await project({ 'prefect.yaml': entry('    schedule: {cron: "0 2 * * *"}\n    schedules: []\n') }));
+    expect(result.lines).toEqual([expect.stringMatching(/^prefect\.yaml:6:5: error: both `schedule` and `schedules` are given: prefect deploy refuses this deployment/)]);
+    expect((await check(await project({ 'prefect.yaml': entry('    schedule: {}\n    schedules: [{cron: "0 1 * * *"}]\n') }))).lines).toEqual([]);
+  });
+
+  it('max_scheduled_runs in a prefect.yaml schedule is an error: Prefect skips the whole file', async () => {
+    const result = await check(await project({ 'prefect.yaml': entry('    schedules:\n      - cron: "0 1 * * *"\n        max_scheduled_runs: 5\n') }));
+    expect(result.lines).toEqual([expect.stringMatching(/^prefect\.yaml:8:9: error: max_scheduled_runs is not a prefect\.yaml schedule field: prefect deploy skips this whole file/)]);
+  });
+
+  it('sla, version_type and a concurrency mapping without collision_strategy are warnings saying what differs', async () => {
+    const result = await check(await project({ 'prefect.yaml': entry('    sla: [{name: slow, duration: 600}]\n    version_type: vcs:git\n    concurrency_limit: {limit: 2}\n') }));
+    expect(result.lines).toEqual([
+      expect.stringMatching(/^prefect\.yaml:6:5: warning: sla is not applied by prefect-gitops/),
+      expect.stringMatching(/^prefect\.yaml:7:5: warning: version_type is not applied by prefect-gitops/),
+      expect.stringMatching(/^prefect\.yaml:8:5: warning: concurrency_limit as a mapping without collision_strategy: prefect deploy fails on it/),
+    ]);
+    expect(result.deployments[0]!.manifest.concurrency_limit).toEqual({ limit: 2 });
+  });
+});
