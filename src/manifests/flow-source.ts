@@ -203,5 +203,9 @@ export function workingDirectories(relativeDir: string, explicit = false): strin
  */
 export function entrypointBases(entrypoint: string, relativeDir: string, explicit = false, pythonPath: readonly string[] = []): string[] {
   const bases = workingDirectories(relativeDir, explicit);
-  return entrypointTarget(entrypoint)?.form === 'module' ? [...new Set([...bases, ...pythonPath])] : bases;
+  if (entrypointTarget(entrypoint)?.form !== 'module') return bases;
+  // A module is imported through sys.path: the working directory, PYTHONPATH, and the installed
+  // packages, which for a project in the src layout (pip install -e .) are its src/ folder.
+  const srcLayout = bases.map((b) => (b === '' ? 'src' : `${b}/src`));
+  return [...new Set([...bases, ...pythonPath, ...srcLayout])];
 }

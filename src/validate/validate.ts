@@ -335,7 +335,9 @@ function resolveEnvironment(
     // --prefect-file <dir>/prefect.yaml` run from the root, which is then the working directory.
     // With --prefect-file the root is the working directory by declaration: nothing to warn about.
     const explicit = doc.prefectYaml?.explicit === true;
-    const fromRoot = explicit || (flow?.kind === 'found' && flow.base !== relativeDir);
+    // Found from the root working directory, not the prefect.yaml's own (an import root such as
+    // PYTHONPATH or src/ says nothing about where prefect deploy runs).
+    const fromRoot = explicit || (flow?.kind === 'found' && flow.base === '' && relativeDir !== '');
     if (fromRoot && !explicit) {
       local.push(issueAt(locator.locate(['entrypoint']), ['entrypoint'], `entrypoint "${manifest.entrypoint}" is relative to the project root, not to ${relativeDir}/ where this prefect.yaml is: read as \`prefect deploy --prefect-file ${relativeDir}/${basename(doc.file)}\` run from the root reads it (working directory: the root)`, 'warning'));
     }

@@ -234,3 +234,19 @@ describe('survey of public prefect.yaml files: what prefect deploy refuses or do
     expect(result.deployments[0]!.manifest.concurrency_limit).toEqual({ limit: 2 });
   });
 });
+
+describe('survey of public prefect.yaml files: a package in the src layout', () => {
+  it('a module entrypoint is found under src/ (the installed package of pip install -e .), with no warning about the working directory', async () => {
+    const dir = await project({
+      'src/acme_etl/__init__.py': '',
+      'src/acme_etl/flows/__init__.py': '',
+      'src/acme_etl/flows/nightly.py': 'from prefect import flow\n\n@flow(name="acme-nightly")\ndef nightly(days: int = 1):\n    """Nightly load."""\n    return days\n',
+      'prefect.yaml': 'name: p\ndeployments:\n  - name: a\n    entrypoint: acme_etl.flows.nightly:nightly\n    work_pool: {name: x}\n',
+      'jobs/prefect.yaml': 'name: q\ndeployments:\n  - name: b\n    entrypoint: acme_etl.flows.nightly:nightly\n    work_pool: {name: x}\n',
+    });
+    const result = await check(dir, { owner: 'o' });
+    expect(result.lines).toEqual([]);
+    expect(result.deployments.map((d) => `${d.key} ${d.manifest.description}`)).toEqual(['acme-nightly/b Nightly load.', 'acme-nightly/a Nightly load.']);
+    expect(result.deployments.every((d) => (d.manifest.parameter_openapi_schema as { properties?: object }).properties !== undefined)).toBe(true);
+  });
+});
