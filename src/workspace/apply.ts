@@ -104,7 +104,8 @@ export async function runWorkspaceActions(actions: readonly ObjectAction[], clie
       options.onStart?.(a);
       let r: ActionResult;
       try {
-        const { id } = await handlerFor(a.kind)!.write(client, a, ctx);
+        // Only the inventory changes (recorded before any write, by recordIntents).
+        const { id } = a.inventoryOnly ? { id: a.id } : await handlerFor(a.kind)!.write(client, a, ctx);
         r = resultOf(a, 'ok', id !== undefined ? { id } : {});
         options.logger.info({ action: a.action, object: objectLabel(a), id }, 'action applied');
       } catch (error) {
@@ -137,18 +138,25 @@ export async function runWorkspaceActions(actions: readonly ObjectAction[], clie
 
 /**
  * Before any workspace write: records the intent to own what this apply creates or adopts (null
- * ids for creates). Nothing is written when the plan creates and adopts nothing.
+ * ids for creates), and the protection (`gitops.protected`) of inventory kinds where it changes.
+ * Nothing is written when the plan creates, adopts and protects nothing.
  */
 export async function recordIntents(client: PrefectClient, owner: string, actions: readonly ObjectAction[]): Promise<void> {
   const taking = actions.filter((a) => a.action === 'create' || a.action === 'adopt');
-  if (taking.length === 0) return;
+  const protecting = new Map(actions.filter((a) => a.protect !== undefined).map((a) => [`${a.kind}\u0000${a.key}`, a.protect!]));
+  if (taking.length === 0 && protecting.size === 0) return;
   await updateInventory(client, owner, (entries) => {
     const known = new Set(entries.map((e) => `${e.kind}\u0000${e.key}`));
     const added: InventoryEntry[] = taking
       // An entry already there (an earlier interrupted apply) keeps its id until the create returns one.
       .filter((a) => a.action === 'adopt' || !known.has(`${a.kind}\u0000${a.key}`))
       .map((a) => ({ kind: a.kind, key: a.key, id: a.action === 'adopt' ? a.id! : null }));
-    return [...entries, ...added];
+    return [...entries, ...added].map((e) => {
+      const want = protecting.get(`${e.kind}\u0000${e.key}`);
+      if (want === undefined) return e;
+      const { protected: _was, ...rest } = e;
+      return want ? { ...rest, protected: true as const } : rest;
+    });
   });
 }
 

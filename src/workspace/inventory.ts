@@ -79,7 +79,7 @@ export async function updateInventory(client: PrefectClient, owner: string, chan
   for (let i = chunks.length; i < current.chunkIds.length; i++) await client.deleteVariableById(current.chunkIds[i]!);
 }
 
-type Row = [WorkspaceKind, string, string | null];
+type Row = [WorkspaceKind, string, string | null] | [WorkspaceKind, string, string | null, 1];
 
 function parseChunk(value: Json, name: string): { chunks?: number; entries: InventoryEntry[] } {
   const bad = (why: string): never => {
@@ -89,9 +89,10 @@ function parseChunk(value: Json, name: string): { chunks?: number; entries: Inve
   const rows = (value as { entries?: unknown }).entries;
   if (!Array.isArray(rows)) return bad('no entries');
   const entries = rows.map((row): InventoryEntry => {
-    if (!Array.isArray(row) || row.length !== 3 || !(WORKSPACE_KINDS as readonly unknown[]).includes(row[0]) || typeof row[1] !== 'string' || (row[2] !== null && typeof row[2] !== 'string')) return bad(`entry ${JSON.stringify(row)}`);
+    // [kind, key, id], or [kind, key, id, 1] for a protected object.
+    if (!Array.isArray(row) || (row.length !== 3 && !(row.length === 4 && row[3] === 1)) || !(WORKSPACE_KINDS as readonly unknown[]).includes(row[0]) || typeof row[1] !== 'string' || (row[2] !== null && typeof row[2] !== 'string')) return bad(`entry ${JSON.stringify(row)}`);
     const [kind, key, id] = row as Row;
-    return { kind, key, id };
+    return { kind, key, id, ...(row.length === 4 ? { protected: true as const } : {}) };
   });
   const chunks = (value as { chunks?: unknown }).chunks;
   return { ...(typeof chunks === 'number' && chunks >= 1 ? { chunks } : {}), entries };
@@ -101,7 +102,7 @@ function toChunks(entries: readonly InventoryEntry[]): Row[][] {
   const chunks: Row[][] = [[]];
   let size = 0;
   for (const e of entries) {
-    const row: Row = [e.kind, e.key, e.id];
+    const row: Row = e.protected ? [e.kind, e.key, e.id, 1] : [e.kind, e.key, e.id];
     const length = JSON.stringify(row).length + 1;
     if (size + length > CHUNK_LIMIT && chunks.at(-1)!.length > 0) {
       chunks.push([]);

@@ -98,6 +98,11 @@ export interface InventoryEntry {
   readonly kind: WorkspaceKind;
   readonly key: string;
   readonly id: string | null;
+  /**
+   * `gitops.protected` of a kind without tags, remembered: never pruned, also once its document is
+   * gone (kinds with tags carry the tag prefect-gitops:protected instead).
+   */
+  readonly protected?: true;
 }
 
 /** A write to one object. `body` is exactly what the apply sends (the plan tells the truth). */
@@ -120,6 +125,13 @@ export interface ObjectAction {
   /** Extra lines for the plan, e.g. "used by 3 deployments" or why a delete is held back. */
   readonly notes: readonly string[];
   readonly sensitive: boolean;
+  /**
+   * Inventory kinds: the protection (`gitops.protected`) to record in the owner's inventory, before
+   * any write, when it differs from what the inventory says (or on create and adopt).
+   */
+  readonly protect?: boolean;
+  /** Only the inventory is written (an unchanged object whose protection changed): no request for the object itself. */
+  readonly inventoryOnly?: true;
 }
 
 /**

@@ -73,25 +73,41 @@ export function planWorkspace(desired: readonly DesiredObject[], live: Workspace
     const lives = live.objects.get(handler.kind) ?? [];
     const byKey = new Map(lives.map((l) => [l.key, l]));
     const declared = new Set(mine.map((d) => d.key));
+    // Kinds without tags keep `gitops.protected` in the inventory entry (see InventoryEntry.protected).
+    const remembered = (key: string): boolean => handler.ownership === 'inventory' && live.inventory.some((e) => e.kind === handler.kind && e.key === key && e.protected === true);
     for (const d of mine) {
       const existing = byKey.get(d.key);
       const base = { kind: d.kind, key: d.key, declaredAt: d.declaredAt, sensitive: d.sensitive };
+      const wantProtected = handler.ownership === 'inventory' && d.protected === true;
+      const protect = handler.ownership === 'inventory' && wantProtected !== remembered(d.key) ? { protect: wantProtected } : {};
       if (!existing) {
         const body = handler.createBody(d, options.ctx);
-        kindWrites.push({ ...base, action: 'create', body, changes: safeChanges(d, handler.createChanges?.(d, body, options.ctx) ?? Object.entries(body).map(([field, after]) => ({ field, before: undefined, after }))), notes: handler.notes?.(d, undefined, options.ctx) ?? [] });
+        kindWrites.push({ ...base, action: 'create', body, changes: safeChanges(d, handler.createChanges?.(d, body, options.ctx) ?? Object.entries(body).map(([field, after]) => ({ field, before: undefined, after }))), notes: handler.notes?.(d, undefined, options.ctx) ?? [], ...protect });
         continue;
       }
       if (ownsObject(handler, existing, options.owner, live.inventory)) {
         const diff = handler.diff(d, existing, options.ctx);
-        if (!diff) unchanged.push({ kind: d.kind, key: d.key });
-        else kindWrites.push({ ...base, action: 'update', id: existing.id, liveUpdated: existing.updated, body: diff.body, changes: safeChanges(d, diff.changes), notes: handler.notes?.(d, existing, options.ctx) ?? [] });
+        if (diff) kindWrites.push({ ...base, action: 'update', id: existing.id, liveUpdated: existing.updated, body: diff.body, changes: safeChanges(d, diff.changes), notes: handler.notes?.(d, existing, options.ctx) ?? [], ...protect });
+        else if ('protect' in protect) {
+          kindWrites.push({
+            ...base,
+            action: 'update',
+            id: existing.id,
+            liveUpdated: existing.updated,
+            body: {},
+            changes: [{ field: 'gitops.protected', before: !wantProtected, after: wantProtected }],
+            notes: [`only the owner's inventory is written (${wantProtected ? 'never pruned from now on, also once its document is removed' : 'pruned again once no longer declared'}); the ${d.kind} itself is not`],
+            ...protect,
+            inventoryOnly: true,
+          });
+        } else unchanged.push({ kind: d.kind, key: d.key });
         continue;
       }
       const owner = existing.taggedOwner;
       if ((d.adopt && owner === null) || options.adoptAll) {
         const diff = handler.diff(d, existing, options.ctx);
         const from = owner === null ? 'not created by prefect-gitops' : `taken over from owner "${owner}"`;
-        kindWrites.push({ ...base, action: 'adopt', id: existing.id, liveUpdated: existing.updated, body: diff?.body ?? {}, changes: safeChanges(d, diff?.changes ?? []), notes: [from, ...(handler.notes?.(d, existing, options.ctx) ?? [])] });
+        kindWrites.push({ ...base, action: 'adopt', id: existing.id, liveUpdated: existing.updated, body: diff?.body ?? {}, changes: safeChanges(d, diff?.changes ?? []), notes: [from, ...(handler.notes?.(d, existing, options.ctx) ?? [])], ...protect });
         continue;
       }
       const whose = owner === null ? 'was not created by prefect-gitops' : `is owned by another prefect-gitops owner ("${owner}")`;
@@ -111,7 +127,7 @@ export function planWorkspace(desired: readonly DesiredObject[], live: Workspace
       const tags = Array.isArray(l.raw.tags) ? l.raw.tags : [];
       const held = options.prune ? (handler.holdDelete?.(l, { ...options.ctx, deletingDeploymentIds: options.deletingDeploymentIds ?? new Set(), declaredPlacements: options.declaredPlacements ?? new Map() }) ?? []) : [];
       if (!options.prune) orphans.push({ kind: l.kind, key: l.key, id: l.id, reason: 'prune-disabled' });
-      else if (tags.includes(PROTECTED_TAG)) orphans.push({ kind: l.kind, key: l.key, id: l.id, reason: 'protected' });
+      else if (tags.includes(PROTECTED_TAG) || remembered(l.key)) orphans.push({ kind: l.kind, key: l.key, id: l.id, reason: 'protected' });
       else if (handler.forgetOnPrune?.(l)) forget.push({ kind: l.kind, key: l.key });
       else if (held.length > 0) orphans.push({ kind: l.kind, key: l.key, id: l.id, reason: 'held', notes: held });
       else deletable.push({ action: 'delete', kind: l.kind, key: l.key, id: l.id, liveUpdated: l.updated, changes: [], notes: [], sensitive: false });

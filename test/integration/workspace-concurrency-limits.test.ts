@@ -22,6 +22,7 @@ interface ServerLimit {
   active: boolean;
   active_slots: number;
   slot_decay_per_second: number;
+  updated: string;
 }
 
 async function readLimit(name: string): Promise<ServerLimit | undefined> {
@@ -111,6 +112,46 @@ describe('kind: global-concurrency-limit', () => {
     const pruned = await applyProject(project.dir, { allowMassDelete: true });
     expect(pruned.plan.workspace?.actions.map((a) => `${a.action} ${a.key}`)).toContain(`delete ${name}`);
     expect(await readLimit(name)).toBeUndefined();
+  });
+
+  it('gitops.protected is remembered in the inventory (limits have no tags): a protected limit is never pruned, also once its document is gone', async () => {
+    const project = await makeProject('wsgcl-protect');
+    const kept = uniqueName('kept');
+    const later = uniqueName('later');
+    const filler = uniqueName('filler');
+    // Created protected: the inventory records it with the create.
+    await writeProject(project, [limit(kept, { gitops: { protected: true } }), limit(later), limit(filler)]);
+    expect((await applyProject(project.dir)).result.ok).toBe(true);
+    expect((await planProject(project.dir)).plan.workspace?.actions).toEqual([]);
+
+    // Protected later, unchanged otherwise: only the inventory is written, the limit is not.
+    await writeProject(project, [limit(kept, { gitops: { protected: true } }), limit(later, { gitops: { protected: true } }), limit(filler)]);
+    const before = await readLimit(later);
+    const marked = await applyProject(project.dir);
+    expect(marked.result.ok).toBe(true);
+    expect(marked.plan.workspace?.actions.map((a) => [a.action, a.key, a.body, a.changes, a.inventoryOnly])).toEqual([['update', later, {}, [{ field: 'gitops.protected', before: false, after: true }], true]]);
+    expect(marked.writes).toBe(1);
+    expect((await readLimit(later))?.updated).toBe(before?.updated);
+    expect((await planProject(project.dir)).plan.workspace?.actions).toEqual([]);
+
+    // Both documents removed: neither is deleted, each an orphan kept as protected.
+    await writeProject(project, [limit(filler)]);
+    const pruned = await applyProject(project.dir, { allowMassDelete: true });
+    expect(pruned.result.ok).toBe(true);
+    expect(pruned.plan.workspace?.actions).toEqual([]);
+    expect(pruned.plan.workspace?.orphans.map((o) => [o.key, o.reason]).sort()).toEqual([[kept, 'protected'], [later, 'protected']].sort());
+    expect(await readLimit(kept)).toBeDefined();
+    expect(await readLimit(later)).toBeDefined();
+
+    // Declared again without the protection, then removed: pruned.
+    await writeProject(project, [limit(later), limit(filler)]);
+    const unmarked = await applyProject(project.dir);
+    expect(unmarked.plan.workspace?.actions.map((a) => [a.action, a.key, a.changes])).toEqual([['update', later, [{ field: 'gitops.protected', before: true, after: false }]]]);
+    await writeProject(project, [limit(filler)]);
+    const gone = await applyProject(project.dir, { allowMassDelete: true });
+    expect(gone.plan.workspace?.actions.map((a) => `${a.action} ${a.key}`)).toEqual([`delete ${later}`]);
+    expect(await readLimit(later)).toBeUndefined();
+    expect(await readLimit(kept)).toBeDefined();
   });
 
   it('leaves the limits Prefect makes for deployments (deployment:<id>) out of reads, plans and prune', async () => {

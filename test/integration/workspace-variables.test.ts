@@ -303,10 +303,10 @@ describe('a create that finds its name taken since the plan', () => {
 });
 
 describe('the owner\'s inventory on the server', () => {
-  it('is chunked under Prefect\'s 5000-character limit, read back whole, and shrinks (surplus chunks deleted)', async () => {
+  it('is chunked under Prefect\'s 5000-character limit, read back whole (protection marks included), and shrinks (surplus chunks deleted)', async () => {
     const owner = `inv-${randomBytes(4).toString('hex')}`;
     const client = await PrefectClient.connect({ apiUrl: prefectApiUrl(), retryBaseMs: 200 });
-    const many = Array.from({ length: 150 }, (_, i) => ({ kind: 'work-pool' as const, key: `pool-${String(i).padStart(3, '0')}-${'x'.repeat(20)}`, id: `00000000-0000-0000-0000-${String(i).padStart(12, '0')}` }));
+    const many = Array.from({ length: 150 }, (_, i) => ({ kind: 'work-pool' as const, key: `pool-${String(i).padStart(3, '0')}-${'x'.repeat(20)}`, id: `00000000-0000-0000-0000-${String(i).padStart(12, '0')}`, ...(i % 7 === 0 ? { protected: true as const } : {}) }));
     await updateInventory(client, owner, () => many);
     const base = `prefect-gitops-inventory-${owner}`;
     const second = await readVariable(`${base}-2`);
