@@ -455,11 +455,11 @@ var require_rrule = __commonJS({
           }
           function __awaiter(thisArg, _arguments, P3, generator) {
             function adopt(value2) {
-              return value2 instanceof P3 ? value2 : new P3(function(resolve7) {
-                resolve7(value2);
+              return value2 instanceof P3 ? value2 : new P3(function(resolve8) {
+                resolve8(value2);
               });
             }
-            return new (P3 || (P3 = Promise))(function(resolve7, reject) {
+            return new (P3 || (P3 = Promise))(function(resolve8, reject) {
               function fulfilled(value2) {
                 try {
                   step(generator.next(value2));
@@ -475,7 +475,7 @@ var require_rrule = __commonJS({
                 }
               }
               function step(result) {
-                result.done ? resolve7(result.value) : adopt(result.value).then(fulfilled, rejected);
+                result.done ? resolve8(result.value) : adopt(result.value).then(fulfilled, rejected);
               }
               step((generator = generator.apply(thisArg, _arguments || [])).next());
             });
@@ -671,14 +671,14 @@ var require_rrule = __commonJS({
             }, i3);
             function verb(n) {
               i3[n] = o2[n] && function(v2) {
-                return new Promise(function(resolve7, reject) {
-                  v2 = o2[n](v2), settle(resolve7, reject, v2.done, v2.value);
+                return new Promise(function(resolve8, reject) {
+                  v2 = o2[n](v2), settle(resolve8, reject, v2.done, v2.value);
                 });
               };
             }
-            function settle(resolve7, reject, d, v2) {
+            function settle(resolve8, reject, d, v2) {
               Promise.resolve(v2).then(function(v3) {
-                resolve7({ value: v3, done: d });
+                resolve8({ value: v3, done: d });
               }, reject);
             }
           }
@@ -1887,7 +1887,7 @@ var require_rrule = __commonJS({
             return timeset;
           }
           ;
-          function parseString(rfcString) {
+          function parseString2(rfcString) {
             var options = rfcString.split("\n").map(parseLine).filter(function(x3) {
               return x3 !== null;
             });
@@ -1948,7 +1948,7 @@ var require_rrule = __commonJS({
                 case "BYHOUR":
                 case "BYMINUTE":
                 case "BYSECOND":
-                  var num = parseNumber(value2);
+                  var num = parseNumber2(value2);
                   var optionKey = key.toLowerCase();
                   options[optionKey] = num;
                   break;
@@ -1974,7 +1974,7 @@ var require_rrule = __commonJS({
             });
             return options;
           }
-          function parseNumber(value2) {
+          function parseNumber2(value2) {
             if (value2.indexOf(",") !== -1) {
               var values = value2.split(",");
               return values.map(parseIndividualNumber);
@@ -2879,7 +2879,7 @@ var require_rrule = __commonJS({
               RRule3.FR = Days.FR;
               RRule3.SA = Days.SA;
               RRule3.SU = Days.SU;
-              RRule3.parseString = parseString;
+              RRule3.parseString = parseString2;
               RRule3.optionsToString = optionsToString;
               return RRule3;
             })()
@@ -2972,7 +2972,7 @@ var require_rrule = __commonJS({
                   if (parms.length) {
                     throw new Error("unsupported RRULE parm: ".concat(parms.join(",")));
                   }
-                  rrulevals.push(parseString(line));
+                  rrulevals.push(parseString2(line));
                   break;
                 case "RDATE":
                   var _c = (_a2 = /RDATE(?:;TZID=([^:=]+))?/i.exec(line)) !== null && _a2 !== void 0 ? _a2 : [], rdateTzid = _c[1];
@@ -2985,7 +2985,7 @@ var require_rrule = __commonJS({
                   if (parms.length) {
                     throw new Error("unsupported EXRULE parm: ".concat(parms.join(",")));
                   }
-                  exrulevals.push(parseString(value2));
+                  exrulevals.push(parseString2(value2));
                   break;
                 case "EXDATE":
                   exdatevals = exdatevals.concat(parseRDate(value2, parms));
@@ -3307,7 +3307,7 @@ var require_dist = __commonJS({
     }
     exports.InvalidDurationError = new Error("Invalid duration");
     exports.MultipleFractionsError = new Error("Multiple fractions specified");
-    function parse(durationStr, config = DEFAULT_PARSE_CONFIG) {
+    function parse2(durationStr, config = DEFAULT_PARSE_CONFIG) {
       const match = durationRegex.exec(durationStr);
       if (!match || !match.groups) {
         throw exports.InvalidDurationError;
@@ -3336,7 +3336,7 @@ var require_dist = __commonJS({
       }
       return duration;
     }
-    exports.parse = parse;
+    exports.parse = parse2;
     var s3 = (number, component) => {
       if (!number) {
         return void 0;
@@ -3498,10 +3498,10 @@ var require_code = __commonJS({
     function interpolate(x3) {
       return typeof x3 == "number" || typeof x3 == "boolean" || x3 === null ? x3 : safeStringify(Array.isArray(x3) ? x3.join(",") : x3);
     }
-    function stringify2(x3) {
+    function stringify3(x3) {
       return new _Code(safeStringify(x3));
     }
-    exports.stringify = stringify2;
+    exports.stringify = stringify3;
     function safeStringify(x3) {
       return JSON.stringify(x3).replace(/\u2028/g, "\\u2028").replace(/\u2029/g, "\\u2029");
     }
@@ -6321,7 +6321,7 @@ var require_compile = __commonJS({
       const schOrFunc = root.refs[ref];
       if (schOrFunc)
         return schOrFunc;
-      let _sch = resolve7.call(this, root, ref);
+      let _sch = resolve8.call(this, root, ref);
       if (_sch === void 0) {
         const schema2 = (_a2 = root.localRefs) === null || _a2 === void 0 ? void 0 : _a2[ref];
         const { schemaId } = this.opts;
@@ -6348,7 +6348,7 @@ var require_compile = __commonJS({
     function sameSchemaEnv(s1, s22) {
       return s1.schema === s22.schema && s1.root === s22.root && s1.baseId === s22.baseId;
     }
-    function resolve7(root, ref) {
+    function resolve8(root, ref) {
       let sch;
       while (typeof (sch = this.refs[ref]) == "string")
         ref = sch;
@@ -7208,11 +7208,11 @@ var require_fast_uri = __commonJS({
         normalizeString(uri, options);
       } else if (typeof uri === "object") {
         uri = /** @type {T} */
-        parse(serialize(uri, options), options);
+        parse2(serialize(uri, options), options);
       }
       return uri;
     }
-    function resolve7(baseURI, relativeURI, options) {
+    function resolve8(baseURI, relativeURI, options) {
       const schemelessOptions = options ? Object.assign({ scheme: "null" }, options) : { scheme: "null" };
       const {
         parsed: baseParsed,
@@ -7251,8 +7251,8 @@ var require_fast_uri = __commonJS({
     function resolveComponent(base, relative5, options, skipNormalization) {
       const target = {};
       if (!skipNormalization) {
-        base = parse(serialize(base, options), options);
-        relative5 = parse(serialize(relative5, options), options);
+        base = parse2(serialize(base, options), options);
+        relative5 = parse2(serialize(relative5, options), options);
       }
       options = options || {};
       if (!options.tolerant && relative5.scheme) {
@@ -7570,7 +7570,7 @@ var require_fast_uri = __commonJS({
       }
       return { parsed, malformedAuthorityOrPort, malformedPercentEncoding, malformedSchemeSpecific, malformedHost, malformedScheme };
     }
-    function parse(uri, opts) {
+    function parse2(uri, opts) {
       return parseWithStatus(uri, opts).parsed;
     }
     function normalizeString(uri, opts) {
@@ -7603,11 +7603,11 @@ var require_fast_uri = __commonJS({
     var fastUri = {
       SCHEMES,
       normalize: normalize2,
-      resolve: resolve7,
+      resolve: resolve8,
       resolveComponent,
       equal,
       serialize,
-      parse
+      parse: parse2
     };
     module2.exports = fastUri;
     module2.exports.default = fastUri;
@@ -13277,7 +13277,7 @@ var require_thread_stream = __commonJS({
     var { version } = require_package();
     var { EventEmitter: EventEmitter2 } = __require("events");
     var { Worker } = __require("worker_threads");
-    var { join: join5 } = __require("path");
+    var { join: join6 } = __require("path");
     var { pathToFileURL } = __require("url");
     var { wait } = require_wait();
     var {
@@ -13320,7 +13320,7 @@ var require_thread_stream = __commonJS({
     function createWorker(stream, opts) {
       const { filename, workerData } = opts;
       const bundlerOverrides = "__bundlerPathsOverrides" in globalThis ? globalThis.__bundlerPathsOverrides : {};
-      const toExecute = bundlerOverrides["thread-stream-worker"] || join5(__dirname, "lib", "worker.js");
+      const toExecute = bundlerOverrides["thread-stream-worker"] || join6(__dirname, "lib", "worker.js");
       const worker = new Worker(toExecute, {
         ...opts.workerOpts,
         trackUnmanagedFds: false,
@@ -13723,7 +13723,7 @@ var require_transport = __commonJS({
     "use strict";
     var { createRequire: createRequire2 } = __require("module");
     var getCallers = require_caller();
-    var { join: join5, isAbsolute: isAbsolute3, sep: sep4 } = __require("node:path");
+    var { join: join6, isAbsolute: isAbsolute4, sep: sep4 } = __require("node:path");
     var sleep2 = require_atomic_sleep();
     var onExit2 = require_on_exit_leak_free();
     var ThreadStream = require_thread_stream();
@@ -13786,7 +13786,7 @@ var require_transport = __commonJS({
         throw new Error("only one of target or targets can be specified");
       }
       if (targets) {
-        target = bundlerOverrides["pino-worker"] || join5(__dirname, "worker.js");
+        target = bundlerOverrides["pino-worker"] || join6(__dirname, "worker.js");
         options.targets = targets.filter((dest) => dest.target).map((dest) => {
           return {
             ...dest,
@@ -13804,7 +13804,7 @@ var require_transport = __commonJS({
           });
         });
       } else if (pipeline) {
-        target = bundlerOverrides["pino-worker"] || join5(__dirname, "worker.js");
+        target = bundlerOverrides["pino-worker"] || join6(__dirname, "worker.js");
         options.pipelines = [pipeline.map((dest) => {
           return {
             ...dest,
@@ -13822,11 +13822,11 @@ var require_transport = __commonJS({
       return buildStream(fixTarget(target), options, worker, sync);
       function fixTarget(origin) {
         origin = bundlerOverrides[origin] || origin;
-        if (isAbsolute3(origin) || origin.indexOf("file://") === 0) {
+        if (isAbsolute4(origin) || origin.indexOf("file://") === 0) {
           return origin;
         }
         if (origin === "pino/file") {
-          return join5(__dirname, "..", "file.js");
+          return join6(__dirname, "..", "file.js");
         }
         let fixTarget2;
         for (const filePath of callers) {
@@ -13957,7 +13957,7 @@ var require_tools = __commonJS({
       return asJsonChan.traceSync(_asJson, store, this, obj, msg, num, time);
     }
     function _asJson(obj, msg, num, time) {
-      const stringify3 = this[stringifySym];
+      const stringify4 = this[stringifySym];
       const stringifySafe = this[stringifySafeSym];
       const stringifiers = this[stringifiersSym];
       const end = this[endSym];
@@ -13999,7 +13999,7 @@ var require_tools = __commonJS({
               value2 = (stringifier || asString)(value2);
               break;
             default:
-              value2 = (stringifier || stringify3)(value2, stringifySafe);
+              value2 = (stringifier || stringify4)(value2, stringifySafe);
           }
           if (value2 === void 0) continue;
           const strKey = asString(key);
@@ -14027,7 +14027,7 @@ var require_tools = __commonJS({
             msgStr = ',"' + messageKey + '":' + value2;
             break;
           default:
-            value2 = (stringifier || stringify3)(value2, stringifySafe);
+            value2 = (stringifier || stringify4)(value2, stringifySafe);
             msgStr = ',"' + messageKey + '":' + value2;
         }
       }
@@ -14040,7 +14040,7 @@ var require_tools = __commonJS({
     function asChindings(instance2, bindings) {
       let value2;
       let data = instance2[chindingsSym];
-      const stringify3 = instance2[stringifySym];
+      const stringify4 = instance2[stringifySym];
       const stringifySafe = instance2[stringifySafeSym];
       const stringifiers = instance2[stringifiersSym];
       const wildcardStringifier = stringifiers[wildcardFirstSym];
@@ -14052,7 +14052,7 @@ var require_tools = __commonJS({
         const valid = (key.length < 5 || key !== "level" && key !== "serializers" && key !== "formatters" && key !== "customLevels") && bindings.hasOwnProperty(key) && value2 !== void 0;
         if (valid === true) {
           value2 = serializers[key] ? serializers[key](value2) : value2;
-          value2 = (stringifiers[key] || wildcardStringifier || stringify3)(value2, stringifySafe);
+          value2 = (stringifiers[key] || wildcardStringifier || stringify4)(value2, stringifySafe);
           if (value2 === void 0) continue;
           data += ',"' + key + '":' + value2;
         }
@@ -14142,13 +14142,13 @@ var require_tools = __commonJS({
         return { opts, stream };
       };
     }
-    function stringify2(obj, stringifySafeFn) {
+    function stringify3(obj, stringifySafeFn) {
       try {
         return JSON.stringify(obj);
       } catch (_3) {
         try {
-          const stringify3 = stringifySafeFn || this[stringifySafeSym];
-          return stringify3(obj);
+          const stringify4 = stringifySafeFn || this[stringifySafeSym];
+          return stringify4(obj);
         } catch (_4) {
           return '"[unable to serialize, circular reference is too complex to analyze]"';
         }
@@ -14178,7 +14178,7 @@ var require_tools = __commonJS({
       asJson,
       genLog,
       createArgsNormalizer,
-      stringify: stringify2,
+      stringify: stringify3,
       buildFormatters,
       normalizeDestFileDescriptor
     };
@@ -14453,7 +14453,7 @@ var require_proto = __commonJS({
       asChindings,
       asJson,
       buildFormatters,
-      stringify: stringify2,
+      stringify: stringify3,
       noop: noop2
     } = require_tools();
     var {
@@ -14561,9 +14561,9 @@ var require_proto = __commonJS({
       }
       if (typeof options.redact === "object" && options.redact !== null || Array.isArray(options.redact)) {
         instance2.redact = options.redact;
-        const stringifiers = redaction(instance2.redact, stringify2);
+        const stringifiers = redaction(instance2.redact, stringify3);
         const formatOpts = { stringify: stringifiers[redactFmtSym] };
-        instance2[stringifySym] = stringify2;
+        instance2[stringifySym] = stringify3;
         instance2[stringifiersSym] = stringifiers;
         instance2[formatOptsSym] = formatOpts;
       }
@@ -14644,13 +14644,13 @@ var require_safe_stable_stringify = __commonJS({
   "node_modules/safe-stable-stringify/index.js"(exports, module2) {
     "use strict";
     var { hasOwnProperty } = Object.prototype;
-    var stringify2 = configure();
-    stringify2.configure = configure;
-    stringify2.stringify = stringify2;
-    stringify2.default = stringify2;
-    exports.stringify = stringify2;
+    var stringify3 = configure();
+    stringify3.configure = configure;
+    stringify3.stringify = stringify3;
+    stringify3.default = stringify3;
+    exports.stringify = stringify3;
     exports.configure = configure;
-    module2.exports = stringify2;
+    module2.exports = stringify3;
     var strEscapeSequencesRegExp = /[\u0000-\u001f\u0022\u005c\ud800-\udfff]/;
     function strEscape(str) {
       if (str.length < 5e3 && !strEscapeSequencesRegExp.test(str)) {
@@ -14815,7 +14815,7 @@ var require_safe_stable_stringify = __commonJS({
               return circularValue;
             }
             let res = "";
-            let join5 = ",";
+            let join6 = ",";
             const originalIndentation = indentation;
             if (Array.isArray(value2)) {
               if (value2.length === 0) {
@@ -14829,7 +14829,7 @@ var require_safe_stable_stringify = __commonJS({
                 indentation += spacer;
                 res += `
 ${indentation}`;
-                join5 = `,
+                join6 = `,
 ${indentation}`;
               }
               const maximumValuesToStringify = Math.min(value2.length, maximumBreadth);
@@ -14837,13 +14837,13 @@ ${indentation}`;
               for (; i3 < maximumValuesToStringify - 1; i3++) {
                 const tmp2 = stringifyFnReplacer(String(i3), value2, stack, replacer, spacer, indentation);
                 res += tmp2 !== void 0 ? tmp2 : "null";
-                res += join5;
+                res += join6;
               }
               const tmp = stringifyFnReplacer(String(i3), value2, stack, replacer, spacer, indentation);
               res += tmp !== void 0 ? tmp : "null";
               if (value2.length - 1 > maximumBreadth) {
                 const removedKeys = value2.length - maximumBreadth - 1;
-                res += `${join5}"... ${getItemCount(removedKeys)} not stringified"`;
+                res += `${join6}"... ${getItemCount(removedKeys)} not stringified"`;
               }
               if (spacer !== "") {
                 res += `
@@ -14864,7 +14864,7 @@ ${originalIndentation}`;
             let separator = "";
             if (spacer !== "") {
               indentation += spacer;
-              join5 = `,
+              join6 = `,
 ${indentation}`;
               whitespace = " ";
             }
@@ -14878,13 +14878,13 @@ ${indentation}`;
               const tmp = stringifyFnReplacer(key2, value2, stack, replacer, spacer, indentation);
               if (tmp !== void 0) {
                 res += `${separator}${strEscape(key2)}:${whitespace}${tmp}`;
-                separator = join5;
+                separator = join6;
               }
             }
             if (keyLength > maximumBreadth) {
               const removedKeys = keyLength - maximumBreadth;
               res += `${separator}"...":${whitespace}"${getItemCount(removedKeys)} not stringified"`;
-              separator = join5;
+              separator = join6;
             }
             if (spacer !== "" && separator.length > 1) {
               res = `
@@ -14925,7 +14925,7 @@ ${originalIndentation}`;
             }
             const originalIndentation = indentation;
             let res = "";
-            let join5 = ",";
+            let join6 = ",";
             if (Array.isArray(value2)) {
               if (value2.length === 0) {
                 return "[]";
@@ -14938,7 +14938,7 @@ ${originalIndentation}`;
                 indentation += spacer;
                 res += `
 ${indentation}`;
-                join5 = `,
+                join6 = `,
 ${indentation}`;
               }
               const maximumValuesToStringify = Math.min(value2.length, maximumBreadth);
@@ -14946,13 +14946,13 @@ ${indentation}`;
               for (; i3 < maximumValuesToStringify - 1; i3++) {
                 const tmp2 = stringifyArrayReplacer(String(i3), value2[i3], stack, replacer, spacer, indentation);
                 res += tmp2 !== void 0 ? tmp2 : "null";
-                res += join5;
+                res += join6;
               }
               const tmp = stringifyArrayReplacer(String(i3), value2[i3], stack, replacer, spacer, indentation);
               res += tmp !== void 0 ? tmp : "null";
               if (value2.length - 1 > maximumBreadth) {
                 const removedKeys = value2.length - maximumBreadth - 1;
-                res += `${join5}"... ${getItemCount(removedKeys)} not stringified"`;
+                res += `${join6}"... ${getItemCount(removedKeys)} not stringified"`;
               }
               if (spacer !== "") {
                 res += `
@@ -14965,7 +14965,7 @@ ${originalIndentation}`;
             let whitespace = "";
             if (spacer !== "") {
               indentation += spacer;
-              join5 = `,
+              join6 = `,
 ${indentation}`;
               whitespace = " ";
             }
@@ -14974,7 +14974,7 @@ ${indentation}`;
               const tmp = stringifyArrayReplacer(key2, value2[key2], stack, replacer, spacer, indentation);
               if (tmp !== void 0) {
                 res += `${separator}${strEscape(key2)}:${whitespace}${tmp}`;
-                separator = join5;
+                separator = join6;
               }
             }
             if (spacer !== "" && separator.length > 1) {
@@ -15032,20 +15032,20 @@ ${originalIndentation}`;
               indentation += spacer;
               let res2 = `
 ${indentation}`;
-              const join6 = `,
+              const join7 = `,
 ${indentation}`;
               const maximumValuesToStringify = Math.min(value2.length, maximumBreadth);
               let i3 = 0;
               for (; i3 < maximumValuesToStringify - 1; i3++) {
                 const tmp2 = stringifyIndent(String(i3), value2[i3], stack, spacer, indentation);
                 res2 += tmp2 !== void 0 ? tmp2 : "null";
-                res2 += join6;
+                res2 += join7;
               }
               const tmp = stringifyIndent(String(i3), value2[i3], stack, spacer, indentation);
               res2 += tmp !== void 0 ? tmp : "null";
               if (value2.length - 1 > maximumBreadth) {
                 const removedKeys = value2.length - maximumBreadth - 1;
-                res2 += `${join6}"... ${getItemCount(removedKeys)} not stringified"`;
+                res2 += `${join7}"... ${getItemCount(removedKeys)} not stringified"`;
               }
               res2 += `
 ${originalIndentation}`;
@@ -15061,16 +15061,16 @@ ${originalIndentation}`;
               return '"[Object]"';
             }
             indentation += spacer;
-            const join5 = `,
+            const join6 = `,
 ${indentation}`;
             let res = "";
             let separator = "";
             let maximumPropertiesToStringify = Math.min(keyLength, maximumBreadth);
             if (isTypedArrayWithEntries(value2)) {
-              res += stringifyTypedArray(value2, join5, maximumBreadth);
+              res += stringifyTypedArray(value2, join6, maximumBreadth);
               keys = keys.slice(value2.length);
               maximumPropertiesToStringify -= value2.length;
-              separator = join5;
+              separator = join6;
             }
             if (deterministic) {
               keys = sort(keys, comparator);
@@ -15081,13 +15081,13 @@ ${indentation}`;
               const tmp = stringifyIndent(key2, value2[key2], stack, spacer, indentation);
               if (tmp !== void 0) {
                 res += `${separator}${strEscape(key2)}: ${tmp}`;
-                separator = join5;
+                separator = join6;
               }
             }
             if (keyLength > maximumBreadth) {
               const removedKeys = keyLength - maximumBreadth;
               res += `${separator}"...": "${getItemCount(removedKeys)} not stringified"`;
-              separator = join5;
+              separator = join6;
             }
             if (separator !== "") {
               res = `
@@ -15208,7 +15208,7 @@ ${originalIndentation}`;
             return fail2 ? fail2(value2) : void 0;
         }
       }
-      function stringify3(value2, replacer, space) {
+      function stringify4(value2, replacer, space) {
         if (arguments.length > 1) {
           let spacer = "";
           if (typeof space === "number") {
@@ -15230,7 +15230,7 @@ ${originalIndentation}`;
         }
         return stringifySimple("", value2, []);
       }
-      return stringify3;
+      return stringify4;
     }
   }
 });
@@ -15422,7 +15422,7 @@ var require_pino = __commonJS({
       asChindings,
       buildSafeSonicBoom,
       buildFormatters,
-      stringify: stringify2,
+      stringify: stringify3,
       normalizeDestFileDescriptor,
       noop: noop2
     } = require_tools();
@@ -15526,7 +15526,7 @@ var require_pino = __commonJS({
         formatters.bindings,
         formatters.log
       );
-      const stringifyFn = stringify2.bind({
+      const stringifyFn = stringify3.bind({
         [stringifySafeSym]: stringifySafe
       });
       const stringifiers = redact2 ? redaction(redact2, stringifyFn) : {};
@@ -15536,7 +15536,7 @@ var require_pino = __commonJS({
         [chindingsSym]: "",
         [serializersSym]: serializers2,
         [stringifiersSym]: stringifiers,
-        [stringifySym]: stringify2,
+        [stringifySym]: stringify3,
         [stringifySafeSym]: stringifySafe,
         [formattersSym]: allFormatters
       });
@@ -15567,7 +15567,7 @@ var require_pino = __commonJS({
         [streamSym]: stream,
         [timeSym]: time2,
         [timeSliceIndexSym]: timeSliceIndex,
-        [stringifySym]: stringify2,
+        [stringifySym]: stringify3,
         [stringifySafeSym]: stringifySafe,
         [stringifiersSym]: stringifiers,
         [endSym]: end,
@@ -15707,12 +15707,12 @@ var require_isexe = __commonJS({
         if (typeof Promise !== "function") {
           throw new TypeError("callback not provided");
         }
-        return new Promise(function(resolve7, reject) {
+        return new Promise(function(resolve8, reject) {
           isexe(path3, options || {}, function(er, is) {
             if (er) {
               reject(er);
             } else {
-              resolve7(is);
+              resolve8(is);
             }
           });
         });
@@ -15778,27 +15778,27 @@ var require_which = __commonJS({
         opt = {};
       const { pathEnv, pathExt, pathExtExe } = getPathInfo(cmd, opt);
       const found = [];
-      const step = (i3) => new Promise((resolve7, reject) => {
+      const step = (i3) => new Promise((resolve8, reject) => {
         if (i3 === pathEnv.length)
-          return opt.all && found.length ? resolve7(found) : reject(getNotFoundError(cmd));
+          return opt.all && found.length ? resolve8(found) : reject(getNotFoundError(cmd));
         const ppRaw = pathEnv[i3];
         const pathPart = /^".*"$/.test(ppRaw) ? ppRaw.slice(1, -1) : ppRaw;
         const pCmd = path3.join(pathPart, cmd);
         const p2 = !pathPart && /^\.[\\\/]/.test(cmd) ? cmd.slice(0, 2) + pCmd : pCmd;
-        resolve7(subStep(p2, i3, 0));
+        resolve8(subStep(p2, i3, 0));
       });
-      const subStep = (p2, i3, ii) => new Promise((resolve7, reject) => {
+      const subStep = (p2, i3, ii) => new Promise((resolve8, reject) => {
         if (ii === pathExt.length)
-          return resolve7(step(i3 + 1));
+          return resolve8(step(i3 + 1));
         const ext = pathExt[ii];
         isexe(p2 + ext, { pathExt: pathExtExe }, (er, is) => {
           if (!er && is) {
             if (opt.all)
               found.push(p2 + ext);
             else
-              return resolve7(p2 + ext);
+              return resolve8(p2 + ext);
           }
-          return resolve7(subStep(p2, i3, ii + 1));
+          return resolve8(subStep(p2, i3, ii + 1));
         });
       });
       return cb ? step(0).then((res) => cb(null, res), cb) : step(0);
@@ -16010,7 +16010,7 @@ var require_parse = __commonJS({
       }
       return parsed;
     }
-    function parse(command, args2, options) {
+    function parse2(command, args2, options) {
       if (args2 && !Array.isArray(args2)) {
         options = args2;
         args2 = null;
@@ -16029,7 +16029,7 @@ var require_parse = __commonJS({
       };
       return options.shell ? parsed : parseNonShell(parsed);
     }
-    module2.exports = parse;
+    module2.exports = parse2;
   }
 });
 
@@ -16088,16 +16088,16 @@ var require_cross_spawn = __commonJS({
   "node_modules/cross-spawn/index.js"(exports, module2) {
     "use strict";
     var cp = __require("child_process");
-    var parse = require_parse();
+    var parse2 = require_parse();
     var enoent = require_enoent();
     function spawn2(command, args2, options) {
-      const parsed = parse(command, args2, options);
+      const parsed = parse2(command, args2, options);
       const spawned = cp.spawn(parsed.command, parsed.args, parsed.options);
       enoent.hookChildProcess(spawned, parsed);
       return spawned;
     }
     function spawnSync(command, args2, options) {
-      const parsed = parse(command, args2, options);
+      const parsed = parse2(command, args2, options);
       const result = cp.spawnSync(parsed.command, parsed.args, parsed.options);
       result.error = result.error || enoent.verifyENOENTSync(result.status, parsed);
       return result;
@@ -16105,7 +16105,7 @@ var require_cross_spawn = __commonJS({
     module2.exports = spawn2;
     module2.exports.spawn = spawn2;
     module2.exports.sync = spawnSync;
-    module2.exports._parse = parse;
+    module2.exports._parse = parse2;
     module2.exports._enoent = enoent;
   }
 });
@@ -16328,7 +16328,7 @@ var require_ms = __commonJS({
       options = options || {};
       var type = typeof val;
       if (type === "string" && val.length > 0) {
-        return parse(val);
+        return parse2(val);
       } else if (type === "number" && isFinite(val)) {
         return options.long ? fmtLong(val) : fmtShort(val);
       }
@@ -16336,7 +16336,7 @@ var require_ms = __commonJS({
         "val is not a non-empty string or a valid number. val=" + JSON.stringify(val)
       );
     };
-    function parse(str) {
+    function parse2(str) {
       str = String(str);
       if (str.length > 100) {
         return;
@@ -19395,7 +19395,7 @@ var require_stringify = __commonJS({
         props.push(doc.directives.tagString(tag));
       return props.join(" ");
     }
-    function stringify2(item, ctx, onComment, onChompKeep) {
+    function stringify3(item, ctx, onComment, onChompKeep) {
       if (identity2.isPair(item))
         return item.toString(ctx, onComment, onChompKeep);
       if (identity2.isAlias(item)) {
@@ -19424,7 +19424,7 @@ var require_stringify = __commonJS({
 ${ctx.indent}${str}`;
     }
     exports.createStringifyContext = createStringifyContext;
-    exports.stringify = stringify2;
+    exports.stringify = stringify3;
   }
 });
 
@@ -19434,7 +19434,7 @@ var require_stringifyPair = __commonJS({
     "use strict";
     var identity2 = require_identity();
     var Scalar = require_Scalar();
-    var stringify2 = require_stringify();
+    var stringify3 = require_stringify();
     var stringifyComment = require_stringifyComment();
     function stringifyPair({ key, value: value2 }, ctx, onComment, onChompKeep) {
       const { allNullValues, doc, indent, indentStep, options: { commentString, indentSeq, simpleKeys } } = ctx;
@@ -19456,7 +19456,7 @@ var require_stringifyPair = __commonJS({
       });
       let keyCommentDone = false;
       let chompKeep = false;
-      let str = stringify2.stringify(key, ctx, () => keyCommentDone = true, () => chompKeep = true);
+      let str = stringify3.stringify(key, ctx, () => keyCommentDone = true, () => chompKeep = true);
       if (!explicitKey && !ctx.inFlow && str.length > 1024) {
         if (simpleKeys)
           throw new Error("With simple keys, single line scalar must not span more than 1024 characters");
@@ -19508,7 +19508,7 @@ ${indent}:`;
         ctx.indent = ctx.indent.substring(2);
       }
       let valueCommentDone = false;
-      const valueStr = stringify2.stringify(value2, ctx, () => valueCommentDone = true, () => chompKeep = true);
+      const valueStr = stringify3.stringify(value2, ctx, () => valueCommentDone = true, () => chompKeep = true);
       let ws = " ";
       if (keyComment || vsb || vcb) {
         ws = vsb ? "\n" : "";
@@ -19649,7 +19649,7 @@ var require_addPairToJSMap = __commonJS({
     "use strict";
     var log = require_log();
     var merge = require_merge();
-    var stringify2 = require_stringify();
+    var stringify3 = require_stringify();
     var identity2 = require_identity();
     var toJS = require_toJS();
     function addPairToJSMap(ctx, map, { key, value: value2 }) {
@@ -19685,7 +19685,7 @@ var require_addPairToJSMap = __commonJS({
       if (typeof jsKey !== "object")
         return String(jsKey);
       if (identity2.isNode(key) && ctx?.doc) {
-        const strCtx = stringify2.createStringifyContext(ctx.doc, {});
+        const strCtx = stringify3.createStringifyContext(ctx.doc, {});
         strCtx.anchors = /* @__PURE__ */ new Set();
         for (const node of ctx.anchors.keys())
           strCtx.anchors.add(node.anchor);
@@ -19752,12 +19752,12 @@ var require_stringifyCollection = __commonJS({
   "node_modules/yaml/dist/stringify/stringifyCollection.js"(exports) {
     "use strict";
     var identity2 = require_identity();
-    var stringify2 = require_stringify();
+    var stringify3 = require_stringify();
     var stringifyComment = require_stringifyComment();
     function stringifyCollection(collection, ctx, options) {
       const flow = ctx.inFlow ?? collection.flow;
-      const stringify3 = flow ? stringifyFlowCollection : stringifyBlockCollection;
-      return stringify3(collection, ctx, options);
+      const stringify4 = flow ? stringifyFlowCollection : stringifyBlockCollection;
+      return stringify4(collection, ctx, options);
     }
     function stringifyBlockCollection({ comment, items }, ctx, { blockItemPrefix, flowChars, itemIndent, onChompKeep, onComment }) {
       const { indent, options: { commentString } } = ctx;
@@ -19782,7 +19782,7 @@ var require_stringifyCollection = __commonJS({
           }
         }
         chompKeep = false;
-        let str2 = stringify2.stringify(item, itemCtx, () => comment2 = null, () => chompKeep = true);
+        let str2 = stringify3.stringify(item, itemCtx, () => comment2 = null, () => chompKeep = true);
         if (comment2)
           str2 += stringifyComment.lineComment(str2, itemIndent, commentString(comment2));
         if (chompKeep && comment2)
@@ -19849,7 +19849,7 @@ ${indent}${line}` : "\n";
         }
         if (comment)
           reqNewline = true;
-        let str = stringify2.stringify(item, itemCtx, () => comment = null);
+        let str = stringify3.stringify(item, itemCtx, () => comment = null);
         reqNewline || (reqNewline = lines.length > linesAtValue || str.includes("\n"));
         if (i3 < items.length - 1) {
           str += ",";
@@ -21210,7 +21210,7 @@ var require_stringifyDocument = __commonJS({
   "node_modules/yaml/dist/stringify/stringifyDocument.js"(exports) {
     "use strict";
     var identity2 = require_identity();
-    var stringify2 = require_stringify();
+    var stringify3 = require_stringify();
     var stringifyComment = require_stringifyComment();
     function stringifyDocument(doc, options) {
       const lines = [];
@@ -21225,7 +21225,7 @@ var require_stringifyDocument = __commonJS({
       }
       if (hasDirectives)
         lines.push("---");
-      const ctx = stringify2.createStringifyContext(doc, options);
+      const ctx = stringify3.createStringifyContext(doc, options);
       const { commentString } = ctx.options;
       if (doc.commentBefore) {
         if (lines.length !== 1)
@@ -21247,7 +21247,7 @@ var require_stringifyDocument = __commonJS({
           contentComment = doc.contents.comment;
         }
         const onChompKeep = contentComment ? void 0 : () => chompKeep = true;
-        let body2 = stringify2.stringify(doc.contents, ctx, () => contentComment = null, onChompKeep);
+        let body2 = stringify3.stringify(doc.contents, ctx, () => contentComment = null, onChompKeep);
         if (contentComment)
           body2 += stringifyComment.lineComment(body2, "", commentString(contentComment));
         if ((body2[0] === "|" || body2[0] === ">") && lines[lines.length - 1] === "---") {
@@ -21255,7 +21255,7 @@ var require_stringifyDocument = __commonJS({
         } else
           lines.push(body2);
       } else {
-        lines.push(stringify2.stringify(doc.contents, ctx));
+        lines.push(stringify3.stringify(doc.contents, ctx));
       }
       if (doc.directives?.docEnd) {
         if (doc.comment) {
@@ -23391,7 +23391,7 @@ var require_cst_scalar = __commonJS({
 var require_cst_stringify = __commonJS({
   "node_modules/yaml/dist/parse/cst-stringify.js"(exports) {
     "use strict";
-    var stringify2 = (cst) => "type" in cst ? stringifyToken(cst) : stringifyItem(cst);
+    var stringify3 = (cst) => "type" in cst ? stringifyToken(cst) : stringifyItem(cst);
     function stringifyToken(token) {
       switch (token.type) {
         case "block-scalar": {
@@ -23444,7 +23444,7 @@ var require_cst_stringify = __commonJS({
         res += stringifyToken(value2);
       return res;
     }
-    exports.stringify = stringify2;
+    exports.stringify = stringify3;
   }
 });
 
@@ -25155,7 +25155,7 @@ var require_public_api = __commonJS({
       }
       return doc;
     }
-    function parse(src, reviver, options) {
+    function parse2(src, reviver, options) {
       let _reviver = void 0;
       if (typeof reviver === "function") {
         _reviver = reviver;
@@ -25174,7 +25174,7 @@ var require_public_api = __commonJS({
       }
       return doc.toJS(Object.assign({ reviver: _reviver }, options));
     }
-    function stringify2(value2, replacer, options) {
+    function stringify3(value2, replacer, options) {
       let _replacer = null;
       if (typeof replacer === "function" || Array.isArray(replacer)) {
         _replacer = replacer;
@@ -25196,10 +25196,10 @@ var require_public_api = __commonJS({
         return value2.toString(options);
       return new Document2.Document(value2, _replacer, options).toString(options);
     }
-    exports.parse = parse;
+    exports.parse = parse2;
     exports.parseAllDocuments = parseAllDocuments3;
     exports.parseDocument = parseDocument2;
-    exports.stringify = stringify2;
+    exports.stringify = stringify3;
   }
 });
 
@@ -26253,7 +26253,7 @@ var require_util2 = __commonJS({
     var { IncomingMessage } = __require("node:http");
     var stream = __require("node:stream");
     var net = __require("node:net");
-    var { stringify: stringify2 } = __require("node:querystring");
+    var { stringify: stringify3 } = __require("node:querystring");
     var { EventEmitter: EE } = __require("node:events");
     var timers = require_timers();
     var { InvalidArgumentError, ConnectTimeoutError } = require_errors3();
@@ -26319,7 +26319,7 @@ var require_util2 = __commonJS({
       if (pathHasQueryOrFragment(url)) {
         throw new Error('Query params cannot be passed when url already contains "?" or "#".');
       }
-      const stringified = stringify2(queryParams);
+      const stringified = stringify3(queryParams);
       if (stringified) {
         url += "?" + stringified;
       }
@@ -27301,7 +27301,7 @@ var require_readable = __commonJS({
         if (this._readableState.closeEmitted) {
           return Promise.resolve(null);
         }
-        return new Promise((resolve7, reject) => {
+        return new Promise((resolve8, reject) => {
           if (this[kContentLength] && this[kContentLength] > limit || this[kBytesRead] > limit) {
             this.destroy(new AbortError());
           }
@@ -27315,11 +27315,11 @@ var require_readable = __commonJS({
               if (signal.aborted) {
                 reject(signal.reason ?? new AbortError());
               } else {
-                resolve7(null);
+                resolve8(null);
               }
             });
           } else {
-            this.on("close", resolve7);
+            this.on("close", resolve8);
           }
           this.on("error", noop2).on("data", () => {
             if (this[kBytesRead] > limit) {
@@ -27347,7 +27347,7 @@ var require_readable = __commonJS({
     }
     function consume(stream, type) {
       assert(!stream[kConsume]);
-      return new Promise((resolve7, reject) => {
+      return new Promise((resolve8, reject) => {
         if (isUnusable(stream)) {
           const rState = stream._readableState;
           if (rState.destroyed && rState.closeEmitted === false) {
@@ -27362,7 +27362,7 @@ var require_readable = __commonJS({
             stream[kConsume] = {
               type,
               stream,
-              resolve: resolve7,
+              resolve: resolve8,
               reject,
               length: 0,
               body: []
@@ -27436,18 +27436,18 @@ var require_readable = __commonJS({
       return buffer;
     }
     function consumeEnd(consume2, encoding) {
-      const { type, body: body2, resolve: resolve7, stream, length } = consume2;
+      const { type, body: body2, resolve: resolve8, stream, length } = consume2;
       try {
         if (type === "text") {
-          resolve7(chunksDecode(body2, length, encoding));
+          resolve8(chunksDecode(body2, length, encoding));
         } else if (type === "json") {
-          resolve7(JSON.parse(chunksDecode(body2, length, encoding)));
+          resolve8(JSON.parse(chunksDecode(body2, length, encoding)));
         } else if (type === "arrayBuffer") {
-          resolve7(chunksConcat(body2, length).buffer);
+          resolve8(chunksConcat(body2, length).buffer);
         } else if (type === "blob") {
-          resolve7(new Blob(body2, { type: stream[kContentType] }));
+          resolve8(new Blob(body2, { type: stream[kContentType] }));
         } else if (type === "bytes") {
-          resolve7(chunksConcat(body2, length));
+          resolve8(chunksConcat(body2, length));
         }
         consumeFinish(consume2);
       } catch (err2) {
@@ -27637,9 +27637,9 @@ var require_api_request = __commonJS({
     };
     function request2(opts, callback) {
       if (callback === void 0) {
-        return new Promise((resolve7, reject) => {
+        return new Promise((resolve8, reject) => {
           request2.call(this, opts, (err2, data) => {
-            return err2 ? reject(err2) : resolve7(data);
+            return err2 ? reject(err2) : resolve8(data);
           });
         });
       }
@@ -27934,9 +27934,9 @@ var require_dispatcher_base = __commonJS({
       }
       close(callback) {
         if (callback === void 0) {
-          return new Promise((resolve7, reject) => {
+          return new Promise((resolve8, reject) => {
             this.close((err2, data) => {
-              return err2 ? reject(err2) : resolve7(data);
+              return err2 ? reject(err2) : resolve8(data);
             });
           });
         }
@@ -27974,9 +27974,9 @@ var require_dispatcher_base = __commonJS({
           err2 = null;
         }
         if (callback === void 0) {
-          return new Promise((resolve7, reject) => {
+          return new Promise((resolve8, reject) => {
             this.destroy(err2, (err3, data) => {
-              return err3 ? reject(err3) : resolve7(data);
+              return err3 ? reject(err3) : resolve8(data);
             });
           });
         }
@@ -28252,8 +28252,8 @@ var require_pool_base = __commonJS({
           }
           return Promise.all(closeAll);
         } else {
-          return new Promise((resolve7) => {
-            this[kClosedResolve] = resolve7;
+          return new Promise((resolve8) => {
+            this[kClosedResolve] = resolve8;
           });
         }
       }
@@ -30300,7 +30300,7 @@ var require_data_url = __commonJS({
       }
       return mimeType;
     }
-    function collectAnHTTPQuotedString(input, position, extractValue = false) {
+    function collectAnHTTPQuotedString(input, position, extractValue2 = false) {
       const positionStart = position.position;
       let value2 = "";
       assert(input[position.position] === '"');
@@ -30328,7 +30328,7 @@ var require_data_url = __commonJS({
           break;
         }
       }
-      if (extractValue) {
+      if (extractValue2) {
         return value2;
       }
       return input.slice(positionStart, position.position);
@@ -32376,8 +32376,8 @@ var require_promise = __commonJS({
     function createDeferredPromise() {
       let res;
       let rej;
-      const promise = new Promise((resolve7, reject) => {
-        res = resolve7;
+      const promise = new Promise((resolve8, reject) => {
+        res = resolve8;
         rej = reject;
       });
       return { promise, resolve: res, reject: rej };
@@ -33803,12 +33803,12 @@ upgrade: ${upgrade}\r
           cb();
         }
       }
-      const waitForDrain = () => new Promise((resolve7, reject) => {
+      const waitForDrain = () => new Promise((resolve8, reject) => {
         assert(callback === null);
         if (socket[kError]) {
           reject(socket[kError]);
         } else {
-          callback = resolve7;
+          callback = resolve8;
         }
       });
       socket.on("close", onDrain).on("drain", onDrain);
@@ -34692,12 +34692,12 @@ var require_client_h2 = __commonJS({
           cb();
         }
       }
-      const waitForDrain = () => new Promise((resolve7, reject) => {
+      const waitForDrain = () => new Promise((resolve8, reject) => {
         assert(callback === null);
         if (socket[kError]) {
           reject(socket[kError]);
         } else {
-          callback = resolve7;
+          callback = resolve8;
         }
       });
       h2stream.on("close", onDrain).on("drain", onDrain);
@@ -35014,16 +35014,16 @@ var require_client = __commonJS({
         return this[kNeedDrain] < 2;
       }
       [kClose]() {
-        return new Promise((resolve7) => {
+        return new Promise((resolve8) => {
           if (this[kSize]) {
-            this[kClosedResolve] = resolve7;
+            this[kClosedResolve] = resolve8;
           } else {
-            resolve7(null);
+            resolve8(null);
           }
         });
       }
       [kDestroy](err2) {
-        return new Promise((resolve7) => {
+        return new Promise((resolve8) => {
           const requests = this[kQueue].splice(this[kPendingIdx]);
           for (let i3 = 0; i3 < requests.length; i3++) {
             const request2 = requests[i3];
@@ -35036,7 +35036,7 @@ var require_client = __commonJS({
               this[kClosedResolve]();
               this[kClosedResolve] = null;
             }
-            resolve7(null);
+            resolve8(null);
           };
           if (this[kHTTPContext]) {
             this[kHTTPContext].destroy(err2, callback);
@@ -36409,7 +36409,7 @@ var require_parse2 = __commonJS({
       }
       return { risky: false };
     };
-    var parse = (input, options) => {
+    var parse2 = (input, options) => {
       if (typeof input !== "string") {
         throw new TypeError("Expected a string");
       }
@@ -36579,7 +36579,7 @@ var require_parse2 = __commonJS({
             output = token.close = `)$))${extglobStar}`;
           }
           if (token.inner.includes("*") && (rest = remaining()) && /^\.[^\\/.]+$/.test(rest)) {
-            const expression = parse(rest, { ...options, fastpaths: false }).output;
+            const expression = parse2(rest, { ...options, fastpaths: false }).output;
             output = token.close = `)${expression})${extglobStar})`;
           }
           if (token.prev.type === "bos") {
@@ -37102,7 +37102,7 @@ var require_parse2 = __commonJS({
       }
       return state;
     };
-    parse.fastpaths = (input, options) => {
+    parse2.fastpaths = (input, options) => {
       const opts = { ...options };
       const max = typeof opts.maxLength === "number" ? Math.min(MAX_LENGTH, opts.maxLength) : MAX_LENGTH;
       const len = input.length;
@@ -37167,7 +37167,7 @@ var require_parse2 = __commonJS({
       }
       return source;
     };
-    module2.exports = parse;
+    module2.exports = parse2;
   }
 });
 
@@ -37176,7 +37176,7 @@ var require_picomatch = __commonJS({
   "node_modules/picomatch/lib/picomatch.js"(exports, module2) {
     "use strict";
     var scan = require_scan();
-    var parse = require_parse2();
+    var parse2 = require_parse2();
     var utils = require_utils3();
     var constants3 = require_constants5();
     var isObject8 = (val) => val && typeof val === "object" && !Array.isArray(val);
@@ -37264,7 +37264,7 @@ var require_picomatch = __commonJS({
     picomatch2.isMatch = (str, patterns, options) => picomatch2(patterns, options)(str);
     picomatch2.parse = (pattern, options) => {
       if (Array.isArray(pattern)) return pattern.map((p2) => picomatch2.parse(p2, options));
-      return parse(pattern, { ...options, fastpaths: false });
+      return parse2(pattern, { ...options, fastpaths: false });
     };
     picomatch2.scan = (input, options) => scan(input, options);
     picomatch2.compileRe = (state, options, returnOutput = false, returnState = false) => {
@@ -37290,10 +37290,10 @@ var require_picomatch = __commonJS({
       }
       let parsed = { negated: false, fastpaths: true };
       if (options.fastpaths !== false && (input[0] === "." || input[0] === "*")) {
-        parsed.output = parse.fastpaths(input, options);
+        parsed.output = parse2.fastpaths(input, options);
       }
       if (!parsed.output) {
-        parsed = parse(input, options);
+        parsed = parse2(input, options);
       }
       return picomatch2.compileRe(parsed, options, returnOutput, returnState);
     };
@@ -38241,7 +38241,7 @@ var require_util4 = __commonJS({
     var { InvalidArgumentError } = require_errors4();
     var { Blob: Blob2 } = __require("buffer");
     var nodeUtil = __require("util");
-    var { stringify: stringify2 } = __require("querystring");
+    var { stringify: stringify3 } = __require("querystring");
     var { headerNameLowerCasedRecord } = require_constants6();
     var [nodeMajor, nodeMinor] = process.versions.node.split(".").map((v2) => Number(v2));
     function nop() {
@@ -38256,7 +38256,7 @@ var require_util4 = __commonJS({
       if (url.includes("?") || url.includes("#")) {
         throw new Error('Query params cannot be passed when url already contains "?" or "#".');
       }
-      const stringified = stringify2(queryParams);
+      const stringified = stringify3(queryParams);
       if (stringified) {
         url += "?" + stringified;
       }
@@ -41321,8 +41321,8 @@ var require_util5 = __commonJS({
     function createDeferredPromise() {
       let res;
       let rej;
-      const promise = new Promise((resolve7, reject) => {
-        res = resolve7;
+      const promise = new Promise((resolve8, reject) => {
+        res = resolve8;
         rej = reject;
       });
       return { promise, resolve: res, reject: rej };
@@ -42114,7 +42114,7 @@ var require_dataURL = __commonJS({
       }
       return bytes;
     }
-    function collectAnHTTPQuotedString(input, position, extractValue) {
+    function collectAnHTTPQuotedString(input, position, extractValue2) {
       const positionStart = position.position;
       let value2 = "";
       assert(input[position.position] === '"');
@@ -42142,7 +42142,7 @@ var require_dataURL = __commonJS({
           break;
         }
       }
-      if (extractValue) {
+      if (extractValue2) {
         return value2;
       }
       return input.slice(positionStart, position.position);
@@ -42826,8 +42826,8 @@ Content-Type: ${value2.type || "application/octet-stream"}\r
                 });
               }
             });
-            const busboyResolve = new Promise((resolve7, reject) => {
-              busboy.on("finish", resolve7);
+            const busboyResolve = new Promise((resolve8, reject) => {
+              busboy.on("finish", resolve8);
               busboy.on("error", (err2) => reject(new TypeError(err2)));
             });
             if (this.body !== null) for await (const chunk3 of consumeBody(this[kState].body)) busboy.write(chunk3);
@@ -43361,9 +43361,9 @@ var require_dispatcher_base2 = __commonJS({
       }
       close(callback) {
         if (callback === void 0) {
-          return new Promise((resolve7, reject) => {
+          return new Promise((resolve8, reject) => {
             this.close((err2, data) => {
-              return err2 ? reject(err2) : resolve7(data);
+              return err2 ? reject(err2) : resolve8(data);
             });
           });
         }
@@ -43401,12 +43401,12 @@ var require_dispatcher_base2 = __commonJS({
           err2 = null;
         }
         if (callback === void 0) {
-          return new Promise((resolve7, reject) => {
+          return new Promise((resolve8, reject) => {
             this.destroy(err2, (err3, data) => {
               return err3 ? (
                 /* istanbul ignore next: should never error */
                 reject(err3)
-              ) : resolve7(data);
+              ) : resolve8(data);
             });
           });
         }
@@ -44466,16 +44466,16 @@ var require_client2 = __commonJS({
         return this[kNeedDrain] < 2;
       }
       async [kClose]() {
-        return new Promise((resolve7) => {
+        return new Promise((resolve8) => {
           if (!this[kSize]) {
-            resolve7(null);
+            resolve8(null);
           } else {
-            this[kClosedResolve] = resolve7;
+            this[kClosedResolve] = resolve8;
           }
         });
       }
       async [kDestroy](err2) {
-        return new Promise((resolve7) => {
+        return new Promise((resolve8) => {
           const requests = this[kQueue].splice(this[kPendingIdx]);
           for (let i3 = 0; i3 < requests.length; i3++) {
             const request2 = requests[i3];
@@ -44486,7 +44486,7 @@ var require_client2 = __commonJS({
               this[kClosedResolve]();
               this[kClosedResolve] = null;
             }
-            resolve7();
+            resolve8();
           };
           if (this[kHTTP2Session] != null) {
             util.destroy(this[kHTTP2Session], err2);
@@ -45066,7 +45066,7 @@ var require_client2 = __commonJS({
         });
       }
       try {
-        const socket = await new Promise((resolve7, reject) => {
+        const socket = await new Promise((resolve8, reject) => {
           client[kConnector]({
             host,
             hostname: hostname2,
@@ -45078,7 +45078,7 @@ var require_client2 = __commonJS({
             if (err2) {
               reject(err2);
             } else {
-              resolve7(socket2);
+              resolve8(socket2);
             }
           });
         });
@@ -45702,12 +45702,12 @@ upgrade: ${upgrade}\r
           cb();
         }
       }
-      const waitForDrain = () => new Promise((resolve7, reject) => {
+      const waitForDrain = () => new Promise((resolve8, reject) => {
         assert(callback === null);
         if (socket[kError]) {
           reject(socket[kError]);
         } else {
-          callback = resolve7;
+          callback = resolve8;
         }
       });
       if (client[kHTTPConnVersion] === "h2") {
@@ -46052,8 +46052,8 @@ var require_pool_base2 = __commonJS({
         if (this[kQueue].isEmpty()) {
           return Promise.all(this[kClients].map((c4) => c4.close()));
         } else {
-          return new Promise((resolve7) => {
-            this[kClosedResolve] = resolve7;
+          return new Promise((resolve8) => {
+            this[kClosedResolve] = resolve8;
           });
         }
       }
@@ -46631,7 +46631,7 @@ var require_readable2 = __commonJS({
         if (this.closed) {
           return Promise.resolve(null);
         }
-        return new Promise((resolve7, reject) => {
+        return new Promise((resolve8, reject) => {
           const signalListenerCleanup = signal ? util.addAbortListener(signal, () => {
             this.destroy();
           }) : noop2;
@@ -46640,7 +46640,7 @@ var require_readable2 = __commonJS({
             if (signal && signal.aborted) {
               reject(signal.reason || Object.assign(new Error("The operation was aborted"), { name: "AbortError" }));
             } else {
-              resolve7(null);
+              resolve8(null);
             }
           }).on("error", noop2).on("data", function(chunk3) {
             limit -= chunk3.length;
@@ -46662,11 +46662,11 @@ var require_readable2 = __commonJS({
         throw new TypeError("unusable");
       }
       assert(!stream[kConsume]);
-      return new Promise((resolve7, reject) => {
+      return new Promise((resolve8, reject) => {
         stream[kConsume] = {
           type,
           stream,
-          resolve: resolve7,
+          resolve: resolve8,
           reject,
           length: 0,
           body: []
@@ -46701,12 +46701,12 @@ var require_readable2 = __commonJS({
       }
     }
     function consumeEnd(consume2) {
-      const { type, body: body2, resolve: resolve7, stream, length } = consume2;
+      const { type, body: body2, resolve: resolve8, stream, length } = consume2;
       try {
         if (type === "text") {
-          resolve7(toUSVString(Buffer.concat(body2)));
+          resolve8(toUSVString(Buffer.concat(body2)));
         } else if (type === "json") {
-          resolve7(JSON.parse(Buffer.concat(body2)));
+          resolve8(JSON.parse(Buffer.concat(body2)));
         } else if (type === "arrayBuffer") {
           const dst = new Uint8Array(length);
           let pos = 0;
@@ -46714,12 +46714,12 @@ var require_readable2 = __commonJS({
             dst.set(buf, pos);
             pos += buf.byteLength;
           }
-          resolve7(dst.buffer);
+          resolve8(dst.buffer);
         } else if (type === "blob") {
           if (!Blob2) {
             Blob2 = __require("buffer").Blob;
           }
-          resolve7(new Blob2(body2, { type: stream[kContentType] }));
+          resolve8(new Blob2(body2, { type: stream[kContentType] }));
         }
         consumeFinish(consume2);
       } catch (err2) {
@@ -46974,9 +46974,9 @@ var require_api_request2 = __commonJS({
     };
     function request2(opts, callback) {
       if (callback === void 0) {
-        return new Promise((resolve7, reject) => {
+        return new Promise((resolve8, reject) => {
           request2.call(this, opts, (err2, data) => {
-            return err2 ? reject(err2) : resolve7(data);
+            return err2 ? reject(err2) : resolve8(data);
           });
         });
       }
@@ -47149,9 +47149,9 @@ var require_api_stream = __commonJS({
     };
     function stream(opts, factory, callback) {
       if (callback === void 0) {
-        return new Promise((resolve7, reject) => {
+        return new Promise((resolve8, reject) => {
           stream.call(this, opts, factory, (err2, data) => {
-            return err2 ? reject(err2) : resolve7(data);
+            return err2 ? reject(err2) : resolve8(data);
           });
         });
       }
@@ -47432,9 +47432,9 @@ var require_api_upgrade = __commonJS({
     };
     function upgrade(opts, callback) {
       if (callback === void 0) {
-        return new Promise((resolve7, reject) => {
+        return new Promise((resolve8, reject) => {
           upgrade.call(this, opts, (err2, data) => {
-            return err2 ? reject(err2) : resolve7(data);
+            return err2 ? reject(err2) : resolve8(data);
           });
         });
       }
@@ -47523,9 +47523,9 @@ var require_api_connect = __commonJS({
     };
     function connect(opts, callback) {
       if (callback === void 0) {
-        return new Promise((resolve7, reject) => {
+        return new Promise((resolve8, reject) => {
           connect.call(this, opts, (err2, data) => {
-            return err2 ? reject(err2) : resolve7(data);
+            return err2 ? reject(err2) : resolve8(data);
           });
         });
       }
@@ -51147,7 +51147,7 @@ var require_fetch = __commonJS({
       async function dispatch({ body: body2 }) {
         const url = requestCurrentURL(request2);
         const agent = fetchParams.controller.dispatcher;
-        return new Promise((resolve7, reject) => agent.dispatch(
+        return new Promise((resolve8, reject) => agent.dispatch(
           {
             path: url.pathname + url.search,
             origin: url.origin,
@@ -51223,7 +51223,7 @@ var require_fetch = __commonJS({
                   }
                 }
               }
-              resolve7({
+              resolve8({
                 status,
                 statusText,
                 headersList: headers[kHeadersList],
@@ -51266,7 +51266,7 @@ var require_fetch = __commonJS({
                 const val = headersList[n + 1].toString("latin1");
                 headers[kHeadersList].append(key, val);
               }
-              resolve7({
+              resolve8({
                 status,
                 statusText: STATUS_CODES[status],
                 headersList: headers[kHeadersList],
@@ -52881,7 +52881,7 @@ var require_util9 = __commonJS({
         throw new Error("Invalid cookie max-age");
       }
     }
-    function stringify2(cookie) {
+    function stringify3(cookie) {
       if (cookie.name.length === 0) {
         return null;
       }
@@ -52935,7 +52935,7 @@ var require_util9 = __commonJS({
       validateCookiePath,
       validateCookieValue,
       toIMFDate,
-      stringify: stringify2
+      stringify: stringify3
     };
   }
 });
@@ -53085,7 +53085,7 @@ var require_cookies = __commonJS({
   "node_modules/@actions/http-client/node_modules/undici/lib/cookies/index.js"(exports, module2) {
     "use strict";
     var { parseSetCookie } = require_parse3();
-    var { stringify: stringify2 } = require_util9();
+    var { stringify: stringify3 } = require_util9();
     var { webidl } = require_webidl2();
     var { Headers } = require_headers();
     function getCookies(headers) {
@@ -53127,9 +53127,9 @@ var require_cookies = __commonJS({
       webidl.argumentLengthCheck(arguments, 2, { header: "setCookie" });
       webidl.brandCheck(headers, Headers, { strict: false });
       cookie = webidl.converters.Cookie(cookie);
-      const str = stringify2(cookie);
+      const str = stringify3(cookie);
       if (str) {
-        headers.append("Set-Cookie", stringify2(cookie));
+        headers.append("Set-Cookie", stringify3(cookie));
       }
     }
     webidl.converters.DeleteCookieAttributes = webidl.dictionaryConverter([
@@ -54620,11 +54620,11 @@ var require_lib = __commonJS({
     };
     var __awaiter = exports && exports.__awaiter || function(thisArg, _arguments, P3, generator) {
       function adopt(value2) {
-        return value2 instanceof P3 ? value2 : new P3(function(resolve7) {
-          resolve7(value2);
+        return value2 instanceof P3 ? value2 : new P3(function(resolve8) {
+          resolve8(value2);
         });
       }
-      return new (P3 || (P3 = Promise))(function(resolve7, reject) {
+      return new (P3 || (P3 = Promise))(function(resolve8, reject) {
         function fulfilled(value2) {
           try {
             step(generator.next(value2));
@@ -54640,7 +54640,7 @@ var require_lib = __commonJS({
           }
         }
         function step(result) {
-          result.done ? resolve7(result.value) : adopt(result.value).then(fulfilled, rejected);
+          result.done ? resolve8(result.value) : adopt(result.value).then(fulfilled, rejected);
         }
         step((generator = generator.apply(thisArg, _arguments || [])).next());
       });
@@ -54726,26 +54726,26 @@ var require_lib = __commonJS({
       }
       readBody() {
         return __awaiter(this, void 0, void 0, function* () {
-          return new Promise((resolve7) => __awaiter(this, void 0, void 0, function* () {
+          return new Promise((resolve8) => __awaiter(this, void 0, void 0, function* () {
             let output = Buffer.alloc(0);
             this.message.on("data", (chunk3) => {
               output = Buffer.concat([output, chunk3]);
             });
             this.message.on("end", () => {
-              resolve7(output.toString());
+              resolve8(output.toString());
             });
           }));
         });
       }
       readBodyBuffer() {
         return __awaiter(this, void 0, void 0, function* () {
-          return new Promise((resolve7) => __awaiter(this, void 0, void 0, function* () {
+          return new Promise((resolve8) => __awaiter(this, void 0, void 0, function* () {
             const chunks = [];
             this.message.on("data", (chunk3) => {
               chunks.push(chunk3);
             });
             this.message.on("end", () => {
-              resolve7(Buffer.concat(chunks));
+              resolve8(Buffer.concat(chunks));
             });
           }));
         });
@@ -54954,14 +54954,14 @@ var require_lib = __commonJS({
        */
       requestRaw(info3, data) {
         return __awaiter(this, void 0, void 0, function* () {
-          return new Promise((resolve7, reject) => {
+          return new Promise((resolve8, reject) => {
             function callbackForResult(err2, res) {
               if (err2) {
                 reject(err2);
               } else if (!res) {
                 reject(new Error("Unknown error"));
               } else {
-                resolve7(res);
+                resolve8(res);
               }
             }
             this.requestRawWithCallback(info3, data, callbackForResult);
@@ -55143,12 +55143,12 @@ var require_lib = __commonJS({
         return __awaiter(this, void 0, void 0, function* () {
           retryNumber = Math.min(ExponentialBackoffCeiling, retryNumber);
           const ms = ExponentialBackoffTimeSlice * Math.pow(2, retryNumber);
-          return new Promise((resolve7) => setTimeout(() => resolve7(), ms));
+          return new Promise((resolve8) => setTimeout(() => resolve8(), ms));
         });
       }
       _processResponse(res, options) {
         return __awaiter(this, void 0, void 0, function* () {
-          return new Promise((resolve7, reject) => __awaiter(this, void 0, void 0, function* () {
+          return new Promise((resolve8, reject) => __awaiter(this, void 0, void 0, function* () {
             const statusCode = res.message.statusCode || 0;
             const response = {
               statusCode,
@@ -55156,7 +55156,7 @@ var require_lib = __commonJS({
               headers: {}
             };
             if (statusCode === HttpCodes.NotFound) {
-              resolve7(response);
+              resolve8(response);
             }
             function dateTimeDeserializer(key, value2) {
               if (typeof value2 === "string") {
@@ -55195,7 +55195,7 @@ var require_lib = __commonJS({
               err2.result = response.result;
               reject(err2);
             } else {
-              resolve7(response);
+              resolve8(response);
             }
           }));
         });
@@ -55212,11 +55212,11 @@ var require_auth = __commonJS({
     "use strict";
     var __awaiter = exports && exports.__awaiter || function(thisArg, _arguments, P3, generator) {
       function adopt(value2) {
-        return value2 instanceof P3 ? value2 : new P3(function(resolve7) {
-          resolve7(value2);
+        return value2 instanceof P3 ? value2 : new P3(function(resolve8) {
+          resolve8(value2);
         });
       }
-      return new (P3 || (P3 = Promise))(function(resolve7, reject) {
+      return new (P3 || (P3 = Promise))(function(resolve8, reject) {
         function fulfilled(value2) {
           try {
             step(generator.next(value2));
@@ -55232,7 +55232,7 @@ var require_auth = __commonJS({
           }
         }
         function step(result) {
-          result.done ? resolve7(result.value) : adopt(result.value).then(fulfilled, rejected);
+          result.done ? resolve8(result.value) : adopt(result.value).then(fulfilled, rejected);
         }
         step((generator = generator.apply(thisArg, _arguments || [])).next());
       });
@@ -55316,11 +55316,11 @@ var require_oidc_utils = __commonJS({
     "use strict";
     var __awaiter = exports && exports.__awaiter || function(thisArg, _arguments, P3, generator) {
       function adopt(value2) {
-        return value2 instanceof P3 ? value2 : new P3(function(resolve7) {
-          resolve7(value2);
+        return value2 instanceof P3 ? value2 : new P3(function(resolve8) {
+          resolve8(value2);
         });
       }
-      return new (P3 || (P3 = Promise))(function(resolve7, reject) {
+      return new (P3 || (P3 = Promise))(function(resolve8, reject) {
         function fulfilled(value2) {
           try {
             step(generator.next(value2));
@@ -55336,7 +55336,7 @@ var require_oidc_utils = __commonJS({
           }
         }
         function step(result) {
-          result.done ? resolve7(result.value) : adopt(result.value).then(fulfilled, rejected);
+          result.done ? resolve8(result.value) : adopt(result.value).then(fulfilled, rejected);
         }
         step((generator = generator.apply(thisArg, _arguments || [])).next());
       });
@@ -55414,11 +55414,11 @@ var require_summary = __commonJS({
     "use strict";
     var __awaiter = exports && exports.__awaiter || function(thisArg, _arguments, P3, generator) {
       function adopt(value2) {
-        return value2 instanceof P3 ? value2 : new P3(function(resolve7) {
-          resolve7(value2);
+        return value2 instanceof P3 ? value2 : new P3(function(resolve8) {
+          resolve8(value2);
         });
       }
-      return new (P3 || (P3 = Promise))(function(resolve7, reject) {
+      return new (P3 || (P3 = Promise))(function(resolve8, reject) {
         function fulfilled(value2) {
           try {
             step(generator.next(value2));
@@ -55434,7 +55434,7 @@ var require_summary = __commonJS({
           }
         }
         function step(result) {
-          result.done ? resolve7(result.value) : adopt(result.value).then(fulfilled, rejected);
+          result.done ? resolve8(result.value) : adopt(result.value).then(fulfilled, rejected);
         }
         step((generator = generator.apply(thisArg, _arguments || [])).next());
       });
@@ -55780,11 +55780,11 @@ var require_io_util = __commonJS({
     };
     var __awaiter = exports && exports.__awaiter || function(thisArg, _arguments, P3, generator) {
       function adopt(value2) {
-        return value2 instanceof P3 ? value2 : new P3(function(resolve7) {
-          resolve7(value2);
+        return value2 instanceof P3 ? value2 : new P3(function(resolve8) {
+          resolve8(value2);
         });
       }
-      return new (P3 || (P3 = Promise))(function(resolve7, reject) {
+      return new (P3 || (P3 = Promise))(function(resolve8, reject) {
         function fulfilled(value2) {
           try {
             step(generator.next(value2));
@@ -55800,7 +55800,7 @@ var require_io_util = __commonJS({
           }
         }
         function step(result) {
-          result.done ? resolve7(result.value) : adopt(result.value).then(fulfilled, rejected);
+          result.done ? resolve8(result.value) : adopt(result.value).then(fulfilled, rejected);
         }
         step((generator = generator.apply(thisArg, _arguments || [])).next());
       });
@@ -55953,11 +55953,11 @@ var require_io = __commonJS({
     };
     var __awaiter = exports && exports.__awaiter || function(thisArg, _arguments, P3, generator) {
       function adopt(value2) {
-        return value2 instanceof P3 ? value2 : new P3(function(resolve7) {
-          resolve7(value2);
+        return value2 instanceof P3 ? value2 : new P3(function(resolve8) {
+          resolve8(value2);
         });
       }
-      return new (P3 || (P3 = Promise))(function(resolve7, reject) {
+      return new (P3 || (P3 = Promise))(function(resolve8, reject) {
         function fulfilled(value2) {
           try {
             step(generator.next(value2));
@@ -55973,7 +55973,7 @@ var require_io = __commonJS({
           }
         }
         function step(result) {
-          result.done ? resolve7(result.value) : adopt(result.value).then(fulfilled, rejected);
+          result.done ? resolve8(result.value) : adopt(result.value).then(fulfilled, rejected);
         }
         step((generator = generator.apply(thisArg, _arguments || [])).next());
       });
@@ -56201,11 +56201,11 @@ var require_toolrunner = __commonJS({
     };
     var __awaiter = exports && exports.__awaiter || function(thisArg, _arguments, P3, generator) {
       function adopt(value2) {
-        return value2 instanceof P3 ? value2 : new P3(function(resolve7) {
-          resolve7(value2);
+        return value2 instanceof P3 ? value2 : new P3(function(resolve8) {
+          resolve8(value2);
         });
       }
-      return new (P3 || (P3 = Promise))(function(resolve7, reject) {
+      return new (P3 || (P3 = Promise))(function(resolve8, reject) {
         function fulfilled(value2) {
           try {
             step(generator.next(value2));
@@ -56221,7 +56221,7 @@ var require_toolrunner = __commonJS({
           }
         }
         function step(result) {
-          result.done ? resolve7(result.value) : adopt(result.value).then(fulfilled, rejected);
+          result.done ? resolve8(result.value) : adopt(result.value).then(fulfilled, rejected);
         }
         step((generator = generator.apply(thisArg, _arguments || [])).next());
       });
@@ -56449,7 +56449,7 @@ var require_toolrunner = __commonJS({
             this.toolPath = path3.resolve(process.cwd(), this.options.cwd || process.cwd(), this.toolPath);
           }
           this.toolPath = yield io.which(this.toolPath, true);
-          return new Promise((resolve7, reject) => __awaiter(this, void 0, void 0, function* () {
+          return new Promise((resolve8, reject) => __awaiter(this, void 0, void 0, function* () {
             this._debug(`exec tool: ${this.toolPath}`);
             this._debug("arguments:");
             for (const arg of this.args) {
@@ -56532,7 +56532,7 @@ var require_toolrunner = __commonJS({
               if (error2) {
                 reject(error2);
               } else {
-                resolve7(exitCode);
+                resolve8(exitCode);
               }
             });
             if (this.options.input) {
@@ -56685,11 +56685,11 @@ var require_exec = __commonJS({
     };
     var __awaiter = exports && exports.__awaiter || function(thisArg, _arguments, P3, generator) {
       function adopt(value2) {
-        return value2 instanceof P3 ? value2 : new P3(function(resolve7) {
-          resolve7(value2);
+        return value2 instanceof P3 ? value2 : new P3(function(resolve8) {
+          resolve8(value2);
         });
       }
-      return new (P3 || (P3 = Promise))(function(resolve7, reject) {
+      return new (P3 || (P3 = Promise))(function(resolve8, reject) {
         function fulfilled(value2) {
           try {
             step(generator.next(value2));
@@ -56705,7 +56705,7 @@ var require_exec = __commonJS({
           }
         }
         function step(result) {
-          result.done ? resolve7(result.value) : adopt(result.value).then(fulfilled, rejected);
+          result.done ? resolve8(result.value) : adopt(result.value).then(fulfilled, rejected);
         }
         step((generator = generator.apply(thisArg, _arguments || [])).next());
       });
@@ -56796,11 +56796,11 @@ var require_platform = __commonJS({
     };
     var __awaiter = exports && exports.__awaiter || function(thisArg, _arguments, P3, generator) {
       function adopt(value2) {
-        return value2 instanceof P3 ? value2 : new P3(function(resolve7) {
-          resolve7(value2);
+        return value2 instanceof P3 ? value2 : new P3(function(resolve8) {
+          resolve8(value2);
         });
       }
-      return new (P3 || (P3 = Promise))(function(resolve7, reject) {
+      return new (P3 || (P3 = Promise))(function(resolve8, reject) {
         function fulfilled(value2) {
           try {
             step(generator.next(value2));
@@ -56816,7 +56816,7 @@ var require_platform = __commonJS({
           }
         }
         function step(result) {
-          result.done ? resolve7(result.value) : adopt(result.value).then(fulfilled, rejected);
+          result.done ? resolve8(result.value) : adopt(result.value).then(fulfilled, rejected);
         }
         step((generator = generator.apply(thisArg, _arguments || [])).next());
       });
@@ -56915,11 +56915,11 @@ var require_core4 = __commonJS({
     };
     var __awaiter = exports && exports.__awaiter || function(thisArg, _arguments, P3, generator) {
       function adopt(value2) {
-        return value2 instanceof P3 ? value2 : new P3(function(resolve7) {
-          resolve7(value2);
+        return value2 instanceof P3 ? value2 : new P3(function(resolve8) {
+          resolve8(value2);
         });
       }
-      return new (P3 || (P3 = Promise))(function(resolve7, reject) {
+      return new (P3 || (P3 = Promise))(function(resolve8, reject) {
         function fulfilled(value2) {
           try {
             step(generator.next(value2));
@@ -56935,7 +56935,7 @@ var require_core4 = __commonJS({
           }
         }
         function step(result) {
-          result.done ? resolve7(result.value) : adopt(result.value).then(fulfilled, rejected);
+          result.done ? resolve8(result.value) : adopt(result.value).then(fulfilled, rejected);
         }
         step((generator = generator.apply(thisArg, _arguments || [])).next());
       });
@@ -57113,7 +57113,7 @@ Support boolean input list: \`true | True | TRUE | false | False | FALSE\``);
 
 // src/action/main.ts
 import { writeFile } from "node:fs/promises";
-import { join as join4, resolve as resolve6 } from "node:path";
+import { join as join5, resolve as resolve7 } from "node:path";
 
 // src/errors.ts
 var GitopsError = class extends Error {
@@ -57646,13 +57646,13 @@ function shortHash(text) {
   return createHash2("sha256").update(text).digest("hex").slice(0, 8);
 }
 function sleep(ms, signal) {
-  return new Promise((resolve7) => {
-    if (signal?.aborted) return resolve7();
+  return new Promise((resolve8) => {
+    if (signal?.aborted) return resolve8();
     const timer = setTimeout(done, ms);
     function done() {
       clearTimeout(timer);
       signal?.removeEventListener("abort", done);
-      resolve7();
+      resolve8();
     }
     signal?.addEventListener("abort", done, { once: true });
   });
@@ -58014,9 +58014,9 @@ function parseChunk(value2, name2) {
   const rows = value2.entries;
   if (!Array.isArray(rows)) return bad("no entries");
   const entries = rows.map((row) => {
-    if (!Array.isArray(row) || row.length !== 3 || !WORKSPACE_KINDS.includes(row[0]) || typeof row[1] !== "string" || row[2] !== null && typeof row[2] !== "string") return bad(`entry ${JSON.stringify(row)}`);
+    if (!Array.isArray(row) || row.length !== 3 && !(row.length === 4 && row[3] === 1) || !WORKSPACE_KINDS.includes(row[0]) || typeof row[1] !== "string" || row[2] !== null && typeof row[2] !== "string") return bad(`entry ${JSON.stringify(row)}`);
     const [kind, key, id] = row;
-    return { kind, key, id };
+    return { kind, key, id, ...row.length === 4 ? { protected: true } : {} };
   });
   const chunks = value2.chunks;
   return { ...typeof chunks === "number" && chunks >= 1 ? { chunks } : {}, entries };
@@ -58025,7 +58025,7 @@ function toChunks(entries) {
   const chunks = [[]];
   let size = 0;
   for (const e of entries) {
-    const row = [e.kind, e.key, e.id];
+    const row = e.protected ? [e.kind, e.key, e.id, 1] : [e.kind, e.key, e.id];
     const length = JSON.stringify(row).length + 1;
     if (size + length > CHUNK_LIMIT && chunks.at(-1).length > 0) {
       chunks.push([]);
@@ -61129,7 +61129,7 @@ async function runWorkspaceActions(actions, client, ctx, options) {
       options.onStart?.(a);
       let r2;
       try {
-        const { id } = await handlerFor(a.kind).write(client, a, ctx);
+        const { id } = a.inventoryOnly ? { id: a.id } : await handlerFor(a.kind).write(client, a, ctx);
         r2 = resultOf(a, "ok", id !== void 0 ? { id } : {});
         options.logger.info({ action: a.action, object: objectLabel(a), id }, "action applied");
       } catch (error2) {
@@ -61159,11 +61159,17 @@ async function runWorkspaceActions(actions, client, ctx, options) {
 }
 async function recordIntents(client, owner, actions) {
   const taking = actions.filter((a) => a.action === "create" || a.action === "adopt");
-  if (taking.length === 0) return;
+  const protecting = new Map(actions.filter((a) => a.protect !== void 0).map((a) => [`${a.kind}\0${a.key}`, a.protect]));
+  if (taking.length === 0 && protecting.size === 0) return;
   await updateInventory(client, owner, (entries) => {
     const known = new Set(entries.map((e) => `${e.kind}\0${e.key}`));
     const added = taking.filter((a) => a.action === "adopt" || !known.has(`${a.kind}\0${a.key}`)).map((a) => ({ kind: a.kind, key: a.key, id: a.action === "adopt" ? a.id : null }));
-    return [...entries, ...added];
+    return [...entries, ...added].map((e) => {
+      const want = protecting.get(`${e.kind}\0${e.key}`);
+      if (want === void 0) return e;
+      const { protected: _was, ...rest } = e;
+      return want ? { ...rest, protected: true } : rest;
+    });
   });
 }
 async function recordOutcome(client, owner, actions, results, forget = []) {
@@ -63146,7 +63152,7 @@ var setupTimeout = (spawned, { timeout, killSignal = "SIGTERM" }, spawnedPromise
     return spawnedPromise;
   }
   let timeoutId;
-  const timeoutPromise = new Promise((resolve7, reject) => {
+  const timeoutPromise = new Promise((resolve8, reject) => {
     timeoutId = setTimeout(() => {
       timeoutKill(spawned, killSignal, reject);
     }, timeout);
@@ -63512,9 +63518,9 @@ var mergePromise = (spawned, promise) => {
     Reflect.defineProperty(spawned, property, { ...descriptor, value: value2 });
   }
 };
-var getSpawnedPromise = (spawned) => new Promise((resolve7, reject) => {
+var getSpawnedPromise = (spawned) => new Promise((resolve8, reject) => {
   spawned.on("exit", (exitCode, signal) => {
-    resolve7({ exitCode, signal });
+    resolve8({ exitCode, signal });
   });
   spawned.on("error", (error2) => {
     reject(error2);
@@ -65424,7 +65430,7 @@ function parseStringResponse(result, parsers12, texts, trim = true) {
         }
         return lines[i3 + offset];
       };
-      parsers12.some(({ parse }) => parse(line, result));
+      parsers12.some(({ parse: parse2 }) => parse2(line, result));
     }
   });
   return result;
@@ -69537,11 +69543,846 @@ async function gitBranch(dir) {
 // src/manifests/load.ts
 var import_ignore = __toESM(require_ignore(), 1);
 import { readFile, realpath as realpath2, stat as stat2 } from "node:fs/promises";
-import { basename as basename2, delimiter, dirname as dirname2, extname, isAbsolute, join as join2, relative as relative3, resolve as resolve3, sep as sep3 } from "node:path";
+import { basename as basename2, delimiter, dirname as dirname2, extname, isAbsolute as isAbsolute2, join as join3, relative as relative3, resolve as resolve4, sep as sep3 } from "node:path";
+
+// src/prefect/settings.ts
+import { readFileSync as readFileSync5 } from "node:fs";
+import { homedir } from "node:os";
+import { isAbsolute, join, resolve } from "node:path";
+import { parseEnv } from "node:util";
+
+// node_modules/smol-toml/dist/error.js
+function getLineColFromPtr(string, ptr) {
+  let lines = string.slice(0, ptr).split(/\r?\n/);
+  return [lines.length, lines.pop().length + 1];
+}
+function makeCodeBlock(string, line, column) {
+  let lines = string.split(/\r?\n/);
+  let codeblock = "";
+  let numberLen = (Math.log10(line + 1) | 0) + 1;
+  for (let i3 = line - 1; i3 <= line + 1; i3++) {
+    let l = lines[i3 - 1];
+    if (!l)
+      continue;
+    codeblock += i3.toString().padEnd(numberLen, " ");
+    codeblock += ":  ";
+    codeblock += l;
+    codeblock += "\n";
+    if (i3 === line) {
+      codeblock += " ".repeat(numberLen + column + 2);
+      codeblock += "^\n";
+    }
+  }
+  return codeblock;
+}
+var TomlError = class _TomlError extends Error {
+  line;
+  column;
+  codeblock;
+  constructor(message, options) {
+    const [line, column] = getLineColFromPtr(options.toml, options.ptr);
+    const codeblock = makeCodeBlock(options.toml, line, column);
+    super(`Invalid TOML document: ${message}
+
+${codeblock}`, options);
+    this.line = line;
+    this.column = column;
+    this.codeblock = codeblock;
+  }
+  /** @internal */
+  static x(message, ctx, ptr) {
+    throw new _TomlError(message, { toml: ctx.s, ptr: ptr ?? ctx.p });
+  }
+};
+
+// node_modules/smol-toml/dist/primitive.js
+function parseString(ctx) {
+  let startPtr = ctx.p;
+  let c4 = ctx.s.charCodeAt(ctx.p++);
+  let first2 = c4;
+  let isLiteral = c4 === 39;
+  let isMultiline = c4 === ctx.s.charCodeAt(ctx.p) && c4 === ctx.s.charCodeAt(ctx.p + 1);
+  if (isMultiline) {
+    if ((c4 = ctx.s.charCodeAt(ctx.p += 2)) === 10)
+      ctx.p++;
+    else if (c4 === 13 && ctx.s.charCodeAt(ctx.p + 1) === 10)
+      ctx.p += 2;
+  }
+  let parsed = "";
+  let sliceStart = ctx.p;
+  let state = 0;
+  for (; ctx.p < ctx.s.length; ctx.p++) {
+    c4 = ctx.s.charCodeAt(ctx.p);
+    if (isMultiline && (c4 === 10 || c4 === 13 && ctx.s.charCodeAt(ctx.p + 1) === 10)) {
+      state = state && 3;
+    } else if (c4 < 32 && c4 !== 9 || c4 === 127) {
+      TomlError.x("control characters are not allowed in strings", ctx);
+    } else if ((!state || state === 3) && c4 === first2 && (!isMultiline || ctx.s.charCodeAt(ctx.p + 1) === first2 && ctx.s.charCodeAt(ctx.p + 2) === first2)) {
+      if (isMultiline) {
+        if (ctx.s.charCodeAt(ctx.p + 3) === first2)
+          ctx.p++;
+        if (ctx.s.charCodeAt(ctx.p + 3) === first2)
+          ctx.p++;
+      }
+      if (!state) {
+        let s3 = ctx.s.slice(sliceStart, ctx.p);
+        parsed = parsed ? parsed + s3 : s3;
+      }
+      ctx.p += isMultiline ? 3 : 1;
+      return parsed;
+    } else if (!state) {
+      if (!isLiteral && c4 === 92) {
+        parsed += ctx.s.slice(sliceStart, sliceStart = ctx.p);
+        state = 1;
+      }
+    } else if (state === 1) {
+      if (c4 === 120 || c4 === 117 || c4 === 85) {
+        let errPtr = ctx.p++ - 1;
+        let value2 = 0;
+        let len = c4 === 120 ? 2 : c4 === 117 ? 4 : 8;
+        for (let j3 = 0; j3 < len; j3++, ctx.p++) {
+          let hex = ctx.s.charCodeAt(ctx.p);
+          let digit = (
+            /* 0-9 */
+            hex >= 48 && hex <= 57 ? hex - 48 : (
+              /* A-F */
+              hex >= 65 && hex <= 70 ? hex - 65 + 10 : (
+                /* a-f */
+                hex >= 97 && hex <= 102 ? hex - 97 + 10 : -1
+              )
+            )
+          );
+          if (digit < 0)
+            TomlError.x("invalid non-hex character in unicode escape", ctx);
+          value2 = value2 << 4 | digit;
+        }
+        if (value2 < 0 || value2 > 1114111 || value2 >= 55296 && value2 <= 57343) {
+          TomlError.x("invalid unicode escape", ctx, errPtr);
+        }
+        parsed += String.fromCodePoint(value2);
+        sliceStart = ctx.p--;
+        state = 0;
+      } else if (isMultiline && (c4 === 32 || c4 === 9)) {
+        state = 2;
+      } else {
+        if (c4 === 98)
+          parsed += "\b";
+        else if (c4 === 116)
+          parsed += "	";
+        else if (c4 === 110)
+          parsed += "\n";
+        else if (c4 === 102)
+          parsed += "\f";
+        else if (c4 === 114)
+          parsed += "\r";
+        else if (c4 === 101)
+          parsed += "\x1B";
+        else if (c4 === 34)
+          parsed += '"';
+        else if (c4 === 92)
+          parsed += "\\";
+        else
+          TomlError.x("unrecognised escape sequence", ctx);
+        sliceStart = ctx.p + 1;
+        state = 0;
+      }
+    } else if (c4 !== 32 && c4 !== 9) {
+      if (state === 2)
+        TomlError.x("invalid escape: only line-ending whitespace may be escaped", ctx, sliceStart);
+      state = !isLiteral && c4 === 92 ? 1 : 0;
+      sliceStart = ctx.p;
+    }
+  }
+  TomlError.x("unfinished string", ctx, startPtr);
+}
+
+// node_modules/smol-toml/dist/date.js
+var DATE_TIME_RE = /^(\d{4}-\d{2}-\d{2})?[Tt ]?(?:(\d{2}):\d{2}(?::\d{2}(?:\.\d+)?)?)?(Z|z|[-+]\d{2}:\d{2})?$/i;
+var TomlDate = class _TomlDate extends Date {
+  #hasDate = false;
+  #hasTime = false;
+  #offset = null;
+  constructor(date, fasttype, unsafeDelim) {
+    let hasDate = true;
+    let hasTime = true;
+    let offset = "Z";
+    let c4;
+    if (typeof date === "string") {
+      if (fasttype)
+        prep: {
+          if (fasttype < 3) {
+            if (+date.slice(11, 13) > 23) {
+              date = "";
+              break prep;
+            }
+            if (fasttype === 2) {
+              offset = null;
+              date += "Z";
+            } else if ((c4 = date.charCodeAt(date.length - 1)) !== 90 && c4 !== 122) {
+              offset = date.slice(date.length - 6);
+            }
+            if (unsafeDelim)
+              date = date.slice(0, 10) + "T" + date.slice(11);
+          } else if (fasttype === 4) {
+            date = +date.slice(0, 2) > 23 ? "" : `0000-01-01T${date}Z`;
+          }
+          hasDate = fasttype !== 4;
+          hasTime = fasttype !== 3;
+        }
+      else {
+        let match = date.match(DATE_TIME_RE);
+        if (match) {
+          if (!match[1]) {
+            hasDate = false;
+            date = `0000-01-01T${date}`;
+          }
+          hasTime = !!match[2];
+          hasTime && date[10] === " " && (date = date.replace(" ", "T"));
+          if (match[2] && +match[2] > 23) {
+            date = "";
+          } else {
+            offset = match[3] || null;
+            if (!offset && hasTime)
+              date += "Z";
+          }
+        } else {
+          date = "";
+        }
+      }
+    }
+    super(date);
+    if (!isNaN(this.getTime())) {
+      this.#hasDate = hasDate;
+      this.#hasTime = hasTime;
+      this.#offset = offset;
+    }
+  }
+  isDateTime() {
+    return this.#hasDate && this.#hasTime;
+  }
+  isLocal() {
+    return !this.#hasDate || !this.#hasTime || !this.#offset;
+  }
+  isDate() {
+    return this.#hasDate && !this.#hasTime;
+  }
+  isTime() {
+    return this.#hasTime && !this.#hasDate;
+  }
+  isValid() {
+    return this.#hasDate || this.#hasTime;
+  }
+  toISOString() {
+    let iso = super.toISOString();
+    if (this.isDate())
+      return iso.slice(0, 10);
+    if (this.isTime())
+      return iso.slice(11, 23);
+    if (this.#offset === null)
+      return iso.slice(0, -1);
+    if (this.#offset === "Z" || this.#offset === "z")
+      return iso;
+    let offset = +this.#offset.slice(1, 3) * 60 + +this.#offset.slice(4, 6);
+    offset = this.#offset[0] === "-" ? offset : -offset;
+    let offsetDate = new Date(this.getTime() - offset * 6e4);
+    return offsetDate.toISOString().slice(0, -1) + this.#offset;
+  }
+  static wrapAsOffsetDateTime(jsDate, offset = "Z") {
+    let date = new _TomlDate(jsDate);
+    date.#offset = offset;
+    return date;
+  }
+  static wrapAsLocalDateTime(jsDate) {
+    let date = new _TomlDate(jsDate);
+    date.#offset = null;
+    return date;
+  }
+  static wrapAsLocalDate(jsDate) {
+    let date = new _TomlDate(jsDate);
+    date.#hasTime = false;
+    date.#offset = null;
+    return date;
+  }
+  static wrapAsLocalTime(jsDate) {
+    let date = new _TomlDate(jsDate);
+    date.#hasDate = false;
+    date.#offset = null;
+    return date;
+  }
+};
+
+// node_modules/smol-toml/dist/extract.js
+function isDigit(char, base = 10) {
+  return base === 16 ? char > 47 && char < 58 || char > 64 && char < 71 || char > 96 && char < 103 : char > 47 && char < 48 + base;
+}
+function isEndOfValue(char, delim) {
+  return char === 32 || char === 9 || char === 10 || char === 13 || // Structure end or next value delimiter
+  delim && (char === delim || char === 44) || // Comment
+  char === 35;
+}
+function extractValue(ctx, end) {
+  let errPtr = ctx.p;
+  let c4 = ctx.s.charCodeAt(ctx.p);
+  if (c4 === 91 || c4 === 123) {
+    ctx.d-- || TomlError.x("document contains excessively nested structures. aborting.", ctx);
+    let value2 = c4 === 91 ? parseArray(ctx) : parseInlineTable(ctx);
+    ctx.d++;
+    return value2;
+  }
+  if (c4 === 34 || c4 === 39) {
+    return parseString(ctx);
+  }
+  if (c4 === 116) {
+    if (ctx.s.charCodeAt(++ctx.p) !== 114 || ctx.s.charCodeAt(++ctx.p) !== 117 || ctx.s.charCodeAt(++ctx.p) !== 101)
+      TomlError.x("invalid value", ctx, errPtr);
+    return ctx.p++, true;
+  }
+  if (c4 === 102) {
+    if (ctx.s.charCodeAt(++ctx.p) !== 97 || ctx.s.charCodeAt(++ctx.p) !== 108 || ctx.s.charCodeAt(++ctx.p) !== 115 || ctx.s.charCodeAt(++ctx.p) !== 101)
+      TomlError.x("invalid value", ctx, errPtr);
+    return ctx.p++, false;
+  }
+  if (c4 === 43 || c4 === 45) {
+    return parseNumber(ctx, ctx.p, ctx.s.charCodeAt(++ctx.p), 44 - c4, end);
+  }
+  if (ctx.s.charCodeAt(ctx.p + 4) === 45 && ctx.s.charCodeAt(ctx.p + 7) === 45) {
+    return parseDate(ctx, c4, end);
+  }
+  if (ctx.s.charCodeAt(ctx.p + 2) === 58) {
+    return parseTime(ctx, c4, end);
+  }
+  return parseNumber(ctx, ctx.p, c4, 0, end);
+}
+function parseNumber(ctx, startPtr, startChr, sign, endChr) {
+  let c4 = startChr;
+  let state = 0;
+  let hasUnderscores = false;
+  if (c4 === 105) {
+    if (ctx.s.charCodeAt(++ctx.p) !== 110 || ctx.s.charCodeAt(++ctx.p) !== 102)
+      TomlError.x("invalid value", ctx, startPtr);
+    return ctx.p++, (sign || 1) / 0;
+  }
+  if (c4 === 110) {
+    if (ctx.s.charCodeAt(++ctx.p) !== 97 || ctx.s.charCodeAt(++ctx.p) !== 110)
+      TomlError.x("invalid value", ctx, startPtr);
+    return ctx.p++, NaN;
+  }
+  if (c4 === 48) {
+    if (++ctx.p >= ctx.s.length || isEndOfValue(c4 = ctx.s.charCodeAt(ctx.p), endChr))
+      return ctx.bi === true ? 0n : 0;
+    if (!sign) {
+      if (c4 === 120)
+        return parseIntegerBaseN(ctx, startPtr, 16, endChr);
+      else if (c4 === 98)
+        return parseIntegerBaseN(ctx, startPtr, 2, endChr);
+      else if (c4 === 111)
+        return parseIntegerBaseN(ctx, startPtr, 8, endChr);
+    }
+    if (c4 === 46)
+      state = 2;
+    else if (c4 === 101 || c4 === 69)
+      state = 4;
+    else
+      TomlError.x("illegal leading zero", ctx, startPtr);
+  } else if (!isDigit(c4))
+    TomlError.x("invalid value", ctx, startPtr);
+  while (++ctx.p < ctx.s.length && (c4 = ctx.s.charCodeAt(ctx.p), !isEndOfValue(c4, endChr))) {
+    if (!state)
+      state = 1;
+    if (c4 === 95) {
+      if (!(state & 1))
+        TomlError.x("illegal underscore", ctx);
+      state += 11;
+      hasUnderscores = true;
+    } else if (state === 1 && c4 === 46)
+      state = 2;
+    else if ((state === 1 || state === 3) && (c4 === 101 || c4 === 69))
+      state = 4;
+    else if (state === 4 && (c4 === 43 || c4 === 45)) {
+      state = 6;
+    } else if (!isDigit(c4))
+      TomlError.x(`illegal character in numeric literal`, ctx);
+    else if (state > 9)
+      state -= 11;
+    else if (!(state & 1))
+      state++;
+  }
+  if (!state) {
+    let val = (startChr - 48) * (sign || 1);
+    return ctx.bi === true ? BigInt(val) : val;
+  }
+  if (!(state & 1))
+    TomlError.x("unfinished numeric value", ctx, startPtr);
+  let str = ctx.s.slice(startPtr, ctx.p);
+  if (hasUnderscores)
+    str = str.replaceAll("_", "");
+  return state > 1 ? parseFloat(str) : parseInteger(ctx, str, 10, startPtr);
+}
+function parseIntegerBaseN(ctx, startPtr, base, endChr) {
+  let c4, underscore = 1;
+  while (++ctx.p < ctx.s.length && (c4 = ctx.s.charCodeAt(ctx.p), !isEndOfValue(c4, endChr))) {
+    if (c4 === 95) {
+      if (underscore & 1)
+        TomlError.x("illegal underscore", ctx);
+      underscore = 3;
+    } else if (!isDigit(c4, base))
+      TomlError.x(`illegal character in numeric literal`, ctx);
+    else if (underscore & 1)
+      underscore--;
+  }
+  if (underscore & 1)
+    TomlError.x("unfinished numeric value", ctx);
+  let str = ctx.s.slice(startPtr + 2, ctx.p);
+  if (underscore)
+    str = str.replaceAll("_", "");
+  return parseInteger(ctx, str, base, startPtr);
+}
+function parseInteger(ctx, str, base, startPtr) {
+  if (ctx.bi !== true)
+    int: {
+      let val = parseInt(str, base);
+      if (!Number.isSafeInteger(val)) {
+        if (ctx.bi)
+          break int;
+        TomlError.x("integer value cannot be represented losslessly", ctx, startPtr);
+      }
+      return val;
+    }
+  return base === 10 ? BigInt(str) : BigInt((base === 2 ? "0b" : base === 8 ? "0o" : "0x") + str);
+}
+function parseDate(ctx, c4, endChr) {
+  let startPtr = ctx.p++, unsafeSeparator;
+  if (!isDigit(c4) || !isDigit(ctx.s.charCodeAt(ctx.p++)) || !isDigit(ctx.s.charCodeAt(ctx.p++)) || !isDigit(ctx.s.charCodeAt(ctx.p++))) {
+    return parseNumber(ctx, ctx.p = startPtr, c4, 0, endChr);
+  }
+  ctx.p += 5;
+  if (!isDigit(ctx.s.charCodeAt(ctx.p++)))
+    TomlError.x("invalid date-time: date part is malformed", ctx, startPtr);
+  if (ctx.p >= ctx.s.length || ((c4 = ctx.s.charCodeAt(ctx.p)) !== 32 || (unsafeSeparator = true, !isDigit(ctx.s.charCodeAt(ctx.p + 1)))) && c4 !== 84 && c4 !== 116) {
+    let t3 = ctx.s.slice(startPtr, ctx.p);
+    return readDate(ctx, t3, 3, false, startPtr);
+  }
+  if (ctx.s.charCodeAt(ctx.p += 3) !== 58)
+    TomlError.x("invalid date-time: time part is malformed", ctx, startPtr);
+  if (ctx.s.charCodeAt(ctx.p += 3) === 58)
+    ctx.p += 3;
+  if (ctx.s.charCodeAt(ctx.p) === 46)
+    while (isDigit(ctx.s.charCodeAt(++ctx.p)))
+      ;
+  if (c4 = ctx.s.charCodeAt(ctx.p)) {
+    if (c4 === 90 || c4 === 122) {
+      let t3 = ctx.s.slice(startPtr, ++ctx.p);
+      return readDate(ctx, t3, 1, unsafeSeparator, startPtr, "[+00:00]");
+    }
+    if (c4 === 43 || c4 === 45) {
+      let t3 = ctx.s.slice(startPtr, ctx.p += 6);
+      return readDate(ctx, t3, 1, unsafeSeparator, startPtr, !ctx.ld && "[" + ctx.s.slice(ctx.p - 6, ctx.p) + "]");
+    }
+  }
+  let t2 = ctx.s.slice(startPtr, ctx.p);
+  return readDate(ctx, t2, 2, unsafeSeparator, startPtr);
+}
+function parseTime(ctx, c4, endChr) {
+  let start2 = ctx.p;
+  if (!isDigit(c4) || !isDigit(ctx.s.charCodeAt(++ctx.p))) {
+    return parseNumber(ctx, --ctx.p, c4, 0, endChr);
+  }
+  if (ctx.s.charCodeAt(ctx.p += 4) === 58)
+    ctx.p += 3;
+  if (ctx.s.charCodeAt(ctx.p) === 46)
+    while (isDigit(ctx.s.charCodeAt(++ctx.p)))
+      ;
+  let t2 = ctx.s.slice(start2, ctx.p);
+  return readDate(ctx, t2, 4, false, start2);
+}
+function readDate(ctx, str, type, unsafeDelim, errPtr, temporalSuffix) {
+  if (ctx.ld) {
+    let date = new TomlDate(str, type, unsafeDelim);
+    if (!date.isValid())
+      TomlError.x("invalid date", ctx, errPtr);
+    return date;
+  }
+  try {
+    if (temporalSuffix)
+      str += temporalSuffix;
+    switch (type) {
+      case 1:
+        return Temporal.ZonedDateTime.from(str);
+      case 2:
+        return Temporal.PlainDateTime.from(str);
+      case 3:
+        return Temporal.PlainDate.from(str);
+      case 4:
+        return Temporal.PlainTime.from(str);
+    }
+  } catch (e) {
+    TomlError.x(e instanceof Error ? e.message : "" + e, ctx, errPtr);
+  }
+}
+
+// node_modules/smol-toml/dist/util.js
+function skipComment(ctx) {
+  for (; ctx.p < ctx.s.length; ctx.p++) {
+    let c4 = ctx.s.charCodeAt(ctx.p);
+    if (c4 === 10)
+      break;
+    if (c4 === 13 && ctx.s.charCodeAt(ctx.p + 1) === 10) {
+      ctx.p++;
+      break;
+    }
+    if (c4 < 32 && c4 !== 9 || c4 === 127) {
+      TomlError.x("control characters are not allowed in comments", ctx);
+    }
+  }
+}
+function skipVoid(ctx, banNewLines, banComments) {
+  let c4;
+  while (ctx.p < ctx.s.length) {
+    while (ctx.p < ctx.s.length && ((c4 = ctx.s.charCodeAt(ctx.p)) === 32 || c4 === 9 || !banNewLines && (c4 === 10 || c4 === 13 && ctx.s.charCodeAt(ctx.p + 1) === 10)))
+      ctx.p++;
+    if (banComments || c4 !== 35)
+      break;
+    skipComment(ctx);
+  }
+}
+
+// node_modules/smol-toml/dist/struct.js
+function parseKey(ctx, end = 61) {
+  let startPtr;
+  let state = 0;
+  let parsed = [];
+  let sliceStart;
+  let c4 = ctx.s.charCodeAt(startPtr = ctx.p);
+  do {
+    if (c4 === end) {
+      if (!state)
+        TomlError.x("unexpected end of key", ctx);
+      if (state === 1)
+        parsed.push(ctx.s.slice(sliceStart, ctx.p));
+      return ctx.p++, parsed;
+    } else if (c4 === 46) {
+      if (!state)
+        TomlError.x("illegal empty bare key", ctx);
+      if (state === 1)
+        parsed.push(ctx.s.slice(sliceStart, ctx.p));
+      state = 0;
+    } else if (!state && (c4 === 34 || c4 === 39)) {
+      if (c4 === ctx.s.charCodeAt(ctx.p + 1) && c4 === ctx.s.charCodeAt(ctx.p + 2))
+        TomlError.x("illegal quoted key: multiline strings are not allowed", ctx);
+      parsed.push(parseString(ctx));
+      state = 2;
+      ctx.p--;
+    } else if (c4 === 32 || c4 === 9) {
+      if (state === 1) {
+        parsed.push(ctx.s.slice(sliceStart, ctx.p));
+        state = 2;
+      }
+    } else if (state === 2 || c4 < 48 && c4 !== 45 || c4 > 57 && c4 < 65 || c4 > 90 && c4 < 97 && c4 !== 95 || c4 > 122) {
+      TomlError.x("illegal character in key", ctx);
+    } else if (!state) {
+      state = 1;
+      sliceStart = ctx.p;
+    }
+  } while (c4 = ctx.s.charCodeAt(++ctx.p));
+  TomlError.x("incomplete key-value: cannot find end of key", ctx, startPtr);
+}
+function parseInlineTable(ctx) {
+  let startPtr = ctx.p++;
+  let res = /* @__PURE__ */ Object.create(null);
+  let seen = /* @__PURE__ */ new Set();
+  let c4;
+  while (ctx.p < ctx.s.length) {
+    skipVoid(ctx);
+    if ((c4 = ctx.s.charCodeAt(ctx.p)) === 125) {
+      ctx.p++;
+      return res;
+    }
+    let k3;
+    let t2 = res;
+    let hasOwn = false;
+    let errPtr = ctx.p;
+    let key = parseKey(ctx);
+    for (let i3 = 0; i3 < key.length; i3++) {
+      if (i3)
+        t2 = hasOwn ? t2[k3] : t2[k3] = /* @__PURE__ */ Object.create(null);
+      k3 = key[i3];
+      if ((hasOwn = Object.hasOwn(t2, k3)) && (typeof t2[k3] !== "object" || seen.has(t2[k3]))) {
+        TomlError.x("trying to redefine an already defined value", ctx, errPtr);
+      }
+      let unsafe = k3 === "__proto__";
+      if (ctx.uk && (unsafe || k3 === "constructor")) {
+        t2 = ctx.uk !== 1 && TomlError.x("document contains an unsafe property", ctx, errPtr);
+        break;
+      }
+      if (!hasOwn && unsafe) {
+        Object.defineProperty(t2, k3, { enumerable: true, configurable: true, writable: true });
+      }
+    }
+    if (hasOwn) {
+      TomlError.x("trying to redefine an already defined value", ctx, errPtr);
+    }
+    skipVoid(ctx, true, true);
+    let value2 = extractValue(
+      ctx,
+      125
+      /* } */
+    );
+    if (t2 && typeof (t2[k3] = value2) === "object")
+      seen.add(value2);
+    skipVoid(ctx);
+    if ((c4 = ctx.s.charCodeAt(ctx.p++)) === 125) {
+      return res;
+    }
+    if (c4 !== 44)
+      TomlError.x("expected comma or end of structure", ctx, ctx.p - 1);
+  }
+  TomlError.x("unfinished table", ctx, startPtr);
+}
+function parseArray(ctx) {
+  let startPtr = ctx.p++;
+  let res = [];
+  let c4;
+  while (ctx.p < ctx.s.length) {
+    skipVoid(ctx);
+    if ((c4 = ctx.s.charCodeAt(ctx.p)) === 93) {
+      ctx.p++;
+      return res;
+    }
+    res.push(extractValue(
+      ctx,
+      93
+      /* ] */
+    ));
+    skipVoid(ctx);
+    if ((c4 = ctx.s.charCodeAt(ctx.p++)) === 93) {
+      return res;
+    }
+    if (c4 !== 44)
+      TomlError.x("expected comma or end of structure", ctx, ctx.p - 1);
+  }
+  TomlError.x("unfinished array", ctx, startPtr);
+}
+
+// node_modules/smol-toml/dist/parse.js
+function peekTable(ctx, key, table2, meta, type) {
+  let t2 = table2;
+  let m = meta;
+  let k3;
+  let hasOwn = false;
+  let state;
+  for (let i3 = 0; i3 < key.length; i3++) {
+    if (i3) {
+      t2 = hasOwn ? t2[k3] : t2[k3] = /* @__PURE__ */ Object.create(null);
+      m = (state = m[k3]).c;
+      if (type === 0 && (state.t === 1 || state.t === 2)) {
+        return null;
+      }
+      if (state.t === 2) {
+        let l = t2.length - 1;
+        t2 = t2[l];
+        m = m[l].c;
+      }
+    }
+    k3 = key[i3];
+    if ((hasOwn = Object.hasOwn(t2, k3)) && m[k3]?.t === 0 && m[k3]?.d) {
+      return null;
+    }
+    if (!hasOwn) {
+      let unsafe = k3 === "__proto__";
+      if (ctx.uk && (unsafe || k3 === "constructor"))
+        return false;
+      if (unsafe) {
+        Object.defineProperty(t2, k3, { enumerable: true, configurable: true, writable: true });
+        Object.defineProperty(m, k3, { enumerable: true, configurable: true, writable: true });
+      }
+      m[k3] = {
+        t: i3 < key.length - 1 && type === 2 ? 3 : type,
+        d: false,
+        i: 0,
+        c: /* @__PURE__ */ Object.create(null)
+      };
+    }
+  }
+  state = m[k3];
+  if (state.t !== type && !(type === 1 && state.t === 3)) {
+    return null;
+  }
+  if (type === 2) {
+    if (!state.d) {
+      state.d = true;
+      t2[k3] = [];
+    }
+    t2[k3].push(t2 = /* @__PURE__ */ Object.create(null));
+    state.c[state.i++] = state = { t: 1, d: false, i: 0, c: /* @__PURE__ */ Object.create(null) };
+  }
+  if (state.d) {
+    return null;
+  }
+  state.d = true;
+  if (type === 1) {
+    t2 = hasOwn ? t2[k3] : t2[k3] = /* @__PURE__ */ Object.create(null);
+  } else if (type === 0 && hasOwn) {
+    return null;
+  }
+  return [k3, t2, state.c];
+}
+function validateTablePeek(ctx, peek, ptr) {
+  if (peek === null || ctx.uk === 2)
+    TomlError.x(peek === null ? "trying to redefine an already defined table or value" : "document contains an unsafe property", ctx, ptr);
+}
+function parse(toml, options = {}) {
+  let ctx = {
+    s: toml,
+    p: 0,
+    d: options.maxDepth ?? 1e3,
+    bi: options.integersAsBigInt ?? false,
+    ld: options.useLegacyDate ?? true,
+    uk: options.unsafeKeyBehaviour === "throw" ? 2 : options.unsafeKeyBehaviour === "drop" ? 1 : 0
+  };
+  let res = /* @__PURE__ */ Object.create(null);
+  let meta = /* @__PURE__ */ Object.create(null);
+  let tmp;
+  let skipping = false;
+  let tbl = res;
+  let m = meta;
+  if (toml.charCodeAt(0) === 65279)
+    ctx.p++;
+  skipVoid(ctx);
+  while (ctx.p < toml.length) {
+    if (toml.charCodeAt(ctx.p) === 91) {
+      let isTableArray = toml.charCodeAt(++ctx.p) === 91;
+      tmp = ctx.p += +isTableArray;
+      skipping = false;
+      let k3 = parseKey(
+        ctx,
+        93
+        /* ] */
+      );
+      if (isTableArray) {
+        if (toml.charCodeAt(ctx.p) !== 93) {
+          TomlError.x("expected end of table array declaration", ctx);
+        }
+        ctx.p++;
+      }
+      let p2 = peekTable(
+        ctx,
+        k3,
+        res,
+        meta,
+        isTableArray ? 2 : 1
+        /* Type.EXPLICIT */
+      );
+      if (!p2) {
+        validateTablePeek(ctx, p2, tmp);
+        skipping = true;
+      } else {
+        m = p2[2];
+        tbl = p2[1];
+      }
+    } else {
+      tmp = ctx.p;
+      let k3 = parseKey(ctx);
+      let p2 = peekTable(
+        ctx,
+        k3,
+        tbl,
+        m,
+        0
+        /* Type.DOTTED */
+      );
+      if (!p2 && !skipping)
+        validateTablePeek(ctx, p2, tmp);
+      skipVoid(ctx, true, true);
+      let v2 = extractValue(ctx, void 0);
+      if (p2 && !skipping)
+        p2[1][p2[0]] = v2;
+    }
+    skipVoid(ctx, true);
+    if (ctx.p < toml.length && (tmp = toml.charCodeAt(ctx.p)) !== 10 && (tmp !== 13 || toml.charCodeAt(ctx.p + 1) !== 10)) {
+      TomlError.x("each key-value declaration must be followed by an end-of-line", ctx);
+    }
+    skipVoid(ctx);
+  }
+  return res;
+}
+
+// node_modules/smol-toml/dist/stringify.js
+var HAS_WELLFORMED = !!"".isWellFormed;
+
+// src/prefect/settings.ts
+var PREFECT_SETTING_NAMES = ["PREFECT_API_URL", "PREFECT_API_KEY", "PREFECT_API_AUTH_STRING", "PREFECT_DEFAULT_WORK_POOL_NAME"];
+var TOML_KEY = {
+  PREFECT_API_URL: ["api", "url"],
+  PREFECT_API_KEY: ["api", "key"],
+  PREFECT_API_AUTH_STRING: ["api", "auth_string"],
+  PREFECT_DEFAULT_WORK_POOL_NAME: ["deployments", "default_work_pool_name"]
+};
+function resolvePrefectSettings(env, cwd, home = homedir()) {
+  const dotenv = readDotenv(join(cwd, ".env"));
+  const prefectToml = readToml(join(cwd, "prefect.toml"));
+  const pyproject = readToml(join(cwd, "pyproject.toml"));
+  const pyprojectPrefect = table(table(pyproject, "tool"), "prefect");
+  const profile = activeProfile(env, cwd, home, dotenv, prefectToml, pyprojectPrefect);
+  const sources = [
+    { name: "the environment", get: (key) => env[key] },
+    { name: ".env", get: (key) => dotenv[key] },
+    { name: "prefect.toml", get: (key) => table(prefectToml, TOML_KEY[key][0])[TOML_KEY[key][1]] },
+    { name: "pyproject.toml", get: (key) => table(pyprojectPrefect, TOML_KEY[key][0])[TOML_KEY[key][1]] },
+    ...profile ? [{ name: `profile "${profile.name}" in ${profile.file}`, get: (key) => profile.values[key] }] : []
+  ];
+  const settings = {};
+  for (const key of PREFECT_SETTING_NAMES) {
+    for (const source of sources) {
+      const value2 = source.get(key);
+      if (typeof value2 === "string" && value2 !== "") {
+        settings[key] = { value: value2, source: source.name };
+        break;
+      }
+    }
+  }
+  return settings;
+}
+function activeProfile(env, cwd, home, dotenv, prefectToml, pyprojectPrefect) {
+  const explicit = [env.PREFECT_PROFILES_PATH, dotenv.PREFECT_PROFILES_PATH, prefectToml.profiles_path, pyprojectPrefect.profiles_path].find((p2) => typeof p2 === "string" && p2 !== "");
+  const file = explicit ? isAbsolute(explicit) ? explicit : resolve(cwd, explicit) : join(env.PREFECT_HOME || join(home, ".prefect"), "profiles.toml");
+  const profiles = readToml(file);
+  const name2 = env.PREFECT_PROFILE || (typeof profiles.active === "string" ? profiles.active : void 0);
+  if (!name2) return void 0;
+  const all = table(profiles, "profiles");
+  if (!(name2 in all)) {
+    if (env.PREFECT_PROFILE) throw new UserInputError(`PREFECT_PROFILE is "${env.PREFECT_PROFILE}", but ${file} has no such profile`, `one of: ${Object.keys(all).join(", ") || "(none)"}`);
+    return void 0;
+  }
+  return { name: name2, file, values: table(all, name2) };
+}
+function table(value2, key) {
+  const child = value2[key];
+  return child && typeof child === "object" && !Array.isArray(child) ? child : {};
+}
+function readText(path3) {
+  try {
+    return readFileSync5(path3, "utf8");
+  } catch {
+    return void 0;
+  }
+}
+function readToml(path3) {
+  const text = readText(path3);
+  if (text === void 0) return {};
+  try {
+    return parse(text);
+  } catch (error2) {
+    throw new UserInputError(`${path3} is not valid TOML: ${(error2 instanceof Error ? error2.message : String(error2)).split("\n")[0]}`);
+  }
+}
+function readDotenv(path3) {
+  const text = readText(path3);
+  return text === void 0 ? {} : parseEnv(text);
+}
 
 // src/manifests/source.ts
 var import_yaml3 = __toESM(require_dist5(), 1);
-import { readFileSync as readFileSync5 } from "node:fs";
+import { readFileSync as readFileSync6 } from "node:fs";
 
 // src/manifests/yaml-checks.ts
 var import_yaml = __toESM(require_dist5(), 1);
@@ -70178,7 +71019,7 @@ async function parseYamlFile(absolutePath, displayPath) {
 async function readTextFile(absolutePath, displayPath) {
   let bytes;
   try {
-    bytes = readFileSync5(absolutePath);
+    bytes = readFileSync6(absolutePath);
   } catch (error2) {
     return { issue: { file: displayPath, line: 0, column: 0, path: "", message: `cannot read the file: ${describeFsError(error2)}`, severity: "error" } };
   }
@@ -70320,6 +71161,13 @@ function expandPrefectYaml(doc, dir, projectRoot, options = {}) {
     const at3 = doc.locate(path3, { key });
     issues.push({ file: at3.file, line: at3.line, column: at3.column, path: formatPath(path3), message, severity: "warning" });
   };
+  const fail2 = (path3, message, key = true) => {
+    const at3 = doc.locate(path3, { key });
+    issues.push({ file: at3.file, line: at3.line, column: at3.column, path: formatPath(path3), message, severity: "error" });
+  };
+  if (value2.deployments !== void 0 && value2.deployments !== null && !Array.isArray(value2.deployments)) {
+    fail2(["deployments"], `deployments must be a list, one \`- name: ...\` entry per deployment, got ${typeof value2.deployments === "object" ? "a mapping" : typeof value2.deployments}; prefect deploy skips this whole file ("Skipping deployment configuration due to validation errors")`, false);
+  }
   const entries = Array.isArray(value2.deployments) ? value2.deployments : [];
   const documents = [];
   entries.forEach((entry, i3) => {
@@ -70332,6 +71180,7 @@ function expandPrefectYaml(doc, dir, projectRoot, options = {}) {
       warn(["deployments", i3], 'unnamed deployment: prefect deploy --all skips it ("Discovered unnamed deployment. Skipping..."), and so does prefect-gitops; give it a name to deploy it', false);
       return;
     }
+    checkPrefectOnly(raw, ["deployments", i3], warn, fail2);
     const kept = {};
     for (const [key, child] of Object.entries(raw)) {
       if (!PREFECT_DEPLOYMENT_KEYS.has(key) && !GITOPS_KEYS.has(key)) {
@@ -70340,6 +71189,7 @@ function expandPrefectYaml(doc, dir, projectRoot, options = {}) {
         continue;
       }
       if (child === null && NULL_MEANS_UNSET.includes(key)) continue;
+      if (key === "flow_name" && child === "") continue;
       kept[key] = child;
     }
     if (kept.work_pool && typeof kept.work_pool === "object" && !Array.isArray(kept.work_pool)) {
@@ -70358,6 +71208,31 @@ function expandPrefectYaml(doc, dir, projectRoot, options = {}) {
     documents.push(doc.view(["deployments", i3], reshaped, { ...context, build: entryBuild ? build : value2.build }, rewrite));
   });
   return { documents, issues };
+}
+var truthy = (v2) => v2 !== null && v2 !== void 0 && v2 !== false && v2 !== 0 && v2 !== "" && !(Array.isArray(v2) && v2.length === 0) && !(typeof v2 === "object" && !Array.isArray(v2) && Object.keys(v2).length === 0);
+function checkPrefectOnly(raw, base, warn, fail2) {
+  if (truthy(raw.schedule) && "schedules" in raw) {
+    fail2([...base, "schedule"], "both `schedule` and `schedules` are given: prefect deploy refuses this deployment (\"Both 'schedule' and 'schedules' keys are present\"); move the schedule into `schedules:` and remove `schedule`");
+  }
+  const schedules = [
+    ...Array.isArray(raw.schedules) ? raw.schedules.map((s3, j3) => [[...base, "schedules", j3], s3]) : [],
+    ...raw.schedule && typeof raw.schedule === "object" ? [[[...base, "schedule"], raw.schedule]] : []
+  ];
+  for (const [path3, schedule] of schedules) {
+    if (schedule && typeof schedule === "object" && "max_scheduled_runs" in schedule) {
+      fail2([...path3, "max_scheduled_runs"], 'max_scheduled_runs is not a prefect.yaml schedule field: prefect deploy skips this whole file over it ("Skipping deployment configuration due to validation errors"); remove it, or declare the deployment in a prefect-gitops manifest, where it is a field');
+    }
+  }
+  if (Array.isArray(raw.sla) ? raw.sla.length > 0 : raw.sla !== void 0 && raw.sla !== null) {
+    warn([...base, "sla"], "sla is not applied by prefect-gitops: prefect deploy creates these SLAs (Prefect Cloud); manage them in the Prefect UI");
+  }
+  if (raw.version_type !== void 0 && raw.version_type !== null) {
+    warn([...base, "version_type"], "version_type is not applied by prefect-gitops: the deployment gets `version` as written, without version info from your VCS");
+  }
+  const concurrency = raw.concurrency_limit;
+  if (concurrency && typeof concurrency === "object" && !Array.isArray(concurrency) && concurrency.collision_strategy == null) {
+    warn([...base, "concurrency_limit"], "concurrency_limit as a mapping without collision_strategy: prefect deploy fails on it (its concurrency options need a collision strategy); prefect-gitops sets only the limit; add `collision_strategy: ENQUEUE` (or CANCEL_NEW) so both tools agree");
+  }
 }
 var isNoSchedule = (v2) => v2 === null || typeof v2 === "object" && !Array.isArray(v2) && Object.keys(v2).length === 0;
 function collectStepIds(sections) {
@@ -70620,12 +71495,14 @@ function workingDirectories(relativeDir, explicit = false) {
 }
 function entrypointBases(entrypoint, relativeDir, explicit = false, pythonPath = []) {
   const bases = workingDirectories(relativeDir, explicit);
-  return entrypointTarget(entrypoint)?.form === "module" ? [.../* @__PURE__ */ new Set([...bases, ...pythonPath])] : bases;
+  if (entrypointTarget(entrypoint)?.form !== "module") return bases;
+  const srcLayout = bases.map((b3) => b3 === "" ? "src" : `${b3}/src`);
+  return [.../* @__PURE__ */ new Set([...bases, ...pythonPath, ...srcLayout])];
 }
 
 // src/manifests/python-flows.ts
 import { execFile } from "node:child_process";
-import { resolve } from "node:path";
+import { resolve as resolve2 } from "node:path";
 var pythonFlowKey = (base, entrypoint) => `${base}\0${entrypoint.trim()}`;
 function needsPython(entrypoint, bases, read) {
   const flow = locateFlow(entrypoint, bases, read);
@@ -70666,7 +71543,7 @@ print(json.dumps(out))
 async function askPythonForFlows(python2, projectRoot, requests, options = {}) {
   const results = /* @__PURE__ */ new Map();
   if (requests.length === 0) return results;
-  const payload = requests.map((r2) => ({ key: pythonFlowKey(r2.base, r2.entrypoint), dir: resolve(projectRoot, r2.base), entrypoint: r2.entrypoint.trim() }));
+  const payload = requests.map((r2) => ({ key: pythonFlowKey(r2.base, r2.entrypoint), dir: resolve2(projectRoot, r2.base), entrypoint: r2.entrypoint.trim() }));
   const failAll = (error2) => {
     for (const p2 of payload) results.set(p2.key, { error: error2 });
     return results;
@@ -70706,7 +71583,7 @@ async function askPythonForFlows(python2, projectRoot, requests, options = {}) {
 
 // src/manifests/discover.ts
 import { lstat, open, readdir, readlink, realpath, stat } from "node:fs/promises";
-import { basename, dirname, join, relative as relative2, resolve as resolve2, sep as sep2 } from "node:path";
+import { basename, dirname, join as join2, relative as relative2, resolve as resolve3, sep as sep2 } from "node:path";
 var import_yaml4 = __toESM(require_dist5(), 1);
 var UNLISTED = /* @__PURE__ */ new Set([".git", ".venv", ".prefect-venv", ".github", ".gitlab", ".idea", ".vscode", ".cache", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".tox", ".nox"]);
 var ALWAYS_SKIPPED = /* @__PURE__ */ new Set(["node_modules", "__pycache__", ...UNLISTED]);
@@ -70753,7 +71630,7 @@ async function discoverManifests(options) {
     }
   };
   const visit = async (entry, logical, real, ancestors) => {
-    const abs = join(logical, entry.name);
+    const abs = join2(logical, entry.name);
     const rel = posix3(relative2(dir, abs));
     const name2 = entry.name;
     if (ALWAYS_SKIPPED.has(name2)) {
@@ -70762,7 +71639,7 @@ async function discoverManifests(options) {
     }
     let isDir = entry.isDirectory();
     let isFile = entry.isFile();
-    let target = join(real, name2);
+    let target = join2(real, name2);
     if (name2.startsWith(".")) {
       if (isDir || entry.isSymbolicLink() && !MANIFEST.test(name2)) skip(abs, true, "hidden", "hidden folder, not read", `is in a hidden folder (${display(abs)}/) and is not read`);
       else if (MANIFEST.test(name2)) skip(abs, false, "hidden", "hidden file, not read", "is a hidden file and is not read");
@@ -70849,7 +71726,7 @@ async function scanNames(queue, display) {
     if (info3.isDirectory()) {
       if (depth >= SCAN_MAX_DEPTH) continue;
       const entries = await readdir(abs).catch(() => []);
-      for (const name2 of entries.sort()) if (!ALWAYS_SKIPPED.has(name2)) queue.push({ abs: join(abs, name2), why, depth: depth + 1 });
+      for (const name2 of entries.sort()) if (!ALWAYS_SKIPPED.has(name2)) queue.push({ abs: join2(abs, name2), why, depth: depth + 1 });
       continue;
     }
     if (!info3.isFile() || !/\.ya?ml/i.test(basename(abs))) continue;
@@ -70893,14 +71770,14 @@ function declaredNames(text) {
 async function repositoryRoot(dir, projectRoot) {
   const realDir = await realpath(dir);
   for (let current = realDir; ; current = dirname(current)) {
-    if (await lstat(join(current, ".git")).then(() => true, () => false)) return current;
+    if (await lstat(join2(current, ".git")).then(() => true, () => false)) return current;
     if (dirname(current) === current) break;
   }
-  const realProject = await realpath(resolve2(projectRoot)).catch(() => void 0);
+  const realProject = await realpath(resolve3(projectRoot)).catch(() => void 0);
   return realProject && inside(realProject, realDir) ? realProject : realDir;
 }
 async function namesFromHistory(boundary, file) {
-  if (!await lstat(join(boundary, ".git")).then(() => true, () => false)) return [];
+  if (!await lstat(join2(boundary, ".git")).then(() => true, () => false)) return [];
   try {
     const rel = posix3(relative2(boundary, await realpath(file)));
     const git = simpleGit({ baseDir: boundary });
@@ -70920,20 +71797,20 @@ var PREFECT_YAML = /^prefect\.ya?ml$/;
 async function loadManifests(dir, options = {}) {
   const cwd = options.cwd ?? process.cwd();
   const env = options.env ?? process.env;
-  const absDir = resolve3(cwd, dir);
+  const absDir = resolve4(cwd, dir);
   const info3 = await stat2(absDir).catch(() => void 0);
   if (!info3?.isDirectory()) {
     throw new UserInputError(`manifest directory not found: ${dir}`, "pass the directory that holds prefect-gitops.yaml and your deployment manifests");
   }
   const display = (p2) => {
     const rel = relative3(cwd, p2);
-    return rel === "" ? "." : rel.startsWith("..") || isAbsolute(rel) ? p2 : rel;
+    return rel === "" ? "." : rel.startsWith("..") || isAbsolute2(rel) ? p2 : rel;
   };
   const issues = [];
   let configDocument;
   let configFile;
   for (const name2 of CONFIG_FILE_NAMES) {
-    const candidate = join2(absDir, name2);
+    const candidate = join3(absDir, name2);
     if (await stat2(candidate).then((s3) => s3.isFile(), () => false)) {
       configFile = candidate;
       const parsed = await parseYamlFile(candidate, display(candidate));
@@ -70943,16 +71820,16 @@ async function loadManifests(dir, options = {}) {
     }
   }
   const ignoreMatcher = (0, import_ignore.default)().add(configIgnorePatterns(configDocument).map((pattern) => ({ pattern, mark: `${configFile ? basename2(configFile) : "the config"} ignore:` })));
-  const gitopsIgnorePath = join2(absDir, ".gitopsignore");
+  const gitopsIgnorePath = join3(absDir, ".gitopsignore");
   if (await stat2(gitopsIgnorePath).then(() => true, () => false)) {
     const gitopsIgnore = await readTextFile(gitopsIgnorePath, display(gitopsIgnorePath));
     if ("issue" in gitopsIgnore) issues.push(gitopsIgnore.issue);
     else ignoreMatcher.add(gitopsIgnore.text.split(/\r?\n/).filter((line) => line.trim() !== "" && !line.startsWith("#")).map((pattern) => ({ pattern, mark: display(gitopsIgnorePath) })));
   }
-  const configPaths = new Set(CONFIG_FILE_NAMES.map((name2) => join2(absDir, name2)));
+  const configPaths = new Set(CONFIG_FILE_NAMES.map((name2) => join3(absDir, name2)));
   const projectRoot = resolveProjectRoot(absDir, configDocument);
   const boundary = await repositoryRoot(absDir, projectRoot);
-  const prefectFile = options.prefectFile === void 0 ? void 0 : resolve3(cwd, options.prefectFile);
+  const prefectFile = options.prefectFile === void 0 ? void 0 : resolve4(cwd, options.prefectFile);
   if (prefectFile !== void 0 && !await stat2(prefectFile).then((s3) => s3.isFile(), () => false)) {
     throw new UserInputError(`--prefect-file not found: ${options.prefectFile}`, "pass the path of a prefect.yaml, relative to the directory you run in (as prefect deploy --prefect-file takes it)");
   }
@@ -70964,6 +71841,7 @@ async function loadManifests(dir, options = {}) {
   const prefectProject = prefectFile === void 0 && configFile === void 0 && found.some((f2) => PREFECT_YAML.test(basename2(f2)));
   const files = found.filter((f2) => !prefectProject || PREFECT_YAML.test(basename2(f2)));
   const documents = [];
+  const prefectYamlFiles = [];
   for (const file of files) {
     const parsed = await parseYamlFile(file, display(file));
     issues.push(...parsed.issues);
@@ -70981,9 +71859,14 @@ async function loadManifests(dir, options = {}) {
           documents.push(doc);
           continue;
         }
+        prefectYamlFiles.push({ file: doc, relativeDir: relative3(projectRoot, dirname2(file)).split(sep3).join("/") });
         const expanded = expandPrefectYaml(doc, dirname2(file), projectRoot, { explicit: file === prefectFile });
         documents.push(...expanded.documents);
         issues.push(...expanded.issues);
+        if (expanded.documents.length === 0) {
+          const history = await namesFromHistory(boundary, file);
+          if (history.length > 0) unread.push({ file: display(file), why: "declares no deployment now", names: history, emptied: true });
+        }
       }
     } else documents.push(...parsed.documents);
   }
@@ -70991,7 +71874,7 @@ async function loadManifests(dir, options = {}) {
   const refusedSources = /* @__PURE__ */ new Map();
   const realRoot = await realpath2(projectRoot).catch(() => projectRoot);
   const readSource = async (file) => {
-    const absolute = resolve3(projectRoot, file);
+    const absolute = resolve4(projectRoot, file);
     const real = await realpath2(absolute).catch(() => void 0);
     if (real !== void 0 && isOutside(realRoot, real)) {
       refusedSources.set(file, display(real));
@@ -71023,7 +71906,7 @@ async function loadManifests(dir, options = {}) {
       const located2 = locateFlow(entrypoint, bases, read);
       return { entrypoint, base: located2.kind === "found" ? located2.base : bases[0] };
     });
-    const python2 = /[\\/]/.test(options.python) ? resolve3(cwd, options.python) : options.python;
+    const python2 = /[\\/]/.test(options.python) ? resolve4(cwd, options.python) : options.python;
     pythonFlows = await askPythonForFlows(python2, projectRoot, requests, options.pythonTimeoutMs ? { timeoutMs: options.pythonTimeoutMs } : {});
   }
   let git;
@@ -71036,6 +71919,7 @@ async function loadManifests(dir, options = {}) {
       gitError = error2 instanceof Error ? error2.message.split("\n")[0] : String(error2);
     }
   }
+  const defaultWorkPool2 = prefectYamlFiles.length > 0 ? prefectDefaultWorkPool(env, cwd) : void 0;
   return {
     dir: absDir,
     display,
@@ -71052,14 +71936,23 @@ async function loadManifests(dir, options = {}) {
     ...gitError ? { gitError } : {},
     issues,
     projectRoot,
-    ...pythonPath.length > 0 ? { pythonPath } : {}
+    ...pythonPath.length > 0 ? { pythonPath } : {},
+    ...prefectYamlFiles.length > 0 ? { prefectYamlFiles } : {},
+    ...defaultWorkPool2 ? { prefectDefaultWorkPool: defaultWorkPool2 } : {}
   };
+}
+function prefectDefaultWorkPool(env, cwd) {
+  try {
+    return resolvePrefectSettings(env, cwd).PREFECT_DEFAULT_WORK_POOL_NAME;
+  } catch {
+    return void 0;
+  }
 }
 async function pythonPathInside(pythonPath, cwd, realRoot) {
   const dirs = [];
   for (const entry of (pythonPath ?? "").split(delimiter)) {
     if (entry.trim() === "") continue;
-    const real = await realpath2(resolve3(cwd, entry)).catch(() => void 0);
+    const real = await realpath2(resolve4(cwd, entry)).catch(() => void 0);
     if (real === void 0 || isOutside(realRoot, real)) continue;
     const rel = relative3(realRoot, real).split(sep3).join("/");
     if (rel !== "" && !dirs.includes(rel)) dirs.push(rel);
@@ -71068,7 +71961,7 @@ async function pythonPathInside(pythonPath, cwd, realRoot) {
 }
 function isOutside(root, path3) {
   const rel = relative3(root, path3);
-  return rel === ".." || rel.startsWith(`..${sep3}`) || isAbsolute(rel);
+  return rel === ".." || rel.startsWith(`..${sep3}`) || isAbsolute2(rel);
 }
 function configIgnorePatterns(config) {
   const value2 = config?.value;
@@ -71076,7 +71969,7 @@ function configIgnorePatterns(config) {
 }
 function resolveProjectRoot(dir, config) {
   const root = config?.value?.project_root;
-  return typeof root === "string" ? resolve3(dir, root) : dir;
+  return typeof root === "string" ? resolve4(dir, root) : dir;
 }
 function collectStrings(values, extra, key) {
   const found = [];
@@ -71112,8 +72005,8 @@ function request(url, options) {
 }
 
 // src/version.ts
-import { readFileSync as readFileSync6 } from "node:fs";
-import { dirname as dirname3, join as join3 } from "node:path";
+import { readFileSync as readFileSync7 } from "node:fs";
+import { dirname as dirname3, join as join4 } from "node:path";
 import { fileURLToPath as fileURLToPath2 } from "node:url";
 var VERSION = typeof __PREFECT_GITOPS_VERSION__ === "string" ? __PREFECT_GITOPS_VERSION__ : readOwnVersion();
 function readOwnVersion() {
@@ -71121,7 +72014,7 @@ function readOwnVersion() {
     let dir = dirname3(fileURLToPath2(import.meta.url));
     for (let i3 = 0; i3 < 6; i3 += 1) {
       try {
-        const pkg = JSON.parse(readFileSync6(join3(dir, "package.json"), "utf8"));
+        const pkg = JSON.parse(readFileSync7(join4(dir, "package.json"), "utf8"));
         if (pkg.name === "prefect-gitops" && typeof pkg.version === "string") return pkg.version;
       } catch {
       }
@@ -71908,7 +72801,7 @@ var PrefectClient = class _PrefectClient {
    * with `find` and returns what it finds; only when that is absent is the request sent again. A
    * 409 on a resend (the first attempt did land after all) is read back the same way.
    */
-  async createOnce(path3, body2, ok2, parse, find) {
+  async createOnce(path3, body2, ok2, parse2, find) {
     let resent = false;
     for (let round = 0; ; round += 1) {
       let reply;
@@ -71931,7 +72824,7 @@ var PrefectClient = class _PrefectClient {
         const existing = await find();
         if (existing !== void 0) return existing;
       }
-      return parse(this.expect("POST", path3, reply, ok2));
+      return parse2(this.expect("POST", path3, reply, ok2));
     }
   }
   /** One HTTP exchange under a semaphore slot; never throws for network trouble, returns a ConnectionFailure. */
@@ -71988,7 +72881,7 @@ var PrefectClient = class _PrefectClient {
     const delayMs = Math.round(Math.min(this.maxRetryDelayMs, Math.max(0, raw)));
     if (delayMs >= this.remainingMs()) throw this.deadlineError(method, path3);
     this.logger?.debug({ method, path: path3, ...reason, retry, delayMs }, "retrying prefect request");
-    await new Promise((resolve7) => setTimeout(resolve7, delayMs));
+    await new Promise((resolve8) => setTimeout(resolve8, delayMs));
   }
   deadlineError(method, path3) {
     const limit = this.totalTimeoutMs === void 0 ? "" : ` of ${formatMs(this.totalTimeoutMs)}`;
@@ -72065,18 +72958,18 @@ var Semaphore = class {
     if (this.inFlight < this.size && this.waiting.length === 0) {
       this.inFlight += 1;
     } else {
-      const admitted = await new Promise((resolve7) => {
+      const admitted = await new Promise((resolve8) => {
         let timer;
         const waiter = () => {
           if (timer) clearTimeout(timer);
-          resolve7(true);
+          resolve8(true);
         };
         if (maxWaitMs !== void 0) {
           timer = setTimeout(() => {
             const at3 = this.waiting.indexOf(waiter);
             if (at3 < 0) return;
             this.waiting.splice(at3, 1);
-            resolve7(false);
+            resolve8(false);
           }, maxWaitMs);
         }
         if (first2) this.waiting.unshift(waiter);
@@ -72335,7 +73228,7 @@ function serverSupportIssues(desired, features, serverVersion) {
 import { basename as basename4, resolve as resolvePath } from "node:path";
 
 // src/manifests/parameter-schema.ts
-import { existsSync as existsSync2, readFileSync as readFileSync7 } from "node:fs";
+import { existsSync as existsSync2, readFileSync as readFileSync8 } from "node:fs";
 import { createRequire } from "node:module";
 import { fileURLToPath as fileURLToPath3 } from "node:url";
 
@@ -73968,13 +74861,13 @@ async function Module2(moduleArg = {}) {
       }
       readAsync = /* @__PURE__ */ __name(async (url) => {
         if (isFileURI(url)) {
-          return new Promise((resolve7, reject) => {
+          return new Promise((resolve8, reject) => {
             var xhr = new XMLHttpRequest();
             xhr.open("GET", url, true);
             xhr.responseType = "arraybuffer";
             xhr.onload = () => {
               if (xhr.status == 200 || xhr.status == 0 && xhr.response) {
-                resolve7(xhr.response);
+                resolve8(xhr.response);
                 return;
               }
               reject(xhr.status);
@@ -74170,9 +75063,9 @@ async function Module2(moduleArg = {}) {
     __name(receiveInstantiationResult, "receiveInstantiationResult");
     var info22 = getWasmImports();
     if (Module["instantiateWasm"]) {
-      return new Promise((resolve7, reject) => {
+      return new Promise((resolve8, reject) => {
         Module["instantiateWasm"](info22, (mod, inst) => {
-          resolve7(receiveInstance(mod, inst));
+          resolve8(receiveInstance(mod, inst));
         });
       });
     }
@@ -75505,8 +76398,8 @@ async function Module2(moduleArg = {}) {
   if (runtimeInitialized) {
     moduleRtn = Module;
   } else {
-    moduleRtn = new Promise((resolve7, reject) => {
-      readyPromiseResolve = resolve7;
+    moduleRtn = new Promise((resolve8, reject) => {
+      readyPromiseResolve = resolve8;
       readyPromiseReject = reject;
     });
   }
@@ -76431,7 +77324,7 @@ async function loadPythonParser() {
     };
     const runtime = locate("web-tree-sitter.wasm", "web-tree-sitter");
     await Parser.init({ locateFile: () => runtime });
-    const language = await Language.load(readFileSync7(locate("tree-sitter-python.wasm", "tree-sitter-python")));
+    const language = await Language.load(readFileSync8(locate("tree-sitter-python.wasm", "tree-sitter-python")));
     const parser4 = new Parser();
     parser4.setLanguage(language);
     return { parser: parser4 };
@@ -76936,11 +77829,11 @@ function resolveName(id, namespace, module2) {
       return { kind: "undefined", name: id };
   }
 }
-function resolve4(expr, namespace, module2) {
+function resolve5(expr, namespace, module2) {
   if (expr.kind === "name") return resolveName(expr.id, namespace, module2);
   if (expr.kind === "none") return member("builtins", "None");
   if (expr.kind !== "attribute") return { kind: "unknown", why: `"${expr.text}" is an expression` };
-  const base = resolve4(expr.value, namespace, module2);
+  const base = resolve5(expr.value, namespace, module2);
   if (base.kind === "module") {
     const path3 = `${base.module}.${expr.attr}`;
     return KNOWN_MODULES.has(path3) ? { kind: "module", module: path3 } : member(base.module, expr.attr);
@@ -77066,7 +77959,7 @@ function evaluateBinary(op, left, right) {
 }
 function evaluateReference(expr, module2, seen) {
   if (expr.kind === "attribute") {
-    const owner = resolve4(expr.value, "module", module2);
+    const owner = resolve5(expr.value, "module", module2);
     if (owner.kind === "class") {
       const enumInfo = readEnum(owner.cls, module2);
       if ("why" in enumInfo) return fail(enumInfo.why);
@@ -77074,7 +77967,7 @@ function evaluateReference(expr, module2, seen) {
       return found ? ok({ t: "enum", value: found.value }) : fail(`"${expr.text}" is not a member of ${owner.cls.name}`);
     }
   }
-  const sym = resolve4(expr, "module", module2);
+  const sym = resolve5(expr, "module", module2);
   switch (sym.kind) {
     case "alias": {
       if (seen.has(sym.name)) return fail(`"${sym.name}" refers to itself`);
@@ -77102,7 +77995,7 @@ var EMPTY_CONSTRUCTORS = {
 };
 function evaluateCall(expr, module2, seen) {
   const cannot = fail(`"${expr.text}" is computed at import time`);
-  const callee = resolve4(expr.func, "module", module2);
+  const callee = resolve5(expr.func, "module", module2);
   if (callee.kind !== "member") return cannot;
   const numbers = [];
   const keywords = {};
@@ -77285,7 +78178,7 @@ function classKind(cls, module2, seen = /* @__PURE__ */ new Set()) {
   }
   if (seen.has(cls.name)) return { kind: "unknown", why: `class ${cls.name} inherits from itself` };
   if (cls.hasKeywords) return { kind: "unknown", why: `class ${cls.name} has class keywords` };
-  const bases = cls.bases.map((base) => ({ base, sym: resolve4(base, "module", module2) }));
+  const bases = cls.bases.map((base) => ({ base, sym: resolve5(base, "module", module2) }));
   const enumBase = bases.find(({ sym }) => sym.kind === "member" && sym.module === "enum");
   if (enumBase) {
     const sym = enumBase.sym;
@@ -77365,7 +78258,7 @@ function modelDefinition(cls, ctx) {
       if (!statement.annotation) return unknown(`model ${model.name} has a body this cannot read (${statement.target} without annotation)`);
       const annotation = statement.annotation.kind === "str" ? parseExpression2(statement.annotation.value) : statement.annotation;
       if (!annotation) return unknown(`the annotation of ${model.name}.${statement.target} cannot be parsed`);
-      const classVar = resolve4(annotation.kind === "subscript" ? annotation.value : annotation, "module", ctx.module);
+      const classVar = resolve5(annotation.kind === "subscript" ? annotation.value : annotation, "module", ctx.module);
       if (classVar.kind === "member" && classVar.module === "typing" && classVar.name === "ClassVar") continue;
       const type = annotationSchema(annotation, "module", inner);
       if (type.kind !== "schema") return unknown(`field ${model.name}.${statement.target}: ${type.why}`);
@@ -77414,7 +78307,7 @@ function annotationSchema(expr, namespace, ctx) {
     }
     case "name":
     case "attribute":
-      return symbolSchema(resolve4(expr, namespace, ctx.module), expr, namespace, ctx);
+      return symbolSchema(resolve5(expr, namespace, ctx.module), expr, namespace, ctx);
     case "subscript":
       return genericSchema(expr, namespace, ctx);
     case "binary":
@@ -77489,7 +78382,7 @@ function symbolSchema(sym, expr, namespace, ctx) {
   }
 }
 function genericSchema(expr, namespace, ctx) {
-  const sym = resolve4(expr.value, namespace, ctx.module);
+  const sym = resolve5(expr.value, namespace, ctx.module);
   if (sym.kind !== "member") {
     if (sym.kind === "undefined" && namespace === "pydantic" && !ctx.inModel) return { kind: "any", why: `Prefect cannot resolve "${sym.name}"` };
     return unknown(describeSym(sym, expr.value.text));
@@ -77562,7 +78455,7 @@ function unionSchema(args2, namespace, ctx) {
   const flatten = (arg) => {
     if (arg.kind === "binary" && arg.op === "|") return flatten(arg.left) && flatten(arg.right);
     if (arg.kind === "subscript") {
-      const sym = resolve4(arg.value, namespace, ctx.module);
+      const sym = resolve5(arg.value, namespace, ctx.module);
       if (sym.kind === "member" && sym.module === "typing" && sym.name === "Union") return arg.args.every(flatten);
       if (sym.kind === "member" && sym.module === "typing" && sym.name === "Optional" && arg.args.length === 1) {
         return flatten(arg.args[0]) && flatten({ kind: "none", text: "None" });
@@ -77574,7 +78467,7 @@ function unionSchema(args2, namespace, ctx) {
   args2.forEach(flatten);
   const isNone = (arg) => {
     if (arg.kind === "none") return true;
-    const sym = arg.kind === "name" || arg.kind === "attribute" ? resolve4(arg, namespace, ctx.module) : void 0;
+    const sym = arg.kind === "name" || arg.kind === "attribute" ? resolve5(arg, namespace, ctx.module) : void 0;
     return sym?.kind === "member" && sym.module === "builtins" && sym.name === "None";
   };
   const nullable = flat.some(isNone);
@@ -77604,7 +78497,7 @@ function literalSchema(expr, namespace, ctx) {
   const values = [];
   const collect = (arg) => {
     if (arg.kind === "subscript") {
-      const sym = resolve4(arg.value, namespace, ctx.module);
+      const sym = resolve5(arg.value, namespace, ctx.module);
       if (sym.kind === "member" && sym.module === "typing" && sym.name === "Literal") {
         for (const inner of arg.args) {
           const problem = collect(inner);
@@ -77649,7 +78542,7 @@ function annotatedSchema(expr, namespace, ctx) {
 }
 function isFieldCall(expr, module2) {
   if (expr.kind !== "call") return false;
-  const sym = resolve4(expr.func, "module", module2);
+  const sym = resolve5(expr.func, "module", module2);
   return sym.kind === "member" && sym.module === "pydantic" && sym.name === "Field";
 }
 function isDeepEqual(a, b3) {
@@ -77943,7 +78836,7 @@ function isPlainObject2(v2) {
 import { basename as basename3 } from "node:path";
 var SET_WORKING_DIRECTORY = "prefect.deployments.steps.set_working_directory";
 var BUILD_DOCKER_IMAGE = "prefect_docker.deployments.steps.build_docker_image";
-function truthy(value2) {
+function truthy2(value2) {
   if (Array.isArray(value2)) return value2.length > 0;
   if (value2 && typeof value2 === "object") return Object.keys(value2).length > 0;
   return Boolean(value2);
@@ -77957,16 +78850,16 @@ function chooseWrittenPull(entry, project) {
   const projectPull = asSteps(project.value);
   const isEmptyList = (v2) => Array.isArray(v2) && v2.length === 0;
   if (entryHas ? isEmptyList(entryPull) : project.has && isEmptyList(projectPull)) return { kind: "written", steps: [], at: entryHas ? "entry" : "project" };
-  if (entryHas && truthy(entryPull)) return { kind: "written", steps: entryPull, at: "entry" };
-  if (project.has && truthy(projectPull)) return { kind: "written", steps: projectPull, at: "project" };
+  if (entryHas && truthy2(entryPull)) return { kind: "written", steps: entryPull, at: "entry" };
+  if (project.has && truthy2(projectPull)) return { kind: "written", steps: projectPull, at: "project" };
   return { kind: "default" };
 }
 function defaultPullSteps(dir, build, image) {
   const steps = asSteps(build);
-  const docker = Array.isArray(steps) ? steps.map((s3) => s3 && typeof s3 === "object" ? s3[BUILD_DOCKER_IMAGE] : void 0).find(truthy) : void 0;
+  const docker = Array.isArray(steps) ? steps.map((s3) => s3 && typeof s3 === "object" ? s3[BUILD_DOCKER_IMAGE] : void 0).find(truthy2) : void 0;
   const setDirectory = (directory) => [{ [SET_WORKING_DIRECTORY]: { directory } }];
   if (docker !== void 0) return docker.dockerfile === "auto" ? setDirectory(`/opt/prefect/${basename3(dir)}`) : [];
-  if (truthy(image)) return setDirectory("/opt/prefect");
+  if (truthy2(image)) return setDirectory("/opt/prefect");
   return setDirectory(dir);
 }
 
@@ -78028,7 +78921,7 @@ function renderTemplates(value2, context) {
   return { value: out2 === DROP ? void 0 : out2, problems };
 }
 var ANY_PLACEHOLDER = new RegExp(`${PLACEHOLDER2.source}|${PREFECT_PLACEHOLDER.source}`, "g");
-var own = (table, key) => table && Object.hasOwn(table, key) ? table[key] : void 0;
+var own = (table2, key) => table2 && Object.hasOwn(table2, key) ? table2[key] : void 0;
 function renderString(text, path3, context, problems) {
   return text.replace(ANY_PLACEHOLDER, (whole, namespace, key, single, double, name2) => {
     if (namespace !== void 0 && key !== void 0) return renderOurs(whole, namespace, key, single ?? double, path3, context, problems);
@@ -78370,8 +79263,8 @@ function schemaIssues(where, base, problems) {
 }
 function validateConfig(project, issues, ownerFlag) {
   const doc = project.configDocument;
-  const prefectFiles = [...new Set(project.documents.flatMap((d) => d.prefectYaml ? [d.prefectYaml.file] : []))];
-  const prefectYaml = (project.documents.find((d) => d.prefectYaml && d.prefectYaml.relativeDir === "") ?? (prefectFiles.length === 1 ? project.documents.find((d) => d.prefectYaml) : void 0))?.prefectYaml;
+  const prefectFiles = project.prefectYamlFiles ?? [...new Map(project.documents.flatMap((d) => d.prefectYaml ? [[d.prefectYaml.file, d.prefectYaml]] : [])).values()];
+  const prefectYaml = prefectFiles.find((f2) => f2.relativeDir === "") ?? (prefectFiles.length === 1 ? prefectFiles[0] : void 0);
   if (!doc && !project.configFile && (prefectYaml || ownerFlag)) {
     const name2 = prefectYaml?.file.value?.name;
     const owner = ownerFlag ?? (typeof name2 === "string" ? name2.toLowerCase().replace(/[^a-z0-9_.-]+/g, "-").replace(/^[^a-z0-9]+/, "").slice(0, 63) : "");
@@ -78443,6 +79336,8 @@ function resolveEnvironment(project, config, docs, environment, options, issues)
   const deployments = [];
   const seen = /* @__PURE__ */ new Map();
   const scope = environment ? ` in environment "${environment}"` : "";
+  const entriesOf = /* @__PURE__ */ new Map();
+  for (const d of docs) if (d.prefectYaml) entriesOf.set(d.prefectYaml.file, (entriesOf.get(d.prefectYaml.file) ?? 0) + 1);
   for (const doc of docs) {
     const { gitops, ...written } = doc.value;
     const own2 = doc.prefectYaml ? Object.fromEntries(Object.entries(written).filter(([key]) => key !== "pull")) : written;
@@ -78467,10 +79362,11 @@ function resolveEnvironment(project, config, docs, environment, options, issues)
     });
     const local = rendered.problems.map((p2) => issueAt3(locator.locate(p2.path), p2.path, p2.message + locator.scopeOf(p2.path), p2.severity ?? "error"));
     const manifest = rendered.value;
+    if (doc.prefectYaml && project.prefectDefaultWorkPool) defaultWorkPool(manifest, project.prefectDefaultWorkPool, entriesOf.get(doc.prefectYaml.file) ?? 0, locator, local);
     const relativeDir = doc.prefectYaml?.relativeDir ?? "";
     const flow = typeof manifest.entrypoint === "string" ? locateFlow(manifest.entrypoint, entrypointBases(manifest.entrypoint, relativeDir, doc.prefectYaml?.explicit, project.pythonPath), (path3) => project.pythonSources.get(path3) ?? null) : void 0;
     const explicit = doc.prefectYaml?.explicit === true;
-    const fromRoot = explicit || flow?.kind === "found" && flow.base !== relativeDir;
+    const fromRoot = explicit || flow?.kind === "found" && flow.base === "" && relativeDir !== "";
     if (fromRoot && !explicit) {
       local.push(issueAt3(locator.locate(["entrypoint"]), ["entrypoint"], `entrypoint "${manifest.entrypoint}" is relative to the project root, not to ${relativeDir}/ where this prefect.yaml is: read as \`prefect deploy --prefect-file ${relativeDir}/${basename4(doc.file)}\` run from the root reads it (working directory: the root)`, "warning"));
     }
@@ -78486,12 +79382,12 @@ function resolveEnvironment(project, config, docs, environment, options, issues)
     const asked = typeof manifest.entrypoint === "string" ? project.pythonFlows?.get(pythonFlowKey(flow?.kind === "found" ? flow.base : relativeDir, manifest.entrypoint)) : void 0;
     let flowName;
     if (asked === void 0) {
-      flowName = resolveFlowName(project, locator, manifest, local, flow);
+      flowName = resolveFlowName(project, locator, manifest, local, flow, doc.prefectYaml !== void 0);
       Object.assign(manifest, flowDefaults(project, locator, manifest, local, flow, doc.prefectYaml !== void 0));
     } else if ("error" in asked) {
       local.push(issueAt3(locator.locate(["entrypoint"]), ["entrypoint"], `--python could not load the flow of entrypoint "${manifest.entrypoint}": ${asked.error}` + locator.scopeOf(["entrypoint"])));
     } else {
-      flowName = manifest.flow_name ?? asked.name;
+      flowName = doc.prefectYaml ? flowNameAsPrefectDeploys(locator, manifest, asked.name, `the flow --python loaded`, local) : manifest.flow_name ?? asked.name;
       if (manifest.parameter_openapi_schema === void 0) manifest.parameter_openapi_schema = asked.parameterSchema;
       if (doc.prefectYaml ? !manifest.description : manifest.description === void 0) manifest.description = asked.description;
     }
@@ -78574,7 +79470,21 @@ function prefectYamlProjectLayer(doc, context) {
   if (choice.kind === "default") return { value: {}, doc: context.file, base: [] };
   return { value: { pull: choice.steps }, doc: choice.at === "entry" ? doc : context.file, base: [] };
 }
-function resolveFlowName(project, locator, manifest, issues, flow) {
+function defaultWorkPool(manifest, pool, entries, locator, issues) {
+  const current = isMapping2(manifest.work_pool) ? manifest.work_pool : void 0;
+  if (!current?.name) {
+    manifest.work_pool = { ...current ?? {}, name: pool.value };
+  } else if (entries === 1 && current.name !== pool.value) {
+    issues.push(issueAt3(locator.locate(["work_pool", "name"]), ["work_pool", "name"], `PREFECT_DEFAULT_WORK_POOL_NAME is "${pool.value}" (${pool.source}): prefect deploy, deploying the one deployment of this file, would put it in that pool instead of "${current.name}"; prefect-gitops keeps "${current.name}" as the file says`, "warning"));
+  }
+}
+function flowNameAsPrefectDeploys(locator, manifest, actual, where, issues) {
+  if (manifest.flow_name !== void 0 && manifest.flow_name !== actual) {
+    issues.push(issueAt3(locator.locate(["flow_name"]), ["flow_name"], `flow_name "${manifest.flow_name}" is ignored, as prefect deploy ignores it: the deployment belongs to the flow's own name "${actual}" (${where}); remove flow_name or make it "${actual}"`, "warning"));
+  }
+  return actual;
+}
+function resolveFlowName(project, locator, manifest, issues, flow, prefectYaml) {
   const at3 = locator.locate(["entrypoint"]);
   const scope = locator.scopeOf(["entrypoint"]);
   if (!flow || flow.kind === "malformed") {
@@ -78598,8 +79508,9 @@ function resolveFlowName(project, locator, manifest, issues, flow) {
   const via = flow.hops.length ? ` (via ${flow.hops.map((h2) => `${h2.file}:${h2.line}: ${h2.text}`).join("; ")})` : "";
   if (flow.assigned) {
     const name2 = flow.assigned.name;
-    if (name2 === void 0) return manifest.flow_name ?? entry.func.replace(/_/g, "-");
-    if (name2.literal !== void 0) return manifest.flow_name ?? name2.literal;
+    const assignedAt = `${flow.assigned.file}:${flow.assigned.line}`;
+    if (name2 === void 0) return prefectYaml ? flowNameAsPrefectDeploys(locator, manifest, entry.func.replace(/_/g, "-"), assignedAt, issues) : manifest.flow_name ?? entry.func.replace(/_/g, "-");
+    if (name2.literal !== void 0) return prefectYaml ? flowNameAsPrefectDeploys(locator, manifest, name2.literal, assignedAt, issues) : manifest.flow_name ?? name2.literal;
     if (manifest.flow_name) return manifest.flow_name;
     issues.push(issueAt3(at3, ["entrypoint"], `cannot resolve the flow name statically: ${flow.assigned.file}:${flow.assigned.line} names the flow with ${name2.expression}; add flow_name, or pass --python to ask your Prefect installation` + scope));
     return void 0;
@@ -78617,6 +79528,7 @@ function resolveFlowName(project, locator, manifest, issues, flow) {
       issues.push(issueAt3(at3, ["entrypoint"], `cannot resolve the flow name statically: ${entry.file}:${found.line} sets @flow(name=${found.expression}); add flow_name, or pass --python to ask your Prefect installation` + scope));
       return void 0;
     case "flow":
+      if (prefectYaml) return flowNameAsPrefectDeploys(locator, manifest, found.flowName, `${entry.file}:${found.line}`, issues);
       if (manifest.flow_name && manifest.flow_name !== found.flowName) {
         issues.push(issueAt3(locator.locate(["flow_name"]), ["flow_name"], `flow_name "${manifest.flow_name}" differs from the flow's name "${found.flowName}" in ${entry.file}:${found.line}; runs would report a different flow`, "warning"));
         return manifest.flow_name;
@@ -78829,25 +79741,40 @@ function planWorkspace(desired, live, options) {
     const lives = live.objects.get(handler.kind) ?? [];
     const byKey = new Map(lives.map((l) => [l.key, l]));
     const declared2 = new Set(mine.map((d) => d.key));
+    const remembered = (key) => handler.ownership === "inventory" && live.inventory.some((e) => e.kind === handler.kind && e.key === key && e.protected === true);
     for (const d of mine) {
       const existing = byKey.get(d.key);
       const base = { kind: d.kind, key: d.key, declaredAt: d.declaredAt, sensitive: d.sensitive };
+      const wantProtected = handler.ownership === "inventory" && d.protected === true;
+      const protect = handler.ownership === "inventory" && wantProtected !== remembered(d.key) ? { protect: wantProtected } : {};
       if (!existing) {
         const body2 = handler.createBody(d, options.ctx);
-        kindWrites.push({ ...base, action: "create", body: body2, changes: safeChanges(d, handler.createChanges?.(d, body2, options.ctx) ?? Object.entries(body2).map(([field, after]) => ({ field, before: void 0, after }))), notes: handler.notes?.(d, void 0, options.ctx) ?? [] });
+        kindWrites.push({ ...base, action: "create", body: body2, changes: safeChanges(d, handler.createChanges?.(d, body2, options.ctx) ?? Object.entries(body2).map(([field, after]) => ({ field, before: void 0, after }))), notes: handler.notes?.(d, void 0, options.ctx) ?? [], ...protect });
         continue;
       }
       if (ownsObject(handler, existing, options.owner, live.inventory)) {
         const diff = handler.diff(d, existing, options.ctx);
-        if (!diff) unchanged.push({ kind: d.kind, key: d.key });
-        else kindWrites.push({ ...base, action: "update", id: existing.id, liveUpdated: existing.updated, body: diff.body, changes: safeChanges(d, diff.changes), notes: handler.notes?.(d, existing, options.ctx) ?? [] });
+        if (diff) kindWrites.push({ ...base, action: "update", id: existing.id, liveUpdated: existing.updated, body: diff.body, changes: safeChanges(d, diff.changes), notes: handler.notes?.(d, existing, options.ctx) ?? [], ...protect });
+        else if ("protect" in protect) {
+          kindWrites.push({
+            ...base,
+            action: "update",
+            id: existing.id,
+            liveUpdated: existing.updated,
+            body: {},
+            changes: [{ field: "gitops.protected", before: !wantProtected, after: wantProtected }],
+            notes: [`only the owner's inventory is written (${wantProtected ? "never pruned from now on, also once its document is removed" : "pruned again once no longer declared"}); the ${d.kind} itself is not`],
+            ...protect,
+            inventoryOnly: true
+          });
+        } else unchanged.push({ kind: d.kind, key: d.key });
         continue;
       }
       const owner = existing.taggedOwner;
       if (d.adopt && owner === null || options.adoptAll) {
         const diff = handler.diff(d, existing, options.ctx);
         const from = owner === null ? "not created by prefect-gitops" : `taken over from owner "${owner}"`;
-        kindWrites.push({ ...base, action: "adopt", id: existing.id, liveUpdated: existing.updated, body: diff?.body ?? {}, changes: safeChanges(d, diff?.changes ?? []), notes: [from, ...handler.notes?.(d, existing, options.ctx) ?? []] });
+        kindWrites.push({ ...base, action: "adopt", id: existing.id, liveUpdated: existing.updated, body: diff?.body ?? {}, changes: safeChanges(d, diff?.changes ?? []), notes: [from, ...handler.notes?.(d, existing, options.ctx) ?? []], ...protect });
         continue;
       }
       const whose = owner === null ? "was not created by prefect-gitops" : `is owned by another prefect-gitops owner ("${owner}")`;
@@ -78867,7 +79794,7 @@ function planWorkspace(desired, live, options) {
       const tags = Array.isArray(l.raw.tags) ? l.raw.tags : [];
       const held = options.prune ? handler.holdDelete?.(l, { ...options.ctx, deletingDeploymentIds: options.deletingDeploymentIds ?? /* @__PURE__ */ new Set(), declaredPlacements: options.declaredPlacements ?? /* @__PURE__ */ new Map() }) ?? [] : [];
       if (!options.prune) orphans.push({ kind: l.kind, key: l.key, id: l.id, reason: "prune-disabled" });
-      else if (tags.includes(PROTECTED_TAG)) orphans.push({ kind: l.kind, key: l.key, id: l.id, reason: "protected" });
+      else if (tags.includes(PROTECTED_TAG) || remembered(l.key)) orphans.push({ kind: l.kind, key: l.key, id: l.id, reason: "protected" });
       else if (handler.forgetOnPrune?.(l)) forget.push({ kind: l.kind, key: l.key });
       else if (held.length > 0) orphans.push({ kind: l.kind, key: l.key, id: l.id, reason: "held", notes: held });
       else deletable.push({ action: "delete", kind: l.kind, key: l.key, id: l.id, liveUpdated: l.updated, changes: [], notes: [], sensitive: false });
@@ -80394,7 +81321,7 @@ function emitAnnotations(core, annotations) {
 // src/action/context.ts
 import { readFile as readFile3 } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { isAbsolute as isAbsolute2, relative as relative4, resolve as resolve5 } from "node:path";
+import { isAbsolute as isAbsolute3, relative as relative4, resolve as resolve6 } from "node:path";
 var PULL_REQUEST_EVENTS = /* @__PURE__ */ new Set(["pull_request", "pull_request_target"]);
 var isPullRequestEvent = (eventName) => PULL_REQUEST_EVENTS.has(eventName);
 async function readRunContext(env, cwd) {
@@ -80418,8 +81345,8 @@ async function readRunContext(env, cwd) {
   };
 }
 function workspacePath(file, cwd, workspace) {
-  const rel = relative4(workspace, resolve5(cwd, file));
-  if (rel.startsWith("..") || isAbsolute2(rel)) return file;
+  const rel = relative4(workspace, resolve6(cwd, file));
+  if (rel.startsWith("..") || isAbsolute3(rel)) return file;
   return rel.split("\\").join("/");
 }
 
@@ -80978,7 +81905,7 @@ async function runApply(s3) {
     throw new UserInputError(`apply does not run on ${s3.context.eventName} events: a pull request's manifests are not merged yet`, "use command: plan on pull requests, and command: apply on push to the default branch");
   }
   const options = toReconcileOptions(s3.inputs, { cwd: s3.cwd, env: s3.env, logger: s3.logger });
-  const savedPlan = s3.inputs.planFile ? await readSavedPlan(resolve6(s3.cwd, s3.inputs.planFile)) : void 0;
+  const savedPlan = s3.inputs.planFile ? await readSavedPlan(resolve7(s3.cwd, s3.inputs.planFile)) : void 0;
   const interrupt = new AbortController();
   const unsubscribe = s3.onInterrupt(() => interrupt.abort(new InterruptedError("interrupted")));
   const ttlMs = lockTtlMs(s3.env);
@@ -81077,7 +82004,7 @@ async function reportPlan(s3, r2) {
   s3.core.setOutput("updates", String(plan2.summary.change + plan2.summary.adopt));
   s3.core.setOutput("deletes", String(plan2.summary.delete));
   s3.core.setOutput("unchanged", String(plan2.summary.unchanged));
-  const file = join4(s3.context.tempDir, s3.inputs.environment ? `prefect-gitops-plan-${s3.inputs.environment}.json` : PLAN_FILE);
+  const file = join5(s3.context.tempDir, s3.inputs.environment ? `prefect-gitops-plan-${s3.inputs.environment}.json` : PLAN_FILE);
   const saved = toSavedPlan(plan2, redact(plan2, s3.secrets), { manifests: s3.inputs.manifests, now: s3.now, options: savedPlanOptions(toReconcileOptions(s3.inputs, { cwd: s3.cwd, env: s3.env, logger: s3.logger })) });
   await writeFile(file, `${JSON.stringify(saved, null, 2)}
 `);
@@ -81140,4 +82067,41 @@ undici/lib/fetch/body.js:
 
 undici/lib/websocket/frame.js:
   (*! ws. MIT License. Einar Otto Stangvik <einaros@gmail.com> *)
+
+smol-toml/dist/error.js:
+smol-toml/dist/primitive.js:
+smol-toml/dist/date.js:
+smol-toml/dist/extract.js:
+smol-toml/dist/util.js:
+smol-toml/dist/struct.js:
+smol-toml/dist/parse.js:
+smol-toml/dist/stringify.js:
+smol-toml/dist/index.js:
+  (*!
+   * Copyright (c) Squirrel Chat et al., All rights reserved.
+   * SPDX-License-Identifier: BSD-3-Clause
+   *
+   * Redistribution and use in source and binary forms, with or without
+   * modification, are permitted provided that the following conditions are met:
+   *
+   * 1. Redistributions of source code must retain the above copyright notice, this
+   *    list of conditions and the following disclaimer.
+   * 2. Redistributions in binary form must reproduce the above copyright notice,
+   *    this list of conditions and the following disclaimer in the
+   *    documentation and/or other materials provided with the distribution.
+   * 3. Neither the name of the copyright holder nor the names of its contributors
+   *    may be used to endorse or promote products derived from this software without
+   *    specific prior written permission.
+   *
+   * THIS SOFTWARE IS PROVIDED BY THE COPYRIGHT HOLDERS AND CONTRIBUTORS "AS IS" AND
+   * ANY EXPRESS OR IMPLIED WARRANTIES, INCLUDING, BUT NOT LIMITED TO, THE IMPLIED
+   * WARRANTIES OF MERCHANTABILITY AND FITNESS FOR A PARTICULAR PURPOSE ARE
+   * DISCLAIMED. IN NO EVENT SHALL THE COPYRIGHT HOLDER OR CONTRIBUTORS BE LIABLE
+   * FOR ANY DIRECT, INDIRECT, INCIDENTAL, SPECIAL, EXEMPLARY, OR CONSEQUENTIAL
+   * DAMAGES (INCLUDING, BUT NOT LIMITED TO, PROCUREMENT OF SUBSTITUTE GOODS OR
+   * SERVICES; LOSS OF USE, DATA, OR PROFITS; OR BUSINESS INTERRUPTION) HOWEVER
+   * CAUSED AND ON ANY THEORY OF LIABILITY, WHETHER IN CONTRACT, STRICT LIABILITY,
+   * OR TORT (INCLUDING NEGLIGENCE OR OTHERWISE) ARISING IN ANY WAY OUT OF THE USE
+   * OF THIS SOFTWARE, EVEN IF ADVISED OF THE POSSIBILITY OF SUCH DAMAGE.
+   *)
 */
