@@ -11,6 +11,8 @@ export interface ScheduleManifest {
   active?: boolean;
   parameters?: JsonObject;
   slug?: string;
+  /** The slug this schedule had before: renamed in place (keeps its id), as prefect deploy's `replaces`. */
+  replaces?: string;
   max_scheduled_runs?: number;
 }
 

@@ -1,5 +1,6 @@
 import fastJsonPatch from 'fast-json-patch';
-import type { DesiredDeployment, UnreadSource } from '../manifests/types.js';
+import type { DesiredDeployment, ScheduleManifest, UnreadSource } from '../manifests/types.js';
+import { assignSlugs } from '../manifests/slugs.js';
 import type { Json, JsonObject, LiveAutomation, LiveDeployment, ScheduleCreateBody } from '../prefect/types.js';
 import { desiredTriggers, type DesiredTrigger } from './triggers.js';
 import { sortKeys } from './canonical-json.js';
@@ -79,10 +80,12 @@ export function plan(desired: readonly DesiredDeployment[], live: LiveState, opt
       continue;
     }
     // Without schedule slugs (before Prefect 3.2) a live schedule is the declared one it equals.
-    const current = slugs ? existing : withContentSlugs(existing, want);
+    // With them, a schedule declared with `replaces: OLD` is the live schedule OLD, renamed.
+    const renames = slugs ? scheduleRenames(d, existing) : [];
+    const current = slugs ? renamed(existing, renames) : withContentSlugs(existing, want);
     const have = canonicalLive(current, want, automationsOf(existing));
     const wanted = serverCanStore(d.ignoreDifferences.length ? keepIgnored(want, have, d.ignoreDifferences) : want, have, options);
-    const changes = diffFields(have, wanted);
+    const changes = [...renames.map((r) => ({ field: `schedules[${r.to}].slug`, before: r.from, after: r.to })), ...diffFields(have, wanted)];
     if (changes.length === 0) {
       unchanged.push(d.key);
       continue;
@@ -93,7 +96,7 @@ export function plan(desired: readonly DesiredDeployment[], live: LiveState, opt
     if (upsert) {
       warnings.push(`${d.key}: this Prefect server (${options.serverVersion}) cannot update pull_steps or parameter_openapi_schema in place (needs Prefect >= 3.2.0): the deployment is written whole (POST upsert), which recreates its schedules (new ids) and their scheduled runs`);
     }
-    const ops = upsert ? { create: wanted.schedules.map(toBody), update: [], delete: [] } : scheduleOps(current, have.schedules, wanted.schedules, slugs);
+    const ops = upsert ? { create: wanted.schedules.map(toBody), update: [], delete: [] } : withRenames(scheduleOps(current, have.schedules, wanted.schedules, slugs), current, wanted.schedules, renames, toBody);
     if (!slugs && !upsert && ops.create.length > 0 && ops.delete.length > 0) {
       warnings.push(`${d.key}: this Prefect server (${options.serverVersion}) has no schedule slugs (needs Prefect >= 3.2.0): schedules are matched by their content, so a changed schedule is deleted and created again (its id is not kept)`);
     }
@@ -362,6 +365,41 @@ function scheduleBody(s: CanonicalSchedule, slugs: boolean): ScheduleCreateBody 
     ...(s.max_scheduled_runs !== null ? { max_scheduled_runs: s.max_scheduled_runs } : {}),
     ...(slugs ? { parameters: s.parameters, slug: s.slug } : {}),
   };
+}
+
+/** A live schedule to rename: declared with `replaces: from` and slug `to`. */
+interface ScheduleRename {
+  readonly from: string;
+  readonly to: string;
+}
+
+/**
+ * The renames a deployment's `replaces` ask for and the live schedules allow: the live deployment
+ * has a schedule `from` and none `to` yet (after the rename it has `to`, and `replaces` then names
+ * nothing: the next plan is empty). Validation has made sure `from` is declared by no schedule.
+ */
+function scheduleRenames(d: DesiredDeployment, live: LiveDeployment): ScheduleRename[] {
+  const declared = (d.manifest.schedules ?? []) as ScheduleManifest[];
+  const slugs = assignSlugs(declared);
+  const liveSlugs = new Set(live.schedules.map((s) => s.slug));
+  return declared.flatMap((s, i) => (s.replaces && liveSlugs.has(s.replaces) && !liveSlugs.has(slugs[i]!) ? [{ from: s.replaces, to: slugs[i]! }] : []));
+}
+
+function renamed(live: LiveDeployment, renames: readonly ScheduleRename[]): LiveDeployment {
+  if (renames.length === 0) return live;
+  const to = new Map(renames.map((r) => [r.from, r.to]));
+  return { ...live, schedules: live.schedules.map((s) => (s.slug && to.has(s.slug) ? { ...s, slug: to.get(s.slug)! } : s)) };
+}
+
+/** A renamed schedule is written even when nothing else about it changed: the PATCH carries its new slug. */
+function withRenames(ops: ScheduleOps, current: LiveDeployment, want: readonly CanonicalSchedule[], renames: readonly ScheduleRename[], toBody: (s: CanonicalSchedule) => ScheduleCreateBody): ScheduleOps {
+  const extra = renames.flatMap((r) => {
+    const live = current.schedules.find((s) => s.slug === r.to);
+    const declared = want.find((s) => s.slug === r.to);
+    if (!live || !declared || ops.update.some((u) => u.id === live.id) || ops.delete.some((x) => x.id === live.id)) return [];
+    return [{ id: live.id, slug: r.to, body: toBody(declared) }];
+  });
+  return extra.length ? { ...ops, update: [...ops.update, ...extra] } : ops;
 }
 
 /**

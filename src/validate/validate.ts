@@ -264,7 +264,10 @@ function checkDocument(doc: SourceDocument, environments: readonly string[], hav
   if ('deployments' in value && !('name' in value)) {
     return [issueAt(doc.locate(['deployments'], { key: true }), ['deployments'], 'a manifest document describes one deployment; move each entry of `deployments:` into its own document (separate them with `---`)')];
   }
-  const problems = schemaIssues(doc, [], checkSchema('partialDeployment', value));
+  // A prefect.yaml schedule's `active` and `day_or` may be strings (templates): they are checked
+  // once rendered and read as Prefect reads them (readSchedulesAsPrefect).
+  const stringAllowed = (i: Issue): boolean => doc.prefectYaml !== undefined && /^schedules\[\d+\]\.(active|day_or)$/.test(i.path) && typeof getAt(value, i.path) === 'string';
+  const problems = schemaIssues(doc, [], checkSchema('partialDeployment', value)).filter((i) => !stringAllowed(i));
   if (!('name' in value)) problems.push(issueAt(doc.start, [], 'missing required key "name"'));
   const gitops = value.gitops as GitopsSettings | undefined;
   if (gitops && typeof gitops === 'object' && haveConfig) {
@@ -329,6 +332,7 @@ function resolveEnvironment(
     const local: Issue[] = rendered.problems.map((p) => issueAt(locator.locate(p.path), p.path, p.message + locator.scopeOf(p.path), p.severity ?? 'error'));
     const manifest = rendered.value as DeploymentManifest;
     if (doc.prefectYaml && project.prefectDefaultWorkPool) defaultWorkPool(manifest, project.prefectDefaultWorkPool, entriesOf.get(doc.prefectYaml.file) ?? 0, locator, local);
+    if (doc.prefectYaml) readSchedulesAsPrefect(manifest);
     const relativeDir = doc.prefectYaml?.relativeDir ?? '';
     const flow = typeof manifest.entrypoint === 'string' ? locateFlow(manifest.entrypoint, entrypointBases(manifest.entrypoint, relativeDir, doc.prefectYaml?.explicit, project.pythonPath), (path) => project.pythonSources.get(path) ?? null) : undefined;
     // Entrypoints relative to the project root, not to the prefect.yaml's folder: `prefect deploy
@@ -460,6 +464,45 @@ function prefectYamlProjectLayer(doc: SourceDocument, context: PrefectYamlContex
   const choice = chooseWrittenPull(doc.value as Record<string, unknown>, { has: 'pull' in context, value: context.pull });
   if (choice.kind === 'default') return { value: {}, doc: context.file, base: [] };
   return { value: { pull: choice.steps }, doc: choice.at === 'entry' ? doc : context.file, base: [] };
+}
+
+/** The value at a formatted path such as `schedules[0].active`. */
+function getAt(value: unknown, path: string): unknown {
+  let current = value;
+  for (const part of path.split(/\.|\[|\]/).filter(Boolean)) current = isMapping(current) ? current[part] : Array.isArray(current) ? current[Number(part)] : undefined;
+  return current;
+}
+
+/** The strings pydantic (lax mode) reads as booleans. */
+const PYDANTIC_BOOLEANS: Readonly<Record<string, boolean>> = { true: true, t: true, yes: true, y: true, on: true, '1': true, false: false, f: false, no: false, n: false, off: false, '0': false };
+
+/**
+ * A prefect.yaml schedule's values as `prefect deploy` reads them (deploy/_schedules.py): `active`
+ * and `day_or` may be strings (for templates such as `"{{ $SCHEDULES_ON }}"`), which Prefect's
+ * models read as booleans once rendered; an `rrule` may be the JSON of an RRuleSchedule
+ * (`{"rrule": "...", "timezone": "..."}`), whose time zone a `timezone` beside it overrides.
+ */
+function readSchedulesAsPrefect(manifest: DeploymentManifest): void {
+  for (const schedule of Array.isArray(manifest.schedules) ? manifest.schedules : []) {
+    if (!isMapping(schedule)) continue;
+    const s = schedule as Record<string, unknown>;
+    for (const key of ['active', 'day_or']) {
+      const value = s[key];
+      if (typeof value === 'string' && value.trim().toLowerCase() in PYDANTIC_BOOLEANS) s[key] = PYDANTIC_BOOLEANS[value.trim().toLowerCase()];
+    }
+    if (typeof s.rrule === 'string' && s.rrule.trim().startsWith('{')) {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(s.rrule);
+      } catch {
+        continue; // Prefect then reads it as an rrule string, and so does validation (an error).
+      }
+      if (isMapping(parsed) && typeof parsed.rrule === 'string') {
+        s.rrule = parsed.rrule;
+        if (!s.timezone && typeof parsed.timezone === 'string') s.timezone = parsed.timezone;
+      }
+    }
+  }
 }
 
 /**
@@ -634,6 +677,17 @@ function checkDeployment(locator: Locator, m: DeploymentManifest, fromPrefectYam
     if (first !== undefined) {
       at(s.slug ? [...base, 'slug'] : base, `schedule slug "${slug}" is used twice in this deployment (schedules ${first} and ${i})${s.slug ? '' : `; schedule ${i} has no slug and gets "${slug}" by default: give it an explicit slug`}`);
     } else slugSeen.set(slug, i);
+  });
+  // `replaces`: the slug a schedule is renamed from. It must be another slug, named by one schedule
+  // only, and no longer declared (else both would be the same live schedule).
+  const replacedBy = new Map<string, number>();
+  schedules.forEach((s, i) => {
+    if (!isString(s.replaces)) return;
+    const path: PathSegment[] = ['schedules', i, 'replaces'];
+    if (s.replaces === slugs[i]) at(path, `schedule ${i} replaces its own slug "${s.replaces}"; replaces names the slug it had before, e.g. replaces: ${s.replaces} with slug: ${s.replaces}-new`);
+    else if (slugs.includes(s.replaces)) at(path, `schedule ${i} replaces "${s.replaces}", which schedule ${slugs.indexOf(s.replaces)} still has; rename that one, or remove replaces`);
+    else if (replacedBy.has(s.replaces)) at(path, `schedules ${replacedBy.get(s.replaces)} and ${i} both replace "${s.replaces}"; one schedule can be renamed into one other`);
+    else replacedBy.set(s.replaces, i);
   });
 
   out.push(...parameterIssues(locator, m, { fromPrefectYaml, deferServerVariables: true }));

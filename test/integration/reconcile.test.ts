@@ -215,3 +215,38 @@ describe('failures', () => {
     expect(await readDeployment(project.flow, 'ok')).toBeUndefined();
   });
 });
+
+describe('schedules[].replaces: a schedule renamed in place', () => {
+  it('keeps its id and its scheduled runs through a new slug (with or without a change), and the next plan is empty', async () => {
+    const project = await makeProject('replaces');
+    const deployment = (schedules: Record<string, unknown>[]) => ({ name: 'main', work_pool: { name: POOL }, schedules });
+    await project.write([deployment([{ cron: '0 6 * * *', slug: 'morning' }, { interval: 3600, slug: 'hourly' }])]);
+    expect((await applyProject(project.dir)).result.ok).toBe(true);
+    const ids = Object.fromEntries((await readDeployment(project.flow, 'main'))!.schedules.map((s) => [s.slug!, s.id]));
+
+    // Renamed only: one schedule PATCH with the new slug, nothing else.
+    await project.write([deployment([{ cron: '0 6 * * *', slug: 'early', replaces: 'morning' }, { interval: 3600, slug: 'hourly' }])]);
+    const renamed = await applyProject(project.dir);
+    const action = renamed.plan.actions[0]!;
+    expect(action.kind === 'update' && [action.changes, action.scheduleOps.update.map((u) => u.id), action.scheduleOps.create, action.scheduleOps.delete]).toEqual([
+      [{ field: 'schedules[early].slug', before: 'morning', after: 'early' }],
+      [ids.morning],
+      [],
+      [],
+    ]);
+    expect(renamed.result.ok).toBe(true);
+    let live = (await readDeployment(project.flow, 'main'))!;
+    expect(Object.fromEntries(live.schedules.map((s) => [s.slug!, s.id]))).toEqual({ early: ids.morning, hourly: ids.hourly });
+    expect((await planProject(project.dir)).plan.actions).toEqual([]);
+
+    // Renamed and changed at once: still the same schedule, updated in place.
+    await project.write([deployment([{ cron: '0 5 * * *', slug: 'dawn', replaces: 'early' }, { interval: 3600, slug: 'hourly' }])]);
+    const both = await applyProject(project.dir);
+    expect(both.result.ok).toBe(true);
+    expect(both.plan.actions[0]!.kind === 'update' && both.plan.actions[0]!.changes.map((c) => c.field)).toEqual(['schedules[dawn].slug', 'schedules[dawn]']);
+    live = (await readDeployment(project.flow, 'main'))!;
+    expect(live.schedules.map((s) => [s.slug, s.id, (s.schedule as { cron?: string }).cron]).sort()).toEqual([['dawn', ids.morning, '0 5 * * *'], ['hourly', ids.hourly, undefined]].sort());
+    // `replaces` naming a slug that is gone is nothing to do.
+    expect((await planProject(project.dir)).plan.actions).toEqual([]);
+  });
+});

@@ -250,3 +250,24 @@ describe('survey of public prefect.yaml files: a package in the src layout', () 
     expect(result.deployments.every((d) => (d.manifest.parameter_openapi_schema as { properties?: object }).properties !== undefined)).toBe(true);
   });
 });
+
+describe('survey of public prefect.yaml files: schedule values as Prefect reads them', () => {
+  it('active and day_or may be templates, read as booleans once rendered; another string stays an error', async () => {
+    const dir = await project({ 'prefect.yaml': entry('    schedules:\n      - cron: "0 1 * * *"\n        active: "{{ $ON }}"\n        day_or: "{{ $OR }}"\n') });
+    const result = validateProject(await loadManifests(dir, { cwd: dir }), { env: { ON: 'False', OR: 'no' } });
+    expect(result.issues).toEqual([]);
+    expect(result.deployments[0]!.manifest.schedules).toEqual([{ cron: '0 1 * * *', active: false, day_or: false }]);
+    const bad = validateProject(await loadManifests(dir, { cwd: dir }), { env: { ON: 'maybe', OR: 'true' } });
+    expect(bad.issues.map((i) => `${i.line}:${i.column}: ${i.message}`)).toEqual(['8:17: schedules[0].active must be boolean, got string "maybe"']);
+  });
+
+  it('an rrule given as the JSON of an RRuleSchedule is its rrule and time zone; a timezone beside it wins', async () => {
+    const dir = await project({ 'prefect.yaml': entry(`    schedules:\n      - rrule: '{"rrule": "FREQ=DAILY;BYHOUR=6", "timezone": "Europe/Oslo"}'\n      - rrule: '{"rrule": "FREQ=WEEKLY;BYDAY=MO", "timezone": "Europe/Oslo"}'\n        timezone: UTC\n`) });
+    const result = await check(dir);
+    expect(result.lines).toEqual([]);
+    expect(result.deployments[0]!.manifest.schedules).toEqual([
+      { rrule: 'FREQ=DAILY;BYHOUR=6', timezone: 'Europe/Oslo' },
+      { rrule: 'FREQ=WEEKLY;BYDAY=MO', timezone: 'UTC' },
+    ]);
+  });
+});

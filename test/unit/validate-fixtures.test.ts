@@ -132,6 +132,8 @@ const CASES: readonly Case[] = [
   row('81-override-parameter-wrong-type', 'deployments.yaml', 13, 12, "parameter x must be integer, got string \"prod\" in environment \"prod\""),
   row('82-override-name-with-slash', 'deployments.yaml', 7, 13, "deployment name \"etl/prod\" must not contain / % & < > in environment \"prod\""),
   row('83-environment-name-pattern', 'prefect-gitops.yaml', 4, 3, "name \"pro d\" is not allowed here: it must match ^[A-Za-z0-9][A-Za-z0-9_-]*$"),
+  row('84-replaces-own-slug', 'deployments.yaml', 7, 15, 'schedule 0 replaces its own slug "morning"; replaces names the slug it had before, e.g. replaces: morning with slug: morning-new'),
+  row('85-replaces-declared-slug', 'deployments.yaml', 7, 15, 'schedule 0 replaces "morning", which schedule 1 still has; rename that one, or remove replaces'),
   // Hostile input (issue 8, section 4): each a located error, never an internal error.
   row('200-alias-undefined', 'deployments.yaml', 4, 7, 'alias *nothere refers to no anchor: define &nothere before it, in the same document'),
   row('201-merge-key-scalar', 'deployments.yaml', 4, 5, 'the merge key << needs a mapping, an alias of one (<<: *defaults) or a list of them, got number 5'),
