@@ -633,6 +633,14 @@ function checkDeployment(locator: Locator, m: DeploymentManifest, fromPrefectYam
   }
   if (isString(m.flow_name) && FORBIDDEN_NAME_CHARACTERS.test(m.flow_name)) at(['flow_name'], `flow name "${m.flow_name}" must not contain / % & < >`);
   if (isString(m.name) && !(isMapping(m.work_pool) && m.work_pool.name)) at(['name'], `deployment "${m.name}" has no work pool: no worker will run it; set work_pool.name (here or in the config defaults)`, 'warning');
+  // Early Prefect 2 project steps, since renamed prefect.deployments.steps (no alias left in 2.19 or 3.x).
+  (Array.isArray(m.pull) ? m.pull : []).forEach((step, i) => {
+    for (const name of isMapping(step) ? Object.keys(step) : []) {
+      if (name.startsWith('prefect.projects.steps.')) {
+        at(['pull', i, name], `pull step ${name} no longer exists (Prefect 2.19 and 3.x have no module prefect.projects): a worker fails on it before the flow runs; use ${name.replace('prefect.projects.steps.', 'prefect.deployments.steps.')}`, 'warning', true);
+      }
+    }
+  });
 
   const schedules = (Array.isArray(m.schedules) ? m.schedules : []).filter(isMapping) as ScheduleManifest[];
   const slugs = assignSlugs(schedules);

@@ -271,3 +271,12 @@ describe('survey of public prefect.yaml files: schedule values as Prefect reads 
     ]);
   });
 });
+
+describe('survey of public prefect.yaml files: steps of early Prefect 2 projects', () => {
+  it('a prefect.projects.steps pull step is a warning naming its prefect.deployments.steps name', async () => {
+    const result = await check(await project({ 'prefect.yaml': entry('').replace('deployments:', 'pull:\n  - prefect.projects.steps.set_working_directory:\n      directory: /opt/app\ndeployments:') }));
+    expect(result.lines).toEqual([
+      'prefect.yaml:3:5: warning: pull step prefect.projects.steps.set_working_directory no longer exists (Prefect 2.19 and 3.x have no module prefect.projects): a worker fails on it before the flow runs; use prefect.deployments.steps.set_working_directory',
+    ]);
+  });
+});
