@@ -207,7 +207,7 @@ export function toReconcileOptions(inputs: ActionInputs, context: { cwd: string;
       ...(inputs.prefectApiKey ? { apiKey: inputs.prefectApiKey } : {}),
       ...(inputs.prefectApiAuthString ? { authString: inputs.prefectApiAuthString } : {}),
       concurrency: CONCURRENCY,
-      ...(inputs.timeoutMs !== undefined ? { totalTimeoutMs: inputs.timeoutMs } : {}),
+      ...(inputs.timeoutMs !== undefined ? { totalTimeoutMs: inputs.timeoutMs, deadlineAt: Date.now() + inputs.timeoutMs } : {}),
       ...(inputs.requestTimeoutMs !== undefined ? { timeoutMs: inputs.requestTimeoutMs } : {}),
     },
     ...(prune !== undefined ? { prune } : {}),

@@ -433,7 +433,7 @@ class HeldClaims {
     await Promise.all(
       this.sets.map(async (set) => {
         try {
-          await this.client.deleteVariableById(set.id);
+          await this.client.deleteVariableById(set.id, { cleanup: true });
         } catch (error) {
           this.logger.warn({ claim: set.name, error: String(error) }, 'could not remove a deployment name claim; it expires by itself');
         }

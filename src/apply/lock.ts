@@ -315,7 +315,7 @@ class HeldLock implements ApplyLock {
     await this.renewing;
     if (this.lost.aborted) return;
     try {
-      await this.client.deleteVariableById(this.record.id);
+      await this.client.deleteVariableById(this.record.id, { cleanup: true });
       this.logger.debug({ lock: this.name }, 'apply lock released');
     } catch (error) {
       this.logger.warn({ lock: this.name, error: String(error) }, `could not release the apply lock; it expires by itself within ${formatDuration(this.ttlMs)}`);

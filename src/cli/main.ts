@@ -175,7 +175,8 @@ function toReconcileOptions(dir: string, flags: ServerFlags, io: Io): ReconcileO
       ...(apiKey ? { apiKey } : {}),
       ...(authString ? { authString } : {}),
       concurrency: flags.concurrency,
-      ...(flags.timeout !== undefined ? { totalTimeoutMs: flags.timeout } : {}),
+      // One limit for the whole command, whatever clients it makes (apply plans again under the lock).
+      ...(flags.timeout !== undefined ? { totalTimeoutMs: flags.timeout, deadlineAt: Date.now() + flags.timeout } : {}),
       ...(flags.requestTimeout !== undefined ? { timeoutMs: flags.requestTimeout } : {}),
     },
     ...(flags.prune !== undefined ? { prune: flags.prune } : {}),

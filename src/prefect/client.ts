@@ -41,6 +41,11 @@ export interface PrefectClientOptions {
    * request is sent and waits are cut short, with a {@link TimeLimitError}. Default: none.
    */
   totalTimeoutMs?: number;
+  /**
+   * When the total time limit ends (epoch ms), for a run that makes several clients (apply plans,
+   * takes the lock, plans again): they share one limit. Default: `totalTimeoutMs` from creation.
+   */
+  deadlineAt?: number;
   /** Retries after the first attempt; default 5. */
   maxRetries?: number;
   /** Backoff unit: retry n waits about `2**n * retryBaseMs` (±20 %); default 1000 ms. */
@@ -186,7 +191,7 @@ export class PrefectClient {
     this.secrets = [options.apiKey, options.authString].filter((s): s is string => typeof s === 'string' && s.length > 0);
     this.timeoutMs = options.timeoutMs ?? 30_000;
     this.totalTimeoutMs = options.totalTimeoutMs;
-    this.deadlineAt = options.totalTimeoutMs === undefined ? undefined : Date.now() + options.totalTimeoutMs;
+    this.deadlineAt = options.totalTimeoutMs === undefined ? undefined : (options.deadlineAt ?? Date.now() + options.totalTimeoutMs);
     this.maxRetries = Math.max(0, options.maxRetries ?? 5);
     this.retryBaseMs = options.retryBaseMs ?? 1000;
     this.maxRetryDelayMs = options.maxRetryDelayMs ?? 30_000;
@@ -613,9 +618,10 @@ export class PrefectClient {
   }
 
   /** `DELETE /variables/{id}` (204); by id, so it never removes a newer variable of the same name. 404 means already gone. */
-  async deleteVariableById(id: string): Promise<void> {
+  /** @param options.cleanup a lock or claim of this run: sent for a short grace after the total time limit. */
+  async deleteVariableById(id: string, options: { cleanup?: boolean } = {}): Promise<void> {
     const path = `/variables/${encodeURIComponent(id)}`;
-    this.expect('DELETE', path, await this.send('DELETE', path, undefined), [204, 404]);
+    this.expect('DELETE', path, await this.send('DELETE', path, undefined, options), [204, 404]);
   }
 
   /** `GET /automations/related-to/prefect.deployment.{id}`: automations that own or act on the deployment. A server without the automations API (404) has none. */
@@ -722,7 +728,7 @@ export class PrefectClient {
       const headers: Record<string, string> = { 'user-agent': USER_AGENT, accept: 'application/json' };
       if (this.authorization) headers.authorization = this.authorization;
       if (body !== undefined) headers['content-type'] = 'application/json';
-      if (mutating) await this.addCsrfHeaders(headers);
+      if (mutating) await this.addCsrfHeaders(headers, options);
 
       let outcome: Awaited<ReturnType<PrefectClient['attempt']>>;
       try {
@@ -744,7 +750,7 @@ export class PrefectClient {
         if (retryable && retry < this.maxRetries) {
           maybeProcessed ||= ambiguous;
           retry += 1;
-          await this.backoff(method, path, retry, undefined, { code: outcome.code });
+          await this.backoff(method, path, retry, undefined, { code: outcome.code }, options);
           continue;
         }
         throw this.connectionError(method, path, outcome.code, retry, ambiguous && !idempotent);
@@ -780,7 +786,7 @@ export class PrefectClient {
       if (retryable && retry < this.maxRetries) {
         maybeProcessed ||= ambiguousStatus;
         retry += 1;
-        await this.backoff(method, path, retry, outcome.headers['retry-after'], { status: outcome.status });
+        await this.backoff(method, path, retry, outcome.headers['retry-after'], { status: outcome.status }, options);
         continue;
       }
       if (retryable && retry > 0) {
@@ -834,7 +840,7 @@ export class PrefectClient {
     options: SendOptions = {},
   ): Promise<Omit<Reply, 'maybeProcessedBefore'> | ConnectionFailure> {
     const release = await this.slots.acquire(options.priority === true, options.priority ? PRIORITY_SLOT_WAIT_MS : undefined);
-    const remaining = this.remainingMs();
+    const remaining = this.remainingMs(options);
     if (remaining <= 0) {
       release();
       return new ConnectionFailure('deadline');
@@ -877,9 +883,9 @@ export class PrefectClient {
     }
   }
 
-  /** Milliseconds left before the total time limit; Infinity without one. */
-  private remainingMs(): number {
-    return this.deadlineAt === undefined ? Number.POSITIVE_INFINITY : this.deadlineAt - Date.now();
+  /** Milliseconds left before the total time limit (and its grace, for a cleanup); Infinity without one. */
+  private remainingMs(options: SendOptions = {}): number {
+    return this.deadlineAt === undefined ? Number.POSITIVE_INFINITY : this.deadlineAt + (options.cleanup ? CLEANUP_GRACE_MS : 0) - Date.now();
   }
 
   private async backoff(
@@ -888,6 +894,7 @@ export class PrefectClient {
     retry: number,
     retryAfter: string | string[] | undefined,
     reason: { status?: number; code?: string; ambiguous?: number | string },
+    options: SendOptions = {},
   ): Promise<void> {
     this.stats.retries += 1;
     const fromServer = parseRetryAfter(retryAfter);
@@ -898,7 +905,7 @@ export class PrefectClient {
         : 2 ** retry * this.retryBaseMs * (0.8 + Math.random() * 0.4);
     const delayMs = Math.round(Math.min(this.maxRetryDelayMs, Math.max(0, raw)));
     // Waiting past the time limit only to fail then helps nobody: fail now.
-    if (delayMs >= this.remainingMs()) throw this.deadlineError(method, path);
+    if (delayMs >= this.remainingMs(options)) throw this.deadlineError(method, path);
     this.logger?.debug({ method, path, ...reason, retry, delayMs }, 'retrying prefect request');
     await new Promise((resolve) => setTimeout(resolve, delayMs));
   }
@@ -929,13 +936,13 @@ export class PrefectClient {
   }
 
   /** Adds CSRF headers when the server wants them, fetching a token once per client (or when expired). */
-  private async addCsrfHeaders(headers: Record<string, string>): Promise<void> {
+  private async addCsrfHeaders(headers: Record<string, string>, options: SendOptions = {}): Promise<void> {
     if (this.csrf.kind === 'enabled' && this.csrf.expiresAt !== undefined && Date.now() >= this.csrf.expiresAt) {
       this.csrf = { kind: 'unknown' };
     }
     if (this.csrf.kind === 'unknown') {
       // Concurrent writers share one token request.
-      this.csrfPending ??= this.fetchCsrfToken().finally(() => {
+      this.csrfPending ??= this.fetchCsrfToken(options.cleanup === true).finally(() => {
         this.csrfPending = undefined;
       });
       await this.csrfPending;
@@ -947,9 +954,9 @@ export class PrefectClient {
     }
   }
 
-  private async fetchCsrfToken(): Promise<void> {
+  private async fetchCsrfToken(cleanup: boolean): Promise<void> {
     const path = `/csrf-token?client=${encodeURIComponent(this.csrfClientId)}`;
-    const reply = await this.send('GET', path, undefined);
+    const reply = await this.send('GET', path, undefined, cleanup ? { cleanup } : {});
     // 404: a server older than 2.17; 422: protection is switched off (the default).
     if (reply.status === 404 || (reply.status === 422 && reply.text.includes('CSRF protection is disabled'))) {
       this.csrf = { kind: 'disabled' };
@@ -982,7 +989,16 @@ export const PRIORITY_SLOT_WAIT_MS = 2000;
 export interface SendOptions {
   readonly guard?: () => { readonly refused: string } | { readonly withinMs: number };
   readonly priority?: boolean;
+  /**
+   * Removing what this run holds (its apply lock, its name claims): still sent for a short grace
+   * after the total time limit, so a run that timed out does not leave the next one waiting for
+   * the lock's TTL.
+   */
+  readonly cleanup?: boolean;
 }
+
+/** How long past the total time limit a cleanup request may still be sent. */
+const CLEANUP_GRACE_MS = 10_000;
 
 type CsrfState = { kind: 'unknown' } | { kind: 'disabled' } | { kind: 'enabled'; token: string; expiresAt: number | undefined };
 

@@ -110,7 +110,7 @@ describe('inputs', () => {
     expect(readInputs(new FakeCore({ command: 'apply', 'prefect-api-url': 'u' }), {}).lockTimeoutMs).toBe(5 * 60_000);
     const timed = readInputs(new FakeCore({ command: 'plan', 'prefect-api-url': 'u', timeout: '10m', 'request-timeout': '1m30s' }), {});
     expect([timed.timeoutMs, timed.requestTimeoutMs]).toEqual([600_000, 90_000]);
-    expect(toReconcileOptions(timed, { cwd: '/w', env: {}, logger: silentLogger() }).client).toEqual({ apiUrl: 'u', concurrency: 4, totalTimeoutMs: 600_000, timeoutMs: 90_000 });
+    expect(toReconcileOptions(timed, { cwd: '/w', env: {}, logger: silentLogger() }).client).toEqual({ apiUrl: 'u', concurrency: 4, totalTimeoutMs: 600_000, deadlineAt: expect.any(Number), timeoutMs: 90_000 });
     const logger = silentLogger();
     expect(toReconcileOptions(inputs, { cwd: '/w', env: {}, logger })).toEqual({
       manifests: 'deploy',

@@ -5,6 +5,8 @@ import { api, prefectApiUrl } from '../helpers/prefect.js';
 import { applyProject, ensurePool, makeProject, planProject, readDeployment, scheduleText } from '../helpers/gitops.js';
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
 import { main } from '../../src/cli/main.js';
+import { lockName } from '../../src/apply/lock.js';
+import { PrefectClient } from '../../src/prefect/client.js';
 
 const POOL = 'gitops-it-pool';
 let proxy: FaultProxy;
@@ -104,6 +106,21 @@ describe('a hanging server', () => {
     const run = await cli(['plan', project.dir, '--timeout', '2s']);
     expect(run.code).toBe(1);
     expect(run.stderr).toBe('error: gave up: the total time limit of 2 s was reached (--timeout, or the timeout input of the Action); later requests were not sent (POST /deployments/filter)\n');
+  });
+
+  it('an apply cut short by --timeout still releases its apply lock (the next run does not wait for its TTL)', async () => {
+    const project = await makeProject('fault-hang-lock');
+    await project.write([{ name: 'd', work_pool: { name: POOL } }]);
+    // The lock and the name claims are taken; the create then hangs past the time limit.
+    proxy.addRule({ method: 'POST', path: '/deployments/', times: 100, fault: { kind: 'hang-before' } });
+    const run = await cli(['apply', project.dir, '--timeout', '3s']);
+    expect(run.code, run.stdout + run.stderr).toBe(1);
+    expect(run.stdout + run.stderr).toContain('gave up: the total time limit of 3 s was reached');
+    const client = await PrefectClient.connect({ apiUrl: prefectApiUrl() });
+    expect(await client.readVariableRecord(lockName(project.owner))).toBeUndefined();
+    // The lock and the claim set, each removed once, after the time limit.
+    expect(proxy.requests.filter((r) => r.method === 'DELETE' && r.path.startsWith('/variables/'))).toHaveLength(2);
+    expect(await readDeployment(project.flow, 'd')).toBeUndefined();
   });
 
   it('--request-timeout bounds one request: a hung one is tried twice, then reported without blaming PREFECT_API_URL', async () => {

@@ -490,6 +490,21 @@ describe('the retry matrix: what is sent again, what is read back', () => {
     expect(calls().filter((c) => c.path === '/api/work_pools/q')).toHaveLength(0);
   });
 
+  it('clients given one deadlineAt share the limit (apply plans again under the lock), and a cleanup is still sent for a short grace after it', async () => {
+    const deadlineAt = Date.now() + 300;
+    const first = await connect({ totalTimeoutMs: 300, deadlineAt });
+    await new Promise((r) => setTimeout(r, 150));
+    // Made later, with a limit of its own it would have 300 ms left; it has the shared ~150.
+    const second = await connect({ totalTimeoutMs: 300, deadlineAt });
+    await new Promise((r) => setTimeout(r, 200));
+    expect(await caught(second.readWorkPool('p'))).toBeInstanceOf(TimeLimitError);
+    expect(await caught(first.deleteVariableById('v1'))).toBeInstanceOf(TimeLimitError);
+    mockCsrfDisabled();
+    pool.intercept({ path: '/api/variables/v2', method: 'DELETE' }).reply(204, '');
+    await first.deleteVariableById('v2', { cleanup: true });
+    expect(calls().filter((c) => c.path.startsWith('/api/variables/') || c.path === '/api/work_pools/p').map((c) => c.path)).toEqual(['/api/variables/v2']);
+  });
+
   it('does not wait out a backoff that ends past the total time limit', async () => {
     const client = await connect({ totalTimeoutMs: 5_000, retryBaseMs: 60_000, maxRetryDelayMs: 60_000 });
     pool.intercept({ path: '/api/work_pools/p', method: 'GET' }).reply(503, 'busy');
