@@ -292,6 +292,26 @@ describe('features some versions lack: they work, or the plan says so before any
   });
 });
 
+describe('a schedule renamed with replaces', () => {
+  it(`keeps its id where the server has schedule slugs (${has('scheduleSlugs') ? 'this one has' : 'not this one: matched by content, nothing to do'}), and converges`, async () => {
+    const project = await makeProject('rename-slug');
+    const deployment = (schedule: Record<string, unknown>) => ({ name: 'renamed', work_pool: { name: POOL }, schedules: [{ cron: '0 4 * * *', ...schedule }] });
+    await project.write([deployment({ slug: 'early' })]);
+    expect((await applyProject(project.dir)).result.ok).toBe(true);
+    const before = (await live(project.flow, 'renamed')).schedules[0]!.id;
+    await project.write([deployment({ slug: 'dawn', replaces: 'early' })]);
+    const applied = await applyProject(project.dir);
+    expect(applied.result.ok, JSON.stringify(applied.result.results)).toBe(true);
+    const after = (await live(project.flow, 'renamed')).schedules;
+    expect(after.map((s) => s.id)).toEqual([before]);
+    if (has('scheduleSlugs')) {
+      expect(applied.plan.actions.map((a) => (a.kind === 'update' ? a.changes.map((c) => `${c.field} ${String(c.before)} -> ${String(c.after)}`) : a.kind))).toEqual([['schedules[dawn].slug early -> dawn']]);
+      expect(after.map((s) => s.slug)).toEqual(['dawn']);
+    } else expect(applied.plan.actions).toEqual([]);
+    expect((await planProject(project.dir)).plan.actions).toEqual([]);
+  });
+});
+
 // examples/ uses everything (grace_period_seconds needs 3.6.6); on older servers the probes above
 // cover what it would need, feature by feature.
 if (atLeast(version, SUPPORTED_FROM.gracePeriod)) {
