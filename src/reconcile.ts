@@ -96,7 +96,16 @@ export async function reconcile(options: ReconcileOptions): Promise<Reconciliati
   if (hasErrors(resolvedProblems)) throw new ValidationFailedError(resolvedProblems);
   // Pools and queues declared beside the deployments are created before them by the same apply (not under --target: then only deployments are planned).
   const declaredPools = isTarget ? undefined : { pools: new Set(validation.workspace.filter((o) => o.kind === 'work-pool').map((o) => o.key)), queues: new Set(validation.workspace.filter((o) => o.kind === 'work-queue').map((o) => o.key)) };
-  const poolProblems = poolIssues(desired, await readPoolInventory(client, desired, declaredPools), options.allowMissingPools ?? false);
+  // The reads that do not depend on each other go out together (each a few requests; on a fast
+  // server their round trips were most of a no-op plan). Their outcomes are then looked at in a
+  // fixed order, so the same problems give the same error whatever answered first.
+  const [pools, workspaceRead, liveRead] = await Promise.allSettled([
+    readPoolInventory(client, desired, declaredPools),
+    // Under --target only the targeted deployments are planned: workspace objects are left out.
+    isTarget ? Promise.resolve(undefined) : fetchWorkspaceState(client, validation.workspace, owner, desired.map((d) => d.key)),
+    fetchLiveState(client, desired, owner),
+  ]);
+  const poolProblems = poolIssues(desired, settled(pools), options.allowMissingPools ?? false);
   if (hasErrors(poolProblems)) throw new ValidationFailedError(poolProblems);
   // What this server version cannot hold is an error or a warning now, never a failure half-way through an apply.
   const supportProblems = serverSupportIssues(desired, client.capabilities, client.serverVersion);
@@ -105,9 +114,8 @@ export async function reconcile(options: ReconcileOptions): Promise<Reconciliati
     const more = errors.length > 1 ? ` (and ${errors.length - 1} more)` : '';
     throw new ValidationFailedError(supportProblems, `this Prefect server (${client.serverVersion}) cannot hold what the manifests declare: ${errors[0]!.message}${more}; nothing was written`);
   }
-  // Under --target only the targeted deployments are planned: workspace objects are left out.
-  const workspace = isTarget ? undefined : await fetchWorkspaceState(client, validation.workspace, owner, desired.map((d) => d.key));
-  const fetched = await fetchLiveState(client, desired, owner);
+  const workspace = settled(workspaceRead);
+  const fetched = settled(liveRead);
   const live = isTarget ? { ...fetched, deployments: new Map([...fetched.deployments].filter(([key]) => isTarget(key))) } : fetched;
   options.logger.debug({ live: live.deployments.size, reads: client.stats.reads }, 'live state fetched');
   let result = plan(desired, live, {
@@ -146,6 +154,12 @@ export async function reconcile(options: ReconcileOptions): Promise<Reconciliati
   return { plan: result, client, project, desired, live, warnings: [...validation.issues.filter((i) => i.severity === 'warning'), ...poolProblems], config, ...(workspace ? { workspace } : {}) };
 }
 
+/** A settled read's value, or its error thrown. */
+function settled<T>(result: PromiseSettledResult<T>): T {
+  if (result.status === 'rejected') throw result.reason;
+  return result.value;
+}
+
 /**
  * Live state relevant to a plan: deployments of the declared flows (to update, or to report as
  * conflicts) and deployments carrying our owner tag (candidates for pruning), keyed by
@@ -153,19 +167,24 @@ export async function reconcile(options: ReconcileOptions): Promise<Reconciliati
  */
 export async function fetchLiveState(client: PrefectClient, desired: readonly DesiredDeployment[], owner: string): Promise<LiveState> {
   const flowNames = [...new Set(desired.map((d) => d.flowName))];
-  // Owned deployments first; then only the others of the declared flows (conflicts, unmanaged), so
-  // the server does not page through the same deployments twice once everything is converged.
-  const owned = await client.listDeployments({ tagsAll: [ownerTag(owner)] });
-  const declared = flowNames.length ? await client.listDeployments({ flowNames, excludeIds: owned.map((d) => d.id) }) : [];
-  const byId = new Map<string, LiveDeployment>();
-  for (const d of [...declared, ...owned]) byId.set(d.id, d);
-  const flowIds = [...new Set([...byId.values()].map((d) => d.flow_id))];
-  const flows = flowIds.length ? await client.listFlows({ ids: flowIds }) : [];
-  const flowName = new Map(flows.map((f) => [f.id, f.name]));
-  const deployments = new Map<string, LiveDeployment>();
-  for (const d of byId.values()) deployments.set(`${flowName.get(d.flow_id) ?? d.flow_id}/${d.name}`, d);
+  const readDeployments = async (): Promise<{ byId: Map<string, LiveDeployment>; deployments: Map<string, LiveDeployment> }> => {
+    // Owned deployments first; then only the others of the declared flows (conflicts, unmanaged), so
+    // the server does not page through the same deployments twice once everything is converged.
+    const owned = await client.listDeployments({ tagsAll: [ownerTag(owner)] });
+    const declared = flowNames.length ? await client.listDeployments({ flowNames, excludeIds: owned.map((d) => d.id) }) : [];
+    const byId = new Map<string, LiveDeployment>();
+    for (const d of [...declared, ...owned]) byId.set(d.id, d);
+    const flowIds = [...new Set([...byId.values()].map((d) => d.flow_id))];
+    const flows = flowIds.length ? await client.listFlows({ ids: flowIds }) : [];
+    const flowName = new Map(flows.map((f) => [f.id, f.name]));
+    const deployments = new Map<string, LiveDeployment>();
+    for (const d of byId.values()) deployments.set(`${flowName.get(d.flow_id) ?? d.flow_id}/${d.name}`, d);
+    return { byId, deployments };
+  };
+  // Our automations do not depend on the deployments: read beside them.
+  const [{ byId, deployments }, ours] = await Promise.all([readDeployments(), client.listAutomations([ownerTag(owner)])]);
   const ownership = ownershipMarker(client.capabilities);
-  const automations = automationsByDeployment(await client.listAutomations([ownerTag(owner)]));
+  const automations = automationsByDeployment(ours);
   return { deployments, automations, orphanedAutomations: await findOrphanedAutomations(client, automations, byId), ownership };
 }
 
