@@ -1,5 +1,6 @@
 import { posix, win32 } from 'node:path';
 import { sourceMemo } from './source-memo.js';
+import { flowDecoratorFromSource, type FlowDecoratorLookup } from './parameter-schema.js';
 /**
  * Entrypoints and flow names, resolved without running Python, the way Prefect's own
  * `load_flow_arguments_from_entrypoint` does: a literal `@flow(name=...)` wins, otherwise the
@@ -42,17 +43,17 @@ function normaliseRelative(path: string): string {
   return path.replace(/\\/g, '/').replace(/^(\.\/)+/, '');
 }
 
-export type FlowLookup =
-  | { readonly kind: 'flow'; readonly flowName: string; readonly line: number; readonly description?: string }
-  | { readonly kind: 'not-a-flow'; readonly line: number }
-  | { readonly kind: 'dynamic-name'; readonly line: number; readonly expression: string }
-  | { readonly kind: 'no-function' };
+export type FlowLookup = FlowDecoratorLookup;
 
 const lookups = sourceMemo<FlowLookup>();
 
-/** Finds a top-level `def`/`async def` named `func` and reads its `@flow` decorator (once per file content and function). */
+/**
+ * Finds a top-level `def`/`async def` named `func` and reads its `@flow` decorator (once per file
+ * content and function): from the parsed module (flowDecoratorFromSource), else, when the file
+ * does not parse, line by line.
+ */
 export function lookupFlow(source: string, func: string): FlowLookup {
-  return lookups(source, func, () => scanForFlow(source, func));
+  return lookups(source, func, () => flowDecoratorFromSource(source, func) ?? scanForFlow(source, func));
 }
 
 function scanForFlow(source: string, func: string): FlowLookup {

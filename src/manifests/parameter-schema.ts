@@ -109,6 +109,67 @@ export function functionDocstring(source: string, functionName: string): string 
   return docstrings(source, functionName, () => docstringFromSource(source, functionName));
 }
 
+/** What the `@flow` decorator of a top-level function says, as Prefect would read it on import. */
+export type FlowDecoratorLookup =
+  | {
+      readonly kind: 'flow';
+      readonly flowName: string;
+      readonly line: number;
+      /** `description=` when it reads as a non-empty string (Prefect: `description or getdoc(fn)`). */
+      readonly description?: string;
+      /** Why `description=` cannot be read statically (then the docstring stands in, with a warning). */
+      readonly descriptionProblem?: string;
+    }
+  | { readonly kind: 'not-a-flow'; readonly line: number }
+  | { readonly kind: 'dynamic-name'; readonly line: number; readonly expression: string; readonly why?: string }
+  | { readonly kind: 'no-function' };
+
+const flowDecorators = sourceMemo<FlowDecoratorLookup | undefined>();
+
+/**
+ * The `@flow` decorator of top-level function `functionName`, read from the parsed module: `name=`
+ * and `description=` are evaluated as far as they are constant (literals in parentheses or
+ * concatenated, escapes, triple quotes, module-level constants, f-strings of constants), and the
+ * decorator may be `flow`, `prefect.flow`, an alias (`import prefect as pf`, `from prefect import
+ * flow as task_flow`). Undefined when the module or the function cannot be parsed.
+ */
+export function flowDecoratorFromSource(source: string, functionName: string): FlowDecoratorLookup | undefined {
+  return flowDecorators(source, functionName, () => {
+    const module = moduleOf(source);
+    if ('error' in module) return undefined;
+    const fn = module.functions.get(functionName);
+    if (!fn) return module.bindings.has(functionName) ? undefined : { kind: 'no-function' };
+    if ('error' in fn) return undefined;
+    const decorator = fn.decorators.find((d) => isFlowDecorator(d.expr, module));
+    if (!decorator) return { kind: 'not-a-flow', line: fn.line };
+    const keyword = (name: string): PyExpr | undefined => (decorator.expr.kind === 'call' ? decorator.expr.keywords.find((k) => k.name === name)?.value : undefined);
+    const nameExpr = keyword('name');
+    let flowName = functionName.replace(/_/g, '-');
+    if (nameExpr) {
+      const value = evaluate(nameExpr, module);
+      if (!value.ok || value.value.t !== 'str') {
+        return { kind: 'dynamic-name', line: decorator.line, expression: nameExpr.text, ...(value.ok ? {} : { why: value.why }) };
+      }
+      flowName = value.value.v;
+    }
+    const descriptionExpr = keyword('description');
+    if (!descriptionExpr) return { kind: 'flow', flowName, line: fn.line };
+    const value = evaluate(descriptionExpr, module);
+    if (!value.ok) return { kind: 'flow', flowName, line: fn.line, descriptionProblem: `description=${descriptionExpr.text}: ${value.why}` };
+    if (value.value.t === 'str' && value.value.v !== '') return { kind: 'flow', flowName, line: fn.line, description: value.value.v };
+    if (value.value.t === 'str' || value.value.t === 'none') return { kind: 'flow', flowName, line: fn.line };
+    return { kind: 'flow', flowName, line: fn.line, descriptionProblem: `description=${descriptionExpr.text} is not a string` };
+  });
+}
+
+/** `@flow`, `@flow(...)`, `@prefect.flow`, `@pf.flow(...)`, or a name imported as Prefect's `flow`. */
+function isFlowDecorator(expr: PyExpr, module: ModuleInfo): boolean {
+  const callee = expr.kind === 'call' ? expr.func : expr;
+  if (callee.kind === 'attribute') return callee.attr === 'flow';
+  if (callee.kind !== 'name') return false;
+  return callee.id === 'flow' || module.flowAliases.has(callee.id);
+}
+
 function docstringFromSource(source: string, functionName: string): string | undefined {
   const module = moduleOf(source);
   if ('error' in module) return undefined;
@@ -183,6 +244,8 @@ type PyExpr = { readonly text: string } & (
       readonly keywords: readonly { readonly name: string; readonly value: PyExpr }[];
     }
   | { readonly kind: 'lambda' }
+  /** An f-string with replacement fields: literal text and plain fields (no conversion, no format spec). */
+  | { readonly kind: 'fstring'; readonly parts: readonly (string | PyExpr)[] }
   | { readonly kind: 'other'; readonly why?: string }
 );
 
@@ -318,17 +381,40 @@ function stringExpr(node: Node): PyExpr {
   let value = '';
   let bytes: boolean | undefined;
   let fstring = false;
+  // Literal text and replacement fields in order, once an f-string has fields.
+  let pieces: (string | PyExpr)[] | undefined;
+  const fieldsWhy = 'an f-string with replacement fields is computed at run time';
   for (const part of parts) {
     if (part.namedChildren.some((child) => child.type === 'interpolation')) {
-      return { kind: 'other', text, why: 'an f-string with replacement fields is computed at run time' };
+      const start = /^([A-Za-z]*)('''|"""|'|")$/.exec(part.children.find((c) => c.type === 'string_start')?.text ?? '');
+      if (!start || bytes === true) return { kind: 'other', text, why: fieldsWhy };
+      pieces ??= value === '' ? [] : [value];
+      for (const child of part.namedChildren) {
+        if (child.type === 'string_start' || child.type === 'string_end') continue;
+        if (child.type === 'string_content') {
+          const decoded = decodeStringLiteral(`${start[1]}${start[2]}${child.text}${start[2]}`);
+          if ('why' in decoded) return { kind: 'other', text, why: decoded.why };
+          pieces.push(decoded.value);
+          continue;
+        }
+        const inner = child.type === 'interpolation' ? child.namedChildren.filter(notComment) : [];
+        // `{x!r}`, `{x:>3}`, `{x=}`: formatted by Python's rules at run time.
+        if (inner.length !== 1 || child.children.some((c) => c.type === '=')) return { kind: 'other', text, why: fieldsWhy };
+        pieces.push(toExpr(inner[0]!));
+      }
+      bytes = false;
+      fstring = true;
+      continue;
     }
     const decoded = decodeStringLiteral(part.text);
     if ('why' in decoded) return { kind: 'other', text, why: decoded.why };
     if (bytes !== undefined && bytes !== decoded.bytes) return { kind: 'other', text };
     bytes = decoded.bytes;
     fstring ||= decoded.fstring;
-    value += decoded.value;
+    if (pieces) pieces.push(decoded.value);
+    else value += decoded.value;
   }
+  if (pieces) return { kind: 'fstring', parts: pieces, text };
   return bytes ? { kind: 'bytes', value, text } : { kind: 'str', value, fstring, text };
 }
 
@@ -399,6 +485,10 @@ interface FunctionInfo {
   readonly name: string;
   readonly params: readonly ParamInfo[];
   readonly docstring?: string;
+  /** The line of `def`. */
+  readonly line: number;
+  /** Each decorator's expression (`flow`, `flow(name="x")`, `prefect.flow`) and line. */
+  readonly decorators: readonly { readonly expr: PyExpr; readonly line: number }[];
 }
 
 type ClassStatement =
@@ -428,6 +518,8 @@ type Binding =
   | { readonly kind: 'type-checking' };
 
 interface ModuleInfo {
+  /** Names Prefect's `flow` is imported as anywhere at module level, also conditionally (`try: from prefect import flow as pflow`). */
+  readonly flowAliases: ReadonlySet<string>;
   readonly futureAnnotations: boolean;
   readonly starImport: boolean;
   readonly bindings: ReadonlyMap<string, Binding>;
@@ -441,6 +533,7 @@ function readModule(root: Node): ModuleInfo {
   let starImport = false;
   const bindings = new Map<string, Binding>();
   const functions = new Map<string, FunctionInfo | { error: string }>();
+  const flowAliases = new Set<string>();
 
   const bind = (name: string, binding: Binding, mode: BindMode): void => {
     const existing = bindings.get(name);
@@ -486,6 +579,7 @@ function readModule(root: Node): ModuleInfo {
             const target = name.type === 'aliased_import' ? name.childForFieldName('name') : name;
             const alias = name.type === 'aliased_import' ? name.childForFieldName('alias') : name;
             if (target && alias) bind(alias.text, { kind: 'from', module, name: target.text }, mode);
+            if (target?.text === 'flow' && alias && /^prefect(?:\.|$)/.test(module) && mode !== 'type-checking') flowAliases.add(alias.text);
           }
           break;
         }
@@ -550,7 +644,7 @@ function readModule(root: Node): ModuleInfo {
   };
 
   visit(root.namedChildren, 'runtime');
-  return { futureAnnotations, starImport, bindings, functions };
+  return { flowAliases, futureAnnotations, starImport, bindings, functions };
 }
 
 function chainedValue(assignment: Node): Node | null {
@@ -604,7 +698,11 @@ function readFunction(statement: Node, definition: Node): FunctionInfo | { error
     }
   }
   const docstring = docstringOf(definition.childForFieldName('body'));
-  return { name: definition.childForFieldName('name')!.text, params, ...(docstring === undefined ? {} : { docstring }) };
+  const decorators = statement.type === 'decorated_definition' ? statement.namedChildren.filter((child) => child.type === 'decorator').flatMap((d) => {
+    const expr = d.namedChildren.filter(notComment)[0];
+    return expr ? [{ expr: toExpr(expr), line: d.startPosition.row + 1 }] : [];
+  }) : [];
+  return { name: definition.childForFieldName('name')!.text, params, line: definition.startPosition.row + 1, decorators, ...(docstring === undefined ? {} : { docstring }) };
 }
 
 /** The `__doc__` of a def or class: its body's first statement when that is a plain string. */
@@ -873,6 +971,25 @@ function evaluate(expr: PyExpr, module: ModuleInfo, seen: ReadonlySet<string> = 
       return evaluateCall(expr, module, seen);
     case 'lambda':
       return ok({ t: 'opaque' });
+    case 'fstring': {
+      // str() of each field, as an f-string without a format spec does (for the values str() spells alike here).
+      let text = '';
+      for (const part of expr.parts) {
+        if (typeof part === 'string') {
+          text += part;
+          continue;
+        }
+        const value = evaluate(part, module, seen);
+        if (!value.ok) return value;
+        const v = value.value;
+        if (v.t === 'str') text += v.v;
+        else if (v.t === 'int') text += v.v.toString();
+        else if (v.t === 'bool') text += v.v ? 'True' : 'False';
+        else if (v.t === 'none') text += 'None';
+        else return cannot(`"${part.text}" in ${expr.text} is formatted at run time`);
+      }
+      return ok({ t: 'str', v: text });
+    }
     case 'other':
       return cannot(expr.why);
     default:

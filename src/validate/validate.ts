@@ -447,6 +447,9 @@ function flowDefaults(project: LoadedProject, locator: Locator, manifest: Deploy
   // prefect deploy takes the flow's description whenever the file's is falsy (null, ""), not only when absent.
   if (prefectYaml ? !manifest.description : manifest.description === undefined) {
     const decorated = flow.assigned ? undefined : lookupFlow(source, entry.func);
+    if (decorated?.kind === 'flow' && decorated.descriptionProblem) {
+      issues.push(issueAt(locator.locate(['entrypoint']), ['entrypoint'], `${entry.file}:${decorated.line}: the flow's ${decorated.descriptionProblem}, so the deployment gets the docstring as its description instead; give description here, or pass --python to ask your Prefect installation`, 'warning'));
+    }
     const description = (decorated?.kind === 'flow' ? decorated.description : undefined) ?? functionDocstring(source, entry.func);
     if (description !== undefined) out.description = description;
     else if (prefectYaml && manifest.description !== undefined) out.description = null;
@@ -575,7 +578,7 @@ function resolveFlowName(project: LoadedProject, locator: Locator, manifest: Dep
       return manifest.flow_name ?? entry.func.replace(/_/g, '-');
     case 'dynamic-name':
       if (manifest.flow_name) return manifest.flow_name;
-      issues.push(issueAt(at, ['entrypoint'], `cannot resolve the flow name statically: ${entry.file}:${found.line} sets @flow(name=${found.expression}); add flow_name, or pass --python to ask your Prefect installation` + scope));
+      issues.push(issueAt(at, ['entrypoint'], `cannot resolve the flow name statically: ${entry.file}:${found.line} sets @flow(name=${found.expression})${found.why ? `: ${found.why}` : ''}; add flow_name, or pass --python to ask your Prefect installation` + scope));
       return undefined;
     case 'flow':
       if (prefectYaml) return flowNameAsPrefectDeploys(locator, manifest, found.flowName, `${entry.file}:${found.line}`, issues);

@@ -120,7 +120,7 @@ const CASES: readonly Case[] = [
   row('73-interval-zero-duration', 'deployments.yaml', 5, 15, 'interval must be greater than 0 seconds, got 0'),
   row('74-document-is-a-scalar', 'deployments.yaml', 1, 1, 'a manifest document must be a mapping describing one deployment (name, entrypoint, ...); if this file is not a manifest, list it under `ignore:` in prefect-gitops.yaml (or in .gitopsignore)'),
   // Formerly known validator problems, fixed: each reported where the value was written.
-  row('14-dynamic-flow-name', 'deployments.yaml', 2, 13, "cannot resolve the flow name statically: flows/etl.py:6 sets @flow(name=FLOW_NAME); add flow_name, or pass --python to ask your Prefect installation"),
+  row('14-dynamic-flow-name', 'deployments.yaml', 2, 13, 'cannot resolve the flow name statically: flows/etl.py:8 sets @flow(name=FLOW_NAME): "os.environ.get("FLOW_NAME", "etl")" is computed at import time; add flow_name, or pass --python to ask your Prefect installation'),
   row('17-duplicate-after-override', 'deployments.yaml', 11, 13, "duplicate deployment \"etl/etl-daily\" in environment \"prod\": also declared at test/fixtures/invalid/17-duplicate-after-override/deployments.yaml:1; names must be unique per flow"),
   row('57-interval-calendar-months', 'deployments.yaml', 5, 15, "interval \"P1M\" uses years or months, which have no fixed length; use days (P30D), hours (PT12H) or seconds, or a cron or rrule schedule for calendar dates"),
   row('75-override-cron-invalid', 'deployments.yaml', 10, 17, "invalid cron expression \"61 5 * * *\": 61 is out of range in the minute field (0-59) in environment \"prod\""),
