@@ -1371,10 +1371,21 @@ function modelDefinition(cls: ClassInfo, ctx: TypeContext): TypeOutcome {
       if (classVar.kind === 'member' && classVar.module === 'typing' && classVar.name === 'ClassVar') continue;
       const type = annotationSchema(annotation, 'module', inner);
       if (type.kind !== 'schema') return unknown(`field ${model.name}.${statement.target}: ${type.why}`);
+      if (statement.value && isFieldCall(statement.value, ctx.module)) {
+        const field = modelField(statement.value, type, ctx.module);
+        if ('why' in field) return unknown(`field ${model.name}.${statement.target}: ${field.why}`);
+        const key = field.alias ?? statement.target;
+        const property: JsonObject = { ...field.schema };
+        if (!type.ref) property['title'] = field.title ?? fieldTitle(key);
+        if (field.default === 'required') {
+          if (!required.includes(key)) required.push(key);
+        } else if (field.default !== 'factory') property['default'] = field.default;
+        properties[key] = property;
+        continue;
+      }
       const property: JsonObject = { ...type.schema };
       if (!type.ref) property['title'] = fieldTitle(statement.target);
       if (statement.value) {
-        if (isFieldCall(statement.value, ctx.module)) return unknown(`field ${model.name}.${statement.target} uses Field(...)`);
         const value = evaluate(statement.value, ctx.module);
         if (!value.ok) return unknown(`the default of ${model.name}.${statement.target}: ${value.why}`);
         const json = toJson(value.value);
@@ -1394,6 +1405,93 @@ function modelDefinition(cls: ClassInfo, ctx: TypeContext): TypeOutcome {
   if (description) definition['description'] = description;
   ctx.definitions.set(cls.name, definition);
   return schema({ $ref: `#/definitions/${cls.name}` }, true);
+}
+
+/** The keywords of `Field(...)` inside a model that map onto JSON schema as pydantic maps them. */
+const FIELD_NUMBER_CONSTRAINTS: Readonly<Record<string, string>> = { gt: 'exclusiveMinimum', ge: 'minimum', lt: 'exclusiveMaximum', le: 'maximum', multiple_of: 'multipleOf' };
+
+/**
+ * A model field written `name: T = Field(...)`, as pydantic's JSON schema shows it: the default
+ * (or required, or none for a `default_factory`), `title`, `description`, `alias` (the property's
+ * name), `examples`, and the constraints `gt ge lt le multiple_of` (numbers), `min_length
+ * max_length` (strings: minLength/maxLength, lists: minItems/maxItems) and `pattern`, placed on the
+ * type (inside an Optional, on its non-null branch). Any other keyword is not read: the caller then
+ * says the type cannot be resolved.
+ */
+function modelField(
+  call: Extract<PyExpr, { kind: 'call' }>,
+  type: Extract<TypeOutcome, { kind: 'schema' }>,
+  module: ModuleInfo,
+): { schema: JsonObject; default: Json | 'required' | 'factory'; title?: string; alias?: string } | { why: string } {
+  if (call.args.length > 1) return { why: `Field(${call.args.map((a) => a.text).join(', ')}) has more than one positional argument` };
+  const constant = (value: PyExpr, name: string): Json | { why: string } => {
+    const evaluated = evaluate(value, module);
+    if (!evaluated.ok) return { why: `Field(${name}=...): ${evaluated.why}` };
+    const json = toJson(evaluated.value);
+    return json.kind === 'json' ? json.json : { why: `Field(${name}=${value.text}) is not a JSON value` };
+  };
+  let defaultValue: Json | 'required' | 'factory' = 'required';
+  const setDefault = (value: PyExpr): { why: string } | undefined => {
+    if (value.kind === 'ellipsis') return undefined;
+    const json = constant(value, 'default');
+    if (json !== null && typeof json === 'object' && 'why' in json && !Array.isArray(json)) return json as { why: string };
+    defaultValue = json;
+    return undefined;
+  };
+  if (call.args[0]) {
+    const problem = setDefault(call.args[0]);
+    if (problem) return problem;
+  }
+  const out: JsonObject = {};
+  const constraints: JsonObject = {};
+  let title: string | undefined;
+  let alias: string | undefined;
+  for (const { name, value } of call.keywords) {
+    if (name === 'default') {
+      const problem = setDefault(value);
+      if (problem) return problem;
+      continue;
+    }
+    if (name === 'default_factory') {
+      defaultValue = 'factory';
+      continue;
+    }
+    const json = constant(value, name);
+    if (json !== null && typeof json === 'object' && !Array.isArray(json) && 'why' in json) return json as { why: string };
+    if ((name === 'title' || name === 'description' || name === 'alias' || name === 'pattern') && typeof json !== 'string') return { why: `Field(${name}=${value.text}) is not a string` };
+    if (name === 'title') title = json as string;
+    else if (name === 'alias') alias = json as string;
+    else if (name === 'description') out['description'] = json;
+    else if (name === 'examples' && Array.isArray(json)) out['examples'] = json;
+    else if ((name in FIELD_NUMBER_CONSTRAINTS || name === 'min_length' || name === 'max_length') && typeof json === 'number') constraints[name] = json;
+    else if (name === 'pattern') constraints[name] = json;
+    else return { why: `Field(${name}=...) is not read statically` };
+  }
+  const constrained = Object.keys(constraints).length === 0 ? type.schema : constrain(type.schema, constraints);
+  if (!constrained) return { why: `the constraints of Field(...) do not apply to "${JSON.stringify(type.schema)}" statically` };
+  if (type.ref && (title !== undefined || constrained !== type.schema)) return { why: 'Field(title=...) or constraints on a model type are not read statically' };
+  return { schema: { ...constrained, ...out }, default: defaultValue, ...(title !== undefined ? { title } : {}), ...(alias !== undefined ? { alias } : {}) };
+}
+
+/** Constraints on a type schema (on the non-null branch of an Optional), or undefined when they do not fit it. */
+function constrain(schema: JsonObject, constraints: JsonObject): JsonObject | undefined {
+  const anyOf = schema['anyOf'];
+  if (Array.isArray(anyOf)) {
+    const branches = anyOf.filter((b) => !(b !== null && typeof b === 'object' && !Array.isArray(b) && (b as JsonObject)['type'] === 'null'));
+    if (branches.length !== 1) return undefined;
+    const inner = constrain(branches[0] as JsonObject, constraints);
+    return inner ? { ...schema, anyOf: anyOf.map((b) => (b === branches[0] ? inner : b)) } : undefined;
+  }
+  const type = schema['type'];
+  const out: JsonObject = { ...schema };
+  for (const [name, value] of Object.entries(constraints)) {
+    if (name in FIELD_NUMBER_CONSTRAINTS && (type === 'integer' || type === 'number')) out[FIELD_NUMBER_CONSTRAINTS[name]!] = value;
+    else if ((name === 'min_length' || name === 'max_length') && type === 'string') out[name === 'min_length' ? 'minLength' : 'maxLength'] = value;
+    else if ((name === 'min_length' || name === 'max_length') && type === 'array') out[name === 'min_length' ? 'minItems' : 'maxItems'] = value;
+    else if (name === 'pattern' && type === 'string') out['pattern'] = value;
+    else return undefined;
+  }
+  return out;
 }
 
 /** pydantic's default field title: `str.title()` with underscores as spaces. */
@@ -1656,13 +1754,27 @@ function literalSchema(expr: Extract<PyExpr, { kind: 'subscript' }>, namespace: 
 function annotatedSchema(expr: Extract<PyExpr, { kind: 'subscript' }>, namespace: Namespace, ctx: TypeContext): TypeOutcome {
   const [type, ...metadata] = expr.args;
   if (!type || metadata.length === 0) return unknown(`"${expr.text}" is not a type`);
+  const constraints: JsonObject = {};
   for (const meta of metadata) {
     if (['str', 'int', 'float', 'bool', 'none'].includes(meta.kind)) continue;
     // Prefect's own Field(title=..., description=...) replaces these two; anything else constrains the type.
     if (meta.kind === 'call' && isFieldCall(meta, ctx.module) && meta.args.length === 0 && meta.keywords.every((k) => k.name === 'description' || k.name === 'title')) continue;
+    // Field(ge=1, le=14) alone: constraints on the type, placed as pydantic places them.
+    if (meta.kind === 'call' && isFieldCall(meta, ctx.module) && meta.args.length === 0 && meta.keywords.length > 0 && meta.keywords.every((k) => k.name in FIELD_NUMBER_CONSTRAINTS || k.name === 'min_length' || k.name === 'max_length' || k.name === 'pattern')) {
+      for (const { name, value } of meta.keywords) {
+        const evaluated = evaluate(value, ctx.module);
+        const json = evaluated.ok ? toJson(evaluated.value) : undefined;
+        if (json?.kind !== 'json' || (name === 'pattern' ? typeof json.json !== 'string' : typeof json.json !== 'number')) return unknown(`the metadata "${meta.text}" of Annotated is not supported`);
+        constraints[name] = json.json;
+      }
+      continue;
+    }
     return unknown(`the metadata "${meta.text}" of Annotated is not supported`);
   }
-  return annotationSchema(type, namespace, ctx);
+  const base = annotationSchema(type, namespace, ctx);
+  if (base.kind !== 'schema' || Object.keys(constraints).length === 0) return base;
+  const constrained = base.ref ? undefined : constrain(base.schema, constraints);
+  return constrained ? { ...base, schema: constrained } : unknown(`the constraints of "${expr.text}" do not apply to its type statically`);
 }
 
 function isFieldCall(expr: PyExpr, module: ModuleInfo): expr is Extract<PyExpr, { kind: 'call' }> {
