@@ -494,6 +494,8 @@ interface FunctionInfo {
 type ClassStatement =
   | { readonly kind: 'assign'; readonly target: string; readonly annotation?: PyExpr; readonly value?: PyExpr }
   | { readonly kind: 'method'; readonly name: string; readonly decorators: readonly string[] }
+  /** A nested `class Config:` (pydantic v1 style): its `name = value` lines. */
+  | { readonly kind: 'config'; readonly entries: readonly { readonly name: string; readonly value: PyExpr }[] }
   | { readonly kind: 'ignored' }
   | { readonly kind: 'other'; readonly text: string };
 
@@ -727,6 +729,19 @@ function readClass(definition: Node): ClassInfo {
   statements.forEach((statement, index) => {
     if (index === 0 && docstring !== undefined) return body.push({ kind: 'ignored' });
     if (statement.type === 'pass_statement') return body.push({ kind: 'ignored' });
+    // pydantic's v1-style `class Config:` inside a model: its plain assignments.
+    if (statement.type === 'class_definition' && statement.childForFieldName('name')?.text === 'Config' && !statement.childForFieldName('superclasses')) {
+      const entries: { name: string; value: PyExpr }[] = [];
+      for (const inner of statement.childForFieldName('body')?.namedChildren.filter(notComment) ?? []) {
+        const assignment = inner.type === 'expression_statement' && inner.namedChildCount === 1 ? inner.namedChildren[0]! : undefined;
+        const left = assignment?.type === 'assignment' ? assignment.childForFieldName('left') : null;
+        const right = assignment?.type === 'assignment' ? assignment.childForFieldName('right') : null;
+        if (inner.type === 'pass_statement' || (inner.type === 'expression_statement' && inner.namedChildren[0]?.type === 'string')) continue;
+        if (left?.type !== 'identifier' || !right || right.type === 'assignment') return body.push({ kind: 'other', text: statement.text });
+        entries.push({ name: left.text, value: toExpr(right) });
+      }
+      return body.push({ kind: 'config', entries });
+    }
     if (statement.type === 'function_definition' || statement.type === 'decorated_definition') {
       const decorators = statement.type === 'decorated_definition' ? statement.namedChildren.filter((child) => child.type === 'decorator').map((d) => d.text.replace(/^@\s*/, '')) : [];
       const fn = statement.type === 'decorated_definition' ? statement.childForFieldName('definition') : statement;
@@ -1359,9 +1374,20 @@ function modelDefinition(cls: ClassInfo, ctx: TypeContext): TypeOutcome {
   }
   const properties: JsonObject = {};
   const required: string[] = [];
+  const config: { extra?: 'allow' | 'forbid' | 'ignore'; title?: string } = {};
   for (const model of chain) {
     for (const statement of model.body) {
       if (statement.kind === 'ignored' || (statement.kind === 'method' && statement.decorators.length === 0)) continue;
+      // The model's configuration (inherited, later classes overriding): what it says about the schema.
+      const entries = statement.kind === 'config' ? statement.entries : statement.kind === 'assign' && statement.target === 'model_config' && statement.value ? configEntries(statement.value, ctx.module) : undefined;
+      if (entries !== undefined) {
+        if ('why' in entries) return unknown(`model ${model.name}: ${entries.why}`);
+        for (const { name, value } of entries) {
+          const problem = readConfigEntry(name, value, config, ctx.module);
+          if (problem) return unknown(`model ${model.name}: ${problem}`);
+        }
+        continue;
+      }
       if (statement.kind !== 'assign') return unknown(`model ${model.name} has a body this cannot read (validators, config or nested classes)`);
       if (statement.target.startsWith('_')) continue; // private attributes are not fields
       if (!statement.annotation) return unknown(`model ${model.name} has a body this cannot read (${statement.target} without annotation)`);
@@ -1399,12 +1425,61 @@ function modelDefinition(cls: ClassInfo, ctx: TypeContext): TypeOutcome {
   }
   const definition: JsonObject = { properties };
   if (required.length > 0) definition['required'] = required;
-  definition['title'] = cls.name;
+  definition['title'] = config.title ?? cls.name;
   definition['type'] = 'object';
+  if (config.extra === 'forbid') definition['additionalProperties'] = false;
+  else if (config.extra === 'allow') definition['additionalProperties'] = true;
   const description = cls.docstring === undefined ? '' : cleandoc(cls.docstring);
   if (description) definition['description'] = description;
   ctx.definitions.set(cls.name, definition);
   return schema({ $ref: `#/definitions/${cls.name}` }, true);
+}
+
+/** `model_config = ConfigDict(...)` or `= {...}`: its entries, or why they cannot be read. */
+function configEntries(value: PyExpr, module: ModuleInfo): { name: string; value: PyExpr }[] | { why: string } {
+  if (value.kind === 'call') {
+    const sym = resolve(value.func, 'module', module);
+    if (sym.kind !== 'member' || sym.module !== 'pydantic' || sym.name !== 'ConfigDict' || value.args.length > 0) return { why: `model_config = ${value.text} is not read statically` };
+    return value.keywords.map((k) => ({ name: k.name, value: k.value }));
+  }
+  if (value.kind === 'dict') {
+    const out: { name: string; value: PyExpr }[] = [];
+    for (const [key, entry] of value.entries) {
+      if (key.kind !== 'str') return { why: `model_config = ${value.text} is not read statically` };
+      out.push({ name: key.value, value: entry });
+    }
+    return out;
+  }
+  return { why: `model_config = ${value.text} is not read statically` };
+}
+
+/** Model settings that change nothing in the JSON schema pydantic writes. */
+const SCHEMA_NEUTRAL_CONFIG = new Set([
+  'frozen', 'validate_assignment', 'populate_by_name', 'validate_by_name', 'validate_by_alias', 'str_strip_whitespace', 'str_to_lower', 'str_to_upper',
+  'arbitrary_types_allowed', 'from_attributes', 'orm_mode', 'validate_default', 'revalidate_instances', 'protected_namespaces', 'strict',
+  'use_enum_values', 'allow_mutation', 'allow_population_by_field_name', 'anystr_strip_whitespace', 'copy_on_model_validation', 'underscore_attrs_are_private',
+]);
+
+/** One configuration entry into `config`; the reason when it is not one this reads. */
+function readConfigEntry(name: string, value: PyExpr, config: { extra?: 'allow' | 'forbid' | 'ignore'; title?: string }, module: ModuleInfo): string | undefined {
+  if (SCHEMA_NEUTRAL_CONFIG.has(name)) return undefined;
+  if (name === 'extra') {
+    // "forbid", or pydantic's Extra.forbid (an enum of those strings).
+    const text = value.kind === 'str' ? value.value : value.kind === 'attribute' && resolve(value.value, 'module', module).kind === 'member' ? value.attr : undefined;
+    if (text === 'allow' || text === 'forbid' || text === 'ignore') {
+      config.extra = text;
+      return undefined;
+    }
+    return `extra=${value.text} is not read statically`;
+  }
+  if (name === 'title') {
+    const evaluated = evaluate(value, module);
+    if (evaluated.ok && evaluated.value.t === 'str') {
+      config.title = evaluated.value.v;
+      return undefined;
+    }
+  }
+  return `the setting ${name}=${value.text} is not read statically`;
 }
 
 /** The keywords of `Field(...)` inside a model that map onto JSON schema as pydantic maps them. */
