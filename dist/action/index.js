@@ -57606,7 +57606,7 @@ var HeldLock = class {
     await this.renewing;
     if (this.lost.aborted) return;
     try {
-      await this.client.deleteVariableById(this.record.id);
+      await this.client.deleteVariableById(this.record.id, { cleanup: true });
       this.logger.debug({ lock: this.name }, "apply lock released");
     } catch (error2) {
       this.logger.warn({ lock: this.name, error: String(error2) }, `could not release the apply lock; it expires by itself within ${formatDuration(this.ttlMs)}`);
@@ -57922,7 +57922,7 @@ var HeldClaims = class {
     await Promise.all(
       this.sets.map(async (set) => {
         try {
-          await this.client.deleteVariableById(set.id);
+          await this.client.deleteVariableById(set.id, { cleanup: true });
         } catch (error2) {
           this.logger.warn({ claim: set.name, error: String(error2) }, "could not remove a deployment name claim; it expires by itself");
         }
@@ -61499,10 +61499,11 @@ function plan(desired, live, options) {
       }
       continue;
     }
-    const current = slugs ? existing : withContentSlugs(existing, want);
+    const renames = slugs ? scheduleRenames(d, existing) : [];
+    const current = slugs ? renamed(existing, renames) : withContentSlugs(existing, want);
     const have = canonicalLive(current, want, automationsOf(existing));
     const wanted = serverCanStore(d.ignoreDifferences.length ? keepIgnored(want, have, d.ignoreDifferences) : want, have, options);
-    const changes = diffFields(have, wanted);
+    const changes = [...renames.map((r2) => ({ field: `schedules[${r2.to}].slug`, before: r2.from, after: r2.to })), ...diffFields(have, wanted)];
     if (changes.length === 0) {
       unchanged.push(d.key);
       continue;
@@ -61511,7 +61512,7 @@ function plan(desired, live, options) {
     if (upsert) {
       warnings2.push(`${d.key}: this Prefect server (${options.serverVersion}) cannot update pull_steps or parameter_openapi_schema in place (needs Prefect >= 3.2.0): the deployment is written whole (POST upsert), which recreates its schedules (new ids) and their scheduled runs`);
     }
-    const ops = upsert ? { create: wanted.schedules.map(toBody), update: [], delete: [] } : scheduleOps(current, have.schedules, wanted.schedules, slugs);
+    const ops = upsert ? { create: wanted.schedules.map(toBody), update: [], delete: [] } : withRenames(scheduleOps(current, have.schedules, wanted.schedules, slugs), current, wanted.schedules, renames, toBody);
     if (!slugs && !upsert && ops.create.length > 0 && ops.delete.length > 0) {
       warnings2.push(`${d.key}: this Prefect server (${options.serverVersion}) has no schedule slugs (needs Prefect >= 3.2.0): schedules are matched by their content, so a changed schedule is deleted and created again (its id is not kept)`);
     }
@@ -61717,6 +61718,26 @@ function scheduleBody(s3, slugs) {
     ...s3.max_scheduled_runs !== null ? { max_scheduled_runs: s3.max_scheduled_runs } : {},
     ...slugs ? { parameters: s3.parameters, slug: s3.slug } : {}
   };
+}
+function scheduleRenames(d, live) {
+  const declared2 = d.manifest.schedules ?? [];
+  const slugs = assignSlugs(declared2);
+  const liveSlugs = new Set(live.schedules.map((s3) => s3.slug));
+  return declared2.flatMap((s3, i3) => s3.replaces && liveSlugs.has(s3.replaces) && !liveSlugs.has(slugs[i3]) ? [{ from: s3.replaces, to: slugs[i3] }] : []);
+}
+function renamed(live, renames) {
+  if (renames.length === 0) return live;
+  const to = new Map(renames.map((r2) => [r2.from, r2.to]));
+  return { ...live, schedules: live.schedules.map((s3) => s3.slug && to.has(s3.slug) ? { ...s3, slug: to.get(s3.slug) } : s3) };
+}
+function withRenames(ops, current, want, renames, toBody) {
+  const extra = renames.flatMap((r2) => {
+    const live = current.schedules.find((s3) => s3.slug === r2.to);
+    const declared2 = want.find((s3) => s3.slug === r2.to);
+    if (!live || !declared2 || ops.update.some((u) => u.id === live.id) || ops.delete.some((x3) => x3.id === live.id)) return [];
+    return [{ id: live.id, slug: r2.to, body: toBody(declared2) }];
+  });
+  return extra.length ? { ...ops, update: [...ops.update, ...extra] } : ops;
 }
 function withContentSlugs(live, want) {
   const free = new Map(want.schedules.map((w2) => [w2.slug, w2]));
@@ -67713,9 +67734,9 @@ var init_StatusSummary = __esm({
         result.renamed.push(renamedFile(file));
       }),
       parser3("R", "M", (result, file) => {
-        const renamed = renamedFile(file);
-        result.renamed.push(renamed);
-        result.modified.push(renamed.to);
+        const renamed2 = renamedFile(file);
+        result.renamed.push(renamed2);
+        result.modified.push(renamed2.to);
       }),
       parser3("!", "!", (_result, _file) => {
         (_result.ignored = _result.ignored || []).push(_file);
@@ -69543,7 +69564,7 @@ async function gitBranch(dir) {
 // src/manifests/load.ts
 var import_ignore = __toESM(require_ignore(), 1);
 import { readFile, realpath as realpath2, stat as stat2 } from "node:fs/promises";
-import { basename as basename2, delimiter, dirname as dirname2, extname, isAbsolute as isAbsolute2, join as join3, relative as relative3, resolve as resolve4, sep as sep3 } from "node:path";
+import { basename as basename2, delimiter, dirname as dirname2, extname, isAbsolute as isAbsolute2, join as join3, relative as relative3, resolve as resolve5, sep as sep3 } from "node:path";
 
 // src/prefect/settings.ts
 import { readFileSync as readFileSync5 } from "node:fs";
@@ -71298,1939 +71319,10 @@ function deepFreeze(value2) {
   return value2;
 }
 
-// src/manifests/entrypoint.ts
-var FORBIDDEN_NAME_CHARACTERS = /[/%&<>]/;
-function entrypointPath(relativeDir, file) {
-  if (posix.isAbsolute(file) || win32.isAbsolute(file)) return void 0;
-  const joined = posix.normalize(posix.join(relativeDir || ".", file));
-  return joined === ".." || joined.startsWith("../") ? void 0 : joined;
-}
-var lookups = sourceMemo();
-function lookupFlow(source, func2) {
-  return lookups(source, func2, () => scanForFlow(source, func2));
-}
-function scanForFlow(source, func2) {
-  const lines = source.split(/\r?\n/);
-  const defPattern = new RegExp(`^(?:async\\s+)?def\\s+${func2}\\s*\\(`);
-  for (let i3 = 0; i3 < lines.length; i3++) {
-    if (!defPattern.test(lines[i3])) continue;
-    const decorators = decoratorsAbove(lines, i3);
-    const flowDecorator = decorators.find((d) => /^@\s*(?:[A-Za-z_][A-Za-z0-9_]*\.)*flow\b/.test(d.text));
-    if (flowDecorator === void 0) return { kind: "not-a-flow", line: i3 + 1 };
-    const name2 = keywordArgument(flowDecorator.text, "name");
-    const description = keywordArgument(flowDecorator.text, "description")?.literal;
-    const extra = description === void 0 ? {} : { description };
-    if (name2 === void 0) return { kind: "flow", flowName: func2.replace(/_/g, "-"), line: i3 + 1, ...extra };
-    if (name2.literal !== void 0) return { kind: "flow", flowName: name2.literal, line: i3 + 1, ...extra };
-    return { kind: "dynamic-name", line: flowDecorator.line, expression: name2.expression };
-  }
-  return { kind: "no-function" };
-}
-function decoratorsAbove(lines, defIndex) {
-  const decorators = [];
-  let pending = [];
-  for (let i3 = defIndex - 1; i3 >= 0; i3--) {
-    const line = lines[i3];
-    const trimmed2 = line.trim();
-    if (trimmed2 === "" || trimmed2.startsWith("#")) continue;
-    if (trimmed2.startsWith("@")) {
-      decorators.push({ text: [trimmed2, ...pending].join(" "), line: i3 + 1 });
-      pending = [];
-    } else if (/^\s/.test(line) || /^[)\]}]/.test(line)) {
-      pending.unshift(trimmed2);
-    } else {
-      break;
-    }
-  }
-  return decorators;
-}
-function keywordArgument(decorator, keyword) {
-  const open2 = decorator.indexOf("(");
-  if (open2 < 0) return void 0;
-  const args2 = splitTopLevel(decorator.slice(open2 + 1, decorator.lastIndexOf(")")));
-  for (const arg of args2) {
-    const match = new RegExp(`^\\s*${keyword}\\s*=\\s*([\\s\\S]+?)\\s*$`).exec(arg);
-    if (!match) continue;
-    const expression = match[1];
-    const literal = /^([rRuUfF]|[rR][fF]|[fF][rR])?(['"])((?:\\.|(?!\2).)*)\2$/.exec(expression);
-    if (!literal) return { expression };
-    const text = literal[3].replace(/\\(['"\\])/g, "$1");
-    if (!/[fF]/.test(literal[1] ?? "")) return { literal: text, expression };
-    const unescaped = text.replace(/\{\{|\}\}/g, "");
-    return /[{}]/.test(unescaped) ? { expression } : { literal: text.replace(/\{\{/g, "{").replace(/\}\}/g, "}"), expression };
-  }
-  return void 0;
-}
-function splitTopLevel(text) {
-  const parts2 = [];
-  let depth = 0;
-  let quote3;
-  let start2 = 0;
-  for (let i3 = 0; i3 < text.length; i3++) {
-    const c4 = text[i3];
-    if (quote3) {
-      if (c4 === "\\") i3++;
-      else if (c4 === quote3) quote3 = void 0;
-    } else if (c4 === '"' || c4 === "'") quote3 = c4;
-    else if ("([{".includes(c4)) depth++;
-    else if (")]}".includes(c4)) depth--;
-    else if (c4 === "," && depth === 0) {
-      parts2.push(text.slice(start2, i3));
-      start2 = i3 + 1;
-    }
-  }
-  parts2.push(text.slice(start2));
-  return parts2;
-}
-
-// src/manifests/flow-source.ts
-var IDENT = "[A-Za-z_][A-Za-z0-9_]*";
-var FILE_ENTRYPOINT = new RegExp(`^(?<file>[^:]+\\.py):(?<func>${IDENT})$`);
-var MODULE_ENTRYPOINT = new RegExp(`^(?<module>${IDENT}(?:\\.${IDENT})*):(?<func>${IDENT})$`);
-var DOTTED_ENTRYPOINT = new RegExp(`^(?<module>${IDENT}(?:\\.${IDENT})*)\\.(?<func>${IDENT})$`);
-var MAX_HOPS = 6;
-var moduleFiles = (module2) => {
-  const path3 = module2.split(".").join("/");
-  return [`${path3}.py`, `${path3}/__init__.py`];
-};
-function entrypointTarget(entrypoint) {
-  const text = entrypoint.trim();
-  const file = FILE_ENTRYPOINT.exec(text)?.groups;
-  if (file) return { candidates: [file.file.replace(/\\/g, "/").replace(/^(\.\/)+/, "")], func: file.func, form: "file" };
-  const module2 = (MODULE_ENTRYPOINT.exec(text) ?? DOTTED_ENTRYPOINT.exec(text))?.groups;
-  if (module2) return { candidates: moduleFiles(module2.module), func: module2.func, form: "module" };
-  return void 0;
-}
-function locateFlow(entrypoint, bases, read) {
-  const target = entrypointTarget(entrypoint);
-  if (!target) return { kind: "malformed" };
-  const tried = [];
-  let pending = false;
-  for (const base of bases) {
-    for (const candidate of target.candidates) {
-      const path3 = entrypointPath(base, candidate);
-      if (path3 === void 0) return { kind: "outside", path: candidate };
-      const source = read(path3);
-      tried.push(path3);
-      if (source === void 0) pending = true;
-      if (typeof source !== "string") continue;
-      return follow({ file: path3, source, func: target.func, base, hops: [], read });
-    }
-  }
-  return pending ? { kind: "pending" } : { kind: "missing", tried };
-}
-function follow(step) {
-  const found = () => ({ kind: "found", file: step.file, source: step.source, func: step.func, base: step.base, hops: step.hops, ...step.assigned ? { assigned: step.assigned } : {} });
-  if (hasTopLevelDef(step.source, step.func) || step.hops.length >= MAX_HOPS) return found();
-  const assignment = flowAssignment(step.source, step.func);
-  if (assignment && !step.assigned) {
-    const hop2 = { file: step.file, line: assignment.line, text: assignment.text };
-    const assigned = { file: step.file, line: assignment.line, ...assignment.name ? { name: assignment.name } : {} };
-    return follow({ ...step, func: assignment.fn, hops: [...step.hops, hop2], assigned });
-  }
-  const imported = importOf(step.source, step.func);
-  if (!imported) return found();
-  const dir = posix2.dirname(step.file);
-  const packages = imported.dots > 0 ? [posix2.join(dir, ...Array(imported.dots - 1).fill(".."))] : [dir, step.base, ""];
-  const hop = { file: step.file, line: imported.line, text: imported.text };
-  let pending = false;
-  for (const root of [...new Set(packages)]) {
-    for (const candidate of imported.module ? moduleFiles(imported.module) : []) {
-      const path3 = entrypointPath(root === "." ? "" : root, candidate);
-      if (path3 === void 0) continue;
-      const source = step.read(path3);
-      if (source === void 0) pending = true;
-      if (typeof source !== "string") continue;
-      return follow({ ...step, file: path3, source, func: imported.original, hops: [...step.hops, hop] });
-    }
-  }
-  return pending ? { kind: "pending" } : found();
-}
-var escape2 = (s3) => s3.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-var topLevelDefs = sourceMemo();
-var assignments = sourceMemo();
-var imports = sourceMemo();
-function hasTopLevelDef(source, func2) {
-  return topLevelDefs(source, func2, () => scanForDef(source, func2));
-}
-function flowAssignment(source, name2) {
-  return assignments(source, name2, () => scanForAssignment(source, name2));
-}
-function importOf(source, name2) {
-  return imports(source, name2, () => scanForImport(source, name2));
-}
-function scanForDef(source, func2) {
-  return new RegExp(`^(?:async\\s+)?def\\s+${escape2(func2)}\\s*\\(`, "m").test(source);
-}
-function scanForAssignment(source, name2) {
-  const lines = source.split(/\r?\n/);
-  const call = new RegExp(`^${escape2(name2)}\\s*(?::[^=]+)?=\\s*(?:${IDENT}\\.)*flow\\s*\\((.*)\\)\\s*(?:#.*)?$`);
-  for (let i3 = 0; i3 < lines.length; i3++) {
-    const match = call.exec(lines[i3]);
-    if (!match) continue;
-    const inner = match[1];
-    const curried = new RegExp(`^(.*)\\)\\s*\\(\\s*(${IDENT})\\s*$`).exec(inner);
-    const args2 = curried ? curried[1] : inner;
-    const fn = curried ? curried[2] : /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:,|$)/.exec(inner)?.[1];
-    if (!fn) continue;
-    const nameArg = keywordArgument(`flow(${args2})`, "name");
-    return { fn, line: i3 + 1, text: lines[i3].trim(), ...nameArg ? { name: nameArg } : {} };
-  }
-  return void 0;
-}
-function scanForImport(source, name2) {
-  const statement = /^from\s+(\.*)([\w.]*)\s+import\s+(\([^)]*\)|[^\n#]*)/gm;
-  for (const match of source.matchAll(statement)) {
-    const names = match[3].replace(/[()\\]/g, " ").split(",").map((n) => n.trim().split(/\s+as\s+/));
-    const hit = names.find((parts2) => (parts2[1] ?? parts2[0]) === name2);
-    if (!hit) continue;
-    const line = source.slice(0, match.index).split("\n").length;
-    return { module: match[2], dots: match[1].length, original: hit[0].trim(), line, text: match[0].split("\n")[0].trim() };
-  }
-  return void 0;
-}
-function workingDirectories(relativeDir, explicit = false) {
-  if (!relativeDir) return [""];
-  return explicit ? ["", relativeDir] : [relativeDir, ""];
-}
-function entrypointBases(entrypoint, relativeDir, explicit = false, pythonPath = []) {
-  const bases = workingDirectories(relativeDir, explicit);
-  if (entrypointTarget(entrypoint)?.form !== "module") return bases;
-  const srcLayout = bases.map((b3) => b3 === "" ? "src" : `${b3}/src`);
-  return [.../* @__PURE__ */ new Set([...bases, ...pythonPath, ...srcLayout])];
-}
-
-// src/manifests/python-flows.ts
-import { execFile } from "node:child_process";
-import { resolve as resolve2 } from "node:path";
-var pythonFlowKey = (base, entrypoint) => `${base}\0${entrypoint.trim()}`;
-function needsPython(entrypoint, bases, read) {
-  const flow = locateFlow(entrypoint, bases, read);
-  if (flow.kind !== "found") return flow.kind === "missing" || flow.kind === "pending";
-  if (flow.assigned) return flow.assigned.name !== void 0 && flow.assigned.name.literal === void 0;
-  const found = lookupFlow(flow.source, flow.func);
-  return found.kind === "no-function" || found.kind === "dynamic-name";
-}
-var SCRIPT = String.raw`
-import json, os, sys
-requests = json.loads(sys.stdin.read())
-out = {}
-try:
-    from prefect.flows import load_flow_from_entrypoint
-    from prefect.utilities.callables import parameter_schema
-except Exception as exc:
-    print(json.dumps({"__fatal__": "cannot import prefect: %s" % exc}))
-    sys.exit(0)
-start = os.getcwd()
-for item in requests:
-    key, directory, entrypoint = item["key"], item["dir"], item["entrypoint"]
-    try:
-        os.chdir(directory)
-        if directory not in sys.path:
-            sys.path.insert(0, directory)
-        flow = load_flow_from_entrypoint(entrypoint, use_placeholder_flow=False)
-        schema = parameter_schema(flow).model_dump_for_openapi()
-        # prefect deploy stores the schema without an empty "definitions"
-        if not schema.get("definitions"):
-            schema.pop("definitions", None)
-        out[key] = {"name": flow.name, "description": flow.description, "parameterSchema": schema}
-    except BaseException as exc:
-        out[key] = {"error": ("%s: %s" % (type(exc).__name__, exc)).splitlines()[0][:300]}
-    finally:
-        os.chdir(start)
-print(json.dumps(out))
-`;
-async function askPythonForFlows(python2, projectRoot, requests, options = {}) {
-  const results = /* @__PURE__ */ new Map();
-  if (requests.length === 0) return results;
-  const payload = requests.map((r2) => ({ key: pythonFlowKey(r2.base, r2.entrypoint), dir: resolve2(projectRoot, r2.base), entrypoint: r2.entrypoint.trim() }));
-  const failAll = (error2) => {
-    for (const p2 of payload) results.set(p2.key, { error: error2 });
-    return results;
-  };
-  const timeoutMs = options.timeoutMs ?? 6e4;
-  let stdout;
-  try {
-    stdout = await new Promise((done, fail2) => {
-      const child = execFile(python2, ["-c", SCRIPT], { cwd: projectRoot, timeout: timeoutMs, maxBuffer: 32 * 1024 * 1024, env: { ...process.env, PYTHONDONTWRITEBYTECODE: "1" } }, (error2, out2, err2) => {
-        if (error2) fail2(new Error(error2.killed ? `it did not answer within ${timeoutMs / 1e3}s` : `${error2.message.split("\n")[0]}${err2 ? `: ${err2.trim().split("\n").pop()}` : ""}`));
-        else done(out2);
-      });
-      child.stdin?.on("error", () => void 0);
-      child.stdin?.end(JSON.stringify(payload));
-    });
-  } catch (error2) {
-    return failAll(`running ${python2} failed: ${error2 instanceof Error ? error2.message : String(error2)}`);
-  }
-  let parsed;
-  try {
-    parsed = JSON.parse(stdout.trim().split("\n").pop() ?? "");
-  } catch {
-    return failAll(`${python2} did not print JSON (its last line: ${JSON.stringify(stdout.trim().split("\n").pop()?.slice(0, 200) ?? "")})`);
-  }
-  if (!parsed || typeof parsed !== "object") return failAll(`${python2} printed unexpected output`);
-  const record2 = parsed;
-  if (typeof record2.__fatal__ === "string") return failAll(`${python2}: ${record2.__fatal__}`);
-  for (const p2 of payload) {
-    const value2 = record2[p2.key];
-    if (value2 && typeof value2.error === "string") results.set(p2.key, { error: value2.error });
-    else if (value2 && typeof value2.name === "string" && value2.parameterSchema && typeof value2.parameterSchema === "object" && (value2.description === null || typeof value2.description === "string")) {
-      results.set(p2.key, { name: value2.name, description: value2.description, parameterSchema: value2.parameterSchema });
-    } else results.set(p2.key, { error: `${python2} gave no usable answer for ${p2.entrypoint}` });
-  }
-  return results;
-}
-
-// src/manifests/discover.ts
-import { lstat, open, readdir, readlink, realpath, stat } from "node:fs/promises";
-import { basename, dirname, join as join2, relative as relative2, resolve as resolve3, sep as sep2 } from "node:path";
-var import_yaml4 = __toESM(require_dist5(), 1);
-var UNLISTED = /* @__PURE__ */ new Set([".git", ".venv", ".prefect-venv", ".github", ".gitlab", ".idea", ".vscode", ".cache", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".tox", ".nox"]);
-var ALWAYS_SKIPPED = /* @__PURE__ */ new Set(["node_modules", "__pycache__", ...UNLISTED]);
-var MANIFEST = /\.ya?ml$/i;
-var PARKED_MANIFEST = /\.ya?ml[^/]+$/i;
-var SCAN_MAX_FILES = 200;
-var SCAN_MAX_BYTES = 256 * 1024;
-var SCAN_MAX_DEPTH = 8;
-var posix3 = (p2) => p2.split(sep2).join("/");
-var inside = (root, p2) => p2 === root || p2.startsWith(root.endsWith(sep2) ? root : root + sep2);
-async function discoverManifests(options) {
-  const { dir, boundary, matcher, display } = options;
-  const files = [];
-  const skipped = [];
-  const issues = [];
-  const scanQueue = [];
-  const seenFiles = /* @__PURE__ */ new Map();
-  const seenDirs = /* @__PURE__ */ new Map();
-  const issue = (abs, message, severity = "error") => {
-    issues.push({ file: display(abs), line: 0, column: 0, path: "", message, severity });
-  };
-  const skip = (abs, isDir, reason, detail, why) => {
-    skipped.push({ path: display(abs) + (isDir ? "/" : ""), reason, detail });
-    if (why) scanQueue.push({ abs, why, depth: 0 });
-  };
-  const ignoredBy = (rel) => {
-    const result = matcher.test(rel);
-    if (!result.ignored) return void 0;
-    const rule = result.rule;
-    return rule ? `rule "${rule.pattern}" in ${rule.mark ?? "the ignore list"}` : "an ignore rule";
-  };
-  const pendingLinks = [];
-  const walk = async (logical, real, ancestors) => {
-    let entries;
-    try {
-      entries = (await readdir(logical, { withFileTypes: true })).sort((a, b3) => a.name < b3.name ? -1 : a.name > b3.name ? 1 : 0);
-    } catch (error2) {
-      issue(logical, `cannot read the folder: ${describeFsError(error2)}`);
-      return;
-    }
-    for (const entry of entries) {
-      if (entry.isSymbolicLink()) pendingLinks.push({ entry, logical, real, ancestors });
-      else await visit(entry, logical, real, ancestors);
-    }
-  };
-  const visit = async (entry, logical, real, ancestors) => {
-    const abs = join2(logical, entry.name);
-    const rel = posix3(relative2(dir, abs));
-    const name2 = entry.name;
-    if (ALWAYS_SKIPPED.has(name2)) {
-      if (!UNLISTED.has(name2) && (entry.isDirectory() || entry.isSymbolicLink())) skip(abs, true, "tool-folder", "tool folder, never read");
-      return;
-    }
-    let isDir = entry.isDirectory();
-    let isFile = entry.isFile();
-    let target = join2(real, name2);
-    if (name2.startsWith(".")) {
-      if (isDir || entry.isSymbolicLink() && !MANIFEST.test(name2)) skip(abs, true, "hidden", "hidden folder, not read", `is in a hidden folder (${display(abs)}/) and is not read`);
-      else if (MANIFEST.test(name2)) skip(abs, false, "hidden", "hidden file, not read", "is a hidden file and is not read");
-      return;
-    }
-    const ruleForFile = ignoredBy(rel);
-    if (entry.isSymbolicLink()) {
-      if (ruleForFile) {
-        skip(abs, false, "ignored", `ignored by ${ruleForFile}`, `is ignored by ${ruleForFile} and is not read`);
-        return;
-      }
-      const link = await readlink(abs).catch(() => "?");
-      let resolved;
-      try {
-        resolved = await realpath(abs);
-      } catch (error2) {
-        const code2 = error2.code;
-        if (code2 === "ELOOP") issue(abs, `symbolic link ${display(abs)} -> ${link} is a loop of links; fix or remove it`);
-        else if (code2 === "ENOENT") issue(abs, `symbolic link ${display(abs)} -> ${link} is broken (its target does not exist); a deployment declared through it would be pruned. Fix the link or remove it`);
-        else issue(abs, `cannot follow symbolic link ${display(abs)} -> ${link}: ${error2.message}`);
-        return;
-      }
-      if (!inside(boundary, resolved)) {
-        issue(abs, `symbolic link ${display(abs)} points outside the repository root (${display(boundary)}): to ${resolved}; manifests are read only from inside it. Copy the file into the repository or point the link inside it`);
-        return;
-      }
-      const info3 = await stat(resolved);
-      isDir = info3.isDirectory();
-      isFile = info3.isFile();
-      target = resolved;
-    }
-    if (isDir) {
-      const ruleForDir = ruleForFile ?? ignoredBy(`${rel}/`);
-      if (ruleForDir) {
-        skip(abs, true, "ignored", `ignored by ${ruleForDir}`, `is in ${display(abs)}/, ignored by ${ruleForDir}, and is not read`);
-        return;
-      }
-      if (ancestors.includes(target)) {
-        issue(abs, `symbolic link ${display(abs)} points to ${display(target)}, one of its own parent folders (a cycle); it is not followed, the folder is read once`, "warning");
-        skip(abs, true, "symlink-cycle", `link to its own parent folder ${display(target)}/`);
-        return;
-      }
-      const first2 = seenDirs.get(target);
-      if (first2 !== void 0) {
-        skip(abs, true, "duplicate", `same folder as ${first2}/, read once`);
-        return;
-      }
-      seenDirs.set(target, display(abs));
-      await walk(abs, target, [...ancestors, target]);
-    } else if (isFile) {
-      if (MANIFEST.test(name2)) {
-        if (ruleForFile) {
-          skip(abs, false, "ignored", `ignored by ${ruleForFile}`, `is ignored by ${ruleForFile} and is not read`);
-          return;
-        }
-        const first2 = seenFiles.get(target);
-        if (first2 !== void 0) {
-          skip(abs, false, "duplicate", `same file as ${first2}, read once`);
-          return;
-        }
-        seenFiles.set(target, display(abs));
-        files.push(abs);
-      } else if (PARKED_MANIFEST.test(name2) && !ruleForFile) {
-        skip(abs, false, "not-manifest", "does not end in .yaml or .yml", "does not end in .yaml or .yml and is not read");
-      }
-    }
-  };
-  const rootReal = await realpath(dir);
-  seenDirs.set(rootReal, display(dir));
-  await walk(dir, rootReal, [rootReal]);
-  while (pendingLinks.length > 0) {
-    const { entry, logical, real, ancestors } = pendingLinks.shift();
-    await visit(entry, logical, real, ancestors);
-  }
-  return { files: files.sort(), skipped, unread: await scanNames(scanQueue, display), issues };
-}
-async function scanNames(queue, display) {
-  const out2 = [];
-  let budget = SCAN_MAX_FILES;
-  while (queue.length > 0 && budget > 0) {
-    const { abs, why, depth } = queue.shift();
-    const info3 = await lstat(abs).catch(() => void 0);
-    if (!info3) continue;
-    if (info3.isDirectory()) {
-      if (depth >= SCAN_MAX_DEPTH) continue;
-      const entries = await readdir(abs).catch(() => []);
-      for (const name2 of entries.sort()) if (!ALWAYS_SKIPPED.has(name2)) queue.push({ abs: join2(abs, name2), why, depth: depth + 1 });
-      continue;
-    }
-    if (!info3.isFile() || !/\.ya?ml/i.test(basename(abs))) continue;
-    budget--;
-    const text = await readHead(abs, SCAN_MAX_BYTES);
-    const names = declaredNames(text);
-    if (names.length > 0) out2.push({ file: display(abs), why, names });
-  }
-  return out2;
-}
-async function readHead(file, bytes) {
-  const handle2 = await open(file, "r").catch(() => void 0);
-  if (!handle2) return "";
-  try {
-    const buffer = Buffer.alloc(bytes);
-    const { bytesRead } = await handle2.read(buffer, 0, bytes, 0);
-    return buffer.subarray(0, bytesRead).toString("utf8");
-  } finally {
-    await handle2.close();
-  }
-}
-function declaredNames(text) {
-  const names = /* @__PURE__ */ new Set();
-  try {
-    for (const doc of (0, import_yaml4.parseAllDocuments)(text, { uniqueKeys: false })) {
-      if (doc.errors.length > 0) throw new Error("unparsable");
-      const value2 = doc.toJS({ maxAliasCount: 50 });
-      const add = (v2) => {
-        const name2 = v2?.name;
-        if (v2 && typeof v2 === "object" && typeof name2 === "string") names.add(name2);
-      };
-      add(value2);
-      const list = value2?.deployments;
-      if (Array.isArray(list)) list.forEach(add);
-    }
-  } catch {
-    for (const m of text.matchAll(/^\s*(?:-\s+)?name:\s*["']?([^"'#\n]+?)["']?\s*(?:#.*)?$/gm)) names.add(m[1]);
-  }
-  return [...names];
-}
-async function repositoryRoot(dir, projectRoot) {
-  const realDir = await realpath(dir);
-  for (let current = realDir; ; current = dirname(current)) {
-    if (await lstat(join2(current, ".git")).then(() => true, () => false)) return current;
-    if (dirname(current) === current) break;
-  }
-  const realProject = await realpath(resolve3(projectRoot)).catch(() => void 0);
-  return realProject && inside(realProject, realDir) ? realProject : realDir;
-}
-async function namesFromHistory(boundary, file) {
-  if (!await lstat(join2(boundary, ".git")).then(() => true, () => false)) return [];
-  try {
-    const rel = posix3(relative2(boundary, await realpath(file)));
-    const git = simpleGit({ baseDir: boundary });
-    const commits = (await git.raw(["log", "-n", "5", "--format=%H", "--", rel])).split("\n").filter(Boolean);
-    for (const commit of commits) {
-      const text = await git.show([`${commit}:${rel}`]).catch(() => "");
-      const names = declaredNames(text.slice(0, SCAN_MAX_BYTES));
-      if (names.length > 0) return names;
-    }
-  } catch {
-  }
-  return [];
-}
-
-// src/manifests/load.ts
-var PREFECT_YAML = /^prefect\.ya?ml$/;
-async function loadManifests(dir, options = {}) {
-  const cwd = options.cwd ?? process.cwd();
-  const env = options.env ?? process.env;
-  const absDir = resolve4(cwd, dir);
-  const info3 = await stat2(absDir).catch(() => void 0);
-  if (!info3?.isDirectory()) {
-    throw new UserInputError(`manifest directory not found: ${dir}`, "pass the directory that holds prefect-gitops.yaml and your deployment manifests");
-  }
-  const display = (p2) => {
-    const rel = relative3(cwd, p2);
-    return rel === "" ? "." : rel.startsWith("..") || isAbsolute2(rel) ? p2 : rel;
-  };
-  const issues = [];
-  let configDocument;
-  let configFile;
-  for (const name2 of CONFIG_FILE_NAMES) {
-    const candidate = join3(absDir, name2);
-    if (await stat2(candidate).then((s3) => s3.isFile(), () => false)) {
-      configFile = candidate;
-      const parsed = await parseYamlFile(candidate, display(candidate));
-      issues.push(...parsed.issues);
-      configDocument = parsed.documents[0];
-      break;
-    }
-  }
-  const ignoreMatcher = (0, import_ignore.default)().add(configIgnorePatterns(configDocument).map((pattern) => ({ pattern, mark: `${configFile ? basename2(configFile) : "the config"} ignore:` })));
-  const gitopsIgnorePath = join3(absDir, ".gitopsignore");
-  if (await stat2(gitopsIgnorePath).then(() => true, () => false)) {
-    const gitopsIgnore = await readTextFile(gitopsIgnorePath, display(gitopsIgnorePath));
-    if ("issue" in gitopsIgnore) issues.push(gitopsIgnore.issue);
-    else ignoreMatcher.add(gitopsIgnore.text.split(/\r?\n/).filter((line) => line.trim() !== "" && !line.startsWith("#")).map((pattern) => ({ pattern, mark: display(gitopsIgnorePath) })));
-  }
-  const configPaths = new Set(CONFIG_FILE_NAMES.map((name2) => join3(absDir, name2)));
-  const projectRoot = resolveProjectRoot(absDir, configDocument);
-  const boundary = await repositoryRoot(absDir, projectRoot);
-  const prefectFile = options.prefectFile === void 0 ? void 0 : resolve4(cwd, options.prefectFile);
-  if (prefectFile !== void 0 && !await stat2(prefectFile).then((s3) => s3.isFile(), () => false)) {
-    throw new UserInputError(`--prefect-file not found: ${options.prefectFile}`, "pass the path of a prefect.yaml, relative to the directory you run in (as prefect deploy --prefect-file takes it)");
-  }
-  const discovery = prefectFile !== void 0 ? { files: [prefectFile], skipped: [], unread: [], issues: [] } : await discoverManifests({ dir: absDir, boundary, matcher: ignoreMatcher, display });
-  issues.push(...discovery.issues);
-  const skipped = [...discovery.skipped];
-  const unread = [...discovery.unread];
-  const found = discovery.files.filter((f2) => !configPaths.has(f2));
-  const prefectProject = prefectFile === void 0 && configFile === void 0 && found.some((f2) => PREFECT_YAML.test(basename2(f2)));
-  const files = found.filter((f2) => !prefectProject || PREFECT_YAML.test(basename2(f2)));
-  const documents = [];
-  const prefectYamlFiles = [];
-  for (const file of files) {
-    const parsed = await parseYamlFile(file, display(file));
-    issues.push(...parsed.issues);
-    if (parsed.documents.length === 0 && parsed.issues.length === 0) {
-      issues.push({ file: display(file), line: 0, column: 0, path: "", message: "manifest file is empty (or only comments): it declares nothing; delete it, or add a deployment", severity: "warning" });
-      skipped.push({ path: display(file), reason: "empty", detail: "empty: declares nothing" });
-      const history = await namesFromHistory(boundary, file);
-      const stem = basename2(file, extname(file));
-      unread.push(history.length > 0 ? { file: display(file), why: "is now empty", names: history, emptied: true } : { file: display(file), why: "is empty", names: [stem], emptied: true, guessed: true });
-      continue;
-    }
-    if (PREFECT_YAML.test(basename2(file)) || file === prefectFile) {
-      for (const doc of parsed.documents) {
-        if (isPrefect2DeploymentYaml(doc.value)) {
-          documents.push(doc);
-          continue;
-        }
-        prefectYamlFiles.push({ file: doc, relativeDir: relative3(projectRoot, dirname2(file)).split(sep3).join("/") });
-        const expanded = expandPrefectYaml(doc, dirname2(file), projectRoot, { explicit: file === prefectFile });
-        documents.push(...expanded.documents);
-        issues.push(...expanded.issues);
-        if (expanded.documents.length === 0) {
-          const history = await namesFromHistory(boundary, file);
-          if (history.length > 0) unread.push({ file: display(file), why: "declares no deployment now", names: history, emptied: true });
-        }
-      }
-    } else documents.push(...parsed.documents);
-  }
-  const pythonSources = /* @__PURE__ */ new Map();
-  const refusedSources = /* @__PURE__ */ new Map();
-  const realRoot = await realpath2(projectRoot).catch(() => projectRoot);
-  const readSource = async (file) => {
-    const absolute = resolve4(projectRoot, file);
-    const real = await realpath2(absolute).catch(() => void 0);
-    if (real !== void 0 && isOutside(realRoot, real)) {
-      refusedSources.set(file, display(real));
-      pythonSources.set(file, null);
-      return;
-    }
-    pythonSources.set(file, await readFile(absolute, "utf8").catch(() => null));
-  };
-  const pythonPath = await pythonPathInside(env.PYTHONPATH, cwd, realRoot);
-  const entrypoints = [
-    ...documents.flatMap((d) => collectStrings([d.value], void 0, "entrypoint").map((e) => ({ entrypoint: e, bases: entrypointBases(e, d.prefectYaml?.relativeDir ?? "", d.prefectYaml?.explicit, pythonPath) }))),
-    ...collectStrings([], configDocument?.value, "entrypoint").map((e) => ({ entrypoint: e, bases: entrypointBases(e, "", false, pythonPath) }))
-  ];
-  for (let round = 0; round < 12; round++) {
-    const wanted = /* @__PURE__ */ new Set();
-    for (const { entrypoint, bases } of entrypoints) {
-      locateFlow(entrypoint, bases, (path3) => {
-        if (!pythonSources.has(path3) && path3.endsWith(".py")) wanted.add(path3);
-        return pythonSources.has(path3) ? pythonSources.get(path3) : path3.endsWith(".py") ? void 0 : null;
-      });
-    }
-    if (wanted.size === 0) break;
-    for (const file of wanted) await readSource(file);
-  }
-  let pythonFlows;
-  if (options.python) {
-    const read = (path3) => pythonSources.get(path3) ?? null;
-    const requests = entrypoints.filter(({ entrypoint, bases }) => needsPython(entrypoint, bases, read)).map(({ entrypoint, bases }) => {
-      const located2 = locateFlow(entrypoint, bases, read);
-      return { entrypoint, base: located2.kind === "found" ? located2.base : bases[0] };
-    });
-    const python2 = /[\\/]/.test(options.python) ? resolve4(cwd, options.python) : options.python;
-    pythonFlows = await askPythonForFlows(python2, projectRoot, requests, options.pythonTimeoutMs ? { timeoutMs: options.pythonTimeoutMs } : {});
-  }
-  let git;
-  let gitError;
-  const usesGit = [...documents.map((d) => d.value), configDocument?.value].some((v2) => JSON.stringify(v2 ?? null).includes("git."));
-  if (usesGit) {
-    try {
-      git = await readGitInfo(absDir, env);
-    } catch (error2) {
-      gitError = error2 instanceof Error ? error2.message.split("\n")[0] : String(error2);
-    }
-  }
-  const defaultWorkPool2 = prefectYamlFiles.length > 0 ? prefectDefaultWorkPool(env, cwd) : void 0;
-  return {
-    dir: absDir,
-    display,
-    ...configDocument ? { configDocument } : {},
-    ...configFile ? { configFile } : {},
-    documents,
-    files: files.map(display),
-    skipped,
-    unread,
-    pythonSources,
-    ...pythonFlows ? { pythonFlows } : {},
-    refusedSources,
-    ...git ? { git } : {},
-    ...gitError ? { gitError } : {},
-    issues,
-    projectRoot,
-    ...pythonPath.length > 0 ? { pythonPath } : {},
-    ...prefectYamlFiles.length > 0 ? { prefectYamlFiles } : {},
-    ...defaultWorkPool2 ? { prefectDefaultWorkPool: defaultWorkPool2 } : {}
-  };
-}
-function prefectDefaultWorkPool(env, cwd) {
-  try {
-    return resolvePrefectSettings(env, cwd).PREFECT_DEFAULT_WORK_POOL_NAME;
-  } catch {
-    return void 0;
-  }
-}
-async function pythonPathInside(pythonPath, cwd, realRoot) {
-  const dirs = [];
-  for (const entry of (pythonPath ?? "").split(delimiter)) {
-    if (entry.trim() === "") continue;
-    const real = await realpath2(resolve4(cwd, entry)).catch(() => void 0);
-    if (real === void 0 || isOutside(realRoot, real)) continue;
-    const rel = relative3(realRoot, real).split(sep3).join("/");
-    if (rel !== "" && !dirs.includes(rel)) dirs.push(rel);
-  }
-  return dirs;
-}
-function isOutside(root, path3) {
-  const rel = relative3(root, path3);
-  return rel === ".." || rel.startsWith(`..${sep3}`) || isAbsolute2(rel);
-}
-function configIgnorePatterns(config) {
-  const value2 = config?.value;
-  return Array.isArray(value2?.ignore) ? value2.ignore.filter((p2) => typeof p2 === "string") : [];
-}
-function resolveProjectRoot(dir, config) {
-  const root = config?.value?.project_root;
-  return typeof root === "string" ? resolve4(dir, root) : dir;
-}
-function collectStrings(values, extra, key) {
-  const found = [];
-  const visit = (v2) => {
-    if (Array.isArray(v2)) v2.forEach(visit);
-    else if (v2 && typeof v2 === "object") {
-      for (const [k3, child] of Object.entries(v2)) {
-        if (k3 === key && typeof child === "string") found.push(child);
-        else visit(child);
-      }
-    }
-  };
-  values.forEach(visit);
-  visit(extra);
-  return found;
-}
-async function readGitInfo(dir, env) {
-  const sha = await currentCommit(dir, env);
-  const tag = (await simpleGit({ baseDir: dir }).raw(["tag", "--points-at", "HEAD"])).split("\n").map((t2) => t2.trim()).filter(Boolean)[0] ?? "";
-  return { sha, short_sha: sha.slice(0, 7), branch: await currentBranch(dir, env) ?? "", tag };
-}
-
-// src/prefect/client.ts
-import { randomUUID as randomUUID2 } from "node:crypto";
-
-// src/prefect/http.ts
-var import_api_request = __toESM(require_api_request(), 1);
-var import_global = __toESM(require_global2(), 1);
-function request(url, options) {
-  const parsed = new URL(url);
-  const { dispatcher = (0, import_global.getGlobalDispatcher)(), ...rest } = options;
-  return import_api_request.default.call(dispatcher, { ...rest, origin: parsed.origin, path: parsed.search ? `${parsed.pathname}${parsed.search}` : parsed.pathname });
-}
-
-// src/version.ts
-import { readFileSync as readFileSync7 } from "node:fs";
-import { dirname as dirname3, join as join4 } from "node:path";
-import { fileURLToPath as fileURLToPath2 } from "node:url";
-var VERSION = typeof __PREFECT_GITOPS_VERSION__ === "string" ? __PREFECT_GITOPS_VERSION__ : readOwnVersion();
-function readOwnVersion() {
-  try {
-    let dir = dirname3(fileURLToPath2(import.meta.url));
-    for (let i3 = 0; i3 < 6; i3 += 1) {
-      try {
-        const pkg = JSON.parse(readFileSync7(join4(dir, "package.json"), "utf8"));
-        if (pkg.name === "prefect-gitops" && typeof pkg.version === "string") return pkg.version;
-      } catch {
-      }
-      const parent = dirname3(dir);
-      if (parent === dir) break;
-      dir = parent;
-    }
-  } catch {
-  }
-  return "unknown";
-}
-
-// src/prefect/capabilities.ts
-var CAPABILITY_MIN_VERSION = {
-  deploymentConcurrencyLimit: "3.0.0",
-  concurrencyOptions: "3.0.3",
-  labels: "3.1.5",
-  scheduleSlugs: "3.2.0",
-  patchPullSteps: "3.2.0",
-  automationTags: "3.4.7",
-  deploymentIdNotAny: "3.4.7",
-  triggerScheduleAfter: "3.4.15",
-  variableNameDashes: "3.4.1",
-  gracePeriod: "3.6.6"
-};
-var CAPABILITIES = Object.keys(CAPABILITY_MIN_VERSION);
-var NEWEST_CAPABILITIES = Object.freeze(Object.fromEntries(CAPABILITIES.map((c4) => [c4, true])));
-function capabilitiesFor(version) {
-  const have = parseVersion(version);
-  const out2 = {};
-  for (const c4 of CAPABILITIES) {
-    const need = parseVersion(CAPABILITY_MIN_VERSION[c4]);
-    out2[c4] = have !== void 0 && compareVersions(have, need) >= 0;
-  }
-  return out2;
-}
-var minimumVersion = (c4) => CAPABILITY_MIN_VERSION[c4];
-function parseVersion(text) {
-  const match = /^v?(\d+)\.(\d+)(?:\.(\d+))?(.*)$/.exec(text.trim());
-  if (!match) return void 0;
-  const rest = match[4] ?? "";
-  return {
-    major: Number(match[1]),
-    minor: Number(match[2]),
-    patch: Number(match[3] ?? 0),
-    prerelease: /^[.-]?(a|b|c|rc|alpha|beta|pre|preview|dev)\d*/i.test(rest)
-  };
-}
-function compareVersions(a, b3) {
-  return a.major - b3.major || a.minor - b3.minor || a.patch - b3.patch || (a.prerelease === b3.prerelease ? 0 : a.prerelease ? -1 : 1);
-}
-
-// src/prefect/cloud.ts
-var UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}";
-var WORKSPACE_PATH = new RegExp(`/api/accounts/${UUID}/workspaces/${UUID}/?$`, "i");
-var CLOUD_SERVER_VERSION = "Prefect Cloud";
-function isPrefectCloudPath(pathname) {
-  return WORKSPACE_PATH.test(pathname);
-}
-
-// src/prefect/adaptive-concurrency.ts
-var LATENCY_TOLERANCE = 1.3;
-var LATENCY_BACKOFF_RATIO = 2;
-var BASELINE_DRIFT = 0.1;
-var OVERLOAD_FACTOR = 0.5;
-var PROBE_ROUNDS_INITIAL = 8;
-var PROBE_ROUNDS_MAX = 256;
-var DEFAULT_CONCURRENCY_BOUNDS = { initial: 4, min: 1, max: 16 };
-function boundsFor(cap) {
-  if (cap === void 0) return DEFAULT_CONCURRENCY_BOUNDS;
-  const max = Math.max(1, Math.floor(cap));
-  return { initial: Math.min(max, DEFAULT_CONCURRENCY_BOUNDS.initial), min: 1, max };
-}
-function initialConcurrency(bounds) {
-  const min = Math.max(1, Math.floor(bounds.min));
-  const max = Math.max(min, Math.floor(bounds.max));
-  const limit = clamp(Math.floor(bounds.initial), min, max);
-  return { bounds: { initial: limit, min, max }, limit, round: [], bestMs: void 0, holdoff: 0, ceiling: void 0, ceilingRounds: 0, probeRounds: PROBE_ROUNDS_INITIAL, increases: 0, decreases: 0, peak: limit };
-}
-function nextConcurrency(state, sample) {
-  const { min, max } = state.bounds;
-  const holdoff = Math.max(0, state.holdoff - 1);
-  if (sample.kind === "overload") {
-    if (state.holdoff > 0) return { ...state, holdoff };
-    const limit2 = clamp(Math.floor(state.limit * OVERLOAD_FACTOR), min, max);
-    const ceiling2 = Math.max(min, state.limit - 1);
-    const probing = state.ceiling !== void 0 && state.limit <= state.ceiling + 1;
-    const probeRounds = probing ? Math.min(PROBE_ROUNDS_MAX, state.probeRounds * 2) : PROBE_ROUNDS_INITIAL;
-    return { ...state, limit: limit2, round: [], holdoff: state.limit, ceiling: ceiling2, ceilingRounds: 0, probeRounds, decreases: state.decreases + (limit2 < state.limit ? 1 : 0) };
-  }
-  if (sample.kind === "untimed") return { ...state, holdoff };
-  const round = [...state.round, sample.ms];
-  if (round.length < state.limit) return { ...state, round, holdoff };
-  const median = medianOf(round);
-  const bestMs = state.bestMs === void 0 ? median : median < state.bestMs ? median : state.bestMs + (median - state.bestMs) * BASELINE_DRIFT;
-  let limit = state.limit;
-  let { ceiling, ceilingRounds } = state;
-  if (median <= bestMs * LATENCY_TOLERANCE) {
-    if (ceiling === void 0 || limit < ceiling) limit = clamp(limit + 1, min, max);
-    else if (++ceilingRounds >= state.probeRounds) {
-      ceiling += 1;
-      ceilingRounds = 0;
-      limit = clamp(limit + 1, min, max);
-    }
-  } else if (median > bestMs * LATENCY_BACKOFF_RATIO) limit = clamp(limit - 1, min, max);
-  return {
-    ...state,
-    limit,
-    ceiling,
-    ceilingRounds,
-    round: [],
-    bestMs,
-    holdoff,
-    increases: state.increases + (limit > state.limit ? 1 : 0),
-    decreases: state.decreases + (limit < state.limit ? 1 : 0),
-    peak: Math.max(state.peak, limit)
-  };
-}
-function clamp(n, min, max) {
-  return Math.min(max, Math.max(min, n));
-}
-function medianOf(xs) {
-  const sorted2 = [...xs].sort((a, b3) => a - b3);
-  const mid = Math.floor(sorted2.length / 2);
-  return sorted2.length % 2 === 1 ? sorted2[mid] : (sorted2[mid - 1] + sorted2[mid]) / 2;
-}
-
-// src/prefect/v2.ts
-var OLDEST_PREFECT_2 = "2.19.0";
-var NO_SUCH_DEPLOYMENT_FIELD = ["concurrency_limit", "concurrency_options", "global_concurrency_limit_id", "version_info"];
-var NOT_PATCHABLE = ["pull_steps", "parameter_openapi_schema"];
-var V2_ONLY_RESPONSE_FIELDS = ["infra_overrides", "schedule", "is_schedule_active"];
-function deploymentCreateForV2(body2) {
-  const { labels: _labels, ...rest } = body2;
-  return withoutUnknown(rest, NO_SUCH_DEPLOYMENT_FIELD, "POST /deployments/");
-}
-function deploymentUpdateForV2(body2) {
-  return withoutUnknown(body2, [...NO_SUCH_DEPLOYMENT_FIELD, ...NOT_PATCHABLE, "labels"], "PATCH /deployments/{id}");
-}
-function scheduleForV2(body2) {
-  const { slug: _slug, parameters, ...rest } = body2;
-  if (parameters !== void 0 && parameters !== null && !(typeof parameters === "object" && Object.keys(parameters).length === 0)) {
-    throw new InternalError("a schedule with parameters reached a Prefect 2.x server; the plan should have refused it");
-  }
-  return rest;
-}
-function deploymentFromV2(raw) {
-  const out2 = { ...raw };
-  for (const key of V2_ONLY_RESPONSE_FIELDS) delete out2[key];
-  out2.job_variables = raw.job_variables ?? raw.infra_overrides ?? {};
-  out2.labels = null;
-  out2.global_concurrency_limit = null;
-  out2.concurrency_options = null;
-  if (Array.isArray(raw.schedules)) {
-    out2.schedules = raw.schedules.map((s3) => isRecord(s3) ? { ...s3, slug: null, parameters: {} } : s3);
-  }
-  return out2;
-}
-function scheduleFromV2(raw) {
-  return isRecord(raw) ? { ...raw, slug: null, parameters: {} } : raw;
-}
-function variableNameForV2(name2) {
-  return name2.replace(/-/g, "_");
-}
-function variableValueForV2(value2) {
-  return typeof value2 === "string" ? value2 : JSON.stringify(value2);
-}
-function variableValueFromV2(value2) {
-  if (typeof value2 !== "string" || !/^\s*[[{]/.test(value2)) return value2;
-  try {
-    return JSON.parse(value2);
-  } catch {
-    return value2;
-  }
-}
-function withoutUnknown(body2, fields2, where) {
-  const present = fields2.filter((f2) => body2[f2] !== void 0 && body2[f2] !== null);
-  if (present.length > 0) {
-    throw new InternalError(`${where} for a Prefect 2.x server carries ${present.join(", ")}, which 2.x does not accept; the plan should have refused or rewritten it`);
-  }
-  return Object.fromEntries(Object.entries(body2).filter(([k3]) => !fields2.includes(k3)));
-}
-function isRecord(value2) {
-  return typeof value2 === "object" && value2 !== null && !Array.isArray(value2);
-}
-
-// src/prefect/client.ts
-var NOT_PROCESSED_STATUSES = /* @__PURE__ */ new Set([429, 503]);
-var AMBIGUOUS_STATUSES = /* @__PURE__ */ new Set([408, 500, 502, 504]);
-var AMBIGUOUS_ERROR_CODES = /* @__PURE__ */ new Set([
-  "ECONNRESET",
-  "EPIPE",
-  "ETIMEDOUT",
-  "UND_ERR_SOCKET",
-  "UND_ERR_CLOSED",
-  "UND_ERR_HEADERS_TIMEOUT",
-  "UND_ERR_BODY_TIMEOUT",
-  "timeout"
-]);
-var RESET_ERROR_CODES = /* @__PURE__ */ new Set(["ECONNRESET", "EPIPE", "UND_ERR_SOCKET", "UND_ERR_CLOSED"]);
-var MAX_TIMEOUT_RETRIES = 1;
-var UNSENT_ERROR_CODES = /* @__PURE__ */ new Set(["EAI_AGAIN", "UND_ERR_CONNECT_TIMEOUT"]);
-var CONNECT_ERROR_CODES = /* @__PURE__ */ new Set(["ECONNREFUSED", "ENOTFOUND", "EHOSTUNREACH", "ENETUNREACH"]);
-var MUTATING_METHODS = /* @__PURE__ */ new Set(["POST", "PUT", "PATCH", "DELETE"]);
-var IDEMPOTENT_METHODS = /* @__PURE__ */ new Set(["GET", "HEAD", "OPTIONS", "PUT", "PATCH", "DELETE"]);
-var READ_POST_PATH = /\/(filter|count|paginate)\/?$/;
-var UPSERT_POST_PATH = /^\/(flows|deployments)\/?$/;
-var PAGE_SIZE2 = 200;
-var SHORT_BODY_MAX = 300;
-var CLOUD_API_HOST = "api.prefect.cloud";
-var ConnectionFailure = class {
-  constructor(code2) {
-    this.code = code2;
-  }
-  code;
-};
-var PrefectClient = class _PrefectClient {
-  version = "";
-  /**
-   * What the connected server accepts (src/prefect/capabilities.ts), from its version at connect.
-   * Before connect, or for a server whose version is not asked (Cloud), the newest API.
-   */
-  get capabilities() {
-    return this.serverCapabilities;
-  }
-  serverCapabilities = NEWEST_CAPABILITIES;
-  /** A Prefect 2.19/2.20 server: bodies and responses go through src/prefect/v2.ts. */
-  v2 = false;
-  /** Requests sent since creation or the last {@link resetStats}. */
-  stats = { reads: 0, writes: 0, retries: 0 };
-  origin;
-  basePath;
-  authorization;
-  secrets;
-  timeoutMs;
-  totalTimeoutMs;
-  deadlineAt;
-  maxRetries;
-  retryBaseMs;
-  maxRetryDelayMs;
-  logger;
-  dispatcher;
-  slots;
-  /** The AIMD controller behind the in-flight bound; undefined when it is fixed. */
-  concurrencyState;
-  csrfClientId = randomUUID2();
-  csrf;
-  csrfPending;
-  /** Connect errors are retried only after the server has answered once (see CONNECT_ERROR_CODES). */
-  reachedServer = false;
-  /** Whether the server is Prefect 2 (2.19/2.20), whose dialect src/prefect/v2.ts translates. */
-  get prefect2() {
-    return this.v2;
-  }
-  /** The Prefect package version reported by `GET /admin/version` at connect, e.g. `3.8.3`. */
-  get serverVersion() {
-    return this.version;
-  }
-  constructor(options) {
-    const url = parseApiUrl(options.apiUrl);
-    this.origin = url.origin;
-    this.basePath = url.pathname.replace(/\/+$/, "");
-    if (options.authString) {
-      this.authorization = `Basic ${Buffer.from(options.authString, "utf8").toString("base64")}`;
-    } else if (options.apiKey) {
-      this.authorization = `Bearer ${options.apiKey}`;
-    }
-    this.secrets = [options.apiKey, options.authString].filter((s3) => typeof s3 === "string" && s3.length > 0);
-    this.timeoutMs = options.timeoutMs ?? 3e4;
-    this.totalTimeoutMs = options.totalTimeoutMs;
-    this.deadlineAt = options.totalTimeoutMs === void 0 ? void 0 : Date.now() + options.totalTimeoutMs;
-    this.maxRetries = Math.max(0, options.maxRetries ?? 5);
-    this.retryBaseMs = options.retryBaseMs ?? 1e3;
-    this.maxRetryDelayMs = options.maxRetryDelayMs ?? 3e4;
-    this.logger = options.logger;
-    this.dispatcher = options.dispatcher;
-    if (options.adaptiveConcurrency === false) {
-      this.slots = new Semaphore(Math.max(1, options.concurrency ?? 8));
-    } else {
-      this.concurrencyState = initialConcurrency(boundsFor(options.concurrency));
-      this.slots = new Semaphore(this.concurrencyState.limit);
-    }
-    this.csrf = url.hostname === CLOUD_API_HOST || isPrefectCloudPath(url.pathname) ? { kind: "disabled" } : { kind: "unknown" };
-  }
-  /**
-   * Creates a client and checks the server version with `GET /admin/version`; on Prefect Cloud
-   * (src/prefect/cloud.ts) instead one authenticated read, and the current API is assumed.
-   * @throws {UnsupportedServerError} when the server is older than 3.0 or reports a version we cannot parse.
-   * @throws {RemoteError} when the server cannot be reached or rejects the credentials.
-   * @throws {UserInputError} when `apiUrl` is not an http(s) URL or carries credentials.
-   */
-  static async connect(options) {
-    const client = new _PrefectClient(options);
-    if (isPrefectCloudPath(client.basePath)) {
-      await client.request("POST", "/deployments/filter", { limit: 1 });
-      client.version = CLOUD_SERVER_VERSION;
-      client.serverCapabilities = NEWEST_CAPABILITIES;
-      return client;
-    }
-    const version = await client.readVersion().catch((error2) => {
-      if (!/\/api$/.test(client.basePath) && error2 instanceof RemoteError && error2.status !== void 0 && (error2.status === 404 || error2.status < 400)) {
-        throw new UserInputError(
-          `the Prefect API URL ${client.origin}${client.basePath} does not answer as a Prefect API (GET /admin/version${error2 instanceof RemoteError && error2.status ? ` -> ${error2.status}` : ""})`,
-          `the API URL usually ends in /api: try ${client.origin}${client.basePath}/api`
-        );
-      }
-      throw error2;
-    });
-    const parsed = parseVersion(version);
-    const oldest2 = parseVersion(OLDEST_PREFECT_2);
-    if (!parsed || parsed.major < 2 || parsed.major === 2 && compareVersions(parsed, oldest2) < 0) {
-      throw new UnsupportedServerError(
-        `Prefect server ${version.slice(0, 60)} is not supported: prefect-gitops needs Prefect 3.x, or ${OLDEST_PREFECT_2.replace(/\.0$/, "")}+ of Prefect 2`,
-        "GET",
-        "/admin/version"
-      );
-    }
-    client.v2 = parsed.major === 2;
-    if (parsed.major > 3) {
-      client.logger?.warn({ serverVersion: version }, "Prefect server is newer than 3.x; continuing, but it is untested");
-    }
-    client.version = version;
-    client.serverCapabilities = capabilitiesFor(version);
-    return client;
-  }
-  /**
-   * The in-flight bound: its current `limit`, the highest it reached, its cap `max`, and how often
-   * the controller raised or lowered it (both 0 when it is fixed).
-   */
-  get concurrency() {
-    const s3 = this.concurrencyState;
-    if (!s3) return { limit: this.slots.limit, peak: this.slots.limit, max: this.slots.limit, increases: 0, decreases: 0 };
-    return { limit: s3.limit, peak: s3.peak, max: s3.bounds.max, increases: s3.increases, decreases: s3.decreases };
-  }
-  observe(sample) {
-    if (!this.concurrencyState) return;
-    const before = this.concurrencyState.limit;
-    this.concurrencyState = nextConcurrency(this.concurrencyState, sample);
-    if (this.concurrencyState.limit !== before) {
-      this.slots.setLimit(this.concurrencyState.limit);
-      this.logger?.debug({ from: before, to: this.concurrencyState.limit, signal: sample.kind }, "prefect request concurrency changed");
-    }
-  }
-  /** Zeroes the counters in place, so a reference to {@link stats} stays valid. */
-  resetStats() {
-    this.stats.reads = 0;
-    this.stats.writes = 0;
-    this.stats.retries = 0;
-  }
-  /** `GET /admin/version`: the Prefect package version (not the API schema version, which is the same on 2.x and 3.x). */
-  async readVersion() {
-    const version = await this.request("GET", "/admin/version");
-    if (typeof version !== "string") throw unexpected2("GET", "/admin/version", "the version is not a string");
-    return version;
-  }
-  /**
-   * All deployments matching the filter, via `POST /deployments/filter` paged by offset and
-   * deduplicated by id (offset paging can repeat rows when data changes mid-scan). Filters combine
-   * with AND; an empty `flowNames`, `ids`, `tagsAny` or `workPools` matches nothing; more than 200
-   * flow names are split into several scans.
-   */
-  async listDeployments(filter) {
-    if ([filter.flowNames, filter.ids, filter.tagsAny, filter.workPools].some((list) => list?.length === 0)) return [];
-    const deployments = {};
-    const tags = {};
-    if (filter.tagsAll && filter.tagsAll.length > 0) tags.all_ = filter.tagsAll;
-    const tagsAnyHere = this.v2 ? filter.tagsAny : void 0;
-    if (filter.tagsAny && !tagsAnyHere) tags.any_ = filter.tagsAny;
-    if (Object.keys(tags).length > 0) deployments.tags = tags;
-    const excludeHere = this.capabilities.deploymentIdNotAny ? [] : filter.excludeIds ?? [];
-    const excludeOnServer = this.capabilities.deploymentIdNotAny ? filter.excludeIds ?? [] : [];
-    if (filter.ids || excludeOnServer.length) {
-      deployments.id = { ...filter.ids ? { any_: filter.ids } : {}, ...excludeOnServer.length ? { not_any_: excludeOnServer } : {} };
-    }
-    const base = Object.keys(deployments).length > 0 ? { deployments } : {};
-    if (filter.workPools) base.work_pools = { name: { any_: filter.workPools } };
-    const bodies = filter.flowNames ? chunk2(filter.flowNames, PAGE_SIZE2).map((names) => ({ ...base, flows: { name: { any_: names } } })) : [base];
-    const byId = /* @__PURE__ */ new Map();
-    for (const body2 of bodies) await this.scan("/deployments/filter", body2, this.checkDeployment, byId);
-    const excluded = new Set(excludeHere);
-    return [...byId.values()].filter((d) => !excluded.has(d.id) && (!tagsAnyHere || tagsAnyHere.some((t2) => d.tags.includes(t2))));
-  }
-  /** All flows with any of the given ids and any of the given names (`POST /flows/filter`, paged, deduplicated). */
-  async listFlows(filter) {
-    if (filter.ids?.length === 0 || filter.names?.length === 0) return [];
-    const flows = {};
-    if (filter.ids) flows.id = { any_: filter.ids };
-    const bodies = filter.names ? chunk2(filter.names, PAGE_SIZE2).map((names) => ({ flows: { ...flows, name: { any_: names } } })) : [Object.keys(flows).length > 0 ? { flows } : {}];
-    const byId = /* @__PURE__ */ new Map();
-    for (const body2 of bodies) await this.scan("/flows/filter", body2, checkFlow, byId);
-    return [...byId.values()];
-  }
-  /** `GET /deployments/{id}`; `undefined` when it does not exist. */
-  async readDeployment(id) {
-    const path3 = `/deployments/${encodeURIComponent(id)}`;
-    const reply = await this.send("GET", path3, void 0);
-    if (reply.status === 404) return void 0;
-    return this.checkDeployment(this.json("GET", path3, this.expect("GET", path3, reply, [200])), "GET", path3);
-  }
-  /** `GET /deployments/name/{flow}/{name}`; `undefined` when it does not exist. Names containing `/` or `%` cannot be addressed. */
-  async readDeploymentByName(flowName, name2) {
-    const path3 = `/deployments/name/${encodeURIComponent(flowName)}/${encodeURIComponent(name2)}`;
-    const reply = await this.send("GET", path3, void 0);
-    if (reply.status === 404) return void 0;
-    return this.checkDeployment(this.json("GET", path3, this.expect("GET", path3, reply, [200])), "GET", path3);
-  }
-  /** `POST /flows/ {name}`: idempotent by name, returns the new or existing flow. */
-  async ensureFlow(name2) {
-    const path3 = "/flows/";
-    const reply = this.expect("POST", path3, await this.send("POST", path3, { name: name2 }), [200, 201]);
-    return checkFlow(this.json("POST", path3, reply), "POST", path3);
-  }
-  /**
-   * `POST /deployments/`. The server upserts on (flow_id, name): a 200 instead of 201 means the
-   * deployment already existed and was overwritten, which is logged as a warning unless `overwrite`
-   * says that is the intent (an update written as an upsert).
-   */
-  async createDeployment(body2, options = {}) {
-    const path3 = "/deployments/";
-    const reply = this.expect("POST", path3, await this.send("POST", path3, this.v2 ? deploymentCreateForV2(body2) : body2, options.guard ? { guard: options.guard } : {}), [200, 201]);
-    const deployment2 = this.checkDeployment(this.json("POST", path3, reply), "POST", path3);
-    if (reply.status === 200 && !reply.maybeProcessedBefore && !options.overwrite) {
-      this.logger?.warn({ deploymentId: deployment2.id, name: deployment2.name }, "deployment already existed; the create updated it");
-    }
-    return deployment2;
-  }
-  /** `PATCH /deployments/{id}` (204). Every PATCH wipes future auto-scheduled runs, so callers skip no-op updates. */
-  async updateDeployment(id, body2) {
-    const path3 = `/deployments/${encodeURIComponent(id)}`;
-    this.expect("PATCH", path3, await this.send("PATCH", path3, this.v2 ? deploymentUpdateForV2(body2) : body2), [204]);
-  }
-  /** `DELETE /deployments/{id}` (204); a 404 means it is already gone and is not an error. */
-  async deleteDeployment(id) {
-    const path3 = `/deployments/${encodeURIComponent(id)}`;
-    this.expect("DELETE", path3, await this.send("DELETE", path3, void 0), [204, 404]);
-  }
-  /**
-   * `POST /deployments/{id}/schedules` with a bare array (201); the only create path that keeps
-   * `max_scheduled_runs`. After an ambiguous failure the deployment is read back and the schedules
-   * (found by slug; the server creates them in one transaction) are returned instead of sent again.
-   */
-  async createSchedules(deploymentId, schedules) {
-    const path3 = `/deployments/${encodeURIComponent(deploymentId)}/schedules`;
-    const slugs = schedules.map((s3) => s3.slug);
-    const slugless = slugs.some((slug) => slug === void 0);
-    const before = slugless ? new Set((await this.readDeployment(deploymentId))?.schedules.map((s3) => s3.id) ?? []) : void 0;
-    const find = async () => {
-      const live = await this.readDeployment(deploymentId);
-      if (before) {
-        const added = live?.schedules.filter((s3) => !before.has(s3.id)) ?? [];
-        return added.length === schedules.length ? added : void 0;
-      }
-      const found = slugs.map((slug) => live?.schedules.find((s3) => s3.slug === slug));
-      return found.every((s3) => s3 !== void 0) ? found : void 0;
-    };
-    const sent = this.v2 ? schedules.map(scheduleForV2) : schedules;
-    return this.createOnce(path3, sent, [201], (reply) => {
-      const items = this.json("POST", path3, reply);
-      if (!Array.isArray(items)) throw unexpected2("POST", path3, "expected an array of schedules");
-      return items.map((item, i3) => checkSchedule(this.v2 ? scheduleFromV2(item) : item, "POST", path3, `item ${i3}`));
-    }, find);
-  }
-  /** `PATCH /deployments/{id}/schedules/{scheduleId}` (204). Note that an omitted `parameters` is written as `{}`. */
-  async updateSchedule(deploymentId, scheduleId, body2) {
-    const path3 = `/deployments/${encodeURIComponent(deploymentId)}/schedules/${encodeURIComponent(scheduleId)}`;
-    this.expect("PATCH", path3, await this.send("PATCH", path3, this.v2 ? scheduleForV2(body2) : body2), [204]);
-  }
-  /**
-   * `DELETE /deployments/{id}/schedules/{scheduleId}` (204). A 404 is an error (the plan did not see
-   * the schedule go), except when an earlier attempt may have deleted it: then it is gone, as asked.
-   */
-  async deleteSchedule(deploymentId, scheduleId) {
-    const path3 = `/deployments/${encodeURIComponent(deploymentId)}/schedules/${encodeURIComponent(scheduleId)}`;
-    const reply = await this.send("DELETE", path3, void 0);
-    this.expect("DELETE", path3, reply, reply.maybeProcessedBefore ? [204, 404] : [204]);
-  }
-  /** `DELETE /automations/{id}` (204); a 404 means it is already gone and is not an error. */
-  async deleteAutomation(id) {
-    const path3 = `/automations/${encodeURIComponent(id)}`;
-    this.expect("DELETE", path3, await this.send("DELETE", path3, void 0), [204, 404]);
-  }
-  /**
-   * `DELETE /automations/owned-by/prefect.deployment.{id}` (202). Deleting a deployment does not
-   * delete its automations, so this runs first. A 404 means the server has no automations API.
-   */
-  async deleteOwnedAutomations(deploymentId) {
-    const path3 = `/automations/owned-by/prefect.deployment.${encodeURIComponent(deploymentId)}`;
-    this.expect("DELETE", path3, await this.send("DELETE", path3, void 0), [200, 202, 204, 404]);
-  }
-  async listAutomations(filter = {}) {
-    const tagsAll = Array.isArray(filter) ? filter : filter.tagsAll;
-    const names = Array.isArray(filter) ? void 0 : filter.names;
-    if (names?.length === 0) return [];
-    const automations = {};
-    const tagsHere = this.capabilities.automationTags ? void 0 : tagsAll;
-    if (tagsAll && !tagsHere) automations.tags = { all_: tagsAll };
-    if (names) automations.name = { any_: names };
-    const body2 = Object.keys(automations).length > 0 ? { automations } : {};
-    const byId = /* @__PURE__ */ new Map();
-    try {
-      await this.scan("/automations/filter", body2, checkAutomation, byId);
-    } catch (error2) {
-      if (error2 instanceof RemoteError && error2.status === 404) return [];
-      throw error2;
-    }
-    if (tagsHere) return [...byId.values()].filter((a) => tagsHere.every((t2) => a.tags.includes(t2)));
-    return [...byId.values()];
-  }
-  /** `GET /variables/name/{name}`: the variable's value; `undefined` when there is no such variable. */
-  async readVariable(name2) {
-    const path3 = `/variables/name/${encodeURIComponent(name2)}`;
-    const reply = await this.send("GET", path3, void 0);
-    if (reply.status === 404) return void 0;
-    const value2 = this.json("GET", path3, this.expect("GET", path3, reply, [200]));
-    if (!isRecord2(value2) || !("value" in value2)) throw unexpected2("GET", path3, "the variable has no value");
-    return value2.value;
-  }
-  /**
-   * `POST /automations/` (201). After an ambiguous failure it looks for an automation with the same
-   * name, the same tags and the same run-deployment target, and returns that instead of making a second.
-   */
-  async createAutomation(body2) {
-    const path3 = "/automations/";
-    const find = async () => {
-      if (typeof body2.name !== "string") return void 0;
-      const tags = Array.isArray(body2.tags) ? body2.tags.filter((t2) => typeof t2 === "string") : [];
-      const targets = (a) => a.actions.map((x3) => String(x3.deployment_id ?? ""));
-      const wanted = targets({ actions: Array.isArray(body2.actions) ? body2.actions.filter(isRecord2) : [] });
-      const candidates = await this.listAutomations({ names: [body2.name] });
-      const same4 = candidates.find((a) => a.name === body2.name && tags.every((t2) => a.tags.includes(t2)) && JSON.stringify(targets(a)) === JSON.stringify(wanted));
-      return same4 ? { id: same4.id } : void 0;
-    };
-    const sent = this.capabilities.automationTags ? body2 : tagsIntoDescription(body2);
-    return this.createOnce(path3, sent, [201], (reply) => {
-      const value2 = this.json("POST", path3, reply);
-      if (!isRecord2(value2) || typeof value2.id !== "string") throw unexpected2("POST", path3, "the automation has no string id");
-      return { id: value2.id };
-    }, find);
-  }
-  /** `GET /work_pools/{name}`; `undefined` when there is no such pool. */
-  async readWorkPool(name2) {
-    const path3 = `/work_pools/${encodeURIComponent(name2)}`;
-    const reply = await this.send("GET", path3, void 0);
-    if (reply.status === 404) return void 0;
-    return checkWorkPool(this.json("GET", path3, this.expect("GET", path3, reply, [200])), "GET", path3);
-  }
-  /** `GET /work_pools/{pool}/queues/{name}`; undefined when the pool or the queue does not exist (404). */
-  async readWorkQueue(pool, name2) {
-    const path3 = `/work_pools/${encodeURIComponent(pool)}/queues/${encodeURIComponent(name2)}`;
-    const reply = await this.send("GET", path3, void 0);
-    if (reply.status === 404) return void 0;
-    const value2 = this.json("GET", path3, this.expect("GET", path3, reply, [200]));
-    if (!isRecord2(value2)) throw unexpected2("GET", path3, "work queue is not an object");
-    requireStrings(value2, ["id", "name"], "GET", path3, "work queue");
-    return { id: value2.id, name: value2.name };
-  }
-  /** `POST /work_pools/` (201); 409 if it exists, 403 for names starting with `prefect`. */
-  async createWorkPool(body2) {
-    const path3 = "/work_pools/";
-    return this.createOnce(path3, body2, [201], (reply) => checkWorkPool(this.json("POST", path3, reply), "POST", path3), () => this.readWorkPool(body2.name));
-  }
-  /** `POST /flow_runs/count` with the body as given. */
-  async countFlowRuns(filter) {
-    const count = await this.request("POST", "/flow_runs/count", filter);
-    if (typeof count !== "number") throw unexpected2("POST", "/flow_runs/count", "the count is not a number");
-    return count;
-  }
-  // Variables as records (the apply lock, src/apply/lock.ts) and deployment guards (src/apply/apply.ts).
-  /**
-   * `POST /variables/` (201): the new variable, or `undefined` when one of that name exists (409).
-   * Names are unique on the server. After an ambiguous failure it reads the name back: holding
-   * exactly our value, the variable is the one we created; another value means someone else's (as a 409).
-   */
-  async createVariable(body2) {
-    const path3 = "/variables/";
-    const find = async () => {
-      const found = await this.readVariableRecord(body2.name);
-      if (!found) return void 0;
-      return sameJson(found.variable.value, body2.value) ? found.variable : null;
-    };
-    const named = this.capabilities.variableNameDashes ? body2 : { ...body2, name: variableNameForV2(body2.name) };
-    const sent = this.v2 ? { ...named, value: variableValueForV2(body2.value) } : named;
-    const created = await this.createOnce(path3, sent, [201, 409], (reply) => reply.status === 409 ? null : this.checkVariable(this.json("POST", path3, reply), "POST", path3), find);
-    return created ?? void 0;
-  }
-  /**
-   * `GET /variables/name/{name}` with the server's clock: `serverTime` is the reply's `Date` header
-   * (ms since the epoch; `undefined` when absent), to compare with `updated` without trusting our own clock.
-   */
-  async readVariableRecord(name2) {
-    const path3 = `/variables/name/${encodeURIComponent(this.capabilities.variableNameDashes ? name2 : variableNameForV2(name2))}`;
-    const reply = await this.send("GET", path3, void 0);
-    if (reply.status === 404) return void 0;
-    const variable = this.checkVariable(this.json("GET", path3, this.expect("GET", path3, reply, [200])), "GET", path3);
-    const date = reply.headers.date;
-    const serverTime = typeof date === "string" ? Date.parse(date) : Number.NaN;
-    return { variable, serverTime: Number.isNaN(serverTime) ? void 0 : serverTime };
-  }
-  /**
-   * `PATCH /variables/{id}` with a new value (204, which also moves `updated`); `false` when the
-   * variable is gone (404). `priority` goes ahead of the requests waiting for a slot (lease renewals, see {@link SendOptions}).
-   */
-  async updateVariableValue(id, value2, options = {}) {
-    const path3 = `/variables/${encodeURIComponent(id)}`;
-    const reply = this.expect("PATCH", path3, await this.send("PATCH", path3, { value: this.v2 ? variableValueForV2(value2) : value2 }, options), [204, 404]);
-    return reply.status === 204;
-  }
-  /**
-   * One `POST /variables/filter` (no paging, so one snapshot of the server's state): the variables
-   * with all of `tagsAll`, any of `nameAny` and a name containing `nameLike` (SQL `LIKE`: `_` matches
-   * any one character), or with `anyCriterion` those matching any one of these; with the server's clock as in {@link readVariableRecord}. `complete` is false
-   * when the page came back full: there may be more, and the caller narrows the filter.
-   */
-  async filterVariablesOnce(filter) {
-    const path3 = "/variables/filter";
-    const variables = filter.anyCriterion ? { operator: "or_" } : {};
-    if (filter.tagsAll) variables.tags = { all_: filter.tagsAll };
-    const name2 = {};
-    if (filter.nameAny) name2.any_ = this.capabilities.variableNameDashes ? filter.nameAny : filter.nameAny.map(variableNameForV2);
-    if (filter.nameLike !== void 0) name2.like_ = filter.nameLike;
-    if (Object.keys(name2).length > 0) variables.name = name2;
-    const reply = this.expect("POST", path3, await this.send("POST", path3, { variables, sort: "NAME_ASC", limit: PAGE_SIZE2, offset: 0 }), [200]);
-    const page = this.json("POST", path3, reply);
-    if (!Array.isArray(page)) throw unexpected2("POST", path3, "expected an array");
-    const date = reply.headers.date;
-    const serverTime = typeof date === "string" ? Date.parse(date) : Number.NaN;
-    return { variables: page.map((v2) => this.checkVariable(v2, "POST", path3)), serverTime: Number.isNaN(serverTime) ? void 0 : serverTime, complete: page.length < PAGE_SIZE2 };
-  }
-  /**
-   * One `POST /deployments/filter` (no paging, so one snapshot) of the deployments named any of
-   * `names` in any of `flowNames`; `complete` is false when the page came back full.
-   */
-  async filterDeploymentsByNameOnce(flowNames, names) {
-    const path3 = "/deployments/filter";
-    const page = await this.request("POST", path3, { flows: { name: { any_: flowNames } }, deployments: { name: { any_: names } }, limit: PAGE_SIZE2, offset: 0 });
-    if (!Array.isArray(page)) throw unexpected2("POST", path3, "expected an array");
-    return { deployments: page.map((d, i3) => this.checkDeployment(d, "POST", path3, `item ${i3}`)), complete: page.length < PAGE_SIZE2 };
-  }
-  /** `DELETE /variables/{id}` (204); by id, so it never removes a newer variable of the same name. 404 means already gone. */
-  async deleteVariableById(id) {
-    const path3 = `/variables/${encodeURIComponent(id)}`;
-    this.expect("DELETE", path3, await this.send("DELETE", path3, void 0), [204, 404]);
-  }
-  /** `GET /automations/related-to/prefect.deployment.{id}`: automations that own or act on the deployment. A server without the automations API (404) has none. */
-  async listAutomationsOfDeployment(deploymentId) {
-    const path3 = `/automations/related-to/prefect.deployment.${encodeURIComponent(deploymentId)}`;
-    const reply = await this.send("GET", path3, void 0);
-    if (reply.status === 404) return [];
-    const items = this.json("GET", path3, this.expect("GET", path3, reply, [200]));
-    if (!Array.isArray(items)) throw unexpected2("GET", path3, "expected an array of automations");
-    return items.map((item, i3) => checkAutomation(item, "GET", path3, `item ${i3}`));
-  }
-  /**
-   * Sends one request (with auth, CSRF, retries and the in-flight bound) and returns the parsed
-   * JSON body, or `undefined` for an empty one. The result is not validated: callers own `T`.
-   * @param path relative to the API root, e.g. `/deployments/filter`.
-   * @throws {RemoteError} for any non-2xx status or a connection failure after retries.
-   */
-  async request(method, path3, body2) {
-    const upper = method.toUpperCase();
-    const relative5 = path3.startsWith("/") ? path3 : `/${path3}`;
-    const reply = await this.send(upper, relative5, body2);
-    return this.json(upper, relative5, this.expect(upper, relative5, reply, "any-2xx"));
-  }
-  // ---------------------------------------------------------------------------------------------
-  /** A deployment as it arrived, checked, in the 3.x shape whatever the server's version. */
-  checkDeployment = (value2, method, path3, where) => checkDeployment(this.v2 && isRecord2(value2) ? deploymentFromV2(value2) : value2, method, path3, where);
-  /** A variable record; on 2.x the JSON a string value holds (see variableValueFromV2). */
-  checkVariable(value2, method, path3) {
-    const variable = checkVariable(value2, method, path3);
-    return this.v2 ? { ...variable, value: variableValueFromV2(variable.value) } : variable;
-  }
-  /** Offset-pages one filter body until a short page, adding items to `into` keyed (and so deduplicated) by id. */
-  async scan(path3, filter, check, into) {
-    for (let offset = 0; ; offset += PAGE_SIZE2) {
-      const page = await this.request("POST", path3, { ...filter, sort: "CREATED_DESC", limit: PAGE_SIZE2, offset });
-      if (!Array.isArray(page)) throw unexpected2("POST", path3, "expected an array");
-      const before = into.size;
-      page.forEach((value2, i3) => {
-        const item = check(value2, "POST", path3, `item ${offset + i3}`);
-        if (!into.has(item.id)) into.set(item.id, item);
-      });
-      if (page.length < PAGE_SIZE2) return;
-      if (into.size === before) throw unexpected2("POST", path3, `paging did not advance at offset ${offset}`);
-    }
-  }
-  /** Throws the mapped RemoteError unless the status is one of `ok`. */
-  expect(method, path3, reply, ok2) {
-    const accepted = ok2 === "any-2xx" ? reply.status >= 200 && reply.status < 300 : ok2.includes(reply.status);
-    if (accepted) return reply;
-    throw this.statusError(method, path3, reply);
-  }
-  json(method, path3, reply) {
-    if (reply.text.trim() === "") return void 0;
-    try {
-      return JSON.parse(reply.text);
-    } catch {
-      throw unexpected2(method, path3, "the body is not JSON", reply.status);
-    }
-  }
-  statusError(method, path3, reply) {
-    const body2 = shortBody(redactText(reply.text, this.secrets));
-    return new RemoteError(statusMessage(reply.status), method, path3, reply.status, body2 || void 0);
-  }
-  /**
-   * Retries, CSRF and the in-flight bound around {@link attempt}; returns the final response whatever its status.
-   * 429 and 503 are retried for every request (the server did not act: a 503 from Prefect means the
-   * transaction was rolled back), and so are connection failures before anything was sent. A failure
-   * after which the server may have acted (a reset, a timeout, 408/500/502/504) is retried only when
-   * sending the request twice is harmless; otherwise it throws {@link AmbiguousWriteError}, which the
-   * create operations answer by reading back ({@link createOnce}).
-   */
-  async send(method, path3, body2, options = {}) {
-    const mutating = MUTATING_METHODS.has(method);
-    const route = path3.split("?")[0] ?? "";
-    const idempotent = isIdempotent(method, route);
-    const isRead = method === "GET" || method === "POST" && READ_POST_PATH.test(route);
-    if (isRead) this.stats.reads += 1;
-    else this.stats.writes += 1;
-    let retry = 0;
-    let timeouts = 0;
-    let csrfRetried = false;
-    let maybeProcessed = false;
-    for (; ; ) {
-      const headers = { "user-agent": USER_AGENT, accept: "application/json" };
-      if (this.authorization) headers.authorization = this.authorization;
-      if (body2 !== void 0) headers["content-type"] = "application/json";
-      if (mutating) await this.addCsrfHeaders(headers);
-      let outcome;
-      try {
-        outcome = await this.attempt(method, path3, body2, headers, options);
-      } catch (error2) {
-        if (error2 instanceof GuardRefusedError && maybeProcessed) throw new AmbiguousWriteError(`${error2.message}; an earlier attempt may have been processed`, method, path3);
-        throw error2;
-      }
-      if (outcome instanceof ConnectionFailure) {
-        if (outcome.code === "deadline") throw this.deadlineError(method, path3);
-        const ambiguous = AMBIGUOUS_ERROR_CODES.has(outcome.code);
-        if (outcome.code === "timeout") timeouts += 1;
-        const retryable2 = UNSENT_ERROR_CODES.has(outcome.code) || this.reachedServer && CONNECT_ERROR_CODES.has(outcome.code) || ambiguous && idempotent && timeouts <= MAX_TIMEOUT_RETRIES;
-        if (retryable2 && retry < this.maxRetries) {
-          maybeProcessed ||= ambiguous;
-          retry += 1;
-          await this.backoff(method, path3, retry, void 0, { code: outcome.code });
-          continue;
-        }
-        throw this.connectionError(method, path3, outcome.code, retry, ambiguous && !idempotent);
-      }
-      this.reachedServer = true;
-      if (outcome.status === 403 && mutating && this.csrf.kind === "enabled" && !csrfRetried && outcome.text.includes("Invalid CSRF token")) {
-        csrfRetried = true;
-        this.csrf = { kind: "unknown" };
-        this.stats.retries += 1;
-        this.logger?.debug({ method, path: path3 }, "CSRF token rejected; fetching a new one");
-        continue;
-      }
-      const ambiguousStatus = AMBIGUOUS_STATUSES.has(outcome.status);
-      if (ambiguousStatus && !idempotent) {
-        const error2 = this.statusError(method, path3, outcome);
-        throw new AmbiguousWriteError(
-          `${error2.message}; the request may have been processed, so it was not sent again blindly`,
-          method,
-          path3,
-          error2.status,
-          error2.body
-        );
-      }
-      const retryable = NOT_PROCESSED_STATUSES.has(outcome.status) || ambiguousStatus;
-      if (retryable && retry < this.maxRetries) {
-        maybeProcessed ||= ambiguousStatus;
-        retry += 1;
-        await this.backoff(method, path3, retry, outcome.headers["retry-after"], { status: outcome.status });
-        continue;
-      }
-      if (retryable && retry > 0) {
-        const error2 = this.statusError(method, path3, outcome);
-        throw new RemoteError(`${error2.message} (gave up after ${retry} retries)`, method, path3, error2.status, error2.body);
-      }
-      return { ...outcome, maybeProcessedBefore: maybeProcessed };
-    }
-  }
-  /**
-   * A non-idempotent create, made safe to retry: after an ambiguous failure it waits, reads back
-   * with `find` and returns what it finds; only when that is absent is the request sent again. A
-   * 409 on a resend (the first attempt did land after all) is read back the same way.
-   */
-  async createOnce(path3, body2, ok2, parse2, find) {
-    let resent = false;
-    for (let round = 0; ; round += 1) {
-      let reply;
-      try {
-        reply = await this.send("POST", path3, body2);
-      } catch (error2) {
-        if (!(error2 instanceof AmbiguousWriteError)) throw error2;
-        const last2 = round >= this.maxRetries;
-        if (!last2) await this.backoff("POST", path3, round + 1, void 0, { ambiguous: error2.status ?? "connection" });
-        const existing = last2 ? await find().catch(() => void 0) : await find();
-        if (existing !== void 0) {
-          this.logger?.debug({ method: "POST", path: path3 }, "the create had been processed; read it back instead of sending it again");
-          return existing;
-        }
-        if (last2) throw error2;
-        resent = true;
-        continue;
-      }
-      if (resent && reply.status === 409) {
-        const existing = await find();
-        if (existing !== void 0) return existing;
-      }
-      return parse2(this.expect("POST", path3, reply, ok2));
-    }
-  }
-  /** One HTTP exchange under a semaphore slot; never throws for network trouble, returns a ConnectionFailure. */
-  async attempt(method, path3, body2, headers, options = {}) {
-    const release = await this.slots.acquire(options.priority === true, options.priority ? PRIORITY_SLOT_WAIT_MS : void 0);
-    const remaining = this.remainingMs();
-    if (remaining <= 0) {
-      release();
-      return new ConnectionFailure("deadline");
-    }
-    const cleared = options.guard?.();
-    if (cleared && "refused" in cleared) {
-      release();
-      throw new GuardRefusedError(cleared.refused, method, path3);
-    }
-    const started = performance.now();
-    const controller = new AbortController();
-    const limitedByDeadline = remaining < this.timeoutMs;
-    const timer = setTimeout(() => controller.abort(), Math.max(0, Math.min(this.timeoutMs, remaining, cleared?.withinMs ?? Number.POSITIVE_INFINITY)));
-    try {
-      const response = await request(`${this.origin}${this.basePath}${path3}`, {
-        method,
-        headers,
-        body: body2 === void 0 ? void 0 : JSON.stringify(body2),
-        signal: controller.signal,
-        ...this.dispatcher ? { dispatcher: this.dispatcher } : {}
-      });
-      const text = await response.body.text();
-      const ms = Math.round(performance.now() - started);
-      this.logger?.debug({ method, path: path3, status: response.statusCode, ms }, "prefect request");
-      const timed = MUTATING_METHODS.has(method) && !READ_POST_PATH.test(path3.split("?")[0] ?? "") && response.statusCode < 300;
-      this.observe(NOT_PROCESSED_STATUSES.has(response.statusCode) ? { kind: "overload" } : timed ? { kind: "ok", ms } : { kind: "untimed" });
-      return { status: response.statusCode, headers: response.headers, text };
-    } catch (error2) {
-      const ms = Math.round(performance.now() - started);
-      const code2 = controller.signal.aborted ? limitedByDeadline ? "deadline" : "timeout" : errorCode(error2);
-      if (code2 === void 0) throw error2;
-      this.logger?.debug({ method, path: path3, error: code2, ms }, "prefect request failed");
-      this.observe(RESET_ERROR_CODES.has(code2) || code2 === "ECONNREFUSED" || code2 === "timeout" ? { kind: "overload" } : { kind: "untimed" });
-      return new ConnectionFailure(code2);
-    } finally {
-      clearTimeout(timer);
-      release();
-    }
-  }
-  /** Milliseconds left before the total time limit; Infinity without one. */
-  remainingMs() {
-    return this.deadlineAt === void 0 ? Number.POSITIVE_INFINITY : this.deadlineAt - Date.now();
-  }
-  async backoff(method, path3, retry, retryAfter, reason) {
-    this.stats.retries += 1;
-    const fromServer = parseRetryAfter(retryAfter);
-    const raw = fromServer !== void 0 ? fromServer * (1 + Math.random() * 0.2) : 2 ** retry * this.retryBaseMs * (0.8 + Math.random() * 0.4);
-    const delayMs = Math.round(Math.min(this.maxRetryDelayMs, Math.max(0, raw)));
-    if (delayMs >= this.remainingMs()) throw this.deadlineError(method, path3);
-    this.logger?.debug({ method, path: path3, ...reason, retry, delayMs }, "retrying prefect request");
-    await new Promise((resolve8) => setTimeout(resolve8, delayMs));
-  }
-  deadlineError(method, path3) {
-    const limit = this.totalTimeoutMs === void 0 ? "" : ` of ${formatMs(this.totalTimeoutMs)}`;
-    return new TimeLimitError(`gave up: the total time limit${limit} was reached (--timeout, or the timeout input of the Action); later requests were not sent`, method, path3);
-  }
-  /** @param unsafe the request may have been processed and was not retried because it is not idempotent. */
-  connectionError(method, path3, code2, retries, unsafe) {
-    const after = retries > 0 ? ` (after ${retries} retries)` : "";
-    let what;
-    if (code2 === "timeout") what = `the Prefect API at ${this.origin} did not answer within ${formatMs(this.timeoutMs)}${after}`;
-    else if (this.reachedServer && RESET_ERROR_CODES.has(code2)) what = `connection reset by the server (the Prefect API at ${this.origin}, ${code2})${after}`;
-    else if (this.reachedServer) what = `lost the connection to the Prefect API at ${this.origin}: ${code2}${after}`;
-    else what = `could not reach the Prefect API at ${this.origin}: ${code2}${after}`;
-    if (unsafe) {
-      return new AmbiguousWriteError(
-        `${what}; not retried, because the request may have been processed and sending it twice is not safe: check the server before running again`,
-        method,
-        path3
-      );
-    }
-    return new RemoteError(this.reachedServer ? what : `${what}; check PREFECT_API_URL`, method, path3);
-  }
-  /** Adds CSRF headers when the server wants them, fetching a token once per client (or when expired). */
-  async addCsrfHeaders(headers) {
-    if (this.csrf.kind === "enabled" && this.csrf.expiresAt !== void 0 && Date.now() >= this.csrf.expiresAt) {
-      this.csrf = { kind: "unknown" };
-    }
-    if (this.csrf.kind === "unknown") {
-      this.csrfPending ??= this.fetchCsrfToken().finally(() => {
-        this.csrfPending = void 0;
-      });
-      await this.csrfPending;
-    }
-    const state = this.csrf;
-    if (state.kind === "enabled") {
-      headers["prefect-csrf-token"] = state.token;
-      headers["prefect-csrf-client"] = this.csrfClientId;
-    }
-  }
-  async fetchCsrfToken() {
-    const path3 = `/csrf-token?client=${encodeURIComponent(this.csrfClientId)}`;
-    const reply = await this.send("GET", path3, void 0);
-    if (reply.status === 404 || reply.status === 422 && reply.text.includes("CSRF protection is disabled")) {
-      this.csrf = { kind: "disabled" };
-      return;
-    }
-    const value2 = this.json("GET", path3, this.expect("GET", path3, reply, [200]));
-    if (!isRecord2(value2) || typeof value2.token !== "string") throw unexpected2("GET", "/csrf-token", "the token is not a string");
-    const expiresAt = typeof value2.expiration === "string" ? Date.parse(value2.expiration) : Number.NaN;
-    this.csrf = { kind: "enabled", token: value2.token, expiresAt: Number.isNaN(expiresAt) ? void 0 : expiresAt };
-  }
-};
-var PRIORITY_SLOT_WAIT_MS = 2e3;
-var Semaphore = class {
-  constructor(size) {
-    this.size = size;
-  }
-  size;
-  inFlight = 0;
-  waiting = [];
-  get limit() {
-    return this.size;
-  }
-  /** A new bound: a larger one admits waiters at once, a smaller one lets the excess finish. */
-  setLimit(size) {
-    this.size = Math.max(1, size);
-    this.admit();
-  }
-  /**
-   * `first`: ahead of every waiter (still within the bound). `maxWaitMs`: when no slot frees within
-   * it, go without one (the release is then a no-op).
-   */
-  async acquire(first2 = false, maxWaitMs) {
-    if (this.inFlight < this.size && this.waiting.length === 0) {
-      this.inFlight += 1;
-    } else {
-      const admitted = await new Promise((resolve8) => {
-        let timer;
-        const waiter = () => {
-          if (timer) clearTimeout(timer);
-          resolve8(true);
-        };
-        if (maxWaitMs !== void 0) {
-          timer = setTimeout(() => {
-            const at3 = this.waiting.indexOf(waiter);
-            if (at3 < 0) return;
-            this.waiting.splice(at3, 1);
-            resolve8(false);
-          }, maxWaitMs);
-        }
-        if (first2) this.waiting.unshift(waiter);
-        else this.waiting.push(waiter);
-        this.admit();
-      });
-      if (!admitted) return () => {
-      };
-    }
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      this.inFlight -= 1;
-      this.admit();
-    };
-  }
-  admit() {
-    while (this.inFlight < this.size && this.waiting.length > 0) {
-      this.inFlight += 1;
-      this.waiting.shift()();
-    }
-  }
-};
-var USER_AGENT = `prefect-gitops/${VERSION}`;
-function parseApiUrl(apiUrl) {
-  if (apiUrl.trim() === "") {
-    throw new UserInputError(
-      "PREFECT_API_URL is not set",
-      "set PREFECT_API_URL (or --api-url, or PREFECT_API_URL in your Prefect profile) to e.g. http://127.0.0.1:4200/api, or https://api.prefect.cloud/api/accounts/<account-id>/workspaces/<workspace-id> for Prefect Cloud"
-    );
-  }
-  let url;
-  try {
-    url = new URL(apiUrl);
-  } catch {
-    throw new UserInputError("the Prefect API URL is not a valid URL", "set PREFECT_API_URL to e.g. http://127.0.0.1:4200/api");
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new UserInputError("the Prefect API URL must start with http:// or https://", "set PREFECT_API_URL to e.g. http://127.0.0.1:4200/api");
-  }
-  if (url.username || url.password) {
-    throw new UserInputError("the Prefect API URL must not contain credentials", "put them in PREFECT_API_AUTH_STRING or PREFECT_API_KEY");
-  }
-  return url;
-}
-function isIdempotent(method, route) {
-  if (IDEMPOTENT_METHODS.has(method)) return true;
-  return method === "POST" && (READ_POST_PATH.test(route) || UPSERT_POST_PATH.test(route));
-}
-function sameJson(a, b3) {
-  if (Array.isArray(a) || Array.isArray(b3)) return Array.isArray(a) && Array.isArray(b3) && a.length === b3.length && a.every((x3, i3) => sameJson(x3, b3[i3]));
-  if (isRecord2(a) && isRecord2(b3)) {
-    const keys = Object.keys(a);
-    return keys.length === Object.keys(b3).length && keys.every((k3) => Object.prototype.hasOwnProperty.call(b3, k3) && sameJson(a[k3], b3[k3]));
-  }
-  return a === b3;
-}
-function formatMs(ms) {
-  return ms < 1e3 ? `${ms} ms` : `${Number((ms / 1e3).toFixed(1))} s`;
-}
-function parseRetryAfter(value2) {
-  const text = (Array.isArray(value2) ? value2[0] : value2)?.trim();
-  if (!text) return void 0;
-  if (/^\d+(\.\d+)?$/.test(text)) return Number(text) * 1e3;
-  const at3 = Date.parse(text);
-  return Number.isNaN(at3) ? void 0 : Math.max(0, at3 - Date.now());
-}
-function errorCode(error2) {
-  const candidates = [error2];
-  if (isRecord2(error2)) {
-    candidates.push(error2.cause);
-    if (Array.isArray(error2.errors)) candidates.push(...error2.errors);
-  }
-  for (const candidate of candidates) {
-    const code2 = isRecord2(candidate) ? candidate.code : void 0;
-    if (typeof code2 === "string" && (/^E[A-Z_]+$/.test(code2) || code2.startsWith("UND_ERR_"))) return code2;
-  }
-  return void 0;
-}
-function statusMessage(status) {
-  switch (status) {
-    case 400:
-      return "the Prefect API rejected the request";
-    case 401:
-      return "the Prefect API rejected the credentials; check PREFECT_API_KEY / PREFECT_API_AUTH_STRING";
-    case 403:
-      return "the Prefect API refused the request (forbidden)";
-    case 404:
-      return "not found on the Prefect API";
-    case 409:
-      return "the Prefect API reported a conflict";
-    case 422:
-      return "the Prefect API rejected the request as invalid";
-    case 429:
-      return "the Prefect API is rate limiting requests";
-    default:
-      return status >= 500 ? `the Prefect API failed with status ${status}` : `unexpected status ${status} from the Prefect API`;
-  }
-}
-function shortBody(text) {
-  let summary = text;
-  try {
-    const value2 = JSON.parse(text);
-    if (typeof value2 === "string") summary = value2;
-    else if (isRecord2(value2)) {
-      summary = (typeof value2.detail === "string" ? value2.detail : void 0) ?? pydanticErrors(value2.exception_detail) ?? pydanticErrors(value2.detail) ?? (typeof value2.exception_message === "string" ? value2.exception_message : void 0) ?? text;
-    }
-  } catch {
-  }
-  const flat = summary.replace(/\s+/g, " ").trim();
-  return flat.length > SHORT_BODY_MAX ? `${flat.slice(0, SHORT_BODY_MAX - 1)}…` : flat;
-}
-function pydanticErrors(value2) {
-  if (!Array.isArray(value2) || value2.length === 0) return void 0;
-  const parts2 = value2.map((item) => {
-    if (!isRecord2(item)) return String(item);
-    const loc = Array.isArray(item.loc) ? item.loc.filter((part, i3) => !(i3 === 0 && part === "body")).join(".") : "";
-    const msg = typeof item.msg === "string" ? item.msg : JSON.stringify(item);
-    return loc ? `${loc}: ${msg}` : msg;
-  });
-  return parts2.join("; ");
-}
-function unexpected2(method, path3, what, status) {
-  return new RemoteError(`unexpected response from the Prefect API: ${what}`, method, path3, status);
-}
-function isRecord2(value2) {
-  return typeof value2 === "object" && value2 !== null && !Array.isArray(value2);
-}
-function chunk2(items, size) {
-  const out2 = [];
-  for (let i3 = 0; i3 < items.length; i3 += size) out2.push(items.slice(i3, i3 + size));
-  return out2;
-}
-function requireStrings(value2, keys, method, path3, what) {
-  for (const key of keys) {
-    if (typeof value2[key] !== "string") throw unexpected2(method, path3, `${what} has no string ${key}`);
-  }
-}
-function checkSchedule(value2, method, path3, where = "schedule") {
-  if (!isRecord2(value2)) throw unexpected2(method, path3, `${where} is not an object`);
-  requireStrings(value2, ["id"], method, path3, where);
-  if (!isRecord2(value2.schedule)) throw unexpected2(method, path3, `${where} has no schedule object`);
-  return value2;
-}
-function checkDeployment(value2, method, path3, where = "deployment") {
-  if (!isRecord2(value2)) throw unexpected2(method, path3, `${where} is not an object`);
-  requireStrings(value2, ["id", "name", "flow_id"], method, path3, where);
-  if (!Array.isArray(value2.schedules)) throw unexpected2(method, path3, `${where} has no schedules array`);
-  value2.schedules.forEach((schedule, i3) => checkSchedule(schedule, method, path3, `${where} schedule ${i3}`));
-  if (value2.tags !== void 0 && !Array.isArray(value2.tags)) throw unexpected2(method, path3, `${where} tags is not an array`);
-  return value2;
-}
-function checkFlow(value2, method, path3, where = "flow") {
-  if (!isRecord2(value2)) throw unexpected2(method, path3, `${where} is not an object`);
-  requireStrings(value2, ["id", "name"], method, path3, where);
-  return value2;
-}
-function checkAutomation(value2, method, path3, where = "automation") {
-  if (!isRecord2(value2)) throw unexpected2(method, path3, `${where} is not an object`);
-  requireStrings(value2, ["id", "name"], method, path3, where);
-  if (!Array.isArray(value2.actions)) throw unexpected2(method, path3, `${where} has no actions list`);
-  const actions = (list) => Array.isArray(list) ? list.filter(isRecord2) : [];
-  const described = typeof value2.description === "string" ? tagsFromDescription(value2.description) : void 0;
-  const tags = Array.isArray(value2.tags) ? value2.tags.filter((t2) => typeof t2 === "string") : [];
-  return {
-    id: value2.id,
-    name: value2.name,
-    enabled: value2.enabled !== false,
-    tags: [.../* @__PURE__ */ new Set([...tags, ...described?.tags ?? []])],
-    actions: actions(value2.actions),
-    actions_on_trigger: actions(value2.actions_on_trigger),
-    actions_on_resolve: actions(value2.actions_on_resolve),
-    ...described ? { description: described.description } : {},
-    ...isRecord2(value2.trigger) ? { trigger: value2.trigger } : {},
-    ...typeof value2.updated === "string" ? { updated: value2.updated } : {}
-  };
-}
-var TAGS_LINE2 = "prefect-gitops-tags: ";
-function tagsIntoDescription(body2) {
-  const { tags, ...rest } = body2;
-  if (!Array.isArray(tags) || tags.length === 0) return rest;
-  const description = typeof rest.description === "string" && rest.description !== "" ? `${rest.description}
-` : "";
-  return { ...rest, description: `${description}${TAGS_LINE2}${JSON.stringify(tags)}` };
-}
-function tagsFromDescription(description) {
-  const at3 = description.lastIndexOf(TAGS_LINE2);
-  if (at3 < 0 || at3 > 0 && description[at3 - 1] !== "\n") return { description, tags: [] };
-  try {
-    const tags = JSON.parse(description.slice(at3 + TAGS_LINE2.length));
-    if (!Array.isArray(tags) || !tags.every((t2) => typeof t2 === "string")) return { description, tags: [] };
-    return { description: description.slice(0, Math.max(0, at3 - 1)), tags };
-  } catch {
-    return { description, tags: [] };
-  }
-}
-function checkVariable(value2, method, path3) {
-  if (!isRecord2(value2)) throw unexpected2(method, path3, "the variable is not an object");
-  requireStrings(value2, ["id", "name", "updated"], method, path3, "the variable");
-  return { id: value2.id, name: value2.name, value: value2.value ?? null, updated: value2.updated };
-}
-function checkWorkPool(value2, method, path3, where = "work pool") {
-  if (!isRecord2(value2)) throw unexpected2(method, path3, `${where} is not an object`);
-  requireStrings(value2, ["id", "name", "type"], method, path3, where);
-  return value2;
-}
-
-// src/plan/server-support.ts
-function serverSupportIssues(desired, features, serverVersion) {
-  const issues = [];
-  const needs = (c4) => `needs Prefect >= ${minimumVersion(c4)} (this server runs ${serverVersion})`;
-  const prefect2 = parseVersion(serverVersion)?.major === 2;
-  for (const d of desired) {
-    const at3 = (path3) => d.fieldsAt?.[path3] ?? d.declaredAt;
-    const push = (path3, severity, message) => {
-      issues.push({ ...at3(path3), path: path3.replace(/\.(\d+)/g, "[$1]"), severity, message: `${d.key}: ${message}` });
-    };
-    const m = d.manifest;
-    if (!features.scheduleSlugs) {
-      (m.schedules ?? []).forEach((s3, i3) => {
-        if (s3.parameters !== void 0 && Object.keys(s3.parameters).length > 0) {
-          push(`schedules.${i3}.parameters`, "error", `schedule parameters ${needs("scheduleSlugs")}: its schedules cannot hold parameters; remove them (or set deployment parameters) or upgrade the server`);
-        }
-        if (s3.slug !== void 0) {
-          push(`schedules.${i3}.slug`, "warning", `schedule slugs ${needs("scheduleSlugs")}: the slug is not stored; schedules are matched by their content, and a changed schedule is replaced (new id)`);
-        }
-      });
-    }
-    const concurrency = m.concurrency_limit;
-    if (!features.deploymentConcurrencyLimit && concurrency !== void 0 && concurrency !== null) {
-      push("concurrency_limit", "error", `deployment concurrency limits ${needs("deploymentConcurrencyLimit")}; remove concurrency_limit for this server (on Prefect 2 a work pool or work queue concurrency limit does this)`);
-    } else if (concurrency !== null && typeof concurrency === "object") {
-      if (!features.concurrencyOptions && concurrency.collision_strategy !== void 0) {
-        push("concurrency_limit", "warning", `collision_strategy ${needs("concurrencyOptions")}; it is not applied`);
-      } else if (!features.gracePeriod && concurrency.grace_period_seconds !== void 0) {
-        push("concurrency_limit", "warning", `grace_period_seconds ${needs("gracePeriod")}; it is not applied`);
-      }
-    }
-    if (prefect2 && (m.triggers ?? []).length > 0) {
-      push(
-        "triggers.0",
-        "error",
-        `triggers need Prefect 3 (this server runs ${serverVersion}): Prefect 2 automations are experimental, off unless the server sets PREFECT_EXPERIMENTAL_EVENTS, so creating them could fail half-way through an apply; remove triggers for this server`
-      );
-    } else if (!features.triggerScheduleAfter) {
-      (m.triggers ?? []).forEach((t2, i3) => {
-        if (t2.schedule_after !== void 0) push(`triggers.${i3}`, "error", `a trigger's schedule_after ${needs("triggerScheduleAfter")}; remove it or upgrade the server`);
-      });
-    }
-  }
-  return issues;
-}
-
-// src/validate/validate.ts
-import { basename as basename4, resolve as resolvePath } from "node:path";
-
 // src/manifests/parameter-schema.ts
-import { existsSync as existsSync2, readFileSync as readFileSync8 } from "node:fs";
+import { existsSync as existsSync2, readFileSync as readFileSync7 } from "node:fs";
 import { createRequire } from "node:module";
-import { fileURLToPath as fileURLToPath3 } from "node:url";
+import { fileURLToPath as fileURLToPath2 } from "node:url";
 
 // node_modules/web-tree-sitter/web-tree-sitter.js
 var __defProp3 = Object.defineProperty;
@@ -77307,6 +75399,41 @@ function schemaFromSource(source, functionName) {
 function functionDocstring(source, functionName) {
   return docstrings(source, functionName, () => docstringFromSource(source, functionName));
 }
+var flowDecorators = sourceMemo();
+function flowDecoratorFromSource(source, functionName) {
+  return flowDecorators(source, functionName, () => {
+    const module2 = moduleOf(source);
+    if ("error" in module2) return void 0;
+    const fn = module2.functions.get(functionName);
+    if (!fn) return module2.bindings.has(functionName) ? void 0 : { kind: "no-function" };
+    if ("error" in fn) return void 0;
+    const decorator = fn.decorators.find((d) => isFlowDecorator(d.expr, module2));
+    if (!decorator) return { kind: "not-a-flow", line: fn.line };
+    const keyword = (name2) => decorator.expr.kind === "call" ? decorator.expr.keywords.find((k3) => k3.name === name2)?.value : void 0;
+    const nameExpr = keyword("name");
+    let flowName = functionName.replace(/_/g, "-");
+    if (nameExpr) {
+      const value3 = evaluate(nameExpr, module2);
+      if (!value3.ok || value3.value.t !== "str") {
+        return { kind: "dynamic-name", line: decorator.line, expression: nameExpr.text, ...value3.ok ? {} : { why: value3.why } };
+      }
+      flowName = value3.value.v;
+    }
+    const descriptionExpr = keyword("description");
+    if (!descriptionExpr) return { kind: "flow", flowName, line: fn.line };
+    const value2 = evaluate(descriptionExpr, module2);
+    if (!value2.ok) return { kind: "flow", flowName, line: fn.line, descriptionProblem: `description=${descriptionExpr.text}: ${value2.why}` };
+    if (value2.value.t === "str" && value2.value.v !== "") return { kind: "flow", flowName, line: fn.line, description: value2.value.v };
+    if (value2.value.t === "str" || value2.value.t === "none") return { kind: "flow", flowName, line: fn.line };
+    return { kind: "flow", flowName, line: fn.line, descriptionProblem: `description=${descriptionExpr.text} is not a string` };
+  });
+}
+function isFlowDecorator(expr, module2) {
+  const callee = expr.kind === "call" ? expr.func : expr;
+  if (callee.kind === "attribute") return callee.attr === "flow";
+  if (callee.kind !== "name") return false;
+  return callee.id === "flow" || module2.flowAliases.has(callee.id);
+}
 function docstringFromSource(source, functionName) {
   const module2 = moduleOf(source);
   if ("error" in module2) return void 0;
@@ -77319,12 +75446,12 @@ async function loadPythonParser() {
   try {
     const require2 = createRequire(import.meta.url);
     const locate = (file, pkg) => {
-      const beside = fileURLToPath3(new URL(file, import.meta.url));
+      const beside = fileURLToPath2(new URL(file, import.meta.url));
       return existsSync2(beside) ? beside : require2.resolve(`${pkg}/${file}`);
     };
     const runtime = locate("web-tree-sitter.wasm", "web-tree-sitter");
     await Parser.init({ locateFile: () => runtime });
-    const language = await Language.load(readFileSync8(locate("tree-sitter-python.wasm", "tree-sitter-python")));
+    const language = await Language.load(readFileSync7(locate("tree-sitter-python.wasm", "tree-sitter-python")));
     const parser4 = new Parser();
     parser4.setLanguage(language);
     return { parser: parser4 };
@@ -77473,17 +75600,38 @@ function stringExpr(node) {
   let value2 = "";
   let bytes;
   let fstring = false;
+  let pieces;
+  const fieldsWhy = "an f-string with replacement fields is computed at run time";
   for (const part of parts2) {
     if (part.namedChildren.some((child) => child.type === "interpolation")) {
-      return { kind: "other", text, why: "an f-string with replacement fields is computed at run time" };
+      const start2 = /^([A-Za-z]*)('''|"""|'|")$/.exec(part.children.find((c4) => c4.type === "string_start")?.text ?? "");
+      if (!start2 || bytes === true) return { kind: "other", text, why: fieldsWhy };
+      pieces ??= value2 === "" ? [] : [value2];
+      for (const child of part.namedChildren) {
+        if (child.type === "string_start" || child.type === "string_end") continue;
+        if (child.type === "string_content") {
+          const decoded2 = decodeStringLiteral(`${start2[1]}${start2[2]}${child.text}${start2[2]}`);
+          if ("why" in decoded2) return { kind: "other", text, why: decoded2.why };
+          pieces.push(decoded2.value);
+          continue;
+        }
+        const inner = child.type === "interpolation" ? child.namedChildren.filter(notComment) : [];
+        if (inner.length !== 1 || child.children.some((c4) => c4.type === "=")) return { kind: "other", text, why: fieldsWhy };
+        pieces.push(toExpr(inner[0]));
+      }
+      bytes = false;
+      fstring = true;
+      continue;
     }
     const decoded = decodeStringLiteral(part.text);
     if ("why" in decoded) return { kind: "other", text, why: decoded.why };
     if (bytes !== void 0 && bytes !== decoded.bytes) return { kind: "other", text };
     bytes = decoded.bytes;
     fstring ||= decoded.fstring;
-    value2 += decoded.value;
+    if (pieces) pieces.push(decoded.value);
+    else value2 += decoded.value;
   }
+  if (pieces) return { kind: "fstring", parts: pieces, text };
   return bytes ? { kind: "bytes", value: value2, text } : { kind: "str", value: value2, fstring, text };
 }
 var SIMPLE_ESCAPES = {
@@ -77550,6 +75698,7 @@ function readModule(root) {
   let starImport = false;
   const bindings = /* @__PURE__ */ new Map();
   const functions = /* @__PURE__ */ new Map();
+  const flowAliases = /* @__PURE__ */ new Set();
   const bind = (name2, binding, mode) => {
     const existing = bindings.get(name2);
     if (mode === "type-checking") {
@@ -77593,6 +75742,7 @@ function readModule(root) {
             const target = name2.type === "aliased_import" ? name2.childForFieldName("name") : name2;
             const alias = name2.type === "aliased_import" ? name2.childForFieldName("alias") : name2;
             if (target && alias) bind(alias.text, { kind: "from", module: module2, name: target.text }, mode);
+            if (target?.text === "flow" && alias && /^prefect(?:\.|$)/.test(module2) && mode !== "type-checking") flowAliases.add(alias.text);
           }
           break;
         }
@@ -77652,7 +75802,7 @@ function readModule(root) {
     }
   };
   visit(root.namedChildren, "runtime");
-  return { futureAnnotations, starImport, bindings, functions };
+  return { flowAliases, futureAnnotations, starImport, bindings, functions };
 }
 function chainedValue(assignment) {
   const right = assignment.childForFieldName("right");
@@ -77703,7 +75853,11 @@ function readFunction(statement, definition) {
     }
   }
   const docstring = docstringOf(definition.childForFieldName("body"));
-  return { name: definition.childForFieldName("name").text, params, ...docstring === void 0 ? {} : { docstring } };
+  const decorators = statement.type === "decorated_definition" ? statement.namedChildren.filter((child) => child.type === "decorator").flatMap((d) => {
+    const expr = d.namedChildren.filter(notComment)[0];
+    return expr ? [{ expr: toExpr(expr), line: d.startPosition.row + 1 }] : [];
+  }) : [];
+  return { name: definition.childForFieldName("name").text, params, line: definition.startPosition.row + 1, decorators, ...docstring === void 0 ? {} : { docstring } };
 }
 function docstringOf(body2) {
   const first2 = body2?.namedChildren.find(notComment);
@@ -77725,6 +75879,18 @@ function readClass(definition) {
   statements.forEach((statement, index) => {
     if (index === 0 && docstring !== void 0) return body2.push({ kind: "ignored" });
     if (statement.type === "pass_statement") return body2.push({ kind: "ignored" });
+    if (statement.type === "class_definition" && statement.childForFieldName("name")?.text === "Config" && !statement.childForFieldName("superclasses")) {
+      const entries = [];
+      for (const inner of statement.childForFieldName("body")?.namedChildren.filter(notComment) ?? []) {
+        const assignment = inner.type === "expression_statement" && inner.namedChildCount === 1 ? inner.namedChildren[0] : void 0;
+        const left = assignment?.type === "assignment" ? assignment.childForFieldName("left") : null;
+        const right = assignment?.type === "assignment" ? assignment.childForFieldName("right") : null;
+        if (inner.type === "pass_statement" || inner.type === "expression_statement" && inner.namedChildren[0]?.type === "string") continue;
+        if (left?.type !== "identifier" || !right || right.type === "assignment") return body2.push({ kind: "other", text: statement.text });
+        entries.push({ name: left.text, value: toExpr(right) });
+      }
+      return body2.push({ kind: "config", entries });
+    }
     if (statement.type === "function_definition" || statement.type === "decorated_definition") {
       const decorators = statement.type === "decorated_definition" ? statement.namedChildren.filter((child) => child.type === "decorator").map((d) => d.text.replace(/^@\s*/, "")) : [];
       const fn = statement.type === "decorated_definition" ? statement.childForFieldName("definition") : statement;
@@ -77829,11 +75995,11 @@ function resolveName(id, namespace, module2) {
       return { kind: "undefined", name: id };
   }
 }
-function resolve5(expr, namespace, module2) {
+function resolve2(expr, namespace, module2) {
   if (expr.kind === "name") return resolveName(expr.id, namespace, module2);
   if (expr.kind === "none") return member("builtins", "None");
   if (expr.kind !== "attribute") return { kind: "unknown", why: `"${expr.text}" is an expression` };
-  const base = resolve5(expr.value, namespace, module2);
+  const base = resolve2(expr.value, namespace, module2);
   if (base.kind === "module") {
     const path3 = `${base.module}.${expr.attr}`;
     return KNOWN_MODULES.has(path3) ? { kind: "module", module: path3 } : member(base.module, expr.attr);
@@ -77932,6 +76098,24 @@ function evaluate(expr, module2, seen = /* @__PURE__ */ new Set()) {
       return evaluateCall(expr, module2, seen);
     case "lambda":
       return ok({ t: "opaque" });
+    case "fstring": {
+      let text = "";
+      for (const part of expr.parts) {
+        if (typeof part === "string") {
+          text += part;
+          continue;
+        }
+        const value2 = evaluate(part, module2, seen);
+        if (!value2.ok) return value2;
+        const v2 = value2.value;
+        if (v2.t === "str") text += v2.v;
+        else if (v2.t === "int") text += v2.v.toString();
+        else if (v2.t === "bool") text += v2.v ? "True" : "False";
+        else if (v2.t === "none") text += "None";
+        else return cannot(`"${part.text}" in ${expr.text} is formatted at run time`);
+      }
+      return ok({ t: "str", v: text });
+    }
     case "other":
       return cannot(expr.why);
     default:
@@ -77959,7 +76143,7 @@ function evaluateBinary(op, left, right) {
 }
 function evaluateReference(expr, module2, seen) {
   if (expr.kind === "attribute") {
-    const owner = resolve5(expr.value, "module", module2);
+    const owner = resolve2(expr.value, "module", module2);
     if (owner.kind === "class") {
       const enumInfo = readEnum(owner.cls, module2);
       if ("why" in enumInfo) return fail(enumInfo.why);
@@ -77967,7 +76151,7 @@ function evaluateReference(expr, module2, seen) {
       return found ? ok({ t: "enum", value: found.value }) : fail(`"${expr.text}" is not a member of ${owner.cls.name}`);
     }
   }
-  const sym = resolve5(expr, "module", module2);
+  const sym = resolve2(expr, "module", module2);
   switch (sym.kind) {
     case "alias": {
       if (seen.has(sym.name)) return fail(`"${sym.name}" refers to itself`);
@@ -77995,7 +76179,7 @@ var EMPTY_CONSTRUCTORS = {
 };
 function evaluateCall(expr, module2, seen) {
   const cannot = fail(`"${expr.text}" is computed at import time`);
-  const callee = resolve5(expr.func, "module", module2);
+  const callee = resolve2(expr.func, "module", module2);
   if (callee.kind !== "member") return cannot;
   const numbers = [];
   const keywords = {};
@@ -78178,7 +76362,7 @@ function classKind(cls, module2, seen = /* @__PURE__ */ new Set()) {
   }
   if (seen.has(cls.name)) return { kind: "unknown", why: `class ${cls.name} inherits from itself` };
   if (cls.hasKeywords) return { kind: "unknown", why: `class ${cls.name} has class keywords` };
-  const bases = cls.bases.map((base) => ({ base, sym: resolve5(base, "module", module2) }));
+  const bases = cls.bases.map((base) => ({ base, sym: resolve2(base, "module", module2) }));
   const enumBase = bases.find(({ sym }) => sym.kind === "member" && sym.module === "enum");
   if (enumBase) {
     const sym = enumBase.sym;
@@ -78250,22 +76434,43 @@ function modelDefinition(cls, ctx) {
   }
   const properties = {};
   const required = [];
+  const config = {};
   for (const model of chain) {
     for (const statement of model.body) {
       if (statement.kind === "ignored" || statement.kind === "method" && statement.decorators.length === 0) continue;
+      const entries = statement.kind === "config" ? statement.entries : statement.kind === "assign" && statement.target === "model_config" && statement.value ? configEntries(statement.value, ctx.module) : void 0;
+      if (entries !== void 0) {
+        if ("why" in entries) return unknown(`model ${model.name}: ${entries.why}`);
+        for (const { name: name2, value: value2 } of entries) {
+          const problem = readConfigEntry(name2, value2, config, ctx.module);
+          if (problem) return unknown(`model ${model.name}: ${problem}`);
+        }
+        continue;
+      }
       if (statement.kind !== "assign") return unknown(`model ${model.name} has a body this cannot read (validators, config or nested classes)`);
       if (statement.target.startsWith("_")) continue;
       if (!statement.annotation) return unknown(`model ${model.name} has a body this cannot read (${statement.target} without annotation)`);
       const annotation = statement.annotation.kind === "str" ? parseExpression2(statement.annotation.value) : statement.annotation;
       if (!annotation) return unknown(`the annotation of ${model.name}.${statement.target} cannot be parsed`);
-      const classVar = resolve5(annotation.kind === "subscript" ? annotation.value : annotation, "module", ctx.module);
+      const classVar = resolve2(annotation.kind === "subscript" ? annotation.value : annotation, "module", ctx.module);
       if (classVar.kind === "member" && classVar.module === "typing" && classVar.name === "ClassVar") continue;
       const type = annotationSchema(annotation, "module", inner);
       if (type.kind !== "schema") return unknown(`field ${model.name}.${statement.target}: ${type.why}`);
+      if (statement.value && isFieldCall(statement.value, ctx.module)) {
+        const field = modelField(statement.value, type, ctx.module);
+        if ("why" in field) return unknown(`field ${model.name}.${statement.target}: ${field.why}`);
+        const key = field.alias ?? statement.target;
+        const property2 = { ...field.schema };
+        if (!type.ref) property2["title"] = field.title ?? fieldTitle(key);
+        if (field.default === "required") {
+          if (!required.includes(key)) required.push(key);
+        } else if (field.default !== "factory") property2["default"] = field.default;
+        properties[key] = property2;
+        continue;
+      }
       const property = { ...type.schema };
       if (!type.ref) property["title"] = fieldTitle(statement.target);
       if (statement.value) {
-        if (isFieldCall(statement.value, ctx.module)) return unknown(`field ${model.name}.${statement.target} uses Field(...)`);
         const value2 = evaluate(statement.value, ctx.module);
         if (!value2.ok) return unknown(`the default of ${model.name}.${statement.target}: ${value2.why}`);
         const json = toJson(value2.value);
@@ -78279,12 +76484,142 @@ function modelDefinition(cls, ctx) {
   }
   const definition = { properties };
   if (required.length > 0) definition["required"] = required;
-  definition["title"] = cls.name;
+  definition["title"] = config.title ?? cls.name;
   definition["type"] = "object";
+  if (config.extra === "forbid") definition["additionalProperties"] = false;
+  else if (config.extra === "allow") definition["additionalProperties"] = true;
   const description = cls.docstring === void 0 ? "" : cleandoc(cls.docstring);
   if (description) definition["description"] = description;
   ctx.definitions.set(cls.name, definition);
   return schema({ $ref: `#/definitions/${cls.name}` }, true);
+}
+function configEntries(value2, module2) {
+  if (value2.kind === "call") {
+    const sym = resolve2(value2.func, "module", module2);
+    if (sym.kind !== "member" || sym.module !== "pydantic" || sym.name !== "ConfigDict" || value2.args.length > 0) return { why: `model_config = ${value2.text} is not read statically` };
+    return value2.keywords.map((k3) => ({ name: k3.name, value: k3.value }));
+  }
+  if (value2.kind === "dict") {
+    const out2 = [];
+    for (const [key, entry] of value2.entries) {
+      if (key.kind !== "str") return { why: `model_config = ${value2.text} is not read statically` };
+      out2.push({ name: key.value, value: entry });
+    }
+    return out2;
+  }
+  return { why: `model_config = ${value2.text} is not read statically` };
+}
+var SCHEMA_NEUTRAL_CONFIG = /* @__PURE__ */ new Set([
+  "frozen",
+  "validate_assignment",
+  "populate_by_name",
+  "validate_by_name",
+  "validate_by_alias",
+  "str_strip_whitespace",
+  "str_to_lower",
+  "str_to_upper",
+  "arbitrary_types_allowed",
+  "from_attributes",
+  "orm_mode",
+  "validate_default",
+  "revalidate_instances",
+  "protected_namespaces",
+  "strict",
+  "use_enum_values",
+  "allow_mutation",
+  "allow_population_by_field_name",
+  "anystr_strip_whitespace",
+  "copy_on_model_validation",
+  "underscore_attrs_are_private"
+]);
+function readConfigEntry(name2, value2, config, module2) {
+  if (SCHEMA_NEUTRAL_CONFIG.has(name2)) return void 0;
+  if (name2 === "extra") {
+    const text = value2.kind === "str" ? value2.value : value2.kind === "attribute" && resolve2(value2.value, "module", module2).kind === "member" ? value2.attr : void 0;
+    if (text === "allow" || text === "forbid" || text === "ignore") {
+      config.extra = text;
+      return void 0;
+    }
+    return `extra=${value2.text} is not read statically`;
+  }
+  if (name2 === "title") {
+    const evaluated = evaluate(value2, module2);
+    if (evaluated.ok && evaluated.value.t === "str") {
+      config.title = evaluated.value.v;
+      return void 0;
+    }
+  }
+  return `the setting ${name2}=${value2.text} is not read statically`;
+}
+var FIELD_NUMBER_CONSTRAINTS = { gt: "exclusiveMinimum", ge: "minimum", lt: "exclusiveMaximum", le: "maximum", multiple_of: "multipleOf" };
+function modelField(call, type, module2) {
+  if (call.args.length > 1) return { why: `Field(${call.args.map((a) => a.text).join(", ")}) has more than one positional argument` };
+  const constant = (value2, name2) => {
+    const evaluated = evaluate(value2, module2);
+    if (!evaluated.ok) return { why: `Field(${name2}=...): ${evaluated.why}` };
+    const json = toJson(evaluated.value);
+    return json.kind === "json" ? json.json : { why: `Field(${name2}=${value2.text}) is not a JSON value` };
+  };
+  let defaultValue = "required";
+  const setDefault = (value2) => {
+    if (value2.kind === "ellipsis") return void 0;
+    const json = constant(value2, "default");
+    if (json !== null && typeof json === "object" && "why" in json && !Array.isArray(json)) return json;
+    defaultValue = json;
+    return void 0;
+  };
+  if (call.args[0]) {
+    const problem = setDefault(call.args[0]);
+    if (problem) return problem;
+  }
+  const out2 = {};
+  const constraints = {};
+  let title;
+  let alias;
+  for (const { name: name2, value: value2 } of call.keywords) {
+    if (name2 === "default") {
+      const problem = setDefault(value2);
+      if (problem) return problem;
+      continue;
+    }
+    if (name2 === "default_factory") {
+      defaultValue = "factory";
+      continue;
+    }
+    const json = constant(value2, name2);
+    if (json !== null && typeof json === "object" && !Array.isArray(json) && "why" in json) return json;
+    if ((name2 === "title" || name2 === "description" || name2 === "alias" || name2 === "pattern") && typeof json !== "string") return { why: `Field(${name2}=${value2.text}) is not a string` };
+    if (name2 === "title") title = json;
+    else if (name2 === "alias") alias = json;
+    else if (name2 === "description") out2["description"] = json;
+    else if (name2 === "examples" && Array.isArray(json)) out2["examples"] = json;
+    else if ((name2 in FIELD_NUMBER_CONSTRAINTS || name2 === "min_length" || name2 === "max_length") && typeof json === "number") constraints[name2] = json;
+    else if (name2 === "pattern") constraints[name2] = json;
+    else return { why: `Field(${name2}=...) is not read statically` };
+  }
+  const constrained = Object.keys(constraints).length === 0 ? type.schema : constrain(type.schema, constraints);
+  if (!constrained) return { why: `the constraints of Field(...) do not apply to "${JSON.stringify(type.schema)}" statically` };
+  if (type.ref && (title !== void 0 || constrained !== type.schema)) return { why: "Field(title=...) or constraints on a model type are not read statically" };
+  return { schema: { ...constrained, ...out2 }, default: defaultValue, ...title !== void 0 ? { title } : {}, ...alias !== void 0 ? { alias } : {} };
+}
+function constrain(schema2, constraints) {
+  const anyOf = schema2["anyOf"];
+  if (Array.isArray(anyOf)) {
+    const branches = anyOf.filter((b3) => !(b3 !== null && typeof b3 === "object" && !Array.isArray(b3) && b3["type"] === "null"));
+    if (branches.length !== 1) return void 0;
+    const inner = constrain(branches[0], constraints);
+    return inner ? { ...schema2, anyOf: anyOf.map((b3) => b3 === branches[0] ? inner : b3) } : void 0;
+  }
+  const type = schema2["type"];
+  const out2 = { ...schema2 };
+  for (const [name2, value2] of Object.entries(constraints)) {
+    if (name2 in FIELD_NUMBER_CONSTRAINTS && (type === "integer" || type === "number")) out2[FIELD_NUMBER_CONSTRAINTS[name2]] = value2;
+    else if ((name2 === "min_length" || name2 === "max_length") && type === "string") out2[name2 === "min_length" ? "minLength" : "maxLength"] = value2;
+    else if ((name2 === "min_length" || name2 === "max_length") && type === "array") out2[name2 === "min_length" ? "minItems" : "maxItems"] = value2;
+    else if (name2 === "pattern" && type === "string") out2["pattern"] = value2;
+    else return void 0;
+  }
+  return out2;
 }
 function fieldTitle(name2) {
   let title = "";
@@ -78307,7 +76642,7 @@ function annotationSchema(expr, namespace, ctx) {
     }
     case "name":
     case "attribute":
-      return symbolSchema(resolve5(expr, namespace, ctx.module), expr, namespace, ctx);
+      return symbolSchema(resolve2(expr, namespace, ctx.module), expr, namespace, ctx);
     case "subscript":
       return genericSchema(expr, namespace, ctx);
     case "binary":
@@ -78382,7 +76717,7 @@ function symbolSchema(sym, expr, namespace, ctx) {
   }
 }
 function genericSchema(expr, namespace, ctx) {
-  const sym = resolve5(expr.value, namespace, ctx.module);
+  const sym = resolve2(expr.value, namespace, ctx.module);
   if (sym.kind !== "member") {
     if (sym.kind === "undefined" && namespace === "pydantic" && !ctx.inModel) return { kind: "any", why: `Prefect cannot resolve "${sym.name}"` };
     return unknown(describeSym(sym, expr.value.text));
@@ -78455,7 +76790,7 @@ function unionSchema(args2, namespace, ctx) {
   const flatten = (arg) => {
     if (arg.kind === "binary" && arg.op === "|") return flatten(arg.left) && flatten(arg.right);
     if (arg.kind === "subscript") {
-      const sym = resolve5(arg.value, namespace, ctx.module);
+      const sym = resolve2(arg.value, namespace, ctx.module);
       if (sym.kind === "member" && sym.module === "typing" && sym.name === "Union") return arg.args.every(flatten);
       if (sym.kind === "member" && sym.module === "typing" && sym.name === "Optional" && arg.args.length === 1) {
         return flatten(arg.args[0]) && flatten({ kind: "none", text: "None" });
@@ -78467,7 +76802,7 @@ function unionSchema(args2, namespace, ctx) {
   args2.forEach(flatten);
   const isNone = (arg) => {
     if (arg.kind === "none") return true;
-    const sym = arg.kind === "name" || arg.kind === "attribute" ? resolve5(arg, namespace, ctx.module) : void 0;
+    const sym = arg.kind === "name" || arg.kind === "attribute" ? resolve2(arg, namespace, ctx.module) : void 0;
     return sym?.kind === "member" && sym.module === "builtins" && sym.name === "None";
   };
   const nullable = flat.some(isNone);
@@ -78497,7 +76832,7 @@ function literalSchema(expr, namespace, ctx) {
   const values = [];
   const collect = (arg) => {
     if (arg.kind === "subscript") {
-      const sym = resolve5(arg.value, namespace, ctx.module);
+      const sym = resolve2(arg.value, namespace, ctx.module);
       if (sym.kind === "member" && sym.module === "typing" && sym.name === "Literal") {
         for (const inner of arg.args) {
           const problem = collect(inner);
@@ -78533,16 +76868,29 @@ function literalSchema(expr, namespace, ctx) {
 function annotatedSchema(expr, namespace, ctx) {
   const [type, ...metadata2] = expr.args;
   if (!type || metadata2.length === 0) return unknown(`"${expr.text}" is not a type`);
+  const constraints = {};
   for (const meta of metadata2) {
     if (["str", "int", "float", "bool", "none"].includes(meta.kind)) continue;
     if (meta.kind === "call" && isFieldCall(meta, ctx.module) && meta.args.length === 0 && meta.keywords.every((k3) => k3.name === "description" || k3.name === "title")) continue;
+    if (meta.kind === "call" && isFieldCall(meta, ctx.module) && meta.args.length === 0 && meta.keywords.length > 0 && meta.keywords.every((k3) => k3.name in FIELD_NUMBER_CONSTRAINTS || k3.name === "min_length" || k3.name === "max_length" || k3.name === "pattern")) {
+      for (const { name: name2, value: value2 } of meta.keywords) {
+        const evaluated = evaluate(value2, ctx.module);
+        const json = evaluated.ok ? toJson(evaluated.value) : void 0;
+        if (json?.kind !== "json" || (name2 === "pattern" ? typeof json.json !== "string" : typeof json.json !== "number")) return unknown(`the metadata "${meta.text}" of Annotated is not supported`);
+        constraints[name2] = json.json;
+      }
+      continue;
+    }
     return unknown(`the metadata "${meta.text}" of Annotated is not supported`);
   }
-  return annotationSchema(type, namespace, ctx);
+  const base = annotationSchema(type, namespace, ctx);
+  if (base.kind !== "schema" || Object.keys(constraints).length === 0) return base;
+  const constrained = base.ref ? void 0 : constrain(base.schema, constraints);
+  return constrained ? { ...base, schema: constrained } : unknown(`the constraints of "${expr.text}" do not apply to its type statically`);
 }
 function isFieldCall(expr, module2) {
   if (expr.kind !== "call") return false;
-  const sym = resolve5(expr.func, "module", module2);
+  const sym = resolve2(expr.func, "module", module2);
   return sym.kind === "member" && sym.module === "pydantic" && sym.name === "Field";
 }
 function isDeepEqual(a, b3) {
@@ -78805,6 +77153,1937 @@ function buildSchema(fn, module2) {
   if (definitions.size > 0) result["definitions"] = Object.fromEntries(definitions);
   return { schema: result, notices };
 }
+
+// src/manifests/entrypoint.ts
+var FORBIDDEN_NAME_CHARACTERS = /[/%&<>]/;
+function entrypointPath(relativeDir, file) {
+  if (posix.isAbsolute(file) || win32.isAbsolute(file)) return void 0;
+  const joined = posix.normalize(posix.join(relativeDir || ".", file));
+  return joined === ".." || joined.startsWith("../") ? void 0 : joined;
+}
+var lookups = sourceMemo();
+function lookupFlow(source, func2) {
+  return lookups(source, func2, () => flowDecoratorFromSource(source, func2) ?? scanForFlow(source, func2));
+}
+function scanForFlow(source, func2) {
+  const lines = source.split(/\r?\n/);
+  const defPattern = new RegExp(`^(?:async\\s+)?def\\s+${func2}\\s*\\(`);
+  for (let i3 = 0; i3 < lines.length; i3++) {
+    if (!defPattern.test(lines[i3])) continue;
+    const decorators = decoratorsAbove(lines, i3);
+    const flowDecorator = decorators.find((d) => /^@\s*(?:[A-Za-z_][A-Za-z0-9_]*\.)*flow\b/.test(d.text));
+    if (flowDecorator === void 0) return { kind: "not-a-flow", line: i3 + 1 };
+    const name2 = keywordArgument(flowDecorator.text, "name");
+    const description = keywordArgument(flowDecorator.text, "description")?.literal;
+    const extra = description === void 0 ? {} : { description };
+    if (name2 === void 0) return { kind: "flow", flowName: func2.replace(/_/g, "-"), line: i3 + 1, ...extra };
+    if (name2.literal !== void 0) return { kind: "flow", flowName: name2.literal, line: i3 + 1, ...extra };
+    return { kind: "dynamic-name", line: flowDecorator.line, expression: name2.expression };
+  }
+  return { kind: "no-function" };
+}
+function decoratorsAbove(lines, defIndex) {
+  const decorators = [];
+  let pending = [];
+  for (let i3 = defIndex - 1; i3 >= 0; i3--) {
+    const line = lines[i3];
+    const trimmed2 = line.trim();
+    if (trimmed2 === "" || trimmed2.startsWith("#")) continue;
+    if (trimmed2.startsWith("@")) {
+      decorators.push({ text: [trimmed2, ...pending].join(" "), line: i3 + 1 });
+      pending = [];
+    } else if (/^\s/.test(line) || /^[)\]}]/.test(line)) {
+      pending.unshift(trimmed2);
+    } else {
+      break;
+    }
+  }
+  return decorators;
+}
+function keywordArgument(decorator, keyword) {
+  const open2 = decorator.indexOf("(");
+  if (open2 < 0) return void 0;
+  const args2 = splitTopLevel(decorator.slice(open2 + 1, decorator.lastIndexOf(")")));
+  for (const arg of args2) {
+    const match = new RegExp(`^\\s*${keyword}\\s*=\\s*([\\s\\S]+?)\\s*$`).exec(arg);
+    if (!match) continue;
+    const expression = match[1];
+    const literal = /^([rRuUfF]|[rR][fF]|[fF][rR])?(['"])((?:\\.|(?!\2).)*)\2$/.exec(expression);
+    if (!literal) return { expression };
+    const text = literal[3].replace(/\\(['"\\])/g, "$1");
+    if (!/[fF]/.test(literal[1] ?? "")) return { literal: text, expression };
+    const unescaped = text.replace(/\{\{|\}\}/g, "");
+    return /[{}]/.test(unescaped) ? { expression } : { literal: text.replace(/\{\{/g, "{").replace(/\}\}/g, "}"), expression };
+  }
+  return void 0;
+}
+function splitTopLevel(text) {
+  const parts2 = [];
+  let depth = 0;
+  let quote3;
+  let start2 = 0;
+  for (let i3 = 0; i3 < text.length; i3++) {
+    const c4 = text[i3];
+    if (quote3) {
+      if (c4 === "\\") i3++;
+      else if (c4 === quote3) quote3 = void 0;
+    } else if (c4 === '"' || c4 === "'") quote3 = c4;
+    else if ("([{".includes(c4)) depth++;
+    else if (")]}".includes(c4)) depth--;
+    else if (c4 === "," && depth === 0) {
+      parts2.push(text.slice(start2, i3));
+      start2 = i3 + 1;
+    }
+  }
+  parts2.push(text.slice(start2));
+  return parts2;
+}
+
+// src/manifests/flow-source.ts
+var IDENT = "[A-Za-z_][A-Za-z0-9_]*";
+var FILE_ENTRYPOINT = new RegExp(`^(?<file>[^:]+\\.py):(?<func>${IDENT})$`);
+var MODULE_ENTRYPOINT = new RegExp(`^(?<module>${IDENT}(?:\\.${IDENT})*):(?<func>${IDENT})$`);
+var DOTTED_ENTRYPOINT = new RegExp(`^(?<module>${IDENT}(?:\\.${IDENT})*)\\.(?<func>${IDENT})$`);
+var MAX_HOPS = 6;
+var moduleFiles = (module2) => {
+  const path3 = module2.split(".").join("/");
+  return [`${path3}.py`, `${path3}/__init__.py`];
+};
+function entrypointTarget(entrypoint) {
+  const text = entrypoint.trim();
+  const file = FILE_ENTRYPOINT.exec(text)?.groups;
+  if (file) return { candidates: [file.file.replace(/\\/g, "/").replace(/^(\.\/)+/, "")], func: file.func, form: "file" };
+  const module2 = (MODULE_ENTRYPOINT.exec(text) ?? DOTTED_ENTRYPOINT.exec(text))?.groups;
+  if (module2) return { candidates: moduleFiles(module2.module), func: module2.func, form: "module" };
+  return void 0;
+}
+function locateFlow(entrypoint, bases, read) {
+  const target = entrypointTarget(entrypoint);
+  if (!target) return { kind: "malformed" };
+  const tried = [];
+  let pending = false;
+  for (const base of bases) {
+    for (const candidate of target.candidates) {
+      const path3 = entrypointPath(base, candidate);
+      if (path3 === void 0) return { kind: "outside", path: candidate };
+      const source = read(path3);
+      tried.push(path3);
+      if (source === void 0) pending = true;
+      if (typeof source !== "string") continue;
+      return follow({ file: path3, source, func: target.func, base, hops: [], read });
+    }
+  }
+  return pending ? { kind: "pending" } : { kind: "missing", tried };
+}
+function follow(step) {
+  const found = () => ({ kind: "found", file: step.file, source: step.source, func: step.func, base: step.base, hops: step.hops, ...step.assigned ? { assigned: step.assigned } : {} });
+  if (hasTopLevelDef(step.source, step.func) || step.hops.length >= MAX_HOPS) return found();
+  const assignment = flowAssignment(step.source, step.func);
+  if (assignment && !step.assigned) {
+    const hop2 = { file: step.file, line: assignment.line, text: assignment.text };
+    const assigned = { file: step.file, line: assignment.line, ...assignment.name ? { name: assignment.name } : {} };
+    return follow({ ...step, func: assignment.fn, hops: [...step.hops, hop2], assigned });
+  }
+  const imported = importOf(step.source, step.func);
+  if (!imported) return found();
+  const dir = posix2.dirname(step.file);
+  const packages = imported.dots > 0 ? [posix2.join(dir, ...Array(imported.dots - 1).fill(".."))] : [dir, step.base, ""];
+  const hop = { file: step.file, line: imported.line, text: imported.text };
+  let pending = false;
+  for (const root of [...new Set(packages)]) {
+    for (const candidate of imported.module ? moduleFiles(imported.module) : []) {
+      const path3 = entrypointPath(root === "." ? "" : root, candidate);
+      if (path3 === void 0) continue;
+      const source = step.read(path3);
+      if (source === void 0) pending = true;
+      if (typeof source !== "string") continue;
+      return follow({ ...step, file: path3, source, func: imported.original, hops: [...step.hops, hop] });
+    }
+  }
+  return pending ? { kind: "pending" } : found();
+}
+var escape2 = (s3) => s3.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+var topLevelDefs = sourceMemo();
+var assignments = sourceMemo();
+var imports = sourceMemo();
+function hasTopLevelDef(source, func2) {
+  return topLevelDefs(source, func2, () => scanForDef(source, func2));
+}
+function flowAssignment(source, name2) {
+  return assignments(source, name2, () => scanForAssignment(source, name2));
+}
+function importOf(source, name2) {
+  return imports(source, name2, () => scanForImport(source, name2));
+}
+function scanForDef(source, func2) {
+  return new RegExp(`^(?:async\\s+)?def\\s+${escape2(func2)}\\s*\\(`, "m").test(source);
+}
+function scanForAssignment(source, name2) {
+  const lines = source.split(/\r?\n/);
+  const call = new RegExp(`^${escape2(name2)}\\s*(?::[^=]+)?=\\s*(?:${IDENT}\\.)*flow\\s*\\((.*)\\)\\s*(?:#.*)?$`);
+  for (let i3 = 0; i3 < lines.length; i3++) {
+    const match = call.exec(lines[i3]);
+    if (!match) continue;
+    const inner = match[1];
+    const curried = new RegExp(`^(.*)\\)\\s*\\(\\s*(${IDENT})\\s*$`).exec(inner);
+    const args2 = curried ? curried[1] : inner;
+    const fn = curried ? curried[2] : /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:,|$)/.exec(inner)?.[1];
+    if (!fn) continue;
+    const nameArg = keywordArgument(`flow(${args2})`, "name");
+    return { fn, line: i3 + 1, text: lines[i3].trim(), ...nameArg ? { name: nameArg } : {} };
+  }
+  return void 0;
+}
+function scanForImport(source, name2) {
+  const statement = /^from\s+(\.*)([\w.]*)\s+import\s+(\([^)]*\)|[^\n#]*)/gm;
+  for (const match of source.matchAll(statement)) {
+    const names = match[3].replace(/[()\\]/g, " ").split(",").map((n) => n.trim().split(/\s+as\s+/));
+    const hit = names.find((parts2) => (parts2[1] ?? parts2[0]) === name2);
+    if (!hit) continue;
+    const line = source.slice(0, match.index).split("\n").length;
+    return { module: match[2], dots: match[1].length, original: hit[0].trim(), line, text: match[0].split("\n")[0].trim() };
+  }
+  return void 0;
+}
+function workingDirectories(relativeDir, explicit = false) {
+  if (!relativeDir) return [""];
+  return explicit ? ["", relativeDir] : [relativeDir, ""];
+}
+function entrypointBases(entrypoint, relativeDir, explicit = false, pythonPath = []) {
+  const bases = workingDirectories(relativeDir, explicit);
+  if (entrypointTarget(entrypoint)?.form !== "module") return bases;
+  const srcLayout = bases.map((b3) => b3 === "" ? "src" : `${b3}/src`);
+  return [.../* @__PURE__ */ new Set([...bases, ...pythonPath, ...srcLayout])];
+}
+
+// src/manifests/python-flows.ts
+import { execFile } from "node:child_process";
+import { resolve as resolve3 } from "node:path";
+var pythonFlowKey = (base, entrypoint) => `${base}\0${entrypoint.trim()}`;
+function needsPython(entrypoint, bases, read) {
+  const flow = locateFlow(entrypoint, bases, read);
+  if (flow.kind !== "found") return flow.kind === "missing" || flow.kind === "pending";
+  if (flow.assigned) return flow.assigned.name !== void 0 && flow.assigned.name.literal === void 0;
+  const found = lookupFlow(flow.source, flow.func);
+  return found.kind === "no-function" || found.kind === "dynamic-name";
+}
+var SCRIPT = String.raw`
+import json, os, sys
+requests = json.loads(sys.stdin.read())
+out = {}
+try:
+    from prefect.flows import load_flow_from_entrypoint
+    from prefect.utilities.callables import parameter_schema
+except Exception as exc:
+    print(json.dumps({"__fatal__": "cannot import prefect: %s" % exc}))
+    sys.exit(0)
+start = os.getcwd()
+for item in requests:
+    key, directory, entrypoint = item["key"], item["dir"], item["entrypoint"]
+    try:
+        os.chdir(directory)
+        if directory not in sys.path:
+            sys.path.insert(0, directory)
+        flow = load_flow_from_entrypoint(entrypoint, use_placeholder_flow=False)
+        schema = parameter_schema(flow).model_dump_for_openapi()
+        # prefect deploy stores the schema without an empty "definitions"
+        if not schema.get("definitions"):
+            schema.pop("definitions", None)
+        out[key] = {"name": flow.name, "description": flow.description, "parameterSchema": schema}
+    except BaseException as exc:
+        out[key] = {"error": ("%s: %s" % (type(exc).__name__, exc)).splitlines()[0][:300]}
+    finally:
+        os.chdir(start)
+print(json.dumps(out))
+`;
+async function askPythonForFlows(python2, projectRoot, requests, options = {}) {
+  const results = /* @__PURE__ */ new Map();
+  if (requests.length === 0) return results;
+  const payload = requests.map((r2) => ({ key: pythonFlowKey(r2.base, r2.entrypoint), dir: resolve3(projectRoot, r2.base), entrypoint: r2.entrypoint.trim() }));
+  const failAll = (error2) => {
+    for (const p2 of payload) results.set(p2.key, { error: error2 });
+    return results;
+  };
+  const timeoutMs = options.timeoutMs ?? 6e4;
+  let stdout;
+  try {
+    stdout = await new Promise((done, fail2) => {
+      const child = execFile(python2, ["-c", SCRIPT], { cwd: projectRoot, timeout: timeoutMs, maxBuffer: 32 * 1024 * 1024, env: { ...process.env, PYTHONDONTWRITEBYTECODE: "1" } }, (error2, out2, err2) => {
+        if (error2) fail2(new Error(error2.killed ? `it did not answer within ${timeoutMs / 1e3}s` : `${error2.message.split("\n")[0]}${err2 ? `: ${err2.trim().split("\n").pop()}` : ""}`));
+        else done(out2);
+      });
+      child.stdin?.on("error", () => void 0);
+      child.stdin?.end(JSON.stringify(payload));
+    });
+  } catch (error2) {
+    return failAll(`running ${python2} failed: ${error2 instanceof Error ? error2.message : String(error2)}`);
+  }
+  let parsed;
+  try {
+    parsed = JSON.parse(stdout.trim().split("\n").pop() ?? "");
+  } catch {
+    return failAll(`${python2} did not print JSON (its last line: ${JSON.stringify(stdout.trim().split("\n").pop()?.slice(0, 200) ?? "")})`);
+  }
+  if (!parsed || typeof parsed !== "object") return failAll(`${python2} printed unexpected output`);
+  const record2 = parsed;
+  if (typeof record2.__fatal__ === "string") return failAll(`${python2}: ${record2.__fatal__}`);
+  for (const p2 of payload) {
+    const value2 = record2[p2.key];
+    if (value2 && typeof value2.error === "string") results.set(p2.key, { error: value2.error });
+    else if (value2 && typeof value2.name === "string" && value2.parameterSchema && typeof value2.parameterSchema === "object" && (value2.description === null || typeof value2.description === "string")) {
+      results.set(p2.key, { name: value2.name, description: value2.description, parameterSchema: value2.parameterSchema });
+    } else results.set(p2.key, { error: `${python2} gave no usable answer for ${p2.entrypoint}` });
+  }
+  return results;
+}
+
+// src/manifests/discover.ts
+import { lstat, open, readdir, readlink, realpath, stat } from "node:fs/promises";
+import { basename, dirname, join as join2, relative as relative2, resolve as resolve4, sep as sep2 } from "node:path";
+var import_yaml4 = __toESM(require_dist5(), 1);
+var UNLISTED = /* @__PURE__ */ new Set([".git", ".venv", ".prefect-venv", ".github", ".gitlab", ".idea", ".vscode", ".cache", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".tox", ".nox"]);
+var ALWAYS_SKIPPED = /* @__PURE__ */ new Set(["node_modules", "__pycache__", ...UNLISTED]);
+var MANIFEST = /\.ya?ml$/i;
+var PARKED_MANIFEST = /\.ya?ml[^/]+$/i;
+var SCAN_MAX_FILES = 200;
+var SCAN_MAX_BYTES = 256 * 1024;
+var SCAN_MAX_DEPTH = 8;
+var posix3 = (p2) => p2.split(sep2).join("/");
+var inside = (root, p2) => p2 === root || p2.startsWith(root.endsWith(sep2) ? root : root + sep2);
+async function discoverManifests(options) {
+  const { dir, boundary, matcher, display } = options;
+  const files = [];
+  const skipped = [];
+  const issues = [];
+  const scanQueue = [];
+  const seenFiles = /* @__PURE__ */ new Map();
+  const seenDirs = /* @__PURE__ */ new Map();
+  const issue = (abs, message, severity = "error") => {
+    issues.push({ file: display(abs), line: 0, column: 0, path: "", message, severity });
+  };
+  const skip = (abs, isDir, reason, detail, why) => {
+    skipped.push({ path: display(abs) + (isDir ? "/" : ""), reason, detail });
+    if (why) scanQueue.push({ abs, why, depth: 0 });
+  };
+  const ignoredBy = (rel) => {
+    const result = matcher.test(rel);
+    if (!result.ignored) return void 0;
+    const rule = result.rule;
+    return rule ? `rule "${rule.pattern}" in ${rule.mark ?? "the ignore list"}` : "an ignore rule";
+  };
+  const pendingLinks = [];
+  const walk = async (logical, real, ancestors) => {
+    let entries;
+    try {
+      entries = (await readdir(logical, { withFileTypes: true })).sort((a, b3) => a.name < b3.name ? -1 : a.name > b3.name ? 1 : 0);
+    } catch (error2) {
+      issue(logical, `cannot read the folder: ${describeFsError(error2)}`);
+      return;
+    }
+    for (const entry of entries) {
+      if (entry.isSymbolicLink()) pendingLinks.push({ entry, logical, real, ancestors });
+      else await visit(entry, logical, real, ancestors);
+    }
+  };
+  const visit = async (entry, logical, real, ancestors) => {
+    const abs = join2(logical, entry.name);
+    const rel = posix3(relative2(dir, abs));
+    const name2 = entry.name;
+    if (ALWAYS_SKIPPED.has(name2)) {
+      if (!UNLISTED.has(name2) && (entry.isDirectory() || entry.isSymbolicLink())) skip(abs, true, "tool-folder", "tool folder, never read");
+      return;
+    }
+    let isDir = entry.isDirectory();
+    let isFile = entry.isFile();
+    let target = join2(real, name2);
+    if (name2.startsWith(".")) {
+      if (isDir || entry.isSymbolicLink() && !MANIFEST.test(name2)) skip(abs, true, "hidden", "hidden folder, not read", `is in a hidden folder (${display(abs)}/) and is not read`);
+      else if (MANIFEST.test(name2)) skip(abs, false, "hidden", "hidden file, not read", "is a hidden file and is not read");
+      return;
+    }
+    const ruleForFile = ignoredBy(rel);
+    if (entry.isSymbolicLink()) {
+      if (ruleForFile) {
+        skip(abs, false, "ignored", `ignored by ${ruleForFile}`, `is ignored by ${ruleForFile} and is not read`);
+        return;
+      }
+      const link = await readlink(abs).catch(() => "?");
+      let resolved;
+      try {
+        resolved = await realpath(abs);
+      } catch (error2) {
+        const code2 = error2.code;
+        if (code2 === "ELOOP") issue(abs, `symbolic link ${display(abs)} -> ${link} is a loop of links; fix or remove it`);
+        else if (code2 === "ENOENT") issue(abs, `symbolic link ${display(abs)} -> ${link} is broken (its target does not exist); a deployment declared through it would be pruned. Fix the link or remove it`);
+        else issue(abs, `cannot follow symbolic link ${display(abs)} -> ${link}: ${error2.message}`);
+        return;
+      }
+      if (!inside(boundary, resolved)) {
+        issue(abs, `symbolic link ${display(abs)} points outside the repository root (${display(boundary)}): to ${resolved}; manifests are read only from inside it. Copy the file into the repository or point the link inside it`);
+        return;
+      }
+      const info3 = await stat(resolved);
+      isDir = info3.isDirectory();
+      isFile = info3.isFile();
+      target = resolved;
+    }
+    if (isDir) {
+      const ruleForDir = ruleForFile ?? ignoredBy(`${rel}/`);
+      if (ruleForDir) {
+        skip(abs, true, "ignored", `ignored by ${ruleForDir}`, `is in ${display(abs)}/, ignored by ${ruleForDir}, and is not read`);
+        return;
+      }
+      if (ancestors.includes(target)) {
+        issue(abs, `symbolic link ${display(abs)} points to ${display(target)}, one of its own parent folders (a cycle); it is not followed, the folder is read once`, "warning");
+        skip(abs, true, "symlink-cycle", `link to its own parent folder ${display(target)}/`);
+        return;
+      }
+      const first2 = seenDirs.get(target);
+      if (first2 !== void 0) {
+        skip(abs, true, "duplicate", `same folder as ${first2}/, read once`);
+        return;
+      }
+      seenDirs.set(target, display(abs));
+      await walk(abs, target, [...ancestors, target]);
+    } else if (isFile) {
+      if (MANIFEST.test(name2)) {
+        if (ruleForFile) {
+          skip(abs, false, "ignored", `ignored by ${ruleForFile}`, `is ignored by ${ruleForFile} and is not read`);
+          return;
+        }
+        const first2 = seenFiles.get(target);
+        if (first2 !== void 0) {
+          skip(abs, false, "duplicate", `same file as ${first2}, read once`);
+          return;
+        }
+        seenFiles.set(target, display(abs));
+        files.push(abs);
+      } else if (PARKED_MANIFEST.test(name2) && !ruleForFile) {
+        skip(abs, false, "not-manifest", "does not end in .yaml or .yml", "does not end in .yaml or .yml and is not read");
+      }
+    }
+  };
+  const rootReal = await realpath(dir);
+  seenDirs.set(rootReal, display(dir));
+  await walk(dir, rootReal, [rootReal]);
+  while (pendingLinks.length > 0) {
+    const { entry, logical, real, ancestors } = pendingLinks.shift();
+    await visit(entry, logical, real, ancestors);
+  }
+  return { files: files.sort(), skipped, unread: await scanNames(scanQueue, display), issues };
+}
+async function scanNames(queue, display) {
+  const out2 = [];
+  let budget = SCAN_MAX_FILES;
+  while (queue.length > 0 && budget > 0) {
+    const { abs, why, depth } = queue.shift();
+    const info3 = await lstat(abs).catch(() => void 0);
+    if (!info3) continue;
+    if (info3.isDirectory()) {
+      if (depth >= SCAN_MAX_DEPTH) continue;
+      const entries = await readdir(abs).catch(() => []);
+      for (const name2 of entries.sort()) if (!ALWAYS_SKIPPED.has(name2)) queue.push({ abs: join2(abs, name2), why, depth: depth + 1 });
+      continue;
+    }
+    if (!info3.isFile() || !/\.ya?ml/i.test(basename(abs))) continue;
+    budget--;
+    const text = await readHead(abs, SCAN_MAX_BYTES);
+    const names = declaredNames(text);
+    if (names.length > 0) out2.push({ file: display(abs), why, names });
+  }
+  return out2;
+}
+async function readHead(file, bytes) {
+  const handle2 = await open(file, "r").catch(() => void 0);
+  if (!handle2) return "";
+  try {
+    const buffer = Buffer.alloc(bytes);
+    const { bytesRead } = await handle2.read(buffer, 0, bytes, 0);
+    return buffer.subarray(0, bytesRead).toString("utf8");
+  } finally {
+    await handle2.close();
+  }
+}
+function declaredNames(text) {
+  const names = /* @__PURE__ */ new Set();
+  try {
+    for (const doc of (0, import_yaml4.parseAllDocuments)(text, { uniqueKeys: false })) {
+      if (doc.errors.length > 0) throw new Error("unparsable");
+      const value2 = doc.toJS({ maxAliasCount: 50 });
+      const add = (v2) => {
+        const name2 = v2?.name;
+        if (v2 && typeof v2 === "object" && typeof name2 === "string") names.add(name2);
+      };
+      add(value2);
+      const list = value2?.deployments;
+      if (Array.isArray(list)) list.forEach(add);
+    }
+  } catch {
+    for (const m of text.matchAll(/^\s*(?:-\s+)?name:\s*["']?([^"'#\n]+?)["']?\s*(?:#.*)?$/gm)) names.add(m[1]);
+  }
+  return [...names];
+}
+async function repositoryRoot(dir, projectRoot) {
+  const realDir = await realpath(dir);
+  for (let current = realDir; ; current = dirname(current)) {
+    if (await lstat(join2(current, ".git")).then(() => true, () => false)) return current;
+    if (dirname(current) === current) break;
+  }
+  const realProject = await realpath(resolve4(projectRoot)).catch(() => void 0);
+  return realProject && inside(realProject, realDir) ? realProject : realDir;
+}
+async function namesFromHistory(boundary, file) {
+  if (!await lstat(join2(boundary, ".git")).then(() => true, () => false)) return [];
+  try {
+    const rel = posix3(relative2(boundary, await realpath(file)));
+    const git = simpleGit({ baseDir: boundary });
+    const commits = (await git.raw(["log", "-n", "5", "--format=%H", "--", rel])).split("\n").filter(Boolean);
+    for (const commit of commits) {
+      const text = await git.show([`${commit}:${rel}`]).catch(() => "");
+      const names = declaredNames(text.slice(0, SCAN_MAX_BYTES));
+      if (names.length > 0) return names;
+    }
+  } catch {
+  }
+  return [];
+}
+
+// src/manifests/load.ts
+var PREFECT_YAML = /^prefect\.ya?ml$/;
+async function loadManifests(dir, options = {}) {
+  const cwd = options.cwd ?? process.cwd();
+  const env = options.env ?? process.env;
+  const absDir = resolve5(cwd, dir);
+  const info3 = await stat2(absDir).catch(() => void 0);
+  if (!info3?.isDirectory()) {
+    throw new UserInputError(`manifest directory not found: ${dir}`, "pass the directory that holds prefect-gitops.yaml and your deployment manifests");
+  }
+  const display = (p2) => {
+    const rel = relative3(cwd, p2);
+    return rel === "" ? "." : rel.startsWith("..") || isAbsolute2(rel) ? p2 : rel;
+  };
+  const issues = [];
+  let configDocument;
+  let configFile;
+  for (const name2 of CONFIG_FILE_NAMES) {
+    const candidate = join3(absDir, name2);
+    if (await stat2(candidate).then((s3) => s3.isFile(), () => false)) {
+      configFile = candidate;
+      const parsed = await parseYamlFile(candidate, display(candidate));
+      issues.push(...parsed.issues);
+      configDocument = parsed.documents[0];
+      break;
+    }
+  }
+  const ignoreMatcher = (0, import_ignore.default)().add(configIgnorePatterns(configDocument).map((pattern) => ({ pattern, mark: `${configFile ? basename2(configFile) : "the config"} ignore:` })));
+  const gitopsIgnorePath = join3(absDir, ".gitopsignore");
+  if (await stat2(gitopsIgnorePath).then(() => true, () => false)) {
+    const gitopsIgnore = await readTextFile(gitopsIgnorePath, display(gitopsIgnorePath));
+    if ("issue" in gitopsIgnore) issues.push(gitopsIgnore.issue);
+    else ignoreMatcher.add(gitopsIgnore.text.split(/\r?\n/).filter((line) => line.trim() !== "" && !line.startsWith("#")).map((pattern) => ({ pattern, mark: display(gitopsIgnorePath) })));
+  }
+  const configPaths = new Set(CONFIG_FILE_NAMES.map((name2) => join3(absDir, name2)));
+  const projectRoot = resolveProjectRoot(absDir, configDocument);
+  const boundary = await repositoryRoot(absDir, projectRoot);
+  const prefectFile = options.prefectFile === void 0 ? void 0 : resolve5(cwd, options.prefectFile);
+  if (prefectFile !== void 0 && !await stat2(prefectFile).then((s3) => s3.isFile(), () => false)) {
+    throw new UserInputError(`--prefect-file not found: ${options.prefectFile}`, "pass the path of a prefect.yaml, relative to the directory you run in (as prefect deploy --prefect-file takes it)");
+  }
+  const discovery = prefectFile !== void 0 ? { files: [prefectFile], skipped: [], unread: [], issues: [] } : await discoverManifests({ dir: absDir, boundary, matcher: ignoreMatcher, display });
+  issues.push(...discovery.issues);
+  const skipped = [...discovery.skipped];
+  const unread = [...discovery.unread];
+  const found = discovery.files.filter((f2) => !configPaths.has(f2));
+  const prefectProject = prefectFile === void 0 && configFile === void 0 && found.some((f2) => PREFECT_YAML.test(basename2(f2)));
+  const files = found.filter((f2) => !prefectProject || PREFECT_YAML.test(basename2(f2)));
+  const documents = [];
+  const prefectYamlFiles = [];
+  for (const file of files) {
+    const parsed = await parseYamlFile(file, display(file));
+    issues.push(...parsed.issues);
+    if (parsed.documents.length === 0 && parsed.issues.length === 0) {
+      issues.push({ file: display(file), line: 0, column: 0, path: "", message: "manifest file is empty (or only comments): it declares nothing; delete it, or add a deployment", severity: "warning" });
+      skipped.push({ path: display(file), reason: "empty", detail: "empty: declares nothing" });
+      const history = await namesFromHistory(boundary, file);
+      const stem = basename2(file, extname(file));
+      unread.push(history.length > 0 ? { file: display(file), why: "is now empty", names: history, emptied: true } : { file: display(file), why: "is empty", names: [stem], emptied: true, guessed: true });
+      continue;
+    }
+    if (PREFECT_YAML.test(basename2(file)) || file === prefectFile) {
+      for (const doc of parsed.documents) {
+        if (isPrefect2DeploymentYaml(doc.value)) {
+          documents.push(doc);
+          continue;
+        }
+        prefectYamlFiles.push({ file: doc, relativeDir: relative3(projectRoot, dirname2(file)).split(sep3).join("/") });
+        const expanded = expandPrefectYaml(doc, dirname2(file), projectRoot, { explicit: file === prefectFile });
+        documents.push(...expanded.documents);
+        issues.push(...expanded.issues);
+        if (expanded.documents.length === 0) {
+          const history = await namesFromHistory(boundary, file);
+          if (history.length > 0) unread.push({ file: display(file), why: "declares no deployment now", names: history, emptied: true });
+        }
+      }
+    } else documents.push(...parsed.documents);
+  }
+  const pythonSources = /* @__PURE__ */ new Map();
+  const refusedSources = /* @__PURE__ */ new Map();
+  const realRoot = await realpath2(projectRoot).catch(() => projectRoot);
+  const readSource = async (file) => {
+    const absolute = resolve5(projectRoot, file);
+    const real = await realpath2(absolute).catch(() => void 0);
+    if (real !== void 0 && isOutside(realRoot, real)) {
+      refusedSources.set(file, display(real));
+      pythonSources.set(file, null);
+      return;
+    }
+    pythonSources.set(file, await readFile(absolute, "utf8").catch(() => null));
+  };
+  const pythonPath = await pythonPathInside(env.PYTHONPATH, cwd, realRoot);
+  const entrypoints = [
+    ...documents.flatMap((d) => collectStrings([d.value], void 0, "entrypoint").map((e) => ({ entrypoint: e, bases: entrypointBases(e, d.prefectYaml?.relativeDir ?? "", d.prefectYaml?.explicit, pythonPath) }))),
+    ...collectStrings([], configDocument?.value, "entrypoint").map((e) => ({ entrypoint: e, bases: entrypointBases(e, "", false, pythonPath) }))
+  ];
+  for (let round = 0; round < 12; round++) {
+    const wanted = /* @__PURE__ */ new Set();
+    for (const { entrypoint, bases } of entrypoints) {
+      locateFlow(entrypoint, bases, (path3) => {
+        if (!pythonSources.has(path3) && path3.endsWith(".py")) wanted.add(path3);
+        return pythonSources.has(path3) ? pythonSources.get(path3) : path3.endsWith(".py") ? void 0 : null;
+      });
+    }
+    if (wanted.size === 0) break;
+    for (const file of wanted) await readSource(file);
+  }
+  let pythonFlows;
+  if (options.python) {
+    const read = (path3) => pythonSources.get(path3) ?? null;
+    const requests = entrypoints.filter(({ entrypoint, bases }) => needsPython(entrypoint, bases, read)).map(({ entrypoint, bases }) => {
+      const located2 = locateFlow(entrypoint, bases, read);
+      return { entrypoint, base: located2.kind === "found" ? located2.base : bases[0] };
+    });
+    const python2 = /[\\/]/.test(options.python) ? resolve5(cwd, options.python) : options.python;
+    pythonFlows = await askPythonForFlows(python2, projectRoot, requests, options.pythonTimeoutMs ? { timeoutMs: options.pythonTimeoutMs } : {});
+  }
+  let git;
+  let gitError;
+  const usesGit = [...documents.map((d) => d.value), configDocument?.value].some((v2) => JSON.stringify(v2 ?? null).includes("git."));
+  if (usesGit) {
+    try {
+      git = await readGitInfo(absDir, env);
+    } catch (error2) {
+      gitError = error2 instanceof Error ? error2.message.split("\n")[0] : String(error2);
+    }
+  }
+  const defaultWorkPool2 = prefectYamlFiles.length > 0 ? prefectDefaultWorkPool(env, cwd) : void 0;
+  return {
+    dir: absDir,
+    display,
+    ...configDocument ? { configDocument } : {},
+    ...configFile ? { configFile } : {},
+    documents,
+    files: files.map(display),
+    skipped,
+    unread,
+    pythonSources,
+    ...pythonFlows ? { pythonFlows } : {},
+    refusedSources,
+    ...git ? { git } : {},
+    ...gitError ? { gitError } : {},
+    issues,
+    projectRoot,
+    ...pythonPath.length > 0 ? { pythonPath } : {},
+    ...prefectYamlFiles.length > 0 ? { prefectYamlFiles } : {},
+    ...defaultWorkPool2 ? { prefectDefaultWorkPool: defaultWorkPool2 } : {}
+  };
+}
+function prefectDefaultWorkPool(env, cwd) {
+  try {
+    return resolvePrefectSettings(env, cwd).PREFECT_DEFAULT_WORK_POOL_NAME;
+  } catch {
+    return void 0;
+  }
+}
+async function pythonPathInside(pythonPath, cwd, realRoot) {
+  const dirs = [];
+  for (const entry of (pythonPath ?? "").split(delimiter)) {
+    if (entry.trim() === "") continue;
+    const real = await realpath2(resolve5(cwd, entry)).catch(() => void 0);
+    if (real === void 0 || isOutside(realRoot, real)) continue;
+    const rel = relative3(realRoot, real).split(sep3).join("/");
+    if (rel !== "" && !dirs.includes(rel)) dirs.push(rel);
+  }
+  return dirs;
+}
+function isOutside(root, path3) {
+  const rel = relative3(root, path3);
+  return rel === ".." || rel.startsWith(`..${sep3}`) || isAbsolute2(rel);
+}
+function configIgnorePatterns(config) {
+  const value2 = config?.value;
+  return Array.isArray(value2?.ignore) ? value2.ignore.filter((p2) => typeof p2 === "string") : [];
+}
+function resolveProjectRoot(dir, config) {
+  const root = config?.value?.project_root;
+  return typeof root === "string" ? resolve5(dir, root) : dir;
+}
+function collectStrings(values, extra, key) {
+  const found = [];
+  const visit = (v2) => {
+    if (Array.isArray(v2)) v2.forEach(visit);
+    else if (v2 && typeof v2 === "object") {
+      for (const [k3, child] of Object.entries(v2)) {
+        if (k3 === key && typeof child === "string") found.push(child);
+        else visit(child);
+      }
+    }
+  };
+  values.forEach(visit);
+  visit(extra);
+  return found;
+}
+async function readGitInfo(dir, env) {
+  const sha = await currentCommit(dir, env);
+  const tag = (await simpleGit({ baseDir: dir }).raw(["tag", "--points-at", "HEAD"])).split("\n").map((t2) => t2.trim()).filter(Boolean)[0] ?? "";
+  return { sha, short_sha: sha.slice(0, 7), branch: await currentBranch(dir, env) ?? "", tag };
+}
+
+// src/prefect/client.ts
+import { randomUUID as randomUUID2 } from "node:crypto";
+
+// src/prefect/http.ts
+var import_api_request = __toESM(require_api_request(), 1);
+var import_global = __toESM(require_global2(), 1);
+function request(url, options) {
+  const parsed = new URL(url);
+  const { dispatcher = (0, import_global.getGlobalDispatcher)(), ...rest } = options;
+  return import_api_request.default.call(dispatcher, { ...rest, origin: parsed.origin, path: parsed.search ? `${parsed.pathname}${parsed.search}` : parsed.pathname });
+}
+
+// src/version.ts
+import { readFileSync as readFileSync8 } from "node:fs";
+import { dirname as dirname3, join as join4 } from "node:path";
+import { fileURLToPath as fileURLToPath3 } from "node:url";
+var VERSION = typeof __PREFECT_GITOPS_VERSION__ === "string" ? __PREFECT_GITOPS_VERSION__ : readOwnVersion();
+function readOwnVersion() {
+  try {
+    let dir = dirname3(fileURLToPath3(import.meta.url));
+    for (let i3 = 0; i3 < 6; i3 += 1) {
+      try {
+        const pkg = JSON.parse(readFileSync8(join4(dir, "package.json"), "utf8"));
+        if (pkg.name === "prefect-gitops" && typeof pkg.version === "string") return pkg.version;
+      } catch {
+      }
+      const parent = dirname3(dir);
+      if (parent === dir) break;
+      dir = parent;
+    }
+  } catch {
+  }
+  return "unknown";
+}
+
+// src/prefect/capabilities.ts
+var CAPABILITY_MIN_VERSION = {
+  deploymentConcurrencyLimit: "3.0.0",
+  concurrencyOptions: "3.0.3",
+  labels: "3.1.5",
+  scheduleSlugs: "3.2.0",
+  patchPullSteps: "3.2.0",
+  automationTags: "3.4.7",
+  deploymentIdNotAny: "3.4.7",
+  triggerScheduleAfter: "3.4.15",
+  variableNameDashes: "3.4.1",
+  gracePeriod: "3.6.6"
+};
+var CAPABILITIES = Object.keys(CAPABILITY_MIN_VERSION);
+var NEWEST_CAPABILITIES = Object.freeze(Object.fromEntries(CAPABILITIES.map((c4) => [c4, true])));
+function capabilitiesFor(version) {
+  const have = parseVersion(version);
+  const out2 = {};
+  for (const c4 of CAPABILITIES) {
+    const need = parseVersion(CAPABILITY_MIN_VERSION[c4]);
+    out2[c4] = have !== void 0 && compareVersions(have, need) >= 0;
+  }
+  return out2;
+}
+var minimumVersion = (c4) => CAPABILITY_MIN_VERSION[c4];
+function parseVersion(text) {
+  const match = /^v?(\d+)\.(\d+)(?:\.(\d+))?(.*)$/.exec(text.trim());
+  if (!match) return void 0;
+  const rest = match[4] ?? "";
+  return {
+    major: Number(match[1]),
+    minor: Number(match[2]),
+    patch: Number(match[3] ?? 0),
+    prerelease: /^[.-]?(a|b|c|rc|alpha|beta|pre|preview|dev)\d*/i.test(rest)
+  };
+}
+function compareVersions(a, b3) {
+  return a.major - b3.major || a.minor - b3.minor || a.patch - b3.patch || (a.prerelease === b3.prerelease ? 0 : a.prerelease ? -1 : 1);
+}
+
+// src/prefect/cloud.ts
+var UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}";
+var WORKSPACE_PATH = new RegExp(`/api/accounts/${UUID}/workspaces/${UUID}/?$`, "i");
+var CLOUD_SERVER_VERSION = "Prefect Cloud";
+function isPrefectCloudPath(pathname) {
+  return WORKSPACE_PATH.test(pathname);
+}
+
+// src/prefect/adaptive-concurrency.ts
+var LATENCY_TOLERANCE = 1.3;
+var LATENCY_BACKOFF_RATIO = 2;
+var BASELINE_DRIFT = 0.1;
+var OVERLOAD_FACTOR = 0.5;
+var PROBE_ROUNDS_INITIAL = 8;
+var PROBE_ROUNDS_MAX = 256;
+var DEFAULT_CONCURRENCY_BOUNDS = { initial: 4, min: 1, max: 16 };
+function boundsFor(cap) {
+  if (cap === void 0) return DEFAULT_CONCURRENCY_BOUNDS;
+  const max = Math.max(1, Math.floor(cap));
+  return { initial: Math.min(max, DEFAULT_CONCURRENCY_BOUNDS.initial), min: 1, max };
+}
+function initialConcurrency(bounds) {
+  const min = Math.max(1, Math.floor(bounds.min));
+  const max = Math.max(min, Math.floor(bounds.max));
+  const limit = clamp(Math.floor(bounds.initial), min, max);
+  return { bounds: { initial: limit, min, max }, limit, round: [], bestMs: void 0, holdoff: 0, ceiling: void 0, ceilingRounds: 0, probeRounds: PROBE_ROUNDS_INITIAL, increases: 0, decreases: 0, peak: limit };
+}
+function nextConcurrency(state, sample) {
+  const { min, max } = state.bounds;
+  const holdoff = Math.max(0, state.holdoff - 1);
+  if (sample.kind === "overload") {
+    if (state.holdoff > 0) return { ...state, holdoff };
+    const limit2 = clamp(Math.floor(state.limit * OVERLOAD_FACTOR), min, max);
+    const ceiling2 = Math.max(min, state.limit - 1);
+    const probing = state.ceiling !== void 0 && state.limit <= state.ceiling + 1;
+    const probeRounds = probing ? Math.min(PROBE_ROUNDS_MAX, state.probeRounds * 2) : PROBE_ROUNDS_INITIAL;
+    return { ...state, limit: limit2, round: [], holdoff: state.limit, ceiling: ceiling2, ceilingRounds: 0, probeRounds, decreases: state.decreases + (limit2 < state.limit ? 1 : 0) };
+  }
+  if (sample.kind === "untimed") return { ...state, holdoff };
+  const round = [...state.round, sample.ms];
+  if (round.length < state.limit) return { ...state, round, holdoff };
+  const median = medianOf(round);
+  const bestMs = state.bestMs === void 0 ? median : median < state.bestMs ? median : state.bestMs + (median - state.bestMs) * BASELINE_DRIFT;
+  let limit = state.limit;
+  let { ceiling, ceilingRounds } = state;
+  if (median <= bestMs * LATENCY_TOLERANCE) {
+    if (ceiling === void 0 || limit < ceiling) limit = clamp(limit + 1, min, max);
+    else if (++ceilingRounds >= state.probeRounds) {
+      ceiling += 1;
+      ceilingRounds = 0;
+      limit = clamp(limit + 1, min, max);
+    }
+  } else if (median > bestMs * LATENCY_BACKOFF_RATIO) limit = clamp(limit - 1, min, max);
+  return {
+    ...state,
+    limit,
+    ceiling,
+    ceilingRounds,
+    round: [],
+    bestMs,
+    holdoff,
+    increases: state.increases + (limit > state.limit ? 1 : 0),
+    decreases: state.decreases + (limit < state.limit ? 1 : 0),
+    peak: Math.max(state.peak, limit)
+  };
+}
+function clamp(n, min, max) {
+  return Math.min(max, Math.max(min, n));
+}
+function medianOf(xs) {
+  const sorted2 = [...xs].sort((a, b3) => a - b3);
+  const mid = Math.floor(sorted2.length / 2);
+  return sorted2.length % 2 === 1 ? sorted2[mid] : (sorted2[mid - 1] + sorted2[mid]) / 2;
+}
+
+// src/prefect/v2.ts
+var OLDEST_PREFECT_2 = "2.19.0";
+var NO_SUCH_DEPLOYMENT_FIELD = ["concurrency_limit", "concurrency_options", "global_concurrency_limit_id", "version_info"];
+var NOT_PATCHABLE = ["pull_steps", "parameter_openapi_schema"];
+var V2_ONLY_RESPONSE_FIELDS = ["infra_overrides", "schedule", "is_schedule_active"];
+function deploymentCreateForV2(body2) {
+  const { labels: _labels, ...rest } = body2;
+  return withoutUnknown(rest, NO_SUCH_DEPLOYMENT_FIELD, "POST /deployments/");
+}
+function deploymentUpdateForV2(body2) {
+  return withoutUnknown(body2, [...NO_SUCH_DEPLOYMENT_FIELD, ...NOT_PATCHABLE, "labels"], "PATCH /deployments/{id}");
+}
+function scheduleForV2(body2) {
+  const { slug: _slug, parameters, ...rest } = body2;
+  if (parameters !== void 0 && parameters !== null && !(typeof parameters === "object" && Object.keys(parameters).length === 0)) {
+    throw new InternalError("a schedule with parameters reached a Prefect 2.x server; the plan should have refused it");
+  }
+  return rest;
+}
+function deploymentFromV2(raw) {
+  const out2 = { ...raw };
+  for (const key of V2_ONLY_RESPONSE_FIELDS) delete out2[key];
+  out2.job_variables = raw.job_variables ?? raw.infra_overrides ?? {};
+  out2.labels = null;
+  out2.global_concurrency_limit = null;
+  out2.concurrency_options = null;
+  if (Array.isArray(raw.schedules)) {
+    out2.schedules = raw.schedules.map((s3) => isRecord(s3) ? { ...s3, slug: null, parameters: {} } : s3);
+  }
+  return out2;
+}
+function scheduleFromV2(raw) {
+  return isRecord(raw) ? { ...raw, slug: null, parameters: {} } : raw;
+}
+function variableNameForV2(name2) {
+  return name2.replace(/-/g, "_");
+}
+function variableValueForV2(value2) {
+  return typeof value2 === "string" ? value2 : JSON.stringify(value2);
+}
+function variableValueFromV2(value2) {
+  if (typeof value2 !== "string" || !/^\s*[[{]/.test(value2)) return value2;
+  try {
+    return JSON.parse(value2);
+  } catch {
+    return value2;
+  }
+}
+function withoutUnknown(body2, fields2, where) {
+  const present = fields2.filter((f2) => body2[f2] !== void 0 && body2[f2] !== null);
+  if (present.length > 0) {
+    throw new InternalError(`${where} for a Prefect 2.x server carries ${present.join(", ")}, which 2.x does not accept; the plan should have refused or rewritten it`);
+  }
+  return Object.fromEntries(Object.entries(body2).filter(([k3]) => !fields2.includes(k3)));
+}
+function isRecord(value2) {
+  return typeof value2 === "object" && value2 !== null && !Array.isArray(value2);
+}
+
+// src/prefect/client.ts
+var NOT_PROCESSED_STATUSES = /* @__PURE__ */ new Set([429, 503]);
+var AMBIGUOUS_STATUSES = /* @__PURE__ */ new Set([408, 500, 502, 504]);
+var AMBIGUOUS_ERROR_CODES = /* @__PURE__ */ new Set([
+  "ECONNRESET",
+  "EPIPE",
+  "ETIMEDOUT",
+  "UND_ERR_SOCKET",
+  "UND_ERR_CLOSED",
+  "UND_ERR_HEADERS_TIMEOUT",
+  "UND_ERR_BODY_TIMEOUT",
+  "timeout"
+]);
+var RESET_ERROR_CODES = /* @__PURE__ */ new Set(["ECONNRESET", "EPIPE", "UND_ERR_SOCKET", "UND_ERR_CLOSED"]);
+var MAX_TIMEOUT_RETRIES = 1;
+var UNSENT_ERROR_CODES = /* @__PURE__ */ new Set(["EAI_AGAIN", "UND_ERR_CONNECT_TIMEOUT"]);
+var CONNECT_ERROR_CODES = /* @__PURE__ */ new Set(["ECONNREFUSED", "ENOTFOUND", "EHOSTUNREACH", "ENETUNREACH"]);
+var MUTATING_METHODS = /* @__PURE__ */ new Set(["POST", "PUT", "PATCH", "DELETE"]);
+var IDEMPOTENT_METHODS = /* @__PURE__ */ new Set(["GET", "HEAD", "OPTIONS", "PUT", "PATCH", "DELETE"]);
+var READ_POST_PATH = /\/(filter|count|paginate)\/?$/;
+var UPSERT_POST_PATH = /^\/(flows|deployments)\/?$/;
+var PAGE_SIZE2 = 200;
+var SHORT_BODY_MAX = 300;
+var CLOUD_API_HOST = "api.prefect.cloud";
+var ConnectionFailure = class {
+  constructor(code2) {
+    this.code = code2;
+  }
+  code;
+};
+var PrefectClient = class _PrefectClient {
+  version = "";
+  /**
+   * What the connected server accepts (src/prefect/capabilities.ts), from its version at connect.
+   * Before connect, or for a server whose version is not asked (Cloud), the newest API.
+   */
+  get capabilities() {
+    return this.serverCapabilities;
+  }
+  serverCapabilities = NEWEST_CAPABILITIES;
+  /** A Prefect 2.19/2.20 server: bodies and responses go through src/prefect/v2.ts. */
+  v2 = false;
+  /** Requests sent since creation or the last {@link resetStats}. */
+  stats = { reads: 0, writes: 0, retries: 0 };
+  origin;
+  basePath;
+  authorization;
+  secrets;
+  timeoutMs;
+  totalTimeoutMs;
+  deadlineAt;
+  maxRetries;
+  retryBaseMs;
+  maxRetryDelayMs;
+  logger;
+  dispatcher;
+  slots;
+  /** The AIMD controller behind the in-flight bound; undefined when it is fixed. */
+  concurrencyState;
+  csrfClientId = randomUUID2();
+  csrf;
+  csrfPending;
+  /** Connect errors are retried only after the server has answered once (see CONNECT_ERROR_CODES). */
+  reachedServer = false;
+  /** Whether the server is Prefect 2 (2.19/2.20), whose dialect src/prefect/v2.ts translates. */
+  get prefect2() {
+    return this.v2;
+  }
+  /** The Prefect package version reported by `GET /admin/version` at connect, e.g. `3.8.3`. */
+  get serverVersion() {
+    return this.version;
+  }
+  constructor(options) {
+    const url = parseApiUrl(options.apiUrl);
+    this.origin = url.origin;
+    this.basePath = url.pathname.replace(/\/+$/, "");
+    if (options.authString) {
+      this.authorization = `Basic ${Buffer.from(options.authString, "utf8").toString("base64")}`;
+    } else if (options.apiKey) {
+      this.authorization = `Bearer ${options.apiKey}`;
+    }
+    this.secrets = [options.apiKey, options.authString].filter((s3) => typeof s3 === "string" && s3.length > 0);
+    this.timeoutMs = options.timeoutMs ?? 3e4;
+    this.totalTimeoutMs = options.totalTimeoutMs;
+    this.deadlineAt = options.totalTimeoutMs === void 0 ? void 0 : options.deadlineAt ?? Date.now() + options.totalTimeoutMs;
+    this.maxRetries = Math.max(0, options.maxRetries ?? 5);
+    this.retryBaseMs = options.retryBaseMs ?? 1e3;
+    this.maxRetryDelayMs = options.maxRetryDelayMs ?? 3e4;
+    this.logger = options.logger;
+    this.dispatcher = options.dispatcher;
+    if (options.adaptiveConcurrency === false) {
+      this.slots = new Semaphore(Math.max(1, options.concurrency ?? 8));
+    } else {
+      this.concurrencyState = initialConcurrency(boundsFor(options.concurrency));
+      this.slots = new Semaphore(this.concurrencyState.limit);
+    }
+    this.csrf = url.hostname === CLOUD_API_HOST || isPrefectCloudPath(url.pathname) ? { kind: "disabled" } : { kind: "unknown" };
+  }
+  /**
+   * Creates a client and checks the server version with `GET /admin/version`; on Prefect Cloud
+   * (src/prefect/cloud.ts) instead one authenticated read, and the current API is assumed.
+   * @throws {UnsupportedServerError} when the server is older than 3.0 or reports a version we cannot parse.
+   * @throws {RemoteError} when the server cannot be reached or rejects the credentials.
+   * @throws {UserInputError} when `apiUrl` is not an http(s) URL or carries credentials.
+   */
+  static async connect(options) {
+    const client = new _PrefectClient(options);
+    if (isPrefectCloudPath(client.basePath)) {
+      await client.request("POST", "/deployments/filter", { limit: 1 });
+      client.version = CLOUD_SERVER_VERSION;
+      client.serverCapabilities = NEWEST_CAPABILITIES;
+      return client;
+    }
+    const version = await client.readVersion().catch((error2) => {
+      if (!/\/api$/.test(client.basePath) && error2 instanceof RemoteError && error2.status !== void 0 && (error2.status === 404 || error2.status < 400)) {
+        throw new UserInputError(
+          `the Prefect API URL ${client.origin}${client.basePath} does not answer as a Prefect API (GET /admin/version${error2 instanceof RemoteError && error2.status ? ` -> ${error2.status}` : ""})`,
+          `the API URL usually ends in /api: try ${client.origin}${client.basePath}/api`
+        );
+      }
+      throw error2;
+    });
+    const parsed = parseVersion(version);
+    const oldest2 = parseVersion(OLDEST_PREFECT_2);
+    if (!parsed || parsed.major < 2 || parsed.major === 2 && compareVersions(parsed, oldest2) < 0) {
+      throw new UnsupportedServerError(
+        `Prefect server ${version.slice(0, 60)} is not supported: prefect-gitops needs Prefect 3.x, or ${OLDEST_PREFECT_2.replace(/\.0$/, "")}+ of Prefect 2`,
+        "GET",
+        "/admin/version"
+      );
+    }
+    client.v2 = parsed.major === 2;
+    if (parsed.major > 3) {
+      client.logger?.warn({ serverVersion: version }, "Prefect server is newer than 3.x; continuing, but it is untested");
+    }
+    client.version = version;
+    client.serverCapabilities = capabilitiesFor(version);
+    return client;
+  }
+  /**
+   * The in-flight bound: its current `limit`, the highest it reached, its cap `max`, and how often
+   * the controller raised or lowered it (both 0 when it is fixed).
+   */
+  get concurrency() {
+    const s3 = this.concurrencyState;
+    if (!s3) return { limit: this.slots.limit, peak: this.slots.limit, max: this.slots.limit, increases: 0, decreases: 0 };
+    return { limit: s3.limit, peak: s3.peak, max: s3.bounds.max, increases: s3.increases, decreases: s3.decreases };
+  }
+  observe(sample) {
+    if (!this.concurrencyState) return;
+    const before = this.concurrencyState.limit;
+    this.concurrencyState = nextConcurrency(this.concurrencyState, sample);
+    if (this.concurrencyState.limit !== before) {
+      this.slots.setLimit(this.concurrencyState.limit);
+      this.logger?.debug({ from: before, to: this.concurrencyState.limit, signal: sample.kind }, "prefect request concurrency changed");
+    }
+  }
+  /** Zeroes the counters in place, so a reference to {@link stats} stays valid. */
+  resetStats() {
+    this.stats.reads = 0;
+    this.stats.writes = 0;
+    this.stats.retries = 0;
+  }
+  /** `GET /admin/version`: the Prefect package version (not the API schema version, which is the same on 2.x and 3.x). */
+  async readVersion() {
+    const version = await this.request("GET", "/admin/version");
+    if (typeof version !== "string") throw unexpected2("GET", "/admin/version", "the version is not a string");
+    return version;
+  }
+  /**
+   * All deployments matching the filter, via `POST /deployments/filter` paged by offset and
+   * deduplicated by id (offset paging can repeat rows when data changes mid-scan). Filters combine
+   * with AND; an empty `flowNames`, `ids`, `tagsAny` or `workPools` matches nothing; more than 200
+   * flow names are split into several scans.
+   */
+  async listDeployments(filter) {
+    if ([filter.flowNames, filter.ids, filter.tagsAny, filter.workPools].some((list) => list?.length === 0)) return [];
+    const deployments = {};
+    const tags = {};
+    if (filter.tagsAll && filter.tagsAll.length > 0) tags.all_ = filter.tagsAll;
+    const tagsAnyHere = this.v2 ? filter.tagsAny : void 0;
+    if (filter.tagsAny && !tagsAnyHere) tags.any_ = filter.tagsAny;
+    if (Object.keys(tags).length > 0) deployments.tags = tags;
+    const excludeHere = this.capabilities.deploymentIdNotAny ? [] : filter.excludeIds ?? [];
+    const excludeOnServer = this.capabilities.deploymentIdNotAny ? filter.excludeIds ?? [] : [];
+    if (filter.ids || excludeOnServer.length) {
+      deployments.id = { ...filter.ids ? { any_: filter.ids } : {}, ...excludeOnServer.length ? { not_any_: excludeOnServer } : {} };
+    }
+    const base = Object.keys(deployments).length > 0 ? { deployments } : {};
+    if (filter.workPools) base.work_pools = { name: { any_: filter.workPools } };
+    const bodies = filter.flowNames ? chunk2(filter.flowNames, PAGE_SIZE2).map((names) => ({ ...base, flows: { name: { any_: names } } })) : [base];
+    const byId = /* @__PURE__ */ new Map();
+    for (const body2 of bodies) await this.scan("/deployments/filter", body2, this.checkDeployment, byId);
+    const excluded = new Set(excludeHere);
+    return [...byId.values()].filter((d) => !excluded.has(d.id) && (!tagsAnyHere || tagsAnyHere.some((t2) => d.tags.includes(t2))));
+  }
+  /** All flows with any of the given ids and any of the given names (`POST /flows/filter`, paged, deduplicated). */
+  async listFlows(filter) {
+    if (filter.ids?.length === 0 || filter.names?.length === 0) return [];
+    const flows = {};
+    if (filter.ids) flows.id = { any_: filter.ids };
+    const bodies = filter.names ? chunk2(filter.names, PAGE_SIZE2).map((names) => ({ flows: { ...flows, name: { any_: names } } })) : [Object.keys(flows).length > 0 ? { flows } : {}];
+    const byId = /* @__PURE__ */ new Map();
+    for (const body2 of bodies) await this.scan("/flows/filter", body2, checkFlow, byId);
+    return [...byId.values()];
+  }
+  /** `GET /deployments/{id}`; `undefined` when it does not exist. */
+  async readDeployment(id) {
+    const path3 = `/deployments/${encodeURIComponent(id)}`;
+    const reply = await this.send("GET", path3, void 0);
+    if (reply.status === 404) return void 0;
+    return this.checkDeployment(this.json("GET", path3, this.expect("GET", path3, reply, [200])), "GET", path3);
+  }
+  /** `GET /deployments/name/{flow}/{name}`; `undefined` when it does not exist. Names containing `/` or `%` cannot be addressed. */
+  async readDeploymentByName(flowName, name2) {
+    const path3 = `/deployments/name/${encodeURIComponent(flowName)}/${encodeURIComponent(name2)}`;
+    const reply = await this.send("GET", path3, void 0);
+    if (reply.status === 404) return void 0;
+    return this.checkDeployment(this.json("GET", path3, this.expect("GET", path3, reply, [200])), "GET", path3);
+  }
+  /** `POST /flows/ {name}`: idempotent by name, returns the new or existing flow. */
+  async ensureFlow(name2) {
+    const path3 = "/flows/";
+    const reply = this.expect("POST", path3, await this.send("POST", path3, { name: name2 }), [200, 201]);
+    return checkFlow(this.json("POST", path3, reply), "POST", path3);
+  }
+  /**
+   * `POST /deployments/`. The server upserts on (flow_id, name): a 200 instead of 201 means the
+   * deployment already existed and was overwritten, which is logged as a warning unless `overwrite`
+   * says that is the intent (an update written as an upsert).
+   */
+  async createDeployment(body2, options = {}) {
+    const path3 = "/deployments/";
+    const reply = this.expect("POST", path3, await this.send("POST", path3, this.v2 ? deploymentCreateForV2(body2) : body2, options.guard ? { guard: options.guard } : {}), [200, 201]);
+    const deployment2 = this.checkDeployment(this.json("POST", path3, reply), "POST", path3);
+    if (reply.status === 200 && !reply.maybeProcessedBefore && !options.overwrite) {
+      this.logger?.warn({ deploymentId: deployment2.id, name: deployment2.name }, "deployment already existed; the create updated it");
+    }
+    return deployment2;
+  }
+  /** `PATCH /deployments/{id}` (204). Every PATCH wipes future auto-scheduled runs, so callers skip no-op updates. */
+  async updateDeployment(id, body2) {
+    const path3 = `/deployments/${encodeURIComponent(id)}`;
+    this.expect("PATCH", path3, await this.send("PATCH", path3, this.v2 ? deploymentUpdateForV2(body2) : body2), [204]);
+  }
+  /** `DELETE /deployments/{id}` (204); a 404 means it is already gone and is not an error. */
+  async deleteDeployment(id) {
+    const path3 = `/deployments/${encodeURIComponent(id)}`;
+    this.expect("DELETE", path3, await this.send("DELETE", path3, void 0), [204, 404]);
+  }
+  /**
+   * `POST /deployments/{id}/schedules` with a bare array (201); the only create path that keeps
+   * `max_scheduled_runs`. After an ambiguous failure the deployment is read back and the schedules
+   * (found by slug; the server creates them in one transaction) are returned instead of sent again.
+   */
+  async createSchedules(deploymentId, schedules) {
+    const path3 = `/deployments/${encodeURIComponent(deploymentId)}/schedules`;
+    const slugs = schedules.map((s3) => s3.slug);
+    const slugless = slugs.some((slug) => slug === void 0);
+    const before = slugless ? new Set((await this.readDeployment(deploymentId))?.schedules.map((s3) => s3.id) ?? []) : void 0;
+    const find = async () => {
+      const live = await this.readDeployment(deploymentId);
+      if (before) {
+        const added = live?.schedules.filter((s3) => !before.has(s3.id)) ?? [];
+        return added.length === schedules.length ? added : void 0;
+      }
+      const found = slugs.map((slug) => live?.schedules.find((s3) => s3.slug === slug));
+      return found.every((s3) => s3 !== void 0) ? found : void 0;
+    };
+    const sent = this.v2 ? schedules.map(scheduleForV2) : schedules;
+    return this.createOnce(path3, sent, [201], (reply) => {
+      const items = this.json("POST", path3, reply);
+      if (!Array.isArray(items)) throw unexpected2("POST", path3, "expected an array of schedules");
+      return items.map((item, i3) => checkSchedule(this.v2 ? scheduleFromV2(item) : item, "POST", path3, `item ${i3}`));
+    }, find);
+  }
+  /** `PATCH /deployments/{id}/schedules/{scheduleId}` (204). Note that an omitted `parameters` is written as `{}`. */
+  async updateSchedule(deploymentId, scheduleId, body2) {
+    const path3 = `/deployments/${encodeURIComponent(deploymentId)}/schedules/${encodeURIComponent(scheduleId)}`;
+    this.expect("PATCH", path3, await this.send("PATCH", path3, this.v2 ? scheduleForV2(body2) : body2), [204]);
+  }
+  /**
+   * `DELETE /deployments/{id}/schedules/{scheduleId}` (204). A 404 is an error (the plan did not see
+   * the schedule go), except when an earlier attempt may have deleted it: then it is gone, as asked.
+   */
+  async deleteSchedule(deploymentId, scheduleId) {
+    const path3 = `/deployments/${encodeURIComponent(deploymentId)}/schedules/${encodeURIComponent(scheduleId)}`;
+    const reply = await this.send("DELETE", path3, void 0);
+    this.expect("DELETE", path3, reply, reply.maybeProcessedBefore ? [204, 404] : [204]);
+  }
+  /** `DELETE /automations/{id}` (204); a 404 means it is already gone and is not an error. */
+  async deleteAutomation(id) {
+    const path3 = `/automations/${encodeURIComponent(id)}`;
+    this.expect("DELETE", path3, await this.send("DELETE", path3, void 0), [204, 404]);
+  }
+  /**
+   * `DELETE /automations/owned-by/prefect.deployment.{id}` (202). Deleting a deployment does not
+   * delete its automations, so this runs first. A 404 means the server has no automations API.
+   */
+  async deleteOwnedAutomations(deploymentId) {
+    const path3 = `/automations/owned-by/prefect.deployment.${encodeURIComponent(deploymentId)}`;
+    this.expect("DELETE", path3, await this.send("DELETE", path3, void 0), [200, 202, 204, 404]);
+  }
+  async listAutomations(filter = {}) {
+    const tagsAll = Array.isArray(filter) ? filter : filter.tagsAll;
+    const names = Array.isArray(filter) ? void 0 : filter.names;
+    if (names?.length === 0) return [];
+    const automations = {};
+    const tagsHere = this.capabilities.automationTags ? void 0 : tagsAll;
+    if (tagsAll && !tagsHere) automations.tags = { all_: tagsAll };
+    if (names) automations.name = { any_: names };
+    const body2 = Object.keys(automations).length > 0 ? { automations } : {};
+    const byId = /* @__PURE__ */ new Map();
+    try {
+      await this.scan("/automations/filter", body2, checkAutomation, byId);
+    } catch (error2) {
+      if (error2 instanceof RemoteError && error2.status === 404) return [];
+      throw error2;
+    }
+    if (tagsHere) return [...byId.values()].filter((a) => tagsHere.every((t2) => a.tags.includes(t2)));
+    return [...byId.values()];
+  }
+  /** `GET /variables/name/{name}`: the variable's value; `undefined` when there is no such variable. */
+  async readVariable(name2) {
+    const path3 = `/variables/name/${encodeURIComponent(name2)}`;
+    const reply = await this.send("GET", path3, void 0);
+    if (reply.status === 404) return void 0;
+    const value2 = this.json("GET", path3, this.expect("GET", path3, reply, [200]));
+    if (!isRecord2(value2) || !("value" in value2)) throw unexpected2("GET", path3, "the variable has no value");
+    return value2.value;
+  }
+  /**
+   * `POST /automations/` (201). After an ambiguous failure it looks for an automation with the same
+   * name, the same tags and the same run-deployment target, and returns that instead of making a second.
+   */
+  async createAutomation(body2) {
+    const path3 = "/automations/";
+    const find = async () => {
+      if (typeof body2.name !== "string") return void 0;
+      const tags = Array.isArray(body2.tags) ? body2.tags.filter((t2) => typeof t2 === "string") : [];
+      const targets = (a) => a.actions.map((x3) => String(x3.deployment_id ?? ""));
+      const wanted = targets({ actions: Array.isArray(body2.actions) ? body2.actions.filter(isRecord2) : [] });
+      const candidates = await this.listAutomations({ names: [body2.name] });
+      const same4 = candidates.find((a) => a.name === body2.name && tags.every((t2) => a.tags.includes(t2)) && JSON.stringify(targets(a)) === JSON.stringify(wanted));
+      return same4 ? { id: same4.id } : void 0;
+    };
+    const sent = this.capabilities.automationTags ? body2 : tagsIntoDescription(body2);
+    return this.createOnce(path3, sent, [201], (reply) => {
+      const value2 = this.json("POST", path3, reply);
+      if (!isRecord2(value2) || typeof value2.id !== "string") throw unexpected2("POST", path3, "the automation has no string id");
+      return { id: value2.id };
+    }, find);
+  }
+  /** `GET /work_pools/{name}`; `undefined` when there is no such pool. */
+  async readWorkPool(name2) {
+    const path3 = `/work_pools/${encodeURIComponent(name2)}`;
+    const reply = await this.send("GET", path3, void 0);
+    if (reply.status === 404) return void 0;
+    return checkWorkPool(this.json("GET", path3, this.expect("GET", path3, reply, [200])), "GET", path3);
+  }
+  /** `GET /work_pools/{pool}/queues/{name}`; undefined when the pool or the queue does not exist (404). */
+  async readWorkQueue(pool, name2) {
+    const path3 = `/work_pools/${encodeURIComponent(pool)}/queues/${encodeURIComponent(name2)}`;
+    const reply = await this.send("GET", path3, void 0);
+    if (reply.status === 404) return void 0;
+    const value2 = this.json("GET", path3, this.expect("GET", path3, reply, [200]));
+    if (!isRecord2(value2)) throw unexpected2("GET", path3, "work queue is not an object");
+    requireStrings(value2, ["id", "name"], "GET", path3, "work queue");
+    return { id: value2.id, name: value2.name };
+  }
+  /** `POST /work_pools/` (201); 409 if it exists, 403 for names starting with `prefect`. */
+  async createWorkPool(body2) {
+    const path3 = "/work_pools/";
+    return this.createOnce(path3, body2, [201], (reply) => checkWorkPool(this.json("POST", path3, reply), "POST", path3), () => this.readWorkPool(body2.name));
+  }
+  /** `POST /flow_runs/count` with the body as given. */
+  async countFlowRuns(filter) {
+    const count = await this.request("POST", "/flow_runs/count", filter);
+    if (typeof count !== "number") throw unexpected2("POST", "/flow_runs/count", "the count is not a number");
+    return count;
+  }
+  // Variables as records (the apply lock, src/apply/lock.ts) and deployment guards (src/apply/apply.ts).
+  /**
+   * `POST /variables/` (201): the new variable, or `undefined` when one of that name exists (409).
+   * Names are unique on the server. After an ambiguous failure it reads the name back: holding
+   * exactly our value, the variable is the one we created; another value means someone else's (as a 409).
+   */
+  async createVariable(body2) {
+    const path3 = "/variables/";
+    const find = async () => {
+      const found = await this.readVariableRecord(body2.name);
+      if (!found) return void 0;
+      return sameJson(found.variable.value, body2.value) ? found.variable : null;
+    };
+    const named = this.capabilities.variableNameDashes ? body2 : { ...body2, name: variableNameForV2(body2.name) };
+    const sent = this.v2 ? { ...named, value: variableValueForV2(body2.value) } : named;
+    const created = await this.createOnce(path3, sent, [201, 409], (reply) => reply.status === 409 ? null : this.checkVariable(this.json("POST", path3, reply), "POST", path3), find);
+    return created ?? void 0;
+  }
+  /**
+   * `GET /variables/name/{name}` with the server's clock: `serverTime` is the reply's `Date` header
+   * (ms since the epoch; `undefined` when absent), to compare with `updated` without trusting our own clock.
+   */
+  async readVariableRecord(name2) {
+    const path3 = `/variables/name/${encodeURIComponent(this.capabilities.variableNameDashes ? name2 : variableNameForV2(name2))}`;
+    const reply = await this.send("GET", path3, void 0);
+    if (reply.status === 404) return void 0;
+    const variable = this.checkVariable(this.json("GET", path3, this.expect("GET", path3, reply, [200])), "GET", path3);
+    const date = reply.headers.date;
+    const serverTime = typeof date === "string" ? Date.parse(date) : Number.NaN;
+    return { variable, serverTime: Number.isNaN(serverTime) ? void 0 : serverTime };
+  }
+  /**
+   * `PATCH /variables/{id}` with a new value (204, which also moves `updated`); `false` when the
+   * variable is gone (404). `priority` goes ahead of the requests waiting for a slot (lease renewals, see {@link SendOptions}).
+   */
+  async updateVariableValue(id, value2, options = {}) {
+    const path3 = `/variables/${encodeURIComponent(id)}`;
+    const reply = this.expect("PATCH", path3, await this.send("PATCH", path3, { value: this.v2 ? variableValueForV2(value2) : value2 }, options), [204, 404]);
+    return reply.status === 204;
+  }
+  /**
+   * One `POST /variables/filter` (no paging, so one snapshot of the server's state): the variables
+   * with all of `tagsAll`, any of `nameAny` and a name containing `nameLike` (SQL `LIKE`: `_` matches
+   * any one character), or with `anyCriterion` those matching any one of these; with the server's clock as in {@link readVariableRecord}. `complete` is false
+   * when the page came back full: there may be more, and the caller narrows the filter.
+   */
+  async filterVariablesOnce(filter) {
+    const path3 = "/variables/filter";
+    const variables = filter.anyCriterion ? { operator: "or_" } : {};
+    if (filter.tagsAll) variables.tags = { all_: filter.tagsAll };
+    const name2 = {};
+    if (filter.nameAny) name2.any_ = this.capabilities.variableNameDashes ? filter.nameAny : filter.nameAny.map(variableNameForV2);
+    if (filter.nameLike !== void 0) name2.like_ = filter.nameLike;
+    if (Object.keys(name2).length > 0) variables.name = name2;
+    const reply = this.expect("POST", path3, await this.send("POST", path3, { variables, sort: "NAME_ASC", limit: PAGE_SIZE2, offset: 0 }), [200]);
+    const page = this.json("POST", path3, reply);
+    if (!Array.isArray(page)) throw unexpected2("POST", path3, "expected an array");
+    const date = reply.headers.date;
+    const serverTime = typeof date === "string" ? Date.parse(date) : Number.NaN;
+    return { variables: page.map((v2) => this.checkVariable(v2, "POST", path3)), serverTime: Number.isNaN(serverTime) ? void 0 : serverTime, complete: page.length < PAGE_SIZE2 };
+  }
+  /**
+   * One `POST /deployments/filter` (no paging, so one snapshot) of the deployments named any of
+   * `names` in any of `flowNames`; `complete` is false when the page came back full.
+   */
+  async filterDeploymentsByNameOnce(flowNames, names) {
+    const path3 = "/deployments/filter";
+    const page = await this.request("POST", path3, { flows: { name: { any_: flowNames } }, deployments: { name: { any_: names } }, limit: PAGE_SIZE2, offset: 0 });
+    if (!Array.isArray(page)) throw unexpected2("POST", path3, "expected an array");
+    return { deployments: page.map((d, i3) => this.checkDeployment(d, "POST", path3, `item ${i3}`)), complete: page.length < PAGE_SIZE2 };
+  }
+  /** `DELETE /variables/{id}` (204); by id, so it never removes a newer variable of the same name. 404 means already gone. */
+  /** @param options.cleanup a lock or claim of this run: sent for a short grace after the total time limit. */
+  async deleteVariableById(id, options = {}) {
+    const path3 = `/variables/${encodeURIComponent(id)}`;
+    this.expect("DELETE", path3, await this.send("DELETE", path3, void 0, options), [204, 404]);
+  }
+  /** `GET /automations/related-to/prefect.deployment.{id}`: automations that own or act on the deployment. A server without the automations API (404) has none. */
+  async listAutomationsOfDeployment(deploymentId) {
+    const path3 = `/automations/related-to/prefect.deployment.${encodeURIComponent(deploymentId)}`;
+    const reply = await this.send("GET", path3, void 0);
+    if (reply.status === 404) return [];
+    const items = this.json("GET", path3, this.expect("GET", path3, reply, [200]));
+    if (!Array.isArray(items)) throw unexpected2("GET", path3, "expected an array of automations");
+    return items.map((item, i3) => checkAutomation(item, "GET", path3, `item ${i3}`));
+  }
+  /**
+   * Sends one request (with auth, CSRF, retries and the in-flight bound) and returns the parsed
+   * JSON body, or `undefined` for an empty one. The result is not validated: callers own `T`.
+   * @param path relative to the API root, e.g. `/deployments/filter`.
+   * @throws {RemoteError} for any non-2xx status or a connection failure after retries.
+   */
+  async request(method, path3, body2) {
+    const upper = method.toUpperCase();
+    const relative5 = path3.startsWith("/") ? path3 : `/${path3}`;
+    const reply = await this.send(upper, relative5, body2);
+    return this.json(upper, relative5, this.expect(upper, relative5, reply, "any-2xx"));
+  }
+  // ---------------------------------------------------------------------------------------------
+  /** A deployment as it arrived, checked, in the 3.x shape whatever the server's version. */
+  checkDeployment = (value2, method, path3, where) => checkDeployment(this.v2 && isRecord2(value2) ? deploymentFromV2(value2) : value2, method, path3, where);
+  /** A variable record; on 2.x the JSON a string value holds (see variableValueFromV2). */
+  checkVariable(value2, method, path3) {
+    const variable = checkVariable(value2, method, path3);
+    return this.v2 ? { ...variable, value: variableValueFromV2(variable.value) } : variable;
+  }
+  /** Offset-pages one filter body until a short page, adding items to `into` keyed (and so deduplicated) by id. */
+  async scan(path3, filter, check, into) {
+    for (let offset = 0; ; offset += PAGE_SIZE2) {
+      const page = await this.request("POST", path3, { ...filter, sort: "CREATED_DESC", limit: PAGE_SIZE2, offset });
+      if (!Array.isArray(page)) throw unexpected2("POST", path3, "expected an array");
+      const before = into.size;
+      page.forEach((value2, i3) => {
+        const item = check(value2, "POST", path3, `item ${offset + i3}`);
+        if (!into.has(item.id)) into.set(item.id, item);
+      });
+      if (page.length < PAGE_SIZE2) return;
+      if (into.size === before) throw unexpected2("POST", path3, `paging did not advance at offset ${offset}`);
+    }
+  }
+  /** Throws the mapped RemoteError unless the status is one of `ok`. */
+  expect(method, path3, reply, ok2) {
+    const accepted = ok2 === "any-2xx" ? reply.status >= 200 && reply.status < 300 : ok2.includes(reply.status);
+    if (accepted) return reply;
+    throw this.statusError(method, path3, reply);
+  }
+  json(method, path3, reply) {
+    if (reply.text.trim() === "") return void 0;
+    try {
+      return JSON.parse(reply.text);
+    } catch {
+      throw unexpected2(method, path3, "the body is not JSON", reply.status);
+    }
+  }
+  statusError(method, path3, reply) {
+    const body2 = shortBody(redactText(reply.text, this.secrets));
+    return new RemoteError(statusMessage(reply.status), method, path3, reply.status, body2 || void 0);
+  }
+  /**
+   * Retries, CSRF and the in-flight bound around {@link attempt}; returns the final response whatever its status.
+   * 429 and 503 are retried for every request (the server did not act: a 503 from Prefect means the
+   * transaction was rolled back), and so are connection failures before anything was sent. A failure
+   * after which the server may have acted (a reset, a timeout, 408/500/502/504) is retried only when
+   * sending the request twice is harmless; otherwise it throws {@link AmbiguousWriteError}, which the
+   * create operations answer by reading back ({@link createOnce}).
+   */
+  async send(method, path3, body2, options = {}) {
+    const mutating = MUTATING_METHODS.has(method);
+    const route = path3.split("?")[0] ?? "";
+    const idempotent = isIdempotent(method, route);
+    const isRead = method === "GET" || method === "POST" && READ_POST_PATH.test(route);
+    if (isRead) this.stats.reads += 1;
+    else this.stats.writes += 1;
+    let retry = 0;
+    let timeouts = 0;
+    let csrfRetried = false;
+    let maybeProcessed = false;
+    for (; ; ) {
+      const headers = { "user-agent": USER_AGENT, accept: "application/json" };
+      if (this.authorization) headers.authorization = this.authorization;
+      if (body2 !== void 0) headers["content-type"] = "application/json";
+      if (mutating) await this.addCsrfHeaders(headers, options);
+      let outcome;
+      try {
+        outcome = await this.attempt(method, path3, body2, headers, options);
+      } catch (error2) {
+        if (error2 instanceof GuardRefusedError && maybeProcessed) throw new AmbiguousWriteError(`${error2.message}; an earlier attempt may have been processed`, method, path3);
+        throw error2;
+      }
+      if (outcome instanceof ConnectionFailure) {
+        if (outcome.code === "deadline") throw this.deadlineError(method, path3);
+        const ambiguous = AMBIGUOUS_ERROR_CODES.has(outcome.code);
+        if (outcome.code === "timeout") timeouts += 1;
+        const retryable2 = UNSENT_ERROR_CODES.has(outcome.code) || this.reachedServer && CONNECT_ERROR_CODES.has(outcome.code) || ambiguous && idempotent && timeouts <= MAX_TIMEOUT_RETRIES;
+        if (retryable2 && retry < this.maxRetries) {
+          maybeProcessed ||= ambiguous;
+          retry += 1;
+          await this.backoff(method, path3, retry, void 0, { code: outcome.code }, options);
+          continue;
+        }
+        throw this.connectionError(method, path3, outcome.code, retry, ambiguous && !idempotent);
+      }
+      this.reachedServer = true;
+      if (outcome.status === 403 && mutating && this.csrf.kind === "enabled" && !csrfRetried && outcome.text.includes("Invalid CSRF token")) {
+        csrfRetried = true;
+        this.csrf = { kind: "unknown" };
+        this.stats.retries += 1;
+        this.logger?.debug({ method, path: path3 }, "CSRF token rejected; fetching a new one");
+        continue;
+      }
+      const ambiguousStatus = AMBIGUOUS_STATUSES.has(outcome.status);
+      if (ambiguousStatus && !idempotent) {
+        const error2 = this.statusError(method, path3, outcome);
+        throw new AmbiguousWriteError(
+          `${error2.message}; the request may have been processed, so it was not sent again blindly`,
+          method,
+          path3,
+          error2.status,
+          error2.body
+        );
+      }
+      const retryable = NOT_PROCESSED_STATUSES.has(outcome.status) || ambiguousStatus;
+      if (retryable && retry < this.maxRetries) {
+        maybeProcessed ||= ambiguousStatus;
+        retry += 1;
+        await this.backoff(method, path3, retry, outcome.headers["retry-after"], { status: outcome.status }, options);
+        continue;
+      }
+      if (retryable && retry > 0) {
+        const error2 = this.statusError(method, path3, outcome);
+        throw new RemoteError(`${error2.message} (gave up after ${retry} retries)`, method, path3, error2.status, error2.body);
+      }
+      return { ...outcome, maybeProcessedBefore: maybeProcessed };
+    }
+  }
+  /**
+   * A non-idempotent create, made safe to retry: after an ambiguous failure it waits, reads back
+   * with `find` and returns what it finds; only when that is absent is the request sent again. A
+   * 409 on a resend (the first attempt did land after all) is read back the same way.
+   */
+  async createOnce(path3, body2, ok2, parse2, find) {
+    let resent = false;
+    for (let round = 0; ; round += 1) {
+      let reply;
+      try {
+        reply = await this.send("POST", path3, body2);
+      } catch (error2) {
+        if (!(error2 instanceof AmbiguousWriteError)) throw error2;
+        const last2 = round >= this.maxRetries;
+        if (!last2) await this.backoff("POST", path3, round + 1, void 0, { ambiguous: error2.status ?? "connection" });
+        const existing = last2 ? await find().catch(() => void 0) : await find();
+        if (existing !== void 0) {
+          this.logger?.debug({ method: "POST", path: path3 }, "the create had been processed; read it back instead of sending it again");
+          return existing;
+        }
+        if (last2) throw error2;
+        resent = true;
+        continue;
+      }
+      if (resent && reply.status === 409) {
+        const existing = await find();
+        if (existing !== void 0) return existing;
+      }
+      return parse2(this.expect("POST", path3, reply, ok2));
+    }
+  }
+  /** One HTTP exchange under a semaphore slot; never throws for network trouble, returns a ConnectionFailure. */
+  async attempt(method, path3, body2, headers, options = {}) {
+    const release = await this.slots.acquire(options.priority === true, options.priority ? PRIORITY_SLOT_WAIT_MS : void 0);
+    const remaining = this.remainingMs(options);
+    if (remaining <= 0) {
+      release();
+      return new ConnectionFailure("deadline");
+    }
+    const cleared = options.guard?.();
+    if (cleared && "refused" in cleared) {
+      release();
+      throw new GuardRefusedError(cleared.refused, method, path3);
+    }
+    const started = performance.now();
+    const controller = new AbortController();
+    const limitedByDeadline = remaining < this.timeoutMs;
+    const timer = setTimeout(() => controller.abort(), Math.max(0, Math.min(this.timeoutMs, remaining, cleared?.withinMs ?? Number.POSITIVE_INFINITY)));
+    try {
+      const response = await request(`${this.origin}${this.basePath}${path3}`, {
+        method,
+        headers,
+        body: body2 === void 0 ? void 0 : JSON.stringify(body2),
+        signal: controller.signal,
+        ...this.dispatcher ? { dispatcher: this.dispatcher } : {}
+      });
+      const text = await response.body.text();
+      const ms = Math.round(performance.now() - started);
+      this.logger?.debug({ method, path: path3, status: response.statusCode, ms }, "prefect request");
+      const timed = MUTATING_METHODS.has(method) && !READ_POST_PATH.test(path3.split("?")[0] ?? "") && response.statusCode < 300;
+      this.observe(NOT_PROCESSED_STATUSES.has(response.statusCode) ? { kind: "overload" } : timed ? { kind: "ok", ms } : { kind: "untimed" });
+      return { status: response.statusCode, headers: response.headers, text };
+    } catch (error2) {
+      const ms = Math.round(performance.now() - started);
+      const code2 = controller.signal.aborted ? limitedByDeadline ? "deadline" : "timeout" : errorCode(error2);
+      if (code2 === void 0) throw error2;
+      this.logger?.debug({ method, path: path3, error: code2, ms }, "prefect request failed");
+      this.observe(RESET_ERROR_CODES.has(code2) || code2 === "ECONNREFUSED" || code2 === "timeout" ? { kind: "overload" } : { kind: "untimed" });
+      return new ConnectionFailure(code2);
+    } finally {
+      clearTimeout(timer);
+      release();
+    }
+  }
+  /** Milliseconds left before the total time limit (and its grace, for a cleanup); Infinity without one. */
+  remainingMs(options = {}) {
+    return this.deadlineAt === void 0 ? Number.POSITIVE_INFINITY : this.deadlineAt + (options.cleanup ? CLEANUP_GRACE_MS : 0) - Date.now();
+  }
+  async backoff(method, path3, retry, retryAfter, reason, options = {}) {
+    this.stats.retries += 1;
+    const fromServer = parseRetryAfter(retryAfter);
+    const raw = fromServer !== void 0 ? fromServer * (1 + Math.random() * 0.2) : 2 ** retry * this.retryBaseMs * (0.8 + Math.random() * 0.4);
+    const delayMs = Math.round(Math.min(this.maxRetryDelayMs, Math.max(0, raw)));
+    if (delayMs >= this.remainingMs(options)) throw this.deadlineError(method, path3);
+    this.logger?.debug({ method, path: path3, ...reason, retry, delayMs }, "retrying prefect request");
+    await new Promise((resolve8) => setTimeout(resolve8, delayMs));
+  }
+  deadlineError(method, path3) {
+    const limit = this.totalTimeoutMs === void 0 ? "" : ` of ${formatMs(this.totalTimeoutMs)}`;
+    return new TimeLimitError(`gave up: the total time limit${limit} was reached (--timeout, or the timeout input of the Action); later requests were not sent`, method, path3);
+  }
+  /** @param unsafe the request may have been processed and was not retried because it is not idempotent. */
+  connectionError(method, path3, code2, retries, unsafe) {
+    const after = retries > 0 ? ` (after ${retries} retries)` : "";
+    let what;
+    if (code2 === "timeout") what = `the Prefect API at ${this.origin} did not answer within ${formatMs(this.timeoutMs)}${after}`;
+    else if (this.reachedServer && RESET_ERROR_CODES.has(code2)) what = `connection reset by the server (the Prefect API at ${this.origin}, ${code2})${after}`;
+    else if (this.reachedServer) what = `lost the connection to the Prefect API at ${this.origin}: ${code2}${after}`;
+    else what = `could not reach the Prefect API at ${this.origin}: ${code2}${after}`;
+    if (unsafe) {
+      return new AmbiguousWriteError(
+        `${what}; not retried, because the request may have been processed and sending it twice is not safe: check the server before running again`,
+        method,
+        path3
+      );
+    }
+    return new RemoteError(this.reachedServer ? what : `${what}; check PREFECT_API_URL`, method, path3);
+  }
+  /** Adds CSRF headers when the server wants them, fetching a token once per client (or when expired). */
+  async addCsrfHeaders(headers, options = {}) {
+    if (this.csrf.kind === "enabled" && this.csrf.expiresAt !== void 0 && Date.now() >= this.csrf.expiresAt) {
+      this.csrf = { kind: "unknown" };
+    }
+    if (this.csrf.kind === "unknown") {
+      this.csrfPending ??= this.fetchCsrfToken(options.cleanup === true).finally(() => {
+        this.csrfPending = void 0;
+      });
+      await this.csrfPending;
+    }
+    const state = this.csrf;
+    if (state.kind === "enabled") {
+      headers["prefect-csrf-token"] = state.token;
+      headers["prefect-csrf-client"] = this.csrfClientId;
+    }
+  }
+  async fetchCsrfToken(cleanup) {
+    const path3 = `/csrf-token?client=${encodeURIComponent(this.csrfClientId)}`;
+    const reply = await this.send("GET", path3, void 0, cleanup ? { cleanup } : {});
+    if (reply.status === 404 || reply.status === 422 && reply.text.includes("CSRF protection is disabled")) {
+      this.csrf = { kind: "disabled" };
+      return;
+    }
+    const value2 = this.json("GET", path3, this.expect("GET", path3, reply, [200]));
+    if (!isRecord2(value2) || typeof value2.token !== "string") throw unexpected2("GET", "/csrf-token", "the token is not a string");
+    const expiresAt = typeof value2.expiration === "string" ? Date.parse(value2.expiration) : Number.NaN;
+    this.csrf = { kind: "enabled", token: value2.token, expiresAt: Number.isNaN(expiresAt) ? void 0 : expiresAt };
+  }
+};
+var PRIORITY_SLOT_WAIT_MS = 2e3;
+var CLEANUP_GRACE_MS = 1e4;
+var Semaphore = class {
+  constructor(size) {
+    this.size = size;
+  }
+  size;
+  inFlight = 0;
+  waiting = [];
+  get limit() {
+    return this.size;
+  }
+  /** A new bound: a larger one admits waiters at once, a smaller one lets the excess finish. */
+  setLimit(size) {
+    this.size = Math.max(1, size);
+    this.admit();
+  }
+  /**
+   * `first`: ahead of every waiter (still within the bound). `maxWaitMs`: when no slot frees within
+   * it, go without one (the release is then a no-op).
+   */
+  async acquire(first2 = false, maxWaitMs) {
+    if (this.inFlight < this.size && this.waiting.length === 0) {
+      this.inFlight += 1;
+    } else {
+      const admitted = await new Promise((resolve8) => {
+        let timer;
+        const waiter = () => {
+          if (timer) clearTimeout(timer);
+          resolve8(true);
+        };
+        if (maxWaitMs !== void 0) {
+          timer = setTimeout(() => {
+            const at3 = this.waiting.indexOf(waiter);
+            if (at3 < 0) return;
+            this.waiting.splice(at3, 1);
+            resolve8(false);
+          }, maxWaitMs);
+        }
+        if (first2) this.waiting.unshift(waiter);
+        else this.waiting.push(waiter);
+        this.admit();
+      });
+      if (!admitted) return () => {
+      };
+    }
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.inFlight -= 1;
+      this.admit();
+    };
+  }
+  admit() {
+    while (this.inFlight < this.size && this.waiting.length > 0) {
+      this.inFlight += 1;
+      this.waiting.shift()();
+    }
+  }
+};
+var USER_AGENT = `prefect-gitops/${VERSION}`;
+function parseApiUrl(apiUrl) {
+  if (apiUrl.trim() === "") {
+    throw new UserInputError(
+      "PREFECT_API_URL is not set",
+      "set PREFECT_API_URL (or --api-url, or PREFECT_API_URL in your Prefect profile) to e.g. http://127.0.0.1:4200/api, or https://api.prefect.cloud/api/accounts/<account-id>/workspaces/<workspace-id> for Prefect Cloud"
+    );
+  }
+  let url;
+  try {
+    url = new URL(apiUrl);
+  } catch {
+    throw new UserInputError("the Prefect API URL is not a valid URL", "set PREFECT_API_URL to e.g. http://127.0.0.1:4200/api");
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new UserInputError("the Prefect API URL must start with http:// or https://", "set PREFECT_API_URL to e.g. http://127.0.0.1:4200/api");
+  }
+  if (url.username || url.password) {
+    throw new UserInputError("the Prefect API URL must not contain credentials", "put them in PREFECT_API_AUTH_STRING or PREFECT_API_KEY");
+  }
+  return url;
+}
+function isIdempotent(method, route) {
+  if (IDEMPOTENT_METHODS.has(method)) return true;
+  return method === "POST" && (READ_POST_PATH.test(route) || UPSERT_POST_PATH.test(route));
+}
+function sameJson(a, b3) {
+  if (Array.isArray(a) || Array.isArray(b3)) return Array.isArray(a) && Array.isArray(b3) && a.length === b3.length && a.every((x3, i3) => sameJson(x3, b3[i3]));
+  if (isRecord2(a) && isRecord2(b3)) {
+    const keys = Object.keys(a);
+    return keys.length === Object.keys(b3).length && keys.every((k3) => Object.prototype.hasOwnProperty.call(b3, k3) && sameJson(a[k3], b3[k3]));
+  }
+  return a === b3;
+}
+function formatMs(ms) {
+  return ms < 1e3 ? `${ms} ms` : `${Number((ms / 1e3).toFixed(1))} s`;
+}
+function parseRetryAfter(value2) {
+  const text = (Array.isArray(value2) ? value2[0] : value2)?.trim();
+  if (!text) return void 0;
+  if (/^\d+(\.\d+)?$/.test(text)) return Number(text) * 1e3;
+  const at3 = Date.parse(text);
+  return Number.isNaN(at3) ? void 0 : Math.max(0, at3 - Date.now());
+}
+function errorCode(error2) {
+  const candidates = [error2];
+  if (isRecord2(error2)) {
+    candidates.push(error2.cause);
+    if (Array.isArray(error2.errors)) candidates.push(...error2.errors);
+  }
+  for (const candidate of candidates) {
+    const code2 = isRecord2(candidate) ? candidate.code : void 0;
+    if (typeof code2 === "string" && (/^E[A-Z_]+$/.test(code2) || code2.startsWith("UND_ERR_"))) return code2;
+  }
+  return void 0;
+}
+function statusMessage(status) {
+  switch (status) {
+    case 400:
+      return "the Prefect API rejected the request";
+    case 401:
+      return "the Prefect API rejected the credentials; check PREFECT_API_KEY / PREFECT_API_AUTH_STRING";
+    case 403:
+      return "the Prefect API refused the request (forbidden)";
+    case 404:
+      return "not found on the Prefect API";
+    case 409:
+      return "the Prefect API reported a conflict";
+    case 422:
+      return "the Prefect API rejected the request as invalid";
+    case 429:
+      return "the Prefect API is rate limiting requests";
+    default:
+      return status >= 500 ? `the Prefect API failed with status ${status}` : `unexpected status ${status} from the Prefect API`;
+  }
+}
+function shortBody(text) {
+  let summary = text;
+  try {
+    const value2 = JSON.parse(text);
+    if (typeof value2 === "string") summary = value2;
+    else if (isRecord2(value2)) {
+      summary = (typeof value2.detail === "string" ? value2.detail : void 0) ?? pydanticErrors(value2.exception_detail) ?? pydanticErrors(value2.detail) ?? (typeof value2.exception_message === "string" ? value2.exception_message : void 0) ?? text;
+    }
+  } catch {
+  }
+  const flat = summary.replace(/\s+/g, " ").trim();
+  return flat.length > SHORT_BODY_MAX ? `${flat.slice(0, SHORT_BODY_MAX - 1)}…` : flat;
+}
+function pydanticErrors(value2) {
+  if (!Array.isArray(value2) || value2.length === 0) return void 0;
+  const parts2 = value2.map((item) => {
+    if (!isRecord2(item)) return String(item);
+    const loc = Array.isArray(item.loc) ? item.loc.filter((part, i3) => !(i3 === 0 && part === "body")).join(".") : "";
+    const msg = typeof item.msg === "string" ? item.msg : JSON.stringify(item);
+    return loc ? `${loc}: ${msg}` : msg;
+  });
+  return parts2.join("; ");
+}
+function unexpected2(method, path3, what, status) {
+  return new RemoteError(`unexpected response from the Prefect API: ${what}`, method, path3, status);
+}
+function isRecord2(value2) {
+  return typeof value2 === "object" && value2 !== null && !Array.isArray(value2);
+}
+function chunk2(items, size) {
+  const out2 = [];
+  for (let i3 = 0; i3 < items.length; i3 += size) out2.push(items.slice(i3, i3 + size));
+  return out2;
+}
+function requireStrings(value2, keys, method, path3, what) {
+  for (const key of keys) {
+    if (typeof value2[key] !== "string") throw unexpected2(method, path3, `${what} has no string ${key}`);
+  }
+}
+function checkSchedule(value2, method, path3, where = "schedule") {
+  if (!isRecord2(value2)) throw unexpected2(method, path3, `${where} is not an object`);
+  requireStrings(value2, ["id"], method, path3, where);
+  if (!isRecord2(value2.schedule)) throw unexpected2(method, path3, `${where} has no schedule object`);
+  return value2;
+}
+function checkDeployment(value2, method, path3, where = "deployment") {
+  if (!isRecord2(value2)) throw unexpected2(method, path3, `${where} is not an object`);
+  requireStrings(value2, ["id", "name", "flow_id"], method, path3, where);
+  if (!Array.isArray(value2.schedules)) throw unexpected2(method, path3, `${where} has no schedules array`);
+  value2.schedules.forEach((schedule, i3) => checkSchedule(schedule, method, path3, `${where} schedule ${i3}`));
+  if (value2.tags !== void 0 && !Array.isArray(value2.tags)) throw unexpected2(method, path3, `${where} tags is not an array`);
+  return value2;
+}
+function checkFlow(value2, method, path3, where = "flow") {
+  if (!isRecord2(value2)) throw unexpected2(method, path3, `${where} is not an object`);
+  requireStrings(value2, ["id", "name"], method, path3, where);
+  return value2;
+}
+function checkAutomation(value2, method, path3, where = "automation") {
+  if (!isRecord2(value2)) throw unexpected2(method, path3, `${where} is not an object`);
+  requireStrings(value2, ["id", "name"], method, path3, where);
+  if (!Array.isArray(value2.actions)) throw unexpected2(method, path3, `${where} has no actions list`);
+  const actions = (list) => Array.isArray(list) ? list.filter(isRecord2) : [];
+  const described = typeof value2.description === "string" ? tagsFromDescription(value2.description) : void 0;
+  const tags = Array.isArray(value2.tags) ? value2.tags.filter((t2) => typeof t2 === "string") : [];
+  return {
+    id: value2.id,
+    name: value2.name,
+    enabled: value2.enabled !== false,
+    tags: [.../* @__PURE__ */ new Set([...tags, ...described?.tags ?? []])],
+    actions: actions(value2.actions),
+    actions_on_trigger: actions(value2.actions_on_trigger),
+    actions_on_resolve: actions(value2.actions_on_resolve),
+    ...described ? { description: described.description } : {},
+    ...isRecord2(value2.trigger) ? { trigger: value2.trigger } : {},
+    ...typeof value2.updated === "string" ? { updated: value2.updated } : {}
+  };
+}
+var TAGS_LINE2 = "prefect-gitops-tags: ";
+function tagsIntoDescription(body2) {
+  const { tags, ...rest } = body2;
+  if (!Array.isArray(tags) || tags.length === 0) return rest;
+  const description = typeof rest.description === "string" && rest.description !== "" ? `${rest.description}
+` : "";
+  return { ...rest, description: `${description}${TAGS_LINE2}${JSON.stringify(tags)}` };
+}
+function tagsFromDescription(description) {
+  const at3 = description.lastIndexOf(TAGS_LINE2);
+  if (at3 < 0 || at3 > 0 && description[at3 - 1] !== "\n") return { description, tags: [] };
+  try {
+    const tags = JSON.parse(description.slice(at3 + TAGS_LINE2.length));
+    if (!Array.isArray(tags) || !tags.every((t2) => typeof t2 === "string")) return { description, tags: [] };
+    return { description: description.slice(0, Math.max(0, at3 - 1)), tags };
+  } catch {
+    return { description, tags: [] };
+  }
+}
+function checkVariable(value2, method, path3) {
+  if (!isRecord2(value2)) throw unexpected2(method, path3, "the variable is not an object");
+  requireStrings(value2, ["id", "name", "updated"], method, path3, "the variable");
+  return { id: value2.id, name: value2.name, value: value2.value ?? null, updated: value2.updated };
+}
+function checkWorkPool(value2, method, path3, where = "work pool") {
+  if (!isRecord2(value2)) throw unexpected2(method, path3, `${where} is not an object`);
+  requireStrings(value2, ["id", "name", "type"], method, path3, where);
+  return value2;
+}
+
+// src/plan/server-support.ts
+function serverSupportIssues(desired, features, serverVersion) {
+  const issues = [];
+  const needs = (c4) => `needs Prefect >= ${minimumVersion(c4)} (this server runs ${serverVersion})`;
+  const prefect2 = parseVersion(serverVersion)?.major === 2;
+  for (const d of desired) {
+    const at3 = (path3) => d.fieldsAt?.[path3] ?? d.declaredAt;
+    const push = (path3, severity, message) => {
+      issues.push({ ...at3(path3), path: path3.replace(/\.(\d+)/g, "[$1]"), severity, message: `${d.key}: ${message}` });
+    };
+    const m = d.manifest;
+    if (!features.scheduleSlugs) {
+      (m.schedules ?? []).forEach((s3, i3) => {
+        if (s3.parameters !== void 0 && Object.keys(s3.parameters).length > 0) {
+          push(`schedules.${i3}.parameters`, "error", `schedule parameters ${needs("scheduleSlugs")}: its schedules cannot hold parameters; remove them (or set deployment parameters) or upgrade the server`);
+        }
+        if (s3.slug !== void 0) {
+          push(`schedules.${i3}.slug`, "warning", `schedule slugs ${needs("scheduleSlugs")}: the slug is not stored; schedules are matched by their content, and a changed schedule is replaced (new id)`);
+        }
+      });
+    }
+    const concurrency = m.concurrency_limit;
+    if (!features.deploymentConcurrencyLimit && concurrency !== void 0 && concurrency !== null) {
+      push("concurrency_limit", "error", `deployment concurrency limits ${needs("deploymentConcurrencyLimit")}; remove concurrency_limit for this server (on Prefect 2 a work pool or work queue concurrency limit does this)`);
+    } else if (concurrency !== null && typeof concurrency === "object") {
+      if (!features.concurrencyOptions && concurrency.collision_strategy !== void 0) {
+        push("concurrency_limit", "warning", `collision_strategy ${needs("concurrencyOptions")}; it is not applied`);
+      } else if (!features.gracePeriod && concurrency.grace_period_seconds !== void 0) {
+        push("concurrency_limit", "warning", `grace_period_seconds ${needs("gracePeriod")}; it is not applied`);
+      }
+    }
+    if (prefect2 && (m.triggers ?? []).length > 0) {
+      push(
+        "triggers.0",
+        "error",
+        `triggers need Prefect 3 (this server runs ${serverVersion}): Prefect 2 automations are experimental, off unless the server sets PREFECT_EXPERIMENTAL_EVENTS, so creating them could fail half-way through an apply; remove triggers for this server`
+      );
+    } else if (!features.triggerScheduleAfter) {
+      (m.triggers ?? []).forEach((t2, i3) => {
+        if (t2.schedule_after !== void 0) push(`triggers.${i3}`, "error", `a trigger's schedule_after ${needs("triggerScheduleAfter")}; remove it or upgrade the server`);
+      });
+    }
+  }
+  return issues;
+}
+
+// src/validate/validate.ts
+import { basename as basename4, resolve as resolvePath } from "node:path";
 
 // src/manifests/merge.ts
 function mergeLayers(layers) {
@@ -79309,7 +79588,8 @@ function checkDocument(doc, environments, haveConfig) {
   if ("deployments" in value2 && !("name" in value2)) {
     return [issueAt3(doc.locate(["deployments"], { key: true }), ["deployments"], "a manifest document describes one deployment; move each entry of `deployments:` into its own document (separate them with `---`)")];
   }
-  const problems = schemaIssues(doc, [], checkSchema("partialDeployment", value2));
+  const stringAllowed = (i3) => doc.prefectYaml !== void 0 && /^schedules\[\d+\]\.(active|day_or)$/.test(i3.path) && typeof getAt(value2, i3.path) === "string";
+  const problems = schemaIssues(doc, [], checkSchema("partialDeployment", value2)).filter((i3) => !stringAllowed(i3));
   if (!("name" in value2)) problems.push(issueAt3(doc.start, [], 'missing required key "name"'));
   const gitops = value2.gitops;
   if (gitops && typeof gitops === "object" && haveConfig) {
@@ -79363,6 +79643,7 @@ function resolveEnvironment(project, config, docs, environment, options, issues)
     const local = rendered.problems.map((p2) => issueAt3(locator.locate(p2.path), p2.path, p2.message + locator.scopeOf(p2.path), p2.severity ?? "error"));
     const manifest = rendered.value;
     if (doc.prefectYaml && project.prefectDefaultWorkPool) defaultWorkPool(manifest, project.prefectDefaultWorkPool, entriesOf.get(doc.prefectYaml.file) ?? 0, locator, local);
+    if (doc.prefectYaml) readSchedulesAsPrefect(manifest);
     const relativeDir = doc.prefectYaml?.relativeDir ?? "";
     const flow = typeof manifest.entrypoint === "string" ? locateFlow(manifest.entrypoint, entrypointBases(manifest.entrypoint, relativeDir, doc.prefectYaml?.explicit, project.pythonPath), (path3) => project.pythonSources.get(path3) ?? null) : void 0;
     const explicit = doc.prefectYaml?.explicit === true;
@@ -79459,6 +79740,9 @@ function flowDefaults(project, locator, manifest, issues, flow, prefectYaml) {
   }
   if (prefectYaml ? !manifest.description : manifest.description === void 0) {
     const decorated = flow.assigned ? void 0 : lookupFlow(source, entry.func);
+    if (decorated?.kind === "flow" && decorated.descriptionProblem) {
+      issues.push(issueAt3(locator.locate(["entrypoint"]), ["entrypoint"], `${entry.file}:${decorated.line}: the flow's ${decorated.descriptionProblem}, so the deployment gets the docstring as its description instead; give description here, or pass --python to ask your Prefect installation`, "warning"));
+    }
     const description = (decorated?.kind === "flow" ? decorated.description : void 0) ?? functionDocstring(source, entry.func);
     if (description !== void 0) out2.description = description;
     else if (prefectYaml && manifest.description !== void 0) out2.description = null;
@@ -79469,6 +79753,34 @@ function prefectYamlProjectLayer(doc, context) {
   const choice = chooseWrittenPull(doc.value, { has: "pull" in context, value: context.pull });
   if (choice.kind === "default") return { value: {}, doc: context.file, base: [] };
   return { value: { pull: choice.steps }, doc: choice.at === "entry" ? doc : context.file, base: [] };
+}
+function getAt(value2, path3) {
+  let current = value2;
+  for (const part of path3.split(/\.|\[|\]/).filter(Boolean)) current = isMapping2(current) ? current[part] : Array.isArray(current) ? current[Number(part)] : void 0;
+  return current;
+}
+var PYDANTIC_BOOLEANS = { true: true, t: true, yes: true, y: true, on: true, "1": true, false: false, f: false, no: false, n: false, off: false, "0": false };
+function readSchedulesAsPrefect(manifest) {
+  for (const schedule of Array.isArray(manifest.schedules) ? manifest.schedules : []) {
+    if (!isMapping2(schedule)) continue;
+    const s3 = schedule;
+    for (const key of ["active", "day_or"]) {
+      const value2 = s3[key];
+      if (typeof value2 === "string" && value2.trim().toLowerCase() in PYDANTIC_BOOLEANS) s3[key] = PYDANTIC_BOOLEANS[value2.trim().toLowerCase()];
+    }
+    if (typeof s3.rrule === "string" && s3.rrule.trim().startsWith("{")) {
+      let parsed;
+      try {
+        parsed = JSON.parse(s3.rrule);
+      } catch {
+        continue;
+      }
+      if (isMapping2(parsed) && typeof parsed.rrule === "string") {
+        s3.rrule = parsed.rrule;
+        if (!s3.timezone && typeof parsed.timezone === "string") s3.timezone = parsed.timezone;
+      }
+    }
+  }
 }
 function defaultWorkPool(manifest, pool, entries, locator, issues) {
   const current = isMapping2(manifest.work_pool) ? manifest.work_pool : void 0;
@@ -79525,7 +79837,7 @@ function resolveFlowName(project, locator, manifest, issues, flow, prefectYaml) 
       return manifest.flow_name ?? entry.func.replace(/_/g, "-");
     case "dynamic-name":
       if (manifest.flow_name) return manifest.flow_name;
-      issues.push(issueAt3(at3, ["entrypoint"], `cannot resolve the flow name statically: ${entry.file}:${found.line} sets @flow(name=${found.expression}); add flow_name, or pass --python to ask your Prefect installation` + scope));
+      issues.push(issueAt3(at3, ["entrypoint"], `cannot resolve the flow name statically: ${entry.file}:${found.line} sets @flow(name=${found.expression})${found.why ? `: ${found.why}` : ""}; add flow_name, or pass --python to ask your Prefect installation` + scope));
       return void 0;
     case "flow":
       if (prefectYaml) return flowNameAsPrefectDeploys(locator, manifest, found.flowName, `${entry.file}:${found.line}`, issues);
@@ -79572,6 +79884,13 @@ function checkDeployment2(locator, m, fromPrefectYaml = false) {
   }
   if (isString(m.flow_name) && FORBIDDEN_NAME_CHARACTERS.test(m.flow_name)) at3(["flow_name"], `flow name "${m.flow_name}" must not contain / % & < >`);
   if (isString(m.name) && !(isMapping2(m.work_pool) && m.work_pool.name)) at3(["name"], `deployment "${m.name}" has no work pool: no worker will run it; set work_pool.name (here or in the config defaults)`, "warning");
+  (Array.isArray(m.pull) ? m.pull : []).forEach((step, i3) => {
+    for (const name2 of isMapping2(step) ? Object.keys(step) : []) {
+      if (name2.startsWith("prefect.projects.steps.")) {
+        at3(["pull", i3, name2], `pull step ${name2} no longer exists (Prefect 2.19 and 3.x have no module prefect.projects): a worker fails on it before the flow runs; use ${name2.replace("prefect.projects.steps.", "prefect.deployments.steps.")}`, "warning", true);
+      }
+    }
+  });
   const schedules = (Array.isArray(m.schedules) ? m.schedules : []).filter(isMapping2);
   const slugs = assignSlugs(schedules);
   const slugSeen = /* @__PURE__ */ new Map();
@@ -79615,6 +79934,15 @@ function checkDeployment2(locator, m, fromPrefectYaml = false) {
     if (first2 !== void 0) {
       at3(s3.slug ? [...base, "slug"] : base, `schedule slug "${slug}" is used twice in this deployment (schedules ${first2} and ${i3})${s3.slug ? "" : `; schedule ${i3} has no slug and gets "${slug}" by default: give it an explicit slug`}`);
     } else slugSeen.set(slug, i3);
+  });
+  const replacedBy = /* @__PURE__ */ new Map();
+  schedules.forEach((s3, i3) => {
+    if (!isString(s3.replaces)) return;
+    const path3 = ["schedules", i3, "replaces"];
+    if (s3.replaces === slugs[i3]) at3(path3, `schedule ${i3} replaces its own slug "${s3.replaces}"; replaces names the slug it had before, e.g. replaces: ${s3.replaces} with slug: ${s3.replaces}-new`);
+    else if (slugs.includes(s3.replaces)) at3(path3, `schedule ${i3} replaces "${s3.replaces}", which schedule ${slugs.indexOf(s3.replaces)} still has; rename that one, or remove replaces`);
+    else if (replacedBy.has(s3.replaces)) at3(path3, `schedules ${replacedBy.get(s3.replaces)} and ${i3} both replace "${s3.replaces}"; one schedule can be renamed into one other`);
+    else replacedBy.set(s3.replaces, i3);
   });
   out2.push(...parameterIssues(locator, m, { fromPrefectYaml, deferServerVariables: true }));
   return out2;
@@ -79914,7 +80242,13 @@ async function reconcile(options) {
   const resolvedProblems = desired.filter((d, i3) => d !== deployments[i3]).flatMap((d) => checkResolvedParameters(d, /(^|\/)prefect\.ya?ml$/.test(d.declaredAt.file)));
   if (hasErrors(resolvedProblems)) throw new ValidationFailedError(resolvedProblems);
   const declaredPools = isTarget ? void 0 : { pools: new Set(validation.workspace.filter((o2) => o2.kind === "work-pool").map((o2) => o2.key)), queues: new Set(validation.workspace.filter((o2) => o2.kind === "work-queue").map((o2) => o2.key)) };
-  const poolProblems = poolIssues(desired, await readPoolInventory(client, desired, declaredPools), options.allowMissingPools ?? false);
+  const [pools, workspaceRead, liveRead] = await Promise.allSettled([
+    readPoolInventory(client, desired, declaredPools),
+    // Under --target only the targeted deployments are planned: workspace objects are left out.
+    isTarget ? Promise.resolve(void 0) : fetchWorkspaceState(client, validation.workspace, owner, desired.map((d) => d.key)),
+    fetchLiveState(client, desired, owner)
+  ]);
+  const poolProblems = poolIssues(desired, settled(pools), options.allowMissingPools ?? false);
   if (hasErrors(poolProblems)) throw new ValidationFailedError(poolProblems);
   const supportProblems = serverSupportIssues(desired, client.capabilities, client.serverVersion);
   if (hasErrors(supportProblems)) {
@@ -79922,8 +80256,8 @@ async function reconcile(options) {
     const more = errors.length > 1 ? ` (and ${errors.length - 1} more)` : "";
     throw new ValidationFailedError(supportProblems, `this Prefect server (${client.serverVersion}) cannot hold what the manifests declare: ${errors[0].message}${more}; nothing was written`);
   }
-  const workspace = isTarget ? void 0 : await fetchWorkspaceState(client, validation.workspace, owner, desired.map((d) => d.key));
-  const fetched = await fetchLiveState(client, desired, owner);
+  const workspace = settled(workspaceRead);
+  const fetched = settled(liveRead);
   const live = isTarget ? { ...fetched, deployments: new Map([...fetched.deployments].filter(([key]) => isTarget(key))) } : fetched;
   options.logger.debug({ live: live.deployments.size, reads: client.stats.reads }, "live state fetched");
   let result = plan(desired, live, {
@@ -79960,19 +80294,27 @@ async function reconcile(options) {
   }
   return { plan: result, client, project, desired, live, warnings: [...validation.issues.filter((i3) => i3.severity === "warning"), ...poolProblems], config, ...workspace ? { workspace } : {} };
 }
+function settled(result) {
+  if (result.status === "rejected") throw result.reason;
+  return result.value;
+}
 async function fetchLiveState(client, desired, owner) {
   const flowNames = [...new Set(desired.map((d) => d.flowName))];
-  const owned = await client.listDeployments({ tagsAll: [ownerTag(owner)] });
-  const declared2 = flowNames.length ? await client.listDeployments({ flowNames, excludeIds: owned.map((d) => d.id) }) : [];
-  const byId = /* @__PURE__ */ new Map();
-  for (const d of [...declared2, ...owned]) byId.set(d.id, d);
-  const flowIds = [...new Set([...byId.values()].map((d) => d.flow_id))];
-  const flows = flowIds.length ? await client.listFlows({ ids: flowIds }) : [];
-  const flowName = new Map(flows.map((f2) => [f2.id, f2.name]));
-  const deployments = /* @__PURE__ */ new Map();
-  for (const d of byId.values()) deployments.set(`${flowName.get(d.flow_id) ?? d.flow_id}/${d.name}`, d);
+  const readDeployments = async () => {
+    const owned = await client.listDeployments({ tagsAll: [ownerTag(owner)] });
+    const declared2 = flowNames.length ? await client.listDeployments({ flowNames, excludeIds: owned.map((d) => d.id) }) : [];
+    const byId2 = /* @__PURE__ */ new Map();
+    for (const d of [...declared2, ...owned]) byId2.set(d.id, d);
+    const flowIds = [...new Set([...byId2.values()].map((d) => d.flow_id))];
+    const flows = flowIds.length ? await client.listFlows({ ids: flowIds }) : [];
+    const flowName = new Map(flows.map((f2) => [f2.id, f2.name]));
+    const deployments2 = /* @__PURE__ */ new Map();
+    for (const d of byId2.values()) deployments2.set(`${flowName.get(d.flow_id) ?? d.flow_id}/${d.name}`, d);
+    return { byId: byId2, deployments: deployments2 };
+  };
+  const [{ byId, deployments }, ours] = await Promise.all([readDeployments(), client.listAutomations([ownerTag(owner)])]);
   const ownership = ownershipMarker(client.capabilities);
-  const automations = automationsByDeployment(await client.listAutomations([ownerTag(owner)]));
+  const automations = automationsByDeployment(ours);
   return { deployments, automations, orphanedAutomations: await findOrphanedAutomations(client, automations, byId), ownership };
 }
 async function findOrphanedAutomations(client, automations, listed) {
@@ -81782,7 +82124,7 @@ function toReconcileOptions(inputs, context) {
       ...inputs.prefectApiKey ? { apiKey: inputs.prefectApiKey } : {},
       ...inputs.prefectApiAuthString ? { authString: inputs.prefectApiAuthString } : {},
       concurrency: CONCURRENCY,
-      ...inputs.timeoutMs !== void 0 ? { totalTimeoutMs: inputs.timeoutMs } : {},
+      ...inputs.timeoutMs !== void 0 ? { totalTimeoutMs: inputs.timeoutMs, deadlineAt: Date.now() + inputs.timeoutMs } : {},
       ...inputs.requestTimeoutMs !== void 0 ? { timeoutMs: inputs.requestTimeoutMs } : {}
     },
     ...prune !== void 0 ? { prune } : {},
