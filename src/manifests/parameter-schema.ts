@@ -1071,6 +1071,7 @@ const EMPTY_CONSTRUCTORS: Readonly<Record<string, 'list' | 'tuple' | 'set' | 'di
 function evaluateCall(expr: Extract<PyExpr, { kind: 'call' }>, module: ModuleInfo, seen: ReadonlySet<string>): Evaluated {
   const cannot = fail(`"${expr.text}" is computed at import time`);
   const callee = resolve(expr.func, 'module', module);
+  if (callee.kind === 'class' && expr.args.length === 0 && classKind(callee.cls, module).kind === 'model') return modelInstance(callee.cls, expr.keywords, module, seen);
   if (callee.kind !== 'member') return cannot;
   const numbers: number[] = [];
   const keywords: Record<string, number> = {};
@@ -1103,6 +1104,60 @@ function evaluateCall(expr: Extract<PyExpr, { kind: 'call' }>, module: ModuleInf
     return ok({ t: 'string-like', v: single === '' ? '.' : single.replace(/\/+$/, '').replace(/\/{2,}/g, '/') || '/' });
   }
   return cannot;
+}
+
+/**
+ * A pydantic model built with keywords only (`Settings()`, `Inner(count=2)`), as pydantic writes it
+ * for a JSON schema default: its fields in order (inherited first) by field name, each the keyword
+ * given or its default (`Field(default)`, or a `default_factory` that is a model or an empty
+ * container). Anything else (positional arguments, aliases, a required field not given, validators
+ * or settings this cannot read) is said to be computed at import time.
+ */
+function modelInstance(cls: ClassInfo, keywords: readonly { readonly name: string; readonly value: PyExpr }[], module: ModuleInfo, seen: ReadonlySet<string>): Evaluated {
+  const cannot = (why: string): Evaluated => fail(`${cls.name}(...): ${why}`);
+  if (seen.has(`model:${cls.name}`)) return cannot('the model contains itself');
+  const inner = new Set([...seen, `model:${cls.name}`]);
+  const chain: ClassInfo[] = [];
+  for (let current: ClassInfo | undefined = cls; current; ) {
+    chain.unshift(current);
+    const kind = classKind(current, module);
+    if (kind.kind !== 'model') return cannot(`${current.name} is not a model`);
+    current = kind.base;
+  }
+  const given = new Map(keywords.map((k) => [k.name, k.value]));
+  const fields = new Map<string, PyValue>();
+  for (const model of chain) {
+    for (const statement of model.body) {
+      if (statement.kind === 'ignored' || statement.kind === 'config' || (statement.kind === 'method' && statement.decorators.length === 0)) continue;
+      if (statement.kind !== 'assign') return cannot(`model ${model.name} has a body this cannot read`);
+      if (statement.target.startsWith('_') || statement.target === 'model_config') continue;
+      if (!statement.annotation) return cannot(`${model.name}.${statement.target} has no annotation`);
+      const annotation = statement.annotation.kind === 'str' ? parseExpression(statement.annotation.value) : statement.annotation;
+      const classVar = annotation ? resolve(annotation.kind === 'subscript' ? annotation.value : annotation, 'module', module) : undefined;
+      if (classVar?.kind === 'member' && classVar.module === 'typing' && classVar.name === 'ClassVar') continue;
+      const explicit = given.get(statement.target);
+      let value: Evaluated;
+      if (explicit) value = evaluate(explicit, module, inner);
+      else if (!statement.value) return cannot(`the required field ${statement.target} is not given`);
+      else if (isFieldCall(statement.value, module)) value = fieldDefault(statement.value, statement.target, module, inner);
+      else value = evaluate(statement.value, module, inner);
+      if (!value.ok) return value;
+      fields.set(statement.target, value.value);
+    }
+  }
+  for (const name of given.keys()) if (!fields.has(name)) return cannot(`${name} is not a field of ${cls.name}`);
+  return ok({ t: 'dict', entries: [...fields].map(([name, value]) => [{ t: 'str', v: name }, value] as const) });
+}
+
+/** The default a `Field(...)` gives a model built without that field. */
+function fieldDefault(call: Extract<PyExpr, { kind: 'call' }>, name: string, module: ModuleInfo, seen: ReadonlySet<string>): Evaluated {
+  if (call.keywords.some((k) => k.name === 'alias' || k.name === 'validation_alias')) return fail(`the field ${name} has an alias`);
+  const explicit = call.keywords.find((k) => k.name === 'default')?.value ?? call.args[0];
+  if (explicit && explicit.kind !== 'ellipsis') return evaluate(explicit, module, seen);
+  const factory = call.keywords.find((k) => k.name === 'default_factory')?.value;
+  if (!factory) return fail(`the required field ${name} is not given`);
+  // A model class or an empty container type, called with no arguments.
+  return evaluateCall({ kind: 'call', func: factory, args: [], keywords: [], text: `${factory.text}()` }, module, seen);
 }
 
 const pad = (n: number, width = 2) => String(Math.trunc(n)).padStart(width, '0');

@@ -341,3 +341,15 @@ describe('parameterSchemaFromSource: errors', () => {
     expect(Object.keys(schema['properties'] as object)).toEqual(['b']);
   });
 });
+
+describe('parameterSchemaFromSource: a model instance as the default', () => {
+  it('is the model built as pydantic dumps it; one that cannot be built here is a notice, and no default', () => {
+    const source = `${HEADER}from pydantic import BaseModel, Field\n\nclass Inner(BaseModel):\n    count: int = 0\n\nclass Outer(BaseModel):\n    name: str\n    inner: Inner = Field(default_factory=Inner)\n    tags: list[str] = Field(default_factory=list)\n\n@flow\ndef f(a: Outer = Outer(name="x"), b: Outer = Outer(), c: Inner = Inner(count=3)):\n    pass\n`;
+    const result = build(source);
+    const properties = result.schema['properties'] as Record<string, { default?: unknown }>;
+    expect(properties['a']!.default).toEqual({ name: 'x', inner: { count: 0 }, tags: [] });
+    expect(properties['b']).not.toHaveProperty('default');
+    expect(properties['c']!.default).toEqual({ count: 3 });
+    expect(result.notices.map((n) => n.message)).toEqual([expect.stringMatching(/^parameter "b": default Outer\(\) cannot be evaluated statically \(Outer\(\.\.\.\): the required field name is not given\)/)]);
+  });
+});
