@@ -1307,6 +1307,15 @@ function readEnum(cls: ClassInfo, module: ModuleInfo): EnumInfo | { why: string 
     if (statement.kind !== 'assign' || statement.annotation || !statement.value) return { why: `enum ${cls.name} has a body this cannot read` };
     if (/^__.*__$/.test(statement.target)) continue;
     if (statement.target.startsWith('_')) return { why: `enum ${cls.name} has a body this cannot read` };
+    const auto = statement.value.kind === 'call' && statement.value.args.length === 0 && statement.value.keywords.length === 0 ? resolve(statement.value.func, 'module', module) : undefined;
+    if (auto?.kind === 'member' && auto.module === 'enum' && auto.name === 'auto') {
+      // Python's _generate_next_value_: StrEnum the lower-cased name; Enum and IntEnum 1, then the last int + 1.
+      const last = members.at(-1)?.value;
+      const next: PyValue | undefined = kind.strEnum ? { t: 'str', v: statement.target.toLowerCase() } : kind.mixin === undefined || kind.mixin === 'int' ? (last === undefined ? { t: 'int', v: 1n } : last.t === 'int' ? { t: 'int', v: last.v + 1n } : undefined) : undefined;
+      if (!next) return { why: `the value auto() of ${cls.name}.${statement.target} cannot be worked out statically` };
+      members.push({ name: statement.target, value: next });
+      continue;
+    }
     const value = evaluate(statement.value, module);
     if (!value.ok) return { why: `the value of ${cls.name}.${statement.target} cannot be evaluated statically` };
     let v = value.value;
@@ -1319,7 +1328,7 @@ function readEnum(cls: ClassInfo, module: ModuleInfo): EnumInfo | { why: string 
 }
 
 type ClassKind =
-  | { readonly kind: 'enum'; readonly mixin?: 'str' | 'int' | 'float' }
+  | { readonly kind: 'enum'; readonly mixin?: 'str' | 'int' | 'float'; readonly strEnum?: boolean }
   | { readonly kind: 'model'; readonly base?: ClassInfo }
   /** A class pydantic only checks with isinstance: Prefect's schema for it is `{}`. */
   | { readonly kind: 'plain' }
@@ -1349,7 +1358,7 @@ function classKind(cls: ClassInfo, module: ModuleInfo, seen: ReadonlySet<string>
     if (mixin !== undefined && mixin !== 'str' && mixin !== 'int' && mixin !== 'float') {
       return { kind: 'unknown', why: `enum ${cls.name} derives from ${cls.bases.map((b) => b.text).join(', ')}` };
     }
-    return mixin === undefined ? { kind: 'enum' } : { kind: 'enum', mixin };
+    return mixin === undefined ? { kind: 'enum' } : { kind: 'enum', mixin, ...(sym.name === 'StrEnum' ? { strEnum: true } : {}) };
   }
   if (bases.length === 1) {
     const { sym } = bases[0]!;

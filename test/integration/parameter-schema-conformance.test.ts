@@ -55,7 +55,7 @@ const MUST_MATCH: readonly string[] = [
   'sig_models_more.py:documented_enum', 'sig_models_more.py:inherited_model', 'sig_models_more.py:literal_of_enum_member',
   'sig_models_more.py:field_extras',
   // pydantic Field(...) inside models (description, title, alias, default_factory, constraints)
-  'sig_model_fields.py:model_fields', 'sig_fallbacks.py:annotated_constraints', 'sig_model_fields.py:model_configs', 'sig_model_fields.py:model_defaults',
+  'sig_model_fields.py:model_fields', 'sig_fallbacks.py:annotated_constraints', 'sig_model_fields.py:model_configs', 'sig_model_fields.py:model_defaults', 'sig_model_fields.py:enum_auto',
   // string annotations, `from __future__ import annotations`, names only imported for type checkers
   'sig_forward_refs.py:string_annotations', 'sig_forward_refs.py:string_annotation_of_later_class',
   'sig_forward_refs.py:unresolvable_string_annotation', 'sig_future_annotations.py:future_annotations',

@@ -312,7 +312,7 @@ describe('parameterSchemaFromSource: fallbacks', () => {
   });
 
   it.each([
-    ['an enum with auto()', 'from enum import Enum, auto\nclass E(Enum):\n    A = auto()', 'x: E'],
+    ['a str-mixin enum with auto()', 'from enum import Enum, auto\nclass E(str, Enum):\n    A = auto()', 'x: E'],
     ['a model whose Field(...) has a keyword not read statically', 'from pydantic import BaseModel, Field\nclass M(BaseModel):\n    a: int = Field(1, frozen=True)', 'x: M'],
     ['a model with a validator', 'from pydantic import BaseModel, field_validator\nclass M(BaseModel):\n    a: int\n    @field_validator("a")\n    def check(cls, v):\n        return v', 'x: M'],
     ['Annotated constraints that do not fit the type', 'from typing import Annotated\nfrom pydantic import Field', 'x: Annotated[bool, Field(ge=1)]'],
