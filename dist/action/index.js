@@ -76180,6 +76180,7 @@ var EMPTY_CONSTRUCTORS = {
 function evaluateCall(expr, module2, seen) {
   const cannot = fail(`"${expr.text}" is computed at import time`);
   const callee = resolve2(expr.func, "module", module2);
+  if (callee.kind === "class" && expr.args.length === 0 && classKind(callee.cls, module2).kind === "model") return modelInstance(callee.cls, expr.keywords, module2, seen);
   if (callee.kind !== "member") return cannot;
   const numbers = [];
   const keywords = {};
@@ -76212,6 +76213,49 @@ function evaluateCall(expr, module2, seen) {
     return ok({ t: "string-like", v: single === "" ? "." : single.replace(/\/+$/, "").replace(/\/{2,}/g, "/") || "/" });
   }
   return cannot;
+}
+function modelInstance(cls, keywords, module2, seen) {
+  const cannot = (why) => fail(`${cls.name}(...): ${why}`);
+  if (seen.has(`model:${cls.name}`)) return cannot("the model contains itself");
+  const inner = /* @__PURE__ */ new Set([...seen, `model:${cls.name}`]);
+  const chain = [];
+  for (let current = cls; current; ) {
+    chain.unshift(current);
+    const kind = classKind(current, module2);
+    if (kind.kind !== "model") return cannot(`${current.name} is not a model`);
+    current = kind.base;
+  }
+  const given = new Map(keywords.map((k3) => [k3.name, k3.value]));
+  const fields2 = /* @__PURE__ */ new Map();
+  for (const model of chain) {
+    for (const statement of model.body) {
+      if (statement.kind === "ignored" || statement.kind === "config" || statement.kind === "method" && statement.decorators.length === 0) continue;
+      if (statement.kind !== "assign") return cannot(`model ${model.name} has a body this cannot read`);
+      if (statement.target.startsWith("_") || statement.target === "model_config") continue;
+      if (!statement.annotation) return cannot(`${model.name}.${statement.target} has no annotation`);
+      const annotation = statement.annotation.kind === "str" ? parseExpression2(statement.annotation.value) : statement.annotation;
+      const classVar = annotation ? resolve2(annotation.kind === "subscript" ? annotation.value : annotation, "module", module2) : void 0;
+      if (classVar?.kind === "member" && classVar.module === "typing" && classVar.name === "ClassVar") continue;
+      const explicit = given.get(statement.target);
+      let value2;
+      if (explicit) value2 = evaluate(explicit, module2, inner);
+      else if (!statement.value) return cannot(`the required field ${statement.target} is not given`);
+      else if (isFieldCall(statement.value, module2)) value2 = fieldDefault(statement.value, statement.target, module2, inner);
+      else value2 = evaluate(statement.value, module2, inner);
+      if (!value2.ok) return value2;
+      fields2.set(statement.target, value2.value);
+    }
+  }
+  for (const name2 of given.keys()) if (!fields2.has(name2)) return cannot(`${name2} is not a field of ${cls.name}`);
+  return ok({ t: "dict", entries: [...fields2].map(([name2, value2]) => [{ t: "str", v: name2 }, value2]) });
+}
+function fieldDefault(call, name2, module2, seen) {
+  if (call.keywords.some((k3) => k3.name === "alias" || k3.name === "validation_alias")) return fail(`the field ${name2} has an alias`);
+  const explicit = call.keywords.find((k3) => k3.name === "default")?.value ?? call.args[0];
+  if (explicit && explicit.kind !== "ellipsis") return evaluate(explicit, module2, seen);
+  const factory = call.keywords.find((k3) => k3.name === "default_factory")?.value;
+  if (!factory) return fail(`the required field ${name2} is not given`);
+  return evaluateCall({ kind: "call", func: factory, args: [], keywords: [], text: `${factory.text}()` }, module2, seen);
 }
 var pad = (n, width = 2) => String(Math.trunc(n)).padStart(width, "0");
 function formatTemporal(name2, args2, keywords) {
@@ -76344,6 +76388,14 @@ function readEnum(cls, module2) {
     if (statement.kind !== "assign" || statement.annotation || !statement.value) return { why: `enum ${cls.name} has a body this cannot read` };
     if (/^__.*__$/.test(statement.target)) continue;
     if (statement.target.startsWith("_")) return { why: `enum ${cls.name} has a body this cannot read` };
+    const auto = statement.value.kind === "call" && statement.value.args.length === 0 && statement.value.keywords.length === 0 ? resolve2(statement.value.func, "module", module2) : void 0;
+    if (auto?.kind === "member" && auto.module === "enum" && auto.name === "auto") {
+      const last2 = members.at(-1)?.value;
+      const next = kind.strEnum ? { t: "str", v: statement.target.toLowerCase() } : kind.mixin === void 0 || kind.mixin === "int" ? last2 === void 0 ? { t: "int", v: 1n } : last2.t === "int" ? { t: "int", v: last2.v + 1n } : void 0 : void 0;
+      if (!next) return { why: `the value auto() of ${cls.name}.${statement.target} cannot be worked out statically` };
+      members.push({ name: statement.target, value: next });
+      continue;
+    }
     const value2 = evaluate(statement.value, module2);
     if (!value2.ok) return { why: `the value of ${cls.name}.${statement.target} cannot be evaluated statically` };
     let v2 = value2.value;
@@ -76375,7 +76427,7 @@ function classKind(cls, module2, seen = /* @__PURE__ */ new Set()) {
     if (mixin !== void 0 && mixin !== "str" && mixin !== "int" && mixin !== "float") {
       return { kind: "unknown", why: `enum ${cls.name} derives from ${cls.bases.map((b3) => b3.text).join(", ")}` };
     }
-    return mixin === void 0 ? { kind: "enum" } : { kind: "enum", mixin };
+    return mixin === void 0 ? { kind: "enum" } : { kind: "enum", mixin, ...sym.name === "StrEnum" ? { strEnum: true } : {} };
   }
   if (bases.length === 1) {
     const { sym } = bases[0];
