@@ -59,7 +59,7 @@ export interface LoadedProject {
    */
   readonly prefectDefaultWorkPool?: { readonly value: string; readonly source: string };
   /** Every prefect.yaml read, whole, with its directory relative to the project root: also those that declare no deployment. */
-  readonly prefectYamlFiles?: readonly { readonly file: SourceDocument; readonly relativeDir: string }[];
+  readonly prefectYamlFiles: readonly { readonly file: SourceDocument; readonly relativeDir: string }[];
   /** `PYTHONPATH` folders inside the project, relative to its root: module entrypoints are also looked up there. */
   readonly pythonPath?: readonly string[];
 }
@@ -260,7 +260,7 @@ export async function loadManifests(dir: string, options: LoadOptions = {}): Pro
     issues,
     projectRoot,
     ...(pythonPath.length > 0 ? { pythonPath } : {}),
-    ...(prefectYamlFiles.length > 0 ? { prefectYamlFiles } : {}),
+    prefectYamlFiles,
     ...(defaultWorkPool ? { prefectDefaultWorkPool: defaultWorkPool } : {}),
   };
 }

@@ -1117,13 +1117,8 @@ function modelInstance(cls: ClassInfo, keywords: readonly { readonly name: strin
   const cannot = (why: string): Evaluated => fail(`${cls.name}(...): ${why}`);
   if (seen.has(`model:${cls.name}`)) return cannot('the model contains itself');
   const inner = new Set([...seen, `model:${cls.name}`]);
-  const chain: ClassInfo[] = [];
-  for (let current: ClassInfo | undefined = cls; current; ) {
-    chain.unshift(current);
-    const kind = classKind(current, module);
-    if (kind.kind !== 'model') return cannot(`${current.name} is not a model`);
-    current = kind.base;
-  }
+  const chain = modelChain(cls, module);
+  if ('why' in chain) return cannot(chain.why);
   const given = new Map(keywords.map((k) => [k.name, k.value]));
   const fields = new Map<string, PyValue>();
   for (const model of chain) {
@@ -1425,17 +1420,24 @@ function enumDefinition(cls: ClassInfo, ctx: TypeContext): TypeOutcome {
   return schema({ $ref: `#/definitions/${cls.name}` }, true);
 }
 
+/** A model and the models it extends, the base first (the order of its fields); why not, when one is not a model. */
+function modelChain(cls: ClassInfo, module: ModuleInfo): ClassInfo[] | { why: string } {
+  const chain: ClassInfo[] = [];
+  for (let current: ClassInfo | undefined = cls; current; ) {
+    chain.unshift(current);
+    const kind = classKind(current, module);
+    if (kind.kind !== 'model') return { why: kind.kind === 'unknown' ? kind.why : `${current.name} is not a model` };
+    current = kind.base;
+  }
+  return chain;
+}
+
 function modelDefinition(cls: ClassInfo, ctx: TypeContext): TypeOutcome {
   if (ctx.definitions.has(cls.name)) return schema({ $ref: `#/definitions/${cls.name}` }, true);
   if (ctx.expanding.has(cls.name)) return unknown(`model ${cls.name} refers to itself`);
   const inner: TypeContext = { ...ctx, expanding: new Set([...ctx.expanding, cls.name]), inModel: true };
-  const chain: ClassInfo[] = [];
-  for (let current: ClassInfo | undefined = cls; current; ) {
-    chain.unshift(current);
-    const kind = classKind(current, ctx.module);
-    if (kind.kind !== 'model') return unknown(kind.kind === 'unknown' ? kind.why : `${current.name} is not a model`);
-    current = kind.base;
-  }
+  const chain = modelChain(cls, ctx.module);
+  if ('why' in chain) return unknown(chain.why);
   const properties: JsonObject = {};
   const required: string[] = [];
   const config: { extra?: 'allow' | 'forbid' | 'ignore'; title?: string } = {};

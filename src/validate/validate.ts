@@ -211,7 +211,7 @@ function validateConfig(project: LoadedProject, issues: IssueList, ownerFlag: st
   // (`prefect deploy --prefect-file flows/prefect.yaml` projects keep it in a folder).
   // Every prefect.yaml read counts, also one that declares no deployment (`deployments: []`, or
   // only the unnamed entry of `prefect init`): prefect deploy --all deploys nothing from it.
-  const prefectFiles = project.prefectYamlFiles ?? [...new Map(project.documents.flatMap((d) => (d.prefectYaml ? [[d.prefectYaml.file, d.prefectYaml] as const] : []))).values()];
+  const prefectFiles = project.prefectYamlFiles;
   const prefectYaml = prefectFiles.find((f) => f.relativeDir === '') ?? (prefectFiles.length === 1 ? prefectFiles[0] : undefined);
   if (!doc && !project.configFile && (prefectYaml || ownerFlag)) {
     // A bare prefect.yaml project: the owner comes from --owner, else from the project's `name`.
