@@ -76218,13 +76218,8 @@ function modelInstance(cls, keywords, module2, seen) {
   const cannot = (why) => fail(`${cls.name}(...): ${why}`);
   if (seen.has(`model:${cls.name}`)) return cannot("the model contains itself");
   const inner = /* @__PURE__ */ new Set([...seen, `model:${cls.name}`]);
-  const chain = [];
-  for (let current = cls; current; ) {
-    chain.unshift(current);
-    const kind = classKind(current, module2);
-    if (kind.kind !== "model") return cannot(`${current.name} is not a model`);
-    current = kind.base;
-  }
+  const chain = modelChain(cls, module2);
+  if ("why" in chain) return cannot(chain.why);
   const given = new Map(keywords.map((k3) => [k3.name, k3.value]));
   const fields2 = /* @__PURE__ */ new Map();
   for (const model of chain) {
@@ -76473,17 +76468,22 @@ function enumDefinition(cls, ctx) {
   ctx.definitions.set(cls.name, definition);
   return schema({ $ref: `#/definitions/${cls.name}` }, true);
 }
+function modelChain(cls, module2) {
+  const chain = [];
+  for (let current = cls; current; ) {
+    chain.unshift(current);
+    const kind = classKind(current, module2);
+    if (kind.kind !== "model") return { why: kind.kind === "unknown" ? kind.why : `${current.name} is not a model` };
+    current = kind.base;
+  }
+  return chain;
+}
 function modelDefinition(cls, ctx) {
   if (ctx.definitions.has(cls.name)) return schema({ $ref: `#/definitions/${cls.name}` }, true);
   if (ctx.expanding.has(cls.name)) return unknown(`model ${cls.name} refers to itself`);
   const inner = { ...ctx, expanding: /* @__PURE__ */ new Set([...ctx.expanding, cls.name]), inModel: true };
-  const chain = [];
-  for (let current = cls; current; ) {
-    chain.unshift(current);
-    const kind = classKind(current, ctx.module);
-    if (kind.kind !== "model") return unknown(kind.kind === "unknown" ? kind.why : `${current.name} is not a model`);
-    current = kind.base;
-  }
+  const chain = modelChain(cls, ctx.module);
+  if ("why" in chain) return unknown(chain.why);
   const properties = {};
   const required = [];
   const config = {};
@@ -77845,7 +77845,7 @@ async function loadManifests(dir, options = {}) {
     issues,
     projectRoot,
     ...pythonPath.length > 0 ? { pythonPath } : {},
-    ...prefectYamlFiles.length > 0 ? { prefectYamlFiles } : {},
+    prefectYamlFiles,
     ...defaultWorkPool2 ? { prefectDefaultWorkPool: defaultWorkPool2 } : {}
   };
 }
@@ -79594,7 +79594,7 @@ function schemaIssues(where, base, problems) {
 }
 function validateConfig(project, issues, ownerFlag) {
   const doc = project.configDocument;
-  const prefectFiles = project.prefectYamlFiles ?? [...new Map(project.documents.flatMap((d) => d.prefectYaml ? [[d.prefectYaml.file, d.prefectYaml]] : [])).values()];
+  const prefectFiles = project.prefectYamlFiles;
   const prefectYaml = prefectFiles.find((f2) => f2.relativeDir === "") ?? (prefectFiles.length === 1 ? prefectFiles[0] : void 0);
   if (!doc && !project.configFile && (prefectYaml || ownerFlag)) {
     const name2 = prefectYaml?.file.value?.name;
