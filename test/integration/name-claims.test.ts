@@ -291,10 +291,11 @@ describe('claims while the creates queue (the apply is slower than the claims TT
     const project = await makeProject('claims-queue');
     await project.write(manifests(list, 'mine'));
     const p = await planOneAtATime(project.dir);
-    // 10 creates of 0.5 s each, one at a time: 5 s, while the claims' TTL is 3 s (renewed every second).
-    proxy.addRule({ method: 'POST', path: '/deployments/', times: 10, fault: { kind: 'delay', ms: 500 } });
+    // 10 creates of 1 s each, one at a time: 10 s, while the claims' TTL is 6 s (renewed every 2 s).
+    // (A 3 s TTL lost a create in a full CI run: one renewal on the busy shared server took > 2 s.)
+    proxy.addRule({ method: 'POST', path: '/deployments/', times: 10, fault: { kind: 'delay', ms: 1000 } });
     // All ten queue in the client at once (ten actions in flight, one request at a time).
-    const result = await apply(p.plan, p.client, { logger: silentLogger(), concurrency: 10, lock: { held: false, ttlMs: 3000 } });
+    const result = await apply(p.plan, p.client, { logger: silentLogger(), concurrency: 10, lock: { held: false, ttlMs: 6000 } });
     expect(result.results.map((r) => r.message ?? r.status)).toEqual(list.map(() => 'ok'));
     // The claim sets were renewed (PATCHed) while the creates were going out, not after them.
     const firstCreate = proxy.requests.findIndex((r) => r.method === 'POST' && r.path === '/deployments/');
